@@ -1,0 +1,38 @@
+//! What every galsync service shares, written once: configuration, telemetry,
+//! the gRPC server bootstrap, mTLS with the internal PKI, and store connection.
+
+pub mod config;
+pub mod grpc;
+pub mod metrics;
+pub mod pki;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
+pub mod tls;
+
+pub use config::ConfigError;
+pub use tls::{caller_identity, CallerIdentity, TlsMaterial};
+
+/// Runs a binary's `main`, printing an error as one line (the error and its
+/// causes, no backtrace) and exiting with status 2 for configuration errors and
+/// 1 otherwise.
+pub fn exit_on_error(result: anyhow::Result<()>) {
+    let Err(error) = result else {
+        return;
+    };
+    let mut line = format!("error: {error}");
+    for cause in error.chain().skip(1) {
+        let cause_text = cause.to_string();
+        if !line.contains(&cause_text) {
+            line.push_str(": ");
+            line.push_str(&cause_text);
+        }
+    }
+    eprintln!("{line}");
+    let is_config = error.chain().any(|cause| {
+        cause.downcast_ref::<ConfigError>().is_some()
+            || cause.downcast_ref::<clap::Error>().is_some()
+    });
+    std::process::exit(if is_config { 2 } else { 1 });
+}

@@ -1,0 +1,125 @@
+//! mTLS between services: loading PEM material into tonic's TLS configs, and
+//! reading a verified caller's identity inside a handler.
+
+use std::path::Path;
+
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+use crate::config::ConfigError;
+use crate::pki::{identity_from_certificate, ServiceTlsFiles};
+
+/// A service's own certificate, key and the CA it trusts, read from disk.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    certificate_pem: Vec<u8>,
+    private_key_pem: Vec<u8>,
+    ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("TlsMaterial { private_key_pem: <redacted>, .. }")
+    }
+}
+
+impl TlsMaterial {
+    /// Reads the three PEM files; errors name the flag of the file that failed.
+    pub fn load(cert: &Path, key: &Path, ca: &Path) -> Result<Self, ConfigError> {
+        let read = |flag: &str, path: &Path| {
+            std::fs::read(path).map_err(|error| {
+                ConfigError::new(flag, format!("cannot read {}: {error}", path.display()))
+            })
+        };
+        let material = Self {
+            certificate_pem: read("tls-cert", cert)?,
+            private_key_pem: read("tls-key", key)?,
+            ca_pem: read("tls-ca", ca)?,
+        };
+        if !material.certificate_pem.starts_with(b"-----BEGIN") {
+            return Err(ConfigError::new(
+                "tls-cert",
+                format!("{} is not a PEM certificate", cert.display()),
+            ));
+        }
+        if !material.private_key_pem.starts_with(b"-----BEGIN") {
+            return Err(ConfigError::new(
+                "tls-key",
+                format!("{} is not a PEM private key", key.display()),
+            ));
+        }
+        if !material.ca_pem.starts_with(b"-----BEGIN") {
+            return Err(ConfigError::new(
+                "tls-ca",
+                format!("{} is not a PEM certificate", ca.display()),
+            ));
+        }
+        Ok(material)
+    }
+
+    /// Reads the files `galsync pki init` wrote for `service` in `dir`.
+    pub fn from_pki_dir(dir: &Path, service: &str) -> Result<Self, ConfigError> {
+        let files = ServiceTlsFiles::in_dir(dir, service);
+        Self::load(&files.cert, &files.key, &files.ca)
+    }
+
+    /// Server side: present our certificate and require a client certificate
+    /// signed by the CA.
+    pub fn server_config(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new()
+            .identity(Identity::from_pem(
+                &self.certificate_pem,
+                &self.private_key_pem,
+            ))
+            .client_ca_root(Certificate::from_pem(&self.ca_pem))
+            .client_auth_optional(false)
+    }
+
+    /// Client side: trust only the CA, present our certificate, and check the
+    /// server's name (`localhost` unless the deployment names another).
+    pub fn client_config(&self, server_name: &str) -> ClientTlsConfig {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca_pem))
+            .identity(Identity::from_pem(
+                &self.certificate_pem,
+                &self.private_key_pem,
+            ))
+            .domain_name(server_name)
+    }
+}
+
+/// The verified identity of a caller, from its client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerIdentity {
+    /// A galsync service, e.g. `directory-reader`.
+    Service(String),
+    /// A plaintext loopback connection (single-node demo): the caller is trusted
+    /// as the local operator, and policy decides what that may do.
+    LocalPlaintext,
+    /// A TLS client certificate without a galsync identity.
+    Unidentified,
+}
+
+impl std::fmt::Display for CallerIdentity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallerIdentity::Service(name) => write!(formatter, "urn:galsync:service:{name}"),
+            CallerIdentity::LocalPlaintext => formatter.write_str("local-plaintext"),
+            CallerIdentity::Unidentified => formatter.write_str("unidentified"),
+        }
+    }
+}
+
+/// Reads the caller's identity from a request. Must be called in a handler of a
+/// server built by [`crate::grpc`], where TLS (when on) has verified the chain.
+pub fn caller_identity<T>(request: &tonic::Request<T>) -> CallerIdentity {
+    let Some(certificates) = request.peer_certs() else {
+        return CallerIdentity::LocalPlaintext;
+    };
+    let Some(leaf) = certificates.first() else {
+        return CallerIdentity::Unidentified;
+    };
+    match identity_from_certificate(leaf.as_ref()) {
+        Some(service) => CallerIdentity::Service(service),
+        None => CallerIdentity::Unidentified,
+    }
+}

@@ -1,0 +1,9 @@
+//! `galsync-directory-reader`: see the crate documentation and `--help`.
+
+fn main() {
+    galsync_platform::service::main::<galsync_directory_reader::Config, _, _>(
+        "directory-reader",
+        galsync_directory_reader::DEFAULT_LISTEN,
+        galsync_directory_reader::serve,
+    );
+}

@@ -1,0 +1,52 @@
+//! `galsync-scheduler` configuration: the shared server flags plus this service's own.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use galsync_platform::config::{ConfigError, ServerArgs};
+use galsync_platform::service::ServiceConfig;
+
+/// galsync scheduler.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "galsync-scheduler", version, about)]
+pub struct Config {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Store DSN: sqlite://PATH (embedded, created on first start) or postgres://USER@HOST/DB.
+    /// Default: sqlite in --data-dir.
+    #[arg(long, env = "GALSYNC_SCHEDULER_STORE_URL")]
+    pub store_url: Option<String>,
+
+    /// Directory for embedded data (SQLite files, generated keys).
+    #[arg(long, env = "GALSYNC_DATA_DIR", default_value = "galsync-data")]
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// The store DSN, defaulting to `scheduler.db` in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.store_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("scheduler.db").display()),
+        }
+    }
+
+    /// A configuration for tests and `galsync up`: loopback, plaintext, the given store.
+    pub fn local(store_url: impl Into<String>) -> Self {
+        let mut config = Self::parse_from(["galsync-scheduler"]);
+        config.store_url = Some(store_url.into());
+        config
+    }
+}
+
+impl ServiceConfig for Config {
+    fn server(&self) -> &ServerArgs {
+        &self.server
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        galsync_platform::store::backend_of("store-url", &self.store_url())?;
+        Ok(())
+    }
+}
