@@ -1,1 +1,203 @@
+//! A faithful, strict local emulator of the Microsoft identity platform (Entra
+//! ID token endpoints) and Microsoft Graph v1.0, for galsync's tests, benchmarks
+//! and demo. It is a measuring instrument: it rejects what Microsoft rejects.
+//!
+//! One HTTP server serves both hosts: use its base URL as the login host and
+//! as the Graph host. Routes:
+//! - `/{tenant}/oauth2/v2.0/token`, `/devicecode`, `/adminconsent`, JWKS — [`identity`]
+//! - `/v1.0/users…`, `/v1.0/groups…` — [`directory`]
+//! - `/v1.0/users/{id}/contactFolders…`, `/v1.0/$batch` — [`mailbox`]
+//! - `/_admin/…` — seeding, inspection, counters, faults, clock ([`admin`])
 
+pub mod accounting;
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod directory;
+pub mod errors;
+pub mod faults;
+pub mod identity;
+pub mod mailbox;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+
+/// Emulator settings.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Lifetime of issued access tokens; `None` = random 60–90 minutes, as Entra does.
+    pub token_lifetime: Option<Duration>,
+    /// Enforce Graph's throttling limits (per-mailbox concurrency and rate,
+    /// directory resource units).
+    pub limits_enabled: bool,
+    /// Time scale for throttling windows and Retry-After: 1.0 = real time,
+    /// 0.01 = a 10-minute window lasts 6 seconds.
+    pub time_scale: f64,
+    /// Requests one app may make to one mailbox per window.
+    pub mailbox_requests_per_window: u32,
+    /// Length of that window at time scale 1.
+    pub mailbox_window: Duration,
+    /// Requests one app may have in flight to one mailbox.
+    pub mailbox_concurrency: u32,
+    /// Directory read requests one app may make to one tenant per window.
+    pub directory_requests_per_window: u32,
+    /// Length of the directory window at time scale 1.
+    pub directory_window: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            token_lifetime: None,
+            limits_enabled: true,
+            time_scale: 1.0,
+            mailbox_requests_per_window: 10_000,
+            mailbox_window: Duration::from_secs(600),
+            mailbox_concurrency: 4,
+            directory_requests_per_window: 3_500,
+            directory_window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Scales a real-time duration by the time scale.
+    pub fn scaled(&self, duration: Duration) -> Duration {
+        duration.mul_f64(self.time_scale.max(0.000_001))
+    }
+}
+
+/// Shared state of a running emulator.
+#[derive(Debug)]
+pub struct EmulatorState {
+    pub config: EmulatorConfig,
+    pub clock: clock::Clock,
+    pub signer: tokens::TokenSigner,
+    pub identity: identity::IdentityStore,
+    pub directory: directory::DirectoryStore,
+    pub mailboxes: mailbox::MailboxStore,
+    pub accounting: accounting::Accounting,
+    pub faults: faults::Faults,
+    /// The emulator's own base URL, e.g. `http://127.0.0.1:8480`, once bound.
+    pub base_url: OnceLock<String>,
+    /// The full router, so `$batch` can dispatch sub-requests through it.
+    pub router: OnceLock<Router>,
+}
+
+pub type AppState = Arc<EmulatorState>;
+
+impl EmulatorState {
+    pub fn new(config: EmulatorConfig) -> anyhow::Result<AppState> {
+        Ok(Arc::new(Self {
+            config,
+            clock: clock::Clock::default(),
+            signer: tokens::TokenSigner::generate()?,
+            identity: identity::IdentityStore::default(),
+            directory: directory::DirectoryStore::default(),
+            mailboxes: mailbox::MailboxStore::default(),
+            accounting: accounting::Accounting::default(),
+            faults: faults::Faults::default(),
+            base_url: OnceLock::new(),
+            router: OnceLock::new(),
+        }))
+    }
+
+    /// The base URL (login and Graph host) of this emulator.
+    pub fn base_url(&self) -> &str {
+        self.base_url
+            .get()
+            .map(String::as_str)
+            .unwrap_or("http://127.0.0.1:8480")
+    }
+}
+
+/// The complete router: every emulated endpoint behind fault injection and accounting.
+pub fn router(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(identity::routes())
+        .merge(directory::routes())
+        .merge(mailbox::routes())
+        .merge(admin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware,
+        ))
+        .with_state(state.clone());
+    let _ = state.router.set(router.clone());
+    router
+}
+
+/// A running emulator.
+pub struct Emulator {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator on 127.0.0.1 with an OS-chosen port.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        Self::start_on("127.0.0.1:0".parse()?, config).await
+    }
+
+    /// Starts an emulator on `addr`.
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::start_with_listener(listener, config).await
+    }
+
+    pub async fn start_with_listener(
+        listener: tokio::net::TcpListener,
+        config: EmulatorConfig,
+    ) -> anyhow::Result<Emulator> {
+        let addr = listener.local_addr()?;
+        let state = EmulatorState::new(config)?;
+        let _ = state.base_url.set(format!("http://{addr}"));
+        let app = router(state.clone());
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "emulator server failed");
+            }
+        });
+        Ok(Emulator {
+            state,
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// Base URL for both the login host and the Graph host.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Request accounting: every request (and every `$batch` sub-request) counted
+//! by tenant, app, mailbox, endpoint, method and status, plus the clients that
+//! retried before a `Retry-After` elapsed. Tests and benchmarks assert on these.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// One counter's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct RequestKey {
+    /// Tenant id from the token (or the login path), empty when unknown.
+    pub tenant: String,
+    /// Client id from the token, empty when unknown.
+    pub app: String,
+    /// Target mailbox (user id or UPN as addressed), empty for non-mailbox calls.
+    pub mailbox: String,
+    /// Path template, e.g. `/users/{id}/contactFolders/{id}/contacts`, or `token`.
+    pub endpoint: String,
+    pub method: String,
+    pub status: u16,
+    /// True for a sub-request of a `$batch`.
+    pub batched: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestCount {
+    #[serde(flatten)]
+    pub key: RequestKey,
+    pub count: u64,
+}
+
+/// Who a throttling decision is about: an app calling one mailbox, or an app
+/// reading a tenant's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ThrottleSubject {
+    pub tenant: String,
+    pub app: String,
+    /// Mailbox, or empty for the directory.
+    pub mailbox: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Accounting {
+    counts: Mutex<HashMap<RequestKey, u64>>,
+    retry_not_before: Mutex<HashMap<ThrottleSubject, Instant>>,
+    early_retries: Mutex<HashMap<ThrottleSubject, u64>>,
+}
+
+impl Accounting {
+    pub fn record(&self, key: RequestKey) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *counts.entry(key).or_insert(0) += 1;
+    }
+
+    /// Every counter, sorted for stable output.
+    pub fn snapshot(&self) -> Vec<RequestCount> {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list: Vec<RequestCount> = counts
+            .iter()
+            .map(|(key, count)| RequestCount {
+                key: key.clone(),
+                count: *count,
+            })
+            .collect();
+        list.sort_by(|left, right| {
+            (
+                &left.key.tenant,
+                &left.key.mailbox,
+                &left.key.endpoint,
+                &left.key.method,
+                left.key.status,
+            )
+                .cmp(&(
+                    &right.key.tenant,
+                    &right.key.mailbox,
+                    &right.key.endpoint,
+                    &right.key.method,
+                    right.key.status,
+                ))
+        });
+        list
+    }
+
+    /// Sum of counters matching a filter.
+    pub fn total(&self, filter: impl Fn(&RequestKey) -> bool) -> u64 {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts
+            .iter()
+            .filter(|(key, _)| filter(key))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    pub fn reset(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.early_retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.retry_not_before
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    /// Remembers that `subject` was told to wait `retry_after`.
+    pub fn note_throttled(&self, subject: ThrottleSubject, retry_after: Duration) {
+        let until = Instant::now() + retry_after;
+        let mut map = self
+            .retry_not_before
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = map.entry(subject).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+
+    /// Counts a request from `subject` that arrived before its Retry-After elapsed.
+    /// Returns true when it was early.
+    pub fn check_retry(&self, subject: &ThrottleSubject) -> bool {
+        let early = {
+            let map = self
+                .retry_not_before
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A little slack for clock granularity between client and server.
+            map.get(subject)
+                .is_some_and(|until| Instant::now() + Duration::from_millis(5) < *until)
+        };
+        if early {
+            let mut early_map = self
+                .early_retries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            *early_map.entry(subject.clone()).or_insert(0) += 1;
+        }
+        early
+    }
+
+    /// Requests that ignored a Retry-After, in all.
+    pub fn early_retry_total(&self) -> u64 {
+        self.early_retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .sum()
+    }
+}
+
+/// Splits a request path into an endpoint template and the mailbox it
+/// addresses. Ids (GUIDs, UPNs, opaque ids) become `{id}`.
+pub fn classify(path: &str) -> (String, String) {
+    let trimmed = path.trim_start_matches('/');
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    if segments.len() >= 3 && segments[1] == "oauth2" {
+        return (
+            format!("/{{tenant}}/oauth2/{}", segments[2..].join("/")),
+            String::new(),
+        );
+    }
+    let mut template = String::new();
+    let mut mailbox = String::new();
+    let mut previous = "";
+    for (index, segment) in segments.iter().enumerate() {
+        if index == 0 && (*segment == "v1.0" || *segment == "beta") {
+            continue;
+        }
+        let is_id = matches!(
+            previous,
+            "users" | "groups" | "contactFolders" | "contacts" | "childFolders" | "_admin_id"
+        ) && !is_collection_word(segment);
+        if previous == "users" && is_id && mailbox.is_empty() {
+            mailbox = segment.to_string();
+        }
+        template.push('/');
+        template.push_str(if is_id { "{id}" } else { segment });
+        previous = segment;
+    }
+    // Directory reads of a user are not mailbox calls.
+    let mailbox_call = ["contactFolders", "contacts", "mailFolders"]
+        .iter()
+        .any(|word| template.contains(word));
+    if !mailbox_call {
+        mailbox.clear();
+    }
+    (template, mailbox)
+}
+
+fn is_collection_word(segment: &str) -> bool {
+    matches!(segment, "delta" | "$count" | "microsoft.graph.delta()")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+
+    #[test]
+    fn templates_hide_ids_and_find_the_mailbox() {
+        assert_eq!(
+            classify("/v1.0/users/ab12/contactFolders/AAMk=/contacts/XYZ"),
+            (
+                "/users/{id}/contactFolders/{id}/contacts/{id}".to_owned(),
+                "ab12".to_owned()
+            )
+        );
+        assert_eq!(
+            classify("/v1.0/users/delta"),
+            ("/users/delta".to_owned(), String::new())
+        );
+        assert_eq!(
+            classify("/v1.0/users/ab12/photo/$value"),
+            ("/users/{id}/photo/$value".to_owned(), String::new())
+        );
+        assert_eq!(
+            classify("/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"),
+            ("/{tenant}/oauth2/v2.0/token".to_owned(), String::new())
+        );
+    }
+}
