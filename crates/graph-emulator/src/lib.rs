@@ -106,6 +106,36 @@ impl EmulatorState {
         }))
     }
 
+    /// Issues an app-only access token directly, bypassing the token endpoint.
+    /// For tests of Graph endpoints; tests of the identity flows use the real
+    /// token endpoint.
+    pub fn mint_token(&self, tenant_id: uuid::Uuid, client_id: &str, roles: &[&str]) -> String {
+        let now = self.clock.unix_now();
+        let lifetime = self
+            .config
+            .token_lifetime
+            .map(|lifetime| lifetime.as_secs() as i64)
+            .unwrap_or(3600);
+        let claims = tokens::AccessClaims {
+            aud: tokens::GRAPH_AUDIENCE.to_owned(),
+            iss: format!("https://sts.windows.net/{tenant_id}/"),
+            iat: now,
+            nbf: now,
+            exp: now + lifetime,
+            tid: tenant_id.to_string(),
+            appid: client_id.to_owned(),
+            roles: roles.iter().map(|role| role.to_string()).collect(),
+            scp: None,
+            idtyp: "app".to_owned(),
+            oid: uuid::Uuid::new_v4().to_string(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            upn: None,
+            uti: uuid::Uuid::new_v4().simple().to_string(),
+            ver: "1.0".to_owned(),
+        };
+        self.signer.sign(&claims).unwrap_or_default()
+    }
+
     /// The base URL (login and Graph host) of this emulator.
     pub fn base_url(&self) -> &str {
         self.base_url

@@ -6,6 +6,7 @@
 //! - `IdentityStore::tenant_exists(&self, tenant_id: Uuid) -> bool`
 //! - `IdentityStore::resolve_tenant(&self, tenant_or_domain: &str) -> Option<Uuid>`
 //! - `IdentityStore::mailbox_in_app_scope(&self, tenant_id: Uuid, client_id: &str, user_id: &str) -> bool`
+//! - `IdentityStore::create_tenant(&self, tenant_id: Uuid, verified_domains: Vec<String>)`
 //! - `routes() -> Router<AppState>`
 
 use std::collections::HashMap;
@@ -27,6 +28,15 @@ pub struct TenantRecord {
 }
 
 impl IdentityStore {
+    /// Creates (or replaces the domains of) a tenant.
+    pub fn create_tenant(&self, tenant_id: Uuid, verified_domains: Vec<String>) {
+        let mut tenants = self
+            .tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.entry(tenant_id).or_default().verified_domains = verified_domains;
+    }
+
     pub fn tenant_exists(&self, tenant_id: Uuid) -> bool {
         self.tenants
             .read()
