@@ -97,6 +97,16 @@ pub struct TelemetryArgs {
 }
 
 impl ServerArgs {
+    /// The defaults every flag has (plus whatever `GALSYNC_…` variables set).
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct DefaultsOnly {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        DefaultsOnly::parse_from(["galsync"]).server
+    }
+
     /// The address to bind: `--listen` or the service's default.
     pub fn listen_or(&self, default: SocketAddr) -> SocketAddr {
         self.listen.unwrap_or(default)
