@@ -1,0 +1,185 @@
+//! The request loop every Graph call goes through: token, send, classify,
+//! retry (Retry-After or backoff, bounded), one token refresh on 401/403.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tracing::{debug, warn};
+
+use super::{GraphClient, GraphRequest, GraphResponse};
+use crate::error::{ApiError, GraphError};
+use crate::retry::{self, RetryBudget};
+use crate::token::InvalidationReason;
+
+/// What one attempt came to.
+enum AttemptOutcome {
+    Success(GraphResponse),
+    /// An HTTP error status, with its parsed body.
+    Status(ApiError),
+    /// No (complete) response. `request_sent` is false only when the
+    /// connection was never established, so the server cannot have seen it.
+    Transport {
+        source: reqwest::Error,
+        request_sent: bool,
+    },
+}
+
+impl GraphClient {
+    pub(crate) async fn execute(&self, request: &GraphRequest) -> Result<GraphResponse, GraphError> {
+        let url = self.resolve_url(&request.url)?;
+        let path = url.path().to_owned();
+        let method = request.method.as_str().to_owned();
+        let mut budget = self.inner.retry.budget();
+        let mut token_refreshed = false;
+        loop {
+            budget.record_attempt();
+            let outcome = self.attempt(request, &url, &path).await?;
+            let (failure, retry_after) = match outcome {
+                AttemptOutcome::Success(response) => return Ok(response),
+                AttemptOutcome::Transport {
+                    source,
+                    request_sent,
+                } => {
+                    self.stats.record_connection_error();
+                    let failure = GraphError::Connection {
+                        method: method.clone(),
+                        path: path.clone(),
+                        source,
+                    };
+                    if request_sent && !request.idempotent {
+                        return Err(ambiguous(&method, &path, failure));
+                    }
+                    (failure, None)
+                }
+                AttemptOutcome::Status(api_error) => {
+                    let status = api_error.status;
+                    if matches!(status, 401 | 403) && !token_refreshed {
+                        token_refreshed = true;
+                        self.stats.record_auth_retry();
+                        let reason = InvalidationReason {
+                            status,
+                            code: api_error.code.clone(),
+                        };
+                        debug!(%method, %path, %reason, "graph refused the token, retrying with a fresh one");
+                        self.inner.tokens.invalidate(reason).await;
+                        continue;
+                    }
+                    let retryable = if request.idempotent {
+                        retry::is_retryable_status(status)
+                    } else {
+                        retry::is_not_applied_status(status)
+                    };
+                    if !retryable {
+                        let failure = GraphError::Api(api_error);
+                        if !request.idempotent && retry::is_retryable_status(status) {
+                            // A gateway error on a create: it may have been applied.
+                            return Err(ambiguous(&method, &path, failure));
+                        }
+                        return Err(failure);
+                    }
+                    let retry_after = api_error.retry_after;
+                    (GraphError::Api(api_error), retry_after)
+                }
+            };
+            self.wait_before_retry(&mut budget, failure, retry_after, &method, &path)
+                .await?;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &GraphRequest,
+        url: &url::Url,
+        path: &str,
+    ) -> Result<AttemptOutcome, GraphError> {
+        let token = self.inner.tokens.token().await?;
+        let mut builder = self
+            .inner
+            .http
+            .request(request.method.clone(), url.clone())
+            .bearer_auth(token.value.expose_secret());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, body.content_type.as_str())
+                .body(body.bytes.clone());
+        }
+        self.stats.record_request();
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(source) => {
+                let request_sent = !source.is_connect();
+                return Ok(AttemptOutcome::Transport {
+                    source,
+                    request_sent,
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        self.stats.record_status(status);
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body.to_vec(),
+            Err(source) => {
+                return Ok(AttemptOutcome::Transport {
+                    source,
+                    request_sent: true,
+                })
+            }
+        };
+        if (200..300).contains(&status) {
+            return Ok(AttemptOutcome::Success(GraphResponse {
+                status,
+                headers,
+                body,
+                path: path.to_owned(),
+            }));
+        }
+        let retry_after = retry::retry_after_header(&headers);
+        Ok(AttemptOutcome::Status(ApiError::from_response(
+            status,
+            &body,
+            retry_after,
+        )))
+    }
+
+    async fn wait_before_retry(
+        &self,
+        budget: &mut RetryBudget<'_>,
+        failure: GraphError,
+        retry_after: Option<Duration>,
+        method: &str,
+        path: &str,
+    ) -> Result<(), GraphError> {
+        let Some(delay) = budget.next_delay(retry_after) else {
+            return Err(GraphError::GaveUp {
+                attempts: budget.attempts_made(),
+                waited: budget.waited(),
+                last_error: Box::new(failure),
+            });
+        };
+        warn!(
+            method,
+            path,
+            attempt = budget.attempts_made(),
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            retry_after_given = retry_after.is_some(),
+            error = %failure,
+            "retrying graph request"
+        );
+        self.inner.sleeper.sleep(delay).await;
+        self.stats.record_wait(delay);
+        self.stats.record_retries(1);
+        Ok(())
+    }
+}
+
+fn ambiguous(method: &str, path: &str, failure: GraphError) -> GraphError {
+    GraphError::Ambiguous {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        source: Box::new(failure),
+    }
+}

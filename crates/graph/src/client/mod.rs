@@ -1,0 +1,329 @@
+//! [`GraphClient`]: Microsoft Graph over one shared `reqwest::Client`, every
+//! request under the same retry policy (see [`crate::retry`]).
+
+pub mod batch;
+mod execute;
+pub mod paging;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::GraphError;
+use crate::retry::{self, RetryPolicy, Sleeper};
+use crate::stats::RequestStats;
+use crate::token::TokenSource;
+
+/// Settings of the process-wide HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Whole-request timeout (default 100 s, Graph's own limit).
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept (default 90 s).
+    pub pool_idle_timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(100),
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            user_agent: format!("galsync/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Builds the `reqwest::Client` to share between every [`GraphClient`]
+    /// and [`crate::identity::IdentityClient`] of the process: one connection
+    /// pool, HTTP/1.1 keep-alive, HTTP/2 where the server offers it (ALPN).
+    pub fn build_client(&self) -> Result<reqwest::Client, GraphError> {
+        reqwest::Client::builder()
+            .timeout(self.request_timeout)
+            .connect_timeout(self.connect_timeout)
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .tcp_keepalive(Duration::from_secs(30))
+            .http2_adaptive_window(true)
+            .user_agent(self.user_agent.clone())
+            .build()
+            .map_err(|error| GraphError::InvalidConfig {
+                reason: format!("failed to build the http client: {error}"),
+            })
+    }
+}
+
+/// Where Graph is and how hard to retry.
+#[derive(Debug, Clone)]
+pub struct GraphClientConfig {
+    /// Graph root with its version, default `https://graph.microsoft.com/v1.0`
+    /// (the emulator: `http://127.0.0.1:8480/v1.0`).
+    pub base_url: String,
+    pub retry: RetryPolicy,
+}
+
+impl Default for GraphClientConfig {
+    fn default() -> Self {
+        Self {
+            base_url: crate::DEFAULT_GRAPH_BASE_URL.to_owned(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A request body with its content type.
+#[derive(Debug, Clone)]
+pub struct RequestBody {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One Graph request, described so it can be sent again on retry.
+#[derive(Debug, Clone)]
+pub struct GraphRequest {
+    pub method: reqwest::Method,
+    /// A path under the base URL (`/users?$top=999`) or an absolute URL on
+    /// the same host (a nextLink), used verbatim.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<RequestBody>,
+    /// Whether sending twice is harmless. Defaults by method: POST is not,
+    /// GET/PUT/PATCH/DELETE are.
+    pub idempotent: bool,
+}
+
+impl GraphRequest {
+    pub fn new(method: reqwest::Method, url: impl Into<String>) -> Self {
+        let idempotent = method != reqwest::Method::POST;
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            idempotent,
+        }
+    }
+
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(reqwest::Method::GET, url)
+    }
+
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self::new(reqwest::Method::DELETE, url)
+    }
+
+    /// A request with a JSON body.
+    pub fn with_json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self, GraphError> {
+        let bytes = serde_json::to_vec(body).map_err(|source| GraphError::Encode { source })?;
+        self.body = Some(RequestBody {
+            content_type: "application/json".to_owned(),
+            bytes,
+        });
+        Ok(self)
+    }
+
+    pub fn with_bytes(mut self, content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        self.body = Some(RequestBody {
+            content_type: content_type.into(),
+            bytes,
+        });
+        self
+    }
+
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
+/// A successful (2xx) Graph response.
+#[derive(Debug, Clone)]
+pub struct GraphResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+    /// The path requested, for error messages.
+    pub path: String,
+}
+
+impl GraphResponse {
+    /// Decodes the body; an empty body (204) decodes as JSON `null`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
+        let body: &[u8] = if self.body.is_empty() {
+            b"null"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|source| GraphError::Decode {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct ClientInner {
+    http: reqwest::Client,
+    base_url: String,
+    base_origin: url::Origin,
+    retry: RetryPolicy,
+    tokens: Arc<dyn TokenSource>,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+/// Microsoft Graph for one tenant and one token source. Cheap to clone.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<ClientInner>,
+    stats: Arc<RequestStats>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GraphClient")
+            .field("base_url", &self.inner.base_url)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphClient {
+    /// `http` should be the process's one shared client
+    /// ([`HttpOptions::build_client`]).
+    pub fn new(
+        http: reqwest::Client,
+        config: GraphClientConfig,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Result<Self, GraphError> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&base_url).map_err(|error| GraphError::InvalidConfig {
+            reason: format!("graph base url {base_url:?} is not a url: {error}"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(GraphError::InvalidConfig {
+                reason: format!("graph base url {base_url:?} is not http or https"),
+            });
+        }
+        let inner = ClientInner {
+            http,
+            base_origin: parsed.origin(),
+            base_url,
+            retry: config.retry,
+            tokens,
+            sleeper: retry::default_sleeper(),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+            stats: Arc::new(RequestStats::new()),
+        })
+    }
+
+    /// Replaces how retries wait (tests).
+    pub fn with_sleeper(self, sleeper: Arc<dyn Sleeper>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.sleeper = sleeper;
+        Self {
+            inner: Arc::new(inner),
+            stats: self.stats,
+        }
+    }
+
+    /// The same client counting into `stats` (e.g. one per work item).
+    pub fn with_stats(&self, stats: Arc<RequestStats>) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            stats,
+        }
+    }
+
+    pub fn stats(&self) -> &Arc<RequestStats> {
+        &self.stats
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Sends a request under the retry policy; `Ok` only for 2xx.
+    pub async fn send(&self, request: GraphRequest) -> Result<GraphResponse, GraphError> {
+        self.execute(&request).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, GraphError> {
+        self.execute(&GraphRequest::get(url)).await?.json()
+    }
+
+    /// Raw bytes, e.g. `/users/{id}/photo/$value` (404 = no photo).
+    pub async fn get_bytes(&self, url: &str) -> Result<Vec<u8>, GraphError> {
+        Ok(self.execute(&GraphRequest::get(url)).await?.body)
+    }
+
+    /// A create. Not idempotent: a dropped connection yields
+    /// [`GraphError::Ambiguous`], never a second POST.
+    pub async fn post_json<B, T>(&self, url: &str, body: &B) -> Result<T, GraphError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let request = GraphRequest::new(reqwest::Method::POST, url).with_json(body)?;
+        self.execute(&request).await?.json()
+    }
+
+    /// An update in place; the response body (if any) is decoded as `T`.
+    pub async fn patch_json<B, T>(&self, url: &str, body: &B) -> Result<T, GraphError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let request = GraphRequest::new(reqwest::Method::PATCH, url).with_json(body)?;
+        self.execute(&request).await?.json()
+    }
+
+    pub async fn delete(&self, url: &str) -> Result<(), GraphError> {
+        self.execute(&GraphRequest::delete(url)).await?;
+        Ok(())
+    }
+
+    /// Uploads bytes, e.g. a contact photo to `…/contacts/{id}/photo/$value`.
+    pub async fn put_bytes(
+        &self,
+        url: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), GraphError> {
+        let request = GraphRequest::new(reqwest::Method::PUT, url).with_bytes(content_type, bytes);
+        self.execute(&request).await?;
+        Ok(())
+    }
+
+    /// A path becomes `{base}{path}`; an absolute URL is used verbatim but
+    /// only on the base URL's origin, so the token never leaves for another host.
+    pub(crate) fn resolve_url(&self, url: &str) -> Result<url::Url, GraphError> {
+        let is_absolute = url.starts_with("https://") || url.starts_with("http://");
+        let full_url = if is_absolute {
+            url.to_owned()
+        } else if url.starts_with('/') {
+            format!("{}{url}", self.inner.base_url)
+        } else {
+            format!("{}/{url}", self.inner.base_url)
+        };
+        let parsed = url::Url::parse(&full_url).map_err(|error| GraphError::InvalidUrl {
+            url: full_url.clone(),
+            reason: error.to_string(),
+        })?;
+        if parsed.origin() != self.inner.base_origin {
+            return Err(GraphError::ForeignUrl { url: full_url });
+        }
+        Ok(parsed)
+    }
+}

@@ -1,0 +1,248 @@
+//! Errors of Graph calls, and Graph's own error body
+//! `{"error":{"code","message","innerError":{…}}}` parsed into [`ApiError`].
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::token::TokenError;
+
+/// An error response from Microsoft Graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status, e.g. 404.
+    pub status: u16,
+    /// Graph's error code, e.g. `ErrorItemNotFound`; `unknown` when the body
+    /// was not a Graph error.
+    pub code: String,
+    pub message: String,
+    /// `innerError.request-id`, for support cases with Microsoft.
+    pub request_id: Option<String>,
+    /// The response's `Retry-After`, when it had one.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default, rename = "innerError", alias = "innererror")]
+    inner_error: Option<InnerError>,
+}
+
+#[derive(Deserialize)]
+struct InnerError {
+    #[serde(default, rename = "request-id")]
+    request_id: Option<String>,
+}
+
+const UNKNOWN_CODE: &str = "unknown";
+const BODY_SNIPPET_CHARS: usize = 200;
+
+impl ApiError {
+    /// Parses a Graph error body; anything else (a proxy's HTML page, an empty
+    /// body) becomes code `unknown` with the start of the body as message.
+    pub fn from_response(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
+        if let Ok(envelope) = serde_json::from_slice::<ErrorEnvelope>(body) {
+            let code = if envelope.error.code.is_empty() {
+                UNKNOWN_CODE.to_owned()
+            } else {
+                envelope.error.code
+            };
+            return Self {
+                status,
+                code,
+                message: envelope.error.message,
+                request_id: envelope.error.inner_error.and_then(|inner| inner.request_id),
+                retry_after,
+            };
+        }
+        let text = String::from_utf8_lossy(body);
+        Self {
+            status,
+            code: UNKNOWN_CODE.to_owned(),
+            message: text.chars().take(BODY_SNIPPET_CHARS).collect(),
+            request_id: None,
+            retry_after,
+        }
+    }
+
+    /// The item does not exist (404), excluding a mailbox that does not exist
+    /// for REST, which must not be mistaken for a deleted contact.
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404 && !self.is_mailbox_not_enabled()
+    }
+
+    /// Graph throttled the request (429, or a throttling code on 503).
+    pub fn is_throttled(&self) -> bool {
+        self.status == 429
+            || self.code.eq_ignore_ascii_case("ApplicationThrottled")
+            || self.code.eq_ignore_ascii_case("TooManyRequests")
+    }
+
+    /// An Exchange application access policy (or RBAC for Applications scope)
+    /// keeps the app out of this mailbox.
+    pub fn is_access_denied_by_policy(&self) -> bool {
+        self.code.eq_ignore_ascii_case("ErrorAccessDenied")
+            && self
+                .message
+                .to_ascii_lowercase()
+                .contains("access to odata is disabled")
+    }
+
+    /// The user has no Exchange Online mailbox (unlicensed, soft-deleted or on-premises).
+    pub fn is_mailbox_not_enabled(&self) -> bool {
+        self.code.eq_ignore_ascii_case("MailboxNotEnabledForRESTAPI")
+            || self.code.eq_ignore_ascii_case("ErrorNonExistentMailbox")
+            || self.code.eq_ignore_ascii_case("ErrorInvalidUser")
+    }
+
+    /// A delta link Graph no longer accepts: the caller must do a full read.
+    pub fn is_resync_required(&self) -> bool {
+        self.status == 410
+            || self.code.eq_ignore_ascii_case("resyncRequired")
+            || self.code.eq_ignore_ascii_case("syncStateNotFound")
+            || self.code.eq_ignore_ascii_case("syncStateInvalid")
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "graph returned {} {}: {}",
+            self.status, self.code, self.message
+        )?;
+        if let Some(request_id) = &self.request_id {
+            write!(formatter, " (request-id {request_id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a Graph call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with an error status.
+    #[error("{0}")]
+    Api(ApiError),
+
+    /// The request could not be completed at the transport level (connect,
+    /// timeout, reset) and was safe to report as not applied.
+    #[error("graph request {method} {path} failed: {source}")]
+    Connection {
+        method: String,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A non-idempotent request (a create) may or may not have been applied:
+    /// the connection dropped after sending, or a gateway answered 500/502/504.
+    /// Reconcile by looking before trying again; never blindly re-send.
+    #[error("outcome of {method} {path} is unknown, it may have been applied: {source}")]
+    Ambiguous {
+        method: String,
+        path: String,
+        #[source]
+        source: Box<GraphError>,
+    },
+
+    /// The retry policy ran out of attempts or of total wait.
+    #[error("gave up after {attempts} attempts and {waited:?} of waiting: {last_error}")]
+    GaveUp {
+        attempts: u32,
+        waited: Duration,
+        #[source]
+        last_error: Box<GraphError>,
+    },
+
+    #[error("failed to get an access token for graph")]
+    Token(#[from] TokenError),
+
+    #[error("failed to encode the graph request body")]
+    Encode {
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("failed to decode graph response from {path}")]
+    Decode {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("invalid graph url {url}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    /// A link in a response points to another host; following it would hand
+    /// the access token to that host.
+    #[error("refusing to follow a link outside the graph base url: {url}")]
+    ForeignUrl { url: String },
+
+    #[error("a batch holds at most {max} requests, got {count}")]
+    BatchTooLarge { count: usize, max: usize },
+
+    #[error("invalid batch: {reason}")]
+    InvalidBatch { reason: String },
+
+    #[error("the batch response has no response for request id {id}")]
+    BatchResponseMissing { id: String },
+
+    #[error("delta paging ended without an @odata.deltaLink")]
+    MissingDeltaLink,
+
+    #[error("invalid graph client configuration: {reason}")]
+    InvalidConfig { reason: String },
+}
+
+impl GraphError {
+    /// The Graph error response behind this error, looking through
+    /// [`GraphError::GaveUp`] and [`GraphError::Ambiguous`].
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            GraphError::Api(api_error) => Some(api_error),
+            GraphError::GaveUp { last_error, .. } => last_error.api(),
+            GraphError::Ambiguous { source, .. } => source.api(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status Graph answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|api_error| api_error.status)
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.api().is_some_and(ApiError::is_not_found)
+    }
+
+    pub fn is_throttled(&self) -> bool {
+        self.api().is_some_and(ApiError::is_throttled)
+    }
+
+    pub fn is_access_denied_by_policy(&self) -> bool {
+        self.api().is_some_and(ApiError::is_access_denied_by_policy)
+    }
+
+    pub fn is_mailbox_not_enabled(&self) -> bool {
+        self.api().is_some_and(ApiError::is_mailbox_not_enabled)
+    }
+
+    pub fn is_resync_required(&self) -> bool {
+        self.api().is_some_and(ApiError::is_resync_required)
+    }
+
+    /// The request may have been applied; the caller must look before retrying.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, GraphError::Ambiguous { .. })
+    }
+}
