@@ -222,19 +222,33 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         state.accounting.check_retry(&subject);
     }
 
-    let decision = state.faults.decide(&method, &path, batched);
-    if !decision.latency.is_zero() {
-        tokio::time::sleep(decision.latency).await;
-    }
-    let response = match decision.respond {
-        Some((status, retry_after)) => injected_error(status, retry_after),
-        None => {
-            let response = next.run(request).await;
-            if decision.abort_after_apply {
-                aborted_response()
-            } else {
-                response
+    // Per-app-per-mailbox limits: the in-flight slot is held (injected
+    // latency included) until the response exists.
+    let throttle_slot = if is_graph {
+        crate::mailbox::throttle::admit_request(&state, &subject)
+    } else {
+        Ok(None)
+    };
+    let response = match throttle_slot {
+        Err(throttled) => throttled.into_response(),
+        Ok(slot) => {
+            let decision = state.faults.decide(&method, &path, batched);
+            if !decision.latency.is_zero() {
+                tokio::time::sleep(decision.latency).await;
             }
+            let response = match decision.respond {
+                Some((status, retry_after)) => injected_error(status, retry_after),
+                None => {
+                    let response = next.run(request).await;
+                    if decision.abort_after_apply {
+                        aborted_response()
+                    } else {
+                        response
+                    }
+                }
+            };
+            drop(slot);
+            response
         }
     };
 

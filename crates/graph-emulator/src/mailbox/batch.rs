@@ -1,0 +1,463 @@
+//! `POST /v1.0/$batch`: up to 20 sub-requests, each dispatched through the
+//! full router (so authentication, permissions, faults, accounting and
+//! throttling apply to each on its own), at most 4 at a time, `dependsOn`
+//! honoured (424 after a failed dependency), answers in completion order.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use futures::stream::{FuturesUnordered, StreamExt};
+use rand::seq::SliceRandom;
+use serde_json::{json, Map, Value};
+use tower::ServiceExt;
+
+use crate::auth::authenticate;
+use crate::errors::GraphError;
+use crate::faults::BATCH_SUBREQUEST_HEADER;
+use crate::AppState;
+
+/// Most sub-requests one batch may carry.
+pub const MAX_BATCH_REQUESTS: usize = 20;
+/// Sub-requests of one batch that run at the same time.
+pub const BATCH_PARALLELISM: usize = 4;
+/// Largest sub-response body the batch reads back.
+const MAX_SUBRESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1.0/$batch", post(batch))
+}
+
+#[derive(Debug, Clone)]
+struct SubRequest {
+    id: String,
+    method: Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<Bytes>,
+    depends_on: Vec<String>,
+}
+
+/// One answered sub-request, or the connection dropped under it.
+enum Outcome {
+    Answered(Value),
+    ConnectionDropped,
+}
+
+fn invalid_batch(message: impl Into<String>) -> GraphError {
+    GraphError::bad_request(message)
+}
+
+async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(error) = authenticate(&state, &headers) {
+        return error.into_response();
+    }
+    let requests = match parse_batch(&body) {
+        Ok(requests) => requests,
+        Err(error) => return error.into_response(),
+    };
+    let authorization = headers.get(header::AUTHORIZATION).cloned();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    // Lowercased id → status of the finished sub-request.
+    let mut finished: HashMap<String, u16> = HashMap::new();
+    let mut pending: Vec<usize> = (0..requests.len()).collect();
+    let mut running = FuturesUnordered::new();
+    loop {
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            let mut ready: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|index| {
+                    requests[*index]
+                        .depends_on
+                        .iter()
+                        .all(|dependency| finished.contains_key(&dependency.to_ascii_lowercase()))
+                })
+                .collect();
+            // Graph runs independent requests in whatever order suits it.
+            ready.shuffle(&mut rand::thread_rng());
+            for index in ready {
+                let request = &requests[index];
+                let failed_dependency = request.depends_on.iter().any(|dependency| {
+                    finished
+                        .get(&dependency.to_ascii_lowercase())
+                        .is_some_and(|status| *status >= 400)
+                });
+                if failed_dependency {
+                    pending.retain(|candidate| *candidate != index);
+                    finished.insert(request.id.to_ascii_lowercase(), 424);
+                    outcomes.push(Outcome::Answered(failed_dependency_response(&request.id)));
+                    progressed = true;
+                    continue;
+                }
+                if running.len() >= BATCH_PARALLELISM {
+                    continue;
+                }
+                pending.retain(|candidate| *candidate != index);
+                running.push(dispatch(
+                    state.clone(),
+                    authorization.clone(),
+                    request.clone(),
+                ));
+            }
+        }
+        match running.next().await {
+            Some((id, status, outcome)) => {
+                finished.insert(id, status);
+                outcomes.push(outcome);
+            }
+            None => break,
+        }
+    }
+    let mut responses = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Answered(response) => responses.push(response),
+            Outcome::ConnectionDropped => return dropped_connection(),
+        }
+    }
+    Json(json!({ "responses": responses })).into_response()
+}
+
+fn failed_dependency_response(id: &str) -> Value {
+    json!({
+        "id": id,
+        "status": 424,
+        "headers": {"Content-Type": "application/json"},
+        "body": {"error": {"code": "FailedDependency", "message": "Dependent request failed."}},
+    })
+}
+
+/// Validates a batch body into sub-requests.
+fn parse_batch(body: &[u8]) -> Result<Vec<SubRequest>, GraphError> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
+        invalid_batch("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+    })?;
+    let Some(items) = parsed.get("requests").and_then(Value::as_array) else {
+        return Err(invalid_batch("Invalid batch payload format."));
+    };
+    if items.is_empty() {
+        return Err(invalid_batch("Invalid batch payload format."));
+    }
+    if items.len() > MAX_BATCH_REQUESTS {
+        return Err(invalid_batch(format!(
+            "Batch request limit exceeded. A batch may contain at most {MAX_BATCH_REQUESTS} requests."
+        )));
+    }
+    let mut requests = Vec::with_capacity(items.len());
+    for item in items {
+        requests.push(parse_sub_request(item)?);
+    }
+    let mut seen = HashMap::new();
+    for request in &requests {
+        if seen.insert(request.id.to_ascii_lowercase(), ()).is_some() {
+            return Err(invalid_batch(format!(
+                "Batch request contains a duplicate request id '{}'.",
+                request.id
+            )));
+        }
+    }
+    for request in &requests {
+        for dependency in &request.depends_on {
+            if !seen.contains_key(&dependency.to_ascii_lowercase()) {
+                return Err(invalid_batch(format!(
+                    "Request '{}' depends on request '{dependency}', which is not in the batch.",
+                    request.id
+                )));
+            }
+        }
+    }
+    if has_cycle(&requests) {
+        return Err(invalid_batch(
+            "The dependsOn chain of the batch contains a cycle.",
+        ));
+    }
+    Ok(requests)
+}
+
+fn parse_sub_request(item: &Value) -> Result<SubRequest, GraphError> {
+    let id = match item.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        _ => {
+            return Err(invalid_batch(
+                "Each batch request needs a non-empty string 'id'.",
+            ))
+        }
+    };
+    let method = item
+        .get("method")
+        .and_then(Value::as_str)
+        .and_then(|method| Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok())
+        .filter(|method| {
+            [
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::PUT,
+                Method::DELETE,
+            ]
+            .contains(method)
+        })
+        .ok_or_else(|| invalid_batch(format!("Request '{id}' has an invalid 'method'.")))?;
+    let url = match item.get("url").and_then(Value::as_str) {
+        Some(url) if !url.is_empty() && !url.contains("://") => url.to_owned(),
+        _ => {
+            return Err(invalid_batch(format!(
+                "Request '{id}' needs a relative 'url', e.g. /users."
+            )))
+        }
+    };
+    let mut headers = Vec::new();
+    let mut content_type = None;
+    if let Some(object) = item.get("headers").and_then(Value::as_object) {
+        for (name, value) in object {
+            let (Ok(header_name), Some(Ok(header_value))) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(HeaderValue::from_str),
+            ) else {
+                return Err(invalid_batch(format!(
+                    "Request '{id}' has an invalid header '{name}'."
+                )));
+            };
+            if header_name == header::CONTENT_TYPE {
+                content_type = value.as_str().map(str::to_ascii_lowercase);
+            }
+            // The outer request's credentials apply to every sub-request.
+            if header_name != header::AUTHORIZATION {
+                headers.push((header_name, header_value));
+            }
+        }
+    }
+    let body = match item.get("body") {
+        None | Some(Value::Null) => None,
+        Some(body) => {
+            let Some(content_type) = &content_type else {
+                return Err(invalid_batch(format!(
+                    "Request '{id}' has a body but no Content-Type header."
+                )));
+            };
+            Some(encode_body(&id, content_type, body)?)
+        }
+    };
+    let depends_on = match item.get("dependsOn") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ids)) => {
+            let mut dependencies = Vec::new();
+            for dependency in ids {
+                let Some(dependency) = dependency.as_str() else {
+                    return Err(invalid_batch(format!(
+                        "Request '{id}' has an invalid 'dependsOn'."
+                    )));
+                };
+                dependencies.push(dependency.to_owned());
+            }
+            dependencies
+        }
+        Some(_) => {
+            return Err(invalid_batch(format!(
+                "Request '{id}' has an invalid 'dependsOn'."
+            )))
+        }
+    };
+    Ok(SubRequest {
+        id,
+        method,
+        url,
+        headers,
+        body,
+        depends_on,
+    })
+}
+
+/// JSON bodies travel as JSON; other content types as a base64 string.
+fn encode_body(id: &str, content_type: &str, body: &Value) -> Result<Bytes, GraphError> {
+    if content_type.starts_with("application/json") {
+        return serde_json::to_vec(body)
+            .map(Bytes::from)
+            .map_err(|_| invalid_batch(format!("Request '{id}' has an unreadable body.")));
+    }
+    let Some(encoded) = body.as_str() else {
+        return Err(invalid_batch(format!(
+            "Request '{id}' has a non-JSON Content-Type; its body must be a base64 string."
+        )));
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded))
+        .map(Bytes::from)
+        .map_err(|_| {
+            invalid_batch(format!(
+                "Request '{id}' has a body that is not valid base64."
+            ))
+        })
+}
+
+fn has_cycle(requests: &[SubRequest]) -> bool {
+    let by_id: HashMap<String, &SubRequest> = requests
+        .iter()
+        .map(|request| (request.id.to_ascii_lowercase(), request))
+        .collect();
+    for start in requests {
+        let mut stack: Vec<&str> = start.depends_on.iter().map(String::as_str).collect();
+        let mut visited = 0;
+        while let Some(current) = stack.pop() {
+            if current.eq_ignore_ascii_case(&start.id) {
+                return true;
+            }
+            visited += 1;
+            if visited > requests.len() * requests.len() {
+                return true;
+            }
+            if let Some(request) = by_id.get(&current.to_ascii_lowercase()) {
+                stack.extend(request.depends_on.iter().map(String::as_str));
+            }
+        }
+    }
+    false
+}
+
+/// Runs one sub-request through the full router.
+async fn dispatch(
+    state: AppState,
+    authorization: Option<HeaderValue>,
+    request: SubRequest,
+) -> (String, u16, Outcome) {
+    let lowered_id = request.id.to_ascii_lowercase();
+    let Some(router) = state.router.get().cloned() else {
+        let error = GraphError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "router not ready",
+        );
+        return (
+            lowered_id,
+            500,
+            Outcome::Answered(sub_response(
+                &request.id,
+                500,
+                Map::new(),
+                Some(error.body()),
+            )),
+        );
+    };
+    let separator = if request.url.starts_with('/') {
+        ""
+    } else {
+        "/"
+    };
+    let uri = format!("/v1.0{separator}{}", request.url);
+    let mut builder = Request::builder().method(request.method.clone()).uri(uri);
+    if let Some(value) = authorization {
+        builder = builder.header(header::AUTHORIZATION, value);
+    }
+    builder = builder.header(BATCH_SUBREQUEST_HEADER, "1");
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let body = request
+        .body
+        .clone()
+        .map(Body::from)
+        .unwrap_or_else(Body::empty);
+    let http_request = match builder.body(body) {
+        Ok(http_request) => http_request,
+        Err(_) => {
+            let error = GraphError::bad_request("Invalid request URL.");
+            return (
+                lowered_id,
+                400,
+                Outcome::Answered(sub_response(
+                    &request.id,
+                    400,
+                    Map::new(),
+                    Some(error.body()),
+                )),
+            );
+        }
+    };
+    let Ok(response) = router.oneshot(http_request).await;
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_SUBRESPONSE_BYTES).await else {
+        return (lowered_id, status, Outcome::ConnectionDropped);
+    };
+    let mut headers = Map::new();
+    for name in [
+        header::CONTENT_TYPE,
+        header::RETRY_AFTER,
+        header::LOCATION,
+        header::ETAG,
+    ] {
+        if let Some(value) = parts
+            .headers
+            .get(&name)
+            .and_then(|value| value.to_str().ok())
+        {
+            headers.insert(
+                canonical_header_name(&name),
+                Value::String(value.to_owned()),
+            );
+        }
+    }
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    let body = if bytes.is_empty() {
+        None
+    } else if is_json {
+        serde_json::from_slice(&bytes).ok()
+    } else {
+        Some(Value::String(
+            base64::engine::general_purpose::STANDARD.encode(&bytes),
+        ))
+    };
+    (
+        lowered_id,
+        status,
+        Outcome::Answered(sub_response(&request.id, status, headers, body)),
+    )
+}
+
+fn canonical_header_name(name: &HeaderName) -> String {
+    match name.as_str() {
+        "content-type" => "Content-Type".to_owned(),
+        "retry-after" => "Retry-After".to_owned(),
+        "location" => "Location".to_owned(),
+        "etag" => "ETag".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn sub_response(id: &str, status: u16, headers: Map<String, Value>, body: Option<Value>) -> Value {
+    let mut response = json!({"id": id, "status": status, "headers": headers});
+    if let Some(body) = body {
+        response["body"] = body;
+    }
+    response
+}
+
+/// A response whose body fails at once, so the client sees the connection
+/// drop, as it would if a sub-request's connection were cut.
+fn dropped_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "fault injected: connection dropped after a batch sub-request was applied",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-length", "1000")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}

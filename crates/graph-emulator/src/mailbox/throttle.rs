@@ -1,0 +1,212 @@
+//! Graph's Outlook limits per app per mailbox: at most `mailbox_concurrency`
+//! requests in flight, at most `mailbox_requests_per_window` per sliding
+//! (time-scaled) window. The faults middleware asks [`admit_request`] before
+//! it runs any mailbox request, including `$batch` sub-requests, and holds the
+//! returned guard until the response exists.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::accounting::ThrottleSubject;
+use crate::errors::GraphError;
+use crate::{AppState, EmulatorConfig};
+
+#[derive(Debug, Default)]
+pub struct MailboxThrottle {
+    subjects: Mutex<HashMap<ThrottleSubject, Arc<SubjectLimits>>>,
+}
+
+#[derive(Debug, Default)]
+struct SubjectLimits {
+    in_flight: AtomicU32,
+    /// When each request of the current window was admitted, oldest first.
+    admitted: Mutex<VecDeque<Instant>>,
+}
+
+/// Holds one in-flight slot of a mailbox; releases it on drop.
+#[derive(Debug)]
+pub struct InFlightGuard {
+    limits: Arc<SubjectLimits>,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.limits.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Seconds for a Retry-After header: whole seconds at real time scale,
+/// milliseconds (rounded up) when the time scale makes windows short.
+pub fn retry_after_secs(wait: Duration, time_scale: f64) -> f64 {
+    let secs = wait.as_secs_f64();
+    if time_scale >= 1.0 {
+        secs.ceil().max(1.0)
+    } else {
+        ((secs * 1000.0).ceil() / 1000.0).max(0.001)
+    }
+}
+
+impl MailboxThrottle {
+    fn limits(&self, subject: ThrottleSubject) -> Arc<SubjectLimits> {
+        let mut subjects = self
+            .subjects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        subjects.entry(subject).or_default().clone()
+    }
+
+    /// Takes an in-flight slot and a window slot for `subject`, or says how
+    /// long to wait.
+    pub fn admit(
+        &self,
+        config: &EmulatorConfig,
+        subject: ThrottleSubject,
+    ) -> Result<InFlightGuard, GraphError> {
+        let limits = self.limits(subject);
+        let previously_in_flight = limits.in_flight.fetch_add(1, Ordering::AcqRel);
+        // From here on the guard owns the slot, so every early return frees it.
+        let guard = InFlightGuard { limits };
+        if previously_in_flight >= config.mailbox_concurrency {
+            let wait = config.scaled(Duration::from_secs(1));
+            return Err(GraphError::throttled(
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+                retry_after_secs(wait, config.time_scale),
+            ));
+        }
+        let window = config.scaled(config.mailbox_window);
+        let now = Instant::now();
+        let mut admitted = guard
+            .limits
+            .admitted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while admitted
+            .front()
+            .is_some_and(|admitted_at| *admitted_at + window <= now)
+        {
+            admitted.pop_front();
+        }
+        if admitted.len() >= config.mailbox_requests_per_window as usize {
+            let oldest = admitted.front().copied().unwrap_or(now);
+            let wait = (oldest + window).saturating_duration_since(now);
+            return Err(GraphError::throttled(
+                "ApplicationThrottled",
+                "Application is over its MailboxRequestRate limit.",
+                retry_after_secs(wait, config.time_scale),
+            ));
+        }
+        admitted.push_back(now);
+        drop(admitted);
+        Ok(guard)
+    }
+
+    /// Requests of `subject` in flight right now.
+    pub fn in_flight(&self, subject: &ThrottleSubject) -> u32 {
+        let subjects = self
+            .subjects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        subjects
+            .get(subject)
+            .map(|limits| limits.in_flight.load(Ordering::Acquire))
+            .unwrap_or(0)
+    }
+}
+
+/// The throttling decision for one Graph request: `Ok(None)` when no mailbox
+/// limit applies (limits off, not a mailbox call, no valid token).
+pub fn admit_request(
+    state: &AppState,
+    subject: &ThrottleSubject,
+) -> Result<Option<InFlightGuard>, GraphError> {
+    if !state.config.limits_enabled || subject.mailbox.is_empty() || subject.app.is_empty() {
+        return Ok(None);
+    }
+    // A mailbox addressed by UPN and by id is one mailbox.
+    let mailbox = subject
+        .tenant
+        .parse::<uuid::Uuid>()
+        .ok()
+        .and_then(|tenant_id| {
+            state
+                .directory
+                .mailbox_user(tenant_id, &subject.mailbox)
+                .ok()
+        })
+        .unwrap_or_else(|| subject.mailbox.to_ascii_lowercase());
+    let normalised = ThrottleSubject {
+        tenant: subject.tenant.clone(),
+        app: subject.app.clone(),
+        mailbox,
+    };
+    state
+        .mailboxes
+        .throttle
+        .admit(&state.config, normalised)
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject() -> ThrottleSubject {
+        ThrottleSubject {
+            tenant: "t".to_owned(),
+            app: "a".to_owned(),
+            mailbox: "m".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_fifth_request_in_flight_is_refused_until_one_finishes() {
+        let throttle = MailboxThrottle::default();
+        let config = EmulatorConfig::default();
+        let mut guards = Vec::new();
+        for _ in 0..4 {
+            guards.push(
+                throttle
+                    .admit(&config, subject())
+                    .expect("within the limit"),
+            );
+        }
+        let refused = throttle
+            .admit(&config, subject())
+            .expect_err("fifth in flight");
+        assert_eq!(refused.code, "ApplicationThrottled");
+        assert!(refused.message.contains("MailboxConcurrency"));
+        assert_eq!(throttle.in_flight(&subject()), 4);
+        guards.pop();
+        assert!(throttle.admit(&config, subject()).is_ok());
+    }
+
+    #[test]
+    fn the_window_refuses_with_the_time_until_a_slot_frees() {
+        let throttle = MailboxThrottle::default();
+        let config = EmulatorConfig {
+            mailbox_requests_per_window: 2,
+            time_scale: 0.01,
+            ..EmulatorConfig::default()
+        };
+        for _ in 0..2 {
+            drop(
+                throttle
+                    .admit(&config, subject())
+                    .expect("within the window"),
+            );
+        }
+        let refused = throttle.admit(&config, subject()).expect_err("window full");
+        let retry_after = refused.retry_after_secs.expect("retry-after");
+        assert!(retry_after > 5.0 && retry_after <= 6.0, "{retry_after}");
+        assert_eq!(throttle.in_flight(&subject()), 0);
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_at_real_time() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1200), 1.0), 2.0);
+        assert_eq!(retry_after_secs(Duration::from_micros(1500), 0.01), 0.002);
+    }
+}
