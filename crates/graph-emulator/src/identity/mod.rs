@@ -8,50 +8,92 @@
 //! - `IdentityStore::mailbox_in_app_scope(&self, tenant_id: Uuid, client_id: &str, user_id: &str) -> bool`
 //! - `IdentityStore::create_tenant(&self, tenant_id: Uuid, verified_domains: Vec<String>)`
 //! - `routes() -> Router<AppState>`
+//!
+//! Layout: [`model`] (records and views), [`registry`] (admin operations on
+//! the store), [`certificates`], [`assertion`] (client assertion checks),
+//! [`client_auth`], [`token`] (the token endpoint and app-only tokens),
+//! [`device`] (device code and refresh tokens), [`consent`] (`/adminconsent`),
+//! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
+//! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers).
+
+pub mod admin_routes;
+pub mod assertion;
+pub mod certificates;
+pub mod client_auth;
+pub mod consent;
+pub mod delegated;
+pub mod device;
+pub mod discovery;
+pub mod entra_errors;
+pub mod model;
+pub mod registry;
+pub mod token;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::Router;
 use uuid::Uuid;
 
-use crate::AppState;
+pub use model::{
+    AppRegistrationRequest, AppView, CertificateView, ConsentDecision, IdentityAdminError,
+    NewClientSecret, PendingDeviceCode, SecretView, SignedInUser, TenantRecord,
+};
 
+use crate::AppState;
+use model::{AppRegistration, DeviceCodeRecord, RefreshGrant, ServicePrincipal};
+
+/// Everything the identity platform knows. All methods are cheap and
+/// synchronous; locks are never held across an await.
 #[derive(Debug, Default)]
 pub struct IdentityStore {
     tenants: RwLock<HashMap<Uuid, TenantRecord>>,
+    /// App registrations by lower-case client id.
+    apps: RwLock<HashMap<String, AppRegistration>>,
+    /// Service principals by (tenant, lower-case client id).
+    service_principals: RwLock<HashMap<(Uuid, String), ServicePrincipal>>,
+    /// Client assertion ids already redeemed: (client id, jti) → assertion expiry.
+    used_assertion_ids: Mutex<HashMap<(String, String), i64>>,
+    /// Device codes by device code.
+    device_codes: Mutex<HashMap<String, DeviceCodeRecord>>,
+    /// Refresh tokens by the SHA-256 of the token.
+    refresh_tokens: Mutex<HashMap<[u8; 32], RefreshGrant>>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct TenantRecord {
-    pub verified_domains: Vec<String>,
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Client ids are GUIDs; Entra compares them case-insensitively.
+fn client_key(client_id: &str) -> String {
+    client_id.trim().to_ascii_lowercase()
 }
 
 impl IdentityStore {
     /// Creates (or replaces the domains of) a tenant.
     pub fn create_tenant(&self, tenant_id: Uuid, verified_domains: Vec<String>) {
-        let mut tenants = self
-            .tenants
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tenants = write(&self.tenants);
         tenants.entry(tenant_id).or_default().verified_domains = verified_domains;
     }
 
     pub fn tenant_exists(&self, tenant_id: Uuid) -> bool {
-        self.tenants
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(&tenant_id)
+        read(&self.tenants).contains_key(&tenant_id)
     }
 
+    /// A tenant by GUID or by one of its verified domains.
     pub fn resolve_tenant(&self, tenant_or_domain: &str) -> Option<Uuid> {
         if let Ok(id) = tenant_or_domain.parse::<Uuid>() {
             return self.tenant_exists(id).then_some(id);
         }
-        let tenants = self
-            .tenants
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tenants = read(&self.tenants);
         tenants
             .iter()
             .find(|(_, record)| {
@@ -63,12 +105,35 @@ impl IdentityStore {
             .map(|(id, _)| *id)
     }
 
+    /// The verified domains of a tenant.
+    pub fn tenant_domains(&self, tenant_id: Uuid) -> Option<Vec<String>> {
+        read(&self.tenants)
+            .get(&tenant_id)
+            .map(|record| record.verified_domains.clone())
+    }
+
     /// False when an Exchange application access policy keeps `client_id` out of the mailbox.
-    pub fn mailbox_in_app_scope(&self, _tenant_id: Uuid, _client_id: &str, _user_id: &str) -> bool {
-        true
+    pub fn mailbox_in_app_scope(&self, tenant_id: Uuid, client_id: &str, user_id: &str) -> bool {
+        let service_principals = read(&self.service_principals);
+        let Some(service_principal) = service_principals.get(&(tenant_id, client_key(client_id)))
+        else {
+            return true;
+        };
+        match &service_principal.exchange_scope {
+            None => true,
+            Some(allowed) => allowed
+                .iter()
+                .any(|allowed_id| allowed_id.eq_ignore_ascii_case(user_id)),
+        }
     }
 }
 
+/// Token, device-code, admin-consent, discovery and identity admin routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(token::routes())
+        .merge(device::routes())
+        .merge(consent::routes())
+        .merge(discovery::routes())
+        .merge(admin_routes::routes())
 }

@@ -1,0 +1,202 @@
+//! The first steps of every login request: which tenant the path names,
+//! which app the request is from, and whether the app proved who it is
+//! (client assertion, client secret, or nothing for public clients).
+
+use std::collections::HashMap;
+
+use sha2::Digest;
+use uuid::Uuid;
+
+use super::assertion::{verify_client_assertion, AssertionCheck, JWT_BEARER_ASSERTION_TYPE};
+use super::entra_errors;
+use super::model::{CertificateCredential, SecretCredential};
+use super::{client_key, read, IdentityStore};
+use crate::errors::EntraError;
+use crate::EmulatorState;
+
+/// The login host every real client uses.
+pub const MICROSOFT_LOGIN_HOST: &str = "https://login.microsoftonline.com";
+
+/// Form fields of a login request.
+pub type LoginForm = HashMap<String, String>;
+
+/// Parses an `application/x-www-form-urlencoded` body; later duplicates win.
+pub fn parse_form(body: &[u8]) -> LoginForm {
+    url::form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// A required, non-empty form field, else AADSTS900144.
+pub fn required<'a>(form: &'a LoginForm, name: &str) -> Result<&'a str, EntraError> {
+    match form.get(name).map(|value| value.trim()) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(entra_errors::missing_parameter(name)),
+    }
+}
+
+/// Resolves the `{tenant}` path segment (GUID or verified domain).
+pub fn resolve_tenant_segment(store: &IdentityStore, tenant: &str) -> Result<Uuid, EntraError> {
+    let lowered = tenant.to_ascii_lowercase();
+    if matches!(lowered.as_str(), "common" | "organizations" | "consumers") {
+        return Err(entra_errors::grant_not_supported_on_common());
+    }
+    if let Some(tenant_id) = store.resolve_tenant(tenant) {
+        return Ok(tenant_id);
+    }
+    if tenant.parse::<Uuid>().is_err() && !tenant.contains('.') {
+        return Err(entra_errors::tenant_malformed(tenant));
+    }
+    Err(entra_errors::tenant_not_found(tenant))
+}
+
+/// What the token endpoint needs to know about the calling app in a tenant.
+#[derive(Debug, Clone)]
+pub struct ClientInTenant {
+    pub client_id: String,
+    pub tenant_id: Uuid,
+    pub service_principal_id: Uuid,
+    pub granted_roles: Vec<String>,
+    pub requested_scopes: Vec<String>,
+    pub public_client: bool,
+    certificates: Vec<CertificateCredential>,
+    secrets: Vec<SecretCredential>,
+}
+
+/// Finds the app and its service principal in the tenant, else AADSTS700016.
+pub fn find_client(
+    store: &IdentityStore,
+    tenant_id: Uuid,
+    tenant_as_sent: &str,
+    client_id: &str,
+) -> Result<ClientInTenant, EntraError> {
+    let key = client_key(client_id);
+    let apps = read(&store.apps);
+    let service_principals = read(&store.service_principals);
+    let found = apps
+        .get(&key)
+        .zip(service_principals.get(&(tenant_id, key.clone())));
+    let Some((app, service_principal)) = found else {
+        return Err(entra_errors::app_not_found(client_id, tenant_as_sent));
+    };
+    Ok(ClientInTenant {
+        client_id: key,
+        tenant_id,
+        service_principal_id: service_principal.object_id,
+        granted_roles: service_principal.granted_roles.iter().cloned().collect(),
+        requested_scopes: app.requested_scopes.iter().cloned().collect(),
+        public_client: app.public_client,
+        certificates: app.certificates.clone(),
+        secrets: app.secrets.clone(),
+    })
+}
+
+/// Token URLs a client assertion's `aud` may name: Microsoft's and the
+/// emulator's, with the tenant as sent, as GUID, or as a verified domain.
+pub fn accepted_audiences(
+    state: &EmulatorState,
+    tenant_id: Uuid,
+    tenant_as_sent: &str,
+    request_base_url: &str,
+) -> Vec<String> {
+    let mut tenant_names = vec![tenant_as_sent.to_owned(), tenant_id.to_string()];
+    tenant_names.extend(state.identity.tenant_domains(tenant_id).unwrap_or_default());
+    let hosts = [
+        MICROSOFT_LOGIN_HOST,
+        state.base_url(),
+        request_base_url.trim_end_matches('/'),
+    ];
+    let mut audiences = Vec::new();
+    for host in hosts {
+        for tenant_name in &tenant_names {
+            audiences.push(format!("{host}/{tenant_name}/oauth2/v2.0/token"));
+        }
+    }
+    audiences
+}
+
+/// Whether the grant needs a client credential: always for
+/// `client_credentials`; for delegated grants unless the app allows public
+/// client flows (and then a credential is an error, as in Entra).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialRule {
+    Required,
+    PublicClientAllowed,
+}
+
+/// Checks the client's credential from the form.
+pub fn authenticate_client(
+    state: &EmulatorState,
+    client: &ClientInTenant,
+    form: &LoginForm,
+    audiences: &[String],
+    rule: CredentialRule,
+) -> Result<(), EntraError> {
+    let assertion = form.get("client_assertion").filter(|value| !value.is_empty());
+    let secret = form.get("client_secret").filter(|value| !value.is_empty());
+    if rule == CredentialRule::PublicClientAllowed && client.public_client {
+        if assertion.is_some() || secret.is_some() {
+            return Err(entra_errors::public_client_with_credential());
+        }
+        return Ok(());
+    }
+    if let Some(assertion) = assertion {
+        let assertion_type = required(form, "client_assertion_type")?;
+        if assertion_type != JWT_BEARER_ASSERTION_TYPE {
+            return Err(entra_errors::invalid_assertion_type());
+        }
+        let check = AssertionCheck {
+            client_id: &client.client_id,
+            certificates: &client.certificates,
+            accepted_audiences: audiences,
+            now: state.clock.unix_now(),
+        };
+        return verify_client_assertion(&state.identity, assertion, &check);
+    }
+    if let Some(secret) = secret {
+        return check_client_secret(state, client, secret);
+    }
+    Err(entra_errors::missing_client_credential())
+}
+
+fn check_client_secret(
+    state: &EmulatorState,
+    client: &ClientInTenant,
+    secret: &str,
+) -> Result<(), EntraError> {
+    let presented: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+    let matching = client
+        .secrets
+        .iter()
+        .find(|credential| credential.value_sha256 == presented);
+    let Some(credential) = matching else {
+        return Err(entra_errors::invalid_client_secret(&client.client_id));
+    };
+    if credential.expires_at <= state.clock.now() {
+        return Err(entra_errors::expired_client_secret(&client.client_id));
+    }
+    Ok(())
+}
+
+/// The base URL a client used to reach the emulator: `{scheme}://{host}`
+/// from `Host`, or from `X-Forwarded-Proto` / `X-Forwarded-Host` when a TLS
+/// proxy fronts the emulator, so discovery documents and assertion audiences
+/// match what the client sees.
+pub fn request_base_url(state: &EmulatorState, headers: &axum::http::HeaderMap) -> String {
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(|text| text.split(',').next().unwrap_or("").trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let host = header_text("x-forwarded-host").or_else(|| header_text("host"));
+    let scheme = match header_text("x-forwarded-proto") {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    match host {
+        Some(host) => format!("{scheme}://{host}"),
+        None => state.base_url().to_owned(),
+    }
+}
