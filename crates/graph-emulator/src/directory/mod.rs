@@ -7,14 +7,39 @@
 //! - `DirectoryStore::add_mailbox_user(&self, tenant_id: Uuid, display_name: &str, upn: &str, licensed: bool) -> String`
 //!   adds a minimal user (the object id is returned); a convenience for tests of other modules.
 //! - `routes() -> Router<AppState>`
+//!
+//! Telling mailbox kinds apart cheaply: shared, room and equipment mailboxes
+//! are disabled accounts without licences (`accountEnabled=false`,
+//! `assignedLicenses=[]`), so excluding disabled accounts excludes them too;
+//! `GET /users/{id}/mailboxSettings/userPurpose` (needs MailboxSettings.Read)
+//! names the kind for the few disabled users with mail that remain in doubt.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+pub mod admin;
+pub mod delta;
+pub mod filter;
+pub mod groups;
+pub mod http;
+pub mod model;
+pub mod mutations;
+pub mod names;
+pub mod patch;
+pub mod photos;
+pub mod properties;
+pub mod query;
+pub mod seed;
+pub mod store;
+pub mod throttle;
+pub mod users;
 
+use axum::routing::get;
 use axum::Router;
 use uuid::Uuid;
 
 use crate::AppState;
+
+pub use model::{Group, MailboxKind, MemberRef, Photo, User, UserType};
+pub use seed::{SeedOptions, SeedSummary};
+pub use store::{DirectoryError, DirectoryStore};
 
 /// Why a mailbox could not be addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,53 +50,84 @@ pub enum MailboxLookup {
     NoMailbox,
 }
 
-/// Placeholder model until the full directory lands: (object id, UPN, licensed).
-#[derive(Debug, Default)]
-pub struct DirectoryStore {
-    users: RwLock<HashMap<Uuid, Vec<(String, String, bool)>>>,
-}
-
 impl DirectoryStore {
     pub fn mailbox_user(&self, tenant_id: Uuid, user: &str) -> Result<String, MailboxLookup> {
-        let users = self
-            .users
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(list) = users.get(&tenant_id) else {
+        let Some(found) = self.find_user(tenant_id, user) else {
             return Err(MailboxLookup::NoSuchUser);
         };
-        for (id, upn, licensed) in list {
-            if id.eq_ignore_ascii_case(user) || upn.eq_ignore_ascii_case(user) {
-                return if *licensed {
-                    Ok(id.clone())
-                } else {
-                    Err(MailboxLookup::NoMailbox)
-                };
-            }
+        if found.has_mailbox() {
+            Ok(found.id.to_string())
+        } else {
+            Err(MailboxLookup::NoMailbox)
         }
-        Err(MailboxLookup::NoSuchUser)
     }
 
+    /// Adds a minimal member; licensed ones get a user mailbox and `mail` = UPN.
+    /// An existing user with that UPN is returned as is.
     pub fn add_mailbox_user(
         &self,
         tenant_id: Uuid,
-        _display_name: &str,
+        display_name: &str,
         upn: &str,
         licensed: bool,
     ) -> String {
-        let id = Uuid::new_v4().to_string();
-        let mut users = self
-            .users
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        users
-            .entry(tenant_id)
-            .or_default()
-            .push((id.clone(), upn.to_owned(), licensed));
-        id
+        if let Some(existing) = self.find_user(tenant_id, upn) {
+            return existing.id.to_string();
+        }
+        let user = if licensed {
+            User::new_licensed(display_name, upn)
+        } else {
+            User::new(display_name, upn)
+        };
+        let id = user.id;
+        match self.add_user(tenant_id, user) {
+            Ok(_) => id.to_string(),
+            Err(error) => {
+                tracing::warn!(%error, upn, "failed to add a mailbox user");
+                id.to_string()
+            }
+        }
     }
 }
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1.0/users", get(users::list_users))
+        .route("/v1.0/users/$count", get(users::count_users))
+        .route("/v1.0/users/delta", get(delta::users_delta))
+        .route(
+            "/v1.0/users/microsoft.graph.delta()",
+            get(delta::users_delta),
+        )
+        .route("/v1.0/users/{id}", get(users::get_user))
+        .route("/v1.0/users/{id}/manager", get(users::get_manager))
+        .route("/v1.0/users/{id}/photo", get(photos::get_photo_metadata))
+        .route(
+            "/v1.0/users/{id}/photo/$value",
+            get(photos::get_photo_value),
+        )
+        .route(
+            "/v1.0/users/{id}/mailboxSettings",
+            get(users::get_mailbox_settings),
+        )
+        .route(
+            "/v1.0/users/{id}/mailboxSettings/userPurpose",
+            get(users::get_user_purpose),
+        )
+        .route("/v1.0/groups", get(groups::list_groups))
+        .route("/v1.0/groups/{id}", get(groups::get_group))
+        .route("/v1.0/groups/{id}/members", get(groups::members))
+        .route(
+            "/v1.0/groups/{id}/members/microsoft.graph.user",
+            get(groups::member_users),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers",
+            get(groups::transitive_members),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
+            get(groups::transitive_member_users),
+        )
+        .merge(admin::routes())
 }

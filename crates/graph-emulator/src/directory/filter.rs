@@ -1,0 +1,529 @@
+//! The `$filter` subset directory endpoints accept: `eq`, `ne`, `in`,
+//! `startswith`, `endswith`, `not`, `and`, `or`, parentheses, string / boolean /
+//! null literals. Parsing yields raw property paths; binding resolves them
+//! against a resource's property table and rejects, as Graph does, what needs
+//! an advanced query (`ConsistencyLevel: eventual` + `$count=true`) when the
+//! request is not one.
+
+use crate::errors::GraphError;
+use axum::http::StatusCode;
+
+use super::properties::Filterable;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Text(String),
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+}
+
+/// A filter expression over fields of type `F`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr<F> {
+    And(Box<Expr<F>>, Box<Expr<F>>),
+    Or(Box<Expr<F>>, Box<Expr<F>>),
+    Not(Box<Expr<F>>),
+    Compare(F, CompareOp, Literal),
+    In(F, Vec<Literal>),
+    StartsWith(F, String),
+    EndsWith(F, String),
+}
+
+/// The type of a filterable property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Bool,
+}
+
+/// What binding needs to know of a property.
+pub struct BoundProperty<F> {
+    pub field: F,
+    pub filterable: Filterable,
+    pub kind: ValueKind,
+}
+
+/// A property's value as filters see it.
+pub enum FieldValue<'a> {
+    Text(Option<&'a str>),
+    Bool(bool),
+    /// An object id: compared as a GUID, whatever its spelling.
+    Id(uuid::Uuid),
+}
+
+/// Something a bound filter can be evaluated against.
+pub trait FilterSubject<F> {
+    fn field_value(&self, field: &F) -> FieldValue<'_>;
+}
+
+pub fn unsupported_query(property: &str, resource: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "Request_UnsupportedQuery",
+        format!(
+            "Unsupported or invalid query filter clause specified for property '{property}' of resource '{resource}'."
+        ),
+    )
+}
+
+fn advanced_operator_required(operator: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "Request_UnsupportedQuery",
+        format!(
+            "Operator '{operator}' is not supported because the required parameters might be missing. Try adding $count with a value of true and ConsistencyLevel header with a value of 'eventual'."
+        ),
+    )
+}
+
+fn syntax_error(filter: &str, position: usize) -> GraphError {
+    GraphError::bad_request(format!(
+        "Invalid filter clause: Syntax error at position {position} in '{filter}'."
+    ))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Text(String),
+    Open,
+    Close,
+    Comma,
+    Colon,
+}
+
+fn tokenize(filter: &str) -> Result<Vec<(Token, usize)>, GraphError> {
+    let characters: Vec<char> = filter.chars().collect();
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < characters.len() {
+        let character = characters[index];
+        match character {
+            ' ' | '\t' => index += 1,
+            '(' => {
+                tokens.push((Token::Open, index));
+                index += 1;
+            }
+            ')' => {
+                tokens.push((Token::Close, index));
+                index += 1;
+            }
+            ',' => {
+                tokens.push((Token::Comma, index));
+                index += 1;
+            }
+            ':' => {
+                tokens.push((Token::Colon, index));
+                index += 1;
+            }
+            '\'' => {
+                let start = index;
+                let mut text = String::new();
+                index += 1;
+                loop {
+                    let Some(current) = characters.get(index) else {
+                        return Err(syntax_error(filter, start));
+                    };
+                    if *current == '\'' {
+                        if characters.get(index + 1) == Some(&'\'') {
+                            text.push('\'');
+                            index += 2;
+                            continue;
+                        }
+                        index += 1;
+                        break;
+                    }
+                    text.push(*current);
+                    index += 1;
+                }
+                tokens.push((Token::Text(text), start));
+            }
+            _ if character.is_alphanumeric()
+                || matches!(character, '/' | '.' | '_' | '$' | '-') =>
+            {
+                let start = index;
+                let mut word = String::new();
+                while let Some(current) = characters.get(index) {
+                    if current.is_alphanumeric() || matches!(current, '/' | '.' | '_' | '$' | '-') {
+                        word.push(*current);
+                        index += 1;
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push((Token::Word(word), start));
+            }
+            _ => return Err(syntax_error(filter, index)),
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser<'a> {
+    filter: &'a str,
+    tokens: Vec<(Token, usize)>,
+    position: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position).map(|(token, _)| token)
+    }
+
+    fn error_here(&self) -> GraphError {
+        let offset = self
+            .tokens
+            .get(self.position)
+            .map(|(_, offset)| *offset)
+            .unwrap_or(self.filter.chars().count());
+        syntax_error(self.filter, offset)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self
+            .tokens
+            .get(self.position)
+            .map(|(token, _)| token.clone());
+        self.position += 1;
+        token
+    }
+
+    fn expect(&mut self, expected: Token) -> Result<(), GraphError> {
+        if self.peek() == Some(&expected) {
+            self.position += 1;
+            Ok(())
+        } else {
+            Err(self.error_here())
+        }
+    }
+
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(word)) if word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn parse_or(&mut self) -> Result<Expr<String>, GraphError> {
+        let mut left = self.parse_and()?;
+        while self.peek_keyword("or") {
+            self.position += 1;
+            let right = self.parse_and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn parse_and(&mut self) -> Result<Expr<String>, GraphError> {
+        let mut left = self.parse_unary()?;
+        while self.peek_keyword("and") {
+            self.position += 1;
+            let right = self.parse_unary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn parse_unary(&mut self) -> Result<Expr<String>, GraphError> {
+        if self.peek_keyword("not") {
+            self.position += 1;
+            let inner = self.parse_unary()?;
+            return Ok(Expr::Not(Box::new(inner)));
+        }
+        if self.peek() == Some(&Token::Open) {
+            self.position += 1;
+            let inner = self.parse_or()?;
+            self.expect(Token::Close)?;
+            return Ok(inner);
+        }
+        self.parse_primary()
+    }
+
+    fn parse_literal(&mut self) -> Result<Literal, GraphError> {
+        match self.next() {
+            Some(Token::Text(text)) => Ok(Literal::Text(text)),
+            Some(Token::Word(word)) if word == "true" => Ok(Literal::Bool(true)),
+            Some(Token::Word(word)) if word == "false" => Ok(Literal::Bool(false)),
+            Some(Token::Word(word)) if word == "null" => Ok(Literal::Null),
+            _ => {
+                self.position -= 1;
+                Err(self.error_here())
+            }
+        }
+    }
+
+    fn parse_primary(&mut self) -> Result<Expr<String>, GraphError> {
+        let Some(Token::Word(word)) = self.next() else {
+            self.position -= 1;
+            return Err(self.error_here());
+        };
+        let lowered = word.to_ascii_lowercase();
+        if (lowered == "startswith" || lowered == "endswith") && self.peek() == Some(&Token::Open) {
+            self.position += 1;
+            let Some(Token::Word(path)) = self.next() else {
+                self.position -= 1;
+                return Err(self.error_here());
+            };
+            self.expect(Token::Comma)?;
+            let Some(Token::Text(text)) = self.next() else {
+                self.position -= 1;
+                return Err(self.error_here());
+            };
+            self.expect(Token::Close)?;
+            return Ok(if lowered == "startswith" {
+                Expr::StartsWith(path, text)
+            } else {
+                Expr::EndsWith(path, text)
+            });
+        }
+        if self.peek() == Some(&Token::Open) {
+            // Any other function (contains, any(), …) is outside what we accept.
+            return Err(unsupported_query(&word, "User"));
+        }
+        let Some(Token::Word(operator)) = self.next() else {
+            self.position -= 1;
+            return Err(self.error_here());
+        };
+        match operator.to_ascii_lowercase().as_str() {
+            "eq" => Ok(Expr::Compare(word, CompareOp::Eq, self.parse_literal()?)),
+            "ne" => Ok(Expr::Compare(word, CompareOp::Ne, self.parse_literal()?)),
+            "in" => {
+                self.expect(Token::Open)?;
+                let mut values = vec![self.parse_literal()?];
+                while self.peek() == Some(&Token::Comma) {
+                    self.position += 1;
+                    values.push(self.parse_literal()?);
+                }
+                self.expect(Token::Close)?;
+                Ok(Expr::In(word, values))
+            }
+            "gt" | "ge" | "lt" | "le" | "has" => Err(unsupported_query(&word, "User")),
+            _ => {
+                self.position -= 1;
+                Err(self.error_here())
+            }
+        }
+    }
+}
+
+/// Parses a `$filter` into an expression over raw property paths.
+pub fn parse(filter: &str) -> Result<Expr<String>, GraphError> {
+    let tokens = tokenize(filter)?;
+    let mut parser = Parser {
+        filter,
+        tokens,
+        position: 0,
+    };
+    let expression = parser.parse_or()?;
+    if parser.position < parser.tokens.len() {
+        return Err(parser.error_here());
+    }
+    if parser
+        .tokens
+        .iter()
+        .any(|(token, _)| *token == Token::Colon)
+    {
+        return Err(GraphError::bad_request("Invalid filter clause."));
+    }
+    Ok(expression)
+}
+
+/// Resolves paths to fields and enforces Graph's rules on plain vs advanced queries.
+pub fn bind<F>(
+    expression: Expr<String>,
+    resource: &str,
+    advanced: bool,
+    resolve: &dyn Fn(&str) -> Option<BoundProperty<F>>,
+) -> Result<Expr<F>, GraphError> {
+    let lookup = |path: &str| -> Result<BoundProperty<F>, GraphError> {
+        let Some(property) = resolve(path) else {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                format!(
+                    "Could not find a property named '{path}' on type 'microsoft.graph.{}'.",
+                    resource.to_ascii_lowercase()
+                ),
+            ));
+        };
+        match property.filterable {
+            Filterable::No => Err(unsupported_query(path, resource)),
+            Filterable::AdvancedOnly if !advanced => Err(unsupported_query(path, resource)),
+            _ => Ok(property),
+        }
+    };
+    let check_literal = |path: &str, kind: ValueKind, literal: &Literal| {
+        match (kind, literal) {
+        (ValueKind::Text, Literal::Text(_)) | (ValueKind::Bool, Literal::Bool(_)) => Ok(()),
+        (_, Literal::Null) if advanced => Ok(()),
+        (_, Literal::Null) => Err(unsupported_query(path, resource)),
+        _ => Err(GraphError::bad_request(format!(
+            "A binary operator with incompatible types was detected. Found operand types for property '{path}' that do not match."
+        ))),
+    }
+    };
+    match expression {
+        Expr::And(left, right) => Ok(Expr::And(
+            Box::new(bind(*left, resource, advanced, resolve)?),
+            Box::new(bind(*right, resource, advanced, resolve)?),
+        )),
+        Expr::Or(left, right) => Ok(Expr::Or(
+            Box::new(bind(*left, resource, advanced, resolve)?),
+            Box::new(bind(*right, resource, advanced, resolve)?),
+        )),
+        Expr::Not(inner) => {
+            if !advanced {
+                return Err(advanced_operator_required("not"));
+            }
+            Ok(Expr::Not(Box::new(bind(
+                *inner, resource, advanced, resolve,
+            )?)))
+        }
+        Expr::Compare(path, operator, literal) => {
+            if operator == CompareOp::Ne && !advanced {
+                return Err(advanced_operator_required("ne"));
+            }
+            let property = lookup(&path)?;
+            check_literal(&path, property.kind, &literal)?;
+            Ok(Expr::Compare(property.field, operator, literal))
+        }
+        Expr::In(path, values) => {
+            let property = lookup(&path)?;
+            for value in &values {
+                check_literal(&path, property.kind, value)?;
+            }
+            Ok(Expr::In(property.field, values))
+        }
+        Expr::StartsWith(path, prefix) => {
+            let property = lookup(&path)?;
+            if property.kind != ValueKind::Text {
+                return Err(unsupported_query(&path, resource));
+            }
+            Ok(Expr::StartsWith(property.field, prefix))
+        }
+        Expr::EndsWith(path, suffix) => {
+            if !advanced {
+                return Err(advanced_operator_required("endsWith"));
+            }
+            let property = lookup(&path)?;
+            if property.kind != ValueKind::Text {
+                return Err(unsupported_query(&path, resource));
+            }
+            Ok(Expr::EndsWith(property.field, suffix))
+        }
+    }
+}
+
+/// Case-insensitive equality without allocating (directory string matching is case-insensitive).
+pub fn equals_ignore_case(left: &str, right: &str) -> bool {
+    if left.is_ascii() && right.is_ascii() {
+        return left.eq_ignore_ascii_case(right);
+    }
+    left.chars()
+        .flat_map(char::to_lowercase)
+        .eq(right.chars().flat_map(char::to_lowercase))
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    let mut text_characters = text.chars().flat_map(char::to_lowercase);
+    for prefix_character in prefix.chars().flat_map(char::to_lowercase) {
+        if text_characters.next() != Some(prefix_character) {
+            return false;
+        }
+    }
+    true
+}
+
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    let lowered_text = text.to_lowercase();
+    lowered_text.ends_with(&suffix.to_lowercase())
+}
+
+fn literal_matches(value: &FieldValue<'_>, literal: &Literal) -> bool {
+    match (value, literal) {
+        (FieldValue::Text(Some(text)), Literal::Text(expected)) => {
+            equals_ignore_case(text, expected)
+        }
+        (FieldValue::Text(None), Literal::Null) => true,
+        (FieldValue::Id(id), Literal::Text(expected)) => expected
+            .parse::<uuid::Uuid>()
+            .is_ok_and(|parsed| parsed == *id),
+        (FieldValue::Bool(actual), Literal::Bool(expected)) => actual == expected,
+        _ => false,
+    }
+}
+
+/// Evaluates a bound filter against one object.
+pub fn evaluate<F, S: FilterSubject<F>>(expression: &Expr<F>, subject: &S) -> bool {
+    match expression {
+        Expr::And(left, right) => evaluate(left, subject) && evaluate(right, subject),
+        Expr::Or(left, right) => evaluate(left, subject) || evaluate(right, subject),
+        Expr::Not(inner) => !evaluate(inner, subject),
+        Expr::Compare(field, operator, literal) => {
+            let matches = literal_matches(&subject.field_value(field), literal);
+            match operator {
+                CompareOp::Eq => matches,
+                CompareOp::Ne => !matches,
+            }
+        }
+        Expr::In(field, values) => {
+            let value = subject.field_value(field);
+            values
+                .iter()
+                .any(|literal| literal_matches(&value, literal))
+        }
+        Expr::StartsWith(field, prefix) => match subject.field_value(field) {
+            FieldValue::Text(Some(text)) => starts_with_ignore_case(text, prefix),
+            _ => false,
+        },
+        Expr::EndsWith(field, suffix) => match subject.field_value(field) {
+            FieldValue::Text(Some(text)) => ends_with_ignore_case(text, suffix),
+            _ => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_precedence_and_lists() {
+        let expression = parse("accountEnabled eq true and (department in ('Sales','R&D') or startswith(displayName,'O''Br'))")
+            .expect("valid filter");
+        let Expr::And(_, right) = expression else {
+            panic!("and must bind looser than the parenthesised or");
+        };
+        let Expr::Or(left, right) = *right else {
+            panic!("expected or");
+        };
+        assert_eq!(
+            *left,
+            Expr::In(
+                "department".to_owned(),
+                vec![Literal::Text("Sales".into()), Literal::Text("R&D".into())]
+            )
+        );
+        assert_eq!(
+            *right,
+            Expr::StartsWith("displayName".to_owned(), "O'Br".to_owned())
+        );
+    }
+
+    #[test]
+    fn rejects_trailing_garbage_and_unclosed_strings() {
+        assert!(parse("mail eq 'a' foo").is_err());
+        assert!(parse("mail eq 'a").is_err());
+        assert!(parse("mail eq").is_err());
+    }
+
+    #[test]
+    fn case_insensitive_matching_handles_non_ascii() {
+        assert!(equals_ignore_case("MÜLLER", "müller"));
+        assert!(starts_with_ignore_case("Ødegaard", "øde"));
+        assert!(!starts_with_ignore_case("Ode", "Øde"));
+    }
+}

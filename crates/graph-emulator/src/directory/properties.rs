@@ -1,0 +1,425 @@
+//! Graph's user and group properties: names, which ones `$filter` accepts (and
+//! whether only as an advanced query), the default `$select` set, rendering to
+//! JSON, and the per-property change mask delta relies on.
+
+use serde_json::{json, Map, Value};
+
+use super::model::{Group, User, LICENSE_SKU_ID};
+
+/// Whether and how a property can appear in `$filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filterable {
+    No,
+    /// Plain queries accept it.
+    Yes,
+    /// Only advanced queries (`ConsistencyLevel: eventual` + `$count=true`).
+    AdvancedOnly,
+}
+
+/// A modelled user property. The discriminant is its bit in change masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserField {
+    Id,
+    DisplayName,
+    GivenName,
+    Surname,
+    Mail,
+    UserPrincipalName,
+    MailNickname,
+    BusinessPhones,
+    MobilePhone,
+    JobTitle,
+    Department,
+    CompanyName,
+    OfficeLocation,
+    StreetAddress,
+    City,
+    State,
+    PostalCode,
+    Country,
+    UsageLocation,
+    PreferredLanguage,
+    EmployeeId,
+    EmployeeType,
+    AccountEnabled,
+    UserType,
+    OnPremisesExtensionAttributes,
+    AssignedLicenses,
+    ProxyAddresses,
+    CreatedDateTime,
+    DeletedDateTime,
+    /// Not selectable (a navigation property), tracked for `manager@delta`.
+    Manager,
+}
+
+pub struct FieldInfo {
+    pub name: &'static str,
+    pub field: UserField,
+    pub filter: Filterable,
+}
+
+const fn info(name: &'static str, field: UserField, filter: Filterable) -> FieldInfo {
+    FieldInfo {
+        name,
+        field,
+        filter,
+    }
+}
+
+/// Modelled user properties, as Graph spells them.
+pub const USER_FIELDS: &[FieldInfo] = &[
+    info("id", UserField::Id, Filterable::Yes),
+    info("displayName", UserField::DisplayName, Filterable::Yes),
+    info("givenName", UserField::GivenName, Filterable::Yes),
+    info("surname", UserField::Surname, Filterable::Yes),
+    info("mail", UserField::Mail, Filterable::Yes),
+    info(
+        "userPrincipalName",
+        UserField::UserPrincipalName,
+        Filterable::Yes,
+    ),
+    info("mailNickname", UserField::MailNickname, Filterable::Yes),
+    info("businessPhones", UserField::BusinessPhones, Filterable::No),
+    info(
+        "mobilePhone",
+        UserField::MobilePhone,
+        Filterable::AdvancedOnly,
+    ),
+    info("jobTitle", UserField::JobTitle, Filterable::Yes),
+    info("department", UserField::Department, Filterable::Yes),
+    info(
+        "companyName",
+        UserField::CompanyName,
+        Filterable::AdvancedOnly,
+    ),
+    info(
+        "officeLocation",
+        UserField::OfficeLocation,
+        Filterable::AdvancedOnly,
+    ),
+    info(
+        "streetAddress",
+        UserField::StreetAddress,
+        Filterable::AdvancedOnly,
+    ),
+    info("city", UserField::City, Filterable::Yes),
+    info("state", UserField::State, Filterable::Yes),
+    info(
+        "postalCode",
+        UserField::PostalCode,
+        Filterable::AdvancedOnly,
+    ),
+    info("country", UserField::Country, Filterable::Yes),
+    info("usageLocation", UserField::UsageLocation, Filterable::Yes),
+    info(
+        "preferredLanguage",
+        UserField::PreferredLanguage,
+        Filterable::Yes,
+    ),
+    info("employeeId", UserField::EmployeeId, Filterable::Yes),
+    info(
+        "employeeType",
+        UserField::EmployeeType,
+        Filterable::AdvancedOnly,
+    ),
+    info("accountEnabled", UserField::AccountEnabled, Filterable::Yes),
+    info("userType", UserField::UserType, Filterable::Yes),
+    info(
+        "onPremisesExtensionAttributes",
+        UserField::OnPremisesExtensionAttributes,
+        Filterable::No,
+    ),
+    info(
+        "assignedLicenses",
+        UserField::AssignedLicenses,
+        Filterable::No,
+    ),
+    info("proxyAddresses", UserField::ProxyAddresses, Filterable::No),
+    info(
+        "createdDateTime",
+        UserField::CreatedDateTime,
+        Filterable::AdvancedOnly,
+    ),
+    info(
+        "deletedDateTime",
+        UserField::DeletedDateTime,
+        Filterable::No,
+    ),
+];
+
+/// Real Graph user properties the emulator does not model: selecting them is
+/// valid and yields `null` (or `[]` for the collections marked true).
+pub const UNMODELLED_USER_PROPERTIES: &[(&str, bool)] = &[
+    ("aboutMe", false),
+    ("ageGroup", false),
+    ("assignedPlans", true),
+    ("consentProvidedForMinor", false),
+    ("creationType", false),
+    ("employeeHireDate", false),
+    ("employeeOrgData", false),
+    ("externalUserState", false),
+    ("faxNumber", false),
+    ("identities", true),
+    ("imAddresses", true),
+    ("isResourceAccount", false),
+    ("lastPasswordChangeDateTime", false),
+    ("legalAgeGroupClassification", false),
+    ("licenseAssignmentStates", true),
+    ("mySite", false),
+    ("onPremisesDistinguishedName", false),
+    ("onPremisesDomainName", false),
+    ("onPremisesImmutableId", false),
+    ("onPremisesLastSyncDateTime", false),
+    ("onPremisesSamAccountName", false),
+    ("onPremisesSecurityIdentifier", false),
+    ("onPremisesSyncEnabled", false),
+    ("onPremisesUserPrincipalName", false),
+    ("otherMails", true),
+    ("passwordPolicies", false),
+    ("preferredDataLocation", false),
+    ("provisionedPlans", true),
+    ("securityIdentifier", false),
+    ("showInAddressList", false),
+    ("signInSessionsValidFromDateTime", false),
+];
+
+/// Graph's default property set for users (no `$select`).
+pub const DEFAULT_USER_SELECT: &[UserField] = &[
+    UserField::BusinessPhones,
+    UserField::DisplayName,
+    UserField::GivenName,
+    UserField::JobTitle,
+    UserField::Mail,
+    UserField::MobilePhone,
+    UserField::OfficeLocation,
+    UserField::PreferredLanguage,
+    UserField::Surname,
+    UserField::UserPrincipalName,
+    UserField::Id,
+];
+
+impl UserField {
+    pub fn bit(self) -> u64 {
+        1u64 << (self as u32)
+    }
+
+    pub fn name(self) -> &'static str {
+        USER_FIELDS
+            .iter()
+            .find(|info| info.field == self)
+            .map(|info| info.name)
+            .unwrap_or("manager")
+    }
+}
+
+/// Finds a modelled user property by name (case-insensitive, as Graph).
+pub fn user_field(name: &str) -> Option<&'static FieldInfo> {
+    USER_FIELDS
+        .iter()
+        .find(|info| info.name.eq_ignore_ascii_case(name))
+}
+
+/// One entry of a user `$select`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SelectedUserProperty {
+    Field(UserField),
+    /// A real Graph property the emulator does not model (name, is collection).
+    Unmodelled(&'static str, bool),
+}
+
+/// Resolves a user property name for `$select`, or `None` when Graph knows no such property.
+pub fn select_user_property(name: &str) -> Option<SelectedUserProperty> {
+    if let Some(info) = user_field(name) {
+        return Some(SelectedUserProperty::Field(info.field));
+    }
+    UNMODELLED_USER_PROPERTIES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(known, collection)| SelectedUserProperty::Unmodelled(known, *collection))
+}
+
+fn optional(value: &Option<String>) -> Value {
+    match value {
+        Some(text) => Value::String(text.clone()),
+        None => Value::Null,
+    }
+}
+
+/// The JSON value of one property of `user`.
+pub fn user_field_value(user: &User, field: UserField) -> Value {
+    match field {
+        UserField::Id => Value::String(user.id.to_string()),
+        UserField::DisplayName => Value::String(user.display_name.clone()),
+        UserField::GivenName => optional(&user.given_name),
+        UserField::Surname => optional(&user.surname),
+        UserField::Mail => optional(&user.mail),
+        UserField::UserPrincipalName => Value::String(user.user_principal_name.clone()),
+        UserField::MailNickname => Value::String(user.mail_nickname.clone()),
+        UserField::BusinessPhones => json!(user.business_phones),
+        UserField::MobilePhone => optional(&user.mobile_phone),
+        UserField::JobTitle => optional(&user.job_title),
+        UserField::Department => optional(&user.department),
+        UserField::CompanyName => optional(&user.company_name),
+        UserField::OfficeLocation => optional(&user.office_location),
+        UserField::StreetAddress => optional(&user.street_address),
+        UserField::City => optional(&user.city),
+        UserField::State => optional(&user.state),
+        UserField::PostalCode => optional(&user.postal_code),
+        UserField::Country => optional(&user.country),
+        UserField::UsageLocation => optional(&user.usage_location),
+        UserField::PreferredLanguage => optional(&user.preferred_language),
+        UserField::EmployeeId => optional(&user.employee_id),
+        UserField::EmployeeType => optional(&user.employee_type),
+        UserField::AccountEnabled => Value::Bool(user.account_enabled),
+        UserField::UserType => Value::String(user.user_type.as_str().to_owned()),
+        UserField::OnPremisesExtensionAttributes => {
+            let mut attributes = Map::new();
+            for (index, value) in user.extension_attributes.iter().enumerate() {
+                attributes.insert(format!("extensionAttribute{}", index + 1), optional(value));
+            }
+            Value::Object(attributes)
+        }
+        UserField::AssignedLicenses => {
+            if user.licensed {
+                json!([{"disabledPlans": [], "skuId": LICENSE_SKU_ID}])
+            } else {
+                json!([])
+            }
+        }
+        UserField::ProxyAddresses => match &user.mail {
+            Some(mail) if user.has_mailbox() => json!([format!("SMTP:{mail}")]),
+            _ => json!([]),
+        },
+        UserField::CreatedDateTime => Value::String(
+            user.created
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        UserField::DeletedDateTime => match user.deleted {
+            Some(deleted) => {
+                Value::String(deleted.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+            None => Value::Null,
+        },
+        UserField::Manager => Value::Null,
+    }
+}
+
+/// The bits of every property that differs between `before` and `after`.
+pub fn changed_fields(before: &User, after: &User) -> u64 {
+    let mut mask = 0u64;
+    for info in USER_FIELDS {
+        if user_field_value(before, info.field) != user_field_value(after, info.field) {
+            mask |= info.field.bit();
+        }
+    }
+    if before.manager_id != after.manager_id {
+        mask |= UserField::Manager.bit();
+    }
+    mask
+}
+
+/// Every tracked bit: what a newly created user counts as.
+pub fn all_fields_mask() -> u64 {
+    let mut mask = UserField::Manager.bit();
+    for info in USER_FIELDS {
+        mask |= info.field.bit();
+    }
+    mask
+}
+
+/// Renders a user with the given selection (`None` = Graph's default set).
+pub fn render_user(user: &User, selection: Option<&[SelectedUserProperty]>) -> Map<String, Value> {
+    let mut object = Map::new();
+    match selection {
+        None => {
+            for field in DEFAULT_USER_SELECT {
+                object.insert(field.name().to_owned(), user_field_value(user, *field));
+            }
+        }
+        Some(selected) => {
+            for property in selected {
+                match property {
+                    SelectedUserProperty::Field(field) => {
+                        object.insert(field.name().to_owned(), user_field_value(user, *field));
+                    }
+                    SelectedUserProperty::Unmodelled(name, collection) => {
+                        let value = if *collection { json!([]) } else { Value::Null };
+                        object.insert((*name).to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+    object
+}
+
+/// Group properties Graph knows, with their filterability.
+pub const GROUP_PROPERTIES: &[(&str, Filterable)] = &[
+    ("id", Filterable::Yes),
+    ("displayName", Filterable::Yes),
+    ("description", Filterable::AdvancedOnly),
+    ("mail", Filterable::Yes),
+    ("mailNickname", Filterable::Yes),
+    ("mailEnabled", Filterable::Yes),
+    ("securityEnabled", Filterable::Yes),
+    ("groupTypes", Filterable::No),
+    ("visibility", Filterable::No),
+    ("createdDateTime", Filterable::AdvancedOnly),
+];
+
+/// Graph's default group properties (a subset of what Graph returns by default).
+pub const DEFAULT_GROUP_SELECT: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
+    "visibility",
+];
+
+/// Canonical spelling of a group property, or `None` when unknown.
+pub fn group_property(name: &str) -> Option<&'static str> {
+    GROUP_PROPERTIES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(known, _)| *known)
+}
+
+pub fn group_property_value(group: &Group, name: &str) -> Value {
+    match name {
+        "id" => Value::String(group.id.to_string()),
+        "displayName" => Value::String(group.display_name.clone()),
+        "description" => optional(&group.description),
+        "mail" => optional(&group.mail),
+        "mailNickname" => Value::String(group.mail_nickname.clone()),
+        "mailEnabled" => Value::Bool(group.mail_enabled),
+        "securityEnabled" => Value::Bool(group.security_enabled),
+        "groupTypes" => json!(group.group_types),
+        "visibility" => {
+            if group.group_types.iter().any(|kind| kind == "Unified") {
+                Value::String("Private".to_owned())
+            } else {
+                Value::Null
+            }
+        }
+        "createdDateTime" => Value::String(
+            group
+                .created
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        _ => Value::Null,
+    }
+}
+
+pub fn render_group(group: &Group, selection: Option<&[&'static str]>) -> Map<String, Value> {
+    let names = selection.unwrap_or(DEFAULT_GROUP_SELECT);
+    let mut object = Map::new();
+    for name in names {
+        object.insert((*name).to_owned(), group_property_value(group, name));
+    }
+    object
+}

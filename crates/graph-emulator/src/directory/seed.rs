@@ -1,0 +1,420 @@
+//! A deterministic synthetic tenant: the same seed gives the same object ids
+//! and data. Users are regular members (licensed ~85 % of all, some
+//! unlicensed with or without mail, ~3 % disabled), guests, and shared / room /
+//! equipment mailboxes (disabled, unlicensed). Managers form a tree; groups
+//! nest departments inside divisions inside "All Staff".
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{Group, MailboxKind, MemberRef, User, UserType};
+use super::names::{self, Office};
+use super::store::{DirectoryError, DirectoryStore};
+
+/// Knobs of the generator; every field has a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SeedOptions {
+    /// Number of users in all (members, guests and resource mailboxes).
+    pub users: usize,
+    pub seed: u64,
+    /// Verified domain for UPNs and mail (default `contoso.onmicrosoft.com`).
+    pub domain: String,
+    pub disabled_percent: f64,
+    pub no_mail_percent: f64,
+    pub guest_percent: f64,
+    pub licensed_percent: f64,
+    pub photo_percent: f64,
+    pub shared_mailboxes: Option<usize>,
+    pub room_mailboxes: Option<usize>,
+    pub equipment_mailboxes: Option<usize>,
+    /// Create the division / department / All Staff groups.
+    pub groups: bool,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        Self {
+            users: 100,
+            seed: 1,
+            domain: "contoso.onmicrosoft.com".to_owned(),
+            disabled_percent: 3.0,
+            no_mail_percent: 2.0,
+            guest_percent: 2.0,
+            licensed_percent: 85.0,
+            photo_percent: 40.0,
+            shared_mailboxes: None,
+            room_mailboxes: None,
+            equipment_mailboxes: None,
+            groups: true,
+        }
+    }
+}
+
+/// One seeded group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeededGroup {
+    pub id: Uuid,
+    pub display_name: String,
+    /// `all`, `division` or `department`.
+    pub kind: String,
+    pub direct_members: usize,
+}
+
+/// What a seed produced, by category.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SeedSummary {
+    pub users: usize,
+    pub members: usize,
+    pub licensed: usize,
+    pub unlicensed_with_mail: usize,
+    pub disabled: usize,
+    pub no_mail: usize,
+    pub guests: usize,
+    pub shared: usize,
+    pub rooms: usize,
+    pub equipment: usize,
+    pub with_photo: usize,
+    pub with_manager: usize,
+    /// Users galsync includes by default: enabled members with mail that are
+    /// not shared/room/equipment mailboxes.
+    pub default_included: usize,
+    pub groups: Vec<SeededGroup>,
+    pub all_staff_group_id: Option<Uuid>,
+    /// Up to 20 enabled licensed members (targets for mailbox tests).
+    pub licensed_user_ids: Vec<Uuid>,
+}
+
+/// splitmix64: tiny, fast and stable across crate versions.
+struct SeedRng(u64);
+
+impl SeedRng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut mixed = self.0;
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        mixed ^ (mixed >> 31)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next_u64() % bound.max(1) as u64) as usize
+    }
+
+    fn percent(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 100.0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn uuid(&mut self) -> Uuid {
+        let high = self.next_u64().to_be_bytes();
+        let low = self.next_u64().to_be_bytes();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&high);
+        bytes[8..].copy_from_slice(&low);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+fn resource_count(explicit: Option<usize>, users: usize, per_mille: usize) -> usize {
+    explicit.unwrap_or((users * per_mille).div_ceil(1000).min(users / 20))
+}
+
+/// A small JPEG-framed blob, deterministic per user.
+fn photo_bytes(rng: &mut SeedRng) -> Bytes {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00,
+        0x01, 0x00, 0x01, 0x00, 0x00,
+    ];
+    let length = 64 + rng.below(448);
+    for _ in 0..length / 8 {
+        bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0xFF, 0xD9]);
+    Bytes::from(bytes)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Category {
+    Member,
+    Guest,
+    Resource(MailboxKind),
+}
+
+fn unique_nickname(base: &str, taken: &mut HashSet<String>) -> String {
+    if taken.insert(base.to_owned()) {
+        return base.to_owned();
+    }
+    let mut suffix = 2;
+    loop {
+        let candidate = format!("{base}{suffix}");
+        if taken.insert(candidate.clone()) {
+            return candidate;
+        }
+        suffix += 1;
+    }
+}
+
+fn apply_office(user: &mut User, office: &Office) {
+    user.office_location = Some(office.location.to_owned());
+    user.street_address = Some(office.street.to_owned());
+    user.city = Some(office.city.to_owned());
+    user.state = office.state.map(str::to_owned);
+    user.postal_code = Some(office.postal_code.to_owned());
+    user.country = Some(office.country.to_owned());
+    user.usage_location = Some(office.usage_location.to_owned());
+    user.preferred_language = Some(office.language.to_owned());
+}
+
+/// Builds the users and groups of a seed without touching any store.
+pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
+    let mut rng = SeedRng(options.seed ^ 0x6a15_5eed);
+    let total = options.users;
+    let shared = resource_count(options.shared_mailboxes, total, 5);
+    let rooms = resource_count(options.room_mailboxes, total, 5);
+    let equipment = resource_count(options.equipment_mailboxes, total, 2);
+    let resources = (shared + rooms + equipment).min(total);
+    let guests =
+        ((total as f64 * options.guest_percent / 100.0).round() as usize).min(total - resources);
+    let members = total - resources - guests;
+    // Licences are counted over all users; only members hold them.
+    let member_license_percent = if members == 0 {
+        0.0
+    } else {
+        (options.licensed_percent * total as f64 / members as f64).min(100.0)
+    };
+
+    let mut summary = SeedSummary {
+        users: total,
+        members,
+        guests,
+        ..SeedSummary::default()
+    };
+    let mut taken = HashSet::new();
+    let mut users = Vec::with_capacity(total);
+    let mut member_ids: Vec<Uuid> = Vec::with_capacity(members);
+    let mut departments_of_members: Vec<usize> = Vec::with_capacity(members);
+    let created = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap_or_default();
+
+    for index in 0..total {
+        let category = if index < members {
+            Category::Member
+        } else if index < members + guests {
+            Category::Guest
+        } else {
+            let resource_index = index - members - guests;
+            if resource_index < shared {
+                Category::Resource(MailboxKind::Shared)
+            } else if resource_index < shared + rooms {
+                Category::Resource(MailboxKind::Room)
+            } else {
+                Category::Resource(MailboxKind::Equipment)
+            }
+        };
+        let id = rng.uuid();
+        let office = rng.pick(names::OFFICES);
+        let mut user = match category {
+            Category::Resource(kind) => {
+                let name = names::resource_name(kind, index, office);
+                let nickname = unique_nickname(&names::ascii_nickname(&name), &mut taken);
+                let upn = format!("{nickname}@{}", options.domain);
+                let mut user = User::new(&name, &upn);
+                user.mail = Some(upn);
+                user.mailbox = kind;
+                user.account_enabled = false;
+                apply_office(&mut user, office);
+                match kind {
+                    MailboxKind::Shared => summary.shared += 1,
+                    MailboxKind::Room => summary.rooms += 1,
+                    _ => summary.equipment += 1,
+                }
+                user
+            }
+            Category::Member | Category::Guest => {
+                let person = names::person(&mut || rng.next_u64());
+                let nickname = unique_nickname(&person.nickname, &mut taken);
+                let mut user = if category == Category::Guest {
+                    let external = format!("{nickname}@{}", rng.pick(names::GUEST_DOMAINS));
+                    let upn = format!("{}#EXT#@{}", external.replace('@', "_"), options.domain);
+                    let mut guest = User::new(&person.display_name, &upn);
+                    guest.mail = Some(external);
+                    guest.user_type = UserType::Guest;
+                    guest.company_name = Some("Partner".to_owned());
+                    guest
+                } else {
+                    User::new(
+                        &person.display_name,
+                        &format!("{nickname}@{}", options.domain),
+                    )
+                };
+                user.mail_nickname = nickname;
+                user.given_name = Some(person.given_name);
+                user.surname = Some(person.surname);
+                user
+            }
+        };
+        user.id = id;
+        user.created = created;
+
+        if category == Category::Member {
+            let department_index = rng.below(names::DEPARTMENTS.len());
+            let department = &names::DEPARTMENTS[department_index];
+            user.department = Some(department.name.to_owned());
+            user.job_title = Some((*rng.pick(department.titles)).to_owned());
+            user.company_name = Some((*rng.pick(names::COMPANIES)).to_owned());
+            user.employee_id = Some(format!("{:06}", 100_000 + index));
+            user.employee_type = Some(
+                match rng.below(50) {
+                    0 => "Intern",
+                    1..=4 => "Contractor",
+                    _ => "Employee",
+                }
+                .to_owned(),
+            );
+            apply_office(&mut user, office);
+            user.business_phones = names::business_phones(&mut || rng.next_u64(), office);
+            if rng.percent() < 70.0 {
+                user.mobile_phone = Some(names::mobile_phone(&mut || rng.next_u64(), office));
+            }
+            if rng.percent() < 60.0 {
+                user.extension_attributes[0] = Some(format!("CC-{:04}", 1000 + rng.below(9000)));
+            }
+            user.extension_attributes[9] = Some(office.region.to_owned());
+            let draw = rng.percent();
+            if draw < options.no_mail_percent {
+                summary.no_mail += 1;
+            } else if draw < options.no_mail_percent + member_license_percent {
+                user.licensed = true;
+                user.mailbox = MailboxKind::User;
+                user.mail = Some(user.user_principal_name.clone());
+                summary.licensed += 1;
+            } else {
+                user.mail = Some(user.user_principal_name.clone());
+                summary.unlicensed_with_mail += 1;
+            }
+            if rng.percent() < options.disabled_percent {
+                user.account_enabled = false;
+                summary.disabled += 1;
+            }
+            if user.licensed && rng.percent() < options.photo_percent {
+                let bytes = photo_bytes(&mut rng);
+                user.photo = Some(std::sync::Arc::new(super::model::Photo::new(
+                    bytes,
+                    "image/jpeg",
+                )));
+                summary.with_photo += 1;
+            }
+            // A tree: member i reports to member (i - 1) / 8.
+            if let Some(manager) = member_ids
+                .get(index.saturating_sub(1) / 8)
+                .filter(|_| index > 0)
+            {
+                user.manager_id = Some(*manager);
+                summary.with_manager += 1;
+            }
+            if user.account_enabled && user.mail.is_some() {
+                summary.default_included += 1;
+                if user.licensed && summary.licensed_user_ids.len() < 20 {
+                    summary.licensed_user_ids.push(user.id);
+                }
+            }
+            member_ids.push(user.id);
+            departments_of_members.push(department_index);
+        }
+        users.push(user);
+    }
+
+    let groups = if options.groups {
+        build_groups(
+            &mut rng,
+            &options.domain,
+            &member_ids,
+            &departments_of_members,
+            &mut summary,
+        )
+    } else {
+        Vec::new()
+    };
+    (users, groups, summary)
+}
+
+fn build_groups(
+    rng: &mut SeedRng,
+    domain: &str,
+    member_ids: &[Uuid],
+    departments_of_members: &[usize],
+    summary: &mut SeedSummary,
+) -> Vec<Group> {
+    let mut groups = Vec::new();
+    let mut all_staff = Group::new_security("All Staff");
+    all_staff.id = rng.uuid();
+    all_staff.mail_enabled = true;
+    all_staff.mail = Some(format!("allstaff@{domain}"));
+    for division in names::DIVISIONS {
+        let mut division_group = Group::new_security(&format!("Division - {division}"));
+        division_group.id = rng.uuid();
+        for (department_index, department) in names::DEPARTMENTS.iter().enumerate() {
+            if department.division != *division {
+                continue;
+            }
+            let mut department_group = Group::new_security(&format!("Dept - {}", department.name));
+            department_group.id = rng.uuid();
+            for (member_index, member) in member_ids.iter().enumerate() {
+                if departments_of_members[member_index] == department_index {
+                    department_group.members.push(MemberRef::User(*member));
+                }
+            }
+            division_group
+                .members
+                .push(MemberRef::Group(department_group.id));
+            groups.push(department_group);
+        }
+        all_staff.members.push(MemberRef::Group(division_group.id));
+        groups.push(division_group);
+    }
+    // The top of the manager tree is also a direct member: it must appear once.
+    if let Some(chief) = member_ids.first() {
+        all_staff.members.push(MemberRef::User(*chief));
+    }
+    summary.all_staff_group_id = Some(all_staff.id);
+    groups.push(all_staff);
+    for group in &groups {
+        let kind = if group.display_name == "All Staff" {
+            "all"
+        } else if group.display_name.starts_with("Division") {
+            "division"
+        } else {
+            "department"
+        };
+        summary.groups.push(SeededGroup {
+            id: group.id,
+            display_name: group.display_name.clone(),
+            kind: kind.to_owned(),
+            direct_members: group.members.len(),
+        });
+    }
+    groups
+}
+
+impl DirectoryStore {
+    /// Seeds a tenant's directory (added to what is there; same seed twice
+    /// collides on ids and fails).
+    pub fn seed(
+        &self,
+        tenant_id: Uuid,
+        options: &SeedOptions,
+    ) -> Result<SeedSummary, DirectoryError> {
+        let (users, groups, summary) = generate(options);
+        self.add_users(tenant_id, users)?;
+        for group in groups {
+            self.create_group(tenant_id, group)?;
+        }
+        Ok(summary)
+    }
+}
