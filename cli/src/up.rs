@@ -95,6 +95,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut broker_config = galsync_auth_broker::Config::local(store_url("auth-broker"));
     broker_config.server = server_args("auth-broker");
     broker_config.data_dir = args.data_dir.clone();
+    broker_config.consent_listen =
+        SocketAddr::from(([127, 0, 0, 1], args.port_base.saturating_add(11)));
     let mut reader_config = galsync_directory_reader::Config::local(store_url("directory-reader"));
     reader_config.server = server_args("directory-reader");
     reader_config.data_dir = args.data_dir.clone();

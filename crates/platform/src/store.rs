@@ -210,3 +210,17 @@ mod tests {
         assert!(!error.to_string().contains("hunter2"));
     }
 }
+
+/// Runs the same sqlx code against whichever backend a [`StorePool`] holds.
+/// The body is compiled once per backend, so it must be valid for both: write
+/// SQL both accept (`$1`-style parameters in order of appearance, `ON CONFLICT`,
+/// `RETURNING`) and keep backend-specific DDL in the migration folders.
+#[macro_export]
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::StorePool::Sqlite($pool) => $body,
+            $crate::store::StorePool::Postgres($pool) => $body,
+        }
+    };
+}

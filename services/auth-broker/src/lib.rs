@@ -1,10 +1,25 @@
-//! galsync auth-broker.
+//! galsync auth-broker: the only holder of credentials. It keeps certificates
+//! (private keys sealed under the master key), client secrets and consent
+//! tokens, and issues short-lived Graph tokens to callers whose mTLS identity
+//! is allowed the purpose. Every issuance and refusal is audited.
 
+mod audit;
+pub mod broker;
+pub mod certificates;
+pub mod clock;
 mod config;
+mod connection;
+mod consent;
+mod error;
 mod grpc;
+pub mod policy;
+pub mod seal;
+pub mod store;
+pub mod tokens;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
@@ -13,7 +28,10 @@ use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 
+pub use broker::Broker;
 pub use config::Config;
+pub use connection::ConnectionCheck;
+pub use error::BrokerError;
 
 /// Where the service listens unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -31,14 +49,10 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
-/// Opens the store and serves on `listener` until `shutdown` resolves.
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Builds the broker from its configuration: store, master key, policy.
+pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {
     let store_url = config.store_url();
-    let store = galsync_platform::store::connect(
+    let pool = galsync_platform::store::connect(
         "store-url",
         &store_url,
         MIGRATIONS,
@@ -46,12 +60,88 @@ pub async fn serve(
     )
     .await
     .context("failed to open the auth-broker store")?;
+    // The default key file in the data directory is made on first start; a
+    // key file given by flag must already exist.
+    let create_key = config.master_key_file.is_none();
+    let master_key = seal::MasterKey::load_or_create(&config.master_key_path(), create_key)?;
+    let policy = policy::Policy::new(
+        &config.allow_purpose,
+        &config.admin_identity,
+        config.trust_plaintext_loopback,
+    )
+    .map_err(|problem| galsync_platform::ConfigError::new("allow-purpose", problem))?;
+    let settings = broker::BrokerSettings {
+        default_login_base_url: config
+            .default_login_base_url
+            .trim_end_matches('/')
+            .to_owned(),
+        default_graph_base_url: config
+            .default_graph_base_url
+            .trim_end_matches('/')
+            .to_owned(),
+        consent_redirect_uri: config.consent_redirect_uri(),
+        cert_renewal_days: config.cert_renewal_days,
+    };
+    Ok(Broker::new(
+        store::BrokerStore::new(pool),
+        master_key,
+        clock::Clock::default(),
+        policy,
+        settings,
+    )?)
+}
+
+/// Opens the store and serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let broker = build(&config).await?;
+    serve_broker(broker, &config, listener, shutdown).await
+}
+
+/// Serves an already built broker: gRPC on `listener`, the consent callback on
+/// `--consent-listen`, and hourly certificate renewal.
+pub async fn serve_broker(
+    broker: Arc<Broker>,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let consent_listener = galsync_platform::grpc::bind(config.consent_listen)
+        .await
+        .map_err(|error| galsync_platform::ConfigError::new("consent-listen", error.problem))?;
+    let consent_task = tokio::spawn({
+        let router = consent::callback_router(broker.clone());
+        async move {
+            if let Err(error) = axum::serve(consent_listener, router).await {
+                tracing::error!(%error, "consent callback server failed");
+            }
+        }
+    });
+    let renewal_task = tokio::spawn({
+        let broker = broker.clone();
+        async move {
+            let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                interval.tick().await;
+                if let Err(error) = broker.renew_due_certificates().await {
+                    tracing::error!(%error, "certificate renewal failed");
+                }
+            }
+        }
+    });
+
     let options = ServeOptions::from_args("auth-broker", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
     routes.add_service(v1::auth_broker_server::AuthBrokerServer::new(
-        grpc::AuthBrokerService::new(store.clone()),
+        grpc::AuthBrokerService::new(broker.clone()),
     ));
-    galsync_platform::grpc::serve(options, listener, routes, shutdown).await?;
-    store.close().await;
+    let served = galsync_platform::grpc::serve(options, listener, routes, shutdown).await;
+    consent_task.abort();
+    renewal_task.abort();
+    broker.store.pool().close().await;
+    served?;
     Ok(())
 }

@@ -1,0 +1,297 @@
+//! TestConnection: every active credential of a tenant checked end to end —
+//! a fresh token, its `roles` against what each purpose needs, a directory
+//! probe and a mailbox probe — with the fix for each failure in plain words.
+
+use galsync_graph::{AccessToken, ApiError};
+use galsync_platform::CallerIdentity;
+use secrecy::ExposeSecret;
+
+use crate::broker::{millis_to_time, Broker};
+use crate::error::BrokerError;
+use crate::policy::Purpose;
+use crate::store::{AppRow, TenantRow};
+use crate::tokens::STATE_PENDING;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: String,
+    pub error_code: String,
+}
+
+impl ConnectionCheck {
+    fn passed(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+            fix: String::new(),
+            error_code: String::new(),
+        }
+    }
+
+    fn failed(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+        code: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            ok: false,
+            detail: detail.into(),
+            fix: fix.into(),
+            error_code: code.into(),
+        }
+    }
+}
+
+impl Broker {
+    pub async fn test_connection(
+        &self,
+        caller: &CallerIdentity,
+        tenant_id: &str,
+        probe_mailbox: &str,
+    ) -> Result<Vec<ConnectionCheck>, BrokerError> {
+        self.require_admin(caller)?;
+        let tenant = self.tenant(tenant_id).await?;
+        let mut checks = Vec::new();
+        for app in self.apps(&tenant.tenant_id).await? {
+            let purposes: Vec<Purpose> =
+                app.purposes.split(',').filter_map(Purpose::parse).collect();
+            let purpose_names: Vec<&str> =
+                purposes.iter().map(|purpose| purpose.as_str()).collect();
+            let label = purpose_names.join("+");
+            self.check_certificates(&app, &label, &mut checks).await?;
+            // A fresh token, so the check sees the permissions granted right now.
+            let token = match self.tokens.acquire(&tenant, &app).await {
+                Ok((token, _)) => {
+                    checks.push(ConnectionCheck::passed(
+                        format!("token:{label}"),
+                        format!("app {} got a token ({} mode)", app.client_id, app.auth_mode),
+                    ));
+                    token
+                }
+                Err(error) => {
+                    checks.push(token_failure(&label, &app, &error));
+                    continue;
+                }
+            };
+            for purpose in &purposes {
+                checks.push(permission_check(*purpose, &token));
+            }
+            if purposes.contains(&Purpose::Directory) {
+                let url = format!("{}/v1.0/users?$top=1&$select=id", tenant.graph_base_url);
+                checks.push(self.probe("graph:users", &url, &token, "read users").await);
+            }
+            if purposes.contains(&Purpose::Contacts) && !probe_mailbox.trim().is_empty() {
+                checks.push(
+                    self.probe_mailbox(&tenant, probe_mailbox.trim(), &token)
+                        .await,
+                );
+            }
+        }
+        let failures = checks.iter().filter(|check| !check.ok).count();
+        self.audit
+            .record(
+                "connection.tested",
+                caller,
+                &tenant.tenant_id,
+                None,
+                &format!("{} checks, {failures} failed", checks.len()),
+                None,
+            )
+            .await?;
+        Ok(checks)
+    }
+
+    async fn check_certificates(
+        &self,
+        app: &AppRow,
+        label: &str,
+        checks: &mut Vec<ConnectionCheck>,
+    ) -> Result<(), BrokerError> {
+        if app.auth_mode != "certificate" {
+            return Ok(());
+        }
+        let now_millis = self.clock.now_millis();
+        for certificate in self
+            .store
+            .list_certificates(&app.tenant_id, Some(&app.client_id))
+            .await?
+        {
+            let name = format!("certificate:{label}:{}", certificate.thumbprint_sha1);
+            if certificate.not_after <= now_millis {
+                checks.push(ConnectionCheck::failed(
+                    name,
+                    format!(
+                        "expired on {}",
+                        millis_to_time(certificate.not_after).format("%Y-%m-%d")
+                    ),
+                    "generate a new certificate and upload its .cer to the app registration",
+                    "",
+                ));
+            } else if certificate.state == STATE_PENDING {
+                checks.push(ConnectionCheck::failed(
+                    name,
+                    "not yet accepted by Entra ID (not uploaded to the app registration?)",
+                    format!(
+                        "upload the .cer (thumbprint {}) under App registrations > {} > Certificates & secrets",
+                        certificate.thumbprint_sha1, app.client_id
+                    ),
+                    "",
+                ));
+            } else if self.expiring_soon(&certificate) && certificate.state == "active" {
+                checks.push(ConnectionCheck::failed(
+                    name,
+                    format!("expires on {}", millis_to_time(certificate.not_after).format("%Y-%m-%d")),
+                    "upload the replacement certificate galsync made (galsync cert list) before then",
+                    "",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn probe(
+        &self,
+        name: &str,
+        url: &str,
+        token: &AccessToken,
+        what: &str,
+    ) -> ConnectionCheck {
+        match self.graph_get(url, token).await {
+            Ok(()) => ConnectionCheck::passed(name, format!("graph allowed the app to {what}")),
+            Err(ProbeFailure::Api(error)) => {
+                let fix = if error.status == 403 {
+                    "grant admin consent for the app's permissions (API permissions > Grant admin consent)".to_owned()
+                } else {
+                    String::new()
+                };
+                ConnectionCheck::failed(
+                    name,
+                    format!("graph refused ({}): {}", error.status, error.message),
+                    fix,
+                    error.code,
+                )
+            }
+            Err(ProbeFailure::Transport(message)) => ConnectionCheck::failed(
+                name,
+                message,
+                "check the network path to the Graph host",
+                "",
+            ),
+        }
+    }
+
+    async fn probe_mailbox(
+        &self,
+        tenant: &TenantRow,
+        mailbox: &str,
+        token: &AccessToken,
+    ) -> ConnectionCheck {
+        let url = format!(
+            "{}/v1.0/users/{}/contactFolders?$top=1",
+            tenant.graph_base_url,
+            url::form_urlencoded::byte_serialize(mailbox.as_bytes()).collect::<String>()
+        );
+        match self.graph_get(&url, token).await {
+            Ok(()) => ConnectionCheck::passed("graph:mailbox", format!("the app can read contact folders of {mailbox}")),
+            Err(ProbeFailure::Api(error)) if error.is_access_denied_by_policy() => ConnectionCheck::failed(
+                "graph:mailbox",
+                format!("{mailbox} is blocked by an Exchange application access policy"),
+                "add the mailbox to the group the application access policy (or RBAC for Applications scope) allows, \
+                 or remove the restriction",
+                error.code,
+            ),
+            Err(ProbeFailure::Api(error)) if error.is_mailbox_not_enabled() => ConnectionCheck::failed(
+                "graph:mailbox",
+                format!("{mailbox} has no Exchange Online mailbox"),
+                "assign the user an Exchange Online license, or choose another probe mailbox",
+                error.code,
+            ),
+            Err(ProbeFailure::Api(error)) => ConnectionCheck::failed(
+                "graph:mailbox",
+                format!("graph refused ({}): {}", error.status, error.message),
+                if error.status == 403 {
+                    "grant admin consent for Contacts.ReadWrite".to_owned()
+                } else {
+                    String::new()
+                },
+                error.code,
+            ),
+            Err(ProbeFailure::Transport(message)) => {
+                ConnectionCheck::failed("graph:mailbox", message, "check the network path to the Graph host", "")
+            }
+        }
+    }
+
+    async fn graph_get(&self, url: &str, token: &AccessToken) -> Result<(), ProbeFailure> {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token.value.expose_secret())
+            .send()
+            .await
+            .map_err(|error| {
+                ProbeFailure::Transport(format!("graph could not be reached: {error}"))
+            })?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        Err(ProbeFailure::Api(ApiError::from_response(
+            status, &body, None,
+        )))
+    }
+}
+
+enum ProbeFailure {
+    Api(ApiError),
+    Transport(String),
+}
+
+fn token_failure(label: &str, app: &AppRow, error: &BrokerError) -> ConnectionCheck {
+    let message = error.to_string();
+    let code = message
+        .split(|character: char| !character.is_ascii_alphanumeric())
+        .find(|word| word.starts_with("AADSTS"))
+        .unwrap_or("")
+        .to_owned();
+    let fix = match code.as_str() {
+        "AADSTS90002" => "the tenant id must be the Directory (tenant) ID GUID from Microsoft Entra ID > Overview".to_owned(),
+        "AADSTS700016" => format!("app {} was not found in the tenant: check the Application (client) ID", app.client_id),
+        "AADSTS700027" => "the certificate is not registered on the app: upload the .cer under Certificates & secrets".to_owned(),
+        "AADSTS700024" => "the client assertion was outside its time range: check this machine's clock (NTP)".to_owned(),
+        "AADSTS7000215" => "the client secret is wrong: paste the secret's Value, not its ID".to_owned(),
+        "AADSTS7000222" => "the client secret expired: create a new one and set it with SetClientSecret".to_owned(),
+        _ => String::new(),
+    };
+    ConnectionCheck::failed(format!("token:{label}"), message, fix, code)
+}
+
+fn permission_check(purpose: Purpose, token: &AccessToken) -> ConnectionCheck {
+    let name = format!("permissions:{purpose}");
+    let mut missing = Vec::new();
+    for alternatives in purpose.required_roles() {
+        let granted = alternatives.iter().any(|role| token.has_role(role));
+        if !granted {
+            missing.push(alternatives[0]);
+        }
+    }
+    if missing.is_empty() {
+        return ConnectionCheck::passed(name, format!("roles granted: {}", token.roles.join(", ")));
+    }
+    ConnectionCheck::failed(
+        name,
+        format!("missing application permission(s): {}", missing.join(", ")),
+        format!(
+            "add {} as Application permissions of Microsoft Graph and grant admin consent",
+            missing.join(", ")
+        ),
+        "",
+    )
+}

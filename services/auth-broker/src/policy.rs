@@ -1,0 +1,152 @@
+//! Who may do what: token purposes per caller identity, and which identities
+//! may administer tenants, certificates and consent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use galsync_platform::CallerIdentity;
+
+/// What a Graph token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Purpose {
+    Directory,
+    Contacts,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Directory => "directory",
+            Purpose::Contacts => "contacts",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Purpose> {
+        match text.trim() {
+            "directory" => Some(Purpose::Directory),
+            "contacts" => Some(Purpose::Contacts),
+            _ => None,
+        }
+    }
+
+    /// App permissions a token for this purpose needs (any one of each group).
+    pub fn required_roles(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Purpose::Directory => &[
+                &["User.Read.All", "Directory.Read.All"],
+                &[
+                    "Group.Read.All",
+                    "GroupMember.Read.All",
+                    "Directory.Read.All",
+                ],
+            ],
+            Purpose::Contacts => &[&["Contacts.ReadWrite"]],
+        }
+    }
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    purposes_by_service: BTreeMap<String, BTreeSet<Purpose>>,
+    admin_services: BTreeSet<String>,
+    trust_local_plaintext: bool,
+}
+
+impl Policy {
+    /// `grants` are `service=purpose` pairs, e.g. `directory-reader=directory`.
+    pub fn new(
+        grants: &[String],
+        admin_services: &[String],
+        trust_local_plaintext: bool,
+    ) -> Result<Self, String> {
+        let mut purposes_by_service: BTreeMap<String, BTreeSet<Purpose>> = BTreeMap::new();
+        for grant in grants {
+            let Some((service, purpose_text)) = grant.split_once('=') else {
+                return Err(format!(
+                    "`{grant}` is not SERVICE=PURPOSE, e.g. directory-reader=directory"
+                ));
+            };
+            let Some(purpose) = Purpose::parse(purpose_text) else {
+                return Err(format!(
+                    "`{purpose_text}` in `{grant}` is not a purpose; use directory or contacts"
+                ));
+            };
+            purposes_by_service
+                .entry(service.trim().to_owned())
+                .or_default()
+                .insert(purpose);
+        }
+        Ok(Self {
+            purposes_by_service,
+            admin_services: admin_services
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .collect(),
+            trust_local_plaintext,
+        })
+    }
+
+    pub fn may_get_token(&self, caller: &CallerIdentity, purpose: Purpose) -> bool {
+        match caller {
+            CallerIdentity::Service(name) => self
+                .purposes_by_service
+                .get(name)
+                .is_some_and(|purposes| purposes.contains(&purpose)),
+            CallerIdentity::LocalPlaintext => self.trust_local_plaintext,
+            CallerIdentity::Unidentified => false,
+        }
+    }
+
+    pub fn may_administer(&self, caller: &CallerIdentity) -> bool {
+        match caller {
+            CallerIdentity::Service(name) => self.admin_services.contains(name),
+            CallerIdentity::LocalPlaintext => self.trust_local_plaintext,
+            CallerIdentity::Unidentified => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_policy() -> Policy {
+        Policy::new(
+            &[
+                "directory-reader=directory".to_owned(),
+                "contact-writer=contacts".to_owned(),
+            ],
+            &["scheduler".to_owned(), "cli".to_owned()],
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_service_gets_only_its_purpose() {
+        let policy = default_policy();
+        let reader = CallerIdentity::Service("directory-reader".to_owned());
+        let writer = CallerIdentity::Service("contact-writer".to_owned());
+        assert!(policy.may_get_token(&reader, Purpose::Directory));
+        assert!(!policy.may_get_token(&reader, Purpose::Contacts));
+        assert!(policy.may_get_token(&writer, Purpose::Contacts));
+        assert!(!policy.may_get_token(&writer, Purpose::Directory));
+        assert!(!policy.may_get_token(&CallerIdentity::Unidentified, Purpose::Directory));
+        assert!(!policy.may_get_token(&CallerIdentity::LocalPlaintext, Purpose::Directory));
+        assert!(!policy.may_administer(&reader));
+        assert!(policy.may_administer(&CallerIdentity::Service("cli".to_owned())));
+    }
+
+    #[test]
+    fn malformed_grants_are_explained() {
+        let error = Policy::new(&["reader:directory".to_owned()], &[], false).unwrap_err();
+        assert!(error.contains("SERVICE=PURPOSE"));
+        let error = Policy::new(&["reader=mail".to_owned()], &[], false).unwrap_err();
+        assert!(error.contains("not a purpose"));
+    }
+}
