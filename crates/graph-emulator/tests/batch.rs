@@ -1,0 +1,244 @@
+//! `$batch` over real HTTP: limits, ordering, dependsOn, and per-sub-request
+//! permissions and accounting.
+
+mod mailbox_support;
+
+use galsync_graph_emulator::EmulatorConfig;
+use mailbox_support::{start, Fixture, SOURCE_PROPERTY};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn unlimited() -> EmulatorConfig {
+    EmulatorConfig {
+        limits_enabled: false,
+        ..EmulatorConfig::default()
+    }
+}
+
+fn create_request(id: &str, user: &str, folder_id: &str) -> Value {
+    json!({
+        "id": id,
+        "method": "POST",
+        "url": format!("/users/{user}/contactFolders/{folder_id}/contacts"),
+        "headers": {"Content-Type": "application/json"},
+        "body": {
+            "displayName": format!("Person {id}"),
+            "singleValueExtendedProperties": [{"id": SOURCE_PROPERTY, "value": id}],
+        },
+    })
+}
+
+async fn batch(fixture: &Fixture, requests: Vec<Value>) -> (StatusCode, Value) {
+    let reply = fixture
+        .post("/v1.0/$batch", json!({"requests": requests}))
+        .await;
+    (reply.status, reply.body)
+}
+
+fn answered_ids(body: &Value) -> Vec<String> {
+    body["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .map(|response| response["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_request_is_answered_once_in_no_fixed_order() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let mut saw_reordering = false;
+    for round in 0..5 {
+        let requests: Vec<Value> = (0..20)
+            .map(|index| create_request(&format!("{}", round * 20 + index), &user, &folder_id))
+            .collect();
+        let expected: Vec<String> = requests
+            .iter()
+            .map(|request| request["id"].as_str().expect("id").to_owned())
+            .collect();
+        let (status, body) = batch(&fixture, requests).await;
+        assert_eq!(status, StatusCode::OK);
+        let answered = answered_ids(&body);
+        if answered != expected {
+            saw_reordering = true;
+        }
+        let mut sorted = answered.clone();
+        sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(sorted, expected_sorted, "every id answered exactly once");
+        for response in body["responses"].as_array().expect("responses") {
+            assert_eq!(response["status"], json!(201), "{response}");
+            assert_eq!(response["body"]["parentFolderId"], json!(folder_id));
+        }
+    }
+    assert!(saw_reordering, "responses always came in request order");
+    let stored =
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id);
+    assert_eq!(stored, 100);
+    let counters = fixture.request_counters().await;
+    let batched_creates: u64 = counters["counters"]
+        .as_array()
+        .expect("counters")
+        .iter()
+        .filter(|counter| {
+            counter["batched"] == json!(true)
+                && counter["method"] == json!("POST")
+                && counter["status"] == json!(201)
+        })
+        .filter_map(|counter| counter["count"].as_u64())
+        .sum();
+    assert_eq!(batched_creates, 100);
+}
+
+#[tokio::test]
+async fn oversized_and_duplicate_batches_are_refused() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let too_many: Vec<Value> = (0..21)
+        .map(|index| create_request(&index.to_string(), &user, &folder_id))
+        .collect();
+    let (status, body) = batch(&fixture, too_many).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], json!("BadRequest"));
+
+    let duplicates = vec![
+        create_request("a", &user, &folder_id),
+        create_request("A", &user, &folder_id),
+    ];
+    let (status, _) = batch(&fixture, duplicates).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let mut without_content_type = create_request("1", &user, &folder_id);
+    without_content_type["headers"] = json!({});
+    let (status, _) = batch(&fixture, vec![without_content_type]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_failed_dependency_fails_its_dependents_with_424() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let missing_contact = fixture.create_contact(&user, &folder_id, "Gone").await;
+    fixture
+        .send(
+            Method::DELETE,
+            &format!("/v1.0/users/{user}/contacts/{missing_contact}"),
+            None,
+        )
+        .await;
+    let mut after_failure = create_request("2", &user, &folder_id);
+    after_failure["dependsOn"] = json!(["1"]);
+    let mut after_that = create_request("3", &user, &folder_id);
+    after_that["dependsOn"] = json!(["2"]);
+    let mut after_success = create_request("5", &user, &folder_id);
+    after_success["dependsOn"] = json!(["4"]);
+    let requests = vec![
+        json!({"id": "1", "method": "GET", "url": format!("/users/{user}/contacts/{missing_contact}")}),
+        after_failure,
+        after_that,
+        create_request("4", &user, &folder_id),
+        after_success,
+    ];
+    let (status, body) = batch(&fixture, requests).await;
+    assert_eq!(status, StatusCode::OK);
+    let status_of = |id: &str| {
+        body["responses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .find(|response| response["id"] == json!(id))
+            .map(|response| response["status"].clone())
+            .expect("answered")
+    };
+    assert_eq!(status_of("1"), json!(404));
+    assert_eq!(status_of("2"), json!(424));
+    assert_eq!(status_of("3"), json!(424));
+    assert_eq!(status_of("4"), json!(201));
+    assert_eq!(status_of("5"), json!(201));
+    assert_eq!(
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id),
+        2
+    );
+}
+
+#[tokio::test]
+async fn each_sub_request_is_permission_checked_on_its_own() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let read_only = fixture.token_with(&["Contacts.Read"]);
+    let reply = fixture
+        .send_as(
+            &read_only,
+            Method::POST,
+            "/v1.0/$batch",
+            Some(json!({"requests": [
+                create_request("write", &user, &folder_id),
+                {"id": "read", "method": "GET", "url": format!("/users/{user}/contactFolders/{folder_id}/contacts")},
+            ]})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for response in reply.body["responses"].as_array().expect("responses") {
+        match response["id"].as_str() {
+            Some("write") => {
+                assert_eq!(response["status"], json!(403));
+                assert_eq!(
+                    response["body"]["error"]["code"],
+                    json!("ErrorAccessDenied")
+                );
+            }
+            Some("read") => assert_eq!(response["status"], json!(200)),
+            other => panic!("unexpected id {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn photos_travel_base64_encoded_in_a_batch() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let contact_id = fixture.create_contact(&user, &folder_id, "Ann").await;
+    let photo_url = format!("/users/{user}/contacts/{contact_id}/photo/$value");
+    let (status, body) = batch(
+        &fixture,
+        vec![
+            json!({"id": "put", "method": "PUT", "url": photo_url, "headers": {"Content-Type": "image/jpeg"}, "body": "/9j/AAAA"}),
+            json!({"id": "get", "method": "GET", "url": photo_url, "dependsOn": ["put"]}),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let get = body["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .find(|response| response["id"] == json!("get"))
+        .cloned()
+        .expect("get answered");
+    assert_eq!(get["status"], json!(200));
+    assert_eq!(get["body"], json!("/9j/AAAA"));
+    assert_eq!(get["headers"]["Content-Type"], json!("image/jpeg"));
+}

@@ -1,0 +1,153 @@
+//! Graph's per-app-per-mailbox limits over real HTTP: 4 requests in flight,
+//! N requests per (time-scaled) window, Retry-After, early retries counted.
+
+mod mailbox_support;
+
+use std::time::Duration;
+
+use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::EmulatorConfig;
+use mailbox_support::start;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_fifth_concurrent_request_to_a_mailbox_is_throttled() {
+    let fixture = start(EmulatorConfig::default()).await;
+    let alice = fixture.alice_id.clone();
+    let bob = fixture.bob_id.clone();
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        method: Some("GET".to_owned()),
+        latency_ms: Some(400),
+        ..FaultRule::default()
+    });
+    let alice_path = format!("/v1.0/users/{alice}/contactFolders");
+    let bob_path = format!("/v1.0/users/{bob}/contactFolders");
+    let mut requests = Vec::new();
+    for _ in 0..5 {
+        requests.push(fixture.get(&alice_path));
+    }
+    let (alice_replies, bob_reply) =
+        tokio::join!(futures::future::join_all(requests), fixture.get(&bob_path));
+    let throttled: Vec<_> = alice_replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(throttled.len(), 1);
+    assert_eq!(
+        alice_replies
+            .iter()
+            .filter(|reply| reply.status == StatusCode::OK)
+            .count(),
+        4
+    );
+    let refused = throttled[0];
+    assert_eq!(refused.error_code(), "ApplicationThrottled");
+    assert_eq!(
+        refused.body["error"]["message"],
+        json!("Application is over its MailboxConcurrency limit.")
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    // Another mailbox has its own budget.
+    assert_eq!(bob_reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_window_limit_answers_429_with_retry_after_and_counts_early_retries() {
+    let fixture = start(EmulatorConfig {
+        mailbox_requests_per_window: 5,
+        mailbox_window: Duration::from_secs(10),
+        time_scale: 0.05,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let path = format!("/v1.0/users/{}/contactFolders", fixture.alice_id);
+    for _ in 0..5 {
+        assert_eq!(fixture.get(&path).await.status, StatusCode::OK);
+    }
+    let throttled = fixture.get(&path).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.error_code(), "ApplicationThrottled");
+    let retry_after: f64 = throttled.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("decimal seconds");
+    assert!(retry_after > 0.0 && retry_after <= 0.5, "{retry_after}");
+
+    // Retrying at once ignores Retry-After: refused again and counted.
+    let early = fixture.get(&path).await;
+    assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(fixture.request_counters().await["early_retries"].as_u64() >= Some(1));
+
+    let early_retry_after: f64 = early.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("decimal seconds");
+    tokio::time::sleep(Duration::from_secs_f64(early_retry_after + 0.02)).await;
+    let early_retries_before = fixture.request_counters().await["early_retries"].clone();
+    let on_time = fixture.get(&path).await;
+    assert_eq!(on_time.status, StatusCode::OK);
+    assert_eq!(
+        fixture.request_counters().await["early_retries"],
+        early_retries_before
+    );
+}
+
+#[tokio::test]
+async fn batch_sub_requests_are_throttled_one_by_one() {
+    let fixture = start(EmulatorConfig {
+        mailbox_requests_per_window: 8,
+        time_scale: 0.01,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let user = fixture.alice_id.clone();
+    let requests: Vec<_> = (0..20)
+        .map(|index| {
+            json!({"id": index.to_string(), "method": "GET", "url": format!("/users/{user}/contactFolders")})
+        })
+        .collect();
+    let reply = fixture
+        .post("/v1.0/$batch", json!({"requests": requests}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let responses = reply.body["responses"].as_array().expect("responses");
+    let ok = responses
+        .iter()
+        .filter(|response| response["status"] == json!(200))
+        .count();
+    let throttled: Vec<_> = responses
+        .iter()
+        .filter(|response| response["status"] == json!(429))
+        .collect();
+    assert_eq!(ok, 8);
+    assert_eq!(throttled.len(), 12);
+    for response in throttled {
+        assert!(response["headers"]["Retry-After"].is_string(), "{response}");
+        assert_eq!(
+            response["body"]["error"]["code"],
+            json!("ApplicationThrottled")
+        );
+    }
+}
+
+#[tokio::test]
+async fn limits_off_never_throttle() {
+    let fixture = start(EmulatorConfig {
+        limits_enabled: false,
+        mailbox_requests_per_window: 2,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        latency_ms: Some(100),
+        ..FaultRule::default()
+    });
+    let path = format!("/v1.0/users/{}/contactFolders", fixture.alice_id);
+    let replies = futures::future::join_all((0..8).map(|_| fixture.get(&path))).await;
+    assert!(replies.iter().all(|reply| reply.status == StatusCode::OK));
+}
