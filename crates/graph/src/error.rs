@@ -60,7 +60,10 @@ impl ApiError {
                 status,
                 code,
                 message: envelope.error.message,
-                request_id: envelope.error.inner_error.and_then(|inner| inner.request_id),
+                request_id: envelope
+                    .error
+                    .inner_error
+                    .and_then(|inner| inner.request_id),
                 retry_after,
             };
         }
@@ -99,7 +102,8 @@ impl ApiError {
 
     /// The user has no Exchange Online mailbox (unlicensed, soft-deleted or on-premises).
     pub fn is_mailbox_not_enabled(&self) -> bool {
-        self.code.eq_ignore_ascii_case("MailboxNotEnabledForRESTAPI")
+        self.code
+            .eq_ignore_ascii_case("MailboxNotEnabledForRESTAPI")
             || self.code.eq_ignore_ascii_case("ErrorNonExistentMailbox")
             || self.code.eq_ignore_ascii_case("ErrorInvalidUser")
     }

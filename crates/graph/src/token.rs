@@ -59,7 +59,9 @@ impl AccessToken {
     }
 
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|granted| granted.eq_ignore_ascii_case(role))
+        self.roles
+            .iter()
+            .any(|granted| granted.eq_ignore_ascii_case(role))
     }
 }
 
@@ -152,9 +154,8 @@ mod tests {
     #[test]
     fn claims_are_read_from_a_jwt_payload() {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let payload = engine.encode(
-            br#"{"roles":["User.Read.All","Contacts.ReadWrite"],"tid":"t-1","scp":"a b"}"#,
-        );
+        let payload = engine
+            .encode(br#"{"roles":["User.Read.All","Contacts.ReadWrite"],"tid":"t-1","scp":"a b"}"#);
         let value = format!("e30.{payload}.c2ln");
         let token = AccessToken::new(SecretString::from(value), Utc::now());
         assert_eq!(token.roles, vec!["User.Read.All", "Contacts.ReadWrite"]);

@@ -25,7 +25,10 @@ enum AttemptOutcome {
 }
 
 impl GraphClient {
-    pub(crate) async fn execute(&self, request: &GraphRequest) -> Result<GraphResponse, GraphError> {
+    pub(crate) async fn execute(
+        &self,
+        request: &GraphRequest,
+    ) -> Result<GraphResponse, GraphError> {
         let url = self.resolve_url(&request.url)?;
         let path = url.path().to_owned();
         let method = request.method.as_str().to_owned();

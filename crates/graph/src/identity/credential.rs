@@ -75,13 +75,24 @@ pub enum AssertionAlgorithm {
 }
 
 /// A certificate registered on the app registration, with its private key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CertificateCredential {
     certificate_der: Vec<u8>,
     private_key: PrivateKey,
     algorithm: AssertionAlgorithm,
     sha1_thumbprint: [u8; 20],
     sha256_thumbprint: [u8; 32],
+}
+
+impl std::fmt::Debug for CertificateCredential {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CertificateCredential")
+            .field("thumbprint_sha1", &self.thumbprint_sha1_hex())
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &self.private_key)
+            .finish()
+    }
 }
 
 #[derive(Serialize)]

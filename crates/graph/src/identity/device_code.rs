@@ -108,7 +108,9 @@ impl IdentityClient {
             }
             Err(failure) => failure,
         };
-        let oauth_error = failure.entra().map(|entra_error| entra_error.error.as_str());
+        let oauth_error = failure
+            .entra()
+            .map(|entra_error| entra_error.error.as_str());
         match oauth_error {
             Some("authorization_pending") => Ok(DeviceCodePoll::Pending),
             Some("slow_down") => Ok(DeviceCodePoll::SlowDown),

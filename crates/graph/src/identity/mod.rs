@@ -30,7 +30,7 @@ const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type
 pub enum IdentityError {
     /// Entra refused the request; see [`EntraError::hint`] for the fix.
     #[error("{0}")]
-    Entra(EntraError),
+    Entra(Box<EntraError>),
 
     #[error("token endpoint request failed: {source}")]
     Transport {
@@ -278,7 +278,7 @@ impl IdentityClient {
                     let failure = match EntraError::from_body(status, &body) {
                         Some(mut entra_error) => {
                             entra_error.certificate_thumbprint = certificate_thumbprint.clone();
-                            IdentityError::Entra(entra_error)
+                            IdentityError::Entra(Box::new(entra_error))
                         }
                         None => IdentityError::UnexpectedResponse {
                             status,

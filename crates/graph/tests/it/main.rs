@@ -1,0 +1,8 @@
+//! Integration tests of galsync-graph over real HTTP against local servers.
+
+mod batch;
+mod identity;
+mod paging;
+mod redaction;
+mod retry;
+mod support;
