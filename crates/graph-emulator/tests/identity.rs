@@ -1,15 +1,16 @@
 //! The emulated identity platform over real HTTP: client credentials with
 //! certificate assertions and secrets, every rejection a client can meet,
-//! the claims of issued tokens, JWKS, discovery and admin consent.
+//! and the claims of issued tokens. Consent and discovery: identity_consent.rs;
+//! device code, refresh tokens and MSAL: identity_delegated.rs.
 
 mod identity_support;
 
 use chrono::{Duration, Utc};
 use identity_support::{
     admin_post, app_key, assert_entra_error, jwt_claims, rs256, sign_assertion, start,
-    stranger_key, Thumbprint, DOMAIN, GRAPH_DEFAULT, JWT_BEARER, REDIRECT_URI,
+    stranger_key, Thumbprint, DOMAIN, GRAPH_DEFAULT, JWT_BEARER,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -71,10 +72,15 @@ async fn ps256_assertion_with_x5t_s256_is_accepted_and_the_domain_names_the_tena
 #[tokio::test]
 async fn token_before_consent_has_no_roles_and_revoked_roles_disappear() {
     let tenant = start().await;
-    let (status, body) = tenant.client_credentials(&rs256(&tenant.assertion_claims())).await;
+    let (status, body) = tenant
+        .client_credentials(&rs256(&tenant.assertion_claims()))
+        .await;
     assert_eq!(status, 200, "{body}");
     let claims = jwt_claims(body["access_token"].as_str().expect("access_token"));
-    assert!(claims.get("roles").is_none(), "no consent, no roles: {claims}");
+    assert!(
+        claims.get("roles").is_none(),
+        "no consent, no roles: {claims}"
+    );
 
     tenant.consent_all().await;
     let revoked = tenant
@@ -84,47 +90,12 @@ async fn token_before_consent_has_no_roles_and_revoked_roles_disappear() {
         .await
         .expect("revoke role");
     assert_eq!(revoked.status(), 200);
-    let (status, body) = tenant.client_credentials(&rs256(&tenant.assertion_claims())).await;
+    let (status, body) = tenant
+        .client_credentials(&rs256(&tenant.assertion_claims()))
+        .await;
     assert_eq!(status, 200, "{body}");
     let claims = jwt_claims(body["access_token"].as_str().expect("access_token"));
     assert_eq!(claims["roles"], json!(["Group.Read.All", "User.Read.All"]));
-}
-
-#[tokio::test]
-async fn issued_token_verifies_with_the_published_jwks() {
-    let tenant = start().await;
-    tenant.consent_all().await;
-    let (_, body) = tenant.client_credentials(&rs256(&tenant.assertion_claims())).await;
-    let access_token = body["access_token"].as_str().expect("access_token");
-    for path in [
-        format!("/{}/discovery/v2.0/keys", tenant.tenant_id),
-        "/common/discovery/v2.0/keys".to_owned(),
-    ] {
-        let jwks: Value = tenant
-            .http
-            .get(format!("{}{path}", tenant.base))
-            .send()
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("jwks json");
-        let header = jsonwebtoken::decode_header(access_token).expect("header");
-        let key = jwks["keys"]
-            .as_array()
-            .and_then(|keys| keys.iter().find(|key| key["kid"].as_str() == header.kid.as_deref()))
-            .expect("signing key published");
-        let decoding_key = DecodingKey::from_rsa_components(
-            key["n"].as_str().expect("n"),
-            key["e"].as_str().expect("e"),
-        )
-        .expect("rsa jwk");
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&["https://graph.microsoft.com"]);
-        let verified = jsonwebtoken::decode::<Value>(access_token, &decoding_key, &validation)
-            .expect("token verifies with the jwks");
-        assert_eq!(verified.claims["appid"], tenant.client_id);
-    }
 }
 
 #[tokio::test]
@@ -138,7 +109,12 @@ async fn assertion_signed_with_another_key_is_rejected_with_700027() {
         Thumbprint::Sha1UrlSafe,
         &tenant.assertion_claims(),
     );
-    assert_entra_error(&tenant.client_credentials(&forged).await, 401, "invalid_client", 700027);
+    assert_entra_error(
+        &tenant.client_credentials(&forged).await,
+        401,
+        "invalid_client",
+        700027,
+    );
     // Names a certificate the app never registered.
     let unregistered = sign_assertion(
         stranger_key(),
@@ -150,7 +126,10 @@ async fn assertion_signed_with_another_key_is_rejected_with_700027() {
     let answer = tenant.client_credentials(&unregistered).await;
     assert_entra_error(&answer, 401, "invalid_client", 700027);
     let description = answer.1["error_description"].as_str().unwrap_or_default();
-    assert!(description.contains(&stranger_key().sha1_hex()), "{description}");
+    assert!(
+        description.contains(&stranger_key().sha1_hex()),
+        "{description}"
+    );
 }
 
 #[tokio::test]
@@ -160,12 +139,22 @@ async fn assertion_outside_its_time_range_is_rejected_with_700024() {
     let mut expired = tenant.assertion_claims();
     expired["nbf"] = json!(now - 1200);
     expired["exp"] = json!(now - 600);
-    assert_entra_error(&tenant.client_credentials(&rs256(&expired)).await, 400, "invalid_client", 700024);
+    assert_entra_error(
+        &tenant.client_credentials(&rs256(&expired)).await,
+        400,
+        "invalid_client",
+        700024,
+    );
 
     let mut future = tenant.assertion_claims();
     future["nbf"] = json!(now + 900);
     future["exp"] = json!(now + 1500);
-    assert_entra_error(&tenant.client_credentials(&rs256(&future)).await, 400, "invalid_client", 700024);
+    assert_entra_error(
+        &tenant.client_credentials(&rs256(&future)).await,
+        400,
+        "invalid_client",
+        700024,
+    );
 
     // Within the five minutes of skew is fine.
     let mut skewed = tenant.assertion_claims();
@@ -176,7 +165,12 @@ async fn assertion_outside_its_time_range_is_rejected_with_700024() {
     // A valid assertion expires when the emulator clock moves past it.
     let fresh = rs256(&tenant.assertion_claims());
     tenant.emulator.state.clock.advance(Duration::minutes(20));
-    assert_entra_error(&tenant.client_credentials(&fresh).await, 400, "invalid_client", 700024);
+    assert_entra_error(
+        &tenant.client_credentials(&fresh).await,
+        400,
+        "invalid_client",
+        700024,
+    );
 }
 
 #[tokio::test]
@@ -184,7 +178,12 @@ async fn replayed_assertion_is_rejected() {
     let tenant = start().await;
     let assertion = rs256(&tenant.assertion_claims());
     assert_eq!(tenant.client_credentials(&assertion).await.0, 200);
-    assert_entra_error(&tenant.client_credentials(&assertion).await, 401, "invalid_client", 50013);
+    assert_entra_error(
+        &tenant.client_credentials(&assertion).await,
+        401,
+        "invalid_client",
+        50013,
+    );
 }
 
 #[tokio::test]
@@ -200,7 +199,13 @@ async fn assertion_claims_must_name_the_app_and_the_token_url() {
     );
     let mut emulator_audience = tenant.assertion_claims();
     emulator_audience["aud"] = json!(tenant.token_url());
-    assert_eq!(tenant.client_credentials(&rs256(&emulator_audience)).await.0, 200);
+    assert_eq!(
+        tenant
+            .client_credentials(&rs256(&emulator_audience))
+            .await
+            .0,
+        200
+    );
 
     let mut wrong_issuer = tenant.assertion_claims();
     wrong_issuer["iss"] = json!(uuid::Uuid::new_v4().to_string());
@@ -224,8 +229,18 @@ async fn unknown_tenant_and_unknown_app_are_rejected() {
         ("client_assertion", assertion.as_str()),
     ];
     let unknown_tenant = uuid::Uuid::new_v4().to_string();
-    assert_entra_error(&tenant.token_request(&unknown_tenant, &form).await, 400, "invalid_request", 90002);
-    assert_entra_error(&tenant.token_request("fabrikam.example", &form).await, 400, "invalid_request", 90002);
+    assert_entra_error(
+        &tenant.token_request(&unknown_tenant, &form).await,
+        400,
+        "invalid_request",
+        90002,
+    );
+    assert_entra_error(
+        &tenant.token_request("fabrikam.example", &form).await,
+        400,
+        "invalid_request",
+        90002,
+    );
 
     let unknown_app = uuid::Uuid::new_v4().to_string();
     let mut form_of_stranger = form;
@@ -243,7 +258,10 @@ async fn unknown_tenant_and_unknown_app_are_rejected() {
 async fn client_secrets_are_checked_for_value_and_expiry() {
     let tenant = start().await;
     let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
-    let secret_text = secret["secret_text"].as_str().expect("secret value shown once").to_owned();
+    let secret_text = secret["secret_text"]
+        .as_str()
+        .expect("secret value shown once")
+        .to_owned();
     let expired_at = (Utc::now() - Duration::days(1)).to_rfc3339();
     admin_post(
         &tenant.http,
@@ -251,8 +269,19 @@ async fn client_secrets_are_checked_for_value_and_expiry() {
         json!({"value": "old-secret-value", "expires_at": expired_at}),
     )
     .await;
-    let view: Value = tenant.http.get(tenant.app_admin_url("")).send().await.expect("show").json().await.expect("json");
-    assert!(!view.to_string().contains(&secret_text), "secret values never shown again");
+    let view: Value = tenant
+        .http
+        .get(tenant.app_admin_url(""))
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !view.to_string().contains(&secret_text),
+        "secret values never shown again"
+    );
 
     let tenant_id = tenant.tenant_id.to_string();
     let with_secret = |value: &'static str| {
@@ -275,9 +304,18 @@ async fn client_secrets_are_checked_for_value_and_expiry() {
         )
         .await;
     assert_eq!(good.0, 200, "{}", good.1);
-    assert_entra_error(&tenant.token_request(&tenant_id, &with_secret("wrong")).await, 401, "invalid_client", 7000215);
     assert_entra_error(
-        &tenant.token_request(&tenant_id, &with_secret("old-secret-value")).await,
+        &tenant
+            .token_request(&tenant_id, &with_secret("wrong"))
+            .await,
+        401,
+        "invalid_client",
+        7000215,
+    );
+    assert_entra_error(
+        &tenant
+            .token_request(&tenant_id, &with_secret("old-secret-value"))
+            .await,
         401,
         "invalid_client",
         7000222,
@@ -288,7 +326,10 @@ async fn client_secrets_are_checked_for_value_and_expiry() {
 async fn bad_scope_and_missing_parameters_are_rejected() {
     let tenant = start().await;
     let tenant_id = tenant.tenant_id.to_string();
-    for scope in ["https://graph.microsoft.com/User.Read.All", "https://outlook.office.com/.default"] {
+    for scope in [
+        "https://graph.microsoft.com/User.Read.All",
+        "https://outlook.office.com/.default",
+    ] {
         let assertion = rs256(&tenant.assertion_claims());
         let answer = tenant
             .token_request(
@@ -304,100 +345,19 @@ async fn bad_scope_and_missing_parameters_are_rejected() {
             .await;
         assert_entra_error(&answer, 400, "invalid_scope", 70011);
     }
-    let no_grant = tenant.token_request(&tenant_id, &[("client_id", &tenant.client_id)]).await;
+    let no_grant = tenant
+        .token_request(&tenant_id, &[("client_id", &tenant.client_id)])
+        .await;
     assert_entra_error(&no_grant, 400, "invalid_request", 900144);
     let no_credential = tenant
         .token_request(
             &tenant_id,
-            &[("grant_type", "client_credentials"), ("client_id", &tenant.client_id), ("scope", GRAPH_DEFAULT)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &tenant.client_id),
+                ("scope", GRAPH_DEFAULT),
+            ],
         )
         .await;
     assert_entra_error(&no_credential, 401, "invalid_client", 7000218);
-}
-
-#[tokio::test]
-async fn openid_configuration_points_at_the_emulator() {
-    let tenant = start().await;
-    let document: Value = tenant
-        .http
-        .get(format!("{}/{DOMAIN}/v2.0/.well-known/openid-configuration", tenant.base))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(document["token_endpoint"], tenant.token_url());
-    assert_eq!(
-        document["device_authorization_endpoint"],
-        format!("{}/{}/oauth2/v2.0/devicecode", tenant.base, tenant.tenant_id)
-    );
-    let unknown = tenant
-        .http
-        .get(format!("{}/nowhere.example/v2.0/.well-known/openid-configuration", tenant.base))
-        .send()
-        .await
-        .expect("discovery");
-    assert_eq!(unknown.status(), 400);
-}
-
-#[tokio::test]
-async fn admin_consent_redirects_with_the_admins_decision() {
-    let tenant = start().await;
-    let consent_url = format!(
-        "{}/{}/adminconsent?client_id={}&redirect_uri={REDIRECT_URI}&state=xyz%201",
-        tenant.base, tenant.tenant_id, tenant.client_id
-    );
-    // No decision yet: the consent page waits for the admin.
-    let waiting = tenant.http.get(&consent_url).send().await.expect("visit");
-    assert_eq!(waiting.status(), 200);
-
-    admin_post(&tenant.http, &tenant.app_admin_url("/consent-decision"), json!({"decision": "decline"})).await;
-    let declined = tenant.http.get(&consent_url).send().await.expect("visit");
-    assert_eq!(declined.status(), 302);
-    let location = url::Url::parse(declined.headers()["location"].to_str().expect("location")).expect("url");
-    let query: std::collections::HashMap<String, String> = location.query_pairs().into_owned().collect();
-    assert_eq!(query["error"], "access_denied");
-    assert_eq!(query["state"], "xyz 1");
-    assert!(query["error_description"].starts_with("AADSTS65004"));
-    let (status, body) = tenant.client_credentials(&rs256(&tenant.assertion_claims())).await;
-    assert_eq!(status, 200);
-    assert!(jwt_claims(body["access_token"].as_str().unwrap_or_default()).get("roles").is_none());
-
-    admin_post(&tenant.http, &tenant.app_admin_url("/consent-decision"), json!({"decision": "approve"})).await;
-    let approved = tenant.http.get(&consent_url).send().await.expect("visit");
-    assert_eq!(approved.status(), 302);
-    let location = url::Url::parse(approved.headers()["location"].to_str().expect("location")).expect("url");
-    assert!(location.as_str().starts_with(REDIRECT_URI));
-    let query: std::collections::HashMap<String, String> = location.query_pairs().into_owned().collect();
-    assert_eq!(query["admin_consent"], "True");
-    assert_eq!(query["tenant"], tenant.tenant_id.to_string());
-    assert_eq!(query["state"], "xyz 1");
-    let (_, body) = tenant.client_credentials(&rs256(&tenant.assertion_claims())).await;
-    let claims = jwt_claims(body["access_token"].as_str().unwrap_or_default());
-    assert_eq!(claims["roles"], json!(["Contacts.ReadWrite", "Group.Read.All", "User.Read.All"]));
-
-    let unregistered = format!(
-        "{}/{}/adminconsent?client_id={}&redirect_uri=https://evil.example/cb",
-        tenant.base, tenant.tenant_id, tenant.client_id
-    );
-    let refused = tenant.http.get(&unregistered).send().await.expect("visit");
-    assert_eq!(refused.status(), 400, "unregistered redirect uris get an error page");
-}
-
-#[tokio::test]
-async fn exchange_scope_limits_the_mailboxes_an_app_may_reach() {
-    let tenant = start().await;
-    let identity = &tenant.emulator.state.identity;
-    assert!(identity.mailbox_in_app_scope(tenant.tenant_id, &tenant.client_id, "user-a"));
-    let updated = tenant
-        .http
-        .put(tenant.app_admin_url("/exchange-scope"))
-        .json(&json!({"user_ids": ["USER-A"]}))
-        .send()
-        .await
-        .expect("set scope");
-    assert_eq!(updated.status(), 200);
-    assert!(identity.mailbox_in_app_scope(tenant.tenant_id, &tenant.client_id, "user-a"));
-    assert!(!identity.mailbox_in_app_scope(tenant.tenant_id, &tenant.client_id, "user-b"));
 }

@@ -29,14 +29,29 @@ pub fn routes() -> Router<AppState> {
         .route("/_admin/tenants/{tenant}/apps", post(register_app))
         .route(app, get(show_app))
         .route(&format!("{app}/certificates"), post(upload_certificate))
-        .route(&format!("{app}/certificates/{{thumbprint}}"), delete(remove_certificate))
+        .route(
+            &format!("{app}/certificates/{{thumbprint}}"),
+            delete(remove_certificate),
+        )
         .route(&format!("{app}/secrets"), post(add_secret))
         .route(&format!("{app}/redirect-uris"), post(add_redirect_uri))
-        .route(&format!("{app}/consent"), post(grant_consent).delete(revoke_consent))
-        .route(&format!("{app}/consent/roles/{{role}}"), delete(revoke_role))
-        .route(&format!("{app}/consent-decision"), post(set_consent_decision))
+        .route(
+            &format!("{app}/consent"),
+            post(grant_consent).delete(revoke_consent),
+        )
+        .route(
+            &format!("{app}/consent/roles/{{role}}"),
+            delete(revoke_role),
+        )
+        .route(
+            &format!("{app}/consent-decision"),
+            post(set_consent_decision),
+        )
         .route(&format!("{app}/exchange-scope"), put(set_exchange_scope))
-        .route("/_admin/tenants/{tenant}/users/{upn}/revoke-sessions", post(revoke_sessions))
+        .route(
+            "/_admin/tenants/{tenant}/users/{upn}/revoke-sessions",
+            post(revoke_sessions),
+        )
         .route("/_admin/devicecodes", get(list_device_codes))
         .route("/_admin/devicecodes/{user_code}/approve", post(approve))
         .route("/_admin/devicecodes/{user_code}/decline", post(decline))
@@ -60,7 +75,9 @@ struct CreateTenant {
 
 async fn create_tenant(State(state): State<AppState>, Json(body): Json<CreateTenant>) -> Response {
     let tenant_id = body.tenant_id.unwrap_or_else(Uuid::new_v4);
-    state.identity.create_tenant(tenant_id, body.domains.clone());
+    state
+        .identity
+        .create_tenant(tenant_id, body.domains.clone());
     let answer = json!({"tenant_id": tenant_id, "domains": body.domains});
     (StatusCode::CREATED, Json(answer)).into_response()
 }
@@ -81,7 +98,10 @@ async fn register_app(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-async fn show_app(State(state): State<AppState>, Path((tenant, client_id)): Path<(String, String)>) -> AdminResult {
+async fn show_app(
+    State(state): State<AppState>,
+    Path((tenant, client_id)): Path<(String, String)>,
+) -> AdminResult {
     let tenant_id = resolve(&state, &tenant)?;
     Ok(Json(state.identity.show_app(tenant_id, &client_id)?).into_response())
 }
@@ -113,7 +133,9 @@ async fn upload_certificate(
     } else {
         body.to_vec()
     };
-    let view = state.identity.upload_certificate(&client_id, &certificate_bytes)?;
+    let view = state
+        .identity
+        .upload_certificate(&client_id, &certificate_bytes)?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -146,7 +168,9 @@ async fn add_secret(
         Some(expires_at) => expires_at,
         None => state.clock.now() + Duration::days(body.expires_in_days.unwrap_or(180)),
     };
-    let secret = state.identity.add_client_secret(&client_id, body.value, expires_at)?;
+    let secret = state
+        .identity
+        .add_client_secret(&client_id, body.value, expires_at)?;
     Ok((StatusCode::CREATED, Json(secret)).into_response())
 }
 
@@ -161,7 +185,9 @@ async fn add_redirect_uri(
     Json(body): Json<AddRedirectUri>,
 ) -> AdminResult {
     let tenant_id = resolve(&state, &tenant)?;
-    state.identity.add_redirect_uri(&client_id, &body.redirect_uri)?;
+    state
+        .identity
+        .add_redirect_uri(&client_id, &body.redirect_uri)?;
     Ok(Json(state.identity.show_app(tenant_id, &client_id)?).into_response())
 }
 

@@ -69,7 +69,10 @@ fn find_signing_certificate<'a>(
         }
     };
     let Some(thumbprint_text) = thumbprint_text else {
-        return Err(entra_errors::certificate_not_registered(check.client_id, ""));
+        return Err(entra_errors::certificate_not_registered(
+            check.client_id,
+            "",
+        ));
     };
     let Some(thumbprint) = decode_base64_any(thumbprint_text) else {
         return Err(entra_errors::certificate_not_registered(
@@ -158,15 +161,13 @@ fn check_audience(claims: &Value, accepted_audiences: &[String]) -> Result<(), E
 
 /// Checks `nbf`/`exp` against the clock; returns `exp`.
 fn check_lifetime(claims: &Value, now: i64) -> Result<i64, EntraError> {
-    let Some(expires) = claims.get("exp").and_then(Value::as_i64) else {
+    let Some(expires) = numeric_date(claims, "exp") else {
         return Err(entra_errors::malformed_assertion(
             "the client assertion has no 'exp' claim",
         ));
     };
-    let not_before = claims
-        .get("nbf")
-        .or_else(|| claims.get("iat"))
-        .and_then(Value::as_i64)
+    let not_before = numeric_date(claims, "nbf")
+        .or_else(|| numeric_date(claims, "iat"))
         .unwrap_or(now);
     let expired = now > expires + CLOCK_SKEW_SECS;
     let not_yet_valid = now + CLOCK_SKEW_SECS < not_before;
@@ -177,6 +178,20 @@ fn check_lifetime(claims: &Value, now: i64) -> Result<i64, EntraError> {
         ));
     }
     Ok(expires)
+}
+
+/// A JWT NumericDate: seconds since the epoch, possibly fractional (MSAL
+/// Python sends `time.time()` floats).
+fn numeric_date(claims: &Value, name: &str) -> Option<i64> {
+    let value = claims.get(name)?;
+    if let Some(whole) = value.as_i64() {
+        return Some(whole);
+    }
+    let fractional = value.as_f64()?;
+    if !fractional.is_finite() {
+        return None;
+    }
+    Some(fractional.floor() as i64)
 }
 
 impl IdentityStore {

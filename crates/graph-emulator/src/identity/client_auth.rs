@@ -132,7 +132,9 @@ pub fn authenticate_client(
     audiences: &[String],
     rule: CredentialRule,
 ) -> Result<(), EntraError> {
-    let assertion = form.get("client_assertion").filter(|value| !value.is_empty());
+    let assertion = form
+        .get("client_assertion")
+        .filter(|value| !value.is_empty());
     let secret = form.get("client_secret").filter(|value| !value.is_empty());
     if rule == CredentialRule::PublicClientAllowed && client.public_client {
         if assertion.is_some() || secret.is_some() {

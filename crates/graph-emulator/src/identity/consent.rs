@@ -51,14 +51,16 @@ fn visit_admin_consent(
     query: &AdminConsentQuery,
 ) -> Result<Response, EntraError> {
     let tenant_id = resolve_tenant_segment(&state.identity, tenant)?;
-    let client_id = non_empty(&query.client_id).ok_or_else(|| entra_errors::missing_parameter("client_id"))?;
-    let redirect_uri =
-        non_empty(&query.redirect_uri).ok_or_else(|| entra_errors::missing_parameter("redirect_uri"))?;
+    let client_id =
+        non_empty(&query.client_id).ok_or_else(|| entra_errors::missing_parameter("client_id"))?;
+    let redirect_uri = non_empty(&query.redirect_uri)
+        .ok_or_else(|| entra_errors::missing_parameter("redirect_uri"))?;
     check_app_and_redirect(state, tenant_id, tenant, client_id, redirect_uri)?;
     let Some(decision) = state.identity.take_consent_decision(tenant_id, client_id) else {
         return Ok(waiting_page(tenant_id, client_id));
     };
-    let mut location = url::Url::parse(redirect_uri).map_err(|_| redirect_mismatch(client_id, redirect_uri))?;
+    let mut location =
+        url::Url::parse(redirect_uri).map_err(|_| redirect_mismatch(client_id, redirect_uri))?;
     {
         let mut pairs = location.query_pairs_mut();
         pairs.append_pair("admin_consent", "True");
@@ -69,7 +71,10 @@ fn visit_admin_consent(
                     .grant_consent(tenant_id, client_id, None)
                     .map_err(|_| entra_errors::app_not_found(client_id, tenant))?;
                 pairs.append_pair("tenant", &tenant_id.to_string());
-                let scope = query.scope.clone().unwrap_or_else(|| format!("{GRAPH_AUDIENCE}/.default"));
+                let scope = query
+                    .scope
+                    .clone()
+                    .unwrap_or_else(|| format!("{GRAPH_AUDIENCE}/.default"));
                 pairs.append_pair("scope", &scope);
             }
             ConsentDecision::Decline => {
@@ -85,11 +90,18 @@ fn visit_admin_consent(
             pairs.append_pair("state", request_state);
         }
     }
-    Ok((StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response())
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response())
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|text| !text.is_empty())
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
 }
 
 /// The app must exist, be consentable in this tenant, and have registered
@@ -108,7 +120,11 @@ fn check_app_and_redirect(
     if app.home_tenant != tenant_id && !app.multi_tenant {
         return Err(entra_errors::app_not_found(client_id, tenant));
     }
-    if !app.redirect_uris.iter().any(|registered| registered == redirect_uri) {
+    if !app
+        .redirect_uris
+        .iter()
+        .any(|registered| registered == redirect_uri)
+    {
         return Err(redirect_mismatch(client_id, redirect_uri));
     }
     Ok(())

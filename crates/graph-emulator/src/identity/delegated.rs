@@ -153,7 +153,10 @@ fn pairwise_subject(user_object_id: &str, client_id: &str) -> String {
 }
 
 /// `grant_type=refresh_token`.
-pub fn refresh_token_grant(state: &EmulatorState, request: &LoginRequest) -> Result<Value, EntraError> {
+pub fn refresh_token_grant(
+    state: &EmulatorState,
+    request: &LoginRequest,
+) -> Result<Value, EntraError> {
     let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let refresh_token = required(&request.form, "refresh_token")?;
@@ -196,7 +199,10 @@ pub fn refresh_token_grant(state: &EmulatorState, request: &LoginRequest) -> Res
     }
     // A refresh always returns a new refresh token.
     scopes.oidc.insert("offline_access".to_owned());
-    let client_info = request.form.get("client_info").is_some_and(|value| value == "1");
+    let client_info = request
+        .form
+        .get("client_info")
+        .is_some_and(|value| value == "1");
     issue_delegated_tokens(state, &client, &grant.user, &scopes, client_info)
 }
 
@@ -228,7 +234,10 @@ impl IdentityStore {
     pub fn revoke_refresh_tokens(&self, tenant_id: Uuid, upn: &str) -> usize {
         let mut revoked = 0;
         for grant in lock(&self.refresh_tokens).values_mut() {
-            if grant.tenant_id == tenant_id && grant.user.upn.eq_ignore_ascii_case(upn) && !grant.revoked {
+            if grant.tenant_id == tenant_id
+                && grant.user.upn.eq_ignore_ascii_case(upn)
+                && !grant.revoked
+            {
                 grant.revoked = true;
                 revoked += 1;
             }

@@ -37,7 +37,10 @@ pub const POLL_INTERVAL_SECS: i64 = 5;
 pub const VERIFICATION_URI: &str = "https://microsoft.com/devicelogin";
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode_endpoint))
+    Router::new().route(
+        "/{tenant}/oauth2/v2.0/devicecode",
+        post(devicecode_endpoint),
+    )
 }
 
 async fn devicecode_endpoint(
@@ -86,7 +89,10 @@ fn start_device_flow(state: &EmulatorState, request: &LoginRequest) -> Result<Va
 }
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
-pub fn device_code_grant(state: &EmulatorState, request: &LoginRequest) -> Result<Value, EntraError> {
+pub fn device_code_grant(
+    state: &EmulatorState,
+    request: &LoginRequest,
+) -> Result<Value, EntraError> {
     let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let device_code = required(&request.form, "device_code")?;
@@ -105,7 +111,9 @@ pub fn device_code_grant(state: &EmulatorState, request: &LoginRequest) -> Resul
         let Some(record) = device_codes.get_mut(device_code) else {
             return Err(entra_errors::bad_verification_code());
         };
-        if record.tenant_id != tenant_id || !record.client_id.eq_ignore_ascii_case(&client.client_id) {
+        if record.tenant_id != tenant_id
+            || !record.client_id.eq_ignore_ascii_case(&client.client_id)
+        {
             return Err(entra_errors::bad_verification_code());
         }
         if record.status == DeviceCodeStatus::Redeemed {
@@ -124,7 +132,10 @@ pub fn device_code_grant(state: &EmulatorState, request: &LoginRequest) -> Resul
         (user, record.scopes.join(" "))
     };
     let scopes = resolve_scopes(state, &scope_text, &client, &request.base_url)?;
-    let client_info = request.form.get("client_info").is_some_and(|value| value == "1");
+    let client_info = request
+        .form
+        .get("client_info")
+        .is_some_and(|value| value == "1");
     issue_delegated_tokens(state, &client, &user, &scopes, client_info)
 }
 
@@ -141,7 +152,8 @@ pub fn signed_in_user(
             object_id,
         });
     }
-    let exists_without_mailbox = state.directory.mailbox_user(tenant_id, upn) == Err(MailboxLookup::NoMailbox);
+    let exists_without_mailbox =
+        state.directory.mailbox_user(tenant_id, upn) == Err(MailboxLookup::NoMailbox);
     let domain = upn.rsplit_once('@').map(|(_, domain)| domain).unwrap_or("");
     let on_verified_domain = state
         .identity
@@ -153,12 +165,15 @@ pub fn signed_in_user(
         return Err(IdentityAdminError::InvalidUser(upn.to_owned()));
     }
     // Stable object id per (tenant, UPN) for users the directory does not list.
-    let digest = sha2::Sha256::digest(format!("{tenant_id}|{}", upn.to_ascii_lowercase()).as_bytes());
+    let digest =
+        sha2::Sha256::digest(format!("{tenant_id}|{}", upn.to_ascii_lowercase()).as_bytes());
     let mut bytes = [0_u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Ok(SignedInUser {
         upn: upn.to_owned(),
-        object_id: uuid::Builder::from_random_bytes(bytes).into_uuid().to_string(),
+        object_id: uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string(),
     })
 }
 

@@ -85,7 +85,8 @@ pub fn public_client_with_credential() -> EntraError {
     unauthorized(
         "invalid_client",
         700025,
-        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".to_owned(),
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
+            .to_owned(),
     )
 }
 
@@ -212,7 +213,8 @@ pub fn device_code_redeemed() -> EntraError {
     bad_request(
         "invalid_grant",
         70000,
-        "The provided value for the 'device_code' is not valid. It was already redeemed.".to_owned(),
+        "The provided value for the 'device_code' is not valid. It was already redeemed."
+            .to_owned(),
     )
 }
 
@@ -264,5 +266,5 @@ pub fn consent_missing(client_id: &str) -> EntraError {
 
 fn entra_time(unix_seconds: i64) -> String {
     let time: DateTime<Utc> = DateTime::from_timestamp(unix_seconds, 0).unwrap_or_default();
-    time.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string()
+    format!("{}.0000000Z", time.format("%Y-%m-%dT%H:%M:%S"))
 }

@@ -82,8 +82,8 @@ pub struct ServicePrincipal {
     pub pending_consent_decision: Option<ConsentDecision>,
 }
 
-impl ServicePrincipal {
-    pub fn new() -> Self {
+impl Default for ServicePrincipal {
+    fn default() -> Self {
         Self {
             object_id: Uuid::new_v4(),
             granted_roles: BTreeSet::new(),

@@ -56,12 +56,17 @@ impl IdentityStore {
                 },
             );
         }
-        write(&self.service_principals).insert((home_tenant, key.clone()), ServicePrincipal::new());
+        write(&self.service_principals)
+            .insert((home_tenant, key.clone()), ServicePrincipal::default());
         self.show_app(home_tenant, &key)
     }
 
     /// Adds a redirect URI for the admin-consent callback.
-    pub fn add_redirect_uri(&self, client_id: &str, redirect_uri: &str) -> Result<(), IdentityAdminError> {
+    pub fn add_redirect_uri(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> Result<(), IdentityAdminError> {
         let mut apps = write(&self.apps);
         let app = apps
             .get_mut(&client_key(client_id))
@@ -99,7 +104,11 @@ impl IdentityStore {
 
     /// Removes a certificate by SHA-1 or SHA-256 thumbprint (hex or base64).
     /// Returns whether one was removed.
-    pub fn remove_certificate(&self, client_id: &str, thumbprint: &str) -> Result<bool, IdentityAdminError> {
+    pub fn remove_certificate(
+        &self,
+        client_id: &str,
+        thumbprint: &str,
+    ) -> Result<bool, IdentityAdminError> {
         let mut apps = write(&self.apps);
         let app = apps
             .get_mut(&client_key(client_id))
@@ -180,7 +189,7 @@ impl IdentityStore {
             let mut service_principals = write(&self.service_principals);
             let service_principal = service_principals
                 .entry((tenant_id, key.clone()))
-                .or_insert_with(ServicePrincipal::new);
+                .or_insert_with(ServicePrincipal::default);
             service_principal.granted_roles.extend(roles_to_grant);
             service_principal.admin_consented = true;
         }
@@ -189,7 +198,12 @@ impl IdentityStore {
 
     /// Removes one granted app role (e.g. `Contacts.ReadWrite`); tokens issued
     /// afterwards no longer carry it.
-    pub fn revoke_role(&self, tenant_id: Uuid, client_id: &str, role: &str) -> Result<AppView, IdentityAdminError> {
+    pub fn revoke_role(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        role: &str,
+    ) -> Result<AppView, IdentityAdminError> {
         self.with_service_principal(tenant_id, client_id, |service_principal| {
             service_principal.granted_roles.remove(role);
         })?;
@@ -197,7 +211,11 @@ impl IdentityStore {
     }
 
     /// Revokes every grant of the app in the tenant.
-    pub fn revoke_consent(&self, tenant_id: Uuid, client_id: &str) -> Result<AppView, IdentityAdminError> {
+    pub fn revoke_consent(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+    ) -> Result<AppView, IdentityAdminError> {
         self.with_service_principal(tenant_id, client_id, |service_principal| {
             service_principal.granted_roles.clear();
             service_principal.admin_consented = false;
@@ -239,13 +257,17 @@ impl IdentityStore {
         // consented once the decision is applied.
         let service_principal = service_principals
             .entry((tenant_id, key))
-            .or_insert_with(ServicePrincipal::new);
+            .or_insert_with(ServicePrincipal::default);
         service_principal.pending_consent_decision = Some(decision);
         Ok(())
     }
 
     /// Takes the pending consent decision, if any.
-    pub(super) fn take_consent_decision(&self, tenant_id: Uuid, client_id: &str) -> Option<ConsentDecision> {
+    pub(super) fn take_consent_decision(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+    ) -> Option<ConsentDecision> {
         let mut service_principals = write(&self.service_principals);
         service_principals
             .get_mut(&(tenant_id, client_key(client_id)))
@@ -254,7 +276,11 @@ impl IdentityStore {
 
     /// The app as seen from `tenant_id`: credentials (thumbprints, secret
     /// hints), requested and granted roles, consent state.
-    pub fn show_app(&self, tenant_id: Uuid, client_id: &str) -> Result<AppView, IdentityAdminError> {
+    pub fn show_app(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+    ) -> Result<AppView, IdentityAdminError> {
         let key = client_key(client_id);
         let apps = read(&self.apps);
         let app = apps
@@ -271,7 +297,11 @@ impl IdentityStore {
             redirect_uris: app.redirect_uris.clone(),
             multi_tenant: app.multi_tenant,
             public_client: app.public_client,
-            certificates: app.certificates.iter().map(|certificate| certificate.view()).collect(),
+            certificates: app
+                .certificates
+                .iter()
+                .map(|certificate| certificate.view())
+                .collect(),
             secrets: app
                 .secrets
                 .iter()
@@ -310,12 +340,12 @@ impl IdentityStore {
             return Err(IdentityAdminError::UnknownApp(client_id.to_owned()));
         }
         let mut service_principals = write(&self.service_principals);
-        let service_principal = service_principals.get_mut(&(tenant_id, key.clone())).ok_or(
-            IdentityAdminError::NoServicePrincipal {
+        let service_principal = service_principals
+            .get_mut(&(tenant_id, key.clone()))
+            .ok_or(IdentityAdminError::NoServicePrincipal {
                 tenant_id,
                 client_id: key,
-            },
-        )?;
+            })?;
         change(service_principal);
         Ok(())
     }

@@ -63,12 +63,18 @@ async fn token_endpoint(
 pub fn token_response(body: Value) -> Response {
     let mut response = (StatusCode::OK, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 
-fn handle_token_request(state: &EmulatorState, request: &LoginRequest) -> Result<Value, EntraError> {
+fn handle_token_request(
+    state: &EmulatorState,
+    request: &LoginRequest,
+) -> Result<Value, EntraError> {
     let grant_type = required(&request.form, "grant_type")?;
     match grant_type {
         "client_credentials" => client_credentials_grant(state, request),
@@ -78,13 +84,22 @@ fn handle_token_request(state: &EmulatorState, request: &LoginRequest) -> Result
     }
 }
 
-fn client_credentials_grant(state: &EmulatorState, request: &LoginRequest) -> Result<Value, EntraError> {
+fn client_credentials_grant(
+    state: &EmulatorState,
+    request: &LoginRequest,
+) -> Result<Value, EntraError> {
     let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let scope = required(&request.form, "scope")?;
     let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
     let audiences = accepted_audiences(state, tenant_id, &request.tenant, &request.base_url);
-    authenticate_client(state, &client, &request.form, &audiences, CredentialRule::Required)?;
+    authenticate_client(
+        state,
+        &client,
+        &request.form,
+        &audiences,
+        CredentialRule::Required,
+    )?;
     if !is_graph_default_scope(state, scope, &request.base_url) {
         return Err(entra_errors::invalid_scope(scope));
     }
@@ -119,9 +134,14 @@ fn is_graph_default_scope(state: &EmulatorState, scope: &str, request_base_url: 
 /// Whether `resource` names Microsoft Graph: its URL, its app id, or the emulator.
 pub fn is_graph_resource(state: &EmulatorState, resource: &str, request_base_url: &str) -> bool {
     let resource = resource.trim_end_matches('/');
-    [GRAPH_AUDIENCE, GRAPH_APP_ID, state.base_url(), request_base_url]
-        .iter()
-        .any(|known| known.trim_end_matches('/').eq_ignore_ascii_case(resource))
+    [
+        GRAPH_AUDIENCE,
+        GRAPH_APP_ID,
+        state.base_url(),
+        request_base_url,
+    ]
+    .iter()
+    .any(|known| known.trim_end_matches('/').eq_ignore_ascii_case(resource))
 }
 
 /// Access token lifetime: the configured one, else 60–90 minutes at random, as Entra.

@@ -44,10 +44,16 @@ impl TestKey {
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, common_name);
-        let certificate = params.self_signed(&key_pair).expect("self-signed certificate");
+        let certificate = params
+            .self_signed(&key_pair)
+            .expect("self-signed certificate");
         let certificate_der = certificate.der().to_vec();
         TestKey {
-            private_pkcs1_der: private_key.to_pkcs1_der().expect("pkcs1").as_bytes().to_vec(),
+            private_pkcs1_der: private_key
+                .to_pkcs1_der()
+                .expect("pkcs1")
+                .as_bytes()
+                .to_vec(),
             private_pkcs8_pem: private_key
                 .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
                 .expect("pkcs8 pem")
@@ -95,9 +101,16 @@ pub async fn start() -> TestTenant {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client");
-    let tenant: Value = admin_post(&http, &format!("{base}/_admin/tenants"), json!({"domains": [DOMAIN]}))
-        .await;
-    let tenant_id: Uuid = tenant["tenant_id"].as_str().and_then(|id| id.parse().ok()).expect("tenant id");
+    let tenant: Value = admin_post(
+        &http,
+        &format!("{base}/_admin/tenants"),
+        json!({"domains": [DOMAIN]}),
+    )
+    .await;
+    let tenant_id: Uuid = tenant["tenant_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("tenant id");
     let app = admin_post(
         &http,
         &format!("{base}/_admin/tenants/{DOMAIN}/apps"),
@@ -111,7 +124,9 @@ pub async fn start() -> TestTenant {
     .await;
     let client_id = app["client_id"].as_str().expect("client id").to_owned();
     let uploaded = http
-        .post(format!("{base}/_admin/tenants/{tenant_id}/apps/{client_id}/certificates"))
+        .post(format!(
+            "{base}/_admin/tenants/{tenant_id}/apps/{client_id}/certificates"
+        ))
         .json(&json!({"certificate": app_key().certificate_pem}))
         .send()
         .await
@@ -130,7 +145,10 @@ pub async fn admin_post(http: &reqwest::Client, url: &str, body: Value) -> Value
     let response = http.post(url).json(&body).send().await.expect("admin call");
     let status = response.status();
     let answer: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "admin call {url} failed: {status} {answer}");
+    assert!(
+        status.is_success(),
+        "admin call {url} failed: {status} {answer}"
+    );
     answer
 }
 
@@ -140,7 +158,10 @@ impl TestTenant {
     }
 
     pub fn app_admin_url(&self, suffix: &str) -> String {
-        format!("{}/_admin/tenants/{}/apps/{}{suffix}", self.base, self.tenant_id, self.client_id)
+        format!(
+            "{}/_admin/tenants/{}/apps/{}{suffix}",
+            self.base, self.tenant_id, self.client_id
+        )
     }
 
     pub async fn consent_all(&self) {
@@ -212,14 +233,17 @@ pub fn sign_assertion(
     let mut header = Header::new(algorithm);
     match thumbprint {
         Thumbprint::Sha1UrlSafe => {
-            header.x5t = Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(named.sha1_thumbprint))
+            header.x5t =
+                Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(named.sha1_thumbprint))
         }
         Thumbprint::Sha1Standard => {
-            header.x5t = Some(base64::engine::general_purpose::STANDARD.encode(named.sha1_thumbprint))
+            header.x5t =
+                Some(base64::engine::general_purpose::STANDARD.encode(named.sha1_thumbprint))
         }
         Thumbprint::Sha256 => {
-            header.x5t_s256 =
-                Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(named.sha256_thumbprint))
+            header.x5t_s256 = Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(named.sha256_thumbprint),
+            )
         }
     }
     let encoding_key = EncodingKey::from_rsa_der(&key.private_pkcs1_der);
@@ -228,7 +252,13 @@ pub fn sign_assertion(
 
 /// The usual assertion: RS256, the app's key, `x5t` base64url.
 pub fn rs256(claims: &Value) -> String {
-    sign_assertion(app_key(), app_key(), Algorithm::RS256, Thumbprint::Sha1UrlSafe, claims)
+    sign_assertion(
+        app_key(),
+        app_key(),
+        Algorithm::RS256,
+        Thumbprint::Sha1UrlSafe,
+        claims,
+    )
 }
 
 /// Claims of a JWT, without verifying it.
