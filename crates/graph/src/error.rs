@@ -100,7 +100,8 @@ impl ApiError {
                 .contains("access to odata is disabled")
     }
 
-    /// The user has no Exchange Online mailbox (unlicensed, soft-deleted or on-premises).
+    /// The user has no Exchange Online mailbox (unlicensed, soft-deleted or
+    /// on-premises) or does not exist: a failure of the whole mailbox.
     pub fn is_mailbox_not_enabled(&self) -> bool {
         self.code
             .eq_ignore_ascii_case("MailboxNotEnabledForRESTAPI")
@@ -108,12 +109,20 @@ impl ApiError {
             || self.code.eq_ignore_ascii_case("ErrorInvalidUser")
     }
 
-    /// A delta link Graph no longer accepts: the caller must do a full read.
+    /// A delta link or page token Graph no longer accepts: the caller must
+    /// start over with a full read.
     pub fn is_resync_required(&self) -> bool {
+        const RESYNC_CODES: [&str; 5] = [
+            "resyncRequired",
+            "syncStateNotFound",
+            "syncStateInvalid",
+            "ErrorInvalidSyncStateData",
+            "Directory_ExpiredPageToken",
+        ];
         self.status == 410
-            || self.code.eq_ignore_ascii_case("resyncRequired")
-            || self.code.eq_ignore_ascii_case("syncStateNotFound")
-            || self.code.eq_ignore_ascii_case("syncStateInvalid")
+            || RESYNC_CODES
+                .iter()
+                .any(|code| self.code.eq_ignore_ascii_case(code))
     }
 }
 
@@ -248,5 +257,79 @@ impl GraphError {
     /// The request may have been applied; the caller must look before retrying.
     pub fn is_ambiguous(&self) -> bool {
         matches!(self, GraphError::Ambiguous { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(status: u16, code: &str, message: &str) -> ApiError {
+        let body = serde_json::json!({"error": {"code": code, "message": message, "innerError": {"request-id": "r-9"}}});
+        ApiError::from_response(status, body.to_string().as_bytes(), None)
+    }
+
+    #[test]
+    fn a_missing_mailbox_is_not_a_missing_contact() {
+        let missing_contact = api_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
+        let no_mailbox = api_error(
+            404,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        );
+        assert!(missing_contact.is_not_found());
+        assert!(!missing_contact.is_mailbox_not_enabled());
+        assert!(no_mailbox.is_mailbox_not_enabled());
+        assert!(!no_mailbox.is_not_found());
+    }
+
+    #[test]
+    fn an_application_access_policy_is_recognised_by_its_message() {
+        let policy = api_error(403, "ErrorAccessDenied", "Access to OData is disabled.");
+        let other_denial = api_error(
+            403,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        );
+        assert!(policy.is_access_denied_by_policy());
+        assert!(!other_denial.is_access_denied_by_policy());
+        assert_eq!(policy.request_id.as_deref(), Some("r-9"));
+    }
+
+    #[test]
+    fn expired_delta_and_page_tokens_require_a_resync() {
+        assert!(api_error(400, "syncStateNotFound", "x").is_resync_required());
+        assert!(api_error(400, "ErrorInvalidSyncStateData", "x").is_resync_required());
+        assert!(api_error(400, "Directory_ExpiredPageToken", "x").is_resync_required());
+        assert!(!api_error(400, "Request_BadRequest", "x").is_resync_required());
+    }
+
+    #[test]
+    fn a_non_graph_body_keeps_its_start_as_the_message() {
+        let gateway = ApiError::from_response(502, b"<html>Bad Gateway</html>", None);
+        assert_eq!(gateway.code, "unknown");
+        assert_eq!(gateway.message, "<html>Bad Gateway</html>");
+    }
+
+    #[test]
+    fn helpers_look_through_retries_and_ambiguity() {
+        let throttled = GraphError::GaveUp {
+            attempts: 6,
+            waited: Duration::from_secs(1),
+            last_error: Box::new(GraphError::Api(api_error(429, "ApplicationThrottled", "x"))),
+        };
+        assert!(throttled.is_throttled());
+        assert_eq!(throttled.status(), Some(429));
+        let ambiguous = GraphError::Ambiguous {
+            method: "POST".to_owned(),
+            path: "/users/u/contacts".to_owned(),
+            source: Box::new(GraphError::Api(api_error(504, "GatewayTimeout", "x"))),
+        };
+        assert!(ambiguous.is_ambiguous());
+        assert_eq!(ambiguous.status(), Some(504));
     }
 }

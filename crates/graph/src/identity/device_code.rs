@@ -8,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tracing::debug;
 
-use super::{parse_token_response, DelegatedTokens, IdentityClient, IdentityError};
+use super::{
+    append_credential, parse_token_response, ClientCredential, DelegatedTokens, IdentityClient,
+    IdentityError,
+};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// RFC 8628: on `slow_down`, poll 5 seconds less often.
@@ -90,18 +93,35 @@ impl IdentityClient {
         client_id: &str,
         device_code: &DeviceCode,
     ) -> Result<DeviceCodePoll, IdentityError> {
+        self.poll_device_code_with_credential(client_id, device_code, None)
+            .await
+    }
+
+    /// [`Self::poll_device_code`] for a confidential client, which Entra
+    /// requires to authenticate (public clients pass `None`).
+    pub async fn poll_device_code_with_credential(
+        &self,
+        client_id: &str,
+        device_code: &DeviceCode,
+        credential: Option<&ClientCredential>,
+    ) -> Result<DeviceCodePoll, IdentityError> {
         let token_url = self.token_url();
         let build_form = || {
-            Ok(vec![
+            let mut form = vec![
                 ("grant_type", DEVICE_CODE_GRANT.to_owned()),
                 ("client_id", client_id.to_owned()),
                 (
                     "device_code",
                     device_code.device_code.expose_secret().to_owned(),
                 ),
-            ])
+            ];
+            if let Some(credential) = credential {
+                append_credential(&mut form, client_id, credential, &token_url)?;
+            }
+            Ok(form)
         };
-        let failure = match self.post_form(&token_url, build_form, None).await {
+        let thumbprint = credential.and_then(ClientCredential::certificate_thumbprint);
+        let failure = match self.post_form(&token_url, build_form, thumbprint).await {
             Ok(body) => {
                 let tokens = parse_token_response(&body)?;
                 return Ok(DeviceCodePoll::Authorized(Box::new(tokens)));

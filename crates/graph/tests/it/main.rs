@@ -6,3 +6,4 @@ mod paging;
 mod redaction;
 mod retry;
 mod support;
+mod token_server;

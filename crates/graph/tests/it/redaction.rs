@@ -10,8 +10,9 @@ use galsync_graph::identity::{
 use galsync_graph::{AccessToken, StaticTokenSource};
 use secrecy::SecretString;
 
-use crate::identity::{certificate_credential, identity_client, spawn_token_server, CLIENT_ID};
+use crate::identity::{certificate_credential, identity_client};
 use crate::support::{graph_client, spawn_server, test_certificate};
+use crate::token_server::{spawn_token_server, CLIENT_ID};
 
 const SECRET: &str = "s3cr3t-value-do-not-print";
 
