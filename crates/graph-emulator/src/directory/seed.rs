@@ -330,7 +330,7 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
         users.push(user);
     }
 
-    let groups = if options.groups {
+    let mut groups = if options.groups {
         build_groups(
             &mut rng,
             &options.domain,
@@ -341,6 +341,9 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
     } else {
         Vec::new()
     };
+    for group in &mut groups {
+        group.created = created;
+    }
     (users, groups, summary)
 }
 
