@@ -323,6 +323,30 @@ async fn client_secrets_are_checked_for_value_and_expiry() {
 }
 
 #[tokio::test]
+async fn client_secret_is_accepted_in_a_basic_authorization_header() {
+    let tenant = start().await;
+    let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
+    let secret_text = secret["secret_text"].as_str().expect("secret");
+    let send = |password: String| {
+        tenant
+            .http
+            .post(tenant.token_url())
+            .basic_auth(&tenant.client_id, Some(password))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", GRAPH_DEFAULT),
+            ])
+            .send()
+    };
+    let good = send(secret_text.to_owned()).await.expect("token request");
+    assert_eq!(good.status(), 200);
+    let bad = send("wrong".to_owned()).await.expect("token request");
+    assert_eq!(bad.status(), 401);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error_codes"], json!([7000215]));
+}
+
+#[tokio::test]
 async fn bad_scope_and_missing_parameters_are_rejected() {
     let tenant = start().await;
     let tenant_id = tenant.tenant_id.to_string();

@@ -174,3 +174,76 @@ async fn exchange_scope_limits_the_mailboxes_an_app_may_reach() {
     assert!(identity.mailbox_in_app_scope(tenant.tenant_id, &tenant.client_id, "user-a"));
     assert!(!identity.mailbox_in_app_scope(tenant.tenant_id, &tenant.client_id, "user-b"));
 }
+
+#[tokio::test]
+async fn msp_admin_consent_on_organizations_installs_a_multi_tenant_app_in_the_admins_tenant() {
+    let tenant = start().await;
+    let base = &tenant.base;
+    let app = admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants/{DOMAIN}/apps"),
+        json!({
+            "display_name": "galsync for MSPs",
+            "requested_roles": ["User.Read.All"],
+            "redirect_uris": [REDIRECT_URI],
+            "multi_tenant": true,
+        }),
+    )
+    .await;
+    let client_id = app["client_id"].as_str().expect("client id").to_owned();
+    let secret = admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants/{DOMAIN}/apps/{client_id}/secrets"),
+        json!({}),
+    )
+    .await;
+    let secret_text = secret["secret_text"].as_str().expect("secret").to_owned();
+    let customer = admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants"),
+        json!({"domains": ["fabrikam.example"]}),
+    )
+    .await;
+    let customer_id = customer["tenant_id"]
+        .as_str()
+        .expect("tenant id")
+        .to_owned();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("scope", "https://graph.microsoft.com/.default"),
+        ("client_secret", secret_text.as_str()),
+    ];
+    // Not installed in the customer's tenant yet.
+    let before = tenant.token_request(&customer_id, &form).await;
+    assert_eq!(before.1["error_codes"], json!([700016]), "{}", before.1);
+
+    admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants/{customer_id}/apps/{client_id}/consent-decision"),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    let still_not_installed = tenant.token_request(&customer_id, &form).await;
+    assert_eq!(still_not_installed.1["error_codes"], json!([700016]));
+    let visit = tenant
+        .http
+        .get(format!(
+            "{base}/organizations/adminconsent?client_id={client_id}&redirect_uri={REDIRECT_URI}&state=s"
+        ))
+        .send()
+        .await
+        .expect("visit");
+    assert_eq!(visit.status(), 302);
+    let location =
+        url::Url::parse(visit.headers()["location"].to_str().expect("location")).expect("url");
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["tenant"], customer_id);
+
+    let (status, body) = tenant.token_request(&customer_id, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = jwt_claims(body["access_token"].as_str().expect("access_token"));
+    assert_eq!(claims["tid"], customer_id);
+    assert_eq!(claims["roles"], json!(["User.Read.All"]));
+}

@@ -205,9 +205,15 @@ impl IdentityStore {
         now: i64,
     ) -> Result<(), EntraError> {
         let mut used = lock(&self.used_assertion_ids);
-        used.retain(|_, remembered_until| *remembered_until >= now);
+        // Forget expired ids now and then, not on every request.
+        if used.len() >= 1024 && used.len() % 256 == 0 {
+            used.retain(|_, remembered_until| *remembered_until >= now);
+        }
         let key = (client_id.to_ascii_lowercase(), jti.to_owned());
-        if used.contains_key(&key) {
+        let still_remembered = used
+            .get(&key)
+            .is_some_and(|remembered_until| *remembered_until >= now);
+        if still_remembered {
             return Err(entra_errors::assertion_replayed());
         }
         used.insert(key, expires + CLOCK_SKEW_SECS);

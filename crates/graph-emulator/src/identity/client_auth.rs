@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use base64::Engine;
 use sha2::Digest;
 use uuid::Uuid;
 
@@ -25,6 +26,36 @@ pub fn parse_form(body: &[u8]) -> LoginForm {
     url::form_urlencoded::parse(body)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect()
+}
+
+/// `client_secret_basic`: takes `client_id` and `client_secret` from an
+/// `Authorization: Basic` header (both form-url-encoded, RFC 6749 §2.3.1)
+/// unless the form carries them.
+pub fn merge_basic_credentials(headers: &axum::http::HeaderMap, form: &mut LoginForm) {
+    let Some(encoded) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.strip_prefix("Basic "))
+    else {
+        return;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return;
+    };
+    let decoded = String::from_utf8_lossy(&decoded).into_owned();
+    let Some((client_id, secret)) = decoded.split_once(':') else {
+        return;
+    };
+    let unescape = |text: &str| -> String {
+        url::form_urlencoded::parse(format!("value={text}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    form.entry("client_id".to_owned())
+        .or_insert_with(|| unescape(client_id));
+    form.entry("client_secret".to_owned())
+        .or_insert_with(|| unescape(secret));
 }
 
 /// A required, non-empty form field, else AADSTS900144.

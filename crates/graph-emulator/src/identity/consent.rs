@@ -2,7 +2,9 @@
 //! tenant-wide admin consent a browser is sent to. The admin's click is the
 //! consent decision set beforehand through the admin API; the next visit
 //! applies it and redirects back like Entra. Without a decision the visit
-//! shows the (emulated) consent page and waits.
+//! shows the (emulated) consent page and waits. On `/organizations` and
+//! `/common` the consenting tenant is the one with a pending decision for
+//! the app (the tenant of the admin who would sign in).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -50,14 +52,27 @@ fn visit_admin_consent(
     tenant: &str,
     query: &AdminConsentQuery,
 ) -> Result<Response, EntraError> {
-    let tenant_id = resolve_tenant_segment(&state.identity, tenant)?;
     let client_id =
         non_empty(&query.client_id).ok_or_else(|| entra_errors::missing_parameter("client_id"))?;
     let redirect_uri = non_empty(&query.redirect_uri)
         .ok_or_else(|| entra_errors::missing_parameter("redirect_uri"))?;
+    // On `/organizations` (or `/common`) the admin's own tenant is the one
+    // consenting: the tenant whose admin decision is pending for this app.
+    let is_alias = matches!(
+        tenant.to_ascii_lowercase().as_str(),
+        "organizations" | "common"
+    );
+    let tenant_id = if is_alias {
+        match state.identity.tenant_with_pending_decision(client_id) {
+            Some(tenant_id) => tenant_id,
+            None => return Ok(waiting_page(tenant, client_id)),
+        }
+    } else {
+        resolve_tenant_segment(&state.identity, tenant)?
+    };
     check_app_and_redirect(state, tenant_id, tenant, client_id, redirect_uri)?;
     let Some(decision) = state.identity.take_consent_decision(tenant_id, client_id) else {
-        return Ok(waiting_page(tenant_id, client_id));
+        return Ok(waiting_page(&tenant_id.to_string(), client_id));
     };
     let mut location =
         url::Url::parse(redirect_uri).map_err(|_| redirect_mismatch(client_id, redirect_uri))?;
@@ -150,9 +165,10 @@ fn error_page(error: &EntraError) -> Response {
     (error.status, Html(page)).into_response()
 }
 
-fn waiting_page(tenant_id: Uuid, client_id: &str) -> Response {
+fn waiting_page(tenant: &str, client_id: &str) -> Response {
     let page = format!(
-        "<!DOCTYPE html><html><head><title>Permissions requested</title></head><body><h1>Permissions requested</h1><p>The emulator waits for the admin's decision. Set it with POST /_admin/tenants/{tenant_id}/apps/{}/consent-decision {{\"decision\":\"approve\"}} (or \"decline\"), then visit this page again.</p></body></html>",
+        "<!DOCTYPE html><html><head><title>Permissions requested</title></head><body><h1>Permissions requested</h1><p>The emulator waits for the admin's decision. Set it with POST /_admin/tenants/{}/apps/{}/consent-decision {{\"decision\":\"approve\"}} (or \"decline\"), then visit this page again.</p></body></html>",
+        html_escape(tenant),
         html_escape(client_id)
     );
     (StatusCode::OK, Html(page)).into_response()

@@ -52,6 +52,10 @@ pub struct IdentityStore {
     apps: RwLock<HashMap<String, AppRegistration>>,
     /// Service principals by (tenant, lower-case client id).
     service_principals: RwLock<HashMap<(Uuid, String), ServicePrincipal>>,
+    /// What the admin answers on the next `/adminconsent` visit, by (tenant,
+    /// lower-case client id). Kept apart from service principals: an app has
+    /// none in a tenant until consent is granted there.
+    consent_decisions: RwLock<HashMap<(Uuid, String), ConsentDecision>>,
     /// Client assertion ids already redeemed: (client id, jti) → assertion expiry.
     used_assertion_ids: Mutex<HashMap<(String, String), i64>>,
     /// Device codes by device code.

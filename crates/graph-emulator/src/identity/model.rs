@@ -78,8 +78,6 @@ pub struct ServicePrincipal {
     /// Exchange application access scope: the user object ids the app may
     /// reach. `None` = every mailbox.
     pub exchange_scope: Option<HashSet<String>>,
-    /// What the admin will answer on the next `/adminconsent` visit.
-    pub pending_consent_decision: Option<ConsentDecision>,
 }
 
 impl Default for ServicePrincipal {
@@ -89,7 +87,6 @@ impl Default for ServicePrincipal {
             granted_roles: BTreeSet::new(),
             admin_consented: false,
             exchange_scope: None,
-            pending_consent_decision: None,
         }
     }
 }

@@ -252,14 +252,24 @@ impl IdentityStore {
         if !read(&self.apps).contains_key(&key) {
             return Err(IdentityAdminError::UnknownApp(client_id.to_owned()));
         }
-        let mut service_principals = write(&self.service_principals);
-        // The decision waits on a service principal stub; it only counts as
-        // consented once the decision is applied.
-        let service_principal = service_principals
-            .entry((tenant_id, key))
-            .or_insert_with(ServicePrincipal::default);
-        service_principal.pending_consent_decision = Some(decision);
+        write(&self.consent_decisions).insert((tenant_id, key), decision);
         Ok(())
+    }
+
+    /// The tenant in which an admin decision for `client_id` is pending, when
+    /// exactly one is (admin consent on `/organizations`).
+    pub(super) fn tenant_with_pending_decision(&self, client_id: &str) -> Option<Uuid> {
+        let key = client_key(client_id);
+        let decisions = read(&self.consent_decisions);
+        let mut pending = decisions
+            .keys()
+            .filter(|(_, app)| *app == key)
+            .map(|(tenant_id, _)| *tenant_id);
+        let first = pending.next()?;
+        match pending.next() {
+            Some(_) => None,
+            None => Some(first),
+        }
     }
 
     /// Takes the pending consent decision, if any.
@@ -268,10 +278,7 @@ impl IdentityStore {
         tenant_id: Uuid,
         client_id: &str,
     ) -> Option<ConsentDecision> {
-        let mut service_principals = write(&self.service_principals);
-        service_principals
-            .get_mut(&(tenant_id, client_key(client_id)))
-            .and_then(|service_principal| service_principal.pending_consent_decision.take())
+        write(&self.consent_decisions).remove(&(tenant_id, client_key(client_id)))
     }
 
     /// The app as seen from `tenant_id`: credentials (thumbprints, secret
@@ -324,8 +331,9 @@ impl IdentityStore {
                     ids
                 })
             }),
-            pending_consent_decision: service_principal
-                .and_then(|principal| principal.pending_consent_decision.clone()),
+            pending_consent_decision: read(&self.consent_decisions)
+                .get(&(tenant_id, client_key(client_id)))
+                .cloned(),
         })
     }
 

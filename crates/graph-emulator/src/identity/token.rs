@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, find_client, parse_form, request_base_url, required,
-    resolve_tenant_segment, CredentialRule, LoginForm,
+    accepted_audiences, authenticate_client, find_client, merge_basic_credentials, parse_form,
+    request_base_url, required, resolve_tenant_segment, CredentialRule, LoginForm,
 };
 use super::{delegated, device, entra_errors};
 use crate::errors::EntraError;
@@ -42,9 +42,11 @@ async fn token_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut form = parse_form(&body);
+    merge_basic_credentials(&headers, &mut form);
     let request = LoginRequest {
         tenant,
-        form: parse_form(&body),
+        form,
         base_url: request_base_url(&state, &headers),
     };
     // Verifying an RSA assertion and signing a token are CPU work: keep them
