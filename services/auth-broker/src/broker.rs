@@ -565,18 +565,8 @@ impl Broker {
                 return Err(error);
             }
         };
-        if let Some(certificate_id) = &notes.promoted_certificate {
-            self.audit
-                .record(
-                    "certificate.activated",
-                    caller,
-                    &tenant.tenant_id,
-                    Some(purpose),
-                    &format!("certificate {certificate_id} accepted by entra"),
-                    None,
-                )
-                .await?;
-        }
+        self.audit_promotion(caller, &tenant.tenant_id, Some(purpose), &notes)
+            .await?;
         let detail = format!(
             "app {}{}",
             app.client_id,
@@ -596,6 +586,29 @@ impl Broker {
             token,
             graph_base_url: tenant.graph_base_url.clone(),
         })
+    }
+
+    /// Audits a certificate that Entra accepted for the first time.
+    pub(crate) async fn audit_promotion(
+        &self,
+        caller: &CallerIdentity,
+        tenant_id: &str,
+        purpose: Option<Purpose>,
+        notes: &tokens::AcquireNotes,
+    ) -> Result<(), BrokerError> {
+        let Some(certificate_id) = &notes.promoted_certificate else {
+            return Ok(());
+        };
+        self.audit
+            .record(
+                "certificate.activated",
+                caller,
+                tenant_id,
+                purpose,
+                &format!("certificate {certificate_id} accepted by entra"),
+                None,
+            )
+            .await
     }
 
     pub async fn invalidate_token(

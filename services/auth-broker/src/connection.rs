@@ -64,10 +64,11 @@ impl Broker {
             let purpose_names: Vec<&str> =
                 purposes.iter().map(|purpose| purpose.as_str()).collect();
             let label = purpose_names.join("+");
-            self.check_certificates(&app, &label, &mut checks).await?;
             // A fresh token, so the check sees the permissions granted right now.
             let token = match self.tokens.acquire(&tenant, &app).await {
-                Ok((token, _)) => {
+                Ok((token, notes)) => {
+                    self.audit_promotion(caller, &tenant.tenant_id, None, &notes)
+                        .await?;
                     checks.push(ConnectionCheck::passed(
                         format!("token:{label}"),
                         format!("app {} got a token ({} mode)", app.client_id, app.auth_mode),
@@ -76,9 +77,12 @@ impl Broker {
                 }
                 Err(error) => {
                     checks.push(token_failure(&label, &app, &error));
+                    self.check_certificates(&app, &label, &mut checks).await?;
                     continue;
                 }
             };
+            // After the token request, which activates a newly uploaded certificate.
+            self.check_certificates(&app, &label, &mut checks).await?;
             for purpose in &purposes {
                 checks.push(permission_check(*purpose, &token));
             }

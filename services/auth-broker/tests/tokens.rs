@@ -1,0 +1,688 @@
+//! The auth-broker against the Entra + Graph emulator, over real gRPC (mTLS)
+//! and HTTP: the full certificate journey, purpose policy, single-flight
+//! caching, permission changes taking effect at once, certificate renewal, and
+//! no plaintext secret in the store.
+
+mod common;
+
+use common::{bytes_under, contains, StoreKind, TestBroker};
+use galsync_graph_emulator::identity::model::{AppRegistrationRequest, ConsentDecision};
+use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_proto::v1;
+use tonic::Code;
+use uuid::Uuid;
+
+const ALL_ROLES: &[&str] = &["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"];
+
+struct Tenant {
+    tenant_id: Uuid,
+    client_id: String,
+}
+
+/// An emulated tenant with one app registration requesting every role, with
+/// the broker's consent callback allowed as a redirect URI.
+fn emulated_tenant(emulator: &Emulator, broker: &TestBroker, roles: &[&str]) -> Tenant {
+    let tenant_id = Uuid::new_v4();
+    emulator
+        .state
+        .identity
+        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
+    let app = emulator
+        .state
+        .identity
+        .register_app(
+            tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync".to_owned(),
+                requested_roles: roles.iter().map(|role| role.to_string()).collect(),
+                requested_scopes: Vec::new(),
+                redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+                multi_tenant: false,
+                public_client: false,
+            },
+        )
+        .unwrap();
+    Tenant {
+        tenant_id,
+        client_id: app.client_id.clone(),
+    }
+}
+
+fn app(client_id: &str, purposes: &[v1::TokenPurpose]) -> v1::AppRegistration {
+    v1::AppRegistration {
+        client_id: client_id.to_owned(),
+        auth_mode: v1::AuthMode::Certificate as i32,
+        purposes: purposes.iter().map(|purpose| *purpose as i32).collect(),
+        ..Default::default()
+    }
+}
+
+fn token_requests(emulator: &Emulator) -> u64 {
+    emulator
+        .state
+        .accounting
+        .total(|key| key.endpoint == "/{tenant}/oauth2/v2.0/token")
+}
+
+/// Registers the tenant with the broker, generates a certificate, exports the
+/// .cer and uploads it to the emulated app. Returns the certificate id.
+async fn register_and_upload(
+    broker: &TestBroker,
+    emulator: &Emulator,
+    tenant: &Tenant,
+    validity_days: u32,
+) -> String {
+    let mut admin = broker.client_as("cli").await;
+    admin
+        .register_tenant(v1::RegisterTenantRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            display_name: "Contoso".to_owned(),
+            login_base_url: emulator.base_url(),
+            graph_base_url: emulator.base_url(),
+            apps: vec![app(
+                &tenant.client_id,
+                &[v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
+            )],
+        })
+        .await
+        .unwrap();
+    let certificate = admin
+        .generate_certificate(v1::GenerateCertificateRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: tenant.client_id.clone(),
+            key_bits: 2048,
+            validity_days,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let exported = admin
+        .export_certificate(v1::ExportCertificateRequest {
+            certificate_id: certificate.certificate_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(exported.pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let uploaded = emulator
+        .state
+        .identity
+        .upload_certificate(&tenant.client_id, &exported.cer_der)
+        .unwrap();
+    assert_eq!(uploaded.thumbprint_sha1, certificate.thumbprint_sha1);
+    certificate.certificate_id
+}
+
+/// Opens the broker's admin-consent link at the emulator (the admin approves)
+/// and follows the redirect to the broker's callback.
+async fn consent_through_the_browser(broker: &TestBroker, emulator: &Emulator, tenant: &Tenant) {
+    let mut admin = broker.client_as("cli").await;
+    let link = admin
+        .get_admin_consent_url(v1::GetAdminConsentUrlRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: tenant.client_id.clone(),
+            redirect_uri: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    emulator
+        .state
+        .identity
+        .set_consent_decision(
+            tenant.tenant_id,
+            &tenant.client_id,
+            ConsentDecision::Approve,
+        )
+        .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap();
+    let landing = browser.get(&link.url).send().await.unwrap();
+    assert_eq!(
+        landing.status(),
+        200,
+        "consent callback page: {}",
+        landing.text().await.unwrap()
+    );
+    let status = admin
+        .get_consent_status(v1::GetConsentStatusRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: tenant.client_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.granted, "{status:?}");
+}
+
+#[tokio::test]
+async fn full_certificate_journey_ends_with_a_token_graph_accepts() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    let mailbox = emulator.state.directory.add_mailbox_user(
+        tenant.tenant_id,
+        "Adele Vance",
+        "adele@contoso.example",
+        true,
+    );
+    register_and_upload(&broker, &emulator, &tenant, 730).await;
+    consent_through_the_browser(&broker, &emulator, &tenant).await;
+
+    let mut admin = broker.client_as("cli").await;
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            probe_mailbox: mailbox.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(report.ok, "{:#?}", report.checks);
+    let names: Vec<&str> = report
+        .checks
+        .iter()
+        .map(|check| check.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"graph:users") && names.contains(&"graph:mailbox"),
+        "{names:?}"
+    );
+
+    let mut reader = broker.client_as("directory-reader").await;
+    let token = reader
+        .get_graph_token(v1::GetGraphTokenRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Directory as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        token.roles.contains(&"User.Read.All".to_owned()),
+        "{:?}",
+        token.roles
+    );
+    let users = reqwest::Client::new()
+        .get(format!("{}/users?$top=1", token.graph_base_url))
+        .bearer_auth(&token.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 200);
+
+    // The certificate is now the active one, and the journey is audited.
+    let certificates = admin
+        .list_certificates(v1::ListCertificatesRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates;
+    assert_eq!(certificates[0].state, v1::CertificateState::Active as i32);
+    let audit = admin
+        .list_audit_events(v1::ListAuditEventsRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            limit: 100,
+            kind: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let kinds: Vec<&str> = audit.iter().map(|event| event.kind.as_str()).collect();
+    for expected in [
+        "tenant.registered",
+        "certificate.generated",
+        "consent.granted",
+        "certificate.activated",
+        "token.issued",
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "audit lacks {expected}: {kinds:?}"
+        );
+    }
+    let issued = audit
+        .iter()
+        .find(|event| event.kind == "token.issued")
+        .unwrap();
+    assert_eq!(issued.caller, "urn:galsync:service:directory-reader");
+    assert!(issued.token_expires_at.is_some());
+    assert!(audit
+        .iter()
+        .all(|event| !event.detail.contains(&token.access_token)));
+}
+
+#[tokio::test]
+async fn callers_get_only_their_purpose_and_refusals_are_audited() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    // Least privilege: a read app and a write app.
+    let read_tenant = emulated_tenant(&emulator, &broker, &["User.Read.All", "Group.Read.All"]);
+    let write_app = emulator
+        .state
+        .identity
+        .register_app(
+            read_tenant.tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync writer".to_owned(),
+                requested_roles: vec!["Contacts.ReadWrite".to_owned()],
+                requested_scopes: Vec::new(),
+                redirect_uris: Vec::new(),
+                multi_tenant: false,
+                public_client: false,
+            },
+        )
+        .unwrap();
+    let mut admin = broker.client_as("cli").await;
+    admin
+        .register_tenant(v1::RegisterTenantRequest {
+            tenant_id: read_tenant.tenant_id.to_string(),
+            display_name: "Contoso".to_owned(),
+            login_base_url: emulator.base_url(),
+            graph_base_url: emulator.base_url(),
+            apps: vec![
+                app(&read_tenant.client_id, &[v1::TokenPurpose::Directory]),
+                app(&write_app.client_id, &[v1::TokenPurpose::Contacts]),
+            ],
+        })
+        .await
+        .unwrap();
+
+    let mut writer = broker.client_as("contact-writer").await;
+    let status = writer
+        .get_graph_token(v1::GetGraphTokenRequest {
+            tenant_id: read_tenant.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Directory as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let mut scheduler = broker.client_as("scheduler").await;
+    let status = scheduler
+        .get_graph_token(v1::GetGraphTokenRequest {
+            tenant_id: read_tenant.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Contacts as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    let denied = admin
+        .list_audit_events(v1::ListAuditEventsRequest {
+            tenant_id: read_tenant.tenant_id.to_string(),
+            limit: 10,
+            kind: "token.denied".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let callers: Vec<&str> = denied.iter().map(|event| event.caller.as_str()).collect();
+    assert!(
+        callers.contains(&"urn:galsync:service:contact-writer"),
+        "{callers:?}"
+    );
+    assert!(
+        callers.contains(&"urn:galsync:service:scheduler"),
+        "{callers:?}"
+    );
+    assert_eq!(
+        token_requests(&emulator),
+        0,
+        "a refused caller must not cause a token request"
+    );
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_callers_cause_one_token_request() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    register_and_upload(&broker, &emulator, &tenant, 730).await;
+    emulator
+        .state
+        .identity
+        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
+        .unwrap();
+
+    let reader = broker.client_as("directory-reader").await;
+    let mut calls = Vec::new();
+    for _ in 0..200 {
+        let mut client = reader.clone();
+        let tenant_id = tenant.tenant_id.to_string();
+        calls.push(tokio::spawn(async move {
+            client
+                .get_graph_token(v1::GetGraphTokenRequest {
+                    tenant_id,
+                    purpose: v1::TokenPurpose::Directory as i32,
+                })
+                .await
+                .map(|response| response.into_inner().access_token)
+        }));
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for call in calls {
+        tokens.insert(call.await.unwrap().unwrap());
+    }
+    assert_eq!(tokens.len(), 1, "every caller gets the one cached token");
+    assert_eq!(token_requests(&emulator), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_permission_takes_effect_after_invalidate_and_test_connection_names_it() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    register_and_upload(&broker, &emulator, &tenant, 730).await;
+    emulator
+        .state
+        .identity
+        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
+        .unwrap();
+
+    let mut writer = broker.client_as("contact-writer").await;
+    let request = v1::GetGraphTokenRequest {
+        tenant_id: tenant.tenant_id.to_string(),
+        purpose: v1::TokenPurpose::Contacts as i32,
+    };
+    let before = writer
+        .get_graph_token(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(before.roles.contains(&"Contacts.ReadWrite".to_owned()));
+
+    emulator
+        .state
+        .identity
+        .revoke_role(tenant.tenant_id, &tenant.client_id, "Contacts.ReadWrite")
+        .unwrap();
+    let invalidated = writer
+        .invalidate_token(v1::InvalidateTokenRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Contacts as i32,
+            reason: "graph answered 403 ErrorAccessDenied".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(invalidated.invalidated);
+    let after = writer.get_graph_token(request).await.unwrap().into_inner();
+    assert_ne!(after.access_token, before.access_token);
+    assert!(
+        !after.roles.contains(&"Contacts.ReadWrite".to_owned()),
+        "{:?}",
+        after.roles
+    );
+
+    let mut admin = broker.client_as("cli").await;
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            probe_mailbox: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!report.ok);
+    let failed = report
+        .checks
+        .iter()
+        .find(|check| check.name == "permissions:contacts")
+        .unwrap();
+    assert!(!failed.ok);
+    assert!(failed.detail.contains("Contacts.ReadWrite"), "{failed:?}");
+    assert!(failed.fix.contains("admin consent"), "{failed:?}");
+}
+
+#[tokio::test]
+async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    let mut admin = broker.client_as("cli").await;
+    admin
+        .register_tenant(v1::RegisterTenantRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            display_name: "Contoso".to_owned(),
+            login_base_url: emulator.base_url(),
+            graph_base_url: emulator.base_url(),
+            apps: vec![app(
+                &tenant.client_id,
+                &[v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
+            )],
+        })
+        .await
+        .unwrap();
+    let certificate = admin
+        .generate_certificate(v1::GenerateCertificateRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            probe_mailbox: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let token_check = report
+        .checks
+        .iter()
+        .find(|check| check.name.starts_with("token:"))
+        .unwrap();
+    assert!(!token_check.ok);
+    assert_eq!(token_check.error_code, "AADSTS700027");
+    assert!(
+        token_check.fix.contains("upload the .cer"),
+        "{token_check:?}"
+    );
+    let certificate_check = report
+        .checks
+        .iter()
+        .find(|check| check.name.contains(&certificate.thumbprint_sha1))
+        .unwrap();
+    assert!(certificate_check.fix.contains(&certificate.thumbprint_sha1));
+}
+
+#[tokio::test]
+async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    // 29 days of validity: inside the 30-day renewal window from the start.
+    let first_certificate = register_and_upload(&broker, &emulator, &tenant, 29).await;
+    emulator
+        .state
+        .identity
+        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
+        .unwrap();
+    let mut reader = broker.client_as("directory-reader").await;
+    let request = v1::GetGraphTokenRequest {
+        tenant_id: tenant.tenant_id.to_string(),
+        purpose: v1::TokenPurpose::Directory as i32,
+    };
+    let invalidate = v1::InvalidateTokenRequest {
+        tenant_id: tenant.tenant_id.to_string(),
+        purpose: v1::TokenPurpose::Directory as i32,
+        reason: "test".to_owned(),
+    };
+    reader.get_graph_token(request.clone()).await.unwrap();
+    let mut admin = broker.client_as("cli").await;
+    let listed = admin
+        .list_certificates(v1::ListCertificatesRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates;
+    assert!(
+        listed[0].expiring_soon,
+        "a 29-day certificate is inside the renewal window"
+    );
+
+    let created = broker.broker.renew_due_certificates().await.unwrap();
+    assert_eq!(created.len(), 1);
+    let replacement = created[0].clone();
+    assert!(
+        broker
+            .broker
+            .renew_due_certificates()
+            .await
+            .unwrap()
+            .is_empty(),
+        "one replacement only"
+    );
+
+    // Not uploaded yet: every token request still succeeds with the old one.
+    for _ in 0..3 {
+        reader.invalidate_token(invalidate.clone()).await.unwrap();
+        reader.get_graph_token(request.clone()).await.unwrap();
+        broker.broker.clock().advance(chrono::Duration::minutes(11));
+    }
+    let states = |certificates: &[galsync_auth_broker::store::CertificateRow]| {
+        certificates
+            .iter()
+            .map(|row| (row.certificate_id.clone(), row.state.clone()))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let rows = broker
+        .broker
+        .certificates(&tenant.tenant_id.to_string(), "")
+        .await
+        .unwrap();
+    assert_eq!(states(&rows)[&first_certificate], "active");
+    assert_eq!(
+        states(&rows)[&replacement.certificate_id],
+        "pending-registration"
+    );
+
+    // The admin uploads it: the next token comes from the new certificate.
+    emulator
+        .state
+        .identity
+        .upload_certificate(&tenant.client_id, &replacement.der)
+        .unwrap();
+    reader.invalidate_token(invalidate.clone()).await.unwrap();
+    reader.get_graph_token(request.clone()).await.unwrap();
+    let rows = broker
+        .broker
+        .certificates(&tenant.tenant_id.to_string(), "")
+        .await
+        .unwrap();
+    assert_eq!(states(&rows)[&replacement.certificate_id], "active");
+    assert_eq!(states(&rows)[&first_certificate], "retired");
+}
+
+async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<String>) {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(store).await;
+    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    let certificate_id = register_and_upload(&broker, &emulator, &tenant, 730).await;
+    emulator
+        .state
+        .identity
+        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
+        .unwrap();
+    let secret_value = "Sup3r~Secret.Value_for-galsync";
+    let mut admin = broker.client_as("cli").await;
+    admin
+        .set_client_secret(v1::SetClientSecretRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            client_id: tenant.client_id.clone(),
+            secret: secret_value.to_owned(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let mut reader = broker.client_as("directory-reader").await;
+    let token = reader
+        .get_graph_token(v1::GetGraphTokenRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Directory as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let certificate = broker.broker.certificate(&certificate_id).await.unwrap();
+    assert!(certificate.sealed_private_key.starts_with("v1."));
+
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("PEM private key", b"PRIVATE KEY".to_vec()),
+        ("client secret", secret_value.as_bytes().to_vec()),
+        ("access token", token.as_bytes().to_vec()),
+        (
+            "token payload",
+            token.split('.').nth(1).unwrap().as_bytes().to_vec(),
+        ),
+    ];
+    let stored = match postgres_dsn {
+        None => bytes_under(broker.data_dir.path()),
+        Some(dsn) => {
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&dsn)
+                .await
+                .unwrap();
+            let mut all = Vec::new();
+            for table in [
+                "tenants",
+                "apps",
+                "certificates",
+                "consent_states",
+                "consent_outcomes",
+                "device_sign_ins",
+                "audit_events",
+            ] {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT row_to_json(t)::text FROM {table} t"))
+                        .fetch_all(&mut connection)
+                        .await
+                        .unwrap();
+                for (row,) in rows {
+                    all.extend(row.into_bytes());
+                }
+            }
+            assert!(
+                contains(&all, tenant.client_id.as_bytes()),
+                "the dump should hold the app rows"
+            );
+            all
+        }
+    };
+    for (what, needle) in needles {
+        assert!(
+            !contains(&stored, &needle),
+            "the store holds a plaintext {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_store_holds_no_plaintext_secret() {
+    secrets_never_reach_the_store(StoreKind::Sqlite, None).await;
+}
+
+#[tokio::test]
+async fn postgres_store_holds_no_plaintext_secret() {
+    let Some(dsn) =
+        galsync_platform::testing::fresh_postgres_dsn("postgres_store_holds_no_plaintext_secret")
+            .await
+    else {
+        return;
+    };
+    secrets_never_reach_the_store(StoreKind::Postgres(dsn.clone()), Some(dsn)).await;
+}
