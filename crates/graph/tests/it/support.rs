@@ -156,6 +156,7 @@ pub struct TestCertificate {
     pub private_key_pkcs8_der: Vec<u8>,
     pub private_key_pem: String,
     pub certificate_der: Vec<u8>,
+    pub certificate_pem: String,
 }
 
 pub fn test_certificate() -> &'static TestCertificate {
@@ -181,6 +182,7 @@ pub fn test_certificate() -> &'static TestCertificate {
             private_key_pkcs8_der: pkcs8_der.as_bytes().to_vec(),
             private_key_pem: pem,
             certificate_der: certificate.der().to_vec(),
+            certificate_pem: certificate.pem(),
         }
     })
 }
