@@ -123,3 +123,21 @@ pub fn caller_identity<T>(request: &tonic::Request<T>) -> CallerIdentity {
         None => CallerIdentity::Unidentified,
     }
 }
+
+/// A gRPC channel to another galsync service: mTLS when `tls` is given
+/// (checking the server's name), plaintext otherwise. Connects lazily, so a
+/// service can start before the services it calls.
+pub fn channel(
+    url: &str,
+    tls: Option<&TlsMaterial>,
+    server_name: &str,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(std::time::Duration::from_secs(30));
+    if let Some(material) = tls {
+        endpoint = endpoint.tls_config(material.client_config(server_name))?;
+    }
+    Ok(endpoint.connect_lazy())
+}

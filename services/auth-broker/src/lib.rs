@@ -6,6 +6,7 @@
 mod audit;
 pub mod broker;
 pub mod certificates;
+pub mod client;
 pub mod clock;
 mod config;
 mod connection;
