@@ -14,13 +14,13 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-use super::model::{Group, MemberRef, User};
+use super::model::User;
 use super::patch::user_from_json;
 use super::properties::{render_user, SelectedUserProperty, USER_FIELDS};
 use super::seed::SeedOptions;
 use super::store::DirectoryError;
 
-const TENANT: &str = "/_admin/tenants/{tenant}/directory";
+pub(super) const TENANT: &str = "/_admin/tenants/{tenant}/directory";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,19 +47,10 @@ pub fn routes() -> Router<AppState> {
             &format!("{TENANT}/users/{{id}}/photo"),
             put(set_photo).delete(remove_photo),
         )
-        .route(
-            &format!("{TENANT}/groups"),
-            get(list_groups).post(create_group),
-        )
-        .route(&format!("{TENANT}/groups/{{id}}/members"), post(add_member))
-        .route(
-            &format!("{TENANT}/groups/{{id}}/members/{{member_id}}"),
-            axum::routing::delete(remove_member),
-        )
-        .route(&format!("{TENANT}/delta/expire"), post(expire_delta))
+        .merge(super::admin_groups::routes())
 }
 
-struct AdminError(StatusCode, String);
+pub(super) struct AdminError(pub StatusCode, pub String);
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
@@ -80,9 +71,9 @@ impl From<DirectoryError> for AdminError {
     }
 }
 
-type AdminResult = Result<Response, AdminError>;
+pub(super) type AdminResult = Result<Response, AdminError>;
 
-fn tenant_id(state: &AppState, tenant: &str) -> Result<Uuid, AdminError> {
+pub(super) fn tenant_id(state: &AppState, tenant: &str) -> Result<Uuid, AdminError> {
     state
         .identity
         .resolve_tenant(tenant)
@@ -361,86 +352,4 @@ async fn remove_photo(
     let user_id = user_id(&state, tenant_id, &id)?;
     let user = state.directory.remove_photo(tenant_id, user_id)?;
     Ok(Json(admin_view(&user)).into_response())
-}
-
-fn group_view(group: &Group) -> Value {
-    json!({
-        "id": group.id,
-        "displayName": group.display_name,
-        "mail": group.mail,
-        "members": group.members,
-    })
-}
-
-async fn list_groups(State(state): State<AppState>, Path(tenant): Path<String>) -> AdminResult {
-    let tenant_id = tenant_id(&state, &tenant)?;
-    let groups: Vec<Value> = state
-        .directory
-        .list_groups(tenant_id)
-        .iter()
-        .map(|group| group_view(group))
-        .collect();
-    Ok(Json(json!({"count": groups.len(), "groups": groups})).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NewGroup {
-    display_name: String,
-    description: Option<String>,
-    mail: Option<String>,
-    #[serde(default)]
-    members: Vec<MemberRef>,
-}
-
-async fn create_group(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    Json(body): Json<NewGroup>,
-) -> AdminResult {
-    let tenant_id = tenant_id(&state, &tenant)?;
-    let mut group = Group::new_security(&body.display_name);
-    group.description = body.description;
-    group.mail_enabled = body.mail.is_some();
-    group.mail = body.mail;
-    let group_id = state.directory.create_group(tenant_id, group)?;
-    for member in body.members {
-        state
-            .directory
-            .add_group_member(tenant_id, group_id, member)?;
-    }
-    let created = state.directory.read(tenant_id, |directory| {
-        directory.groups.get(&group_id).cloned()
-    });
-    let view = created
-        .map(|group| group_view(&group))
-        .unwrap_or_else(|| json!({"id": group_id}));
-    Ok((StatusCode::CREATED, Json(view)).into_response())
-}
-
-async fn add_member(
-    State(state): State<AppState>,
-    Path((tenant, id)): Path<(String, Uuid)>,
-    Json(member): Json<MemberRef>,
-) -> AdminResult {
-    let tenant_id = tenant_id(&state, &tenant)?;
-    state.directory.add_group_member(tenant_id, id, member)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn remove_member(
-    State(state): State<AppState>,
-    Path((tenant, id, member_id)): Path<(String, Uuid, Uuid)>,
-) -> AdminResult {
-    let tenant_id = tenant_id(&state, &tenant)?;
-    state
-        .directory
-        .remove_group_member(tenant_id, id, member_id)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn expire_delta(State(state): State<AppState>, Path(tenant): Path<String>) -> AdminResult {
-    let tenant_id = tenant_id(&state, &tenant)?;
-    state.directory.expire_delta_tokens(tenant_id);
-    Ok(Json(json!({"expired": true})).into_response())
 }

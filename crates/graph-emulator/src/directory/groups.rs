@@ -15,7 +15,8 @@ use crate::auth::GraphCaller;
 use crate::errors::GraphError;
 use crate::AppState;
 
-use super::filter::{evaluate, FieldValue, FilterSubject};
+use super::filter::{FieldValue, FilterSubject};
+use super::filter_eval::evaluate;
 use super::http::{
     authorize, bind_group_filter, collection_response, next_link, resource_not_found,
     GroupFilterField, PageToken, GROUP_READ, METADATA,

@@ -11,7 +11,8 @@ use crate::auth::GraphCaller;
 use crate::errors::GraphError;
 use crate::AppState;
 
-use super::filter::{bind, parse, BoundProperty, Expr, ValueKind};
+use super::filter::{parse, BoundProperty, Expr, ValueKind};
+use super::filter_eval::bind;
 use super::properties::{user_field, Filterable, UserField, GROUP_PROPERTIES};
 use super::store::UserFilterField;
 

@@ -15,8 +15,11 @@
 //! names the kind for the few disabled users with mail that remain in doubt.
 
 pub mod admin;
+pub mod admin_groups;
 pub mod delta;
 pub mod filter;
+pub mod filter_eval;
+pub mod group_properties;
 pub mod groups;
 pub mod http;
 pub mod model;
@@ -27,6 +30,7 @@ pub mod photos;
 pub mod properties;
 pub mod query;
 pub mod seed;
+pub mod seed_groups;
 pub mod store;
 pub mod throttle;
 pub mod users;

@@ -32,13 +32,26 @@ impl DirectoryStore {
         self.write(tenant_id, |directory| insert_user(directory, user))
     }
 
-    /// Adds many users at once under one lock (seeding); stops at the first error.
+    /// Adds many users at once under one lock (seeding): all of them, or none
+    /// when an id or UPN is taken.
     pub fn add_users(&self, tenant_id: Uuid, users: Vec<User>) -> Result<usize, DirectoryError> {
         self.write(tenant_id, |directory| {
-            let mut added = 0;
+            let mut batch_upns = std::collections::HashSet::with_capacity(users.len());
+            let mut batch_ids = std::collections::HashSet::with_capacity(users.len());
+            for user in &users {
+                let upn_key = user.user_principal_name.to_lowercase();
+                if directory.upn_index.contains_key(&upn_key) || !batch_upns.insert(upn_key) {
+                    return Err(DirectoryError::UpnTaken(user.user_principal_name.clone()));
+                }
+                let id_known = directory.users.contains_key(&user.id)
+                    || directory.deleted.contains_key(&user.id);
+                if id_known || !batch_ids.insert(user.id) {
+                    return Err(DirectoryError::IdTaken(user.id));
+                }
+            }
+            let added = users.len();
             for user in users {
                 insert_user(directory, user)?;
-                added += 1;
             }
             Ok(added)
         })

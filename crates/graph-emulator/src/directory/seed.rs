@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{Group, MailboxKind, MemberRef, User, UserType};
+use super::model::{Group, MailboxKind, User, UserType};
 use super::names::{self, Office};
 use super::store::{DirectoryError, DirectoryStore};
 
@@ -89,7 +89,7 @@ pub struct SeedSummary {
 }
 
 /// splitmix64: tiny, fast and stable across crate versions.
-struct SeedRng(u64);
+pub(super) struct SeedRng(u64);
 
 impl SeedRng {
     fn next_u64(&mut self) -> u64 {
@@ -112,7 +112,7 @@ impl SeedRng {
         &items[self.below(items.len())]
     }
 
-    fn uuid(&mut self) -> Uuid {
+    pub(super) fn uuid(&mut self) -> Uuid {
         let high = self.next_u64().to_be_bytes();
         let low = self.next_u64().to_be_bytes();
         let mut bytes = [0u8; 16];
@@ -331,7 +331,7 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
     }
 
     let mut groups = if options.groups {
-        build_groups(
+        super::seed_groups::build_groups(
             &mut rng,
             &options.domain,
             &member_ids,
@@ -345,64 +345,6 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
         group.created = created;
     }
     (users, groups, summary)
-}
-
-fn build_groups(
-    rng: &mut SeedRng,
-    domain: &str,
-    member_ids: &[Uuid],
-    departments_of_members: &[usize],
-    summary: &mut SeedSummary,
-) -> Vec<Group> {
-    let mut groups = Vec::new();
-    let mut all_staff = Group::new_security("All Staff");
-    all_staff.id = rng.uuid();
-    all_staff.mail_enabled = true;
-    all_staff.mail = Some(format!("allstaff@{domain}"));
-    for division in names::DIVISIONS {
-        let mut division_group = Group::new_security(&format!("Division - {division}"));
-        division_group.id = rng.uuid();
-        for (department_index, department) in names::DEPARTMENTS.iter().enumerate() {
-            if department.division != *division {
-                continue;
-            }
-            let mut department_group = Group::new_security(&format!("Dept - {}", department.name));
-            department_group.id = rng.uuid();
-            for (member_index, member) in member_ids.iter().enumerate() {
-                if departments_of_members[member_index] == department_index {
-                    department_group.members.push(MemberRef::User(*member));
-                }
-            }
-            division_group
-                .members
-                .push(MemberRef::Group(department_group.id));
-            groups.push(department_group);
-        }
-        all_staff.members.push(MemberRef::Group(division_group.id));
-        groups.push(division_group);
-    }
-    // The top of the manager tree is also a direct member: it must appear once.
-    if let Some(chief) = member_ids.first() {
-        all_staff.members.push(MemberRef::User(*chief));
-    }
-    summary.all_staff_group_id = Some(all_staff.id);
-    groups.push(all_staff);
-    for group in &groups {
-        let kind = if group.display_name == "All Staff" {
-            "all"
-        } else if group.display_name.starts_with("Division") {
-            "division"
-        } else {
-            "department"
-        };
-        summary.groups.push(SeededGroup {
-            id: group.id,
-            display_name: group.display_name.clone(),
-            kind: kind.to_owned(),
-            direct_members: group.members.len(),
-        });
-    }
-    groups
 }
 
 impl DirectoryStore {

@@ -14,7 +14,7 @@ use crate::auth::GraphCaller;
 use crate::errors::GraphError;
 use crate::AppState;
 
-use super::filter::evaluate;
+use super::filter_eval::evaluate;
 use super::http::{
     authorize, bind_user_filter, collection_response, next_link, resource_not_found, PageToken,
     METADATA, USER_READ,
