@@ -9,6 +9,24 @@
 //!
 //! Secrets (private keys, client secrets, refresh tokens, access tokens) are
 //! wrapped in [`secrecy`] types and never appear in `Debug`, logs or errors.
+//!
+//! Typical wiring in a service (one `reqwest::Client` per process):
+//!
+//! ```text
+//! let http = HttpOptions::default().build_client()?;
+//! let tokens: Arc<dyn TokenSource> = Arc::new(BrokerTokens::new(..)); // or CachedTokenSource
+//! let graph = GraphClient::new(http, GraphClientConfig { base_url, ..Default::default() }, tokens)?;
+//! let users: Vec<User> = graph.get_all_pages(&format!("/users?$select={USER_SELECT}&$top=999")).await?;
+//! let delta = graph.delta::<User>(&stored_delta_link).await?;      // items + next delta link
+//! let work = graph.with_stats(Arc::new(RequestStats::new()));      // per work item counts
+//! let outcome = work.batch_with_retry(requests).await?;            // ≤ 20, per-item status
+//! ```
+//!
+//! Every request goes through one policy: `Retry-After` obeyed exactly
+//! (decimal seconds or HTTP-date), full-jitter exponential backoff when it is
+//! absent, bounded attempts and total wait, one token refresh on 401/403, and
+//! no blind re-send of a create whose outcome is unknown
+//! ([`GraphError::Ambiguous`]).
 
 pub mod client;
 pub mod error;

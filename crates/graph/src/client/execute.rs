@@ -101,6 +101,9 @@ impl GraphClient {
             .http
             .request(request.method.clone(), url.clone())
             .bearer_auth(token.value.expose_secret());
+        for (name, value) in &self.inner.default_headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

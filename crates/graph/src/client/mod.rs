@@ -178,6 +178,8 @@ struct ClientInner {
     retry: RetryPolicy,
     tokens: Arc<dyn TokenSource>,
     sleeper: Arc<dyn Sleeper>,
+    /// Sent with every request of this client (e.g. `ConsistencyLevel`).
+    default_headers: Vec<(String, String)>,
 }
 
 /// Microsoft Graph for one tenant and one token source. Cheap to clone.
@@ -221,6 +223,7 @@ impl GraphClient {
             retry: config.retry,
             tokens,
             sleeper: retry::default_sleeper(),
+            default_headers: Vec::new(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -235,6 +238,18 @@ impl GraphClient {
         Self {
             inner: Arc::new(inner),
             stats: self.stats,
+        }
+    }
+
+    /// The same client sending `name: value` with every request, e.g.
+    /// `ConsistencyLevel: eventual` for advanced directory queries or
+    /// `Prefer: IdType="ImmutableId"` for mailbox items.
+    pub fn with_header(&self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.default_headers.push((name.into(), value.into()));
+        Self {
+            inner: Arc::new(inner),
+            stats: Arc::clone(&self.stats),
         }
     }
 

@@ -174,3 +174,40 @@ async fn delta_without_a_delta_link_is_an_error() {
 
     assert!(matches!(error, GraphError::MissingDeltaLink), "{error:?}");
 }
+
+#[tokio::test]
+async fn client_wide_headers_reach_every_page() {
+    let seen_levels: SeenUris = SeenUris::default();
+    let recorder = seen_levels.clone();
+    let router = Router::new().route(
+        "/v1.0/users",
+        get(move |request: Request| {
+            let recorder = recorder.clone();
+            async move {
+                let level = request
+                    .headers()
+                    .get("consistencylevel")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("missing")
+                    .to_owned();
+                recorder.lock().expect("lock").push(level);
+                let host = host_of(&request);
+                if request.uri().query().unwrap_or_default().contains("page2") {
+                    return Json(json!({"value": [{"id": "u2"}]}));
+                }
+                Json(json!({"value": [{"id": "u1"}], "@odata.nextLink": format!("http://{host}/v1.0/users?$skiptoken=page2")}))
+            }
+        }),
+    );
+    let server = spawn_server(router).await;
+    let client = graph_client(&server, GenerationTokenSource::new());
+
+    let users: Vec<User> = client
+        .with_header("ConsistencyLevel", "eventual")
+        .get_all_pages("/users?$count=true")
+        .await
+        .expect("users");
+
+    assert_eq!(users.len(), 2);
+    assert_eq!(*seen_levels.lock().expect("lock"), ["eventual", "eventual"]);
+}
