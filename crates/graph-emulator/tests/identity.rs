@@ -1,14 +1,15 @@
 //! The emulated identity platform over real HTTP: client credentials with
-//! certificate assertions and secrets, every rejection a client can meet,
-//! and the claims of issued tokens. Consent and discovery: identity_consent.rs;
-//! device code, refresh tokens and MSAL: identity_delegated.rs.
+//! certificate assertions, every rejection a client can meet, and the claims
+//! of issued tokens. Secrets: identity_secrets.rs; consent and discovery:
+//! identity_consent.rs; device code, refresh tokens and MSAL:
+//! identity_delegated.rs.
 
 mod identity_support;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use identity_support::{
-    admin_post, app_key, assert_entra_error, jwt_claims, rs256, sign_assertion, start,
-    stranger_key, Thumbprint, DOMAIN, GRAPH_DEFAULT, JWT_BEARER,
+    app_key, assert_entra_error, jwt_claims, rs256, sign_assertion, start, stranger_key,
+    Thumbprint, DOMAIN, GRAPH_DEFAULT, JWT_BEARER,
 };
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
@@ -255,98 +256,6 @@ async fn unknown_tenant_and_unknown_app_are_rejected() {
 }
 
 #[tokio::test]
-async fn client_secrets_are_checked_for_value_and_expiry() {
-    let tenant = start().await;
-    let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
-    let secret_text = secret["secret_text"]
-        .as_str()
-        .expect("secret value shown once")
-        .to_owned();
-    let expired_at = (Utc::now() - Duration::days(1)).to_rfc3339();
-    admin_post(
-        &tenant.http,
-        &tenant.app_admin_url("/secrets"),
-        json!({"value": "old-secret-value", "expires_at": expired_at}),
-    )
-    .await;
-    let view: Value = tenant
-        .http
-        .get(tenant.app_admin_url(""))
-        .send()
-        .await
-        .expect("show")
-        .json()
-        .await
-        .expect("json");
-    assert!(
-        !view.to_string().contains(&secret_text),
-        "secret values never shown again"
-    );
-
-    let tenant_id = tenant.tenant_id.to_string();
-    let with_secret = |value: &'static str| {
-        [
-            ("grant_type", "client_credentials"),
-            ("client_id", tenant.client_id.as_str()),
-            ("scope", GRAPH_DEFAULT),
-            ("client_secret", value),
-        ]
-    };
-    let good = tenant
-        .token_request(
-            &tenant_id,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &tenant.client_id),
-                ("scope", GRAPH_DEFAULT),
-                ("client_secret", &secret_text),
-            ],
-        )
-        .await;
-    assert_eq!(good.0, 200, "{}", good.1);
-    assert_entra_error(
-        &tenant
-            .token_request(&tenant_id, &with_secret("wrong"))
-            .await,
-        401,
-        "invalid_client",
-        7000215,
-    );
-    assert_entra_error(
-        &tenant
-            .token_request(&tenant_id, &with_secret("old-secret-value"))
-            .await,
-        401,
-        "invalid_client",
-        7000222,
-    );
-}
-
-#[tokio::test]
-async fn client_secret_is_accepted_in_a_basic_authorization_header() {
-    let tenant = start().await;
-    let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
-    let secret_text = secret["secret_text"].as_str().expect("secret");
-    let send = |password: String| {
-        tenant
-            .http
-            .post(tenant.token_url())
-            .basic_auth(&tenant.client_id, Some(password))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", GRAPH_DEFAULT),
-            ])
-            .send()
-    };
-    let good = send(secret_text.to_owned()).await.expect("token request");
-    assert_eq!(good.status(), 200);
-    let bad = send("wrong".to_owned()).await.expect("token request");
-    assert_eq!(bad.status(), 401);
-    let body: Value = bad.json().await.expect("json");
-    assert_eq!(body["error_codes"], json!([7000215]));
-}
-
-#[tokio::test]
 async fn bad_scope_and_missing_parameters_are_rejected() {
     let tenant = start().await;
     let tenant_id = tenant.tenant_id.to_string();
@@ -384,4 +293,58 @@ async fn bad_scope_and_missing_parameters_are_rejected() {
         )
         .await;
     assert_entra_error(&no_credential, 401, "invalid_client", 7000218);
+}
+
+#[tokio::test]
+async fn certificates_upload_as_a_der_cer_file_or_base64_and_can_be_removed() {
+    use base64::Engine;
+    let tenant = start().await;
+    let uploaded = tenant
+        .http
+        .post(tenant.app_admin_url("/certificates"))
+        .body(stranger_key().certificate_der.clone())
+        .send()
+        .await
+        .expect("upload der");
+    assert_eq!(uploaded.status(), 201);
+    let view: Value = uploaded.json().await.expect("json");
+    assert_eq!(view["thumbprint_sha1"], stranger_key().sha1_hex());
+    let stranger_assertion = sign_assertion(
+        stranger_key(),
+        stranger_key(),
+        Algorithm::RS256,
+        Thumbprint::Sha1UrlSafe,
+        &tenant.assertion_claims(),
+    );
+    assert_eq!(tenant.client_credentials(&stranger_assertion).await.0, 200);
+
+    let duplicate = tenant
+        .http
+        .post(tenant.app_admin_url("/certificates"))
+        .json(&json!({"certificate": base64::engine::general_purpose::STANDARD.encode(&stranger_key().certificate_der)}))
+        .send()
+        .await
+        .expect("upload base64");
+    assert_eq!(duplicate.status(), 400, "the same certificate twice");
+
+    let removed = tenant
+        .http
+        .delete(tenant.app_admin_url(&format!("/certificates/{}", stranger_key().sha1_hex())))
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(removed.status(), 200);
+    let again = sign_assertion(
+        stranger_key(),
+        stranger_key(),
+        Algorithm::RS256,
+        Thumbprint::Sha1UrlSafe,
+        &tenant.assertion_claims(),
+    );
+    assert_entra_error(
+        &tenant.client_credentials(&again).await,
+        401,
+        "invalid_client",
+        700027,
+    );
 }

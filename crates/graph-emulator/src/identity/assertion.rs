@@ -206,7 +206,7 @@ impl IdentityStore {
     ) -> Result<(), EntraError> {
         let mut used = lock(&self.used_assertion_ids);
         // Forget expired ids now and then, not on every request.
-        if used.len() >= 1024 && used.len() % 256 == 0 {
+        if used.len() >= 1024 && used.len().is_multiple_of(256) {
             used.retain(|_, remembered_until| *remembered_until >= now);
         }
         let key = (client_id.to_ascii_lowercase(), jti.to_owned());

@@ -189,7 +189,7 @@ impl IdentityStore {
             let mut service_principals = write(&self.service_principals);
             let service_principal = service_principals
                 .entry((tenant_id, key.clone()))
-                .or_insert_with(ServicePrincipal::default);
+                .or_default();
             service_principal.granted_roles.extend(roles_to_grant);
             service_principal.admin_consented = true;
         }
