@@ -304,6 +304,9 @@ impl GraphClient {
         self.execute(&request).await?.json()
     }
 
+    /// A delete. Retried on connection loss like any idempotent request, so
+    /// a 404 may mean an earlier attempt already deleted it: treat
+    /// [`GraphError::is_not_found`] as done.
     pub async fn delete(&self, url: &str) -> Result<(), GraphError> {
         self.execute(&GraphRequest::delete(url)).await?;
         Ok(())
