@@ -293,6 +293,15 @@ async fn bad_scope_and_missing_parameters_are_rejected() {
         )
         .await;
     assert_entra_error(&no_credential, 401, "invalid_client", 7000218);
+    let with_get = tenant
+        .http
+        .get(tenant.token_url())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(with_get.status(), 400);
+    let body: Value = with_get.json().await.expect("json");
+    assert_eq!(body["error_codes"], json!([900561]));
 }
 
 #[tokio::test]

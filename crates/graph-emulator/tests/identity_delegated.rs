@@ -89,6 +89,11 @@ async fn device_code_flow_issues_delegated_tokens_after_approval_and_refresh_rot
         "authorization_pending",
         70016,
     );
+    let debug_output = format!("{:?}", tenant.emulator.state);
+    assert!(
+        !debug_output.contains(device_code),
+        "device codes stay out of debug output"
+    );
     let pending: Value = tenant
         .http
         .get(format!("{}/_admin/devicecodes", tenant.base))

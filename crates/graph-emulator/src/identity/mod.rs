@@ -45,7 +45,7 @@ use model::{AppRegistration, DeviceCodeRecord, RefreshGrant, ServicePrincipal};
 
 /// Everything the identity platform knows. All methods are cheap and
 /// synchronous; locks are never held across an await.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct IdentityStore {
     tenants: RwLock<HashMap<Uuid, TenantRecord>>,
     /// App registrations by lower-case client id.
@@ -62,6 +62,20 @@ pub struct IdentityStore {
     device_codes: Mutex<HashMap<String, DeviceCodeRecord>>,
     /// Refresh tokens by the SHA-256 of the token.
     refresh_tokens: Mutex<HashMap<[u8; 32], RefreshGrant>>,
+}
+
+/// Counts only: device codes and refresh token hashes are credentials.
+impl std::fmt::Debug for IdentityStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("IdentityStore")
+            .field("tenants", &read(&self.tenants).len())
+            .field("apps", &read(&self.apps).len())
+            .field("service_principals", &read(&self.service_principals).len())
+            .field("device_codes", &lock(&self.device_codes).len())
+            .field("refresh_tokens", &lock(&self.refresh_tokens).len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {

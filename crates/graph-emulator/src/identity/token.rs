@@ -26,7 +26,10 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token_endpoint))
+    Router::new().route(
+        "/{tenant}/oauth2/v2.0/token",
+        post(token_endpoint).get(token_endpoint_with_get),
+    )
 }
 
 /// One login request, with what the handler read from HTTP.
@@ -59,6 +62,17 @@ async fn token_endpoint(
         Ok(Err(error)) => error.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// Entra answers a GET on the token endpoint with AADSTS900561.
+async fn token_endpoint_with_get() -> Response {
+    EntraError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        900561,
+        "The endpoint only accepts POST requests. Received a GET request.",
+    )
+    .into_response()
 }
 
 /// A successful token answer, uncacheable as Entra sends it.
