@@ -5,16 +5,16 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::body::{contact_changes, parse_object};
-use super::model::Projection;
+use super::filter::contact_filter;
+use super::model::{json_response, ContactView, Projection};
 use super::odata::{
-    contact_filter, contact_select, extended_expand, next_link, parse_query, QueryOptions,
-    DEFAULT_PAGE_SIZE,
+    contact_select, extended_expand, next_link, parse_query, QueryOptions, DEFAULT_PAGE_SIZE,
 };
 use super::{
     check_id, item_error, odata_context, open_mailbox, READ_PERMISSIONS, WRITE_PERMISSIONS,
@@ -60,11 +60,8 @@ pub(crate) fn projection(options: &QueryOptions) -> Result<Projection, GraphErro
     Ok(Projection { select, extended })
 }
 
-fn contact_context(state: &AppState, user: &str) -> Value {
-    Value::String(odata_context(
-        state,
-        &format!("users('{user}')/contacts/$entity"),
-    ))
+fn contact_context(state: &AppState, user: &str) -> String {
+    odata_context(state, &format!("users('{user}')/contacts/$entity"))
 }
 
 async fn list_in_folder(
@@ -176,15 +173,18 @@ fn create_contact(
     }
     let changes = contact_changes(parse_object(body)?)?;
     let now = state.clock.now();
+    let context = contact_context(state, user);
     let mut mailbox = opened.lock();
     let folder_id = folder.unwrap_or(&mailbox.root_folder_id).to_owned();
-    let mut rendered = mailbox
+    let contact = mailbox
         .create_contact(&folder_id, changes, now)
-        .map_err(item_error)?
-        .to_json(&Projection::default());
-    drop(mailbox);
-    rendered["@odata.context"] = contact_context(state, user);
-    Ok((StatusCode::CREATED, Json(rendered)).into_response())
+        .map_err(item_error)?;
+    let projection = Projection::default();
+    let view = ContactView {
+        context: Some(&context),
+        ..ContactView::new(contact, &projection)
+    };
+    Ok(json_response(StatusCode::CREATED, &view))
 }
 
 async fn get_in_folder(
@@ -192,7 +192,7 @@ async fn get_in_folder(
     caller: GraphCaller,
     Path((user, folder_id, contact_id)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     get_contact(
         &state,
         &caller,
@@ -208,7 +208,7 @@ async fn get_anywhere(
     caller: GraphCaller,
     Path((user, contact_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     get_contact(&state, &caller, &user, None, &contact_id, query.as_deref())
 }
 
@@ -219,7 +219,7 @@ fn get_contact(
     folder: Option<&str>,
     contact_id: &str,
     raw_query: Option<&str>,
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     let opened = open_mailbox(state, caller, user, READ_PERMISSIONS)?;
     if let Some(folder_id) = folder {
         check_id(folder_id)?;
@@ -230,13 +230,13 @@ fn get_contact(
     if let Some(folder_id) = folder {
         mailbox.folder(folder_id).map_err(item_error)?;
     }
-    let mut rendered = mailbox
-        .contact(contact_id, folder)
-        .map_err(item_error)?
-        .to_json(&projection);
-    drop(mailbox);
-    rendered["@odata.context"] = contact_context(state, user);
-    Ok(Json(rendered))
+    let contact = mailbox.contact(contact_id, folder).map_err(item_error)?;
+    let context = contact_context(state, user);
+    let view = ContactView {
+        context: Some(&context),
+        ..ContactView::new(contact, &projection)
+    };
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 async fn update_in_folder(
@@ -244,7 +244,7 @@ async fn update_in_folder(
     caller: GraphCaller,
     Path((user, folder_id, contact_id)): Path<(String, String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     update_contact(&state, &caller, &user, Some(&folder_id), &contact_id, &body)
 }
 
@@ -253,7 +253,7 @@ async fn update_anywhere(
     caller: GraphCaller,
     Path((user, contact_id)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     update_contact(&state, &caller, &user, None, &contact_id, &body)
 }
 
@@ -264,7 +264,7 @@ fn update_contact(
     folder: Option<&str>,
     contact_id: &str,
     body: &[u8],
-) -> Result<Json<Value>, GraphError> {
+) -> Result<Response, GraphError> {
     let opened = open_mailbox(state, caller, user, WRITE_PERMISSIONS)?;
     if let Some(folder_id) = folder {
         check_id(folder_id)?;
@@ -276,13 +276,16 @@ fn update_contact(
     if let Some(folder_id) = folder {
         mailbox.folder(folder_id).map_err(item_error)?;
     }
-    let mut rendered = mailbox
+    let contact = mailbox
         .update_contact(contact_id, folder, changes, now)
-        .map_err(item_error)?
-        .to_json(&Projection::default());
-    drop(mailbox);
-    rendered["@odata.context"] = contact_context(state, user);
-    Ok(Json(rendered))
+        .map_err(item_error)?;
+    let context = contact_context(state, user);
+    let projection = Projection::default();
+    let view = ContactView {
+        context: Some(&context),
+        ..ContactView::new(contact, &projection)
+    };
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 async fn delete_in_folder(

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::contacts::projection;
+use super::items::DeltaRow;
 use super::odata::{parse_query, QueryOptions, MAX_PAGE_SIZE};
-use super::store::DeltaRow;
 use super::{check_id, item_error, odata_context, open_mailbox, READ_PERMISSIONS};
 use crate::auth::GraphCaller;
 use crate::errors::GraphError;

@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::body::{folder_display_name, parse_object};
-use super::odata::{folder_filter, next_link, parse_query, DEFAULT_PAGE_SIZE};
+use super::filter::folder_filter;
+use super::odata::{next_link, parse_query, DEFAULT_PAGE_SIZE};
 use super::{
     check_id, item_error, odata_context, open_mailbox, READ_PERMISSIONS, WRITE_PERMISSIONS,
 };

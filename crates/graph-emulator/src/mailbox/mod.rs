@@ -3,16 +3,20 @@
 //! per-app-per-mailbox throttling limits.
 //!
 //! Submodules: [`model`] (stored shapes, ids), [`body`] (request bodies),
-//! [`store`] (per-mailbox storage), [`odata`] (query options), [`folders`],
+//! [`store`] and [`items`] (per-mailbox storage), [`odata`] and [`filter`] (query options), [`folders`],
 //! [`contacts`], [`delta`], [`photos`] (Graph routes), [`batch`] (`$batch`),
 //! [`throttle`] (limits), [`admin`] (inspection and acting as the user).
 
 pub mod admin;
+pub mod admin_routes;
 pub mod batch;
+pub mod batch_request;
 pub mod body;
 pub mod contacts;
 pub mod delta;
+pub mod filter;
 pub mod folders;
+pub mod items;
 pub mod model;
 pub mod odata;
 pub mod photos;
@@ -29,6 +33,7 @@ use axum::http::StatusCode;
 use axum::Router;
 
 pub use admin::{FolderSummary, UserActionError};
+pub use admin_routes::resolve_mailbox;
 pub use store::{Mailbox, MailboxError, MailboxStore};
 
 /// Permissions that allow reading contacts.
@@ -43,7 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(delta::routes())
         .merge(photos::routes())
         .merge(batch::routes())
-        .merge(admin::routes())
+        .merge(admin_routes::routes())
 }
 
 /// A mailbox the caller may use, resolved from the `{id|upn}` path segment.

@@ -3,6 +3,8 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// How one writable contact property is typed in Graph's schema.
@@ -159,7 +161,7 @@ impl Projection {
 }
 
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A change key that differs after every modification.
@@ -172,48 +174,7 @@ pub fn change_key(sequence: u64) -> String {
 impl Contact {
     /// Renders the contact as Graph does, limited to `projection`.
     pub fn to_json(&self, projection: &Projection) -> Value {
-        let mut object = Map::with_capacity(CONTACT_FIELDS.len() + 8);
-        object.insert(
-            "@odata.etag".to_owned(),
-            Value::String(format!("W/\"{}\"", self.change_key)),
-        );
-        object.insert("id".to_owned(), Value::String(self.id.clone()));
-        let computed = [
-            ("createdDateTime", format_timestamp(self.created)),
-            ("lastModifiedDateTime", format_timestamp(self.last_modified)),
-            ("changeKey", self.change_key.clone()),
-            ("parentFolderId", self.folder_id.clone()),
-        ];
-        for (name, value) in computed {
-            if projection.includes(name) {
-                object.insert(name.to_owned(), Value::String(value));
-            }
-        }
-        for (index, (name, _)) in CONTACT_FIELDS.iter().enumerate() {
-            if projection.includes(name) {
-                object.insert((*name).to_owned(), self.fields[index].clone());
-            }
-        }
-        if let Some(wanted) = &projection.extended {
-            let mut properties = Vec::new();
-            for property in &self.extended_properties {
-                let matches = match wanted {
-                    None => true,
-                    Some(id) => property.id.eq_ignore_ascii_case(id),
-                };
-                if matches {
-                    properties.push(serde_json::json!({
-                        "id": property.id,
-                        "value": property.value,
-                    }));
-                }
-            }
-            object.insert(
-                "singleValueExtendedProperties".to_owned(),
-                Value::Array(properties),
-            );
-        }
-        Value::Object(object)
+        serde_json::to_value(ContactView::new(self, projection)).unwrap_or(Value::Null)
     }
 
     pub fn extended_value(&self, property_id: &str) -> Option<&str> {
@@ -225,6 +186,116 @@ impl Contact {
 
     pub fn field(&self, name: &str) -> Option<&Value> {
         field_index(name).map(|index| &self.fields[index])
+    }
+}
+
+/// A contact rendered straight to JSON (no intermediate `Value`): the hot
+/// path of every create, read and update.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactView<'a> {
+    pub contact: &'a Contact,
+    pub projection: &'a Projection,
+    /// `@odata.context` to put first, when the response carries one.
+    pub context: Option<&'a str>,
+    /// Adds `"@odata.type": "#microsoft.graph.contact"` (delta rows).
+    pub with_type: bool,
+}
+
+impl<'a> ContactView<'a> {
+    pub fn new(contact: &'a Contact, projection: &'a Projection) -> Self {
+        Self {
+            contact,
+            projection,
+            context: None,
+            with_type: false,
+        }
+    }
+}
+
+/// The extended properties a projection asks for, as a JSON array.
+struct ExtendedView<'a> {
+    properties: &'a [ExtendedProperty],
+    wanted: &'a Option<String>,
+}
+
+impl Serialize for ExtendedView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut sequence = serializer.serialize_seq(None)?;
+        for property in self.properties {
+            let matches = match self.wanted {
+                None => true,
+                Some(id) => property.id.eq_ignore_ascii_case(id),
+            };
+            if matches {
+                let mut entry = Map::new();
+                entry.insert("id".to_owned(), Value::String(property.id.clone()));
+                entry.insert("value".to_owned(), Value::String(property.value.clone()));
+                sequence.serialize_element(&entry)?;
+            }
+        }
+        sequence.end()
+    }
+}
+
+impl Serialize for ContactView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let contact = self.contact;
+        let projection = self.projection;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(context) = self.context {
+            map.serialize_entry("@odata.context", context)?;
+        }
+        if self.with_type {
+            map.serialize_entry("@odata.type", "#microsoft.graph.contact")?;
+        }
+        map.serialize_entry("@odata.etag", &format!("W/\"{}\"", contact.change_key))?;
+        map.serialize_entry("id", &contact.id)?;
+        if projection.includes("createdDateTime") {
+            map.serialize_entry("createdDateTime", &format_timestamp(contact.created))?;
+        }
+        if projection.includes("lastModifiedDateTime") {
+            map.serialize_entry(
+                "lastModifiedDateTime",
+                &format_timestamp(contact.last_modified),
+            )?;
+        }
+        if projection.includes("changeKey") {
+            map.serialize_entry("changeKey", &contact.change_key)?;
+        }
+        if projection.includes("parentFolderId") {
+            map.serialize_entry("parentFolderId", &contact.folder_id)?;
+        }
+        for (index, (name, _)) in CONTACT_FIELDS.iter().enumerate() {
+            if projection.includes(name) {
+                map.serialize_entry(name, &contact.fields[index])?;
+            }
+        }
+        if let Some(wanted) = &projection.extended {
+            let view = ExtendedView {
+                properties: &contact.extended_properties,
+                wanted,
+            };
+            map.serialize_entry("singleValueExtendedProperties", &view)?;
+        }
+        map.end()
+    }
+}
+
+/// A JSON response body from anything serialisable, rendered at once (so it
+/// can be built while a mailbox lock is held).
+pub fn json_response(
+    status: axum::http::StatusCode,
+    body: &impl Serialize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
@@ -254,7 +325,8 @@ pub fn new_id(mailbox_tag: &[u8; 8], kind: IdKind) -> String {
     let mut payload = Vec::with_capacity(ID_PAYLOAD_LEN);
     payload.extend_from_slice(mailbox_tag);
     payload.push(kind as u8);
-    payload.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let random: [u8; 16] = rand::random();
+    payload.extend_from_slice(&random);
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload);
     format!("{ID_PREFIX}{encoded}=")
 }

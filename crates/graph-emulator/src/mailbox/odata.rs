@@ -4,7 +4,8 @@
 
 use axum::http::StatusCode;
 
-use super::model::{field_index, Contact, READ_ONLY_FIELDS};
+use super::filter::{parse_filter_conditions, Condition};
+use super::model::{field_index, READ_ONLY_FIELDS};
 use crate::errors::GraphError;
 
 /// Page size Outlook collections use without `$top`.
@@ -23,7 +24,7 @@ pub struct QueryOptions {
     pub deltatoken: Option<String>,
 }
 
-fn invalid_query(message: impl Into<String>) -> GraphError {
+pub(crate) fn invalid_query(message: impl Into<String>) -> GraphError {
     GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
@@ -114,257 +115,12 @@ pub fn extended_expand(expand: &str) -> Result<Option<String>, GraphError> {
         .strip_prefix("$filter=")
         .or_else(|| inner.trim().strip_prefix("filter="))
         .ok_or_else(|| invalid_query(format!("Invalid $expand clause '{trimmed}'.")))?;
-    let conditions = parse_conditions(&mut tokenize(filter_text)?.into_iter().peekable())?;
+    let conditions = parse_filter_conditions(filter_text)?;
     match conditions.as_slice() {
         [Condition::Compare { path, literal }] if path.eq_ignore_ascii_case("id") => {
             Ok(Some(literal.clone()))
         }
-        _ => Err(unsupported_filter()),
-    }
-}
-
-/// A `$filter` on contacts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ContactFilter {
-    /// `singleValueExtendedProperties/Any(ep: ep/id eq '…' and ep/value eq '…')`
-    ExtendedProperty { id: String, value: Option<String> },
-    /// `emailAddresses/any(a: a/address eq '…')`
-    EmailAddress(String),
-    /// `displayName eq '…'` (any text property)
-    Field { name: String, value: String },
-}
-
-impl ContactFilter {
-    pub fn matches(&self, contact: &Contact) -> bool {
-        match self {
-            ContactFilter::ExtendedProperty { id, value } => {
-                contact.extended_properties.iter().any(|property| {
-                    property.id.eq_ignore_ascii_case(id)
-                        && value
-                            .as_ref()
-                            .is_none_or(|wanted| property.value.eq_ignore_ascii_case(wanted))
-                })
-            }
-            ContactFilter::EmailAddress(address) => contact
-                .field("emailAddresses")
-                .and_then(|value| value.as_array())
-                .is_some_and(|entries| {
-                    entries.iter().any(|entry| {
-                        entry["address"]
-                            .as_str()
-                            .is_some_and(|stored| stored.eq_ignore_ascii_case(address))
-                    })
-                }),
-            ContactFilter::Field { name, value } => contact
-                .field(name)
-                .and_then(|stored| stored.as_str())
-                .is_some_and(|stored| stored.eq_ignore_ascii_case(value)),
-        }
-    }
-}
-
-fn unsupported_filter() -> GraphError {
-    GraphError::new(
-        StatusCode::BAD_REQUEST,
-        "ErrorInvalidUrlQueryFilter",
-        "The query filter contains one or more invalid nodes.",
-    )
-}
-
-/// Parses the contact `$filter` forms the emulator supports; every
-/// condition must hold.
-pub fn contact_filter(text: &str) -> Result<Vec<ContactFilter>, GraphError> {
-    let mut tokens = tokenize(text)?.into_iter().peekable();
-    let mut filters = Vec::new();
-    for condition in parse_conditions(&mut tokens)? {
-        filters.push(match condition {
-            Condition::Compare { path, literal } => {
-                if field_index(&path).is_none() {
-                    return Err(unsupported_filter());
-                }
-                ContactFilter::Field {
-                    name: path,
-                    value: literal,
-                }
-            }
-            Condition::Any {
-                collection,
-                variable,
-                inner,
-            } => any_filter(&collection, &variable, &inner)?,
-        });
-    }
-    Ok(filters)
-}
-
-fn any_filter(
-    collection: &str,
-    variable: &str,
-    inner: &[Condition],
-) -> Result<ContactFilter, GraphError> {
-    let mut values = std::collections::HashMap::new();
-    for condition in inner {
-        let Condition::Compare { path, literal } = condition else {
-            return Err(unsupported_filter());
-        };
-        let Some((prefix, property)) = path.split_once('/') else {
-            return Err(unsupported_filter());
-        };
-        if prefix != variable {
-            return Err(unsupported_filter());
-        }
-        values.insert(property.to_ascii_lowercase(), literal.clone());
-    }
-    if collection.eq_ignore_ascii_case("singleValueExtendedProperties") {
-        let Some(id) = values.remove("id") else {
-            return Err(unsupported_filter());
-        };
-        let value = values.remove("value");
-        if !values.is_empty() {
-            return Err(unsupported_filter());
-        }
-        return Ok(ContactFilter::ExtendedProperty { id, value });
-    }
-    if collection.eq_ignore_ascii_case("emailAddresses") && values.len() == 1 {
-        if let Some(address) = values.remove("address") {
-            return Ok(ContactFilter::EmailAddress(address));
-        }
-    }
-    Err(unsupported_filter())
-}
-
-/// `displayName eq '…'` on contact folders.
-pub fn folder_filter(text: &str) -> Result<String, GraphError> {
-    let conditions = parse_conditions(&mut tokenize(text)?.into_iter().peekable())?;
-    match conditions.as_slice() {
-        [Condition::Compare { path, literal }] if path == "displayName" => Ok(literal.clone()),
-        _ => Err(unsupported_filter()),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Literal(String),
-    Open,
-    Close,
-    Colon,
-}
-
-fn malformed_filter(text: &str) -> GraphError {
-    invalid_query(format!("Invalid filter clause: '{text}'."))
-}
-
-fn tokenize(text: &str) -> Result<Vec<Token>, GraphError> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&next) = chars.peek() {
-        match next {
-            ' ' | '\t' => {
-                chars.next();
-            }
-            '(' | ')' | ':' => {
-                chars.next();
-                tokens.push(match next {
-                    '(' => Token::Open,
-                    ')' => Token::Close,
-                    _ => Token::Colon,
-                });
-            }
-            '\'' => {
-                chars.next();
-                let mut literal = String::new();
-                let mut closed = false;
-                while let Some(character) = chars.next() {
-                    if character == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            chars.next();
-                            literal.push('\'');
-                            continue;
-                        }
-                        closed = true;
-                        break;
-                    }
-                    literal.push(character);
-                }
-                if !closed {
-                    return Err(malformed_filter(text));
-                }
-                tokens.push(Token::Literal(literal));
-            }
-            _ => {
-                let mut word = String::new();
-                while let Some(&character) = chars.peek() {
-                    if matches!(character, ' ' | '\t' | '(' | ')' | ':' | '\'') {
-                        break;
-                    }
-                    word.push(character);
-                    chars.next();
-                }
-                tokens.push(Token::Word(word));
-            }
-        }
-    }
-    Ok(tokens)
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Condition {
-    Compare {
-        path: String,
-        literal: String,
-    },
-    Any {
-        collection: String,
-        variable: String,
-        inner: Vec<Condition>,
-    },
-}
-
-type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
-
-/// condition ('and' condition)*, up to the end or a closing parenthesis.
-fn parse_conditions(tokens: &mut Tokens) -> Result<Vec<Condition>, GraphError> {
-    let mut conditions = vec![parse_condition(tokens)?];
-    while let Some(Token::Word(word)) = tokens.peek() {
-        if !word.eq_ignore_ascii_case("and") {
-            return Err(unsupported_filter());
-        }
-        tokens.next();
-        conditions.push(parse_condition(tokens)?);
-    }
-    Ok(conditions)
-}
-
-fn parse_condition(tokens: &mut Tokens) -> Result<Condition, GraphError> {
-    let Some(Token::Word(path)) = tokens.next() else {
-        return Err(invalid_query("Invalid filter clause."));
-    };
-    let lowered = path.to_ascii_lowercase();
-    if lowered.ends_with("/any") {
-        let collection = path[..path.len() - "/any".len()].to_owned();
-        let (Some(Token::Open), Some(Token::Word(variable)), Some(Token::Colon)) =
-            (tokens.next(), tokens.next(), tokens.next())
-        else {
-            return Err(invalid_query("Invalid filter clause."));
-        };
-        let inner = parse_conditions(tokens)?;
-        if tokens.next() != Some(Token::Close) {
-            return Err(invalid_query("Invalid filter clause."));
-        }
-        return Ok(Condition::Any {
-            collection,
-            variable,
-            inner,
-        });
-    }
-    match (tokens.next(), tokens.next()) {
-        (Some(Token::Word(operator)), Some(Token::Literal(literal)))
-            if operator.eq_ignore_ascii_case("eq") =>
-        {
-            Ok(Condition::Compare { path, literal })
-        }
-        _ => Err(unsupported_filter()),
+        _ => Err(super::filter::unsupported_filter()),
     }
 }
 
@@ -392,21 +148,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_extended_property_any_filter() {
-        let filters = contact_filter(
-            "singleValueExtendedProperties/Any(ep: ep/id eq 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name SourceObjectId' and ep/value eq 'abc')",
-        )
-        .expect("valid filter");
-        assert_eq!(
-            filters,
-            vec![ContactFilter::ExtendedProperty {
-                id: "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name SourceObjectId".to_owned(),
-                value: Some("abc".to_owned()),
-            }]
-        );
-    }
-
-    #[test]
     fn parses_expand_and_folder_filters() {
         assert_eq!(
             extended_expand("singleValueExtendedProperties($filter=id eq 'String 0x4001')")
@@ -414,10 +155,11 @@ mod tests {
             Some("String 0x4001".to_owned())
         );
         assert_eq!(
-            folder_filter("displayName eq 'O''Brien contacts'").expect("valid filter"),
+            super::super::filter::folder_filter("displayName eq 'O''Brien contacts'")
+                .expect("valid filter"),
             "O'Brien contacts"
         );
-        assert!(folder_filter("startswith(displayName,'x')").is_err());
-        assert!(contact_filter("displayName eq 'unterminated").is_err());
+        assert!(super::super::filter::folder_filter("startswith(displayName,'x')").is_err());
+        assert!(super::super::filter::contact_filter("displayName eq 'unterminated").is_err());
     }
 }
