@@ -430,6 +430,42 @@ async fn transitive_members_resolve_nested_groups_once_and_survive_cycles() {
 }
 
 #[tokio::test]
+async fn member_filters_need_an_advanced_query_and_rooms_list_in_one_request() {
+    let fixture = start(1_000, unlimited()).await;
+    let all_staff = fixture.summary.all_staff_group_id.expect("All Staff");
+    let path = format!(
+        "/v1.0/groups/{all_staff}/transitiveMembers/microsoft.graph.user?$top=999&$select=id&$count=true&$filter=accountEnabled%20eq%20true"
+    );
+    let plain = fixture.get(&path).await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST);
+    assert_eq!(plain.error_code(), "Request_UnsupportedQuery");
+    let pages = fixture.all_pages(&path, EVENTUAL).await;
+    let enabled: usize = pages.iter().map(|page| page.values().len()).sum();
+    let expected = fixture
+        .emulator
+        .state
+        .directory
+        .list_users(fixture.tenant, false)
+        .iter()
+        .filter(|user| user.account_enabled && user.department.is_some())
+        .count();
+    assert_eq!(enabled, expected);
+
+    let places_token = fixture.token_with(&["Place.Read.All"]);
+    let rooms = fixture
+        .get_url(
+            &fixture.url("/v1.0/places/microsoft.graph.room"),
+            &places_token,
+            &[],
+        )
+        .await;
+    assert_eq!(rooms.values().len(), fixture.summary.rooms);
+    assert!(rooms.values()[0]["emailAddress"].is_string());
+    let denied = fixture.get("/v1.0/places/microsoft.graph.room").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn directory_budget_throttles_with_a_decimal_retry_after_only_when_limits_are_on() {
     let limited = EmulatorConfig {
         limits_enabled: true,

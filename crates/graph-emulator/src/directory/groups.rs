@@ -18,8 +18,8 @@ use crate::AppState;
 use super::filter::{FieldValue, FilterSubject};
 use super::filter_eval::evaluate;
 use super::http::{
-    authorize, bind_group_filter, collection_response, next_link, resource_not_found,
-    GroupFilterField, PageToken, GROUP_READ, METADATA,
+    authorize, bind_group_filter, bind_user_filter, collection_response, next_link,
+    resource_not_found, GroupFilterField, PageToken, GROUP_READ, METADATA,
 };
 use super::model::{Group, MemberRef, User};
 use super::properties::SelectedUserProperty;
@@ -192,13 +192,30 @@ async fn list_members(
     authorize(&state, &caller, GROUP_READ)?;
     let query = GraphQuery::parse(raw_query.as_deref())?;
     query.reject_unsupported()?;
-    if query.filter.is_some() {
-        return Err(request_bad_request(
-            "Filter on group members requires an advanced query; not supported by the emulator.",
-        ));
-    }
     let page_size = query.page_size()?;
     let users_only = matches!(listing, Listing::DirectUsers | Listing::TransitiveUsers);
+    // Graph filters member listings only as advanced queries, and only cast to users here.
+    let user_filter = match &query.filter {
+        None => None,
+        Some(_) if !users_only => {
+            return Err(request_bad_request(
+                "Filter on a mixed member collection is not supported; cast to microsoft.graph.user.",
+            ))
+        }
+        Some(_) if !query.is_advanced(&headers) => {
+            return Err(GraphError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                "Filter on group members requires ConsistencyLevel header with a value of 'eventual' and $count=true.",
+            ))
+        }
+        Some(text) => Some(bind_user_filter(text, true)?),
+    };
+    let keep_user = |user: &User| {
+        user_filter
+            .as_ref()
+            .is_none_or(|expression| evaluate(expression, user))
+    };
     let selection = if users_only {
         MemberSelection {
             users: parse_user_select(query.select.as_deref())?,
@@ -224,7 +241,9 @@ async fn list_members(
                     match member {
                         MemberRef::User(user_id) => {
                             if let Some(user) = directory.users.get(user_id) {
-                                members.push(Member::User(user.clone()));
+                                if keep_user(user) {
+                                    members.push(Member::User(user.clone()));
+                                }
                             }
                         }
                         MemberRef::Group(group_id) if !users_only => {
@@ -249,6 +268,7 @@ async fn list_members(
                     directory
                         .transitive_users(group)
                         .into_iter()
+                        .filter(|user| keep_user(user))
                         .map(Member::User),
                 );
             }

@@ -12,7 +12,9 @@
 //! are disabled accounts without licences (`accountEnabled=false`,
 //! `assignedLicenses=[]`), so excluding disabled accounts excludes them too;
 //! `GET /users/{id}/mailboxSettings/userPurpose` (needs MailboxSettings.Read)
-//! names the kind for the few disabled users with mail that remain in doubt.
+//! names the kind for the few disabled users with mail that remain in doubt,
+//! and `GET /places/microsoft.graph.room` (Place.Read.All) lists every room
+//! mailbox with its `emailAddress` in one request.
 
 pub mod admin;
 pub mod admin_groups;
@@ -27,6 +29,7 @@ pub mod mutations;
 pub mod names;
 pub mod patch;
 pub mod photos;
+pub mod places;
 pub mod properties;
 pub mod query;
 pub mod seed;
@@ -118,6 +121,7 @@ pub fn routes() -> Router<AppState> {
             "/v1.0/users/{id}/mailboxSettings/userPurpose",
             get(users::get_user_purpose),
         )
+        .route("/v1.0/places/microsoft.graph.room", get(places::list_rooms))
         .route("/v1.0/groups", get(groups::list_groups))
         .route("/v1.0/groups/{id}", get(groups::get_group))
         .route("/v1.0/groups/{id}/members", get(groups::members))
