@@ -4,9 +4,21 @@
 
 mod identity_support;
 
+use std::collections::HashMap;
+
 use identity_support::{admin_post, jwt_claims, rs256, start, DOMAIN, REDIRECT_URI};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
+
+/// The `Location` of a redirect and its query parameters.
+fn redirect_target(response: &reqwest::Response) -> (String, HashMap<String, String>) {
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location header");
+    let parsed = url::Url::parse(location).expect("absolute url");
+    let query = parsed.query_pairs().into_owned().collect();
+    (location.to_owned(), query)
+}
 
 #[tokio::test]
 async fn issued_token_verifies_with_the_published_jwks() {
@@ -104,22 +116,22 @@ async fn admin_consent_redirects_with_the_admins_decision() {
     .await;
     let declined = tenant.http.get(&consent_url).send().await.expect("visit");
     assert_eq!(declined.status(), 302);
-    let location =
-        url::Url::parse(declined.headers()["location"].to_str().expect("location")).expect("url");
-    let query: std::collections::HashMap<String, String> =
-        location.query_pairs().into_owned().collect();
-    assert_eq!(query["error"], "access_denied");
-    assert_eq!(query["state"], "xyz 1");
-    assert!(query["error_description"].starts_with("AADSTS65004"));
-    let (status, body) = tenant
+    let (_, declined_query) = redirect_target(&declined);
+    assert_eq!(declined_query["admin_consent"], "True");
+    assert_eq!(declined_query["error"], "access_denied");
+    assert_eq!(declined_query["state"], "xyz 1");
+    assert!(declined_query["error_description"].starts_with("AADSTS65004"));
+    let (status, body_after_decline) = tenant
         .client_credentials(&rs256(&tenant.assertion_claims()))
         .await;
     assert_eq!(status, 200);
-    assert!(
-        jwt_claims(body["access_token"].as_str().unwrap_or_default())
-            .get("roles")
-            .is_none()
-    );
+    assert!(jwt_claims(
+        body_after_decline["access_token"]
+            .as_str()
+            .unwrap_or_default()
+    )
+    .get("roles")
+    .is_none());
 
     admin_post(
         &tenant.http,
@@ -129,14 +141,11 @@ async fn admin_consent_redirects_with_the_admins_decision() {
     .await;
     let approved = tenant.http.get(&consent_url).send().await.expect("visit");
     assert_eq!(approved.status(), 302);
-    let location =
-        url::Url::parse(approved.headers()["location"].to_str().expect("location")).expect("url");
-    assert!(location.as_str().starts_with(REDIRECT_URI));
-    let query: std::collections::HashMap<String, String> =
-        location.query_pairs().into_owned().collect();
-    assert_eq!(query["admin_consent"], "True");
-    assert_eq!(query["tenant"], tenant.tenant_id.to_string());
-    assert_eq!(query["state"], "xyz 1");
+    let (approved_location, approved_query) = redirect_target(&approved);
+    assert!(approved_location.starts_with(REDIRECT_URI));
+    assert_eq!(approved_query["admin_consent"], "True");
+    assert_eq!(approved_query["tenant"], tenant.tenant_id.to_string());
+    assert_eq!(approved_query["state"], "xyz 1");
     let (_, body) = tenant
         .client_credentials(&rs256(&tenant.assertion_claims()))
         .await;
@@ -235,10 +244,7 @@ async fn msp_admin_consent_on_organizations_installs_a_multi_tenant_app_in_the_a
         .await
         .expect("visit");
     assert_eq!(visit.status(), 302);
-    let location =
-        url::Url::parse(visit.headers()["location"].to_str().expect("location")).expect("url");
-    let query: std::collections::HashMap<String, String> =
-        location.query_pairs().into_owned().collect();
+    let (_, query) = redirect_target(&visit);
     assert_eq!(query["tenant"], customer_id);
 
     let (status, body) = tenant.token_request(&customer_id, &form).await;

@@ -39,11 +39,11 @@ pub fn merge_basic_credentials(headers: &axum::http::HeaderMap, form: &mut Login
     else {
         return;
     };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+    let Ok(decoded_bytes) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
         return;
     };
-    let decoded = String::from_utf8_lossy(&decoded).into_owned();
-    let Some((client_id, secret)) = decoded.split_once(':') else {
+    let credentials_text = String::from_utf8_lossy(&decoded_bytes).into_owned();
+    let Some((client_id, secret)) = credentials_text.split_once(':') else {
         return;
     };
     let unescape = |text: &str| -> String {

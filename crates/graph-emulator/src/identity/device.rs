@@ -55,7 +55,7 @@ async fn devicecode_endpoint(
         base_url: request_base_url(&state, &headers),
     };
     match start_device_flow(&state, &request) {
-        Ok(body) => token_response(body),
+        Ok(answer) => token_response(answer),
         Err(error) => error.into_response(),
     }
 }

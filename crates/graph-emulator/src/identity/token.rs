@@ -58,7 +58,7 @@ async fn token_endpoint(
     let outcome =
         tokio::task::spawn_blocking(move || handle_token_request(&worker_state, &request)).await;
     match outcome {
-        Ok(Ok(body)) => token_response(body),
+        Ok(Ok(answer)) => token_response(answer),
         Ok(Err(error)) => error.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
