@@ -1,10 +1,16 @@
 //! `galsync-contact-writer` configuration: the shared server flags plus this service's own.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use galsync_platform::config::{ConfigError, ServerArgs};
 use galsync_platform::service::ServiceConfig;
+
+use crate::pacing::PacingConfig;
+
+/// Graph's largest `$batch`.
+pub const MAX_BATCH_SIZE: usize = 20;
 
 /// galsync contact-writer.
 #[derive(Debug, Clone, Parser)]
@@ -21,6 +27,54 @@ pub struct Config {
     /// Directory for embedded data (SQLite files, generated keys).
     #[arg(long, env = "GALSYNC_DATA_DIR", default_value = "galsync-data")]
     pub data_dir: PathBuf,
+
+    /// The auth-broker issuing `contacts` tokens. Default: the local broker
+    /// (https with --tls-*, http otherwise) on port 50051.
+    #[arg(long, env = "GALSYNC_BROKER_URL")]
+    pub broker_url: Option<String>,
+
+    /// The directory-reader serving snapshots and photos. Default: the local
+    /// reader on port 50052.
+    #[arg(long, env = "GALSYNC_READER_URL")]
+    pub reader_url: Option<String>,
+
+    /// The scheduler's work queue; the work loop runs only when this is given.
+    #[arg(long, env = "GALSYNC_SCHEDULER_URL")]
+    pub scheduler_url: Option<String>,
+
+    /// Work items reconciled at once (each one mailbox).
+    #[arg(long, env = "GALSYNC_WRITER_WORKERS", default_value_t = 8)]
+    pub workers: usize,
+
+    /// Lease length asked of the work queue, in seconds (heartbeats at a third of it).
+    #[arg(long, env = "GALSYNC_WRITER_LEASE_SECS", default_value_t = 60)]
+    pub lease_secs: u32,
+
+    /// Graph requests in flight per mailbox; a batch's sub-requests count (Graph allows 4).
+    #[arg(long, env = "GALSYNC_WRITER_MAILBOX_IN_FLIGHT", default_value_t = 4)]
+    pub mailbox_in_flight: u32,
+
+    /// Sub-requests per `$batch` call (at most 20).
+    #[arg(long, env = "GALSYNC_WRITER_BATCH_SIZE", default_value_t = 20)]
+    pub batch_size: usize,
+
+    /// Graph's per-app-per-mailbox request budget per window; the writer paces
+    /// itself to stay within it (and learns a lower one from throttling).
+    #[arg(
+        long,
+        env = "GALSYNC_WRITER_MAILBOX_REQUESTS_PER_WINDOW",
+        default_value_t = 10_000
+    )]
+    pub mailbox_requests_per_window: u32,
+
+    /// Length of that window in seconds (decimals allowed).
+    #[arg(long, env = "GALSYNC_WRITER_MAILBOX_WINDOW_SECS", default_value_t = 600.0)]
+    pub mailbox_window_secs: f64,
+
+    /// Seconds a running work item gets to finish after SIGTERM before its
+    /// lease is given back.
+    #[arg(long, env = "GALSYNC_WRITER_DRAIN_SECS", default_value_t = 20)]
+    pub drain_secs: u64,
 }
 
 impl Config {
@@ -41,6 +95,35 @@ impl Config {
         config.store_url = Some(store_url.into());
         config
     }
+
+    pub fn broker_url(&self) -> String {
+        self.broker_url
+            .clone()
+            .unwrap_or_else(|| self.local_url(50051))
+    }
+
+    pub fn reader_url(&self) -> String {
+        self.reader_url
+            .clone()
+            .unwrap_or_else(|| self.local_url(50052))
+    }
+
+    fn local_url(&self, port: u16) -> String {
+        if self.server.tls_enabled() {
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        }
+    }
+
+    /// How hard one mailbox may be driven.
+    pub fn pacing(&self) -> PacingConfig {
+        PacingConfig {
+            requests_per_window: self.mailbox_requests_per_window,
+            window: Duration::from_secs_f64(self.mailbox_window_secs.max(0.001)),
+            in_flight: self.mailbox_in_flight,
+        }
+    }
 }
 
 impl ServiceConfig for Config {
@@ -50,6 +133,51 @@ impl ServiceConfig for Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
+        if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
+            return Err(ConfigError::new(
+                "batch-size",
+                format!("must be between 1 and {MAX_BATCH_SIZE} (Graph's $batch limit)"),
+            ));
+        }
+        if self.mailbox_in_flight == 0 || self.mailbox_in_flight > 4 {
+            return Err(ConfigError::new(
+                "mailbox-in-flight",
+                "must be between 1 and 4 (Graph refuses a fifth concurrent request per mailbox)",
+            ));
+        }
+        if self.workers == 0 {
+            return Err(ConfigError::new("workers", "must be at least 1"));
+        }
+        if self.mailbox_requests_per_window == 0 || self.mailbox_window_secs <= 0.0 {
+            return Err(ConfigError::new(
+                "mailbox-requests-per-window",
+                "the request budget and its window must be positive",
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_larger_than_graph_allows_is_refused_naming_the_flag() {
+        let mut config = Config::local("sqlite://x.db");
+        config.batch_size = 21;
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.flag, "batch-size");
+        config.batch_size = 20;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn local_defaults_point_at_the_local_broker_and_reader_without_a_scheduler() {
+        let config = Config::local("sqlite://x.db");
+        assert_eq!(config.broker_url(), "http://127.0.0.1:50051");
+        assert_eq!(config.reader_url(), "http://127.0.0.1:50052");
+        assert!(config.scheduler_url.is_none());
+        assert_eq!(config.pacing().in_flight, 4);
     }
 }

@@ -1,19 +1,45 @@
-//! galsync contact-writer.
+//! galsync contact-writer: makes one target mailbox's galsync folder equal to
+//! one snapshot, writing only what differs, never duplicating, never touching
+//! what is not its own.
+//!
+//! Modules: [`mapping`] (entry → contact fields, hashes, bodies), [`plan`]
+//! (creates/updates/deletes, deletion guard), [`known`] (what exists: store,
+//! rebuild, repair), [`mailbox`] (paced Graph per mailbox, folder),
+//! [`executor`] (batches, retries, uncertain creates), [`pacing`],
+//! [`reconcile`] (the flow), [`purge`], [`work`] (work-queue loop),
+//! [`store`], [`grpc`].
 
 mod config;
-mod grpc;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod grpc;
+pub mod known;
+pub mod mailbox;
+pub mod mapping;
+pub mod pacing;
+pub mod plan;
+pub mod purge;
+pub mod reconcile;
+pub mod snapshot;
+pub mod store;
+pub mod work;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
+use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 
-pub use config::Config;
+pub use config::{Config, MAX_BATCH_SIZE};
+pub use engine::{Engine, EngineSettings};
 
 /// Where the service listens unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -31,14 +57,15 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
-/// Opens the store and serves on `listener` until `shutdown` resolves.
+/// Opens the store and serves on `listener` until `shutdown` resolves; runs
+/// the work loop too when `--scheduler-url` is given.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store_url = config.store_url();
-    let store = galsync_platform::store::connect(
+    let pool = galsync_platform::store::connect(
         "store-url",
         &store_url,
         MIGRATIONS,
@@ -46,13 +73,55 @@ pub async fn serve(
     )
     .await
     .context("failed to open the contact-writer store")?;
+    let store = store::WriterStore::new(pool);
+    let tls = match (&config.server.tls_cert, &config.server.tls_key, &config.server.tls_ca) {
+        (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
+        _ => None,
+    };
+    let broker = galsync_platform::tls::channel(&config.broker_url(), tls.as_ref(), "auth-broker")
+        .context("invalid --broker-url")?;
+    let reader = galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), "directory-reader")
+        .context("invalid --reader-url")?;
+    let settings = EngineSettings {
+        pacing: config.pacing(),
+        batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
+    };
+    let engine = Arc::new(Engine::new(store.clone(), broker, reader, settings)?);
+
+    let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
+    let work_loop = match &config.scheduler_url {
+        Some(url) => {
+            let queue = galsync_platform::tls::channel(url, tls.as_ref(), "scheduler")
+                .context("invalid --scheduler-url")?;
+            let settings = work::WorkSettings {
+                worker_id: format!("contact-writer-{}", std::process::id()),
+                workers: config.workers,
+                lease_secs: config.lease_secs,
+                idle_poll: Duration::from_secs(2),
+                drain: Duration::from_secs(config.drain_secs),
+            };
+            Some(tokio::spawn(work::run(Arc::clone(&engine), queue, settings, stop_receiver)))
+        }
+        None => None,
+    };
+
     let options =
         ServeOptions::from_args("contact-writer", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
     routes.add_service(v1::contact_writer_server::ContactWriterServer::new(
-        grpc::ContactWriterService::new(store.clone()),
+        grpc::ContactWriterService::new(Arc::clone(&engine)),
     ));
-    galsync_platform::grpc::serve(options, listener, routes, shutdown).await?;
+    let served = galsync_platform::grpc::serve(options, listener, routes, async move {
+        shutdown.await;
+        let _ = stop_sender.send(true);
+    })
+    .await;
+    if let Some(work_loop) = work_loop {
+        if let Err(error) = work_loop.await {
+            tracing::warn!(%error, "the work loop ended abnormally");
+        }
+    }
     store.close().await;
+    served?;
     Ok(())
 }

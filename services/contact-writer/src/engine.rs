@@ -1,0 +1,133 @@
+//! The writer's shared parts: the store, Graph clients per tenant (tokens
+//! from the auth-broker), per-mailbox pacers, the snapshot source.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use galsync_auth_broker::client::BrokerTokenSource;
+use galsync_graph::{GraphClient, GraphClientConfig, HttpOptions, RetryPolicy, TokenSource};
+use galsync_proto::v1;
+use tonic::transport::Channel;
+
+use crate::error::Error;
+use crate::pacing::{PacingConfig, Pacers};
+use crate::snapshot::{PhotoBytes, PhotoMap, SnapshotSource};
+use crate::store::WriterStore;
+
+/// Where photos come from during one reconciliation.
+pub trait PhotoSource: Send + Sync {
+    fn photo<'a>(&'a self, photo_hash: &'a str) -> BoxFuture<'a, Result<PhotoBytes, Error>>;
+}
+
+impl PhotoSource for SnapshotSource {
+    fn photo<'a>(&'a self, photo_hash: &'a str) -> BoxFuture<'a, Result<PhotoBytes, Error>> {
+        Box::pin(SnapshotSource::photo(self, photo_hash))
+    }
+}
+
+impl PhotoSource for PhotoMap {
+    fn photo<'a>(&'a self, photo_hash: &'a str) -> BoxFuture<'a, Result<PhotoBytes, Error>> {
+        let found = self.get(photo_hash).cloned();
+        Box::pin(async move {
+            found.ok_or_else(|| Error::SnapshotUnavailable {
+                snapshot_id: format!("photo {photo_hash}"),
+                reason: "unknown photo hash".to_owned(),
+            })
+        })
+    }
+}
+
+/// Settings of the reconciliation engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    pub pacing: PacingConfig,
+    /// Sub-requests per `$batch` (≤ 20).
+    pub batch_size: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            pacing: PacingConfig::default(),
+            batch_size: 20,
+        }
+    }
+}
+
+/// Everything a reconciliation needs, shared by the RPCs and the work loop.
+pub struct Engine {
+    pub store: WriterStore,
+    pub settings: EngineSettings,
+    pub pacers: Pacers,
+    pub snapshots: SnapshotSource,
+    http: reqwest::Client,
+    broker: Channel,
+    clients: tokio::sync::Mutex<HashMap<String, GraphClient>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// `broker` and `reader` are channels to the auth-broker and the
+    /// directory-reader (connected lazily).
+    pub fn new(
+        store: WriterStore,
+        broker: Channel,
+        reader: Channel,
+        settings: EngineSettings,
+    ) -> Result<Self, Error> {
+        let http = HttpOptions::default()
+            .build_client()
+            .map_err(|error| Error::GraphSetup {
+                tenant_id: String::new(),
+                reason: error.to_string(),
+            })?;
+        Ok(Self {
+            store,
+            settings,
+            pacers: Pacers::new(settings.pacing),
+            snapshots: SnapshotSource::new(reader),
+            http,
+            broker,
+            clients: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The Graph client of a tenant, with `contacts` tokens from the broker.
+    pub async fn graph_for(&self, tenant_id: &str) -> Result<GraphClient, Error> {
+        let mut clients = self.clients.lock().await;
+        if let Some(client) = clients.get(tenant_id) {
+            return Ok(client.clone());
+        }
+        let setup_error = |reason: String| Error::GraphSetup {
+            tenant_id: tenant_id.to_owned(),
+            reason,
+        };
+        let tokens = BrokerTokenSource::new(
+            self.broker.clone(),
+            tenant_id.to_owned(),
+            v1::TokenPurpose::Contacts,
+        );
+        let base_url = tokens
+            .graph_base_url()
+            .await
+            .map_err(|error| setup_error(error.to_string()))?;
+        let token_source: Arc<dyn TokenSource> = Arc::new(tokens);
+        let config = GraphClientConfig {
+            base_url,
+            retry: RetryPolicy::default(),
+        };
+        let client = GraphClient::new(self.http.clone(), config, token_source)
+            .map_err(|error| setup_error(error.to_string()))?;
+        clients.insert(tenant_id.to_owned(), client.clone());
+        Ok(client)
+    }
+}

@@ -1,0 +1,96 @@
+//! Errors of the contact-writer's domain.
+
+use galsync_graph::GraphError;
+
+/// The plain-words reason an application access policy keeps galsync out.
+pub const BLOCKED_BY_POLICY: &str = "blocked by an Exchange application access policy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// The mailbox refuses this app (`ErrorAccessDenied`, "Access to OData is disabled").
+    #[error("mailbox {mailbox_id} is {BLOCKED_BY_POLICY}")]
+    BlockedByPolicy { mailbox_id: String },
+
+    /// The user has no Exchange Online mailbox (or does not exist).
+    #[error("mailbox {mailbox_id} is not enabled for graph: {reason}")]
+    MailboxNotEnabled { mailbox_id: String, reason: String },
+
+    #[error("graph request for mailbox {mailbox_id} failed: {source}")]
+    Graph {
+        mailbox_id: String,
+        #[source]
+        source: GraphError,
+    },
+
+    #[error("snapshot {snapshot_id} is unavailable: {reason}")]
+    SnapshotUnavailable { snapshot_id: String, reason: String },
+
+    #[error("snapshot {snapshot_id} no longer exists")]
+    SnapshotNotFound { snapshot_id: String },
+
+    #[error("failed to set up graph for tenant {tenant_id}: {reason}")]
+    GraphSetup { tenant_id: String, reason: String },
+
+    #[error("contact-writer store failed")]
+    Store(#[from] sqlx::Error),
+
+    /// The work item was cancelled or the service is stopping.
+    #[error("reconciliation cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Classifies a Graph failure of one mailbox.
+    pub fn from_graph(mailbox_id: &str, source: GraphError) -> Self {
+        if source.is_access_denied_by_policy() {
+            return Error::BlockedByPolicy {
+                mailbox_id: mailbox_id.to_owned(),
+            };
+        }
+        if source.is_mailbox_not_enabled() {
+            let reason = source
+                .api()
+                .map(|api| api.message.clone())
+                .unwrap_or_default();
+            return Error::MailboxNotEnabled {
+                mailbox_id: mailbox_id.to_owned(),
+                reason,
+            };
+        }
+        Error::Graph {
+            mailbox_id: mailbox_id.to_owned(),
+            source,
+        }
+    }
+
+    /// A failure of this one mailbox (reported as a FAILED result, the run
+    /// goes on with the others) rather than of the writer.
+    pub fn is_mailbox_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::BlockedByPolicy { .. } | Error::MailboxNotEnabled { .. } | Error::Graph { .. }
+        )
+    }
+
+    /// Whether trying again later can help.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            Error::BlockedByPolicy { .. }
+                | Error::MailboxNotEnabled { .. }
+                | Error::InvalidRequest(_)
+                | Error::SnapshotNotFound { .. }
+        )
+    }
+
+    /// What an administrator reads in the run report.
+    pub fn plain_words(&self) -> String {
+        match self {
+            Error::BlockedByPolicy { .. } => BLOCKED_BY_POLICY.to_owned(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Sends a mailbox's writes as paced `$batch` calls and classifies each
+//! sub-response: throttled and transient ones are sent again after the
+//! mailbox's Retry-After (or a backoff); a create whose outcome is unknown is
+//! reported as uncertain, never re-sent blindly; 404 on a known contact id is
+//! reported so the caller re-plans that entry.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use galsync_graph::{BatchRequest, BatchResponse};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::mailbox::{listed_contact, ListedContact, MailboxGraph};
+
+/// Rounds one sub-request may take before it counts as failed.
+const MAX_ROUNDS: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Create {
+        source_id: String,
+        body: Value,
+    },
+    Update {
+        source_id: String,
+        contact_id: String,
+        body: Value,
+    },
+    Delete {
+        source_id: String,
+        contact_id: String,
+    },
+}
+
+impl Op {
+    fn source_id(&self) -> &str {
+        match self {
+            Op::Create { source_id, .. }
+            | Op::Update { source_id, .. }
+            | Op::Delete { source_id, .. } => source_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created { source_id: String, contact_id: String },
+    Updated { source_id: String },
+    Deleted { source_id: String },
+    /// The contact id is gone (404 on PATCH): re-plan the entry.
+    Missing { source_id: String },
+    /// A create that may or may not have been applied: look before re-creating.
+    Uncertain { source_id: String },
+    Failed { source_id: String, reason: String },
+}
+
+/// The final answer to one sub-request.
+#[derive(Debug, Clone)]
+enum SubOutcome {
+    Answered(BatchResponse),
+    /// The connection dropped under a create.
+    Uncertain,
+}
+
+fn is_retryable(status: u16, is_create: bool) -> bool {
+    match status {
+        429 | 503 => true,
+        500 | 502 | 504 => !is_create,
+        _ => false,
+    }
+}
+
+/// Sends `requests` (≤ 20) as one batch and again for the sub-requests that
+/// may be retried, honouring the mailbox pacer between rounds.
+async fn run_batch(
+    mailbox: &MailboxGraph,
+    requests: &[BatchRequest],
+    retries: &AtomicU64,
+) -> Result<Vec<SubOutcome>, Error> {
+    let mut latest: Vec<Option<SubOutcome>> = vec![None; requests.len()];
+    let mut pending: Vec<usize> = (0..requests.len()).collect();
+    for round in 1..=MAX_ROUNDS {
+        let to_send: Vec<BatchRequest> = pending.iter().map(|index| requests[*index].clone()).collect();
+        let mut next_pending = Vec::new();
+        let mut throttled = false;
+        match mailbox.batch(to_send).await {
+            Ok(responses) => {
+                for (index, response) in pending.iter().zip(responses) {
+                    if let Some(api_error) = response.api_error() {
+                        if api_error.is_access_denied_by_policy() {
+                            return Err(Error::BlockedByPolicy {
+                                mailbox_id: mailbox.mailbox_id.clone(),
+                            });
+                        }
+                    }
+                    let is_create = requests[*index].method == "POST";
+                    if is_retryable(response.status, is_create) {
+                        throttled |= response.retry_after().is_some();
+                        next_pending.push(*index);
+                    }
+                    latest[*index] = Some(SubOutcome::Answered(response));
+                }
+            }
+            Err(error) if error.is_ambiguous() => {
+                tracing::warn!(mailbox = %mailbox.mailbox_id, %error, "a batch with creates may have been applied, looking before re-creating");
+                for index in &pending {
+                    if requests[*index].method == "POST" {
+                        latest[*index] = Some(SubOutcome::Uncertain);
+                    } else {
+                        next_pending.push(*index);
+                    }
+                }
+            }
+            Err(error) => return Err(Error::from_graph(&mailbox.mailbox_id, error)),
+        }
+        if next_pending.is_empty() {
+            break;
+        }
+        if round == MAX_ROUNDS {
+            break;
+        }
+        retries.fetch_add(next_pending.len() as u64, Ordering::Relaxed);
+        if !throttled {
+            mailbox.back_off(round);
+        }
+        pending = next_pending;
+    }
+    Ok(latest
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(SubOutcome::Uncertain))
+        .collect())
+}
+
+/// Executes up to 20 writes as one batch (plus retries).
+pub async fn execute(
+    mailbox: &MailboxGraph,
+    folder_id: &str,
+    ops: &[Op],
+    retries: &AtomicU64,
+) -> Result<Vec<Outcome>, Error> {
+    let contacts_path = mailbox.contacts_path(folder_id);
+    let mut requests = Vec::with_capacity(ops.len());
+    for (index, op) in ops.iter().enumerate() {
+        let id = (index + 1).to_string();
+        requests.push(match op {
+            Op::Create { body, .. } => BatchRequest::post(id, contacts_path.clone(), body.clone()),
+            Op::Update { contact_id, body, .. } => {
+                BatchRequest::patch(id, format!("{contacts_path}/{contact_id}"), body.clone())
+            }
+            Op::Delete { contact_id, .. } => {
+                BatchRequest::delete(id, format!("{contacts_path}/{contact_id}"))
+            }
+        });
+    }
+    let answers = run_batch(mailbox, &requests, retries).await?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for (op, answer) in ops.iter().zip(answers) {
+        let source_id = op.source_id().to_owned();
+        let response = match answer {
+            SubOutcome::Uncertain => {
+                outcomes.push(Outcome::Uncertain { source_id });
+                continue;
+            }
+            SubOutcome::Answered(response) => response,
+        };
+        outcomes.push(classify(op, source_id, &response, &mailbox.mailbox_id)?);
+    }
+    Ok(outcomes)
+}
+
+fn classify(op: &Op, source_id: String, response: &BatchResponse, mailbox_id: &str) -> Result<Outcome, Error> {
+    let failed = |response: &BatchResponse| {
+        let reason = response
+            .api_error()
+            .map(|error| error.to_string())
+            .unwrap_or_else(|| format!("status {}", response.status));
+        Outcome::Failed {
+            source_id: source_id.clone(),
+            reason,
+        }
+    };
+    let not_found = response.api_error().is_some_and(|error| error.is_not_found());
+    if let Some(error) = response.api_error() {
+        if error.is_mailbox_not_enabled() {
+            return Err(Error::MailboxNotEnabled {
+                mailbox_id: mailbox_id.to_owned(),
+                reason: error.message,
+            });
+        }
+    }
+    Ok(match op {
+        Op::Create { .. } if response.is_success() => {
+            let contact_id = response
+                .body
+                .as_ref()
+                .and_then(|body| body["id"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Outcome::Created {
+                source_id,
+                contact_id,
+            }
+        }
+        Op::Create { .. } if matches!(response.status, 500 | 502 | 504) => {
+            Outcome::Uncertain { source_id }
+        }
+        Op::Update { .. } if response.is_success() => Outcome::Updated { source_id },
+        Op::Update { .. } if not_found => Outcome::Missing { source_id },
+        Op::Delete { .. } if response.is_success() || not_found => Outcome::Deleted { source_id },
+        _ => failed(response),
+    })
+}
+
+/// Finds the contacts galsync owns for each source id in the folder
+/// (the `$filter` on the ownership property), 20 look-ups per batch.
+pub async fn look_up(
+    mailbox: &MailboxGraph,
+    folder_id: &str,
+    source_ids: &[String],
+    retries: &AtomicU64,
+) -> Result<HashMap<String, Vec<ListedContact>>, Error> {
+    let mut found: HashMap<String, Vec<ListedContact>> = HashMap::new();
+    for chunk in source_ids.chunks(galsync_graph::MAX_BATCH_REQUESTS) {
+        let requests: Vec<BatchRequest> = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, source_id)| mailbox.lookup_request((index + 1).to_string(), folder_id, source_id))
+            .collect();
+        let answers = run_batch(mailbox, &requests, retries).await?;
+        for (source_id, answer) in chunk.iter().zip(answers) {
+            let SubOutcome::Answered(response) = answer else {
+                continue;
+            };
+            if !response.is_success() {
+                let reason = response.api_error().map(|error| error.to_string()).unwrap_or_default();
+                return Err(Error::Graph {
+                    mailbox_id: mailbox.mailbox_id.clone(),
+                    source: galsync_graph::GraphError::InvalidBatch {
+                        reason: format!("look-up of {source_id} failed: {reason}"),
+                    },
+                });
+            }
+            let contacts: Vec<ListedContact> = response
+                .body
+                .as_ref()
+                .and_then(|body| body["value"].as_array())
+                .into_iter()
+                .flatten()
+                .map(listed_contact)
+                .filter(|contact| contact.source_id.as_deref() == Some(source_id.as_str()))
+                .collect();
+            found.insert(source_id.clone(), contacts);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,202 @@
+//! What galsync already has in a mailbox: from the store when its state can
+//! be trusted, else rebuilt from the folder's contacts (ownership property),
+//! and corrected by the repair pass (contacts delta).
+
+use std::collections::HashMap;
+
+use galsync_graph::models::Page;
+use galsync_graph::GraphRequest;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::mailbox::{listed_contact, ListedContact, MailboxGraph};
+use crate::mapping::{self, Desired, FieldRules};
+use crate::plan::{Known, PlannedDelete};
+use crate::store::ContactRecord;
+
+/// Known contacts from trusted store rows.
+pub fn from_records(records: &HashMap<String, ContactRecord>) -> HashMap<String, Known> {
+    let mut known = HashMap::with_capacity(records.len());
+    for (source_id, record) in records {
+        known.insert(
+            source_id.clone(),
+            Known {
+                contact_id: record.contact_id.clone(),
+                content_hash: record.content_hash.clone(),
+                photo_hash: record.photo_hash.clone(),
+                current: None,
+                claim: false,
+                display_name: String::new(),
+            },
+        );
+    }
+    known
+}
+
+/// Known contacts rebuilt from a listing of the folder, plus further owned
+/// contacts for an already-seen source id (duplicates). With `adopt`,
+/// unowned contacts whose email matches a wanted entry are claimed.
+pub fn from_listing(
+    listed: Vec<ListedContact>,
+    records: &HashMap<String, ContactRecord>,
+    rules: &FieldRules,
+    desired: &[Desired],
+    adopt: bool,
+) -> (HashMap<String, Known>, Vec<PlannedDelete>) {
+    let mut known: HashMap<String, Known> = HashMap::with_capacity(listed.len());
+    let mut duplicates = Vec::new();
+    let mut unowned = Vec::new();
+    for contact in listed {
+        let Some(source_id) = contact.source_id.clone() else {
+            unowned.push(contact);
+            continue;
+        };
+        let display_name = display_name_of(&contact);
+        if known.contains_key(&source_id) {
+            duplicates.push(PlannedDelete {
+                source_id,
+                contact_id: contact.contact_id,
+                display_name,
+            });
+            continue;
+        }
+        // The photo hash survives only for the very contact it was written to.
+        let photo_hash = records
+            .get(&source_id)
+            .filter(|record| record.contact_id == contact.contact_id)
+            .map(|record| record.photo_hash.clone())
+            .unwrap_or_default();
+        known.insert(
+            source_id,
+            Known {
+                contact_id: contact.contact_id,
+                content_hash: mapping::enforced_hash(&contact.fields, rules),
+                photo_hash,
+                current: Some(contact.fields),
+                claim: false,
+                display_name,
+            },
+        );
+    }
+    if adopt {
+        adopt_by_email(&mut known, unowned, desired);
+    }
+    (known, duplicates)
+}
+
+fn display_name_of(contact: &ListedContact) -> String {
+    contact
+        .fields
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn adopt_by_email(known: &mut HashMap<String, Known>, unowned: Vec<ListedContact>, desired: &[Desired]) {
+    let mut wanted_by_email: HashMap<String, &Desired> = HashMap::new();
+    for entry in desired {
+        if known.contains_key(&entry.source_id) {
+            continue;
+        }
+        for email in mapping::email_addresses(&entry.enforced) {
+            wanted_by_email.insert(email, entry);
+        }
+    }
+    for contact in unowned {
+        for email in mapping::email_addresses(&contact.fields) {
+            let Some(entry) = wanted_by_email.remove(&email) else {
+                continue;
+            };
+            if known.contains_key(&entry.source_id) {
+                continue;
+            }
+            tracing::info!(contact = %contact.contact_id, source = %entry.source_id, "adopting an existing contact by email");
+            known.insert(
+                entry.source_id.clone(),
+                Known {
+                    contact_id: contact.contact_id.clone(),
+                    content_hash: String::new(),
+                    photo_hash: String::new(),
+                    current: Some(contact.fields.clone()),
+                    claim: true,
+                    display_name: display_name_of(&contact),
+                },
+            );
+            break;
+        }
+    }
+}
+
+/// The repair pass: one contacts-delta round on the folder from `delta_link`
+/// (from scratch when empty). Contacts a user edited get the hash of their
+/// current values (so the plan restores them); deleted ones are forgotten
+/// (so the plan re-creates them). Returns the next round's link.
+pub async fn repair(
+    mailbox: &MailboxGraph,
+    folder_id: &str,
+    delta_link: &str,
+    known: &mut HashMap<String, Known>,
+    rules: &FieldRules,
+) -> Result<String, Error> {
+    let initial = format!(
+        "{}/delta?{}",
+        mailbox.contacts_path(folder_id),
+        mailbox.contact_query()
+    );
+    let mut url = if delta_link.is_empty() {
+        initial.clone()
+    } else {
+        delta_link.to_owned()
+    };
+    let mut restarted = false;
+    let mut source_by_contact: HashMap<String, String> = known
+        .iter()
+        .map(|(source_id, entry)| (entry.contact_id.clone(), source_id.clone()))
+        .collect();
+    let mut repaired = 0u64;
+    loop {
+        let page: Page<Value> = match mailbox.send(GraphRequest::get(url.clone())).await {
+            Ok(response) => response
+                .json()
+                .map_err(|error| Error::from_graph(&mailbox.mailbox_id, error))?,
+            Err(Error::Graph { source, .. }) if source.is_resync_required() && !restarted => {
+                restarted = true;
+                url = initial.clone();
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        for item in &page.value {
+            let contact_id = item["id"].as_str().unwrap_or_default();
+            let Some(source_id) = source_by_contact.get(contact_id).cloned() else {
+                continue;
+            };
+            if item.get("@removed").is_some() {
+                known.remove(&source_id);
+                source_by_contact.remove(contact_id);
+                repaired += 1;
+                continue;
+            }
+            let contact = listed_contact(item);
+            let hash = mapping::enforced_hash(&contact.fields, rules);
+            if let Some(entry) = known.get_mut(&source_id) {
+                if entry.content_hash != hash {
+                    repaired += 1;
+                }
+                entry.content_hash = hash;
+                entry.current = Some(contact.fields);
+            }
+        }
+        if let Some(next_link) = page.delta_link {
+            if repaired > 0 {
+                tracing::info!(mailbox = %mailbox.mailbox_id, repaired, "repair pass found contacts edited or deleted by the user");
+            }
+            return Ok(next_link);
+        }
+        match page.next_link {
+            Some(next_link) => url = next_link,
+            None => return Ok(String::new()),
+        }
+    }
+}

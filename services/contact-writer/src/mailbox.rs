@@ -1,0 +1,317 @@
+//! One mailbox through Graph, every request paced: the folder (find, create,
+//! survive deletion and renames, duplicates), listing the folder with the
+//! ownership property, looking up one source id, and `$batch` calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use galsync_graph::models::Page;
+use galsync_graph::{BatchRequest, BatchResponse, GraphClient, GraphError, GraphRequest};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use crate::error::Error;
+use crate::mapping::{self, Fields};
+use crate::pacing::MailboxPacer;
+
+/// Outlook's largest page.
+const PAGE_SIZE: usize = 1000;
+
+/// Percent-encodes a query value (OData expressions hold spaces, quotes, braces).
+pub fn encode_query_value(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len() * 2);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// An OData string literal (single quotes doubled).
+fn odata_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A contact as listed from the folder.
+#[derive(Debug, Clone)]
+pub struct ListedContact {
+    pub contact_id: String,
+    /// The ownership property's value; `None` for contacts galsync does not own.
+    pub source_id: Option<String>,
+    pub fields: Fields,
+}
+
+/// The folder galsync writes into.
+#[derive(Debug, Clone, Default)]
+pub struct FolderChoice {
+    /// `None` only in a dry run, when the folder does not exist yet.
+    pub folder_id: Option<String>,
+    /// Other folders with the same name, left alone.
+    pub duplicate_folder_ids: Vec<String>,
+}
+
+/// Graph for one mailbox, paced.
+#[derive(Debug, Clone)]
+pub struct MailboxGraph {
+    pub graph: GraphClient,
+    pub pacer: Arc<MailboxPacer>,
+    pub mailbox_id: String,
+}
+
+impl MailboxGraph {
+    fn error(&self, source: GraphError) -> Error {
+        Error::from_graph(&self.mailbox_id, source)
+    }
+
+    /// One paced request.
+    pub async fn send(&self, request: GraphRequest) -> Result<galsync_graph::GraphResponse, Error> {
+        let permit = self.pacer.acquire(1).await;
+        let result = self.graph.send(request).await;
+        let retry_after = match &result {
+            Err(error) if error.is_throttled() => error.api().and_then(|api| api.retry_after),
+            _ => None,
+        };
+        self.pacer.finish(permit, retry_after);
+        result.map_err(|error| self.error(error))
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, Error> {
+        let response = self.send(GraphRequest::get(url)).await?;
+        response.json().map_err(|error| self.error(error))
+    }
+
+    /// One paced `$batch` (no sub-request retry: the caller decides). The
+    /// longest sub-response Retry-After holds the whole mailbox.
+    pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+        let permit = self.pacer.acquire(requests.len() as u32).await;
+        let result = self.graph.batch(requests).await;
+        let retry_after = match &result {
+            Ok(responses) => responses
+                .iter()
+                .filter(|response| response.status == 429 || response.status == 503)
+                .filter_map(BatchResponse::retry_after)
+                .max(),
+            Err(error) if error.is_throttled() => error.api().and_then(|api| api.retry_after),
+            Err(_) => None,
+        };
+        self.pacer.finish(permit, retry_after);
+        result
+    }
+
+    pub fn contacts_path(&self, folder_id: &str) -> String {
+        format!("/users/{}/contactFolders/{folder_id}/contacts", self.mailbox_id)
+    }
+
+    /// Finds (or, unless `dry_run`, creates) the folder named `folder_name`.
+    /// A stored folder id is followed first, so a folder the user renamed is
+    /// still found (and renamed back); a deleted one is replaced.
+    pub async fn resolve_folder(
+        &self,
+        folder_name: &str,
+        stored_folder_id: &str,
+        dry_run: bool,
+    ) -> Result<FolderChoice, Error> {
+        if !stored_folder_id.is_empty() {
+            if let Some(choice) = self.follow_stored_folder(folder_name, stored_folder_id, dry_run).await? {
+                return Ok(choice);
+            }
+        }
+        let filter = encode_query_value(&format!("displayName eq {}", odata_literal(folder_name)));
+        let url = format!("/users/{}/contactFolders?$filter={filter}&$top=100", self.mailbox_id);
+        let listed = self.get_json(&url).await?;
+        let mut folder_ids: Vec<String> = Vec::new();
+        for folder in listed["value"].as_array().into_iter().flatten() {
+            if let Some(id) = folder["id"].as_str() {
+                folder_ids.push(id.to_owned());
+            }
+        }
+        if folder_ids.is_empty() {
+            if dry_run {
+                return Ok(FolderChoice::default());
+            }
+            return self.create_folder(folder_name).await;
+        }
+        if folder_ids.len() == 1 {
+            return Ok(FolderChoice {
+                folder_id: folder_ids.pop(),
+                duplicate_folder_ids: Vec::new(),
+            });
+        }
+        // Several folders share the name: keep the one holding our contacts.
+        let mut chosen = folder_ids[0].clone();
+        for folder_id in &folder_ids {
+            if self.holds_owned_contacts(folder_id).await? {
+                chosen = folder_id.clone();
+                break;
+            }
+        }
+        let duplicates: Vec<String> = folder_ids.into_iter().filter(|id| *id != chosen).collect();
+        warn!(mailbox = %self.mailbox_id, folder = %folder_name, duplicates = duplicates.len(), "several folders share the galsync folder name, keeping the one with galsync contacts");
+        Ok(FolderChoice {
+            folder_id: Some(chosen),
+            duplicate_folder_ids: duplicates,
+        })
+    }
+
+    async fn follow_stored_folder(
+        &self,
+        folder_name: &str,
+        folder_id: &str,
+        dry_run: bool,
+    ) -> Result<Option<FolderChoice>, Error> {
+        let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
+        let folder = match self.get_json(&url).await {
+            Ok(folder) => folder,
+            Err(Error::Graph { source, .. }) if source.is_not_found() => {
+                info!(mailbox = %self.mailbox_id, "the galsync folder was deleted, finding or creating it again");
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        let current_name = folder["displayName"].as_str().unwrap_or_default();
+        if current_name != folder_name && !dry_run {
+            info!(mailbox = %self.mailbox_id, renamed_to = %current_name, "the galsync folder was renamed, restoring its name");
+            let request = GraphRequest::new(reqwest::Method::PATCH, url)
+                .with_json(&json!({"displayName": folder_name}))
+                .map_err(|error| self.error(error))?;
+            if let Err(error) = self.send(request).await {
+                warn!(mailbox = %self.mailbox_id, %error, "failed to restore the galsync folder's name, writing into it anyway");
+            }
+        }
+        Ok(Some(FolderChoice {
+            folder_id: Some(folder_id.to_owned()),
+            duplicate_folder_ids: Vec::new(),
+        }))
+    }
+
+    async fn create_folder(&self, folder_name: &str) -> Result<FolderChoice, Error> {
+        let url = format!("/users/{}/contactFolders", self.mailbox_id);
+        let request = GraphRequest::new(reqwest::Method::POST, url)
+            .with_json(&json!({"displayName": folder_name}))
+            .map_err(|error| self.error(error))?;
+        let created = self.send(request).await?;
+        let folder: Value = created.json().map_err(|error| self.error(error))?;
+        let folder_id = folder["id"].as_str().unwrap_or_default().to_owned();
+        info!(mailbox = %self.mailbox_id, folder = %folder_name, "created the galsync folder");
+        Ok(FolderChoice {
+            folder_id: Some(folder_id),
+            duplicate_folder_ids: Vec::new(),
+        })
+    }
+
+    async fn holds_owned_contacts(&self, folder_id: &str) -> Result<bool, Error> {
+        let filter = encode_query_value(&format!(
+            "singleValueExtendedProperties/Any(ep: ep/id eq {})",
+            odata_literal(&mapping::source_property_id())
+        ));
+        let url = format!("{}?$top=1&$select=id&$filter={filter}", self.contacts_path(folder_id));
+        let page = self.get_json(&url).await?;
+        Ok(page["value"].as_array().is_some_and(|items| !items.is_empty()))
+    }
+
+    /// The query that reads contacts back with the ownership property.
+    pub fn contact_query(&self) -> String {
+        let expand = encode_query_value(&format!(
+            "singleValueExtendedProperties($filter=id eq {})",
+            odata_literal(&mapping::source_property_id())
+        ));
+        format!("$select={}&$expand={expand}", mapping::select_list())
+    }
+
+    /// Every contact of the folder, with the ownership property.
+    pub async fn list_folder(&self, folder_id: &str) -> Result<Vec<ListedContact>, Error> {
+        let mut listed = Vec::new();
+        let mut next_url = Some(format!(
+            "{}?$top={PAGE_SIZE}&{}",
+            self.contacts_path(folder_id),
+            self.contact_query()
+        ));
+        while let Some(url) = next_url {
+            let response = self.send(GraphRequest::get(url)).await?;
+            let page: Page<Value> = response.json().map_err(|error| self.error(error))?;
+            for contact in &page.value {
+                listed.push(listed_contact(contact));
+            }
+            next_url = page.next_link;
+        }
+        Ok(listed)
+    }
+
+    /// A sub-request finding the contact owned for `source_id` in the folder.
+    pub fn lookup_request(&self, id: String, folder_id: &str, source_id: &str) -> BatchRequest {
+        let filter = encode_query_value(&format!(
+            "singleValueExtendedProperties/Any(ep: ep/id eq {} and ep/value eq {})",
+            odata_literal(&mapping::source_property_id()),
+            odata_literal(source_id)
+        ));
+        let url = format!(
+            "{}?$top=10&{}&$filter={filter}",
+            self.contacts_path(folder_id),
+            self.contact_query()
+        );
+        BatchRequest::get(id, url)
+    }
+
+    /// Deletes the folder (purge).
+    pub async fn delete_folder(&self, folder_id: &str) -> Result<(), Error> {
+        let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
+        match self.send(GraphRequest::delete(url)).await {
+            Ok(_) => Ok(()),
+            Err(Error::Graph { source, .. }) if source.is_not_found() => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Backoff without a Retry-After, holding the whole mailbox.
+    pub fn back_off(&self, retry_number: u32) -> Duration {
+        let delay = galsync_graph::RetryPolicy::default().backoff_delay(retry_number);
+        self.pacer.pause(delay);
+        delay
+    }
+}
+
+/// A contact JSON as the writer sees it.
+pub fn listed_contact(contact: &Value) -> ListedContact {
+    let property_id = mapping::source_property_id();
+    let source_id = contact["singleValueExtendedProperties"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|property| {
+            property["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&property_id))
+        })
+        .and_then(|property| property["value"].as_str())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned);
+    ListedContact {
+        contact_id: contact["id"].as_str().unwrap_or_default().to_owned(),
+        source_id,
+        fields: mapping::contact_fields(contact),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_expressions_are_fully_percent_encoded() {
+        let encoded = encode_query_value("displayName eq 'O''Brien {x}'");
+        assert_eq!(encoded, "displayName%20eq%20%27O%27%27Brien%20%7Bx%7D%27");
+        assert_eq!(odata_literal("O'Brien"), "'O''Brien'");
+    }
+
+    #[test]
+    fn only_contacts_carrying_the_property_are_owned() {
+        let owned = json!({"id": "c1", "displayName": "Ada",
+            "singleValueExtendedProperties": [{"id": mapping::source_property_id().to_lowercase(), "value": "u1"}]});
+        let foreign = json!({"id": "c2", "displayName": "Bob"});
+        assert_eq!(listed_contact(&owned).source_id.as_deref(), Some("u1"));
+        assert_eq!(listed_contact(&foreign).source_id, None);
+    }
+}

@@ -1,0 +1,91 @@
+//! Purge: removes every galsync contact and then the folder from a mailbox
+//! whose user is no longer a target. Contacts galsync does not own are never
+//! touched, so a folder still holding some is kept.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use galsync_graph::RequestStats;
+use galsync_proto::v1;
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::executor::{self, Op, Outcome};
+use crate::mailbox::MailboxGraph;
+use crate::reconcile::DEFAULT_FOLDER_NAME;
+
+pub async fn purge(engine: &Engine, request: &v1::PurgeMailboxRequest) -> Result<v1::MailboxSyncResult, Error> {
+    if request.tenant_id.is_empty() || request.mailbox_id.is_empty() {
+        return Err(Error::InvalidRequest("tenant_id and mailbox_id are required".to_owned()));
+    }
+    let profile_id = if request.profile_id.is_empty() { "default" } else { request.profile_id.as_str() };
+    let folder_name = if request.folder_name.trim().is_empty() {
+        DEFAULT_FOLDER_NAME
+    } else {
+        request.folder_name.trim()
+    };
+    let stats = Arc::new(RequestStats::new());
+    let mailbox = MailboxGraph {
+        graph: engine.graph_for(&request.tenant_id).await?.with_stats(Arc::clone(&stats)),
+        pacer: engine.pacers.for_mailbox(&request.tenant_id, &request.mailbox_id),
+        mailbox_id: request.mailbox_id.clone(),
+    };
+    let stored = engine
+        .store
+        .mailbox_state(profile_id, &request.mailbox_id)
+        .await?
+        .unwrap_or_default();
+    let mut result = v1::MailboxSyncResult {
+        mailbox_id: request.mailbox_id.clone(),
+        outcome: v1::MailboxOutcome::Succeeded as i32,
+        ..Default::default()
+    };
+    let mut counts = v1::SyncCounts::default();
+    let folder = mailbox.resolve_folder(folder_name, &stored.folder_id, true).await?;
+    if let Some(folder_id) = folder.folder_id {
+        engine.store.mark_uncertain(profile_id, &request.mailbox_id, &folder_id).await?;
+        let listed = mailbox.list_folder(&folder_id).await?;
+        let mut ops = Vec::new();
+        let mut foreign = 0usize;
+        for contact in listed {
+            match contact.source_id {
+                Some(source_id) => ops.push(Op::Delete {
+                    source_id,
+                    contact_id: contact.contact_id,
+                }),
+                None => foreign += 1,
+            }
+        }
+        let retries = AtomicU64::new(0);
+        for chunk in ops.chunks(engine.settings.batch_size.clamp(1, 20)) {
+            for outcome in executor::execute(&mailbox, &folder_id, chunk, &retries).await? {
+                match outcome {
+                    Outcome::Deleted { .. } => counts.deleted += 1,
+                    Outcome::Failed { reason, .. } => {
+                        counts.failed += 1;
+                        result.errors.push(reason);
+                    }
+                    _ => counts.failed += 1,
+                }
+            }
+        }
+        counts.retries = retries.load(Ordering::Relaxed);
+        if foreign == 0 && counts.failed == 0 {
+            mailbox.delete_folder(&folder_id).await?;
+        } else if foreign > 0 {
+            result.errors.push(format!(
+                "kept the folder: it holds {foreign} contacts galsync does not own"
+            ));
+        }
+    }
+    if counts.failed > 0 {
+        result.outcome = v1::MailboxOutcome::Partial as i32;
+    } else {
+        engine.store.forget_mailbox(profile_id, &request.mailbox_id).await?;
+    }
+    counts.graph_requests = stats.snapshot().requests;
+    counts.batched_requests = stats.snapshot().batch_sub_requests;
+    counts.retries += stats.snapshot().retries;
+    result.counts = Some(counts);
+    Ok(result)
+}

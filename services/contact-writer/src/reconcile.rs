@@ -1,0 +1,476 @@
+//! Reconciles one mailbox against one snapshot: folder, what exists, plan,
+//! then writes (deletes, updates, creates in batches), look-ups for anything
+//! uncertain, photos, and the store kept safe at every crash point.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use galsync_graph::{GraphRequest, RequestStats};
+use galsync_proto::v1;
+use tracing::info;
+
+use crate::engine::{Engine, PhotoSource};
+use crate::error::Error;
+use crate::executor::{self, Op, Outcome};
+use crate::known;
+use crate::mailbox::MailboxGraph;
+use crate::mapping::{self, Desired, FieldRules};
+use crate::plan::{self, DeletionPolicy, Known};
+use crate::store::{ContactRecord, MailboxState};
+
+/// The folder name when a profile sets none.
+pub const DEFAULT_FOLDER_NAME: &str = "Company Directory";
+/// Look-up rounds for uncertain creates and vanished contacts.
+const MAX_FOLLOW_UP_ROUNDS: usize = 3;
+
+/// One mailbox's work, validated.
+#[derive(Debug, Clone)]
+pub struct MailboxJob {
+    pub tenant_id: String,
+    pub mailbox_id: String,
+    pub profile_id: String,
+    pub policy: v1::WritePolicy,
+    pub dry_run: bool,
+}
+
+impl MailboxJob {
+    pub fn from_request(request: &v1::SyncMailboxRequest, dry_run: bool) -> Result<Self, Error> {
+        if request.tenant_id.trim().is_empty() {
+            return Err(Error::InvalidRequest("tenant_id is required".to_owned()));
+        }
+        if request.mailbox_id.trim().is_empty() {
+            return Err(Error::InvalidRequest("mailbox_id is required".to_owned()));
+        }
+        let profile_id = if request.profile_id.is_empty() {
+            "default".to_owned()
+        } else {
+            request.profile_id.clone()
+        };
+        Ok(Self {
+            tenant_id: request.tenant_id.trim().to_owned(),
+            mailbox_id: request.mailbox_id.trim().to_owned(),
+            profile_id,
+            policy: request.policy.clone().unwrap_or_default(),
+            dry_run,
+        })
+    }
+
+    pub fn folder_name(&self) -> &str {
+        let name = self.policy.folder_name.trim();
+        if name.is_empty() {
+            DEFAULT_FOLDER_NAME
+        } else {
+            name
+        }
+    }
+}
+
+/// What a reconciliation reports.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub result: v1::MailboxSyncResult,
+    /// Set on dry runs.
+    pub plan: Option<v1::MailboxPlan>,
+}
+
+/// One reconciliation in progress.
+struct Run<'a> {
+    engine: &'a Engine,
+    job: &'a MailboxJob,
+    mailbox: MailboxGraph,
+    folder_id: String,
+    rules: FieldRules,
+    records: HashMap<String, ContactRecord>,
+    counts: v1::SyncCounts,
+    errors: Vec<String>,
+    retries: AtomicU64,
+}
+
+/// The desired contacts of a snapshot, one per source id.
+pub fn desired_contacts(entries: &[v1::DirectoryEntry], rules: &FieldRules) -> Vec<Desired> {
+    let mut seen = HashSet::with_capacity(entries.len());
+    let mut desired = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.source_object_id.is_empty() || !seen.insert(entry.source_object_id.as_str()) {
+            continue;
+        }
+        desired.push(mapping::desired(entry, rules));
+    }
+    desired
+}
+
+/// Reconciles (or, for a dry run, plans) one mailbox against `entries`.
+pub async fn reconcile(
+    engine: &Engine,
+    job: &MailboxJob,
+    entries: &[v1::DirectoryEntry],
+    photos: &dyn PhotoSource,
+) -> Result<Report, Error> {
+    let stats = Arc::new(RequestStats::new());
+    let graph = engine.graph_for(&job.tenant_id).await?.with_stats(Arc::clone(&stats));
+    let mailbox = MailboxGraph {
+        graph,
+        pacer: engine.pacers.for_mailbox(&job.tenant_id, &job.mailbox_id),
+        mailbox_id: job.mailbox_id.clone(),
+    };
+    let rules = FieldRules::from_proto(&job.policy.field_rules);
+    let deletion = DeletionPolicy::from_proto(&job.policy);
+    let desired = desired_contacts(entries, &rules);
+    let store = &engine.store;
+    let stored = store
+        .mailbox_state(&job.profile_id, &job.mailbox_id)
+        .await?
+        .unwrap_or_default();
+    let folder = mailbox
+        .resolve_folder(job.folder_name(), &stored.folder_id, job.dry_run)
+        .await?;
+    let mut result = v1::MailboxSyncResult {
+        mailbox_id: job.mailbox_id.clone(),
+        duplicate_folder_ids: folder.duplicate_folder_ids.clone(),
+        ..Default::default()
+    };
+    let Some(folder_id) = folder.folder_id else {
+        // Dry run into a mailbox without the folder: everything is a create.
+        let plan = plan::build(&desired, &HashMap::new(), &[], &rules, &deletion);
+        return Ok(plan_report(result, &plan, &rules, &stats));
+    };
+    let folder_changed = folder_id != stored.folder_id;
+    let state_trusted = stored.state_valid && !folder_changed;
+    let mirror = deletion.mode == v1::DeletionMode::Mirror;
+    let must_list = !state_trusted || job.dry_run || mirror || job.policy.adopt_existing;
+    let records = if folder_changed {
+        HashMap::new()
+    } else {
+        store.contacts(&job.profile_id, &job.mailbox_id).await?
+    };
+    let (mut known, duplicates) = if must_list {
+        let listed = mailbox.list_folder(&folder_id).await?;
+        known::from_listing(listed, &records, &rules, &desired, job.policy.adopt_existing)
+    } else {
+        (known::from_records(&records), Vec::new())
+    };
+    let mut delta_link = if state_trusted { stored.delta_link.clone() } else { String::new() };
+    if job.policy.repair && !job.dry_run {
+        delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
+    }
+    let plan = plan::build(&desired, &known, &duplicates, &rules, &deletion);
+    if job.dry_run {
+        return Ok(plan_report(result, &plan, &rules, &stats));
+    }
+
+    let mut run = Run {
+        engine,
+        job,
+        mailbox,
+        folder_id: folder_id.clone(),
+        rules,
+        records,
+        counts: v1::SyncCounts {
+            unchanged: plan.unchanged,
+            deletes_awaiting_approval: plan.held_deletes.len() as u64,
+            ..Default::default()
+        },
+        errors: Vec::new(),
+        retries: AtomicU64::new(0),
+    };
+    // From here until the final save the store says "uncertain": a crash at
+    // any point makes the next run rebuild from the mailbox.
+    store
+        .mark_uncertain(&job.profile_id, &job.mailbox_id, &folder_id)
+        .await?;
+    if must_list {
+        run.records = rebuilt_records(&known);
+        store
+            .replace_all(&job.profile_id, &job.mailbox_id, &run.records.values().cloned().collect::<Vec<_>>())
+            .await?;
+    }
+    let desired_by_source: HashMap<&str, &Desired> =
+        desired.iter().map(|entry| (entry.source_id.as_str(), entry)).collect();
+    let mut ops = Vec::new();
+    for delete in &plan.deletes {
+        ops.push(Op::Delete {
+            source_id: delete.source_id.clone(),
+            contact_id: delete.contact_id.clone(),
+        });
+    }
+    for update in &plan.updates {
+        let body = mapping::patch_body(&update.desired, &run.rules, update.current.as_ref(), update.claim);
+        ops.push(Op::Update {
+            source_id: update.desired.source_id.clone(),
+            contact_id: update.contact_id.clone(),
+            body,
+        });
+    }
+    for create in &plan.creates {
+        ops.push(Op::Create {
+            source_id: create.source_id.clone(),
+            body: mapping::create_body(create),
+        });
+    }
+    let unresolved = run.write_all(ops, &desired_by_source).await?;
+    if job.policy.write_photos {
+        run.write_photos(&desired, photos).await?;
+    }
+    run.counts.graph_requests = stats.snapshot().requests;
+    run.counts.batched_requests = stats.snapshot().batch_sub_requests;
+    run.counts.retries = stats.snapshot().retries + run.retries.load(Ordering::Relaxed);
+    if unresolved == 0 {
+        let state = MailboxState {
+            folder_id,
+            state_valid: true,
+            delta_link,
+        };
+        store
+            .save_mailbox_state(&job.profile_id, &job.mailbox_id, &state)
+            .await?;
+    }
+    result.outcome = if run.counts.failed > 0 || unresolved > 0 {
+        v1::MailboxOutcome::Partial
+    } else if !plan.held_deletes.is_empty() {
+        run.errors.push(format!(
+            "{} deletes held for approval by the deletion guard",
+            plan.held_deletes.len()
+        ));
+        v1::MailboxOutcome::AwaitingApproval
+    } else {
+        v1::MailboxOutcome::Succeeded
+    } as i32;
+    info!(mailbox = %job.mailbox_id, created = run.counts.created, updated = run.counts.updated, deleted = run.counts.deleted, unchanged = run.counts.unchanged, failed = run.counts.failed, requests = run.counts.graph_requests, "reconciled mailbox");
+    result.counts = Some(run.counts);
+    result.errors = run.errors;
+    Ok(Report { result, plan: None })
+}
+
+fn rebuilt_records(known: &HashMap<String, Known>) -> HashMap<String, ContactRecord> {
+    let mut records = HashMap::with_capacity(known.len());
+    for (source_id, entry) in known {
+        if entry.claim {
+            continue;
+        }
+        records.insert(
+            source_id.clone(),
+            ContactRecord {
+                source_id: source_id.clone(),
+                contact_id: entry.contact_id.clone(),
+                content_hash: entry.content_hash.clone(),
+                photo_hash: entry.photo_hash.clone(),
+            },
+        );
+    }
+    records
+}
+
+fn plan_report(
+    mut result: v1::MailboxSyncResult,
+    plan: &plan::Plan,
+    rules: &FieldRules,
+    stats: &RequestStats,
+) -> Report {
+    let counts = v1::SyncCounts {
+        created: plan.creates.len() as u64,
+        updated: plan.updates.len() as u64,
+        deleted: plan.deletes.len() as u64,
+        unchanged: plan.unchanged,
+        deletes_awaiting_approval: plan.held_deletes.len() as u64,
+        graph_requests: stats.snapshot().requests,
+        ..Default::default()
+    };
+    result.outcome = if plan.held_deletes.is_empty() {
+        v1::MailboxOutcome::Succeeded
+    } else {
+        v1::MailboxOutcome::AwaitingApproval
+    } as i32;
+    result.counts = Some(counts);
+    let mailbox_plan = v1::MailboxPlan {
+        mailbox_id: result.mailbox_id.clone(),
+        changes: plan::to_proto(plan, rules),
+        counts: Some(counts),
+    };
+    Report {
+        result,
+        plan: Some(mailbox_plan),
+    }
+}
+
+impl Run<'_> {
+    /// Sends `ops` in batches, then resolves uncertain creates and vanished
+    /// contacts by looking them up. Returns how many stayed unresolved.
+    async fn write_all(&mut self, mut ops: Vec<Op>, desired: &HashMap<&str, &Desired>) -> Result<usize, Error> {
+        let batch_size = self.engine.settings.batch_size.clamp(1, 20);
+        for round in 0..=MAX_FOLLOW_UP_ROUNDS {
+            let mut to_look_up: Vec<String> = Vec::new();
+            for chunk in ops.chunks(batch_size) {
+                let outcomes = executor::execute(&self.mailbox, &self.folder_id, chunk, &self.retries).await?;
+                to_look_up.extend(self.apply(outcomes, desired).await?);
+            }
+            if to_look_up.is_empty() {
+                return Ok(0);
+            }
+            if round == MAX_FOLLOW_UP_ROUNDS {
+                self.counts.failed += to_look_up.len() as u64;
+                return Ok(to_look_up.len());
+            }
+            ops = self.follow_up(&to_look_up, desired).await?;
+        }
+        Ok(0)
+    }
+
+    /// Records outcomes in the store; returns the source ids to look up.
+    async fn apply(&mut self, outcomes: Vec<Outcome>, desired: &HashMap<&str, &Desired>) -> Result<Vec<String>, Error> {
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        let mut to_look_up = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Created { source_id, contact_id } => {
+                    self.counts.created += 1;
+                    upserts.push(self.record_for(&source_id, contact_id, desired));
+                }
+                Outcome::Updated { source_id } => {
+                    self.counts.updated += 1;
+                    let contact_id = self.contact_id_of(&source_id);
+                    upserts.push(self.record_for(&source_id, contact_id, desired));
+                }
+                Outcome::Deleted { source_id } => {
+                    self.counts.deleted += 1;
+                    removed.push(source_id);
+                }
+                Outcome::Missing { source_id } => {
+                    removed.push(source_id.clone());
+                    to_look_up.push(source_id);
+                }
+                Outcome::Uncertain { source_id } => to_look_up.push(source_id),
+                Outcome::Failed { source_id, reason } => {
+                    self.counts.failed += 1;
+                    self.errors.push(format!("contact for {source_id}: {reason}"));
+                }
+            }
+        }
+        for record in &upserts {
+            self.records.insert(record.source_id.clone(), record.clone());
+        }
+        for source_id in &removed {
+            self.records.remove(source_id);
+        }
+        self.engine
+            .store
+            .apply(&self.job.profile_id, &self.job.mailbox_id, &upserts, &removed)
+            .await?;
+        Ok(to_look_up)
+    }
+
+    fn contact_id_of(&self, source_id: &str) -> String {
+        self.records
+            .get(source_id)
+            .map(|record| record.contact_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The row for a contact now holding the desired values.
+    fn record_for(&self, source_id: &str, contact_id: String, desired: &HashMap<&str, &Desired>) -> ContactRecord {
+        let content_hash = desired
+            .get(source_id)
+            .map(|entry| entry.content_hash.clone())
+            .unwrap_or_default();
+        let photo_hash = self
+            .records
+            .get(source_id)
+            .filter(|record| record.contact_id == contact_id)
+            .map(|record| record.photo_hash.clone())
+            .unwrap_or_default();
+        ContactRecord {
+            source_id: source_id.to_owned(),
+            contact_id,
+            content_hash,
+            photo_hash,
+        }
+    }
+
+    /// Looks before writing again: a contact found for the source id is
+    /// recorded (and updated when it differs); only a confirmed absence
+    /// leads to a create.
+    async fn follow_up(&mut self, source_ids: &[String], desired: &HashMap<&str, &Desired>) -> Result<Vec<Op>, Error> {
+        let found = executor::look_up(&self.mailbox, &self.folder_id, source_ids, &self.retries).await?;
+        let mut ops = Vec::new();
+        let mut upserts = Vec::new();
+        for source_id in source_ids {
+            let Some(entry) = desired.get(source_id.as_str()) else {
+                continue;
+            };
+            let contacts = found.get(source_id).cloned().unwrap_or_default();
+            let Some(contact) = contacts.first() else {
+                ops.push(Op::Create {
+                    source_id: source_id.clone(),
+                    body: mapping::create_body(entry),
+                });
+                continue;
+            };
+            let current_hash = mapping::enforced_hash(&contact.fields, &self.rules);
+            upserts.push(ContactRecord {
+                source_id: source_id.clone(),
+                contact_id: contact.contact_id.clone(),
+                content_hash: current_hash.clone(),
+                photo_hash: String::new(),
+            });
+            if current_hash == entry.content_hash {
+                // The earlier create was applied after all.
+                self.counts.created += 1;
+            } else {
+                ops.push(Op::Update {
+                    source_id: source_id.clone(),
+                    contact_id: contact.contact_id.clone(),
+                    body: mapping::patch_body(entry, &self.rules, Some(&contact.fields), false),
+                });
+            }
+        }
+        for record in &upserts {
+            self.records.insert(record.source_id.clone(), record.clone());
+        }
+        self.engine
+            .store
+            .apply(&self.job.profile_id, &self.job.mailbox_id, &upserts, &[])
+            .await?;
+        Ok(ops)
+    }
+
+    /// PUTs photos whose hash differs from the one written.
+    async fn write_photos(&mut self, desired: &[Desired], photos: &dyn PhotoSource) -> Result<(), Error> {
+        for entry in desired {
+            if entry.photo_hash.is_empty() {
+                continue;
+            }
+            let Some(record) = self.records.get(&entry.source_id).cloned() else {
+                continue;
+            };
+            if record.photo_hash == entry.photo_hash {
+                continue;
+            }
+            let photo = match photos.photo(&entry.photo_hash).await {
+                Ok(photo) => photo,
+                Err(error) => {
+                    self.errors.push(format!("photo of {}: {error}", entry.source_id));
+                    continue;
+                }
+            };
+            let url = format!(
+                "{}/{}/photo/$value",
+                self.mailbox.contacts_path(&self.folder_id),
+                record.contact_id
+            );
+            let request = GraphRequest::new(reqwest::Method::PUT, url).with_bytes(photo.content_type, photo.data);
+            self.mailbox.send(request).await?;
+            self.counts.photos_written += 1;
+            let updated = ContactRecord {
+                photo_hash: entry.photo_hash.clone(),
+                ..record
+            };
+            self.engine
+                .store
+                .apply(&self.job.profile_id, &self.job.mailbox_id, std::slice::from_ref(&updated), &[])
+                .await?;
+            self.records.insert(updated.source_id.clone(), updated);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! The writer's state over SQLite or PostgreSQL: per (profile, mailbox) the
+//! folder and whether the contact rows can be trusted; per (profile, mailbox,
+//! source user) the contact id and the hashes of what was written.
+//!
+//! Crash safety rests on one contract: a run marks the mailbox uncertain
+//! ([`WriterStore::mark_uncertain`]) before its first Graph write and valid
+//! only after its last store write. Any crash in between leaves it uncertain,
+//! and the next run rebuilds the rows from the mailbox before writing.
+
+use std::collections::HashMap;
+
+use galsync_platform::store::StorePool;
+use galsync_platform::with_pool;
+
+/// What the writer knows about one mailbox of one profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxState {
+    pub folder_id: String,
+    pub state_valid: bool,
+    /// Where the next repair pass (contacts delta) starts; empty = from scratch.
+    pub delta_link: String,
+}
+
+/// One contact galsync wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRecord {
+    pub source_id: String,
+    pub contact_id: String,
+    pub content_hash: String,
+    pub photo_hash: String,
+}
+
+/// The contact-writer's repository.
+#[derive(Debug, Clone)]
+pub struct WriterStore {
+    pool: StorePool,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl WriterStore {
+    pub fn new(pool: StorePool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn mailbox_state(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+    ) -> Result<Option<MailboxState>, sqlx::Error> {
+        let row: Option<(String, bool, String)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT folder_id, state_valid, delta_link FROM writer_mailboxes \
+                 WHERE profile_id = $1 AND mailbox_id = $2",
+            )
+            .bind(profile_id)
+            .bind(mailbox_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(folder_id, state_valid, delta_link)| MailboxState {
+            folder_id,
+            state_valid,
+            delta_link,
+        }))
+    }
+
+    /// Records the folder and whether the contact rows are trustworthy.
+    pub async fn save_mailbox_state(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+        state: &MailboxState,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "INSERT INTO writer_mailboxes \
+                   (profile_id, mailbox_id, folder_id, state_valid, delta_link, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (profile_id, mailbox_id) DO UPDATE SET \
+                   folder_id = excluded.folder_id, state_valid = excluded.state_valid, \
+                   delta_link = excluded.delta_link, updated_at = excluded.updated_at",
+            )
+            .bind(profile_id)
+            .bind(mailbox_id)
+            .bind(&state.folder_id)
+            .bind(state.state_valid)
+            .bind(&state.delta_link)
+            .bind(unix_now())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks the rows untrustworthy before a run writes to Graph.
+    pub async fn mark_uncertain(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+        folder_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        let state = MailboxState {
+            folder_id: folder_id.to_owned(),
+            state_valid: false,
+            delta_link: String::new(),
+        };
+        self.save_mailbox_state(profile_id, mailbox_id, &state).await
+    }
+
+    pub async fn contacts(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+    ) -> Result<HashMap<String, ContactRecord>, sqlx::Error> {
+        let rows: Vec<(String, String, String, String)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT source_id, contact_id, content_hash, photo_hash FROM writer_contacts \
+                 WHERE profile_id = $1 AND mailbox_id = $2",
+            )
+            .bind(profile_id)
+            .bind(mailbox_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut records = HashMap::with_capacity(rows.len());
+        for (source_id, contact_id, content_hash, photo_hash) in rows {
+            records.insert(
+                source_id.clone(),
+                ContactRecord {
+                    source_id,
+                    contact_id,
+                    content_hash,
+                    photo_hash,
+                },
+            );
+        }
+        Ok(records)
+    }
+
+    /// Inserts or replaces rows and removes others, in one transaction.
+    pub async fn apply(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+        upserts: &[ContactRecord],
+        removed_source_ids: &[String],
+    ) -> Result<(), sqlx::Error> {
+        if upserts.is_empty() && removed_source_ids.is_empty() {
+            return Ok(());
+        }
+        with_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await?;
+            for record in upserts {
+                sqlx::query(
+                    "INSERT INTO writer_contacts \
+                       (profile_id, mailbox_id, source_id, contact_id, content_hash, photo_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (profile_id, mailbox_id, source_id) DO UPDATE SET \
+                       contact_id = excluded.contact_id, content_hash = excluded.content_hash, \
+                       photo_hash = excluded.photo_hash",
+                )
+                .bind(profile_id)
+                .bind(mailbox_id)
+                .bind(&record.source_id)
+                .bind(&record.contact_id)
+                .bind(&record.content_hash)
+                .bind(&record.photo_hash)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            for source_id in removed_source_ids {
+                sqlx::query(
+                    "DELETE FROM writer_contacts \
+                     WHERE profile_id = $1 AND mailbox_id = $2 AND source_id = $3",
+                )
+                .bind(profile_id)
+                .bind(mailbox_id)
+                .bind(source_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Replaces every row of the mailbox (after a rebuild from the mailbox).
+    pub async fn replace_all(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+        records: &[ContactRecord],
+    ) -> Result<(), sqlx::Error> {
+        self.forget_contacts(profile_id, mailbox_id).await?;
+        self.apply(profile_id, mailbox_id, records, &[]).await
+    }
+
+    pub async fn forget_contacts(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(&self.pool, pool => {
+            sqlx::query("DELETE FROM writer_contacts WHERE profile_id = $1 AND mailbox_id = $2")
+                .bind(profile_id)
+                .bind(mailbox_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets the mailbox entirely (after a purge).
+    pub async fn forget_mailbox(
+        &self,
+        profile_id: &str,
+        mailbox_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        self.forget_contacts(profile_id, mailbox_id).await?;
+        with_pool!(&self.pool, pool => {
+            sqlx::query("DELETE FROM writer_mailboxes WHERE profile_id = $1 AND mailbox_id = $2")
+                .bind(profile_id)
+                .bind(mailbox_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
