@@ -21,6 +21,31 @@ pub struct Config {
     /// Directory for embedded data (SQLite files, generated keys).
     #[arg(long, env = "GALSYNC_DATA_DIR", default_value = "galsync-data")]
     pub data_dir: PathBuf,
+
+    /// The auth-broker's gRPC URL. Default: https://127.0.0.1:50051 when this
+    /// service has TLS material (it presents its own certificate to the broker),
+    /// http://127.0.0.1:50051 otherwise.
+    #[arg(long, env = "GALSYNC_BROKER_URL")]
+    pub broker_url: Option<String>,
+
+    /// Snapshots kept per tenant (the most recently taken ones); older ones are
+    /// removed after each new snapshot and answer NOT_FOUND.
+    #[arg(long, env = "GALSYNC_SNAPSHOT_RETENTION", default_value_t = 20)]
+    pub snapshot_retention: u32,
+
+    /// Fetch profile photos when a snapshot asks for them; off = snapshots never carry photos.
+    #[arg(
+        long,
+        env = "GALSYNC_FETCH_PHOTOS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub fetch_photos: bool,
+
+    /// Graph requests this service has in flight at once, over all tenants
+    /// (group listings and photo reads run in parallel up to this bound).
+    #[arg(long, env = "GALSYNC_MAX_GRAPH_CONCURRENCY", default_value_t = 4)]
+    pub max_graph_concurrency: usize,
 }
 
 impl Config {
@@ -33,6 +58,20 @@ impl Config {
                 self.data_dir.join("directory-reader.db").display()
             ),
         }
+    }
+
+    /// The auth-broker URL: explicit, or the default port with the scheme
+    /// matching whether this service has TLS material.
+    pub fn broker_url(&self) -> String {
+        if let Some(url) = &self.broker_url {
+            return url.clone();
+        }
+        let scheme = if self.server.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:50051")
     }
 
     /// A configuration for tests and `galsync up`: loopback, plaintext, the given store.
@@ -50,6 +89,47 @@ impl ServiceConfig for Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
+        let broker_url = self.broker_url();
+        if !(broker_url.starts_with("http://") || broker_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "broker-url",
+                format!("{broker_url:?} is not an http:// or https:// url"),
+            ));
+        }
+        if self.max_graph_concurrency == 0 {
+            return Err(ConfigError::new(
+                "max-graph-concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.snapshot_retention == 0 {
+            return Err(ConfigError::new("snapshot-retention", "must be at least 1"));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_broker_url_follows_whether_tls_is_configured() {
+        let mut config = Config::local("sqlite::memory:");
+        assert_eq!(config.broker_url(), "http://127.0.0.1:50051");
+        config.server.tls_cert = Some("reader.pem".into());
+        config.server.tls_key = Some("reader.key".into());
+        config.server.tls_ca = Some("ca.pem".into());
+        assert_eq!(config.broker_url(), "https://127.0.0.1:50051");
+        config.broker_url = Some("https://broker:50051".to_owned());
+        assert_eq!(config.broker_url(), "https://broker:50051");
+    }
+
+    #[test]
+    fn a_zero_concurrency_is_refused_with_the_flag_named() {
+        let mut config = Config::local("sqlite://reader.db");
+        config.max_graph_concurrency = 0;
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.flag, "max-graph-concurrency");
     }
 }

@@ -1,19 +1,36 @@
-//! galsync directory-reader.
+//! galsync directory-reader: reads the tenant's directory through Graph with
+//! `directory` tokens from the auth-broker and serves immutable,
+//! content-addressed snapshots and target-mailbox lists.
 
 mod config;
+mod error;
+mod filter;
+mod graph_access;
+mod groups;
 mod grpc;
+mod photos;
+mod reader;
+mod service;
+mod snapshot;
+mod source;
+mod store;
+mod targets;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 
 use anyhow::Context;
+use galsync_graph::HttpOptions;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
+use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 
 pub use config::Config;
+pub use error::Error;
 
 /// Where the service listens unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -31,6 +48,22 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
+/// The channel to the auth-broker: mTLS with this service's own identity when
+/// it has TLS material, plaintext otherwise.
+fn broker_channel(config: &Config) -> anyhow::Result<tonic::transport::Channel> {
+    let broker_url = config.broker_url();
+    let tls = match (
+        &config.server.tls_cert,
+        &config.server.tls_key,
+        &config.server.tls_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
+        _ => None,
+    };
+    galsync_platform::tls::channel(&broker_url, tls.as_ref(), "localhost")
+        .with_context(|| format!("failed to set up the channel to the auth-broker at {broker_url}"))
+}
+
 /// Opens the store and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
@@ -38,7 +71,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store_url = config.store_url();
-    let store = galsync_platform::store::connect(
+    let pool = galsync_platform::store::connect(
         "store-url",
         &store_url,
         MIGRATIONS,
@@ -46,13 +79,31 @@ pub async fn serve(
     )
     .await
     .context("failed to open the directory-reader store")?;
+    let http = HttpOptions::default()
+        .build_client()
+        .context("failed to build the graph http client")?;
+    let graph = Arc::new(graph_access::GraphAccess::new(
+        broker_channel(&config)?,
+        http,
+    ));
+    let store = store::Store::new(pool.clone());
+    let reads = reader::DirectoryReads::new(store.clone(), graph);
+    let settings = service::ReaderSettings {
+        snapshot_retention: config.snapshot_retention,
+        fetch_photos: config.fetch_photos,
+        max_graph_concurrency: config.max_graph_concurrency,
+    };
+    let reader = Arc::new(service::Reader::new(store, reads, settings));
     let options =
         ServeOptions::from_args("directory-reader", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
-    routes.add_service(v1::directory_reader_server::DirectoryReaderServer::new(
-        grpc::DirectoryReaderService::new(store.clone()),
-    ));
+    routes.add_service(
+        v1::directory_reader_server::DirectoryReaderServer::new(grpc::DirectoryReaderService::new(
+            reader,
+        ))
+        .max_encoding_message_size(64 * 1024 * 1024),
+    );
     galsync_platform::grpc::serve(options, listener, routes, shutdown).await?;
-    store.close().await;
+    pool.close().await;
     Ok(())
 }

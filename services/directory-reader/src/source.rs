@@ -1,0 +1,276 @@
+//! Directory users as Graph sends them and as the reader keeps them between
+//! rounds: exactly the fields galsync maps or filters on.
+
+use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes, Removed};
+use serde::{Deserialize, Serialize};
+
+/// The `$select` of every user read: the mapped fields plus what the default
+/// exclusions need (`accountEnabled`, `userType`, `assignedLicenses`).
+pub const READ_SELECT: &str = "id,displayName,givenName,surname,mail,userPrincipalName,\
+businessPhones,mobilePhone,jobTitle,department,companyName,officeLocation,streetAddress,\
+city,state,postalCode,country,employeeType,accountEnabled,userType,\
+onPremisesExtensionAttributes,assignedLicenses";
+
+/// The manager comes with the users (no request per user): its id in full
+/// reads and in `manager@delta`, its display name in full reads.
+pub const MANAGER_EXPAND: &str = "manager($select=id,displayName)";
+
+/// One user of a `/users` page or a `/users/delta` page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphUser {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub business_phones: Option<Vec<String>>,
+    #[serde(default)]
+    pub mobile_phone: Option<String>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub company_name: Option<String>,
+    #[serde(default)]
+    pub office_location: Option<String>,
+    #[serde(default)]
+    pub street_address: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub employee_type: Option<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+    #[serde(default)]
+    pub user_type: Option<String>,
+    #[serde(default)]
+    pub on_premises_extension_attributes: Option<OnPremisesExtensionAttributes>,
+    #[serde(default)]
+    pub assigned_licenses: Option<Vec<serde_json::Value>>,
+    /// Expanded in full reads.
+    #[serde(default)]
+    pub manager: Option<DirectoryObjectRef>,
+    /// In delta rounds, only when the manager changed: `[]` = no manager now.
+    #[serde(default, rename = "manager@delta")]
+    pub manager_delta: Option<Vec<DirectoryObjectRef>>,
+    #[serde(default, rename = "@removed")]
+    pub removed: Option<Removed>,
+}
+
+/// A user as the reader stores it between rounds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceUser {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub business_phones: Vec<String>,
+    pub mobile_phone: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub company_name: Option<String>,
+    pub office_location: Option<String>,
+    pub street_address: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub employee_type: Option<String>,
+    pub account_enabled: bool,
+    pub is_guest: bool,
+    /// Holds at least one licence (`assignedLicenses` not empty).
+    pub licensed: bool,
+    /// `extensionAttribute1..15`, index 0 = 1.
+    pub extension_attributes: Vec<Option<String>>,
+    pub manager_id: Option<String>,
+    /// The manager's name as the last full read expanded it; used only when
+    /// the manager is not among the users read (e.g. outside the pre-filter).
+    pub manager_display_name: Option<String>,
+}
+
+impl SourceUser {
+    /// The user from a full read or a delta entry; a delta entry without
+    /// `manager@delta` keeps the manager of `previous`.
+    pub fn from_graph(user: GraphUser, previous: Option<&SourceUser>) -> SourceUser {
+        let (manager_id, manager_display_name) = match (&user.manager, &user.manager_delta) {
+            (Some(manager), _) => (Some(manager.id.clone()), manager.display_name.clone()),
+            (None, Some(managers)) => match managers.first() {
+                Some(manager) => {
+                    let known_name = previous
+                        .filter(|previous| previous.manager_id.as_deref() == Some(&manager.id))
+                        .and_then(|previous| previous.manager_display_name.clone());
+                    (Some(manager.id.clone()), known_name)
+                }
+                None => (None, None),
+            },
+            (None, None) => match previous {
+                Some(previous) => (
+                    previous.manager_id.clone(),
+                    previous.manager_display_name.clone(),
+                ),
+                None => (None, None),
+            },
+        };
+        let mut extension_attributes = Vec::with_capacity(15);
+        for number in 1..=15u8 {
+            let value = user
+                .on_premises_extension_attributes
+                .as_ref()
+                .and_then(|attributes| attributes.get(number))
+                .map(str::to_owned);
+            extension_attributes.push(value);
+        }
+        SourceUser {
+            id: user.id,
+            display_name: user.display_name,
+            given_name: user.given_name,
+            surname: user.surname,
+            mail: user.mail,
+            user_principal_name: user.user_principal_name,
+            business_phones: user.business_phones.unwrap_or_default(),
+            mobile_phone: user.mobile_phone,
+            job_title: user.job_title,
+            department: user.department,
+            company_name: user.company_name,
+            office_location: user.office_location,
+            street_address: user.street_address,
+            city: user.city,
+            state: user.state,
+            postal_code: user.postal_code,
+            country: user.country,
+            employee_type: user.employee_type,
+            // Graph always returns the selected accountEnabled; absent means
+            // the caller could not read it, and enabled is the safer guess.
+            account_enabled: user.account_enabled.unwrap_or(true),
+            is_guest: user
+                .user_type
+                .as_deref()
+                .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest")),
+            licensed: user
+                .assigned_licenses
+                .is_some_and(|licenses| !licenses.is_empty()),
+            extension_attributes,
+            manager_id,
+            manager_display_name,
+        }
+    }
+
+    /// Has mail, an enabled account and a licence: a user mailbox galsync can write to.
+    pub fn has_user_mailbox(&self) -> bool {
+        self.licensed && !is_blank(self.mail.as_deref()) && !self.is_guest
+    }
+
+    /// Looks like a shared, room or equipment mailbox: Exchange creates those
+    /// as disabled, unlicensed member accounts with mail. Reading
+    /// `mailboxSettings/userPurpose` would be exact but costs a request per
+    /// candidate and MailboxSettings.Read, which the read app does not hold.
+    pub fn looks_like_resource_mailbox(&self) -> bool {
+        !self.account_enabled && !self.licensed && !self.is_guest && !is_blank(self.mail.as_deref())
+    }
+
+    /// The value of a filterable attribute by its Graph name (case-insensitive).
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        let lowered = name.to_ascii_lowercase();
+        let value = match lowered.as_str() {
+            "department" => &self.department,
+            "companyname" => &self.company_name,
+            "officelocation" => &self.office_location,
+            "country" => &self.country,
+            "jobtitle" => &self.job_title,
+            "employeetype" => &self.employee_type,
+            _ => {
+                let number = lowered
+                    .strip_prefix("onpremisesextensionattributes/")
+                    .unwrap_or(&lowered)
+                    .strip_prefix("extensionattribute")?
+                    .parse::<usize>()
+                    .ok()?;
+                self.extension_attributes.get(number.checked_sub(1)?)?
+            }
+        };
+        value.as_deref()
+    }
+}
+
+/// Whether `name` is an attribute rules may test.
+pub fn is_known_attribute(name: &str) -> bool {
+    let present = Some(String::new());
+    let probe = SourceUser {
+        department: present.clone(),
+        company_name: present.clone(),
+        office_location: present.clone(),
+        country: present.clone(),
+        job_title: present.clone(),
+        employee_type: present.clone(),
+        extension_attributes: vec![present; 15],
+        ..SourceUser::default()
+    };
+    probe.attribute(name).is_some()
+}
+
+pub fn is_blank(value: Option<&str>) -> bool {
+    value.is_none_or(|text| text.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_found_case_insensitively_with_extension_numbers() {
+        let mut user = SourceUser {
+            department: Some("Sales".into()),
+            extension_attributes: vec![None; 15],
+            ..SourceUser::default()
+        };
+        user.extension_attributes[9] = Some("EMEA".into());
+        assert_eq!(user.attribute("Department"), Some("Sales"));
+        assert_eq!(user.attribute("extensionAttribute10"), Some("EMEA"));
+        assert_eq!(user.attribute("extensionAttribute16"), None);
+        assert!(is_known_attribute("extensionAttribute15"));
+        assert!(!is_known_attribute("extensionAttribute16"));
+        assert!(!is_known_attribute("manager"));
+    }
+
+    #[test]
+    fn a_delta_entry_without_manager_delta_keeps_the_manager() {
+        let previous = SourceUser {
+            id: "u".into(),
+            manager_id: Some("m".into()),
+            manager_display_name: Some("Boss".into()),
+            ..SourceUser::default()
+        };
+        let entry = GraphUser {
+            id: "u".into(),
+            ..GraphUser::default()
+        };
+        let user = SourceUser::from_graph(entry, Some(&previous));
+        assert_eq!(user.manager_id.as_deref(), Some("m"));
+        let cleared = GraphUser {
+            id: "u".into(),
+            manager_delta: Some(Vec::new()),
+            ..GraphUser::default()
+        };
+        assert_eq!(
+            SourceUser::from_graph(cleared, Some(&previous)).manager_id,
+            None
+        );
+    }
+}

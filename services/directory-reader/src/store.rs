@@ -1,0 +1,333 @@
+//! The reader's repository over SQLite or PostgreSQL with one set of queries
+//! (see `galsync_platform::with_pool!`): read scopes with their users and
+//! delta link, snapshots, and photos.
+
+use std::collections::HashMap;
+
+use galsync_platform::store::StorePool;
+use galsync_platform::with_pool;
+use sqlx::Row;
+
+use crate::error::{Error, Result};
+use crate::source::SourceUser;
+
+/// Rows per multi-row INSERT (4 parameters each, far below either backend's limit).
+const INSERT_CHUNK: usize = 500;
+
+/// Where a read scope stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeRow {
+    pub delta_link: String,
+    pub version: i64,
+}
+
+/// What a round changed, committed at once with the new delta link.
+#[derive(Debug, Clone, Copy)]
+pub enum ScopeChange<'a> {
+    /// Every user of the scope, replacing what was there.
+    Replace(&'a [SourceUser]),
+    /// Users added or changed, and ids removed.
+    Apply {
+        upserts: &'a [SourceUser],
+        removals: &'a [String],
+    },
+}
+
+/// A snapshot's stored summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    pub snapshot_id: String,
+    pub tenant_id: String,
+    pub entry_count: i64,
+    pub created_at: i64,
+    pub read_stats: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoRow {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: StorePool,
+}
+
+fn builder_for<'args, DB: sqlx::Database>(
+    _pool: &sqlx::Pool<DB>,
+    sql: &str,
+) -> sqlx::QueryBuilder<'args, DB> {
+    sqlx::QueryBuilder::new(sql)
+}
+
+fn encode_user(user: &SourceUser) -> Result<String> {
+    serde_json::to_string(user)
+        .map_err(|error| Error::Internal(format!("failed to encode user {}: {error}", user.id)))
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Store {
+    pub fn new(pool: StorePool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn scope(&self, tenant_id: &str, scope_key: &str) -> Result<Option<ScopeRow>> {
+        let row = with_pool!(&self.pool, pool => {
+            sqlx::query("SELECT delta_link, version FROM read_scopes WHERE tenant_id = $1 AND scope_key = $2")
+                .bind(tenant_id)
+                .bind(scope_key)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| ScopeRow { delta_link: row.get(0), version: row.get(1) })
+        });
+        Ok(row)
+    }
+
+    pub async fn scope_users(&self, tenant_id: &str, scope_key: &str) -> Result<Vec<SourceUser>> {
+        let rows: Vec<String> = with_pool!(&self.pool, pool => {
+            sqlx::query_scalar("SELECT data FROM scope_users WHERE tenant_id = $1 AND scope_key = $2")
+                .bind(tenant_id)
+                .bind(scope_key)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut users = Vec::with_capacity(rows.len());
+        for data in rows {
+            let user: SourceUser = serde_json::from_str(&data).map_err(|error| {
+                Error::Internal(format!("a stored user does not decode: {error}"))
+            })?;
+            users.push(user);
+        }
+        Ok(users)
+    }
+
+    /// Commits a round: the users it changed and the new delta link, only if
+    /// the scope is still at `expected_version` (None = not yet stored).
+    /// Returns the new version.
+    pub async fn commit_round(
+        &self,
+        tenant_id: &str,
+        scope_key: &str,
+        prefilter: &str,
+        expected_version: Option<i64>,
+        delta_link: &str,
+        change: ScopeChange<'_>,
+    ) -> Result<i64> {
+        let (replace_all, upserts, removals): (bool, &[SourceUser], &[String]) = match change {
+            ScopeChange::Replace(users) => (true, users, &[]),
+            ScopeChange::Apply { upserts, removals } => (false, upserts, removals),
+        };
+        let mut encoded = Vec::with_capacity(upserts.len());
+        for user in upserts {
+            encoded.push((user.id.clone(), encode_user(user)?));
+        }
+        let now = now_secs();
+        let new_version = expected_version.map_or(1, |version| version + 1);
+        with_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await?;
+            let claimed = match expected_version {
+                None => sqlx::query(
+                    "INSERT INTO read_scopes (tenant_id, scope_key, prefilter, delta_link, version, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, scope_key) DO NOTHING",
+                )
+                .bind(tenant_id)
+                .bind(scope_key)
+                .bind(prefilter)
+                .bind(delta_link)
+                .bind(new_version)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected(),
+                Some(version) => sqlx::query(
+                    "UPDATE read_scopes SET delta_link = $1, version = $2, updated_at = $3 \
+                     WHERE tenant_id = $4 AND scope_key = $5 AND version = $6",
+                )
+                .bind(delta_link)
+                .bind(new_version)
+                .bind(now)
+                .bind(tenant_id)
+                .bind(scope_key)
+                .bind(version)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected(),
+            };
+            if claimed != 1 {
+                return Err(Error::Conflict { tenant_id: tenant_id.to_owned() });
+            }
+            if replace_all {
+                sqlx::query("DELETE FROM scope_users WHERE tenant_id = $1 AND scope_key = $2")
+                    .bind(tenant_id)
+                    .bind(scope_key)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            for removed_id in removals {
+                sqlx::query("DELETE FROM scope_users WHERE tenant_id = $1 AND scope_key = $2 AND user_id = $3")
+                    .bind(tenant_id)
+                    .bind(scope_key)
+                    .bind(removed_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            for chunk in encoded.chunks(INSERT_CHUNK) {
+                let mut builder = builder_for(pool, "INSERT INTO scope_users (tenant_id, scope_key, user_id, data) ");
+                builder.push_values(chunk, |mut row, (user_id, data)| {
+                    row.push_bind(tenant_id)
+                        .push_bind(scope_key)
+                        .push_bind(user_id.as_str())
+                        .push_bind(data.as_str());
+                });
+                builder.push(" ON CONFLICT (tenant_id, scope_key, user_id) DO UPDATE SET data = excluded.data");
+                builder.build().execute(&mut *transaction).await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(new_version)
+    }
+
+    /// Stores a snapshot (or, when the same content exists, marks it taken again).
+    pub async fn save_snapshot(&self, row: &SnapshotRow, entries: &[u8]) -> Result<()> {
+        let now = now_secs();
+        with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "INSERT INTO snapshots (snapshot_id, tenant_id, entry_count, created_at, last_taken_at, read_stats, entries) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (snapshot_id) DO UPDATE SET last_taken_at = excluded.last_taken_at, read_stats = excluded.read_stats",
+            )
+            .bind(&row.snapshot_id)
+            .bind(&row.tenant_id)
+            .bind(row.entry_count)
+            .bind(row.created_at)
+            .bind(now)
+            .bind(&row.read_stats)
+            .bind(entries)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn snapshot(&self, snapshot_id: &str) -> Result<Option<SnapshotRow>> {
+        let row = with_pool!(&self.pool, pool => {
+            sqlx::query("SELECT snapshot_id, tenant_id, entry_count, created_at, read_stats FROM snapshots WHERE snapshot_id = $1")
+                .bind(snapshot_id)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| SnapshotRow {
+                    snapshot_id: row.get(0),
+                    tenant_id: row.get(1),
+                    entry_count: row.get(2),
+                    created_at: row.get(3),
+                    read_stats: row.get(4),
+                })
+        });
+        Ok(row)
+    }
+
+    pub async fn snapshot_entries(&self, snapshot_id: &str) -> Result<Option<Vec<u8>>> {
+        let entries = with_pool!(&self.pool, pool => {
+            sqlx::query_scalar("SELECT entries FROM snapshots WHERE snapshot_id = $1")
+                .bind(snapshot_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(entries)
+    }
+
+    /// Keeps the `keep` most recently taken snapshots of a tenant; returns how many went.
+    pub async fn prune_snapshots(&self, tenant_id: &str, keep: u32) -> Result<u64> {
+        let removed = with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "DELETE FROM snapshots WHERE tenant_id = $1 AND snapshot_id NOT IN \
+                 (SELECT snapshot_id FROM snapshots WHERE tenant_id = $2 ORDER BY last_taken_at DESC, created_at DESC LIMIT $3)",
+            )
+            .bind(tenant_id)
+            .bind(tenant_id)
+            .bind(i64::from(keep))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(removed)
+    }
+
+    /// `user id → (etag, photo hash)` of a tenant's last photo checks.
+    pub async fn user_photos(&self, tenant_id: &str) -> Result<HashMap<String, (String, String)>> {
+        let rows: Vec<(String, String, String)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as("SELECT user_id, etag, photo_hash FROM user_photos WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut by_user = HashMap::with_capacity(rows.len());
+        for (user_id, etag, photo_hash) in rows {
+            by_user.insert(user_id, (etag, photo_hash));
+        }
+        Ok(by_user)
+    }
+
+    /// Records a user's photo (bytes stored once per content hash).
+    pub async fn save_user_photo(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        etag: &str,
+        photo_hash: &str,
+        photo: &PhotoRow,
+    ) -> Result<()> {
+        let now = now_secs();
+        with_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO photos (photo_hash, content_type, data, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (photo_hash) DO NOTHING",
+            )
+            .bind(photo_hash)
+            .bind(&photo.content_type)
+            .bind(&photo.data)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query(
+                "INSERT INTO user_photos (tenant_id, user_id, etag, photo_hash) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, user_id) DO UPDATE SET etag = excluded.etag, photo_hash = excluded.photo_hash",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .bind(etag)
+            .bind(photo_hash)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn forget_user_photo(&self, tenant_id: &str, user_id: &str) -> Result<()> {
+        with_pool!(&self.pool, pool => {
+            sqlx::query("DELETE FROM user_photos WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant_id)
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn photo(&self, photo_hash: &str) -> Result<Option<PhotoRow>> {
+        let row = with_pool!(&self.pool, pool => {
+            sqlx::query("SELECT content_type, data FROM photos WHERE photo_hash = $1")
+                .bind(photo_hash)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| PhotoRow { content_type: row.get(0), data: row.get(1) })
+        });
+        Ok(row)
+    }
+}

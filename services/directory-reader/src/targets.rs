@@ -1,0 +1,121 @@
+//! Target lists: which mailboxes receive the contacts. A target is an enabled,
+//! licensed member with mail (a user mailbox); everything a selector names that
+//! is not one comes back as unresolved, with the reason.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use galsync_graph::RequestStats;
+use galsync_proto::v1;
+
+use crate::error::Result;
+use crate::filter::{compile_rules, validate_object_id};
+use crate::service::Reader;
+use crate::source::SourceUser;
+
+fn mailbox_problem(user: &SourceUser) -> Option<&'static str> {
+    if user.is_guest {
+        return Some("is a guest, guests have no mailbox in this tenant");
+    }
+    if !user.account_enabled {
+        return Some("account is disabled");
+    }
+    if !user.has_user_mailbox() {
+        return Some("has no mailbox (no licence or no mail)");
+    }
+    None
+}
+
+impl Reader {
+    pub async fn resolve_targets(
+        &self,
+        tenant_id: &str,
+        selector: &v1::TargetSelector,
+    ) -> Result<v1::TargetList> {
+        let rules = compile_rules(&selector.rules, "selector.rules")?;
+        let mut group_ids = Vec::with_capacity(selector.group_ids.len());
+        for group_id in &selector.group_ids {
+            group_ids.push(validate_object_id(group_id, "selector.group_ids")?);
+        }
+        let stats = Arc::new(RequestStats::new());
+        // The whole directory (no pre-filter), brought up to date by a delta round.
+        let (state, _) = self.reads.read(tenant_id, "", false, &stats).await?;
+        let users = state.users;
+        let mut by_upn: HashMap<String, &SourceUser> = HashMap::with_capacity(users.len());
+        for user in users.values() {
+            if let Some(upn) = &user.user_principal_name {
+                by_upn.insert(upn.to_lowercase(), user);
+            }
+        }
+
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        let mut unresolved = Vec::new();
+        for wanted in &selector.users {
+            let key = wanted.trim().to_lowercase();
+            let found = users.get(&key).or_else(|| by_upn.get(&key).copied());
+            let Some(user) = found else {
+                unresolved.push(format!("user {wanted}: not found in the directory"));
+                continue;
+            };
+            match mailbox_problem(user) {
+                Some(problem) => unresolved.push(format!("user {wanted}: {problem}")),
+                None => {
+                    candidates.insert(user.id.clone());
+                }
+            }
+        }
+
+        let client = self
+            .reads
+            .graph()
+            .client(tenant_id)
+            .await?
+            .with_stats(stats.clone());
+        for group_id in &group_ids {
+            let Some(members) =
+                crate::groups::transitive_user_ids(&client, tenant_id, group_id).await?
+            else {
+                unresolved.push(format!("group {group_id}: not found in the directory"));
+                continue;
+            };
+            let mut with_mailbox = 0;
+            for member_id in members {
+                let Some(user) = users.get(&member_id) else {
+                    continue;
+                };
+                if mailbox_problem(user).is_none() {
+                    candidates.insert(member_id);
+                    with_mailbox += 1;
+                }
+            }
+            if with_mailbox == 0 {
+                unresolved.push(format!("group {group_id}: no member has a mailbox"));
+            }
+        }
+
+        // Rules alone narrow every mailbox.
+        let only_rules = selector.users.is_empty() && group_ids.is_empty() && !rules.is_empty();
+        if selector.all_mailboxes || only_rules {
+            for user in users.values() {
+                if mailbox_problem(user).is_none() {
+                    candidates.insert(user.id.clone());
+                }
+            }
+        }
+
+        let mut mailbox_ids = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let Some(user) = users.get(&candidate) else {
+                continue;
+            };
+            if rules.iter().any(|rule| rule.drops(user)) {
+                continue;
+            }
+            mailbox_ids.push(candidate);
+        }
+        Ok(v1::TargetList {
+            mailbox_ids,
+            unresolved,
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! An emulated tenant, an auth-broker and the directory-reader, all
+//! in-process on port 0 with real mTLS (PKI identities `auth-broker`,
+//! `directory-reader`, `scheduler`), so real `directory` tokens flow.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use galsync_auth_broker::{Broker, Config as BrokerConfig};
+use galsync_directory_reader::Config;
+use galsync_graph_emulator::directory::{SeedOptions, SeedSummary, User};
+use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_platform::pki::ServiceTlsFiles;
+use galsync_platform::TlsMaterial;
+use galsync_proto::v1;
+use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
+use tonic::transport::{Channel, Endpoint};
+use uuid::Uuid;
+
+pub enum StoreKind {
+    Sqlite,
+    Postgres(String),
+}
+
+pub struct Harness {
+    pub emulator: Emulator,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub broker: Arc<Broker>,
+    pub reader_addr: std::net::SocketAddr,
+    pub pki_dir: std::path::PathBuf,
+    pub data_dir: tempfile::TempDir,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn stop_pair() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl std::future::Future<Output = ()> + Send,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    (stop, async {
+        let _ = stopped.await;
+    })
+}
+
+pub fn emulator_config() -> EmulatorConfig {
+    EmulatorConfig {
+        token_lifetime: Some(std::time::Duration::from_secs(3600)),
+        ..EmulatorConfig::default()
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::start_with(StoreKind::Sqlite, emulator_config(), |_| {}).await
+    }
+
+    /// Emulator, broker (SQLite), tenant with a consented read app and an
+    /// uploaded certificate, and the reader with `configure` applied.
+    pub async fn start_with(
+        store: StoreKind,
+        emulator_config: EmulatorConfig,
+        configure: impl FnOnce(&mut Config),
+    ) -> Harness {
+        let emulator = Emulator::start(emulator_config).await.unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let pki_dir = data_dir.path().join("pki");
+        galsync_platform::pki::init_dir(&pki_dir, &[]).unwrap();
+        let mut stops = Vec::new();
+
+        let mut broker_config = BrokerConfig::local(format!(
+            "sqlite://{}",
+            data_dir.path().join("auth-broker.db").display()
+        ));
+        broker_config.data_dir = data_dir.path().to_owned();
+        let broker_files = ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
+        broker_config.server.tls_cert = Some(broker_files.cert);
+        broker_config.server.tls_key = Some(broker_files.key);
+        broker_config.server.tls_ca = Some(broker_files.ca);
+        let consent_port = galsync_platform::testing::free_port();
+        broker_config.consent_listen = format!("127.0.0.1:{consent_port}").parse().unwrap();
+        let broker = galsync_auth_broker::build(&broker_config).await.unwrap();
+        let broker_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let broker_addr = broker_listener.local_addr().unwrap();
+        let (stop, stopped) = stop_pair();
+        stops.push(stop);
+        let serving_broker = broker.clone();
+        tokio::spawn(async move {
+            let served = galsync_auth_broker::serve_broker(
+                serving_broker,
+                &broker_config,
+                broker_listener,
+                stopped,
+            )
+            .await;
+            if let Err(error) = served {
+                eprintln!("broker stopped with an error: {error:#}");
+            }
+        });
+
+        let tenant_id = Uuid::new_v4();
+        let client_id = register_tenant(&emulator, &pki_dir, broker_addr, tenant_id).await;
+
+        let store_url = match store {
+            StoreKind::Sqlite => format!(
+                "sqlite://{}",
+                data_dir.path().join("directory-reader.db").display()
+            ),
+            StoreKind::Postgres(dsn) => dsn,
+        };
+        let mut config = Config::local(store_url);
+        config.data_dir = data_dir.path().to_owned();
+        let reader_files = ServiceTlsFiles::in_dir(&pki_dir, "directory-reader");
+        config.server.tls_cert = Some(reader_files.cert);
+        config.server.tls_key = Some(reader_files.key);
+        config.server.tls_ca = Some(reader_files.ca);
+        config.broker_url = Some(format!("https://{broker_addr}"));
+        configure(&mut config);
+        let reader_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let reader_addr = reader_listener.local_addr().unwrap();
+        let (stop, stopped) = stop_pair();
+        stops.push(stop);
+        tokio::spawn(async move {
+            if let Err(error) =
+                galsync_directory_reader::serve(config, reader_listener, stopped).await
+            {
+                eprintln!("directory-reader stopped with an error: {error:#}");
+            }
+        });
+
+        Harness {
+            emulator,
+            tenant_id,
+            client_id,
+            broker,
+            reader_addr,
+            pki_dir,
+            data_dir,
+            stops,
+        }
+    }
+
+    /// A gRPC client of the reader presenting the scheduler's certificate.
+    pub async fn reader(&self) -> DirectoryReaderClient<Channel> {
+        let material = TlsMaterial::from_pki_dir(&self.pki_dir, "scheduler").unwrap();
+        let endpoint = Endpoint::from_shared(format!("https://{}", self.reader_addr))
+            .unwrap()
+            .tls_config(material.client_config("localhost"))
+            .unwrap();
+        for _ in 0..50 {
+            if let Ok(channel) = endpoint.connect().await {
+                return DirectoryReaderClient::new(channel)
+                    .max_decoding_message_size(64 * 1024 * 1024);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the directory-reader did not start listening");
+    }
+
+    pub fn seed(&self, options: SeedOptions) -> SeedSummary {
+        self.emulator
+            .state
+            .directory
+            .seed(self.tenant_id, &options)
+            .unwrap()
+    }
+
+    pub fn add_user(&self, user: User) -> Uuid {
+        self.emulator
+            .state
+            .directory
+            .add_user(self.tenant_id, user)
+            .unwrap()
+    }
+
+    /// Graph requests of this tenant to `endpoint` (e.g. `/users`, `/users/delta`).
+    pub fn requests_to(&self, endpoint: &str) -> u64 {
+        let tenant = self.tenant_id.to_string();
+        self.emulator
+            .state
+            .accounting
+            .total(|key| key.tenant == tenant && key.endpoint == endpoint)
+    }
+
+    /// Every Graph request of this tenant (token requests excluded).
+    pub fn graph_requests(&self) -> u64 {
+        let tenant = self.tenant_id.to_string();
+        self.emulator
+            .state
+            .accounting
+            .total(|key| key.tenant == tenant && !key.endpoint.starts_with("/{tenant}/"))
+    }
+
+    pub async fn take(&self, filter: v1::SourceFilter) -> v1::Snapshot {
+        self.take_request(filter, false, false).await.unwrap()
+    }
+
+    pub async fn take_request(
+        &self,
+        filter: v1::SourceFilter,
+        force_full_read: bool,
+        include_photos: bool,
+    ) -> Result<v1::Snapshot, tonic::Status> {
+        let mut reader = self.reader().await;
+        reader
+            .take_snapshot(v1::TakeSnapshotRequest {
+                tenant_id: self.tenant_id.to_string(),
+                filter: Some(filter),
+                force_full_read,
+                include_photos,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn entries(&self, snapshot_id: &str) -> Vec<v1::DirectoryEntry> {
+        let mut reader = self.reader().await;
+        let mut stream = reader
+            .stream_snapshot(v1::StreamSnapshotRequest {
+                snapshot_id: snapshot_id.to_owned(),
+                chunk_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut entries = Vec::new();
+        while let Some(chunk) = stream.message().await.unwrap() {
+            entries.extend(chunk.entries);
+        }
+        entries
+    }
+
+    pub async fn diff(&self, from: &str, to: &str) -> v1::SnapshotDiff {
+        let mut reader = self.reader().await;
+        reader
+            .diff_snapshots(v1::DiffSnapshotsRequest {
+                from_snapshot_id: from.to_owned(),
+                to_snapshot_id: to.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+/// Registers the tenant and a read app with the broker, uploads the broker's
+/// certificate to the emulated app and grants admin consent there.
+async fn register_tenant(
+    emulator: &Emulator,
+    pki_dir: &std::path::Path,
+    broker_addr: std::net::SocketAddr,
+    tenant_id: Uuid,
+) -> String {
+    let identity = &emulator.state.identity;
+    identity.create_tenant(tenant_id, vec!["contoso.onmicrosoft.com".to_owned()]);
+    let app = identity
+        .register_app(
+            tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync reader".to_owned(),
+                requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
+                requested_scopes: Vec::new(),
+                redirect_uris: Vec::new(),
+                multi_tenant: false,
+                public_client: false,
+            },
+        )
+        .unwrap();
+    let material = TlsMaterial::from_pki_dir(pki_dir, "cli").unwrap();
+    let channel = Endpoint::from_shared(format!("https://{broker_addr}"))
+        .unwrap()
+        .tls_config(material.client_config("localhost"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut admin = v1::auth_broker_client::AuthBrokerClient::new(channel);
+    admin
+        .register_tenant(v1::RegisterTenantRequest {
+            tenant_id: tenant_id.to_string(),
+            display_name: "Contoso".to_owned(),
+            login_base_url: emulator.base_url(),
+            graph_base_url: emulator.base_url(),
+            apps: vec![v1::AppRegistration {
+                client_id: app.client_id.clone(),
+                auth_mode: v1::AuthMode::Certificate as i32,
+                purposes: vec![v1::TokenPurpose::Directory as i32],
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap();
+    let certificate = admin
+        .generate_certificate(v1::GenerateCertificateRequest {
+            tenant_id: tenant_id.to_string(),
+            client_id: app.client_id.clone(),
+            key_bits: 2048,
+            validity_days: 365,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let exported = admin
+        .export_certificate(v1::ExportCertificateRequest {
+            certificate_id: certificate.certificate_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    identity
+        .upload_certificate(&app.client_id, &exported.cer_der)
+        .unwrap();
+    identity
+        .grant_consent(tenant_id, &app.client_id, None)
+        .unwrap();
+    app.client_id
+}
+
+/// An enabled, licensed member with a user mailbox.
+pub fn member(name: &str) -> User {
+    let nickname: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    User::new_licensed(
+        name,
+        &format!("{}@contoso.onmicrosoft.com", nickname.to_lowercase()),
+    )
+}

@@ -1,0 +1,118 @@
+//! Snapshots of a 10,000-user emulated tenant over real gRPC and HTTP: the
+//! full read at ⌈10,000/999⌉ list requests, a no-op round at one delta
+//! request with the same snapshot id, and a round of changes whose diff
+//! names exactly the changed ids.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::Harness;
+use galsync_graph_emulator::directory::SeedOptions;
+use galsync_proto::v1;
+use uuid::Uuid;
+
+/// Enabled members with mail whom nobody reports to, so changing one changes
+/// no other entry (a manager's name appears in its reports' entries).
+fn leaf_members(harness: &Harness, count: usize) -> Vec<Uuid> {
+    let users = harness
+        .emulator
+        .state
+        .directory
+        .list_users(harness.tenant_id, false);
+    let managers: HashSet<Uuid> = users.iter().filter_map(|user| user.manager_id).collect();
+    let mut leaves: Vec<Uuid> = users
+        .iter()
+        .filter(|user| user.account_enabled && user.mail.is_some() && !managers.contains(&user.id))
+        .filter(|user| user.user_type == galsync_graph_emulator::directory::UserType::Member)
+        .filter(|user| !user.mailbox.is_resource())
+        .map(|user| user.id)
+        .collect();
+    leaves.sort();
+    leaves.truncate(count);
+    leaves
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_users_cost_eleven_list_requests_then_one_delta_request_per_round() {
+    let harness = Harness::start().await;
+    let summary = harness.seed(SeedOptions {
+        users: 10_000,
+        groups: false,
+        ..SeedOptions::default()
+    });
+
+    let first = harness.take(v1::SourceFilter::default()).await;
+    assert_eq!(
+        harness.requests_to("/users"),
+        11,
+        "⌈10,000/999⌉ list requests"
+    );
+    // The delta position is taken before the read: one request.
+    assert_eq!(harness.requests_to("/users/delta"), 1);
+    assert_eq!(first.entry_count, summary.default_included as u64);
+    let stats = first.read_stats.clone().unwrap();
+    assert_eq!(stats.mode, "full");
+    assert_eq!(stats.users_read, 10_000);
+    assert_eq!(stats.graph_requests, 12);
+
+    // Nothing changed: one delta request, the same snapshot.
+    let unchanged = harness.take(v1::SourceFilter::default()).await;
+    assert_eq!(unchanged.snapshot_id, first.snapshot_id);
+    assert_eq!(harness.requests_to("/users/delta"), 2);
+    assert_eq!(harness.requests_to("/users"), 11);
+    let stats = unchanged.read_stats.clone().unwrap();
+    assert_eq!((stats.mode.as_str(), stats.graph_requests), ("delta", 1));
+
+    // 5 changes, 2 deletions, 1 disabled account.
+    let directory = &harness.emulator.state.directory;
+    let picked = leaf_members(&harness, 8);
+    for user_id in &picked[..5] {
+        directory
+            .modify_user(harness.tenant_id, *user_id, |user| {
+                user.job_title = Some("Chief Synchronisation Officer".to_owned());
+            })
+            .unwrap();
+    }
+    directory.delete_user(harness.tenant_id, picked[5]).unwrap();
+    directory
+        .hard_delete_user(harness.tenant_id, picked[6])
+        .unwrap();
+    directory
+        .set_account_enabled(harness.tenant_id, picked[7], false)
+        .unwrap();
+
+    let changed = harness.take(v1::SourceFilter::default()).await;
+    assert_eq!(harness.requests_to("/users/delta"), 3, "one delta round");
+    assert_eq!(harness.requests_to("/users"), 11, "no full re-read");
+    assert_eq!(changed.read_stats.clone().unwrap().graph_requests, 1);
+    assert_eq!(changed.entry_count, first.entry_count - 3);
+    let diff = harness.diff(&first.snapshot_id, &changed.snapshot_id).await;
+    let mut expected_changed: Vec<String> = picked[..5].iter().map(Uuid::to_string).collect();
+    expected_changed.sort();
+    let mut expected_removed: Vec<String> = picked[5..].iter().map(Uuid::to_string).collect();
+    expected_removed.sort();
+    assert_eq!(diff.changed_ids, expected_changed);
+    assert_eq!(diff.removed_ids, expected_removed);
+    assert!(diff.added_ids.is_empty(), "{:?}", diff.added_ids);
+
+    // The streamed snapshot carries the change, sorted by id, no empty strings.
+    let entries = harness.entries(&changed.snapshot_id).await;
+    assert_eq!(entries.len() as u64, changed.entry_count);
+    assert!(entries
+        .windows(2)
+        .all(|pair| pair[0].source_object_id < pair[1].source_object_id));
+    let retitled = entries
+        .iter()
+        .find(|entry| entry.source_object_id == picked[0].to_string())
+        .unwrap();
+    assert_eq!(retitled.job_title, "Chief Synchronisation Officer");
+    let with_manager = entries
+        .iter()
+        .filter(|entry| !entry.manager_display_name.is_empty())
+        .count();
+    assert!(
+        with_manager > 9_000,
+        "manager names resolved without a request per user: {with_manager}"
+    );
+}
