@@ -1,15 +1,57 @@
 //! `galsync`: the admin CLI and the all-in-one runner.
 
+mod cert;
+mod check;
+mod connect;
+mod consent;
+mod error;
+mod follow;
+mod output;
+mod pki;
+mod profile;
+mod profile_proto;
+mod profile_spec;
+mod run;
+mod tenant;
 mod up;
-
-use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::connect::GlobalArgs;
+use crate::error::{CliError, CliResult};
+
+const AFTER_HELP: &str = "\
+Getting started (see docs/cli.md for the whole walk-through):
+  galsync up                                    start the services (keep it running)
+  galsync tenant add --tenant-id GUID --name Contoso --client-id APP-GUID
+  galsync cert generate --tenant-id GUID        then: galsync cert export --tenant-id GUID --out galsync.cer
+  (upload galsync.cer to the app registration in the Entra portal)
+  galsync consent url --tenant-id GUID          open it as an administrator and accept
+  galsync test-connection --tenant-id GUID --mailbox someone@contoso.com
+  galsync profile create --name Phones --tenant-id GUID --targets-all --interval 1h
+  galsync run start PROFILE_ID --follow
+
+Exit codes:
+  0  ok
+  1  the operation failed (a run failed, a connection check failed, …)
+  2  usage or configuration error (bad flag value, missing file or PKI)
+  3  a galsync service cannot be reached
+  4  permission denied (not an admin identity, bad API key)
+  5  not found (tenant, certificate, profile or run)";
+
 /// galsync keeps your Entra ID directory, as contacts, on every phone.
 #[derive(Debug, Parser)]
-#[command(name = "galsync", version, about, propagate_version = true)]
+#[command(
+    name = "galsync",
+    version,
+    about,
+    propagate_version = true,
+    after_help = AFTER_HELP
+)]
 struct Cli {
+    #[command(flatten)]
+    globals: GlobalArgs,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -22,21 +64,51 @@ enum Command {
     /// Internal PKI for mTLS between services.
     Pki {
         #[command(subcommand)]
-        command: PkiCommand,
+        command: pki::PkiCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum PkiCommand {
-    /// Make a CA and one certificate per service (existing files are kept).
-    Init {
-        /// Directory for the PEM files.
-        #[arg(long, env = "GALSYNC_PKI_DIR", default_value = "galsync-data/pki")]
-        dir: PathBuf,
-        /// Extra DNS names for the service certificates (e.g. Kubernetes service names).
-        #[arg(long = "dns-name")]
-        dns_names: Vec<String>,
+    /// Register Entra tenants (Directory ID + app registration) with the auth-broker.
+    Tenant {
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
     },
+    /// Certificates the broker signs with: generate, import, export the .cer, rotate.
+    Cert {
+        #[command(subcommand)]
+        command: cert::CertCommand,
+    },
+    /// Client secrets for apps in client-secret mode.
+    Secret {
+        #[command(subcommand)]
+        command: consent::SecretCommand,
+    },
+    /// Admin consent: the URL an administrator opens, and its recorded outcome.
+    Consent {
+        #[command(subcommand)]
+        command: consent::ConsentCommand,
+    },
+    /// Device-code sign-in of an administrator (apps in consent-token mode).
+    Signin(consent::SigninArgs),
+    /// Check a tenant's credentials, permissions and Graph access end to end.
+    TestConnection(check::TestConnectionArgs),
+    /// Audit events of the auth-broker (token issuance, certificates, consent).
+    Audit(check::AuditArgs),
+    /// Sync profiles: what to sync, into which mailboxes, when.
+    Profile {
+        #[command(subcommand)]
+        command: profile::ProfileCommand,
+    },
+    /// Start, follow or cancel a run of a profile.
+    Run {
+        #[command(subcommand)]
+        command: run::RunCommand,
+    },
+    /// Past and current runs.
+    Runs {
+        #[command(subcommand)]
+        command: run::RunsCommand,
+    },
+    /// Release the deletes a run's deletion guard held back.
+    Approve(run::ApproveArgs),
 }
 
 fn main() {
@@ -51,23 +123,32 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(run(cli));
-    galsync_platform::exit_on_error(result);
+    let result = runtime.block_on(dispatch(cli));
+    // Dropping the runtime would wait for blocked stdin readers; exit right away.
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        std::process::exit(error.exit_code as i32);
+    }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn dispatch(cli: Cli) -> CliResult {
+    let globals = cli.globals;
     match cli.command {
-        Command::Up(args) => up::run(args).await,
-        Command::Pki {
-            command: PkiCommand::Init { dir, dns_names },
-        } => {
-            galsync_platform::pki::init_dir(&dir, &dns_names)?;
-            println!("internal PKI ready in {}", dir.display());
-            println!("  ca.pem                 the CA every service trusts (--tls-ca)");
-            for service in galsync_platform::pki::SERVICE_NAMES {
-                println!("  {service}.pem / {service}.key");
-            }
-            Ok(())
+        Command::Up(mut args) => {
+            args.plaintext = globals.plaintext;
+            up::run(args).await.map_err(CliError::from_anyhow)
         }
+        Command::Pki { command } => pki::run(command),
+        Command::Tenant { command } => tenant::run(&globals, command).await,
+        Command::Cert { command } => cert::run(&globals, command).await,
+        Command::Secret { command } => consent::run_secret(&globals, command).await,
+        Command::Consent { command } => consent::run_consent(&globals, command).await,
+        Command::Signin(args) => consent::run_signin(&globals, args).await,
+        Command::TestConnection(args) => check::run_test_connection(&globals, args).await,
+        Command::Audit(args) => check::run_audit(&globals, args).await,
+        Command::Profile { command } => profile::run(&globals, command).await,
+        Command::Run { command } => run::run(&globals, command).await,
+        Command::Runs { command } => run::runs(&globals, command).await,
+        Command::Approve(args) => run::approve(&globals, args).await,
     }
 }

@@ -21,8 +21,10 @@ pub struct UpArgs {
     #[arg(long, env = "GALSYNC_PORT_BASE", default_value_t = 50050)]
     pub port_base: u16,
 
-    /// Serve without mTLS (loopback only; for debugging with plaintext gRPC tools).
-    #[arg(long, default_value_t = false)]
+    /// Serve without mTLS (loopback only; for debugging with plaintext gRPC
+    /// tools). Set from the global `--plaintext` flag, so `galsync up
+    /// --plaintext` and `galsync --plaintext tenant list` go together.
+    #[arg(skip)]
     pub plaintext: bool,
 
     #[command(flatten)]

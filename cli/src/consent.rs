@@ -1,0 +1,304 @@
+//! `galsync consent url|status`, `galsync signin` and `galsync secret set`:
+//! how an app gets its permissions and credentials. Secrets are read from
+//! stdin or an environment variable, never from argv, and never printed.
+
+use std::io::{BufRead, IsTerminal};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use galsync_proto::v1;
+use serde_json::{json, Value};
+
+use crate::cert::AppArgs;
+use crate::connect::GlobalArgs;
+use crate::error::{CliError, CliResult, ExitCode};
+use crate::output::{human_time, json_time, print_json};
+use crate::tenant::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Print the admin-consent URL an administrator opens to grant the app's permissions.
+    Url(ConsentUrlArgs),
+    /// Show the last recorded admin-consent outcome.
+    Status(AppArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentUrlArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Where Entra sends the administrator back; default: the auth-broker's own callback.
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a client secret (read from stdin, or from --from-env VAR).
+    Set(SecretSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretSetArgs {
+    /// Directory (tenant) ID GUID.
+    #[arg(long, env = "GALSYNC_TENANT_ID")]
+    pub tenant_id: String,
+    /// Application (client) ID the secret belongs to.
+    #[arg(long)]
+    pub client_id: String,
+    /// Read the secret from this environment variable instead of stdin.
+    #[arg(long, value_name = "VAR")]
+    pub from_env: Option<String>,
+    /// When Entra expires the secret (YYYY-MM-DD), so galsync can warn ahead.
+    #[arg(long, value_name = "DATE")]
+    pub expires_on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SigninArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Give up waiting for the administrator after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout_seconds: u64,
+}
+
+fn ids(app: &AppArgs) -> CliResult<(String, String)> {
+    let tenant_id = require_guid("tenant-id", &app.tenant_id, TENANT_ID_HELP)?;
+    let client_id = match &app.client_id {
+        Some(client_id) => require_guid("client-id", client_id, CLIENT_ID_HELP)?,
+        None => String::new(),
+    };
+    Ok((tenant_id, client_id))
+}
+
+pub async fn run_consent(globals: &GlobalArgs, command: ConsentCommand) -> CliResult {
+    match command {
+        ConsentCommand::Url(args) => consent_url(globals, args).await,
+        ConsentCommand::Status(args) => consent_status(globals, args).await,
+    }
+}
+
+async fn consent_url(globals: &GlobalArgs, args: ConsentUrlArgs) -> CliResult {
+    let (tenant_id, client_id) = ids(&args.app)?;
+    let (mut broker, target) = globals.broker()?;
+    let response = broker
+        .get_admin_consent_url(v1::GetAdminConsentUrlRequest {
+            tenant_id: tenant_id.clone(),
+            client_id,
+            redirect_uri: args.redirect_uri.unwrap_or_default(),
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    let redirect_uri = url::Url::parse(&response.url)
+        .ok()
+        .and_then(|parsed| {
+            parsed
+                .query_pairs()
+                .find(|(name, _)| name == "redirect_uri")
+                .map(|(_, value)| value.into_owned())
+        })
+        .unwrap_or_default();
+    if globals.output.is_json() {
+        print_json(&json!({ "url": response.url, "redirect_uri": redirect_uri }));
+        return Ok(());
+    }
+    println!(
+        "open this URL as a Global Administrator (or Privileged Role Administrator) of the tenant:"
+    );
+    println!();
+    println!("  {}", response.url);
+    println!();
+    println!("review the permissions the app requests and choose Accept.");
+    if !redirect_uri.is_empty() {
+        println!("Entra then sends the browser back to {redirect_uri}, where the auth-broker records the outcome;");
+        println!("the app registration must list that address as a Web redirect URI (Authentication > Add a platform > Web).");
+    }
+    println!("then: galsync consent status --tenant-id {tenant_id}");
+    println!("      galsync test-connection --tenant-id {tenant_id}");
+    Ok(())
+}
+
+async fn consent_status(globals: &GlobalArgs, args: AppArgs) -> CliResult {
+    let (tenant_id, client_id) = ids(&args)?;
+    let (mut broker, target) = globals.broker()?;
+    let status = broker
+        .get_consent_status(v1::GetConsentStatusRequest {
+            tenant_id: tenant_id.clone(),
+            client_id,
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if globals.output.is_json() {
+        print_json(&consent_json(&status));
+        return Ok(());
+    }
+    println!("{}", consent_text(&status));
+    if !status.granted {
+        println!("get the consent URL with `galsync consent url --tenant-id {tenant_id}`");
+    }
+    Ok(())
+}
+
+pub fn consent_text(status: &v1::ConsentStatus) -> String {
+    if status.granted {
+        return format!("granted {}", human_time(status.recorded_at.as_ref()));
+    }
+    if status.error.is_empty() {
+        return "not recorded".to_owned();
+    }
+    format!("refused: {} {}", status.error, status.error_description)
+        .trim_end()
+        .to_owned()
+}
+
+pub fn consent_json(status: &v1::ConsentStatus) -> Value {
+    json!({
+        "granted": status.granted,
+        "error": status.error,
+        "error_description": status.error_description,
+        "recorded_at": json_time(status.recorded_at.as_ref()),
+    })
+}
+
+pub async fn run_secret(globals: &GlobalArgs, command: SecretCommand) -> CliResult {
+    let SecretCommand::Set(args) = command;
+    let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
+    let client_id = require_guid("client-id", &args.client_id, CLIENT_ID_HELP)?;
+    let expires_at = match &args.expires_on {
+        Some(text) => Some(parse_date(text)?),
+        None => None,
+    };
+    let secret = match &args.from_env {
+        Some(variable) => std::env::var(variable).map_err(|_| {
+            CliError::usage(format!(
+                "invalid --from-env: the environment variable {variable} is not set"
+            ))
+        })?,
+        None => read_secret_from_stdin().await?,
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        return Err(CliError::usage(
+            "the client secret is empty: paste the secret's Value (Certificates & secrets > Client secrets)",
+        ));
+    }
+    let (mut broker, target) = globals.broker()?;
+    let app = broker
+        .set_client_secret(v1::SetClientSecretRequest {
+            tenant_id: tenant_id.clone(),
+            client_id,
+            secret,
+            expires_at,
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if globals.output.is_json() {
+        print_json(
+            &json!({ "client_id": app.client_id, "has_client_secret": app.has_client_secret }),
+        );
+        return Ok(());
+    }
+    println!("client secret stored (sealed) for app {}", app.client_id);
+    println!("check it with `galsync test-connection --tenant-id {tenant_id}`");
+    Ok(())
+}
+
+async fn read_secret_from_stdin() -> CliResult<String> {
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!("paste the client secret's Value and press Enter:");
+    }
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|_| CliError::failed("reading the secret from stdin was interrupted"))?
+    .map_err(|error| CliError::usage(format!("cannot read the secret from stdin: {error}")))?;
+    Ok(line)
+}
+
+fn parse_date(text: &str) -> CliResult<prost_types::Timestamp> {
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| CliError::usage(format!("invalid --expires-on `{text}`: use YYYY-MM-DD")))?;
+    let seconds = date
+        .and_hms_opt(0, 0, 0)
+        .map(|at| at.and_utc().timestamp())
+        .unwrap_or_default();
+    Ok(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+pub async fn run_signin(globals: &GlobalArgs, args: SigninArgs) -> CliResult {
+    let (tenant_id, client_id) = ids(&args.app)?;
+    let (mut broker, target) = globals.broker()?;
+    let sign_in = broker
+        .start_device_sign_in(v1::StartDeviceSignInRequest {
+            tenant_id: tenant_id.clone(),
+            client_id,
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    let instructions = if sign_in.message.is_empty() {
+        format!(
+            "to sign in, open {} and enter the code {}",
+            sign_in.verification_uri, sign_in.user_code
+        )
+    } else {
+        sign_in.message.clone()
+    };
+    // In JSON mode stdout carries only the result document.
+    if globals.output.is_json() {
+        eprintln!("{instructions}");
+    } else {
+        println!("{instructions}");
+        println!("sign in as an administrator of the tenant; waiting (Ctrl-C to stop) …");
+    }
+    let interval = Duration::from_secs(u64::from(sign_in.interval_seconds.max(1)));
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_seconds);
+    loop {
+        tokio::time::sleep(interval).await;
+        let status = broker
+            .poll_device_sign_in(v1::PollDeviceSignInRequest {
+                sign_in_id: sign_in.sign_in_id.clone(),
+            })
+            .await
+            .map_err(|status| target.error(status))?
+            .into_inner();
+        let state = v1::device_sign_in_status::State::try_from(status.state)
+            .unwrap_or(v1::device_sign_in_status::State::Unspecified);
+        use v1::device_sign_in_status::State;
+        let outcome = match state {
+            State::Pending | State::Unspecified if Instant::now() < deadline => continue,
+            State::Pending | State::Unspecified => Err(CliError::new(
+                ExitCode::Failed,
+                format!(
+                    "nobody completed the sign-in within {} s: run `galsync signin` again",
+                    args.timeout_seconds
+                ),
+            )),
+            State::Completed => Ok(()),
+            State::Expired => Err(CliError::failed(
+                "the sign-in code expired before it was used: run `galsync signin` again",
+            )),
+            State::Declined => Err(CliError::failed(format!(
+                "the sign-in was declined: {}",
+                status.error_description
+            ))),
+        };
+        if globals.output.is_json() {
+            print_json(&json!({
+                "state": state.as_str_name().trim_start_matches("STATE_").to_ascii_lowercase(),
+                "error_description": status.error_description,
+            }));
+        } else if outcome.is_ok() {
+            println!("signed in: the consent token is stored (sealed) in the auth-broker");
+            println!("check it with `galsync test-connection --tenant-id {tenant_id}`");
+        }
+        return outcome;
+    }
+}

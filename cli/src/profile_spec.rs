@@ -1,0 +1,380 @@
+//! A profile as people write it (TOML or JSON with `--file`, and the JSON of
+//! `profile show`), the flags that set its common fields, and the conversion
+//! to and from the scheduler's `ProfileSpec`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CliError, CliResult};
+
+/// Flags for the common fields; on `edit` only the flags given change anything.
+#[derive(Debug, Default, Args)]
+pub struct ProfileFlags {
+    /// Read the profile from a TOML or JSON file (see docs/cli.md); flags given too override it.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Profile name, unique per tenant.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Directory (tenant) ID GUID registered with `galsync tenant add`.
+    #[arg(long)]
+    pub tenant_id: Option<String>,
+    /// Contact folder name in each mailbox (default "Company Directory").
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Write into every licensed user's mailbox.
+    #[arg(long)]
+    pub targets_all: bool,
+    /// Write into the mailboxes of this group's (transitive) members; repeatable.
+    #[arg(long = "target-group", value_name = "GROUP_ID")]
+    pub target_groups: Vec<String>,
+    /// Write into this user's mailbox; repeatable.
+    #[arg(long = "target-user", value_name = "UPN")]
+    pub target_users: Vec<String>,
+    /// Only sync members of this group; repeatable.
+    #[arg(long = "include-group", value_name = "GROUP_ID")]
+    pub include_groups: Vec<String>,
+    /// Never sync members of this group; repeatable.
+    #[arg(long = "exclude-group", value_name = "GROUP_ID")]
+    pub exclude_groups: Vec<String>,
+    /// Never sync users of this department; repeatable.
+    #[arg(long = "exclude-department", value_name = "DEPARTMENT")]
+    pub exclude_departments: Vec<String>,
+    /// Run every so often, e.g. 30m, 1h, 1d.
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["cron", "on_demand"])]
+    pub interval: Option<String>,
+    /// Run on a cron schedule, e.g. "0 6 * * *" (with --time-zone).
+    #[arg(long, value_name = "EXPR", conflicts_with = "on_demand")]
+    pub cron: Option<String>,
+    /// IANA time zone for --cron, e.g. Europe/Berlin (default UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
+    /// No schedule: run only with `galsync run start`.
+    #[arg(long)]
+    pub on_demand: bool,
+    /// Which contacts galsync deletes.
+    #[arg(long, value_enum)]
+    pub deletion_mode: Option<DeletionModeArg>,
+    /// Never write this contact field (e.g. mobilePhone); repeatable.
+    #[arg(long = "hide-field", value_name = "FIELD")]
+    pub hide_fields: Vec<String>,
+    /// Also write contact photos.
+    #[arg(long)]
+    pub photos: bool,
+    /// Repair pass interval (restores contacts users edited), e.g. 1d.
+    #[arg(long, value_name = "DURATION")]
+    pub repair_interval: Option<String>,
+    /// Create or set the profile disabled (no scheduled runs).
+    #[arg(long, conflicts_with = "enable")]
+    pub disable: bool,
+    /// Enable the profile.
+    #[arg(long)]
+    pub enable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeletionModeArg {
+    /// Never delete contacts.
+    Never,
+    /// Delete contacts whose user left the source (default).
+    RemovedFromSource,
+    /// Also delete galsync contacts the writer cannot account for.
+    Mirror,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDocument {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tenant_id: String,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub folder: String,
+    #[serde(default)]
+    pub source: SourceDocument,
+    #[serde(default)]
+    pub targets: TargetsDocument,
+    #[serde(default)]
+    pub write: WriteDocument,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleDocument>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_interval: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceDocument {
+    pub include_disabled: bool,
+    pub include_without_mail: bool,
+    pub include_guests: bool,
+    pub include_resource_mailboxes: bool,
+    pub include_groups: Vec<String>,
+    pub exclude_groups: Vec<String>,
+    pub rules: Vec<RuleDocument>,
+    pub odata_prefilter: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetsDocument {
+    pub all_mailboxes: bool,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub rules: Vec<RuleDocument>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDocument {
+    pub attribute: String,
+    /// equals, starts-with or in.
+    pub operator: String,
+    pub values: Vec<String>,
+    #[serde(default)]
+    pub exclude: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriteDocument {
+    /// never, removed-from-source or mirror; empty = removed-from-source.
+    pub deletion_mode: String,
+    pub deletion_guard_percent: f64,
+    pub deletion_guard_minimum: u32,
+    /// Contact field → overwrite, only-if-empty or never.
+    pub field_rules: BTreeMap<String, String>,
+    pub write_photos: bool,
+    pub adopt_existing: bool,
+    pub repair: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleDocument {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub time_zone: String,
+}
+
+/// Reads a profile file: JSON when it starts with `{` (a bare profile, or the
+/// output of `profile show --output json` with its `spec`), TOML otherwise.
+pub fn read_document(path: &Path) -> CliResult<ProfileDocument> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        CliError::usage(format!(
+            "invalid --file: cannot read {}: {error}",
+            path.display()
+        ))
+    })?;
+    let invalid =
+        |error: String| CliError::usage(format!("invalid --file {}: {error}", path.display()));
+    if text.trim_start().starts_with('{') {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+        if let Some(spec) = value.get_mut("spec") {
+            value = spec.take();
+        }
+        return serde_json::from_value(value).map_err(|error| invalid(error.to_string()));
+    }
+    toml::from_str(&text).map_err(|error| invalid(error.to_string()))
+}
+
+impl ProfileFlags {
+    /// Applies the flags given onto `document`; target flags replace the targets.
+    pub fn apply(&self, document: &mut ProfileDocument) -> CliResult {
+        if let Some(name) = &self.name {
+            document.name = name.clone();
+        }
+        if let Some(tenant_id) = &self.tenant_id {
+            document.tenant_id = tenant_id.trim().to_owned();
+        }
+        if let Some(folder) = &self.folder {
+            document.folder = folder.clone();
+        }
+        if self.targets_all || !self.target_groups.is_empty() || !self.target_users.is_empty() {
+            document.targets = TargetsDocument {
+                all_mailboxes: self.targets_all,
+                users: self.target_users.clone(),
+                groups: self.target_groups.clone(),
+                rules: Vec::new(),
+            };
+        }
+        if !self.include_groups.is_empty() {
+            document.source.include_groups = self.include_groups.clone();
+        }
+        if !self.exclude_groups.is_empty() {
+            document.source.exclude_groups = self.exclude_groups.clone();
+        }
+        if !self.exclude_departments.is_empty() {
+            document
+                .source
+                .rules
+                .retain(|rule| !(rule.attribute == "department" && rule.exclude));
+            document.source.rules.push(RuleDocument {
+                attribute: "department".to_owned(),
+                operator: "in".to_owned(),
+                values: self.exclude_departments.clone(),
+                exclude: true,
+            });
+        }
+        self.apply_schedule(document)?;
+        if let Some(mode) = self.deletion_mode {
+            document.write.deletion_mode = mode
+                .to_possible_value()
+                .map(|value| value.get_name().to_owned())
+                .unwrap_or_default();
+        }
+        for field in &self.hide_fields {
+            document
+                .write
+                .field_rules
+                .insert(field.trim().to_owned(), "never".to_owned());
+        }
+        if self.photos {
+            document.write.write_photos = true;
+        }
+        if let Some(repair_interval) = &self.repair_interval {
+            parse_duration("repair-interval", repair_interval)?;
+            document.repair_interval = Some(repair_interval.clone());
+        }
+        if self.disable {
+            document.enabled = false;
+        }
+        if self.enable {
+            document.enabled = true;
+        }
+        Ok(())
+    }
+
+    fn apply_schedule(&self, document: &mut ProfileDocument) -> CliResult {
+        if self.on_demand {
+            document.schedule = None;
+        }
+        if let Some(interval) = &self.interval {
+            parse_duration("interval", interval)?;
+            document.schedule = Some(ScheduleDocument {
+                interval: Some(interval.clone()),
+                cron: None,
+                time_zone: String::new(),
+            });
+        }
+        if let Some(cron) = &self.cron {
+            document.schedule = Some(ScheduleDocument {
+                interval: None,
+                cron: Some(cron.clone()),
+                time_zone: String::new(),
+            });
+        }
+        if let Some(time_zone) = &self.time_zone {
+            match document.schedule.as_mut() {
+                Some(schedule) if schedule.cron.is_some() => schedule.time_zone = time_zone.clone(),
+                _ => {
+                    return Err(CliError::usage(
+                        "invalid --time-zone: it applies to a cron schedule; give --cron too",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `90s`, `15m`, `1h`, `1h30m`, `2d` or plain seconds.
+pub fn parse_duration(flag: &str, text: &str) -> CliResult<u32> {
+    let invalid = || {
+        CliError::usage(format!(
+            "invalid --{flag} `{text}`: use e.g. 30m, 1h, 1h30m or 1d"
+        ))
+    };
+    let trimmed = text.trim();
+    if let Ok(seconds) = trimmed.parse::<u32>() {
+        return if seconds == 0 {
+            Err(invalid())
+        } else {
+            Ok(seconds)
+        };
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for character in trimmed.chars() {
+        if character.is_ascii_digit() {
+            number.push(character);
+            continue;
+        }
+        let unit: u64 = match character {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(invalid()),
+        };
+        let value: u64 = number.parse().map_err(|_| invalid())?;
+        total += value * unit;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(invalid());
+    }
+    u32::try_from(total).map_err(|_| invalid())
+}
+
+/// The shortest way people write `seconds`: `1h30m`, `1d`, `45s`.
+pub fn format_duration(seconds: u32) -> String {
+    let mut rest = seconds;
+    let mut text = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            text.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if text.is_empty() {
+        text.push_str("0s");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_back() {
+        assert_eq!(parse_duration("interval", "1h").unwrap(), 3600);
+        assert_eq!(parse_duration("interval", "1h30m").unwrap(), 5400);
+        assert_eq!(parse_duration("interval", "900").unwrap(), 900);
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(86_400), "1d");
+        for bad in ["", "0", "1x", "h", "1h30"] {
+            let error = parse_duration("interval", bad).unwrap_err();
+            assert!(
+                error.message.contains("invalid --interval"),
+                "{bad}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn time_zone_without_cron_is_a_usage_error() {
+        let flags = ProfileFlags {
+            time_zone: Some("Europe/Berlin".to_owned()),
+            ..Default::default()
+        };
+        let error = flags.apply(&mut ProfileDocument::default()).unwrap_err();
+        assert!(error.message.contains("give --cron too"));
+    }
+}

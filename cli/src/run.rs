@@ -1,0 +1,439 @@
+//! `galsync run start|cancel`, `galsync runs list|show` and `galsync approve`.
+
+use clap::{Args, Subcommand};
+use galsync_proto::v1;
+use serde_json::{json, Value};
+
+use crate::connect::GlobalArgs;
+use crate::error::{CliError, CliResult};
+use crate::output::{
+    human_duration, human_time, json_time, print_fields, print_json, to_datetime, yes_no, Table,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Start a run of a profile now.
+    Start(StartArgs),
+    /// Cancel a run; mailboxes in flight stop at a safe point.
+    Cancel(RunIdArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs, newest first.
+    List(ListArgs),
+    /// One run with its per-mailbox results.
+    Show(RunIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Profile id (see `galsync profile list`).
+    pub profile_id: String,
+    /// Stay and show progress until the run ends; the exit code tells how it ended.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only plan: report what would change without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read the whole directory instead of the changes since the last run.
+    #[arg(long)]
+    pub full_read: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunIdArg {
+    /// Run id (see `galsync runs list`).
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Run id of a run awaiting approval.
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this profile's runs.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+pub async fn run(globals: &GlobalArgs, command: RunCommand) -> CliResult {
+    match command {
+        RunCommand::Start(args) => start(globals, args).await,
+        RunCommand::Cancel(args) => cancel(globals, &args.run_id).await,
+    }
+}
+
+pub async fn runs(globals: &GlobalArgs, command: RunsCommand) -> CliResult {
+    match command {
+        RunsCommand::List(args) => list(globals, args).await,
+        RunsCommand::Show(args) => show(globals, &args.run_id).await,
+    }
+}
+
+async fn start(globals: &GlobalArgs, args: StartArgs) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let run = scheduler
+        .run_profile(v1::RunProfileRequest {
+            profile_id: args.profile_id.clone(),
+            dry_run: args.dry_run,
+            full_read: args.full_read,
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if !args.follow {
+        if globals.output.is_json() {
+            print_json(&run_json(&run));
+        } else {
+            let kind = if run.dry_run { "dry run" } else { "run" };
+            println!(
+                "started {kind} {} of profile {}",
+                run.run_id, run.profile_id
+            );
+            println!("follow it with `galsync runs show {}`", run.run_id);
+        }
+        return Ok(());
+    }
+    if !globals.output.is_json() {
+        let kind = if run.dry_run { "dry run" } else { "run" };
+        println!(
+            "started {kind} {} of profile {}",
+            run.run_id, run.profile_id
+        );
+    }
+    let finished =
+        crate::follow::follow(&mut scheduler, &target, run, globals.output.is_json()).await?;
+    if globals.output.is_json() {
+        print_json(&run_json(&finished));
+    } else {
+        print_summary(&finished);
+    }
+    outcome(&finished)
+}
+
+/// The exit status of a run that ended: anything but success needs attention.
+pub fn outcome(run: &v1::Run) -> CliResult {
+    let run_id = &run.run_id;
+    match v1::RunState::try_from(run.state) {
+        Ok(v1::RunState::Succeeded) => Ok(()),
+        Ok(v1::RunState::AwaitingApproval) => Err(CliError::failed(format!(
+            "run {run_id} holds deletes for approval: review them with `galsync runs show {run_id}`, \
+             release them with `galsync approve {run_id}`"
+        ))),
+        Ok(v1::RunState::PartiallyFailed) => Err(CliError::failed(format!(
+            "run {run_id} partially failed: see the failed mailboxes with `galsync runs show {run_id}`"
+        ))),
+        Ok(v1::RunState::Cancelled) => Err(CliError::failed(format!("run {run_id} was cancelled"))),
+        Ok(v1::RunState::Failed) => Err(CliError::failed(format!(
+            "run {run_id} failed: {}",
+            if run.error.is_empty() { "see `galsync runs show` for details" } else { &run.error }
+        ))),
+        _ => Err(CliError::failed(format!(
+            "run {run_id} has not ended (state {}); check with `galsync runs show {run_id}`",
+            state_name(run.state)
+        ))),
+    }
+}
+
+async fn cancel(globals: &GlobalArgs, run_id: &str) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let run = scheduler
+        .cancel_run(v1::CancelRunRequest {
+            run_id: run_id.to_owned(),
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if globals.output.is_json() {
+        print_json(&run_json(&run));
+        return Ok(());
+    }
+    println!("run {} is {}", run.run_id, state_name(run.state));
+    Ok(())
+}
+
+pub async fn approve(globals: &GlobalArgs, args: ApproveArgs) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let run = scheduler
+        .approve_deletions(v1::ApproveDeletionsRequest {
+            run_id: args.run_id.clone(),
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if globals.output.is_json() {
+        print_json(&run_json(&run));
+        return Ok(());
+    }
+    println!(
+        "deletes of run {} approved; the run is {}",
+        run.run_id,
+        state_name(run.state)
+    );
+    println!("follow it with `galsync runs show {}`", run.run_id);
+    Ok(())
+}
+
+async fn list(globals: &GlobalArgs, args: ListArgs) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let runs = scheduler
+        .list_runs(v1::ListRunsRequest {
+            profile_id: args.profile.unwrap_or_default(),
+            limit: args.limit,
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner()
+        .runs;
+    if globals.output.is_json() {
+        let items: Vec<Value> = runs.iter().map(run_json).collect();
+        print_json(&json!({ "runs": items }));
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no runs yet: start one with `galsync run start PROFILE_ID --follow`");
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "RUN ID",
+        "PROFILE",
+        "STATE",
+        "TRIGGER",
+        "STARTED",
+        "DURATION",
+        "MAILBOXES",
+        "CREATED",
+        "UPDATED",
+        "DELETED",
+        "FAILED",
+    ]);
+    for run in &runs {
+        let counts = run.counts.clone().unwrap_or_default();
+        let state = if run.dry_run {
+            format!("{} (dry run)", state_name(run.state))
+        } else {
+            state_name(run.state).to_owned()
+        };
+        table.row(vec![
+            run.run_id.clone(),
+            run.profile_id.clone(),
+            state,
+            run.trigger.clone(),
+            human_time(run.started_at.as_ref()),
+            run_duration(run).map(human_duration).unwrap_or_default(),
+            format!("{}/{}", run.mailboxes_done, run.mailboxes_total),
+            counts.created.to_string(),
+            counts.updated.to_string(),
+            counts.deleted.to_string(),
+            counts.failed.to_string(),
+        ]);
+    }
+    table.print();
+    Ok(())
+}
+
+async fn show(globals: &GlobalArgs, run_id: &str) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let run = scheduler
+        .get_run(v1::GetRunRequest {
+            run_id: run_id.to_owned(),
+        })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner();
+    if globals.output.is_json() {
+        print_json(&run_json(&run));
+        return Ok(());
+    }
+    print_fields(&[
+        ("run", run.run_id.clone()),
+        ("profile", run.profile_id.clone()),
+        ("state", state_name(run.state).to_owned()),
+        ("trigger", run.trigger.clone()),
+        ("dry run", yes_no(run.dry_run)),
+        ("created", human_time(run.created_at.as_ref())),
+        ("started", human_time(run.started_at.as_ref())),
+        ("finished", human_time(run.finished_at.as_ref())),
+    ]);
+    print_summary(&run);
+    if !run.mailboxes.is_empty() {
+        println!();
+        let mut table = Table::new(&[
+            "MAILBOX", "OUTCOME", "CREATED", "UPDATED", "DELETED", "HELD", "FAILED", "ATTEMPTS",
+            "ERROR",
+        ]);
+        for mailbox in &run.mailboxes {
+            let counts = mailbox.counts.clone().unwrap_or_default();
+            table.row(vec![
+                mailbox.mailbox_id.clone(),
+                outcome_name(mailbox.outcome).to_owned(),
+                counts.created.to_string(),
+                counts.updated.to_string(),
+                counts.deleted.to_string(),
+                counts.deletes_awaiting_approval.to_string(),
+                counts.failed.to_string(),
+                mailbox.attempts.to_string(),
+                mailbox.errors.first().cloned().unwrap_or_default(),
+            ]);
+        }
+        table.print();
+    }
+    if run.state == v1::RunState::AwaitingApproval as i32 {
+        println!();
+        println!(
+            "release the held deletes with `galsync approve {}`",
+            run.run_id
+        );
+    }
+    Ok(())
+}
+
+/// The end-of-run summary `run start --follow` and `runs show` print.
+pub fn print_summary(run: &v1::Run) {
+    let counts = run.counts.clone().unwrap_or_default();
+    let took = run_duration(run)
+        .map(|seconds| format!(" in {}", human_duration(seconds)))
+        .unwrap_or_default();
+    let kind = if run.dry_run { "dry run" } else { "run" };
+    println!("{kind} {} {}{took}", run.run_id, state_name(run.state));
+    let failed_mailboxes = run
+        .mailboxes
+        .iter()
+        .filter(|mailbox| mailbox.outcome == v1::MailboxOutcome::Failed as i32)
+        .count();
+    let mut lines = vec![
+        (
+            "mailboxes",
+            format!(
+                "{}/{} ({failed_mailboxes} failed)",
+                run.mailboxes_done, run.mailboxes_total
+            ),
+        ),
+        (
+            "contacts",
+            format!(
+                "created {}, updated {}, deleted {}, unchanged {}, failed {}",
+                counts.created, counts.updated, counts.deleted, counts.unchanged, counts.failed
+            ),
+        ),
+        (
+            "graph",
+            format!(
+                "{} requests ({} batched), {} retries",
+                counts.graph_requests, counts.batched_requests, counts.retries
+            ),
+        ),
+    ];
+    if counts.deletes_awaiting_approval > 0 {
+        lines.push(("held deletes", counts.deletes_awaiting_approval.to_string()));
+    }
+    if !run.error.is_empty() {
+        lines.push(("error", run.error.clone()));
+    }
+    print_fields(&lines);
+}
+
+fn run_duration(run: &v1::Run) -> Option<u64> {
+    let started = to_datetime(run.started_at.as_ref())?;
+    let finished = to_datetime(run.finished_at.as_ref()).unwrap_or_else(chrono::Utc::now);
+    u64::try_from((finished - started).num_seconds()).ok()
+}
+
+pub fn state_name(value: i32) -> &'static str {
+    match v1::RunState::try_from(value) {
+        Ok(v1::RunState::Queued) => "queued",
+        Ok(v1::RunState::Reading) => "reading",
+        Ok(v1::RunState::Writing) => "writing",
+        Ok(v1::RunState::Succeeded) => "succeeded",
+        Ok(v1::RunState::PartiallyFailed) => "partially-failed",
+        Ok(v1::RunState::Failed) => "failed",
+        Ok(v1::RunState::Cancelled) => "cancelled",
+        Ok(v1::RunState::AwaitingApproval) => "awaiting-approval",
+        _ => "unknown",
+    }
+}
+
+pub fn is_terminal(value: i32) -> bool {
+    !matches!(
+        v1::RunState::try_from(value),
+        Ok(v1::RunState::Queued)
+            | Ok(v1::RunState::Reading)
+            | Ok(v1::RunState::Writing)
+            | Ok(v1::RunState::Unspecified)
+            | Err(_)
+    )
+}
+
+pub fn outcome_name(value: i32) -> &'static str {
+    match v1::MailboxOutcome::try_from(value) {
+        Ok(v1::MailboxOutcome::Succeeded) => "succeeded",
+        Ok(v1::MailboxOutcome::Partial) => "partial",
+        Ok(v1::MailboxOutcome::Failed) => "failed",
+        Ok(v1::MailboxOutcome::AwaitingApproval) => "awaiting-approval",
+        _ => "unknown",
+    }
+}
+
+pub fn counts_json(counts: Option<&v1::SyncCounts>) -> Value {
+    let counts = counts.cloned().unwrap_or_default();
+    json!({
+        "created": counts.created,
+        "updated": counts.updated,
+        "deleted": counts.deleted,
+        "unchanged": counts.unchanged,
+        "failed": counts.failed,
+        "graph_requests": counts.graph_requests,
+        "batched_requests": counts.batched_requests,
+        "retries": counts.retries,
+        "deletes_awaiting_approval": counts.deletes_awaiting_approval,
+        "photos_written": counts.photos_written,
+    })
+}
+
+pub fn run_json(run: &v1::Run) -> Value {
+    let mailboxes: Vec<Value> = run
+        .mailboxes
+        .iter()
+        .map(|mailbox| {
+            json!({
+                "mailbox_id": mailbox.mailbox_id,
+                "outcome": outcome_name(mailbox.outcome),
+                "counts": counts_json(mailbox.counts.as_ref()),
+                "errors": mailbox.errors,
+                "attempts": mailbox.attempts,
+            })
+        })
+        .collect();
+    let read_stats = run.read_stats.clone().unwrap_or_default();
+    json!({
+        "run_id": run.run_id,
+        "profile_id": run.profile_id,
+        "state": state_name(run.state),
+        "trigger": run.trigger,
+        "dry_run": run.dry_run,
+        "snapshot_id": run.snapshot_id,
+        "created_at": json_time(run.created_at.as_ref()),
+        "started_at": json_time(run.started_at.as_ref()),
+        "finished_at": json_time(run.finished_at.as_ref()),
+        "mailboxes_total": run.mailboxes_total,
+        "mailboxes_done": run.mailboxes_done,
+        "counts": counts_json(run.counts.as_ref()),
+        "mailboxes": mailboxes,
+        "error": run.error,
+        "read_stats": {
+            "mode": read_stats.mode,
+            "graph_requests": read_stats.graph_requests,
+            "retries": read_stats.retries,
+            "users_read": read_stats.users_read,
+            "users_dropped_by_filter": read_stats.users_dropped_by_filter,
+            "photos_fetched": read_stats.photos_fetched,
+        },
+    })
+}

@@ -1,0 +1,182 @@
+//! Helpers for tests that run the real `galsync` binary: an auth-broker
+//! started in-process with mTLS, an emulated Entra tenant, and the CLI run as a
+//! child process pointed at them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use galsync_auth_broker::{Broker, Config};
+use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::Emulator;
+use uuid::Uuid;
+
+/// What a user sees of one `galsync` invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `galsync` with `args`, without any GALSYNC_* variable of the caller's
+/// environment leaking in. Runs on a blocking thread so in-process servers
+/// keep serving meanwhile.
+pub async fn galsync(args: Vec<String>, envs: Vec<(String, String)>) -> Outcome {
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("GALSYNC_") {
+                command.env_remove(&name);
+            }
+        }
+        command.env("GALSYNC_LOG", "warn");
+        command.args(&args);
+        command.envs(envs);
+        command.stdin(std::process::Stdio::null());
+        let output = command.output().expect("run galsync");
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("galsync runner thread")
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| arg.to_string()).collect()
+}
+
+/// A fresh PKI directory (CA + one certificate per service, including `cli`).
+pub fn fresh_pki() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki_dir = dir.path().join("pki");
+    galsync_platform::pki::init_dir(&pki_dir, &[]).expect("pki init");
+    (dir, pki_dir)
+}
+
+pub struct TestBroker {
+    pub broker: Arc<Broker>,
+    pub url: String,
+    pub pki_dir: PathBuf,
+    pub consent_addr: std::net::SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl TestBroker {
+    /// The broker on a port-0 listener, serving mTLS with a fresh PKI.
+    pub async fn start() -> TestBroker {
+        let (data_dir, pki_dir) = fresh_pki();
+        let store_url = format!(
+            "sqlite://{}",
+            data_dir.path().join("auth-broker.db").display()
+        );
+        let mut config = Config::local(store_url);
+        config.data_dir = data_dir.path().to_owned();
+        let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
+        config.server.tls_cert = Some(files.cert);
+        config.server.tls_key = Some(files.key);
+        config.server.tls_ca = Some(files.ca);
+        let consent_port = galsync_platform::testing::free_port();
+        let consent_addr: std::net::SocketAddr =
+            format!("127.0.0.1:{consent_port}").parse().unwrap();
+        config.consent_listen = consent_addr;
+        let broker = galsync_auth_broker::build(&config)
+            .await
+            .expect("build broker");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = broker.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) =
+                galsync_auth_broker::serve_broker(serving, &config, listener, shutdown).await
+            {
+                eprintln!("broker stopped with an error: {error:#}");
+            }
+        });
+        TestBroker {
+            broker,
+            url: format!("https://{addr}"),
+            pki_dir,
+            consent_addr,
+            data_dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// Runs `galsync --broker-url … --pki-dir … <args>`.
+    pub async fn galsync(&self, args: &[&str]) -> Outcome {
+        let mut all = strings(&["--broker-url", &self.url, "--pki-dir"]);
+        all.push(self.pki_dir.display().to_string());
+        all.extend(strings(args));
+        galsync(all, Vec::new()).await
+    }
+}
+
+pub struct EmulatedTenant {
+    pub tenant_id: Uuid,
+    pub client_id: String,
+}
+
+/// A tenant in the emulator with one app requesting every role galsync needs,
+/// with the broker's consent callback as a redirect URI.
+pub fn emulated_tenant(emulator: &Emulator, broker: &TestBroker) -> EmulatedTenant {
+    let tenant_id = Uuid::new_v4();
+    emulator
+        .state
+        .identity
+        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
+    let app = emulator
+        .state
+        .identity
+        .register_app(
+            tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync".to_owned(),
+                requested_roles: ["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"]
+                    .iter()
+                    .map(|role| role.to_string())
+                    .collect(),
+                requested_scopes: Vec::new(),
+                redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+                multi_tenant: false,
+                public_client: false,
+            },
+        )
+        .expect("register app");
+    EmulatedTenant {
+        tenant_id,
+        client_id: app.client_id.clone(),
+    }
+}
+
+/// Uppercase hex SHA-1 of a file, as the Entra portal shows thumbprints.
+pub fn sha1_hex_upper(path: &Path) -> String {
+    use sha1::Digest;
+    let bytes = std::fs::read(path).expect("read file");
+    hex::encode_upper(sha1::Sha1::digest(&bytes))
+}
