@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod tenant;
+
 use std::sync::Arc;
 
 use galsync_auth_broker::{Broker, Config as BrokerConfig};
