@@ -21,6 +21,39 @@ pub struct Config {
     /// Directory for embedded data (SQLite files, generated keys).
     #[arg(long, env = "GALSYNC_DATA_DIR", default_value = "galsync-data")]
     pub data_dir: PathBuf,
+
+    /// The directory-reader, e.g. https://reader.internal:50052.
+    /// Default: 127.0.0.1:50052, https when TLS flags are set.
+    #[arg(long, env = "GALSYNC_READER_URL")]
+    pub reader_url: Option<String>,
+
+    /// Roles of mTLS identities on the public API, as IDENTITY=ROLE (viewer, operator, admin).
+    #[arg(long = "role-binding", env = "GALSYNC_ROLE_BINDING", value_delimiter = ',', default_values_t = ["cli=admin".to_owned()])]
+    pub role_binding: Vec<String>,
+
+    /// Service identities allowed to lease work from the queue.
+    #[arg(long = "worker-identity", env = "GALSYNC_WORKER_IDENTITY", value_delimiter = ',', default_values_t = ["contact-writer".to_owned()])]
+    pub worker_identity: Vec<String>,
+
+    /// Treat plaintext loopback callers as admins and workers (single-host development only).
+    #[arg(
+        long,
+        env = "GALSYNC_TRUST_PLAINTEXT_LOOPBACK",
+        default_value_t = false
+    )]
+    pub trust_plaintext_loopback: bool,
+
+    /// Attempts per mailbox before it counts as failed.
+    #[arg(long, env = "GALSYNC_MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+
+    /// Seconds a profile's run lock lives without renewal (a dead scheduler's runs are adopted after it).
+    #[arg(long, env = "GALSYNC_RUN_LOCK_TTL_SECS", default_value_t = 60)]
+    pub run_lock_ttl_secs: u64,
+
+    /// Days finished runs are kept.
+    #[arg(long, env = "GALSYNC_RUN_RETENTION_DAYS", default_value_t = 90)]
+    pub run_retention_days: u64,
 }
 
 impl Config {
@@ -29,6 +62,15 @@ impl Config {
         match &self.store_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("scheduler.db").display()),
+        }
+    }
+
+    /// The reader's URL: the flag, or the default port on loopback.
+    pub fn reader_url(&self) -> String {
+        match &self.reader_url {
+            Some(url) => url.clone(),
+            None if self.server.tls_enabled() => "https://127.0.0.1:50052".to_owned(),
+            None => "http://127.0.0.1:50052".to_owned(),
         }
     }
 
@@ -47,6 +89,26 @@ impl ServiceConfig for Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
+        crate::access::Access::new(
+            &self.role_binding,
+            &self.worker_identity,
+            self.trust_plaintext_loopback,
+        )
+        .map_err(|problem| ConfigError::new("role-binding", problem))?;
+        if self.max_attempts == 0 {
+            return Err(ConfigError::new("max-attempts", "must be at least 1"));
+        }
+        if self.run_lock_ttl_secs < 5 {
+            return Err(ConfigError::new("run-lock-ttl-secs", "must be at least 5"));
+        }
+        if let Some(url) = &self.reader_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "reader-url",
+                    format!("`{url}` must start with http:// or https://"),
+                ));
+            }
+        }
         Ok(())
     }
 }

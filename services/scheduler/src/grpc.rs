@@ -1,38 +1,467 @@
-//! gRPC adapter: requests in, domain calls, `Status` out.
+//! gRPC adapters: the public `Scheduler` API (authenticated by role) and the
+//! internal `WorkQueue` for writers.
 
-use galsync_platform::store::StorePool;
+use std::sync::Arc;
+
+use futures::Stream;
 use galsync_proto::v1;
+use galsync_proto::v1::scheduler_server::Scheduler as SchedulerApi;
+use galsync_proto::v1::work_queue_server::WorkQueue;
+use prost::Message;
+use tonic::{Request, Response, Status};
 
-/// The `galsync.v1.Scheduler` service.
-#[derive(Debug, Clone)]
+use crate::access::{new_api_key, Access, Caller, Role};
+use crate::driver::{mailbox_result, run_counts, ITEM_SUPERSEDED};
+use crate::error::SchedulerError;
+use crate::queue::millis_timestamp;
+use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
+use crate::store::{ProfileRow, RunRow};
+
+#[derive(Clone)]
 pub struct SchedulerService {
-    #[allow(dead_code)]
-    store: StorePool,
+    scheduler: Arc<Scheduler>,
+    access: Arc<Access>,
 }
 
 impl SchedulerService {
-    pub fn new(store: StorePool) -> Self {
-        Self { store }
+    pub fn new(scheduler: Arc<Scheduler>, access: Arc<Access>) -> Self {
+        Self { scheduler, access }
+    }
+
+    async fn caller<T>(&self, request: &Request<T>, needed: Role) -> Result<Caller, Status> {
+        let caller = self.access.caller(self.scheduler.store(), request).await?;
+        caller.require(needed)?;
+        Ok(caller)
+    }
+
+    async fn run_message(&self, run: RunRow) -> Result<v1::Run, Status> {
+        let items = self
+            .scheduler
+            .store()
+            .work_items_of_run(&run.run_id)
+            .await
+            .map_err(SchedulerError::from)?;
+        let live: Vec<_> = items
+            .iter()
+            .filter(|item| item.state != ITEM_SUPERSEDED)
+            .collect();
+        let done = live
+            .iter()
+            .filter(|item| crate::driver::item_is_terminal(&item.state))
+            .count();
+        let mailboxes = live
+            .iter()
+            .filter(|item| crate::driver::item_is_terminal(&item.state))
+            .map(|item| mailbox_result(item))
+            .collect();
+        Ok(v1::Run {
+            run_id: run.run_id,
+            profile_id: run.profile_id,
+            state: run_state_to_proto(&run.state) as i32,
+            trigger: run.trigger,
+            dry_run: run.dry_run,
+            snapshot_id: run.snapshot_id,
+            created_at: Some(millis_timestamp(run.created_at)),
+            started_at: run.started_at.map(millis_timestamp),
+            finished_at: run.finished_at.map(millis_timestamp),
+            mailboxes_total: run.mailboxes_total as u32,
+            mailboxes_done: done as u32,
+            counts: Some(run_counts(&items)),
+            mailboxes,
+            error: run.error,
+            read_stats: run
+                .read_stats
+                .as_deref()
+                .and_then(|bytes| v1::ReadStats::decode(bytes).ok()),
+        })
     }
 }
 
-// Every RPC answers UNIMPLEMENTED until its issue lands.
-#[tonic::async_trait]
-impl v1::scheduler_server::Scheduler for SchedulerService {}
+fn profile_message(row: &ProfileRow) -> Result<v1::Profile, Status> {
+    let spec = decode_spec(row)?;
+    Ok(v1::Profile {
+        profile_id: row.profile_id.clone(),
+        spec: Some(spec),
+        version: row.version as u64,
+        created_at: Some(millis_timestamp(row.created_at)),
+        updated_at: Some(millis_timestamp(row.updated_at)),
+        next_run_at: row.next_run_at.map(millis_timestamp),
+        last_run_id: row.last_run_id.clone(),
+    })
+}
 
-/// The `galsync.v1.WorkQueue` service.
-#[derive(Debug, Clone)]
+/// What tonic's generated trait expects of a server stream.
+type EventStream = tonic::codegen::BoxStream<v1::RunEvent>;
+
+#[tonic::async_trait]
+impl SchedulerApi for SchedulerService {
+    async fn create_profile(
+        &self,
+        request: Request<v1::CreateProfileRequest>,
+    ) -> Result<Response<v1::Profile>, Status> {
+        let caller = self.caller(&request, Role::Admin).await?;
+        let Some(spec) = request.into_inner().spec else {
+            return Err(SchedulerError::invalid("spec", "is missing").into());
+        };
+        let row = self.scheduler.create_profile(&caller, spec).await?;
+        Ok(Response::new(profile_message(&row)?))
+    }
+
+    async fn update_profile(
+        &self,
+        request: Request<v1::UpdateProfileRequest>,
+    ) -> Result<Response<v1::Profile>, Status> {
+        let caller = self.caller(&request, Role::Admin).await?;
+        let message = request.into_inner();
+        let Some(spec) = message.spec else {
+            return Err(SchedulerError::invalid("spec", "is missing").into());
+        };
+        let row = self
+            .scheduler
+            .update_profile(&caller, &message.profile_id, spec, message.expected_version)
+            .await?;
+        Ok(Response::new(profile_message(&row)?))
+    }
+
+    async fn get_profile(
+        &self,
+        request: Request<v1::GetProfileRequest>,
+    ) -> Result<Response<v1::Profile>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let row = self
+            .scheduler
+            .profile(&request.into_inner().profile_id)
+            .await?;
+        Ok(Response::new(profile_message(&row)?))
+    }
+
+    async fn list_profiles(
+        &self,
+        request: Request<v1::ListProfilesRequest>,
+    ) -> Result<Response<v1::ListProfilesResponse>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let rows = self
+            .scheduler
+            .store()
+            .list_profiles(request.into_inner().tenant_id.trim())
+            .await
+            .map_err(SchedulerError::from)?;
+        let mut profiles = Vec::new();
+        for row in &rows {
+            profiles.push(profile_message(row)?);
+        }
+        Ok(Response::new(v1::ListProfilesResponse { profiles }))
+    }
+
+    async fn delete_profile(
+        &self,
+        request: Request<v1::DeleteProfileRequest>,
+    ) -> Result<Response<v1::DeleteProfileResponse>, Status> {
+        let caller = self.caller(&request, Role::Admin).await?;
+        self.scheduler
+            .delete_profile(&caller, &request.into_inner().profile_id)
+            .await?;
+        Ok(Response::new(v1::DeleteProfileResponse {}))
+    }
+
+    async fn explain_profile(
+        &self,
+        request: Request<v1::ExplainProfileRequest>,
+    ) -> Result<Response<v1::ExplainProfileResponse>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let explanation = self
+            .scheduler
+            .explain_profile(&request.into_inner().profile_id)
+            .await?;
+        Ok(Response::new(explanation))
+    }
+
+    async fn run_profile(
+        &self,
+        request: Request<v1::RunProfileRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.caller(&request, Role::Operator).await?;
+        let message = request.into_inner();
+        let trigger = format!("api:{}", caller.actor);
+        let run = self
+            .scheduler
+            .start_run(
+                &caller,
+                &message.profile_id,
+                message.dry_run,
+                message.full_read,
+                &trigger,
+            )
+            .await?;
+        Ok(Response::new(self.run_message(run).await?))
+    }
+
+    async fn get_run(
+        &self,
+        request: Request<v1::GetRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let run = self.scheduler.run(&request.into_inner().run_id).await?;
+        Ok(Response::new(self.run_message(run).await?))
+    }
+
+    async fn list_runs(
+        &self,
+        request: Request<v1::ListRunsRequest>,
+    ) -> Result<Response<v1::ListRunsResponse>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let message = request.into_inner();
+        let limit = if message.limit == 0 {
+            50
+        } else {
+            message.limit.min(1000)
+        };
+        let rows = self
+            .scheduler
+            .store()
+            .list_runs(message.profile_id.trim(), i64::from(limit))
+            .await
+            .map_err(SchedulerError::from)?;
+        let mut runs = Vec::new();
+        for row in rows {
+            runs.push(self.run_message(row).await?);
+        }
+        Ok(Response::new(v1::ListRunsResponse { runs }))
+    }
+
+    async fn watch_run(
+        &self,
+        request: Request<v1::WatchRunRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        self.caller(&request, Role::Viewer).await?;
+        let run_id = request.into_inner().run_id;
+        self.scheduler.run(&run_id).await?;
+        let scheduler = self.scheduler.clone();
+        let poll = scheduler.timings.driver_poll;
+        // Events come from the store, so a watcher on any scheduler replica
+        // sees every event in order: the past first, then new ones as the
+        // driver appends them, until the run has ended.
+        let stream = async_stream_of_events(scheduler, run_id, poll);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn cancel_run(
+        &self,
+        request: Request<v1::CancelRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.caller(&request, Role::Operator).await?;
+        let run = self
+            .scheduler
+            .cancel_run(&caller, &request.into_inner().run_id)
+            .await?;
+        Ok(Response::new(self.run_message(run).await?))
+    }
+
+    async fn approve_deletions(
+        &self,
+        request: Request<v1::ApproveDeletionsRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.caller(&request, Role::Operator).await?;
+        let run = self
+            .scheduler
+            .approve_deletions(&caller, &request.into_inner().run_id)
+            .await?;
+        Ok(Response::new(self.run_message(run).await?))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<v1::CreateApiKeyRequest>,
+    ) -> Result<Response<v1::ApiKey>, Status> {
+        let caller = self.caller(&request, Role::Admin).await?;
+        let message = request.into_inner();
+        let name = message.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(SchedulerError::invalid("name", "is empty; say who the key is for").into());
+        }
+        let role = match v1::ApiRole::try_from(message.role).unwrap_or_default() {
+            v1::ApiRole::Viewer => Role::Viewer,
+            v1::ApiRole::Operator => Role::Operator,
+            v1::ApiRole::Admin => Role::Admin,
+            v1::ApiRole::Unspecified => {
+                return Err(SchedulerError::invalid("role", "use VIEWER, OPERATOR or ADMIN").into())
+            }
+        };
+        let (key_id, secret, hash) = new_api_key();
+        self.scheduler
+            .store()
+            .insert_api_key(
+                &key_id,
+                &name,
+                &hash,
+                role.as_str(),
+                crate::scheduler::now_millis(),
+            )
+            .await
+            .map_err(SchedulerError::from)?;
+        self.scheduler
+            .audit(
+                &caller,
+                "api_key.created",
+                &key_id,
+                &format!("{name} as {}", role.as_str()),
+            )
+            .await?;
+        Ok(Response::new(v1::ApiKey {
+            key_id,
+            name,
+            role: message.role,
+            secret,
+        }))
+    }
+}
+
+fn async_stream_of_events(
+    scheduler: Arc<Scheduler>,
+    run_id: String,
+    poll: std::time::Duration,
+) -> impl Stream<Item = Result<v1::RunEvent, Status>> + Send {
+    futures::stream::unfold(
+        (
+            scheduler,
+            run_id,
+            0i64,
+            std::collections::VecDeque::new(),
+            false,
+        ),
+        move |(scheduler, run_id, mut last_sequence, mut pending, mut finished)| async move {
+            loop {
+                if let Some(event) = pending.pop_front() {
+                    return Some((
+                        Ok(event),
+                        (scheduler, run_id, last_sequence, pending, finished),
+                    ));
+                }
+                if finished {
+                    return None;
+                }
+                // Whether the run had ended before reading, so no event is missed.
+                let ended = match scheduler.store().get_run(&run_id).await {
+                    Ok(Some(run)) => !ACTIVE_STATES.contains(&run.state.as_str()),
+                    Ok(None) => true,
+                    Err(error) => {
+                        let status = Status::from(SchedulerError::from(error));
+                        return Some((
+                            Err(status),
+                            (scheduler, run_id, last_sequence, pending, true),
+                        ));
+                    }
+                };
+                match scheduler.store().events_after(&run_id, last_sequence).await {
+                    Ok(rows) => {
+                        for (sequence, bytes) in rows {
+                            last_sequence = sequence;
+                            if let Ok(mut event) = v1::RunEvent::decode(bytes.as_slice()) {
+                                event.sequence = sequence as u64;
+                                pending.push_back(event);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        let status = Status::from(SchedulerError::from(error));
+                        return Some((
+                            Err(status),
+                            (scheduler, run_id, last_sequence, pending, true),
+                        ));
+                    }
+                }
+                if ended {
+                    finished = true;
+                    continue;
+                }
+                if pending.is_empty() {
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        },
+    )
+}
+
+/// The internal `galsync.v1.WorkQueue`.
+#[derive(Clone)]
 pub struct WorkQueueService {
-    #[allow(dead_code)]
-    store: StorePool,
+    scheduler: Arc<Scheduler>,
+    access: Arc<Access>,
 }
 
 impl WorkQueueService {
-    pub fn new(store: StorePool) -> Self {
-        Self { store }
+    pub fn new(scheduler: Arc<Scheduler>, access: Arc<Access>) -> Self {
+        Self { scheduler, access }
     }
 }
 
-// Every RPC answers UNIMPLEMENTED until its issue lands.
 #[tonic::async_trait]
-impl v1::work_queue_server::WorkQueue for WorkQueueService {}
+impl WorkQueue for WorkQueueService {
+    async fn lease(
+        &self,
+        request: Request<v1::LeaseRequest>,
+    ) -> Result<Response<v1::LeaseResponse>, Status> {
+        let identity = self.access.require_worker(&request)?;
+        let message = request.into_inner();
+        let worker = if message.worker_id.is_empty() {
+            identity
+        } else {
+            message.worker_id
+        };
+        let lease = self.scheduler.lease(&worker, message.lease_seconds).await?;
+        Ok(Response::new(v1::LeaseResponse { lease }))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        self.access.require_worker(&request)?;
+        let message = request.into_inner();
+        let response = self
+            .scheduler
+            .heartbeat(
+                &message.lease_token,
+                message.lease_seconds,
+                message.progress,
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn complete(
+        &self,
+        request: Request<v1::CompleteRequest>,
+    ) -> Result<Response<v1::CompleteResponse>, Status> {
+        self.access.require_worker(&request)?;
+        let message = request.into_inner();
+        self.scheduler
+            .complete(&message.lease_token, message.result, message.plan)
+            .await?;
+        Ok(Response::new(v1::CompleteResponse {}))
+    }
+
+    async fn fail(
+        &self,
+        request: Request<v1::FailRequest>,
+    ) -> Result<Response<v1::FailResponse>, Status> {
+        self.access.require_worker(&request)?;
+        let message = request.into_inner();
+        let will_retry = self
+            .scheduler
+            .fail(&message.lease_token, &message.reason, message.retryable)
+            .await?;
+        Ok(Response::new(v1::FailResponse { will_retry }))
+    }
+
+    async fn release(
+        &self,
+        request: Request<v1::ReleaseRequest>,
+    ) -> Result<Response<v1::ReleaseResponse>, Status> {
+        self.access.require_worker(&request)?;
+        self.scheduler
+            .release(&request.into_inner().lease_token)
+            .await?;
+        Ok(Response::new(v1::ReleaseResponse {}))
+    }
+}

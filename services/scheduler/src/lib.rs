@@ -1,10 +1,20 @@
-//! galsync scheduler.
+//! galsync scheduler: profiles, runs (one at a time per profile, under a
+//! persisted lock), the work queue writers lease from, and the public API.
 
+pub mod access;
 mod config;
+pub mod directory;
+mod driver;
+mod error;
 mod grpc;
+pub mod profiles;
+pub mod queue;
+pub mod scheduler;
+pub mod store;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
@@ -14,6 +24,8 @@ use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 
 pub use config::Config;
+pub use error::SchedulerError;
+pub use scheduler::{Scheduler, Timings};
 
 /// Where the service listens unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -38,7 +50,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store_url = config.store_url();
-    let store = galsync_platform::store::connect(
+    let pool = galsync_platform::store::connect(
         "store-url",
         &store_url,
         MIGRATIONS,
@@ -46,15 +58,58 @@ pub async fn serve(
     )
     .await
     .context("failed to open the scheduler store")?;
+    let tls = match (
+        &config.server.tls_cert,
+        &config.server.tls_key,
+        &config.server.tls_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => {
+            Some(galsync_platform::TlsMaterial::load(cert, key, ca)?)
+        }
+        _ => None,
+    };
+    let reader_channel =
+        galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), "localhost")
+            .map_err(|error| galsync_platform::ConfigError::new("reader-url", error.to_string()))?;
+    let timings = Timings {
+        lock_ttl: std::time::Duration::from_secs(config.run_lock_ttl_secs),
+        max_attempts: config.max_attempts,
+        run_retention: std::time::Duration::from_secs(config.run_retention_days * 24 * 3600),
+        ..Timings::default()
+    };
+    let directory = Arc::new(directory::GrpcDirectory::new(reader_channel));
+    let scheduler = Scheduler::new(store::SchedulerStore::new(pool.clone()), directory, timings);
+    let access = access::Access::new(
+        &config.role_binding,
+        &config.worker_identity,
+        config.trust_plaintext_loopback,
+    )
+    .map_err(|problem| galsync_platform::ConfigError::new("role-binding", problem))?;
+    serve_scheduler(scheduler, Arc::new(access), &config, listener, shutdown).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Serves an already built scheduler (tests give it a stand-in directory).
+pub async fn serve_scheduler(
+    scheduler: Arc<Scheduler>,
+    access: Arc<access::Access>,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let ticker = tokio::spawn(scheduler.clone().tick_forever());
     let options = ServeOptions::from_args("scheduler", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
     routes.add_service(v1::scheduler_server::SchedulerServer::new(
-        grpc::SchedulerService::new(store.clone()),
+        grpc::SchedulerService::new(scheduler.clone(), access.clone()),
     ));
     routes.add_service(v1::work_queue_server::WorkQueueServer::new(
-        grpc::WorkQueueService::new(store.clone()),
+        grpc::WorkQueueService::new(scheduler.clone(), access),
     ));
-    galsync_platform::grpc::serve(options, listener, routes, shutdown).await?;
-    store.close().await;
+    let served = galsync_platform::grpc::serve(options, listener, routes, shutdown).await;
+    scheduler.stop();
+    ticker.abort();
+    served?;
     Ok(())
 }

@@ -1,0 +1,234 @@
+//! Who may call the public API: mTLS identities bound to roles, or API keys
+//! (stored as SHA-256 hashes) — viewer < operator < admin.
+
+use std::collections::BTreeMap;
+
+use galsync_platform::{caller_identity, CallerIdentity};
+use sha2::Digest;
+
+use crate::error::SchedulerError;
+use crate::store::SchedulerStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.trim() {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// The authenticated caller of an RPC.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub role: Role,
+    /// For the audit log, e.g. `urn:galsync:service:cli` or `api-key:hr-onboarding`.
+    pub actor: String,
+}
+
+impl Caller {
+    pub fn require(&self, needed: Role) -> Result<(), SchedulerError> {
+        if self.role >= needed {
+            return Ok(());
+        }
+        Err(SchedulerError::PermissionDenied(format!(
+            "{} has role {}; this needs {}",
+            self.actor,
+            self.role.as_str(),
+            needed.as_str()
+        )))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Access {
+    bindings: BTreeMap<String, Role>,
+    worker_identities: Vec<String>,
+    trust_plaintext_loopback: bool,
+}
+
+/// API key secrets look like `gsk_<key id>_<random>`.
+const API_KEY_PREFIX: &str = "gsk_";
+
+impl Access {
+    /// `bindings` are `IDENTITY=ROLE` pairs, e.g. `cli=admin`.
+    pub fn new(
+        bindings: &[String],
+        worker_identities: &[String],
+        trust_plaintext_loopback: bool,
+    ) -> Result<Self, String> {
+        let mut parsed = BTreeMap::new();
+        for binding in bindings {
+            let Some((identity, role_text)) = binding.split_once('=') else {
+                return Err(format!("`{binding}` is not IDENTITY=ROLE, e.g. cli=admin"));
+            };
+            let Some(role) = Role::parse(role_text) else {
+                return Err(format!(
+                    "`{role_text}` in `{binding}` is not a role; use viewer, operator or admin"
+                ));
+            };
+            parsed.insert(identity.trim().to_owned(), role);
+        }
+        Ok(Self {
+            bindings: parsed,
+            worker_identities: worker_identities
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .collect(),
+            trust_plaintext_loopback,
+        })
+    }
+
+    /// Authenticates a public-API request: an API key if one is presented,
+    /// else the mTLS identity.
+    pub async fn caller<T>(
+        &self,
+        store: &SchedulerStore,
+        request: &tonic::Request<T>,
+    ) -> Result<Caller, SchedulerError> {
+        if let Some(secret) = bearer(request) {
+            return api_key_caller(store, &secret).await;
+        }
+        match caller_identity(request) {
+            CallerIdentity::Service(name) => match self.bindings.get(&name) {
+                Some(role) => Ok(Caller {
+                    role: *role,
+                    actor: format!("urn:galsync:service:{name}"),
+                }),
+                None => Err(SchedulerError::PermissionDenied(format!(
+                    "identity {name} has no role; bind one with --role-binding {name}=viewer|operator|admin"
+                ))),
+            },
+            CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => Ok(Caller {
+                role: Role::Admin,
+                actor: "local-plaintext".to_owned(),
+            }),
+            CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => Err(SchedulerError::Unauthenticated(
+                "present a client certificate or an API key (authorization: Bearer gsk_…)".to_owned(),
+            )),
+        }
+    }
+
+    /// Only writers lease work.
+    pub fn require_worker<T>(&self, request: &tonic::Request<T>) -> Result<String, SchedulerError> {
+        match caller_identity(request) {
+            CallerIdentity::Service(name) if self.worker_identities.contains(&name) => Ok(name),
+            CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => {
+                Ok("local-plaintext".to_owned())
+            }
+            other => Err(SchedulerError::PermissionDenied(format!(
+                "{other} may not lease work; only --worker-identity services may"
+            ))),
+        }
+    }
+}
+
+fn bearer<T>(request: &tonic::Request<T>) -> Option<String> {
+    let value = request.metadata().get("authorization")?.to_str().ok()?;
+    let secret = value.strip_prefix("Bearer ")?.trim();
+    secret
+        .starts_with(API_KEY_PREFIX)
+        .then(|| secret.to_owned())
+}
+
+async fn api_key_caller(store: &SchedulerStore, secret: &str) -> Result<Caller, SchedulerError> {
+    let refused = || SchedulerError::Unauthenticated("the API key is not valid".to_owned());
+    let key_id = secret
+        .strip_prefix(API_KEY_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(key_id, _)| key_id.to_owned())
+        .ok_or_else(refused)?;
+    let Some((stored_hash, role_text, name)) = store.api_key(&key_id).await? else {
+        return Err(refused());
+    };
+    if !constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes()) {
+        return Err(refused());
+    }
+    let role = Role::parse(&role_text).ok_or_else(refused)?;
+    Ok(Caller {
+        role,
+        actor: format!("api-key:{name}"),
+    })
+}
+
+/// Makes a new key: (key id, secret to show once, hash to store).
+pub fn new_api_key() -> (String, String, String) {
+    use rand::RngCore;
+    let key_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let mut random = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let secret = format!("{API_KEY_PREFIX}{key_id}_{}", hex::encode(random));
+    let hash = hash_secret(&secret);
+    (key_id, secret, hash)
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    if left.len() != right.len() {
+        return false;
+    }
+    left.iter()
+        .zip(right)
+        .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_order_and_bindings_parse() {
+        assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+        let access = Access::new(
+            &["cli=admin".to_owned()],
+            &["contact-writer".to_owned()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(access.bindings.get("cli"), Some(&Role::Admin));
+        assert!(Access::new(&["cli:admin".to_owned()], &[], false).is_err());
+        assert!(Access::new(&["cli=root".to_owned()], &[], false).is_err());
+        let viewer = Caller {
+            role: Role::Viewer,
+            actor: "x".to_owned(),
+        };
+        assert!(viewer.require(Role::Operator).is_err());
+    }
+
+    #[test]
+    fn api_keys_are_hashed_and_compared_in_full() {
+        let (key_id, secret, hash) = new_api_key();
+        assert!(secret.starts_with(&format!("gsk_{key_id}_")));
+        assert_ne!(hash, secret);
+        assert!(!hash.contains(&secret));
+        assert!(constant_time_eq(
+            hash_secret(&secret).as_bytes(),
+            hash.as_bytes()
+        ));
+        assert!(!constant_time_eq(
+            hash_secret("gsk_x_y").as_bytes(),
+            hash.as_bytes()
+        ));
+    }
+}

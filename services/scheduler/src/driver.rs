@@ -1,0 +1,483 @@
+//! The run driver: read the directory, enqueue one work item per mailbox,
+//! follow the writers' progress, end the run — renewing the profile's run
+//! lock throughout. Plus the ticker that starts scheduled runs, adopts runs
+//! whose scheduler died, and prunes old history.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use galsync_proto::v1;
+use prost::Message;
+
+use crate::access::{Caller, Role};
+use crate::error::SchedulerError;
+use crate::scheduler::{
+    decode_spec, now_millis, Scheduler, ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED,
+    STATE_FAILED, STATE_PARTIALLY_FAILED, STATE_QUEUED, STATE_READING, STATE_SUCCEEDED,
+    STATE_WRITING,
+};
+use crate::store::{RunRow, WorkItemRow};
+
+pub const ITEM_QUEUED: &str = "queued";
+pub const ITEM_LEASED: &str = "leased";
+pub const ITEM_DONE: &str = "done";
+pub const ITEM_FAILED: &str = "failed";
+pub const ITEM_CANCELLED: &str = "cancelled";
+/// An awaiting-approval item replaced by its approved re-run.
+pub const ITEM_SUPERSEDED: &str = "superseded";
+
+pub fn item_is_terminal(state: &str) -> bool {
+    matches!(
+        state,
+        ITEM_DONE | ITEM_FAILED | ITEM_CANCELLED | ITEM_SUPERSEDED
+    )
+}
+
+/// Sum of the counts of finished items and the progress of items in flight.
+pub fn run_counts(items: &[WorkItemRow]) -> v1::SyncCounts {
+    let mut total = v1::SyncCounts::default();
+    for item in items {
+        if item.state == ITEM_SUPERSEDED {
+            continue;
+        }
+        let counts = match (&item.result, &item.progress) {
+            (Some(result), _) => v1::MailboxSyncResult::decode(result.as_slice())
+                .ok()
+                .and_then(|result| result.counts),
+            (None, Some(progress)) => v1::SyncCounts::decode(progress.as_slice()).ok(),
+            (None, None) => None,
+        };
+        if let Some(counts) = counts {
+            add_counts(&mut total, &counts);
+        }
+    }
+    total
+}
+
+fn add_counts(total: &mut v1::SyncCounts, counts: &v1::SyncCounts) {
+    total.created += counts.created;
+    total.updated += counts.updated;
+    total.deleted += counts.deleted;
+    total.unchanged += counts.unchanged;
+    total.failed += counts.failed;
+    total.graph_requests += counts.graph_requests;
+    total.batched_requests += counts.batched_requests;
+    total.retries += counts.retries;
+    total.deletes_awaiting_approval += counts.deletes_awaiting_approval;
+    total.photos_written += counts.photos_written;
+}
+
+/// A finished item as the API shows it.
+pub fn mailbox_result(item: &WorkItemRow) -> v1::MailboxResult {
+    let result = item
+        .result
+        .as_deref()
+        .and_then(|bytes| v1::MailboxSyncResult::decode(bytes).ok());
+    let outcome = match item.state.as_str() {
+        ITEM_FAILED => v1::MailboxOutcome::Failed as i32,
+        _ => result.as_ref().map(|result| result.outcome).unwrap_or(0),
+    };
+    let mut errors = result
+        .as_ref()
+        .map(|result| result.errors.clone())
+        .unwrap_or_default();
+    if !item.last_error.is_empty() && !errors.contains(&item.last_error) {
+        errors.push(item.last_error.clone());
+    }
+    v1::MailboxResult {
+        mailbox_id: item.mailbox_id.clone(),
+        outcome,
+        counts: result.and_then(|result| result.counts),
+        errors,
+        attempts: item.attempt as u32,
+    }
+}
+
+impl Scheduler {
+    pub(crate) fn spawn_driver(self: &Arc<Self>, run_id: String) {
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = scheduler.drive(&run_id).await {
+                tracing::error!(run = %run_id, %error, "run failed");
+                if let Err(store_error) =
+                    scheduler.end_run_failed(&run_id, &error.to_string()).await
+                {
+                    tracing::error!(run = %run_id, error = %store_error, "could not record the failure");
+                }
+            }
+        });
+    }
+
+    async fn end_run_failed(&self, run_id: &str, message: &str) -> Result<(), SchedulerError> {
+        let mut run = self.run(run_id).await?;
+        if !ACTIVE_STATES.contains(&run.state.as_str()) {
+            return Ok(());
+        }
+        run.state = STATE_FAILED.to_owned();
+        run.error = message.to_owned();
+        run.finished_at = Some(now_millis());
+        self.store.update_run(&run).await?;
+        self.append_state_event(run_id, v1::RunState::Failed)
+            .await?;
+        self.store.release_run_lock(&run.profile_id, run_id).await?;
+        Ok(())
+    }
+
+    async fn renew_lock(&self, run: &RunRow) -> Result<(), SchedulerError> {
+        let renewed = self
+            .store
+            .renew_run_lock(
+                &run.profile_id,
+                &run.run_id,
+                &self.node_id,
+                now_millis() + self.lock_ttl_millis(),
+            )
+            .await?;
+        if renewed {
+            return Ok(());
+        }
+        Err(SchedulerError::Internal(format!(
+            "run {} lost its profile lock (another scheduler took over)",
+            run.run_id
+        )))
+    }
+
+    async fn drive(&self, run_id: &str) -> Result<(), SchedulerError> {
+        let mut run = self.run(run_id).await?;
+        if run.state == STATE_QUEUED || run.state == STATE_READING {
+            self.read_and_enqueue(&mut run).await?;
+        }
+        let mut reported: HashSet<String> = HashSet::new();
+        let mut last_progress: Option<(usize, v1::SyncCounts)> = None;
+        loop {
+            if self.is_stopping() {
+                tracing::info!(run = %run_id, "scheduler stopping: leaving the run for another scheduler");
+                return Ok(());
+            }
+            self.renew_lock(&run).await?;
+            let current = self.run(run_id).await?;
+            self.store
+                .fail_exhausted_leases(run_id, now_millis())
+                .await?;
+            if current.cancel_requested {
+                return self.end_cancelled(current).await;
+            }
+            let items = self.store.work_items_of_run(run_id).await?;
+            let mut finished = 0;
+            for item in &items {
+                if item.state == ITEM_SUPERSEDED {
+                    continue;
+                }
+                if !item_is_terminal(&item.state) {
+                    continue;
+                }
+                finished += 1;
+                if reported.insert(item.work_item_id.clone()) {
+                    self.append_event(
+                        run_id,
+                        v1::run_event::Detail::MailboxDone(mailbox_result(item)),
+                        v1::RunState::Writing,
+                    )
+                    .await?;
+                }
+            }
+            let live_items: Vec<&WorkItemRow> = items
+                .iter()
+                .filter(|item| item.state != ITEM_SUPERSEDED)
+                .collect();
+            let counts = run_counts(&items);
+            if last_progress.as_ref() != Some(&(finished, counts)) {
+                let progress = v1::RunProgress {
+                    mailboxes_done: finished as u32,
+                    mailboxes_total: live_items.len() as u32,
+                    counts: Some(counts),
+                };
+                self.append_event(
+                    run_id,
+                    v1::run_event::Detail::Progress(progress),
+                    v1::RunState::Writing,
+                )
+                .await?;
+                last_progress = Some((finished, counts));
+            }
+            if finished == live_items.len() {
+                return self.end_run(current, &items).await;
+            }
+            self.pause(self.timings.driver_poll).await;
+        }
+    }
+
+    async fn read_and_enqueue(&self, run: &mut RunRow) -> Result<(), SchedulerError> {
+        let profile = self.profile(&run.profile_id).await?;
+        let spec = decode_spec(&profile)?;
+        run.state = STATE_READING.to_owned();
+        run.started_at = Some(now_millis());
+        self.store.update_run(run).await?;
+        self.append_state_event(&run.run_id, v1::RunState::Reading)
+            .await?;
+
+        let write = spec.write.clone().unwrap_or_default();
+        let snapshot = self
+            .directory
+            .take_snapshot(v1::TakeSnapshotRequest {
+                tenant_id: profile.tenant_id.clone(),
+                filter: spec.source.clone(),
+                force_full_read: run.full_read,
+                include_photos: write.write_photos,
+            })
+            .await?;
+        let targets = self
+            .directory
+            .resolve_targets(&profile.tenant_id, spec.targets.clone().unwrap_or_default())
+            .await?;
+        self.renew_lock(run).await?;
+
+        let now = now_millis();
+        let mut items = Vec::new();
+        for mailbox_id in &targets.mailbox_ids {
+            let request = v1::SyncMailboxRequest {
+                tenant_id: profile.tenant_id.clone(),
+                mailbox_id: mailbox_id.clone(),
+                snapshot_id: snapshot.snapshot_id.clone(),
+                policy: Some(write.clone()),
+                profile_id: profile.profile_id.clone(),
+            };
+            items.push(new_work_item(
+                &run.run_id,
+                mailbox_id,
+                request,
+                run.dry_run,
+                self.timings.max_attempts,
+                now,
+            ));
+        }
+        self.store.insert_work_items(&items).await?;
+        run.snapshot_id = snapshot.snapshot_id.clone();
+        run.read_stats = snapshot.read_stats.map(|stats| stats.encode_to_vec());
+        run.mailboxes_total = items.len() as i64;
+        run.state = STATE_WRITING.to_owned();
+        self.store.update_run(run).await?;
+        self.append_state_event(&run.run_id, v1::RunState::Writing)
+            .await?;
+        tracing::info!(
+            run = %run.run_id,
+            snapshot = %run.snapshot_id,
+            mailboxes = items.len(),
+            "directory read; mailboxes queued for the writers"
+        );
+        Ok(())
+    }
+
+    async fn end_cancelled(&self, mut run: RunRow) -> Result<(), SchedulerError> {
+        let reason = "the run was cancelled";
+        self.store
+            .set_run_items_state(&run.run_id, ITEM_QUEUED, ITEM_CANCELLED, reason)
+            .await?;
+        self.store
+            .set_run_items_state(&run.run_id, ITEM_LEASED, ITEM_CANCELLED, reason)
+            .await?;
+        run.state = STATE_CANCELLED.to_owned();
+        run.finished_at = Some(now_millis());
+        self.store.update_run(&run).await?;
+        self.append_state_event(&run.run_id, v1::RunState::Cancelled)
+            .await?;
+        self.store
+            .release_run_lock(&run.profile_id, &run.run_id)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_run(&self, mut run: RunRow, items: &[WorkItemRow]) -> Result<(), SchedulerError> {
+        let live: Vec<&WorkItemRow> = items
+            .iter()
+            .filter(|item| item.state != ITEM_SUPERSEDED)
+            .collect();
+        let failed = live
+            .iter()
+            .filter(|item| item.state == ITEM_FAILED || item.outcome == "failed")
+            .count();
+        let awaiting = live
+            .iter()
+            .filter(|item| item.outcome == "awaiting-approval")
+            .count();
+        let partial = live.iter().filter(|item| item.outcome == "partial").count();
+        let state = if !live.is_empty() && failed == live.len() {
+            STATE_FAILED
+        } else if awaiting > 0 && !run.dry_run {
+            STATE_AWAITING_APPROVAL
+        } else if failed > 0 || partial > 0 {
+            STATE_PARTIALLY_FAILED
+        } else {
+            STATE_SUCCEEDED
+        };
+        run.state = state.to_owned();
+        run.finished_at = Some(now_millis());
+        if failed > 0 && run.error.is_empty() {
+            run.error = format!("{failed} of {} mailbox(es) failed", live.len());
+        }
+        self.store.update_run(&run).await?;
+        self.append_state_event(&run.run_id, crate::scheduler::run_state_to_proto(state))
+            .await?;
+        self.store
+            .release_run_lock(&run.profile_id, &run.run_id)
+            .await?;
+        tracing::info!(run = %run.run_id, state, "run ended");
+        Ok(())
+    }
+
+    /// Replaces the items the deletion guard held with approved copies.
+    pub(crate) async fn requeue_awaiting_approval(
+        &self,
+        run_id: &str,
+    ) -> Result<usize, SchedulerError> {
+        let items = self.store.work_items_of_run(run_id).await?;
+        let now = now_millis();
+        let mut approved = Vec::new();
+        for item in items
+            .iter()
+            .filter(|item| item.outcome == "awaiting-approval" && item.state != ITEM_SUPERSEDED)
+        {
+            let mut request =
+                v1::SyncMailboxRequest::decode(item.request.as_slice()).map_err(|error| {
+                    SchedulerError::Internal(format!(
+                        "work item {} is unreadable: {error}",
+                        item.work_item_id
+                    ))
+                })?;
+            if let Some(policy) = request.policy.as_mut() {
+                policy.deletions_approved = true;
+            }
+            approved.push(new_work_item(
+                run_id,
+                &item.mailbox_id,
+                request,
+                item.dry_run,
+                self.timings.max_attempts,
+                now,
+            ));
+        }
+        self.store.supersede_awaiting(run_id).await?;
+        self.store.insert_work_items(&approved).await?;
+        Ok(approved.len())
+    }
+
+    /// Runs forever: starts due scheduled runs, adopts orphaned runs, prunes history.
+    pub async fn tick_forever(self: Arc<Self>) {
+        let system = Caller {
+            role: Role::Admin,
+            actor: "scheduler:schedule".to_owned(),
+        };
+        let mut last_prune = 0i64;
+        loop {
+            if self.is_stopping() {
+                return;
+            }
+            if let Err(error) = self.tick(&system).await {
+                tracing::error!(%error, "scheduler tick failed");
+            }
+            let now = now_millis();
+            if now - last_prune > 3_600_000 {
+                last_prune = now;
+                let before = now - self.timings.run_retention.as_millis() as i64;
+                match self.store.prune_runs(before).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "pruned old runs"),
+                    Err(error) => tracing::error!(%error, "pruning old runs failed"),
+                }
+            }
+            self.pause(self.timings.tick).await;
+        }
+    }
+
+    pub(crate) async fn tick(self: &Arc<Self>, system: &Caller) -> Result<(), SchedulerError> {
+        let now = now_millis();
+        for profile in self.store.due_profiles(now).await? {
+            let Some(due_at) = profile.next_run_at else {
+                continue;
+            };
+            let spec = decode_spec(&profile)?;
+            let next = crate::profiles::next_run(spec.schedule.as_ref(), chrono::Utc::now())
+                .map(|at| at.timestamp_millis());
+            if !self
+                .store
+                .claim_due_profile(&profile.profile_id, due_at, next)
+                .await?
+            {
+                continue;
+            }
+            match self
+                .start_run(system, &profile.profile_id, false, false, "schedule")
+                .await
+            {
+                Ok(run) => {
+                    tracing::info!(profile = %profile.profile_id, run = %run.run_id, "scheduled run started")
+                }
+                Err(SchedulerError::Busy(message)) => {
+                    tracing::info!(profile = %profile.profile_id, %message, "scheduled run skipped")
+                }
+                Err(error) => {
+                    tracing::error!(profile = %profile.profile_id, %error, "scheduled run could not start")
+                }
+            }
+        }
+        self.adopt_orphans().await
+    }
+
+    /// Drives runs whose scheduler died: their lock expired while active.
+    async fn adopt_orphans(self: &Arc<Self>) -> Result<(), SchedulerError> {
+        let now = now_millis();
+        for run in self.store.runs_in_states(ACTIVE_STATES).await? {
+            if self
+                .store
+                .run_lock_holder(&run.profile_id, now)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let adopted = self
+                .store
+                .acquire_run_lock(
+                    &run.profile_id,
+                    &run.run_id,
+                    &self.node_id,
+                    now,
+                    now + self.lock_ttl_millis(),
+                )
+                .await?;
+            if adopted {
+                tracing::warn!(run = %run.run_id, state = %run.state, "adopting a run whose scheduler stopped");
+                self.spawn_driver(run.run_id.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn new_work_item(
+    run_id: &str,
+    mailbox_id: &str,
+    request: v1::SyncMailboxRequest,
+    dry_run: bool,
+    max_attempts: u32,
+    now: i64,
+) -> WorkItemRow {
+    WorkItemRow {
+        work_item_id: uuid::Uuid::new_v4().to_string(),
+        run_id: run_id.to_owned(),
+        mailbox_id: mailbox_id.to_owned(),
+        request: request.encode_to_vec(),
+        dry_run,
+        state: ITEM_QUEUED.to_owned(),
+        attempt: 0,
+        max_attempts: i64::from(max_attempts),
+        available_at: now,
+        lease_token: None,
+        lease_expires_at: None,
+        worker_id: String::new(),
+        result: None,
+        outcome: String::new(),
+        last_error: String::new(),
+        progress: None,
+    }
+}

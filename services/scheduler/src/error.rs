@@ -1,0 +1,83 @@
+//! The scheduler's errors and their one mapping to gRPC status codes.
+
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("invalid {field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Another run of the profile is in progress.
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SchedulerError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SchedulerError> for Status {
+    fn from(error: SchedulerError) -> Self {
+        status_from_scheduler_error(error)
+    }
+}
+
+pub fn status_from_scheduler_error(error: SchedulerError) -> Status {
+    match error {
+        SchedulerError::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
+        SchedulerError::NotFound(message) => Status::not_found(message),
+        SchedulerError::AlreadyExists(message) => Status::already_exists(message),
+        SchedulerError::Busy(message) => Status::aborted(message),
+        SchedulerError::FailedPrecondition(message) => Status::failed_precondition(message),
+        SchedulerError::PermissionDenied(message) => Status::permission_denied(message),
+        SchedulerError::Unauthenticated(message) => Status::unauthenticated(message),
+        SchedulerError::Unavailable(message) => Status::unavailable(message),
+        SchedulerError::Store(source) => {
+            tracing::error!(error = %source, "scheduler store failed");
+            Status::internal("the scheduler store failed; see its log")
+        }
+        SchedulerError::Internal(message) => {
+            tracing::error!(error = %message, "scheduler internal error");
+            Status::internal(message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_profiles_are_aborted_and_fields_are_named() {
+        let status = status_from_scheduler_error(SchedulerError::Busy(
+            "profile p has run r in progress".to_owned(),
+        ));
+        assert_eq!(status.code(), tonic::Code::Aborted);
+        let status = status_from_scheduler_error(SchedulerError::invalid("spec.name", "is empty"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(status.message(), "invalid spec.name: is empty");
+        let status = status_from_scheduler_error(SchedulerError::Store(sqlx::Error::PoolTimedOut));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(!status.message().contains("pool"));
+    }
+}

@@ -1,0 +1,214 @@
+//! The work queue writers lease mailboxes from: lease with expiry, heartbeat,
+//! complete, fail with retry and exponential backoff up to the item's maximum
+//! attempts, release. Expired leases are offered again.
+
+use std::time::Duration;
+
+use galsync_proto::v1;
+use prost::Message;
+use rand::Rng;
+
+use crate::driver::{ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
+use crate::error::SchedulerError;
+use crate::scheduler::{now_millis, Scheduler};
+
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+const MAX_LEASE: Duration = Duration::from_secs(3600);
+const RETRY_BASE_MILLIS: i64 = 2_000;
+const RETRY_CAP_MILLIS: i64 = 300_000;
+
+fn lease_length(seconds: u32) -> i64 {
+    let requested = if seconds == 0 {
+        DEFAULT_LEASE
+    } else {
+        Duration::from_secs(u64::from(seconds))
+    };
+    requested.min(MAX_LEASE).as_millis() as i64
+}
+
+fn lease_lost(lease_token: &str) -> SchedulerError {
+    SchedulerError::FailedPrecondition(format!(
+        "lease {lease_token} is not held (it expired and went to another writer, or the run ended)"
+    ))
+}
+
+/// Delay before retry `attempt` (1-based): exponential with jitter, capped.
+pub fn retry_delay_millis(attempt: i64) -> i64 {
+    let exponent = attempt.clamp(1, 16) - 1;
+    let ceiling = (RETRY_BASE_MILLIS << exponent).min(RETRY_CAP_MILLIS);
+    rand::thread_rng().gen_range(ceiling / 2..=ceiling)
+}
+
+impl Scheduler {
+    pub async fn lease(
+        &self,
+        worker_id: &str,
+        lease_seconds: u32,
+    ) -> Result<Option<v1::Lease>, SchedulerError> {
+        let now = now_millis();
+        let lease_token = uuid::Uuid::new_v4().to_string();
+        let expires_at = now + lease_length(lease_seconds);
+        let Some(item) = self
+            .store
+            .lease_next(now, &lease_token, expires_at, worker_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let request = v1::SyncMailboxRequest::decode(item.request.as_slice()).map_err(|error| {
+            SchedulerError::Internal(format!(
+                "work item {} is unreadable: {error}",
+                item.work_item_id
+            ))
+        })?;
+        tracing::debug!(worker = worker_id, item = %item.work_item_id, attempt = item.attempt, "leased");
+        Ok(Some(v1::Lease {
+            lease_token,
+            expires_at: Some(millis_timestamp(expires_at)),
+            item: Some(v1::WorkItem {
+                work_item_id: item.work_item_id,
+                run_id: item.run_id,
+                request: Some(request),
+                attempt: item.attempt as u32,
+                dry_run: item.dry_run,
+            }),
+        }))
+    }
+
+    pub async fn heartbeat(
+        &self,
+        lease_token: &str,
+        lease_seconds: u32,
+        progress: Option<v1::SyncCounts>,
+    ) -> Result<v1::HeartbeatResponse, SchedulerError> {
+        let now = now_millis();
+        let expires_at = now + lease_length(lease_seconds);
+        let progress_bytes = progress.map(|counts| counts.encode_to_vec());
+        let Some(run_id) = self
+            .store
+            .heartbeat(lease_token, now, expires_at, progress_bytes.as_deref())
+            .await?
+        else {
+            return Err(lease_lost(lease_token));
+        };
+        let cancel_requested = self
+            .store
+            .get_run(&run_id)
+            .await?
+            .map(|run| run.cancel_requested)
+            .unwrap_or(true);
+        Ok(v1::HeartbeatResponse {
+            expires_at: Some(millis_timestamp(expires_at)),
+            cancel_requested,
+        })
+    }
+
+    pub async fn complete(
+        &self,
+        lease_token: &str,
+        result: Option<v1::MailboxSyncResult>,
+        plan: Option<v1::MailboxPlan>,
+    ) -> Result<(), SchedulerError> {
+        let mut result = result.unwrap_or_default();
+        if result.counts.is_none() {
+            if let Some(plan) = &plan {
+                result.counts = plan.counts;
+            }
+        }
+        let outcome = match v1::MailboxOutcome::try_from(result.outcome).unwrap_or_default() {
+            v1::MailboxOutcome::Succeeded | v1::MailboxOutcome::Unspecified => "succeeded",
+            v1::MailboxOutcome::Partial => "partial",
+            v1::MailboxOutcome::Failed => "failed",
+            v1::MailboxOutcome::AwaitingApproval => "awaiting-approval",
+        };
+        let finished = self
+            .store
+            .finish_lease(
+                lease_token,
+                ITEM_DONE,
+                Some(&result.encode_to_vec()),
+                outcome,
+                "",
+                now_millis(),
+                0,
+            )
+            .await?;
+        if !finished {
+            return Err(lease_lost(lease_token));
+        }
+        Ok(())
+    }
+
+    /// Fails a leased item; true when it will be offered again.
+    pub async fn fail(
+        &self,
+        lease_token: &str,
+        reason: &str,
+        retryable: bool,
+    ) -> Result<bool, SchedulerError> {
+        let reason: String = reason.chars().take(1000).collect();
+        let items = self.store.lease_item(lease_token).await?;
+        let Some((attempt, max_attempts)) = items else {
+            return Err(lease_lost(lease_token));
+        };
+        let will_retry = retryable && attempt < max_attempts;
+        let (state, available_at) = if will_retry {
+            (ITEM_QUEUED, now_millis() + retry_delay_millis(attempt))
+        } else {
+            (ITEM_FAILED, now_millis())
+        };
+        let finished = self
+            .store
+            .finish_lease(
+                lease_token,
+                state,
+                None,
+                if will_retry { "" } else { "failed" },
+                &reason,
+                available_at,
+                0,
+            )
+            .await?;
+        if !finished {
+            return Err(lease_lost(lease_token));
+        }
+        Ok(will_retry)
+    }
+
+    /// Gives a lease back untouched; the attempt does not count.
+    pub async fn release(&self, lease_token: &str) -> Result<(), SchedulerError> {
+        let released = self
+            .store
+            .finish_lease(lease_token, ITEM_QUEUED, None, "", "", now_millis(), -1)
+            .await?;
+        if !released {
+            return Err(lease_lost(lease_token));
+        }
+        Ok(())
+    }
+}
+
+pub fn millis_timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_stay_capped() {
+        for attempt in 1..30 {
+            let delay = retry_delay_millis(attempt);
+            let ceiling = (RETRY_BASE_MILLIS << (attempt.clamp(1, 16) - 1)).min(RETRY_CAP_MILLIS);
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "attempt {attempt}: {delay}"
+            );
+        }
+        assert!(retry_delay_millis(20) <= RETRY_CAP_MILLIS);
+    }
+}

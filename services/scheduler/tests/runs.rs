@@ -1,0 +1,559 @@
+//! Runs over real gRPC: one at a time per profile, the lock surviving a
+//! restart, lease expiry re-offering work, WatchRun order, cancel, approvals,
+//! schedules, profile validation and API keys.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use galsync_proto::v1;
+use tonic::Code;
+
+#[tokio::test]
+async fn invalid_profiles_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let mut spec = profile_spec("x");
+    spec.tenant_id = "contoso.onmicrosoft.com".to_owned();
+    let status = api
+        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("invalid spec.tenant_id:"),
+        "{}",
+        status.message()
+    );
+
+    create_profile(&mut api, "All staff").await;
+    let status = api
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("All staff")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+
+    let status = api
+        .get_profile(v1::GetProfileRequest {
+            profile_id: "nope".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn concurrent_run_requests_start_one_run_and_watch_shows_every_step_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(5)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "All staff").await;
+
+    let mut first = api.clone();
+    let mut second = api.clone();
+    let request = v1::RunProfileRequest {
+        profile_id: profile_id.clone(),
+        ..Default::default()
+    };
+    let (left, right) = tokio::join!(
+        first.run_profile(request.clone()),
+        second.run_profile(request.clone())
+    );
+    let outcomes = [left, right];
+    let started: Vec<_> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().ok())
+        .collect();
+    assert_eq!(started.len(), 1, "exactly one run starts: {outcomes:?}");
+    let refused = outcomes
+        .iter()
+        .find_map(|outcome| outcome.as_ref().err())
+        .unwrap();
+    assert_eq!(refused.code(), Code::Aborted);
+    let run_id = started[0].get_ref().run_id.clone();
+
+    let (writer, stop_writer) = spawn_writer(scheduler.queue().await, succeed);
+    let mut events = api
+        .watch_run(v1::WatchRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sequences = Vec::new();
+    let mut states = Vec::new();
+    let mut mailboxes_done = 0;
+    while let Some(event) = events.message().await.unwrap() {
+        sequences.push(event.sequence);
+        match event.detail.unwrap() {
+            v1::run_event::Detail::StateChanged(state) => {
+                states.push(v1::RunState::try_from(state).unwrap())
+            }
+            v1::run_event::Detail::MailboxDone(_) => mailboxes_done += 1,
+            v1::run_event::Detail::Progress(_) => {}
+        }
+    }
+    let expected: Vec<u64> = (1..=sequences.len() as u64).collect();
+    assert_eq!(sequences, expected, "sequences start at 1 and have no gap");
+    assert_eq!(
+        states,
+        [
+            v1::RunState::Queued,
+            v1::RunState::Reading,
+            v1::RunState::Writing,
+            v1::RunState::Succeeded
+        ]
+    );
+    assert_eq!(mailboxes_done, 5);
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.mailboxes_done, 5);
+    assert_eq!(run.counts.unwrap().created, 50);
+    let _ = stop_writer.send(true);
+    assert_eq!(writer.await.unwrap(), 5);
+
+    // The lock is free again.
+    api.run_profile(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_offered_to_another_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let run_id = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+
+    let mut queue = scheduler.queue().await;
+    let first = loop {
+        let lease = queue
+            .lease(v1::LeaseRequest {
+                worker_id: "writer-a".to_owned(),
+                lease_seconds: 1,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .lease;
+        if let Some(lease) = lease {
+            break lease;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(first.item.as_ref().unwrap().attempt, 1);
+    let nothing = queue
+        .lease(v1::LeaseRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(nothing.lease.is_none(), "a live lease is not offered twice");
+
+    // Writer A goes silent; after its lease expires writer B gets the item.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = queue
+        .lease(v1::LeaseRequest {
+            worker_id: "writer-b".to_owned(),
+            lease_seconds: 30,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .lease
+        .expect("the expired lease is offered again");
+    assert_eq!(
+        second.item.as_ref().unwrap().work_item_id,
+        first.item.as_ref().unwrap().work_item_id
+    );
+    assert_eq!(second.item.as_ref().unwrap().attempt, 2);
+
+    let late = queue
+        .heartbeat(v1::HeartbeatRequest {
+            lease_token: first.lease_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    queue
+        .complete(v1::CompleteRequest {
+            lease_token: second.lease_token,
+            result: Some(v1::MailboxSyncResult {
+                outcome: v1::MailboxOutcome::Succeeded as i32,
+                ..Default::default()
+            }),
+            plan: None,
+        })
+        .await
+        .unwrap();
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::Succeeded as i32);
+    assert_eq!(run.mailboxes[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn failed_items_retry_with_backoff_then_fail_the_run_partially() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(2)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let run_id = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let mut queue = scheduler.queue().await;
+    let mut failed_mailbox = None;
+    let mut seen = 0;
+    while seen < 2 {
+        let Some(lease) = queue
+            .lease(v1::LeaseRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .lease
+        else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        seen += 1;
+        let mailbox = lease.item.unwrap().request.unwrap().mailbox_id;
+        if failed_mailbox.is_none() {
+            // Not retryable: the mailbox is blocked by policy.
+            let answer = queue
+                .fail(v1::FailRequest {
+                    lease_token: lease.lease_token,
+                    reason: "blocked by an Exchange application access policy".to_owned(),
+                    retryable: false,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(!answer.will_retry);
+            failed_mailbox = Some(mailbox);
+        } else {
+            queue
+                .complete(v1::CompleteRequest {
+                    lease_token: lease.lease_token,
+                    result: Some(v1::MailboxSyncResult::default()),
+                    plan: None,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::PartiallyFailed as i32);
+    let failed = run
+        .mailboxes
+        .iter()
+        .find(|mailbox| Some(&mailbox.mailbox_id) == failed_mailbox.as_ref())
+        .unwrap();
+    assert_eq!(failed.outcome, v1::MailboxOutcome::Failed as i32);
+    assert!(failed
+        .errors
+        .iter()
+        .any(|error| error.contains("application access policy")));
+}
+
+#[tokio::test]
+async fn cancel_ends_the_run_and_the_next_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(3)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let request = v1::RunProfileRequest {
+        profile_id: profile_id.clone(),
+        ..Default::default()
+    };
+    let run_id = api
+        .run_profile(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let mut queue = scheduler.queue().await;
+    let lease = loop {
+        if let Some(lease) = queue
+            .lease(v1::LeaseRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .lease
+        {
+            break lease;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    api.cancel_run(v1::CancelRunRequest {
+        run_id: run_id.clone(),
+    })
+    .await
+    .unwrap();
+    let heartbeat = queue
+        .heartbeat(v1::HeartbeatRequest {
+            lease_token: lease.lease_token.clone(),
+            ..Default::default()
+        })
+        .await;
+    // The writer learns of the cancel on its heartbeat (or finds its lease gone).
+    match heartbeat {
+        Ok(answer) => assert!(answer.into_inner().cancel_requested),
+        Err(status) => assert_eq!(status.code(), Code::FailedPrecondition),
+    }
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::Cancelled as i32);
+    let leftover = queue
+        .lease(v1::LeaseRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .lease;
+    assert!(leftover.is_none(), "a cancelled run offers no more work");
+    api.run_profile(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn held_deletions_wait_for_approval_then_run_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(2)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    fn guard(item: &v1::WorkItem) -> v1::MailboxOutcome {
+        let approved = item
+            .request
+            .as_ref()
+            .unwrap()
+            .policy
+            .as_ref()
+            .unwrap()
+            .deletions_approved;
+        if approved {
+            v1::MailboxOutcome::Succeeded
+        } else {
+            v1::MailboxOutcome::AwaitingApproval
+        }
+    }
+    let (writer, stop_writer) = spawn_writer(scheduler.queue().await, guard);
+    let run_id = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::AwaitingApproval as i32);
+    api.approve_deletions(v1::ApproveDeletionsRequest {
+        run_id: run_id.clone(),
+    })
+    .await
+    .unwrap();
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::Succeeded as i32);
+    assert_eq!(run.mailboxes.len(), 2);
+    let _ = stop_writer.send(true);
+    assert_eq!(writer.await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn the_run_lock_survives_a_restart_and_a_dead_schedulers_run_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let directory = FakeDirectory::with_mailboxes(2);
+    let first = TestScheduler::start(&url, directory.clone()).await;
+    let mut api = first.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let run_id = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    // The first scheduler dies mid-run (nothing leased the work yet).
+    first.stop().await;
+
+    let second = TestScheduler::start(&url, directory).await;
+    let mut api = second.api().await;
+    let status = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::Aborted,
+        "the persisted lock still holds"
+    );
+
+    // Once the dead holder's lock expires, the new scheduler adopts the run.
+    let holder = |scheduler: &TestScheduler| {
+        let galsync_platform::store::StorePool::Sqlite(pool) =
+            scheduler.scheduler.store().pool().clone()
+        else {
+            unreachable!("this test uses SQLite")
+        };
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT holder FROM run_locks")
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while holder(&second).await.as_deref() != Some(second.scheduler.node_id()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second scheduler never adopted the run"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (writer, stop_writer) = spawn_writer(second.queue().await, succeed);
+    let run = wait_for_end(&mut api, &run_id).await;
+    assert_eq!(run.state, v1::RunState::Succeeded as i32);
+    assert_eq!(run.mailboxes_done, 2);
+    let _ = stop_writer.send(true);
+    writer.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_due_schedule_starts_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let mut spec = profile_spec("hourly");
+    spec.schedule = Some(v1::Schedule {
+        kind: Some(v1::schedule::Kind::IntervalSeconds(3600)),
+        time_zone: String::new(),
+    });
+    let profile = api
+        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+        .await
+        .unwrap()
+        .into_inner();
+    let next = profile.next_run_at.unwrap();
+    assert!(next.seconds > chrono::Utc::now().timestamp() + 3500);
+
+    // Pretend the hour has passed.
+    if let galsync_platform::store::StorePool::Sqlite(pool) = scheduler.scheduler.store().pool() {
+        sqlx::query("UPDATE profiles SET next_run_at = 1 WHERE profile_id = $1")
+            .bind(&profile.profile_id)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let run = loop {
+        let runs = api
+            .list_runs(v1::ListRunsRequest {
+                profile_id: profile.profile_id.clone(),
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .runs;
+        if let Some(run) = runs.into_iter().next() {
+            break run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule did not fire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(run.trigger, "schedule");
+    let profile = api
+        .get_profile(v1::GetProfileRequest {
+            profile_id: profile.profile_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        profile.next_run_at.unwrap().seconds > chrono::Utc::now().timestamp() + 3500,
+        "the next run moved on"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_carry_roles_and_bad_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut admin = scheduler.api().await;
+    let key = admin
+        .create_api_key(v1::CreateApiKeyRequest {
+            name: "hr-onboarding".to_owned(),
+            role: v1::ApiRole::Viewer as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(key.secret.starts_with("gsk_"));
+
+    let with_key = |secret: String| {
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+            Ok(request)
+        }
+    };
+    let channel = scheduler.channel().await;
+    let mut viewer = v1::scheduler_client::SchedulerClient::with_interceptor(
+        channel.clone(),
+        with_key(key.secret.clone()),
+    );
+    viewer
+        .list_profiles(v1::ListProfilesRequest::default())
+        .await
+        .unwrap();
+    let status = viewer
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("from hr")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("viewer"), "{}", status.message());
+
+    let forged = format!("{}x", key.secret);
+    let mut stranger =
+        v1::scheduler_client::SchedulerClient::with_interceptor(channel, with_key(forged));
+    let status = stranger
+        .list_profiles(v1::ListProfilesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // The secret is stored only as a hash.
+    if let galsync_platform::store::StorePool::Sqlite(pool) = scheduler.scheduler.store().pool() {
+        let stored: Vec<(String,)> = sqlx::query_as("SELECT key_hash FROM api_keys")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert!(!stored[0].0.contains(&key.secret));
+    }
+}
