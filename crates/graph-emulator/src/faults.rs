@@ -225,7 +225,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     // Per-app-per-mailbox limits: the in-flight slot is held (injected
     // latency included) until the response exists.
     let throttle_slot = if is_graph {
-        crate::mailbox::throttle::admit_request(&state, &subject)
+        crate::mailbox::throttle::admit_request(&state, &subject, request.headers())
     } else {
         Ok(None)
     };

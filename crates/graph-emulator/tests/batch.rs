@@ -195,7 +195,7 @@ async fn each_sub_request_is_permission_checked_on_its_own() {
             "/v1.0/$batch",
             Some(json!({"requests": [
                 create_request("write", &user, &folder_id),
-                {"id": "read", "method": "GET", "url": format!("/users/{user}/contactFolders/{folder_id}/contacts")},
+                {"id": "read", "method": "GET", "url": format!("/users/{user}/contactFolders?$filter=displayName eq 'Company Directory'")},
             ]})),
         )
         .await;
@@ -209,7 +209,10 @@ async fn each_sub_request_is_permission_checked_on_its_own() {
                     json!("ErrorAccessDenied")
                 );
             }
-            Some("read") => assert_eq!(response["status"], json!(200)),
+            Some("read") => {
+                assert_eq!(response["status"], json!(200), "{response}");
+                assert_eq!(response["body"]["value"][0]["id"], json!(folder_id));
+            }
             other => panic!("unexpected id {other:?}"),
         }
     }

@@ -152,7 +152,7 @@ async fn dispatch(
     } else {
         "/"
     };
-    let uri = format!("/v1.0{separator}{}", request.url);
+    let uri = format!("/v1.0{separator}{}", encode_uri(&request.url));
     let mut builder = Request::builder().method(request.method.clone()).uri(uri);
     if let Some(value) = authorization {
         builder = builder.header(header::AUTHORIZATION, value);
@@ -160,6 +160,9 @@ async fn dispatch(
     builder = builder.header(BATCH_SUBREQUEST_HEADER, "1");
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.header(header::CONTENT_LENGTH, body.len());
     }
     let body = request
         .body
@@ -227,6 +230,21 @@ async fn dispatch(
     )
 }
 
+/// Percent-encodes what may not appear in a URI as is (Graph accepts batch
+/// urls like `/users?$filter=city eq null`); existing escapes are kept.
+fn encode_uri(url: &str) -> String {
+    let mut encoded = String::with_capacity(url.len());
+    for byte in url.bytes() {
+        let allowed = byte.is_ascii_alphanumeric() || b"-._~:/?@!$&()*+,;=%".contains(&byte);
+        if allowed {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 fn canonical_header_name(name: &HeaderName) -> String {
     match name.as_str() {
         "content-type" => "Content-Type".to_owned(),
@@ -259,4 +277,20 @@ fn dropped_connection() -> Response {
         .header("content-length", "1000")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_uri;
+
+    #[test]
+    fn batch_urls_with_spaces_and_quotes_become_valid_uris() {
+        let encoded = encode_uri(
+            "/users/a@b.example/contactFolders?$filter=displayName eq 'Company Directory'",
+        );
+        let built = axum::http::Request::builder()
+            .uri(format!("/v1.0{encoded}"))
+            .body(());
+        assert!(built.is_ok(), "{encoded}: {:?}", built.err());
+    }
 }

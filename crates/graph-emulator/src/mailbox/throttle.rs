@@ -1,6 +1,7 @@
 //! Graph's Outlook limits per app per mailbox: at most `mailbox_concurrency`
 //! requests in flight, at most `mailbox_requests_per_window` per sliding
-//! (time-scaled) window. The faults middleware asks [`admit_request`] before
+//! (time-scaled) window, at most 150 MB uploaded (POST, PATCH, PUT bodies)
+//! per (time-scaled) 5 minutes. The faults middleware asks [`admit_request`] before
 //! it runs any mailbox request, including `$batch` sub-requests, and holds the
 //! returned guard until the response exists.
 
@@ -18,11 +19,24 @@ pub struct MailboxThrottle {
     subjects: Mutex<HashMap<ThrottleSubject, Arc<SubjectLimits>>>,
 }
 
+/// Bytes one app may upload to one mailbox per [`UPLOAD_WINDOW`].
+pub const UPLOAD_LIMIT_BYTES: u64 = 150 * 1024 * 1024;
+/// The upload window at time scale 1.
+pub const UPLOAD_WINDOW: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Default)]
 struct SubjectLimits {
     in_flight: AtomicU32,
     /// When each request of the current window was admitted, oldest first.
     admitted: Mutex<VecDeque<Instant>>,
+    uploads: Mutex<UploadWindow>,
+}
+
+/// Upload sizes of the current upload window, oldest first, and their sum.
+#[derive(Debug, Default)]
+struct UploadWindow {
+    entries: VecDeque<(Instant, u64)>,
+    total: u64,
 }
 
 /// Holds one in-flight slot of a mailbox; releases it on drop.
@@ -63,6 +77,7 @@ impl MailboxThrottle {
         &self,
         config: &EmulatorConfig,
         subject: ThrottleSubject,
+        upload_bytes: u64,
     ) -> Result<InFlightGuard, GraphError> {
         let limits = self.limits(subject);
         let previously_in_flight = limits.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -98,6 +113,9 @@ impl MailboxThrottle {
                 retry_after_secs(wait, config.time_scale),
             ));
         }
+        if upload_bytes > 0 {
+            check_upload(&guard.limits, config, now, upload_bytes)?;
+        }
         admitted.push_back(now);
         drop(admitted);
         Ok(guard)
@@ -116,11 +134,54 @@ impl MailboxThrottle {
     }
 }
 
+/// Records `upload_bytes` in the upload window, or refuses with the time
+/// until enough of the window has passed.
+fn check_upload(
+    limits: &SubjectLimits,
+    config: &EmulatorConfig,
+    now: Instant,
+    upload_bytes: u64,
+) -> Result<(), GraphError> {
+    let window = config.scaled(UPLOAD_WINDOW);
+    let mut uploads = limits
+        .uploads
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    while let Some((uploaded_at, bytes)) = uploads.entries.front().copied() {
+        if uploaded_at + window > now {
+            break;
+        }
+        uploads.entries.pop_front();
+        uploads.total -= bytes;
+    }
+    if uploads.total + upload_bytes > UPLOAD_LIMIT_BYTES {
+        // Wait until enough old uploads leave the window to fit this one.
+        let mut freed = 0;
+        let mut wait = window;
+        for (uploaded_at, bytes) in uploads.entries.iter() {
+            freed += bytes;
+            if uploads.total - freed + upload_bytes <= UPLOAD_LIMIT_BYTES {
+                wait = (*uploaded_at + window).saturating_duration_since(now);
+                break;
+            }
+        }
+        return Err(GraphError::throttled(
+            "ApplicationThrottled",
+            "Application is over its IncomingBytes limit.",
+            retry_after_secs(wait, config.time_scale),
+        ));
+    }
+    uploads.entries.push_back((now, upload_bytes));
+    uploads.total += upload_bytes;
+    Ok(())
+}
+
 /// The throttling decision for one Graph request: `Ok(None)` when no mailbox
 /// limit applies (limits off, not a mailbox call, no valid token).
 pub fn admit_request(
     state: &AppState,
     subject: &ThrottleSubject,
+    headers: &axum::http::HeaderMap,
 ) -> Result<Option<InFlightGuard>, GraphError> {
     if !state.config.limits_enabled || subject.mailbox.is_empty() || subject.app.is_empty() {
         return Ok(None);
@@ -142,10 +203,15 @@ pub fn admit_request(
         app: subject.app.clone(),
         mailbox,
     };
+    let upload_bytes = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
     state
         .mailboxes
         .throttle
-        .admit(&state.config, normalised)
+        .admit(&state.config, normalised, upload_bytes)
         .map(Some)
 }
 
@@ -169,18 +235,18 @@ mod tests {
         for _ in 0..4 {
             guards.push(
                 throttle
-                    .admit(&config, subject())
+                    .admit(&config, subject(), 0)
                     .expect("within the limit"),
             );
         }
         let refused = throttle
-            .admit(&config, subject())
+            .admit(&config, subject(), 0)
             .expect_err("fifth in flight");
         assert_eq!(refused.code, "ApplicationThrottled");
         assert!(refused.message.contains("MailboxConcurrency"));
         assert_eq!(throttle.in_flight(&subject()), 4);
         guards.pop();
-        assert!(throttle.admit(&config, subject()).is_ok());
+        assert!(throttle.admit(&config, subject(), 0).is_ok());
     }
 
     #[test]
@@ -194,14 +260,33 @@ mod tests {
         for _ in 0..2 {
             drop(
                 throttle
-                    .admit(&config, subject())
+                    .admit(&config, subject(), 0)
                     .expect("within the window"),
             );
         }
-        let refused = throttle.admit(&config, subject()).expect_err("window full");
+        let refused = throttle
+            .admit(&config, subject(), 0)
+            .expect_err("window full");
         let retry_after = refused.retry_after_secs.expect("retry-after");
         assert!(retry_after > 5.0 && retry_after <= 6.0, "{retry_after}");
         assert_eq!(throttle.in_flight(&subject()), 0);
+    }
+
+    #[test]
+    fn uploads_over_150_mb_per_window_are_refused() {
+        let throttle = MailboxThrottle::default();
+        let config = EmulatorConfig::default();
+        let hundred_mb = 100 * 1024 * 1024;
+        drop(
+            throttle
+                .admit(&config, subject(), hundred_mb)
+                .expect("first upload"),
+        );
+        let refused = throttle
+            .admit(&config, subject(), hundred_mb)
+            .expect_err("over 150 MB");
+        assert!(refused.message.contains("IncomingBytes"));
+        assert!(throttle.admit(&config, subject(), 1024).is_ok());
     }
 
     #[test]
