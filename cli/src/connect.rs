@@ -15,6 +15,7 @@ use crate::error::{CliError, CliResult, ServiceName, Target};
 use crate::output::OutputFormat;
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Scheduler (public API) URL.
     #[arg(

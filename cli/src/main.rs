@@ -44,7 +44,8 @@ Exit codes:
 #[command(
     name = "galsync",
     version,
-    about,
+    about = "galsync keeps your Entra ID directory, as contacts, on every phone: \
+             the admin CLI and the all-in-one runner (`galsync up`)",
     propagate_version = true,
     after_help = AFTER_HELP
 )]

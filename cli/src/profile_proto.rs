@@ -24,9 +24,11 @@ pub fn to_spec(document: &ProfileDocument) -> CliResult<v1::ProfileSpec> {
             "overwrite" => v1::FieldRule::Overwrite,
             "only-if-empty" => v1::FieldRule::OnlyIfEmpty,
             "never" => v1::FieldRule::Never,
-            other => return Err(CliError::usage(format!(
+            other => {
+                return Err(CliError::usage(format!(
                 "invalid field rule `{other}` for {field}: use overwrite, only-if-empty or never"
-            ))),
+            )))
+            }
         };
         field_rules.insert(field.clone(), value as i32);
     }

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 #[derive(Default)]
 struct Recorded {
     created: Vec<v1::ProfileSpec>,
+    updated: Vec<v1::UpdateProfileRequest>,
     authorization: Vec<String>,
 }
 
@@ -100,6 +101,51 @@ impl Scheduler for FakeScheduler {
         }))
     }
 
+    async fn get_profile(
+        &self,
+        request: Request<v1::GetProfileRequest>,
+    ) -> Result<Response<v1::Profile>, Status> {
+        let profile_id = request.into_inner().profile_id;
+        if profile_id != "prof-1" {
+            return Err(Status::not_found(format!(
+                "profile {profile_id} does not exist"
+            )));
+        }
+        Ok(Response::new(v1::Profile {
+            profile_id,
+            version: 4,
+            spec: Some(v1::ProfileSpec {
+                name: "Phones".to_owned(),
+                tenant_id: TENANT.to_owned(),
+                targets: Some(v1::TargetSelector {
+                    users: vec!["adele@contoso.example".to_owned()],
+                    ..Default::default()
+                }),
+                schedule: Some(v1::Schedule {
+                    kind: Some(v1::schedule::Kind::IntervalSeconds(3600)),
+                    time_zone: String::new(),
+                }),
+                enabled: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn update_profile(
+        &self,
+        request: Request<v1::UpdateProfileRequest>,
+    ) -> Result<Response<v1::Profile>, Status> {
+        let message = request.into_inner();
+        self.recorded.lock().unwrap().updated.push(message.clone());
+        Ok(Response::new(v1::Profile {
+            profile_id: message.profile_id,
+            spec: message.spec,
+            version: message.expected_version + 1,
+            ..Default::default()
+        }))
+    }
+
     async fn list_runs(
         &self,
         _request: Request<v1::ListRunsRequest>,
@@ -122,17 +168,18 @@ impl Scheduler for FakeScheduler {
             return Err(Status::not_found("profile missing does not exist"));
         }
         let mut queued = run(&message.profile_id, v1::RunState::Queued);
+        if message.profile_id == "prof-fails" {
+            queued.run_id = "run-8".to_owned();
+        }
         queued.dry_run = message.dry_run;
         queued.finished_at = None;
         Ok(Response::new(queued))
     }
 
-    type WatchRunStream = tokio_stream::Iter<std::vec::IntoIter<Result<v1::RunEvent, Status>>>;
-
     async fn watch_run(
         &self,
         _request: Request<v1::WatchRunRequest>,
-    ) -> Result<Response<Self::WatchRunStream>, Status> {
+    ) -> Result<Response<tonic::codegen::BoxStream<v1::RunEvent>>, Status> {
         use v1::run_event::Detail;
         use v1::RunState::{Reading, Writing};
         let mailbox = |name: &str, created| v1::MailboxResult {
@@ -164,7 +211,7 @@ impl Scheduler for FakeScheduler {
             event(6, Writing, Detail::Progress(progress(2, 150))),
             // The final state comes from GetRun; the stream ends here.
         ];
-        Ok(Response::new(tokio_stream::iter(events)))
+        Ok(Response::new(Box::pin(tokio_stream::iter(events))))
     }
 
     async fn get_run(
@@ -172,10 +219,15 @@ impl Scheduler for FakeScheduler {
         request: Request<v1::GetRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
         let run_id = request.into_inner().run_id;
-        if run_id != "run-7" {
-            return Err(Status::not_found(format!("run {run_id} does not exist")));
+        match run_id.as_str() {
+            "run-7" => Ok(Response::new(run("prof-1", v1::RunState::Succeeded))),
+            "run-8" => {
+                let mut failed = run("prof-fails", v1::RunState::Failed);
+                failed.run_id = run_id;
+                Ok(Response::new(failed))
+            }
+            _ => Err(Status::not_found(format!("run {run_id} does not exist"))),
         }
-        Ok(Response::new(run("prof-1", v1::RunState::Succeeded)))
     }
 }
 
@@ -471,5 +523,79 @@ async fn calls_the_fake_does_not_offer_exit_1_and_say_so() {
         outcome.stderr.contains("does not offer this call yet"),
         "{}",
         outcome.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_edit_changes_only_the_flags_given_at_the_version_read() {
+    let server = FakeServer::start().await;
+    let outcome = server
+        .galsync(&[
+            "profile",
+            "edit",
+            "prof-1",
+            "--interval",
+            "2h",
+            "--disable",
+            "--hide-field",
+            "mobilePhone",
+        ])
+        .await;
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .contains("updated profile prof-1 (version 5)"),
+        "{}",
+        outcome.stdout
+    );
+    let recorded = server.recorded.lock().unwrap();
+    let update = &recorded.updated[0];
+    assert_eq!(update.expected_version, 4);
+    let spec = update.spec.as_ref().unwrap();
+    assert_eq!(spec.name, "Phones");
+    assert!(!spec.enabled);
+    assert_eq!(
+        spec.targets.as_ref().unwrap().users,
+        ["adele@contoso.example"]
+    );
+    assert_eq!(
+        spec.schedule.as_ref().unwrap().kind,
+        Some(v1::schedule::Kind::IntervalSeconds(7200))
+    );
+    assert_eq!(
+        spec.write.as_ref().unwrap().field_rules.get("mobilePhone"),
+        Some(&(v1::FieldRule::Never as i32))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_exits_1_with_the_reason_and_json_has_the_state() {
+    let server = FakeServer::start().await;
+    let outcome = server
+        .galsync(&["run", "start", "prof-fails", "--follow"])
+        .await;
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("run run-8 failed in 1m 5s"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("run run-8 failed: the directory-reader could not get a token"),
+        "{}",
+        outcome.stderr
+    );
+    let json = server
+        .galsync(&["--output", "json", "run", "start", "prof-fails", "--follow"])
+        .await;
+    assert_eq!(json.code, Some(1), "{json:?}");
+    let document = json.json();
+    assert_eq!(document["state"], "failed");
+    assert_eq!(
+        document["error"],
+        "the directory-reader could not get a token"
     );
 }

@@ -16,7 +16,7 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
         let base = free_port();
         if base < 65000
             && (1..4)
-                .all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + *offset)).is_ok())
+                .all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok())
         {
             break base;
         }
