@@ -1,13 +1,11 @@
 //! Delegated sign-in over real HTTP: the device-code flow (pending,
 //! approved, declined, expired), refresh-token rotation and inactivity
-//! expiry; and MSAL Python getting app-only tokens when it is installed.
+//! expiry, and sign-in on `/organizations`. MSAL Python: identity_msal.rs.
 
 mod identity_support;
 
 use chrono::Duration;
-use identity_support::{
-    admin_post, app_key, assert_entra_error, jwt_claims, start, TestTenant, GRAPH_DEFAULT,
-};
+use identity_support::{admin_post, assert_entra_error, jwt_claims, start, TestTenant};
 use serde_json::{json, Value};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -224,91 +222,118 @@ async fn confidential_app_must_authenticate_when_redeeming_a_device_code() {
     assert_entra_error(&answer, 401, "invalid_client", 7000218);
 }
 
-const MSAL_SCRIPT: &str = r#"
-import json, os, sys
-import msal, requests
-
-plain_base = os.environ["EMULATOR_BASE"]
-https_base = plain_base.replace("http://", "https://", 1)
-
-class EmulatorSession(requests.Session):
-    """MSAL only accepts https authorities: stand in for a TLS proxy."""
-    def request(self, method, url, *args, **kwargs):
-        if url.startswith(https_base):
-            url = plain_base + url[len(https_base):]
-            headers = dict(kwargs.pop("headers", None) or {})
-            headers["X-Forwarded-Proto"] = "https"
-            kwargs["headers"] = headers
-        return super().request(method, url, *args, **kwargs)
-
-key = open(os.environ["KEY_PEM"]).read()
-results = []
-for credential in (
-    {"private_key": key, "thumbprint": os.environ["THUMBPRINT"]},
-    {"private_key": key, "public_certificate": open(os.environ["CERT_PEM"]).read()},
-):
-    app = msal.ConfidentialClientApplication(
-        os.environ["CLIENT_ID"],
-        authority=https_base + "/" + os.environ["TENANT"],
-        client_credential=credential,
-        http_client=EmulatorSession(),
-        instance_discovery=False,
-    )
-    results.append(app.acquire_token_for_client(scopes=[os.environ["SCOPE"]]))
-print(json.dumps(results))
-"#;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn msal_python_gets_app_only_tokens_with_a_certificate() {
-    let has_msal = std::process::Command::new("python3")
-        .args(["-c", "import msal, requests"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !has_msal {
-        println!("skipping: python3 with msal is not installed (pip install msal)");
-        return;
-    }
+#[tokio::test]
+async fn device_code_on_organizations_signs_in_an_admin_of_another_tenant() {
     let tenant = start().await;
-    tenant.consent_all().await;
-    let directory = std::env::temp_dir().join(format!("galsync-msal-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    let key_path = directory.join("key.pem");
-    let certificate_path = directory.join("cert.pem");
-    std::fs::write(&key_path, &app_key().private_pkcs8_pem).expect("write key");
-    std::fs::write(&certificate_path, &app_key().certificate_pem).expect("write certificate");
-    let mut command = std::process::Command::new("python3");
-    command
-        .args(["-c", MSAL_SCRIPT])
-        .env("EMULATOR_BASE", &tenant.base)
-        .env("TENANT", "contoso.example")
-        .env("CLIENT_ID", &tenant.client_id)
-        .env("KEY_PEM", &key_path)
-        .env("CERT_PEM", &certificate_path)
-        .env("THUMBPRINT", app_key().sha1_hex())
-        .env("SCOPE", GRAPH_DEFAULT);
-    let child = tokio::task::spawn_blocking(move || command.output())
+    let base = tenant.base.clone();
+    let single_tenant = tenant
+        .http
+        .post(format!("{base}/organizations/oauth2/v2.0/devicecode"))
+        .form(&[
+            ("client_id", tenant.client_id.as_str()),
+            ("scope", "User.Read"),
+        ])
+        .send()
         .await
-        .expect("join")
-        .expect("run python");
-    let _ = std::fs::remove_dir_all(&directory);
-    let stdout = String::from_utf8_lossy(&child.stdout);
-    assert!(
-        child.status.success(),
-        "msal script failed: {stdout} {}",
-        String::from_utf8_lossy(&child.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_str(stdout.trim()).expect("json results");
-    assert_eq!(results.len(), 2);
-    for result in results {
-        let access_token = result["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("msal failed: {result}"));
-        let claims = jwt_claims(access_token);
-        assert_eq!(claims["tid"], tenant.tenant_id.to_string());
-        assert_eq!(claims["appid"], tenant.client_id);
-        assert_eq!(
-            claims["roles"],
-            json!(["Contacts.ReadWrite", "Group.Read.All", "User.Read.All"])
-        );
-    }
+        .expect("devicecode");
+    assert_eq!(single_tenant.status(), 400);
+    let body: Value = single_tenant.json().await.expect("json");
+    assert_eq!(body["error_codes"], json!([50194]));
+
+    let app = admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants/{}/apps", tenant.tenant_id),
+        json!({"display_name": "galsync provisioning", "multi_tenant": true}),
+    )
+    .await;
+    let client_id = app["client_id"].as_str().expect("client id").to_owned();
+    let secret = admin_post(
+        &tenant.http,
+        &format!(
+            "{base}/_admin/tenants/{}/apps/{client_id}/secrets",
+            tenant.tenant_id
+        ),
+        json!({}),
+    )
+    .await;
+    let secret_text = secret["secret_text"].as_str().expect("secret").to_owned();
+    let customer = admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/tenants"),
+        json!({"domains": ["fabrikam.example"]}),
+    )
+    .await;
+    let customer_id = customer["tenant_id"]
+        .as_str()
+        .expect("tenant id")
+        .to_owned();
+
+    let flow: Value = tenant
+        .http
+        .post(format!("{base}/organizations/oauth2/v2.0/devicecode"))
+        .form(&[
+            ("client_id", client_id.as_str()),
+            (
+                "scope",
+                "https://graph.microsoft.com/Application.ReadWrite.All offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .expect("devicecode")
+        .json()
+        .await
+        .expect("json");
+    let user_code = flow["user_code"].as_str().expect("user_code");
+    let stranger = tenant
+        .http
+        .post(format!("{base}/_admin/devicecodes/{user_code}/approve"))
+        .json(&json!({"upn": "someone@nowhere.example"}))
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(stranger.status(), 400, "no tenant has that domain");
+    admin_post(
+        &tenant.http,
+        &format!("{base}/_admin/devicecodes/{user_code}/approve"),
+        json!({"upn": "admin@fabrikam.example"}),
+    )
+    .await;
+    let (status, tokens) = tenant
+        .token_request(
+            "organizations",
+            &[
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("client_id", &client_id),
+                ("client_secret", &secret_text),
+                (
+                    "device_code",
+                    flow["device_code"].as_str().unwrap_or_default(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = jwt_claims(tokens["access_token"].as_str().expect("access_token"));
+    assert_eq!(claims["tid"], customer_id);
+    assert_eq!(claims["upn"], "admin@fabrikam.example");
+    assert_eq!(claims["scp"], "Application.ReadWrite.All");
+
+    let (status, refreshed) = tenant
+        .token_request(
+            "organizations",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &client_id),
+                ("client_secret", &secret_text),
+                (
+                    "refresh_token",
+                    tokens["refresh_token"].as_str().unwrap_or_default(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let claims = jwt_claims(refreshed["access_token"].as_str().expect("access_token"));
+    assert_eq!(claims["tid"], customer_id);
 }

@@ -81,6 +81,46 @@ pub fn resolve_tenant_segment(store: &IdentityStore, tenant: &str) -> Result<Uui
     Err(entra_errors::tenant_not_found(tenant))
 }
 
+/// The `{tenant}` of a delegated request (device code, refresh token): a
+/// tenant, or `/organizations` (`/common`) where the signed-in user's tenant
+/// decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelegatedTenant {
+    Tenant(Uuid),
+    Organizations,
+}
+
+/// Resolves the tenant segment of a delegated request and finds the app:
+/// in that tenant, or for `/organizations` in its home tenant (multi-tenant
+/// apps only, else AADSTS50194).
+pub fn delegated_client(
+    store: &IdentityStore,
+    tenant_as_sent: &str,
+    client_id: &str,
+) -> Result<(DelegatedTenant, ClientInTenant), EntraError> {
+    let is_alias = matches!(
+        tenant_as_sent.to_ascii_lowercase().as_str(),
+        "organizations" | "common"
+    );
+    if !is_alias {
+        let tenant_id = resolve_tenant_segment(store, tenant_as_sent)?;
+        let client = find_client(store, tenant_id, tenant_as_sent, client_id)?;
+        return Ok((DelegatedTenant::Tenant(tenant_id), client));
+    }
+    let home_tenant = {
+        let apps = read(&store.apps);
+        let Some(app) = apps.get(&client_key(client_id)) else {
+            return Err(entra_errors::app_not_found(client_id, tenant_as_sent));
+        };
+        if !app.multi_tenant {
+            return Err(entra_errors::app_not_multi_tenant(client_id));
+        }
+        app.home_tenant
+    };
+    let client = find_client(store, home_tenant, tenant_as_sent, client_id)?;
+    Ok((DelegatedTenant::Organizations, client))
+}
+
 /// What the token endpoint needs to know about the calling app in a tenant.
 #[derive(Debug, Clone)]
 pub struct ClientInTenant {

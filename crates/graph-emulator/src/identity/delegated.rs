@@ -14,8 +14,8 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, find_client, required, resolve_tenant_segment,
-    ClientInTenant, CredentialRule,
+    accepted_audiences, authenticate_client, delegated_client, find_client, required,
+    ClientInTenant, CredentialRule, DelegatedTenant,
 };
 use super::entra_errors;
 use super::model::{RefreshGrant, SignedInUser};
@@ -157,11 +157,10 @@ pub fn refresh_token_grant(
     state: &EmulatorState,
     request: &LoginRequest,
 ) -> Result<Value, EntraError> {
-    let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let refresh_token = required(&request.form, "refresh_token")?;
-    let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, tenant_id, &request.tenant, &request.base_url);
+    let (delegated_tenant, client) = delegated_client(&state.identity, &request.tenant, client_id)?;
+    let audiences = accepted_audiences(state, client.tenant_id, &request.tenant, &request.base_url);
     authenticate_client(
         state,
         &client,
@@ -173,8 +172,10 @@ pub fn refresh_token_grant(
         .identity
         .refresh_grant(refresh_token)
         .ok_or_else(entra_errors::refresh_token_invalid)?;
-    if grant.tenant_id != tenant_id {
-        return Err(entra_errors::refresh_token_invalid());
+    if let DelegatedTenant::Tenant(tenant_id) = delegated_tenant {
+        if grant.tenant_id != tenant_id {
+            return Err(entra_errors::refresh_token_invalid());
+        }
     }
     if !grant.client_id.eq_ignore_ascii_case(&client.client_id) {
         return Err(entra_errors::refresh_token_other_client());
@@ -203,7 +204,12 @@ pub fn refresh_token_grant(
         .form
         .get("client_info")
         .is_some_and(|value| value == "1");
-    issue_delegated_tokens(state, &client, &grant.user, &scopes, client_info)
+    let issuing_client = if grant.tenant_id == client.tenant_id {
+        client
+    } else {
+        find_client(&state.identity, grant.tenant_id, &request.tenant, client_id)?
+    };
+    issue_delegated_tokens(state, &issuing_client, &grant.user, &scopes, client_info)
 }
 
 fn refresh_token_key(refresh_token: &str) -> [u8; 32] {

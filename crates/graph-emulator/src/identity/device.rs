@@ -15,8 +15,8 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, find_client, parse_form, request_base_url, required,
-    resolve_tenant_segment, CredentialRule,
+    accepted_audiences, authenticate_client, delegated_client, find_client, parse_form,
+    request_base_url, required, CredentialRule, DelegatedTenant,
 };
 use super::delegated::{issue_delegated_tokens, resolve_scopes};
 use super::entra_errors;
@@ -61,16 +61,18 @@ async fn devicecode_endpoint(
 }
 
 fn start_device_flow(state: &EmulatorState, request: &LoginRequest) -> Result<Value, EntraError> {
-    let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let scope = required(&request.form, "scope")?;
-    let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
+    let (delegated_tenant, client) = delegated_client(&state.identity, &request.tenant, client_id)?;
     // Validates the scopes now so a bad request fails before the user signs in.
     resolve_scopes(state, scope, &client, &request.base_url)?;
     let device_code = random_device_code();
     let user_code = random_user_code();
     let record = DeviceCodeRecord {
-        tenant_id,
+        tenant_id: match delegated_tenant {
+            DelegatedTenant::Tenant(tenant_id) => Some(tenant_id),
+            DelegatedTenant::Organizations => None,
+        },
         client_id: client.client_id.clone(),
         user_code: user_code.clone(),
         scopes: scope.split_whitespace().map(str::to_owned).collect(),
@@ -93,11 +95,10 @@ pub fn device_code_grant(
     state: &EmulatorState,
     request: &LoginRequest,
 ) -> Result<Value, EntraError> {
-    let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let device_code = required(&request.form, "device_code")?;
-    let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, tenant_id, &request.tenant, &request.base_url);
+    let (delegated_tenant, client) = delegated_client(&state.identity, &request.tenant, client_id)?;
+    let audiences = accepted_audiences(state, client.tenant_id, &request.tenant, &request.base_url);
     authenticate_client(
         state,
         &client,
@@ -106,12 +107,17 @@ pub fn device_code_grant(
         CredentialRule::PublicClientAllowed,
     )?;
     let now = state.clock.unix_now();
-    let (user, scope_text) = {
+    let requested_tenant = match delegated_tenant {
+        DelegatedTenant::Tenant(tenant_id) => Some(tenant_id),
+        DelegatedTenant::Organizations => None,
+    };
+    let (user, user_tenant, scope_text) = {
         let mut device_codes = lock(&state.identity.device_codes);
         let Some(record) = device_codes.get_mut(device_code) else {
             return Err(entra_errors::bad_verification_code());
         };
-        if record.tenant_id != tenant_id
+        // Polled on the same tenant (or alias) the flow was started on.
+        if record.tenant_id != requested_tenant
             || !record.client_id.eq_ignore_ascii_case(&client.client_id)
         {
             return Err(entra_errors::bad_verification_code());
@@ -122,21 +128,36 @@ pub fn device_code_grant(
         if now >= record.expires_at {
             return Err(entra_errors::device_code_expired());
         }
-        let user = match &record.status {
+        let (user, user_tenant) = match &record.status {
             DeviceCodeStatus::Pending => return Err(entra_errors::authorization_pending()),
             DeviceCodeStatus::Declined => return Err(entra_errors::authorization_declined()),
             DeviceCodeStatus::Redeemed => return Err(entra_errors::device_code_redeemed()),
-            DeviceCodeStatus::Approved(user) => user.clone(),
+            DeviceCodeStatus::Approved { user, tenant_id } => (user.clone(), *tenant_id),
         };
         record.status = DeviceCodeStatus::Redeemed;
-        (user, record.scopes.join(" "))
+        (user, user_tenant, record.scopes.join(" "))
     };
     let scopes = resolve_scopes(state, &scope_text, &client, &request.base_url)?;
     let client_info = request
         .form
         .get("client_info")
         .is_some_and(|value| value == "1");
-    issue_delegated_tokens(state, &client, &user, &scopes, client_info)
+    // On `/organizations` the admin of another tenant signing in installs
+    // the multi-tenant app there.
+    let issuing_client = if user_tenant == client.tenant_id {
+        client
+    } else {
+        state
+            .identity
+            .ensure_service_principal(user_tenant, &client.client_id);
+        find_client(
+            &state.identity,
+            user_tenant,
+            &request.tenant,
+            &client.client_id,
+        )?
+    };
+    issue_delegated_tokens(state, &issuing_client, &user, &scopes, client_info)
 }
 
 /// The user who signs in as `upn`: a directory user of the tenant, or (for
@@ -185,14 +206,24 @@ pub fn approve_device_code(
     upn: &str,
 ) -> Result<PendingDeviceCode, IdentityAdminError> {
     let now = state.clock.unix_now();
-    let tenant_id = state
+    let requested_tenant = state
         .identity
         .device_code_tenant(user_code)
         .ok_or_else(|| IdentityAdminError::UnknownUserCode(user_code.to_owned()))?;
+    // On `/organizations` the user's domain names their tenant.
+    let tenant_id = match requested_tenant {
+        Some(tenant_id) => tenant_id,
+        None => upn
+            .rsplit_once('@')
+            .and_then(|(_, domain)| state.identity.resolve_tenant(domain))
+            .ok_or_else(|| IdentityAdminError::InvalidUser(upn.to_owned()))?,
+    };
     let user = signed_in_user(state, tenant_id, upn)?;
-    state
-        .identity
-        .decide_device_code(user_code, DeviceCodeStatus::Approved(user), now)
+    state.identity.decide_device_code(
+        user_code,
+        DeviceCodeStatus::Approved { user, tenant_id },
+        now,
+    )
 }
 
 /// Declines a pending user code (the user cancels on the verification page).
@@ -219,7 +250,9 @@ impl IdentityStore {
         pending
     }
 
-    fn device_code_tenant(&self, user_code: &str) -> Option<Uuid> {
+    /// The tenant a user code's flow was started in: `Some(None)` for
+    /// `/organizations`, `None` for an unknown code.
+    fn device_code_tenant(&self, user_code: &str) -> Option<Option<Uuid>> {
         lock(&self.device_codes)
             .values()
             .find(|record| record.user_code.eq_ignore_ascii_case(user_code))

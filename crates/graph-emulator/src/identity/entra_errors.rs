@@ -41,6 +41,14 @@ pub fn grant_not_supported_on_common() -> EntraError {
     )
 }
 
+pub fn app_not_multi_tenant(client_id: &str) -> EntraError {
+    bad_request(
+        "invalid_request",
+        50194,
+        format!("Application '{client_id}' is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant."),
+    )
+}
+
 pub fn app_not_found(client_id: &str, tenant: &str) -> EntraError {
     bad_request(
         "unauthorized_client",

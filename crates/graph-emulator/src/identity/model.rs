@@ -105,7 +105,11 @@ pub enum ConsentDecision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceCodeStatus {
     Pending,
-    Approved(SignedInUser),
+    /// Signed in as `user` of tenant `tenant_id`.
+    Approved {
+        user: SignedInUser,
+        tenant_id: Uuid,
+    },
     Declined,
     /// Tokens were issued for it; it cannot be redeemed again.
     Redeemed,
@@ -120,7 +124,8 @@ pub struct SignedInUser {
 
 #[derive(Debug, Clone)]
 pub struct DeviceCodeRecord {
-    pub tenant_id: Uuid,
+    /// The tenant the flow was started in; None for `/organizations`.
+    pub tenant_id: Option<Uuid>,
     pub client_id: String,
     pub user_code: String,
     /// Requested scopes, as sent.
@@ -208,7 +213,8 @@ impl std::fmt::Debug for NewClientSecret {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PendingDeviceCode {
     pub user_code: String,
-    pub tenant_id: Uuid,
+    /// None when the flow was started on `/organizations`.
+    pub tenant_id: Option<Uuid>,
     pub client_id: String,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,

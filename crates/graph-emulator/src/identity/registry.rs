@@ -256,6 +256,14 @@ impl IdentityStore {
         Ok(())
     }
 
+    /// Creates the app's service principal in `tenant_id` when missing (an
+    /// admin of that tenant signed in to a multi-tenant app and consented).
+    pub(super) fn ensure_service_principal(&self, tenant_id: Uuid, client_id: &str) {
+        write(&self.service_principals)
+            .entry((tenant_id, client_key(client_id)))
+            .or_default();
+    }
+
     /// The tenant in which an admin decision for `client_id` is pending, when
     /// exactly one is (admin consent on `/organizations`).
     pub(super) fn tenant_with_pending_decision(&self, client_id: &str) -> Option<Uuid> {
