@@ -2,8 +2,10 @@
 
 mod cert;
 mod check;
+mod cluster;
 mod connect;
 mod consent;
+mod demo;
 mod error;
 mod follow;
 mod output;
@@ -59,6 +61,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See galsync work end to end against an emulated Microsoft 365 tenant:
+    /// certificate, consent, test connection, profile, initial and incremental
+    /// sync, every mailbox verified.
+    Demo(demo::DemoArgs),
     /// Run all four services in one process on loopback, with SQLite and mTLS
     /// material in the data directory (made on first start).
     Up(up::UpArgs),
@@ -135,6 +141,7 @@ fn main() {
 async fn dispatch(cli: Cli) -> CliResult {
     let globals = cli.globals;
     match cli.command {
+        Command::Demo(args) => demo::run(args).await.map_err(CliError::from_anyhow),
         Command::Up(mut args) => {
             args.plaintext = globals.plaintext;
             up::run(args).await.map_err(CliError::from_anyhow)
