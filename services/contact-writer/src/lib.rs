@@ -78,9 +78,9 @@ pub async fn serve(
         (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
         _ => None,
     };
-    let broker = galsync_platform::tls::channel(&config.broker_url(), tls.as_ref(), "auth-broker")
+    let broker = galsync_platform::tls::channel(&config.broker_url(), tls.as_ref(), &server_name(&config.broker_url()))
         .context("invalid --broker-url")?;
-    let reader = galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), "directory-reader")
+    let reader = galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), &server_name(&config.reader_url()))
         .context("invalid --reader-url")?;
     let settings = EngineSettings {
         pacing: config.pacing(),
@@ -91,7 +91,7 @@ pub async fn serve(
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let work_loop = match &config.scheduler_url {
         Some(url) => {
-            let queue = galsync_platform::tls::channel(url, tls.as_ref(), "scheduler")
+            let queue = galsync_platform::tls::channel(url, tls.as_ref(), &server_name(url))
                 .context("invalid --scheduler-url")?;
             let settings = work::WorkSettings {
                 worker_id: format!("contact-writer-{}", std::process::id()),
@@ -124,4 +124,30 @@ pub async fn serve(
     store.close().await;
     served?;
     Ok(())
+}
+
+/// The name a peer's certificate must hold: the URL's host (galsync's PKI
+/// issues certificates for localhost, loopback addresses and extra names).
+fn server_name(url: &str) -> String {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = without_scheme.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|character| character.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host.trim_start_matches('[').trim_end_matches(']').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_server_name_is_the_urls_host() {
+        assert_eq!(super::server_name("https://broker.internal:50051"), "broker.internal");
+        assert_eq!(super::server_name("https://localhost:50051/"), "localhost");
+        assert_eq!(super::server_name("http://127.0.0.1:50052"), "127.0.0.1");
+    }
 }

@@ -5,8 +5,8 @@
 //! response arrived (never earlier than Graph admitted it), so a slot frees
 //! here no sooner than it frees at Graph: a long sync runs at the limit
 //! without being throttled. A throttle anyway (another writer, another app
-//! on the same budget) lowers the budget to what the window held, which then
-//! creeps back up.
+//! on the same budget) halves the budget (never below what the window held),
+//! which then creeps back up.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -134,7 +134,8 @@ impl MailboxPacer {
             let until = now + delay;
             state.not_before = Some(state.not_before.map_or(until, |current| current.max(until)));
             let used: u32 = state.completed.iter().map(|(_, count)| count).sum();
-            state.budget = used.clamp(1, state.budget);
+            // Multiplicative decrease, but never below what the window just held.
+            state.budget = used.max(state.budget / 2).clamp(1, state.budget);
             state.last_growth = now;
             tracing::info!(
                 budget = state.budget,
@@ -235,17 +236,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn nothing_is_sent_before_a_retry_after_and_the_budget_shrinks_to_what_got_through() {
+    async fn a_throttle_halves_the_budget_and_it_creeps_back() {
         let pacer = pacer(100, 10_000);
         let permit = pacer.acquire(20).await;
         pacer.finish(permit, None);
         let permit = pacer.acquire(20).await;
         let started = Instant::now();
         pacer.finish(permit, Some(Duration::from_millis(1500)));
-        let permit = pacer.acquire(1).await;
-        assert!(started.elapsed() >= Duration::from_millis(1500));
+        assert_eq!(pacer.lock().budget, 50);
+        // 40 + 20 exceed the learned budget until the window moves on.
+        let permit = pacer.acquire(20).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
         pacer.finish(permit, None);
-        assert_eq!(pacer.lock().budget, 40);
+        assert!(pacer.lock().budget > 50, "the budget creeps back up");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_sent_before_a_retry_after() {
+        let pacer = pacer(1000, 10_000);
+        let permit = pacer.acquire(1).await;
+        let started = Instant::now();
+        pacer.finish(permit, Some(Duration::from_millis(1500)));
+        let permit = pacer.acquire(1).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(1500));
+        pacer.finish(permit, None);
     }
 
     #[tokio::test(start_paused = true)]

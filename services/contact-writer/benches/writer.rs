@@ -1,0 +1,2 @@
+//! Placeholder so the manifest parses while the benchmark is written.
+fn main() {}

@@ -1,0 +1,374 @@
+//! The writer against the Entra + Graph emulator with real `contacts` tokens:
+//! an auth-broker in-process (mTLS, certificate uploaded to the emulated app,
+//! consent granted), a fake directory-reader serving snapshots, the engine on
+//! a fresh store, and helpers to inspect mailboxes and count requests.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use galsync_contact_writer::engine::{Engine, EngineSettings};
+use galsync_contact_writer::mapping::source_property_id;
+use galsync_contact_writer::reconcile::{self, MailboxJob, Report};
+use galsync_contact_writer::snapshot::PhotoMap;
+use galsync_contact_writer::store::WriterStore;
+use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_platform::TlsMaterial;
+use galsync_proto::v1;
+use serde_json::Value;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint};
+use uuid::Uuid;
+
+pub const FOLDER: &str = "Company Directory";
+
+pub struct Broker {
+    pub addr: SocketAddr,
+    pub pki_dir: PathBuf,
+    _data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Broker {
+    async fn start() -> Broker {
+        let data_dir = tempfile::tempdir().unwrap();
+        let pki_dir = data_dir.path().join("pki");
+        galsync_platform::pki::init_dir(&pki_dir, &[]).unwrap();
+        let store_url = format!("sqlite://{}", data_dir.path().join("auth-broker.db").display());
+        let mut config = galsync_auth_broker::Config::local(store_url);
+        config.data_dir = data_dir.path().to_owned();
+        let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
+        config.server.tls_cert = Some(files.cert);
+        config.server.tls_key = Some(files.key);
+        config.server.tls_ca = Some(files.ca);
+        let consent_port = galsync_platform::testing::free_port();
+        config.consent_listen = format!("127.0.0.1:{consent_port}").parse().unwrap();
+        let broker = galsync_auth_broker::build(&config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = galsync_auth_broker::serve_broker(broker, &config, listener, shutdown).await {
+                eprintln!("broker stopped with an error: {error:#}");
+            }
+        });
+        Broker {
+            addr,
+            pki_dir,
+            _data_dir: data_dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// A channel presenting `service`'s certificate.
+    pub fn channel_as(&self, service: &str) -> Channel {
+        let material = TlsMaterial::from_pki_dir(&self.pki_dir, service).unwrap();
+        galsync_platform::tls::channel(&format!("https://{}", self.addr), Some(&material), "localhost").unwrap()
+    }
+}
+
+/// Snapshots and photos the fake directory-reader serves.
+#[derive(Default, Clone)]
+pub struct ReaderData {
+    pub snapshots: Arc<Mutex<HashMap<String, Vec<v1::DirectoryEntry>>>>,
+    pub photos: Arc<Mutex<HashMap<String, v1::Photo>>>,
+    pub streams: Arc<Mutex<u64>>,
+}
+
+#[tonic::async_trait]
+impl v1::directory_reader_server::DirectoryReader for ReaderData {
+    async fn stream_snapshot(&self, request: tonic::Request<v1::StreamSnapshotRequest>) -> Result<tonic::Response<std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::SnapshotChunk, tonic::Status>> + Send + 'static>>>, tonic::Status> {
+        *self.streams.lock().unwrap() += 1;
+        let snapshots = self.snapshots.lock().unwrap();
+        let Some(entries) = snapshots.get(&request.get_ref().snapshot_id) else {
+            return Err(tonic::Status::not_found("no such snapshot"));
+        };
+        let chunks: Vec<&[v1::DirectoryEntry]> = entries.chunks(500).collect();
+        let count = chunks.len();
+        let messages: Vec<Result<v1::SnapshotChunk, tonic::Status>> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                Ok(v1::SnapshotChunk {
+                    entries: chunk.to_vec(),
+                    chunk_index: index as u32,
+                    last: index + 1 == count,
+                })
+            })
+            .collect();
+        Ok(tonic::Response::new(Box::pin(tokio_stream::iter(messages))))
+    }
+
+    async fn get_photo(&self, request: tonic::Request<v1::GetPhotoRequest>) -> Result<tonic::Response<v1::Photo>, tonic::Status> {
+        match self.photos.lock().unwrap().get(&request.get_ref().photo_hash) {
+            Some(photo) => Ok(tonic::Response::new(photo.clone())),
+            None => Err(tonic::Status::not_found("no such photo")),
+        }
+    }
+}
+
+async fn start_reader(data: ReaderData) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(v1::directory_reader_server::DirectoryReaderServer::new(data))
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+pub struct Harness {
+    pub emulator: Emulator,
+    pub broker: Broker,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub engine: Arc<Engine>,
+    pub reader: ReaderData,
+    pub reader_addr: SocketAddr,
+    pub store_url: String,
+    _store_dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn start(emulator_config: EmulatorConfig, settings: EngineSettings) -> Harness {
+        Self::start_with_store(emulator_config, settings, None).await
+    }
+
+    /// `store_url` None = a fresh SQLite file.
+    pub async fn start_with_store(emulator_config: EmulatorConfig, settings: EngineSettings, store_url: Option<String>) -> Harness {
+        let emulator = Emulator::start(emulator_config).await.unwrap();
+        let broker = Broker::start().await;
+        let tenant_id = Uuid::new_v4();
+        let identity = &emulator.state.identity;
+        identity.create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
+        let app = identity
+            .register_app(
+                tenant_id,
+                AppRegistrationRequest {
+                    client_id: None,
+                    display_name: "galsync".to_owned(),
+                    requested_roles: vec!["Contacts.ReadWrite".to_owned()],
+                    requested_scopes: Vec::new(),
+                    redirect_uris: Vec::new(),
+                    multi_tenant: false,
+                    public_client: false,
+                },
+            )
+            .unwrap();
+        let mut admin = v1::auth_broker_client::AuthBrokerClient::new(broker.channel_as("cli"));
+        admin
+            .register_tenant(v1::RegisterTenantRequest {
+                tenant_id: tenant_id.to_string(),
+                display_name: "Contoso".to_owned(),
+                login_base_url: emulator.base_url(),
+                graph_base_url: emulator.base_url(),
+                apps: vec![v1::AppRegistration {
+                    client_id: app.client_id.clone(),
+                    auth_mode: v1::AuthMode::Certificate as i32,
+                    purposes: vec![v1::TokenPurpose::Contacts as i32],
+                    ..Default::default()
+                }],
+            })
+            .await
+            .unwrap();
+        let certificate = admin
+            .generate_certificate(v1::GenerateCertificateRequest {
+                tenant_id: tenant_id.to_string(),
+                client_id: app.client_id.clone(),
+                key_bits: 2048,
+                validity_days: 365,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let exported = admin
+            .export_certificate(v1::ExportCertificateRequest {
+                certificate_id: certificate.certificate_id,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        identity.upload_certificate(&app.client_id, exported.pem.as_bytes()).unwrap();
+        identity.grant_consent(tenant_id, &app.client_id, None).unwrap();
+
+        let reader = ReaderData::default();
+        let reader_addr = start_reader(reader.clone()).await;
+        let store_dir = tempfile::tempdir().unwrap();
+        let store_url = store_url.unwrap_or_else(|| format!("sqlite://{}", store_dir.path().join("writer.db").display()));
+        let engine = build_engine(&broker, reader_addr, &store_url, settings).await;
+        Harness {
+            emulator,
+            broker,
+            tenant_id,
+            client_id: app.client_id,
+            engine,
+            reader,
+            reader_addr,
+            store_url,
+            _store_dir: store_dir,
+        }
+    }
+
+    /// A second engine on the same store (a restarted writer).
+    pub async fn restart_engine(&mut self, settings: EngineSettings) {
+        self.engine = build_engine(&self.broker, self.reader_addr, &self.store_url, settings).await;
+    }
+
+    pub fn add_mailboxes(&self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|index| {
+                self.emulator.state.directory.add_mailbox_user(
+                    self.tenant_id,
+                    &format!("Target {index}"),
+                    &format!("target{index}@contoso.example"),
+                    true,
+                )
+            })
+            .collect()
+    }
+
+    pub fn job(&self, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
+        MailboxJob {
+            tenant_id: self.tenant_id.to_string(),
+            mailbox_id: mailbox_id.to_owned(),
+            profile_id: "profile-1".to_owned(),
+            policy,
+            dry_run: false,
+        }
+    }
+
+    pub async fn sync(&self, mailbox_id: &str, entries: &[v1::DirectoryEntry], policy: v1::WritePolicy) -> Report {
+        let job = self.job(mailbox_id, policy);
+        reconcile::reconcile(&self.engine, &job, entries, &PhotoMap::new())
+            .await
+            .unwrap_or_else(|error| panic!("reconcile {mailbox_id}: {error}"))
+    }
+
+    /// Folders named like the galsync folder.
+    pub fn folder_ids(&self, mailbox_id: &str) -> Vec<String> {
+        self.emulator
+            .state
+            .mailboxes
+            .folders_named(self.tenant_id, mailbox_id, FOLDER)
+            .into_iter()
+            .map(|folder| folder.id)
+            .collect()
+    }
+
+    /// The contacts of the (single) galsync folder, exactly as stored.
+    pub fn folder_contacts(&self, mailbox_id: &str) -> Vec<Value> {
+        let folders = self.folder_ids(mailbox_id);
+        assert_eq!(folders.len(), 1, "galsync folders in {mailbox_id}");
+        self.emulator
+            .state
+            .mailboxes
+            .folder_contacts(self.tenant_id, mailbox_id, &folders[0])
+            .unwrap()
+    }
+
+    /// Contacts in the folder by the ownership property's value.
+    pub fn owned_by_source(&self, mailbox_id: &str) -> HashMap<String, Vec<Value>> {
+        let property_id = source_property_id();
+        let mut owned: HashMap<String, Vec<Value>> = HashMap::new();
+        for contact in self.folder_contacts(mailbox_id) {
+            let source = contact["singleValueExtendedProperties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|property| property["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&property_id)))
+                .and_then(|property| property["value"].as_str())
+                .map(str::to_owned);
+            if let Some(source) = source {
+                owned.entry(source).or_default().push(contact);
+            }
+        }
+        owned
+    }
+
+    /// Successful contact writes counted by the emulator for `method`.
+    pub fn contact_writes(&self, method: &str) -> u64 {
+        self.emulator.state.accounting.total(|key| {
+            key.method == method && key.endpoint.contains("/contacts") && (200..300).contains(&key.status)
+        })
+    }
+
+    /// Every write (POST/PATCH/DELETE/PUT) on contacts, any status.
+    pub fn all_contact_writes(&self) -> u64 {
+        self.emulator.state.accounting.total(|key| {
+            key.method != "GET" && key.endpoint.contains("/contacts")
+        })
+    }
+}
+
+async fn build_engine(broker: &Broker, reader_addr: SocketAddr, store_url: &str, settings: EngineSettings) -> Arc<Engine> {
+    let pool = galsync_platform::store::connect(
+        "store-url",
+        store_url,
+        galsync_contact_writer::MIGRATIONS,
+        galsync_platform::store::PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    let reader = Endpoint::from_shared(format!("http://{reader_addr}")).unwrap().connect_lazy();
+    Arc::new(Engine::new(WriterStore::new(pool), broker.channel_as("contact-writer"), reader, settings).unwrap())
+}
+
+/// `count` directory entries with every mapped field set.
+pub fn directory(count: usize) -> Vec<v1::DirectoryEntry> {
+    (0..count)
+        .map(|index| v1::DirectoryEntry {
+            source_object_id: Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + index as u128).to_string(),
+            display_name: format!("Person {index:04}"),
+            given_name: "Person".to_owned(),
+            surname: format!("{index:04}"),
+            mail: format!("person{index}@contoso.example"),
+            user_principal_name: format!("person{index}@contoso.example"),
+            business_phones: vec![format!("+1 425 555 {index:04}")],
+            mobile_phone: format!("+1 206 555 {index:04}"),
+            job_title: "Engineer".to_owned(),
+            department: format!("Dept {}", index % 7),
+            company_name: "Contoso".to_owned(),
+            office_location: format!("Building {}", index % 3),
+            business_address: Some(v1::PostalAddress {
+                street: format!("{index} Main St"),
+                city: "Redmond".to_owned(),
+                state: "WA".to_owned(),
+                postal_code: "98052".to_owned(),
+                country_or_region: "US".to_owned(),
+            }),
+            manager_display_name: "Boss".to_owned(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Test settings: Graph's real limits unless a test scales them.
+pub fn settings() -> EngineSettings {
+    EngineSettings::default()
+}
+
+/// Emulator limits off.
+pub fn no_limits() -> EmulatorConfig {
+    EmulatorConfig {
+        limits_enabled: false,
+        ..EmulatorConfig::default()
+    }
+}
