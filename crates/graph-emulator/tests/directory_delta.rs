@@ -156,6 +156,16 @@ async fn delta_reports_exactly_the_changed_deleted_and_disabled_users_then_nothi
     assert!(quiet[0].values().is_empty());
     assert_eq!(fixture.requests_to("/users/delta") - before, 2);
 
+    let bin = fixture
+        .get("/v1.0/directory/deletedItems/microsoft.graph.user?$select=id,displayName,deletedDateTime")
+        .await;
+    assert_eq!(
+        bin.ids(),
+        vec![soft.id.to_string()],
+        "only the soft-deleted user is restorable"
+    );
+    assert!(bin.values()[0]["deletedDateTime"].is_string());
+
     // Restoring the soft-deleted user brings it back as a whole user.
     let restored = fixture
         .admin(Method::POST, &format!("{admin}/{}/restore", soft.id), None)
@@ -363,4 +373,69 @@ fn fifty_thousand_users_seed_quickly() {
         .map(|user| user.user_principal_name.as_str())
         .collect();
     assert_eq!(upns.len(), 50_000, "UPNs are unique");
+}
+
+#[tokio::test]
+async fn many_changes_page_with_next_links_and_an_id_filter_narrows_the_round() {
+    let fixture = start(400, unlimited()).await;
+    let (_, link) = delta_round(
+        &fixture,
+        &fixture.url("/v1.0/users/delta?$deltatoken=latest&$select=id,jobTitle"),
+        &[],
+    )
+    .await;
+    let users = fixture
+        .emulator
+        .state
+        .directory
+        .list_users(fixture.tenant, false);
+    for (index, user) in users.iter().take(250).enumerate() {
+        fixture
+            .emulator
+            .state
+            .directory
+            .modify_user(fixture.tenant, user.id, |stored| {
+                stored.job_title = Some(format!("Title {index}"));
+            })
+            .expect("modified");
+    }
+    // The same user changed twice is reported once, with its latest state.
+    fixture
+        .emulator
+        .state
+        .directory
+        .modify_user(fixture.tenant, users[0].id, |stored| {
+            stored.job_title = Some("Final".to_owned());
+        })
+        .expect("modified");
+    let (pages, _) = delta_round(&fixture, &link, &[("Prefer", "odata.maxpagesize=100")]).await;
+    assert_eq!(pages.len(), 3);
+    let changed = items(&pages);
+    let ids: HashSet<String> = changed
+        .iter()
+        .map(|item| item["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!((changed.len(), ids.len()), (250, 250));
+    let first = changed
+        .iter()
+        .find(|item| item["id"] == json!(users[0].id.to_string()))
+        .expect("first user");
+    assert_eq!(first["jobTitle"], json!("Final"));
+
+    let narrowed = format!(
+        "/v1.0/users/delta?$select=id&$filter={}",
+        url::form_urlencoded::byte_serialize(
+            format!("id eq '{}' or id eq '{}'", users[1].id, users[2].id).as_bytes()
+        )
+        .collect::<String>()
+    );
+    let (initial, _) = delta_round(&fixture, &fixture.url(&narrowed), &[]).await;
+    let mut narrowed_ids = items(&initial)
+        .iter()
+        .map(|item| item["id"].as_str().expect("id").to_owned())
+        .collect::<Vec<_>>();
+    narrowed_ids.sort();
+    let mut expected = vec![users[1].id.to_string(), users[2].id.to_string()];
+    expected.sort();
+    assert_eq!(narrowed_ids, expected);
 }

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod admin_groups;
+pub mod deleted;
 pub mod delta;
 pub mod filter;
 pub mod filter_eval;
@@ -122,6 +123,14 @@ pub fn routes() -> Router<AppState> {
             get(users::get_user_purpose),
         )
         .route("/v1.0/places/microsoft.graph.room", get(places::list_rooms))
+        .route(
+            "/v1.0/directory/deletedItems/microsoft.graph.user",
+            get(deleted::list_deleted_users),
+        )
+        .route(
+            "/v1.0/directory/deletedItems/{id}",
+            get(deleted::get_deleted_item),
+        )
         .route("/v1.0/groups", get(groups::list_groups))
         .route("/v1.0/groups/{id}", get(groups::get_group))
         .route("/v1.0/groups/{id}/members", get(groups::members))
