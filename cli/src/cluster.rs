@@ -197,6 +197,18 @@ impl Cluster {
         )?)
     }
 
+    /// Serves until SIGTERM/SIGINT (then drains and stops), or until a service
+    /// stops by itself with an error.
+    pub async fn serve_until_signal(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            result = &mut self.task => {
+                return result.context("the services stopped abnormally")?;
+            }
+            _ = galsync_platform::grpc::shutdown_signal() => {}
+        }
+        self.stop().await
+    }
+
     /// Stops every service, draining calls in flight.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
