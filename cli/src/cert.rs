@@ -7,9 +7,13 @@ use clap::{ArgGroup, Args, Subcommand};
 use galsync_proto::v1;
 use serde_json::{json, Value};
 
+mod view;
+
+pub use view::{certificate_json, certificate_note, print_certificate, state_name};
+
 use crate::connect::{BrokerClient, GlobalArgs};
 use crate::error::{CliError, CliResult, ExitCode, Target};
-use crate::output::{human_time, json_time, print_fields, print_json, Table};
+use crate::output::{human_time, print_json, Table};
 use crate::tenant::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 
 #[derive(Debug, Subcommand)]
@@ -375,55 +379,4 @@ async fn list(globals: &GlobalArgs, args: AppArgs) -> CliResult {
     }
     table.print();
     Ok(())
-}
-
-fn certificate_note(certificate: &v1::Certificate) -> String {
-    match v1::CertificateState::try_from(certificate.state) {
-        Ok(v1::CertificateState::PendingRegistration) => {
-            "upload the .cer (galsync cert export)".to_owned()
-        }
-        Ok(v1::CertificateState::Expired) => "expired".to_owned(),
-        Ok(v1::CertificateState::Active) if certificate.expiring_soon => {
-            "expiring soon: upload its replacement".to_owned()
-        }
-        _ => String::new(),
-    }
-}
-
-fn print_certificate(certificate: &v1::Certificate) {
-    print_fields(&[
-        ("subject", certificate.subject.clone()),
-        ("state", state_name(certificate.state).to_owned()),
-        ("SHA-1 thumbprint", certificate.thumbprint_sha1.clone()),
-        ("SHA-256 thumbprint", certificate.thumbprint_sha256.clone()),
-        ("not before", human_time(certificate.not_before.as_ref())),
-        ("not after", human_time(certificate.not_after.as_ref())),
-        ("key", format!("RSA {} bits", certificate.key_bits)),
-    ]);
-}
-
-pub fn state_name(value: i32) -> &'static str {
-    match v1::CertificateState::try_from(value) {
-        Ok(v1::CertificateState::PendingRegistration) => "pending-registration",
-        Ok(v1::CertificateState::Active) => "active",
-        Ok(v1::CertificateState::Retired) => "retired",
-        Ok(v1::CertificateState::Expired) => "expired",
-        _ => "unknown",
-    }
-}
-
-pub fn certificate_json(certificate: &v1::Certificate) -> Value {
-    json!({
-        "certificate_id": certificate.certificate_id,
-        "tenant_id": certificate.tenant_id,
-        "client_id": certificate.client_id,
-        "subject": certificate.subject,
-        "state": state_name(certificate.state),
-        "thumbprint_sha1": certificate.thumbprint_sha1,
-        "thumbprint_sha256": certificate.thumbprint_sha256,
-        "not_before": json_time(certificate.not_before.as_ref()),
-        "not_after": json_time(certificate.not_after.as_ref()),
-        "key_bits": certificate.key_bits,
-        "expiring_soon": certificate.expiring_soon,
-    })
 }

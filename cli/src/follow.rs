@@ -123,7 +123,7 @@ impl ProgressDisplay {
     }
 
     fn mailbox_done(&mut self, result: &v1::MailboxResult) {
-        let counts = result.counts.clone().unwrap_or_default();
+        let counts = result.counts.unwrap_or_default();
         let failed = result.outcome == v1::MailboxOutcome::Failed as i32;
         // On a terminal only failures interrupt the live line.
         if self.live && !failed {
@@ -179,7 +179,7 @@ impl ProgressDisplay {
 
 /// `37/100 mailboxes · 12345 contacts written · 410/s · ETA 1m 20s`
 fn progress_text(progress: &v1::RunProgress, elapsed: Duration, first_done: u32) -> String {
-    let counts = progress.counts.clone().unwrap_or_default();
+    let counts = progress.counts.unwrap_or_default();
     let written = counts.created + counts.updated + counts.deleted;
     let seconds = elapsed.as_secs_f64().max(0.001);
     let rate = written as f64 / seconds;

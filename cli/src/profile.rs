@@ -15,9 +15,9 @@ use crate::tenant::{require_guid, TENANT_ID_HELP};
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Create a profile from flags and/or a TOML/JSON file (--file).
-    Create(ProfileFlags),
+    Create(Box<ProfileFlags>),
     /// Change a profile: only the flags given change (target flags replace the targets).
-    Edit(EditArgs),
+    Edit(Box<EditArgs>),
     /// List profiles.
     List(ListArgs),
     /// Show one profile (`--output json` gives a document `--file` accepts).
@@ -51,8 +51,8 @@ pub struct ListArgs {
 
 pub async fn run(globals: &GlobalArgs, command: ProfileCommand) -> CliResult {
     match command {
-        ProfileCommand::Create(flags) => create(globals, flags).await,
-        ProfileCommand::Edit(args) => edit(globals, args).await,
+        ProfileCommand::Create(flags) => create(globals, *flags).await,
+        ProfileCommand::Edit(args) => edit(globals, *args).await,
         ProfileCommand::List(args) => list(globals, args).await,
         ProfileCommand::Show(args) => show(globals, &args.profile_id).await,
         ProfileCommand::Explain(args) => explain(globals, &args.profile_id).await,

@@ -4,11 +4,13 @@ use clap::{Args, Subcommand};
 use galsync_proto::v1;
 use serde_json::{json, Value};
 
+mod view;
+
+pub use view::{is_terminal, outcome_name, print_summary, run_duration, run_json, state_name};
+
 use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult};
-use crate::output::{
-    human_duration, human_time, json_time, print_fields, print_json, to_datetime, yes_no, Table,
-};
+use crate::output::{human_duration, human_time, print_fields, print_json, yes_no, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
@@ -215,7 +217,7 @@ async fn list(globals: &GlobalArgs, args: ListArgs) -> CliResult {
         "FAILED",
     ]);
     for run in &runs {
-        let counts = run.counts.clone().unwrap_or_default();
+        let counts = run.counts.unwrap_or_default();
         let state = if run.dry_run {
             format!("{} (dry run)", state_name(run.state))
         } else {
@@ -270,7 +272,7 @@ async fn show(globals: &GlobalArgs, run_id: &str) -> CliResult {
             "ERROR",
         ]);
         for mailbox in &run.mailboxes {
-            let counts = mailbox.counts.clone().unwrap_or_default();
+            let counts = mailbox.counts.unwrap_or_default();
             table.row(vec![
                 mailbox.mailbox_id.clone(),
                 outcome_name(mailbox.outcome).to_owned(),
@@ -293,147 +295,4 @@ async fn show(globals: &GlobalArgs, run_id: &str) -> CliResult {
         );
     }
     Ok(())
-}
-
-/// The end-of-run summary `run start --follow` and `runs show` print.
-pub fn print_summary(run: &v1::Run) {
-    let counts = run.counts.clone().unwrap_or_default();
-    let took = run_duration(run)
-        .map(|seconds| format!(" in {}", human_duration(seconds)))
-        .unwrap_or_default();
-    let kind = if run.dry_run { "dry run" } else { "run" };
-    println!("{kind} {} {}{took}", run.run_id, state_name(run.state));
-    let failed_mailboxes = run
-        .mailboxes
-        .iter()
-        .filter(|mailbox| mailbox.outcome == v1::MailboxOutcome::Failed as i32)
-        .count();
-    let mut lines = vec![
-        (
-            "mailboxes",
-            format!(
-                "{}/{} ({failed_mailboxes} failed)",
-                run.mailboxes_done, run.mailboxes_total
-            ),
-        ),
-        (
-            "contacts",
-            format!(
-                "created {}, updated {}, deleted {}, unchanged {}, failed {}",
-                counts.created, counts.updated, counts.deleted, counts.unchanged, counts.failed
-            ),
-        ),
-        (
-            "graph",
-            format!(
-                "{} requests ({} batched), {} retries",
-                counts.graph_requests, counts.batched_requests, counts.retries
-            ),
-        ),
-    ];
-    if counts.deletes_awaiting_approval > 0 {
-        lines.push(("held deletes", counts.deletes_awaiting_approval.to_string()));
-    }
-    if !run.error.is_empty() {
-        lines.push(("error", run.error.clone()));
-    }
-    print_fields(&lines);
-}
-
-fn run_duration(run: &v1::Run) -> Option<u64> {
-    let started = to_datetime(run.started_at.as_ref())?;
-    let finished = to_datetime(run.finished_at.as_ref()).unwrap_or_else(chrono::Utc::now);
-    u64::try_from((finished - started).num_seconds()).ok()
-}
-
-pub fn state_name(value: i32) -> &'static str {
-    match v1::RunState::try_from(value) {
-        Ok(v1::RunState::Queued) => "queued",
-        Ok(v1::RunState::Reading) => "reading",
-        Ok(v1::RunState::Writing) => "writing",
-        Ok(v1::RunState::Succeeded) => "succeeded",
-        Ok(v1::RunState::PartiallyFailed) => "partially-failed",
-        Ok(v1::RunState::Failed) => "failed",
-        Ok(v1::RunState::Cancelled) => "cancelled",
-        Ok(v1::RunState::AwaitingApproval) => "awaiting-approval",
-        _ => "unknown",
-    }
-}
-
-pub fn is_terminal(value: i32) -> bool {
-    !matches!(
-        v1::RunState::try_from(value),
-        Ok(v1::RunState::Queued)
-            | Ok(v1::RunState::Reading)
-            | Ok(v1::RunState::Writing)
-            | Ok(v1::RunState::Unspecified)
-            | Err(_)
-    )
-}
-
-pub fn outcome_name(value: i32) -> &'static str {
-    match v1::MailboxOutcome::try_from(value) {
-        Ok(v1::MailboxOutcome::Succeeded) => "succeeded",
-        Ok(v1::MailboxOutcome::Partial) => "partial",
-        Ok(v1::MailboxOutcome::Failed) => "failed",
-        Ok(v1::MailboxOutcome::AwaitingApproval) => "awaiting-approval",
-        _ => "unknown",
-    }
-}
-
-pub fn counts_json(counts: Option<&v1::SyncCounts>) -> Value {
-    let counts = counts.cloned().unwrap_or_default();
-    json!({
-        "created": counts.created,
-        "updated": counts.updated,
-        "deleted": counts.deleted,
-        "unchanged": counts.unchanged,
-        "failed": counts.failed,
-        "graph_requests": counts.graph_requests,
-        "batched_requests": counts.batched_requests,
-        "retries": counts.retries,
-        "deletes_awaiting_approval": counts.deletes_awaiting_approval,
-        "photos_written": counts.photos_written,
-    })
-}
-
-pub fn run_json(run: &v1::Run) -> Value {
-    let mailboxes: Vec<Value> = run
-        .mailboxes
-        .iter()
-        .map(|mailbox| {
-            json!({
-                "mailbox_id": mailbox.mailbox_id,
-                "outcome": outcome_name(mailbox.outcome),
-                "counts": counts_json(mailbox.counts.as_ref()),
-                "errors": mailbox.errors,
-                "attempts": mailbox.attempts,
-            })
-        })
-        .collect();
-    let read_stats = run.read_stats.clone().unwrap_or_default();
-    json!({
-        "run_id": run.run_id,
-        "profile_id": run.profile_id,
-        "state": state_name(run.state),
-        "trigger": run.trigger,
-        "dry_run": run.dry_run,
-        "snapshot_id": run.snapshot_id,
-        "created_at": json_time(run.created_at.as_ref()),
-        "started_at": json_time(run.started_at.as_ref()),
-        "finished_at": json_time(run.finished_at.as_ref()),
-        "mailboxes_total": run.mailboxes_total,
-        "mailboxes_done": run.mailboxes_done,
-        "counts": counts_json(run.counts.as_ref()),
-        "mailboxes": mailboxes,
-        "error": run.error,
-        "read_stats": {
-            "mode": read_stats.mode,
-            "graph_requests": read_stats.graph_requests,
-            "retries": read_stats.retries,
-            "users_read": read_stats.users_read,
-            "users_dropped_by_filter": read_stats.users_dropped_by_filter,
-            "photos_fetched": read_stats.photos_fetched,
-        },
-    })
 }
