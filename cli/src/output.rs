@@ -89,7 +89,8 @@ pub fn print_fields(fields: &[(&str, String)]) {
         .unwrap_or(0);
     for (label, value) in fields {
         let padding = width - label.chars().count();
-        println!("{label}:{}  {value}", " ".repeat(padding));
+        let line = format!("{label}:{}  {value}", " ".repeat(padding));
+        println!("{}", line.trim_end());
     }
 }
 

@@ -6,7 +6,7 @@ use galsync_proto::v1;
 use serde_json::{json, Value};
 
 use crate::connect::GlobalArgs;
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, ExitCode};
 use crate::output::{human_time, json_time, print_fields, print_json, yes_no, Table};
 use crate::profile_proto::{deletion_mode_name, from_spec, schedule_text, to_spec};
 use crate::profile_spec::{read_document, ProfileDocument, ProfileFlags};
@@ -82,6 +82,7 @@ async fn create(globals: &GlobalArgs, flags: ProfileFlags) -> CliResult {
         ));
     }
     let spec = to_spec(&document)?;
+    require_registered_tenant(globals, &document.tenant_id).await?;
     let (mut scheduler, target) = globals.scheduler()?;
     let profile = scheduler
         .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
@@ -105,6 +106,28 @@ async fn create(globals: &GlobalArgs, flags: ProfileFlags) -> CliResult {
         profile.profile_id
     );
     Ok(())
+}
+
+/// A profile for a tenant the broker does not know can never run: say so now.
+/// Only a definite NOT_FOUND stops; a broker this CLI cannot reach (an API-key
+/// user on another host) leaves the check to the scheduler's first run.
+async fn require_registered_tenant(globals: &GlobalArgs, tenant_id: &str) -> CliResult {
+    let Ok((mut broker, _target)) = globals.broker() else {
+        return Ok(());
+    };
+    let request = v1::GetTenantRequest {
+        tenant_id: tenant_id.to_owned(),
+    };
+    match broker.get_tenant(request).await {
+        Err(status) if status.code() == tonic::Code::NotFound => Err(CliError::new(
+            ExitCode::NotFound,
+            format!(
+                "tenant {tenant_id} is not registered with the auth-broker: \
+                 run `galsync tenant add --tenant-id {tenant_id} …` first"
+            ),
+        )),
+        Ok(_) | Err(_) => Ok(()),
+    }
 }
 
 async fn edit(globals: &GlobalArgs, args: EditArgs) -> CliResult {

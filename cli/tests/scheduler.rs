@@ -6,6 +6,7 @@
 mod common;
 mod fake_scheduler;
 
+use common::TestBroker;
 use fake_scheduler::{FakeServer, TENANT};
 use galsync_proto::v1;
 
@@ -328,4 +329,46 @@ async fn a_failed_run_exits_1_with_the_reason_and_json_has_the_state() {
         document["error"],
         "the directory-reader could not get a token"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_create_for_a_tenant_the_broker_does_not_know_exits_5() {
+    let broker = TestBroker::start().await;
+    let server = FakeServer::start_beside(&broker).await;
+    let create = [
+        "profile",
+        "create",
+        "--name",
+        "Phones",
+        "--tenant-id",
+        TENANT,
+        "--targets-all",
+    ];
+    let unknown = server.galsync(&create).await;
+    assert_eq!(unknown.code, Some(5), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains(&format!(
+            "tenant {TENANT} is not registered with the auth-broker: run `galsync tenant add --tenant-id {TENANT}"
+        )),
+        "{}",
+        unknown.stderr
+    );
+    assert!(server.recorded.lock().unwrap().created.is_empty());
+
+    let added = server
+        .galsync(&[
+            "tenant",
+            "add",
+            "--tenant-id",
+            TENANT,
+            "--name",
+            "Contoso",
+            "--client-id",
+            "aaaaaaaa-0000-0000-0000-000000000001",
+        ])
+        .await;
+    assert_eq!(added.code, Some(0), "{added:?}");
+    let created = server.galsync(&create).await;
+    assert_eq!(created.code, Some(0), "{created:?}");
+    assert_eq!(server.recorded.lock().unwrap().created.len(), 1);
 }

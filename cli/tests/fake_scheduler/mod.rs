@@ -235,13 +235,31 @@ impl Scheduler for FakeScheduler {
 pub struct FakeServer {
     pub url: String,
     pub pki_dir: PathBuf,
+    /// Where the CLI looks for the auth-broker: nothing listens there unless
+    /// a test starts a broker with [`FakeServer::start_beside`].
+    pub broker_url: String,
     pub recorded: Arc<Mutex<Recorded>>,
     pub dir: tempfile::TempDir,
 }
 
 impl FakeServer {
+    /// A fake with its own PKI and no broker.
     pub async fn start() -> FakeServer {
         let (dir, pki_dir) = fresh_pki();
+        let broker_url = format!(
+            "https://127.0.0.1:{}",
+            galsync_platform::testing::free_port()
+        );
+        Self::serve(dir, pki_dir, broker_url).await
+    }
+
+    /// A fake sharing the PKI of a running broker, so the CLI can talk to both.
+    pub async fn start_beside(broker: &crate::common::TestBroker) -> FakeServer {
+        let dir = tempfile::tempdir().unwrap();
+        Self::serve(dir, broker.pki_dir.clone(), broker.url.clone()).await
+    }
+
+    async fn serve(dir: tempfile::TempDir, pki_dir: PathBuf, broker_url: String) -> FakeServer {
         let material = TlsMaterial::from_pki_dir(&pki_dir, "scheduler").unwrap();
         let fake = FakeScheduler::default();
         let recorded = fake.recorded.clone();
@@ -261,13 +279,20 @@ impl FakeServer {
         FakeServer {
             url: format!("https://{addr}"),
             pki_dir,
+            broker_url,
             recorded,
             dir,
         }
     }
 
     pub async fn galsync(&self, args: &[&str]) -> Outcome {
-        let mut all = strings(&["--scheduler-url", &self.url, "--pki-dir"]);
+        let mut all = strings(&[
+            "--scheduler-url",
+            &self.url,
+            "--broker-url",
+            &self.broker_url,
+            "--pki-dir",
+        ]);
         all.push(self.pki_dir.display().to_string());
         all.extend(strings(args));
         galsync(
