@@ -218,7 +218,9 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         mailbox: mailbox.clone(),
     };
     let is_graph = path.starts_with("/v1.0") || path.starts_with("/beta");
-    if is_graph {
+    // A batch's sub-requests left the client together: `$batch` checks them
+    // for early retries once, when the batch arrives.
+    if is_graph && !batched {
         state.accounting.check_retry(&subject);
     }
 

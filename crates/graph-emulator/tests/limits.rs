@@ -105,7 +105,7 @@ async fn batch_sub_requests_are_throttled_one_by_one() {
     })
     .await;
     let user = fixture.alice_id.clone();
-    let requests: Vec<_> = (0..20)
+    let requests: Vec<serde_json::Value> = (0..20)
         .map(|index| {
             json!({"id": index.to_string(), "method": "GET", "url": format!("/users/{user}/contactFolders")})
         })
@@ -132,6 +132,14 @@ async fn batch_sub_requests_are_throttled_one_by_one() {
             json!("ApplicationThrottled")
         );
     }
+    // Siblings of a throttled sub-request left the client with it: not early retries.
+    assert_eq!(fixture.request_counters().await["early_retries"], json!(0));
+    // A new batch to the mailbox before Retry-After elapsed is one.
+    let again = fixture
+        .post("/v1.0/$batch", json!({"requests": requests}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(fixture.request_counters().await["early_retries"], json!(1));
 }
 
 #[tokio::test]

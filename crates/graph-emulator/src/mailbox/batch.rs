@@ -3,7 +3,7 @@
 //! throttling apply to each on its own), at most 4 at a time, `dependsOn`
 //! honoured (424 after a failed dependency), answers in completion order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -19,7 +19,8 @@ use tower::ServiceExt;
 
 use super::batch_request::{parse_batch, SubRequest};
 
-use crate::auth::authenticate;
+use crate::accounting::{classify, ThrottleSubject};
+use crate::auth::{authenticate, GraphCaller};
 use crate::errors::GraphError;
 use crate::faults::BATCH_SUBREQUEST_HEADER;
 use crate::AppState;
@@ -42,13 +43,15 @@ enum Outcome {
 }
 
 async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(error) = authenticate(&state, &headers) {
-        return error.into_response();
-    }
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
     let requests = match parse_batch(&body) {
         Ok(requests) => requests,
         Err(error) => return error.into_response(),
     };
+    check_early_retries(&state, &caller, &requests);
     let authorization = headers.get(header::AUTHORIZATION).cloned();
     let mut outcomes = Vec::with_capacity(requests.len());
     // Lowercased id → status of the finished sub-request.
@@ -112,6 +115,26 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
     }
     Json(json!({ "responses": responses })).into_response()
+}
+
+/// Counts, once per mailbox (or directory) the batch addresses, a batch sent
+/// before a Retry-After for it elapsed. Sub-requests are not checked one by
+/// one: a 429 inside a batch cannot reach the client before its siblings left.
+fn check_early_retries(state: &AppState, caller: &GraphCaller, requests: &[SubRequest]) {
+    let mut subjects = HashSet::new();
+    for request in requests {
+        let path = request.url.split('?').next().unwrap_or("");
+        let separator = if path.starts_with('/') { "" } else { "/" };
+        let (_, mailbox) = classify(&format!("/v1.0{separator}{path}"));
+        subjects.insert(mailbox);
+    }
+    for mailbox in subjects {
+        state.accounting.check_retry(&ThrottleSubject {
+            tenant: caller.claims.tid.clone(),
+            app: caller.claims.appid.clone(),
+            mailbox,
+        });
+    }
 }
 
 fn failed_dependency_response(id: &str) -> Value {
