@@ -210,6 +210,12 @@ impl Broker {
                  or remove the restriction",
                 error.code,
             ),
+            Err(ProbeFailure::Api(error)) if error.code == "ErrorInvalidUser" => ConnectionCheck::failed(
+                "graph:mailbox",
+                format!("there is no user {mailbox} in the tenant"),
+                "check the probe mailbox's UPN or object id",
+                error.code,
+            ),
             Err(ProbeFailure::Api(error)) if error.is_mailbox_not_enabled() => ConnectionCheck::failed(
                 "graph:mailbox",
                 format!("{mailbox} has no Exchange Online mailbox"),
