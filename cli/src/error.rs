@@ -168,17 +168,26 @@ fn unreachable_error(target: &Target, status: &tonic::Status) -> CliError {
     let url = &target.url;
     let detail = error_chain_text(status);
     let lower = detail.to_ascii_lowercase();
-    let hint =
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-            "the TLS handshake failed: use the same PKI as the services (--pki-dir), \
+    // A refused or unresolvable address means nothing listens; any other
+    // failure over TLS is a handshake problem (other CA, plaintext server).
+    let nothing_listens = [
+        "tcp connect",
+        "connection refused",
+        "dns error",
+        "timed out",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle));
+    let hint = if !nothing_listens && target.url.starts_with("https://") {
+        "the TLS handshake failed: use the same PKI as the services (--pki-dir), \
          or --plaintext when they run with `galsync up --plaintext`"
-                .to_owned()
-        } else {
-            format!(
-                "is `galsync up` running? (or set {})",
-                target.service.url_flag()
-            )
-        };
+            .to_owned()
+    } else {
+        format!(
+            "is `galsync up` running? (or set {})",
+            target.service.url_flag()
+        )
+    };
     CliError::new(
         ExitCode::Unreachable,
         format!("cannot reach the {service} at {url}: {hint} ({detail})"),
@@ -238,6 +247,22 @@ mod tests {
                 "{status:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_handshake_failure_points_at_the_pki_or_plaintext() {
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(std::sync::Arc::new(std::io::Error::other(
+            "received corrupt message of type InvalidContentType",
+        )));
+        let error = status_to_error(&broker(), &status);
+        assert_eq!(error.exit_code, ExitCode::Unreachable);
+        assert!(
+            error.message.contains("the TLS handshake failed"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("--plaintext"), "{}", error.message);
     }
 
     #[test]

@@ -397,3 +397,89 @@ async fn test_connection_fails_with_the_upload_hint_until_the_cer_is_uploaded_an
         audit.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_set_reads_stdin_or_an_env_var_and_never_prints_the_secret() {
+    let broker = TestBroker::start().await;
+    let tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let client_id = "aaaaaaaa-0000-0000-0000-000000000001";
+    let added = broker
+        .galsync(&[
+            "tenant",
+            "add",
+            "--tenant-id",
+            tenant_id,
+            "--name",
+            "Contoso",
+            "--client-id",
+            client_id,
+            "--auth",
+            "client-secret",
+        ])
+        .await;
+    assert_eq!(added.code, Some(0), "{added:?}");
+    assert!(
+        added.stdout.contains("galsync secret set"),
+        "{}",
+        added.stdout
+    );
+    let set = [
+        "secret",
+        "set",
+        "--tenant-id",
+        tenant_id,
+        "--client-id",
+        client_id,
+    ];
+
+    let empty = broker.galsync_with(&set, Vec::new(), b"\n".to_vec()).await;
+    assert_eq!(empty.code, Some(2), "{empty:?}");
+    assert!(
+        empty.stderr.contains("the client secret is empty"),
+        "{}",
+        empty.stderr
+    );
+
+    let secret = "Xq8~s3cr3t.value-from-entra";
+    let from_stdin = broker
+        .galsync_with(&set, Vec::new(), format!("{secret}\n").into_bytes())
+        .await;
+    assert_eq!(from_stdin.code, Some(0), "{from_stdin:?}");
+    assert!(from_stdin.stdout.contains(&format!(
+        "client secret stored (sealed) for app {client_id}"
+    )));
+    assert!(!from_stdin.stdout.contains(secret) && !from_stdin.stderr.contains(secret));
+    let shown = broker
+        .galsync(&[
+            "--output",
+            "json",
+            "tenant",
+            "show",
+            "--tenant-id",
+            tenant_id,
+        ])
+        .await;
+    assert_eq!(shown.json()["apps"][0]["has_client_secret"], true);
+    assert!(!shown.stdout.contains(secret));
+
+    let mut from_env_args = set.to_vec();
+    from_env_args.extend(["--from-env", "ENTRA_SECRET"]);
+    let unset = broker
+        .galsync_with(&from_env_args, Vec::new(), Vec::new())
+        .await;
+    assert_eq!(unset.code, Some(2), "{unset:?}");
+    assert!(
+        unset.stderr.contains("ENTRA_SECRET is not set"),
+        "{}",
+        unset.stderr
+    );
+    let from_env = broker
+        .galsync_with(
+            &from_env_args,
+            vec![("ENTRA_SECRET".to_owned(), secret.to_owned())],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(from_env.code, Some(0), "{from_env:?}");
+    assert!(!from_env.stdout.contains(secret) && !from_env.stderr.contains(secret));
+}

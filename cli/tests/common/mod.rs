@@ -31,7 +31,17 @@ impl Outcome {
 /// environment leaking in. Runs on a blocking thread so in-process servers
 /// keep serving meanwhile.
 pub async fn galsync(args: Vec<String>, envs: Vec<(String, String)>) -> Outcome {
+    galsync_with_stdin(args, envs, Vec::new()).await
+}
+
+/// [`galsync`] with `stdin` piped in.
+pub async fn galsync_with_stdin(
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    stdin: Vec<u8>,
+) -> Outcome {
     tokio::task::spawn_blocking(move || {
+        use std::io::Write;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"));
         for (name, _) in std::env::vars() {
             if name.starts_with("GALSYNC_") {
@@ -41,8 +51,15 @@ pub async fn galsync(args: Vec<String>, envs: Vec<(String, String)>) -> Outcome 
         command.env("GALSYNC_LOG", "warn");
         command.args(&args);
         command.envs(envs);
-        command.stdin(std::process::Stdio::null());
-        let output = command.output().expect("run galsync");
+        command.stdin(std::process::Stdio::piped());
+        command.stdout(std::process::Stdio::piped());
+        command.stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("run galsync");
+        if let Some(mut child_stdin) = child.stdin.take() {
+            // A command that never reads stdin closes it; that is not an error here.
+            let _ = child_stdin.write_all(&stdin);
+        }
+        let output = child.wait_with_output().expect("wait for galsync");
         Outcome {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -129,10 +146,20 @@ impl TestBroker {
 
     /// Runs `galsync --broker-url … --pki-dir … <args>`.
     pub async fn galsync(&self, args: &[&str]) -> Outcome {
+        self.galsync_with(args, Vec::new(), Vec::new()).await
+    }
+
+    /// [`TestBroker::galsync`] with environment variables and stdin.
+    pub async fn galsync_with(
+        &self,
+        args: &[&str],
+        envs: Vec<(String, String)>,
+        stdin: Vec<u8>,
+    ) -> Outcome {
         let mut all = strings(&["--broker-url", &self.url, "--pki-dir"]);
         all.push(self.pki_dir.display().to_string());
         all.extend(strings(args));
-        galsync(all, Vec::new()).await
+        galsync_with_stdin(all, envs, stdin).await
     }
 }
 
