@@ -138,13 +138,28 @@ pub struct User {
 impl User {
     /// A minimal enabled member without a mailbox; set the other fields directly.
     pub fn new(display_name: &str, user_principal_name: &str) -> User {
+        User::with_id(
+            Uuid::new_v4(),
+            display_name,
+            user_principal_name,
+            Utc::now(),
+        )
+    }
+
+    /// Like `new`, with a given object id and creation time (no randomness, no clock).
+    pub fn with_id(
+        id: Uuid,
+        display_name: &str,
+        user_principal_name: &str,
+        created: DateTime<Utc>,
+    ) -> User {
         let nickname = user_principal_name
             .split('@')
             .next()
             .unwrap_or(user_principal_name)
             .to_owned();
         User {
-            id: Uuid::new_v4(),
+            id,
             display_name: display_name.to_owned(),
             given_name: None,
             surname: None,
@@ -173,7 +188,7 @@ impl User {
             mailbox: MailboxKind::None,
             licensed: false,
             photo: None,
-            created: Utc::now(),
+            created,
             deleted: None,
         }
     }

@@ -4,7 +4,7 @@
 //! equipment mailboxes (disabled, unlicensed). Managers form a tree; groups
 //! nest departments inside divisions inside "All Staff".
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
@@ -147,17 +147,28 @@ enum Category {
     Resource(MailboxKind),
 }
 
-fn unique_nickname(base: &str, taken: &mut HashSet<String>) -> String {
-    if taken.insert(base.to_owned()) {
-        return base.to_owned();
-    }
-    let mut suffix = 2;
-    loop {
-        let candidate = format!("{base}{suffix}");
-        if taken.insert(candidate.clone()) {
-            return candidate;
+/// Hands out unique mail nicknames: `anna.smith`, then `anna.smith2`, `anna.smith3`, …
+/// in O(1) per name (a suffix counter per base, the taken set guards the rare clash).
+#[derive(Default)]
+struct Nicknames {
+    taken: HashSet<String>,
+    next_suffix: HashMap<String, usize>,
+}
+
+impl Nicknames {
+    fn unique(&mut self, base: &str) -> String {
+        let suffix = self.next_suffix.entry(base.to_owned()).or_insert(1);
+        loop {
+            let candidate = if *suffix == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}{suffix}")
+            };
+            *suffix += 1;
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
         }
-        suffix += 1;
     }
 }
 
@@ -196,7 +207,7 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
         guests,
         ..SeedSummary::default()
     };
-    let mut taken = HashSet::new();
+    let mut nicknames = Nicknames::default();
     let mut users = Vec::with_capacity(total);
     let mut member_ids: Vec<Uuid> = Vec::with_capacity(members);
     let mut departments_of_members: Vec<usize> = Vec::with_capacity(members);
@@ -222,9 +233,9 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
         let mut user = match category {
             Category::Resource(kind) => {
                 let name = names::resource_name(kind, index, office);
-                let nickname = unique_nickname(&names::ascii_nickname(&name), &mut taken);
+                let nickname = nicknames.unique(&names::ascii_nickname(&name));
                 let upn = format!("{nickname}@{}", options.domain);
-                let mut user = User::new(&name, &upn);
+                let mut user = User::with_id(id, &name, &upn, created);
                 user.mail = Some(upn);
                 user.mailbox = kind;
                 user.account_enabled = false;
@@ -238,20 +249,18 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
             }
             Category::Member | Category::Guest => {
                 let person = names::person(&mut || rng.next_u64());
-                let nickname = unique_nickname(&person.nickname, &mut taken);
+                let nickname = nicknames.unique(&person.nickname);
                 let mut user = if category == Category::Guest {
                     let external = format!("{nickname}@{}", rng.pick(names::GUEST_DOMAINS));
                     let upn = format!("{}#EXT#@{}", external.replace('@', "_"), options.domain);
-                    let mut guest = User::new(&person.display_name, &upn);
+                    let mut guest = User::with_id(id, &person.display_name, &upn, created);
                     guest.mail = Some(external);
                     guest.user_type = UserType::Guest;
                     guest.company_name = Some("Partner".to_owned());
                     guest
                 } else {
-                    User::new(
-                        &person.display_name,
-                        &format!("{nickname}@{}", options.domain),
-                    )
+                    let upn = format!("{nickname}@{}", options.domain);
+                    User::with_id(id, &person.display_name, &upn, created)
                 };
                 user.mail_nickname = nickname;
                 user.given_name = Some(person.given_name);
@@ -259,8 +268,6 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
                 user
             }
         };
-        user.id = id;
-        user.created = created;
 
         if category == Category::Member {
             let department_index = rng.below(names::DEPARTMENTS.len());
