@@ -3,8 +3,8 @@
 //! connection, profile, initial sync, directory changes, incremental sync —
 //! ending with every mailbox verified against the directory.
 
-mod tenant;
-mod verify;
+pub mod tenant;
+pub mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,12 +39,17 @@ pub struct DemoArgs {
     pub no_limits: bool,
 }
 
-struct Step {
+/// Numbered narration of the journey.
+pub struct Step {
     number: u32,
     total: u32,
 }
 
 impl Step {
+    pub fn new(total: u32) -> Self {
+        Self { number: 0, total }
+    }
+
     fn say(&mut self, text: impl AsRef<str>) {
         self.number += 1;
         println!("\n[{}/{}] {}", self.number, self.total, text.as_ref());
@@ -184,7 +189,7 @@ async fn journey(
     ))
 }
 
-async fn certificate_journey(
+pub async fn certificate_journey(
     broker: &mut AuthBrokerClient<Channel>,
     emulator: &Emulator,
     tenant: &tenant::DemoTenant,
@@ -245,7 +250,7 @@ async fn certificate_journey(
     Ok(certificate.certificate_id)
 }
 
-async fn consent_journey(
+pub async fn consent_journey(
     broker: &mut AuthBrokerClient<Channel>,
     emulator: &Emulator,
     tenant: &tenant::DemoTenant,
@@ -300,7 +305,7 @@ async fn consent_journey(
     Ok(())
 }
 
-async fn test_connection(
+pub async fn test_connection(
     broker: &mut AuthBrokerClient<Channel>,
     tenant: &tenant::DemoTenant,
     step: &mut Step,
@@ -332,7 +337,7 @@ async fn test_connection(
     Ok(())
 }
 
-async fn create_profile(
+pub async fn create_profile(
     scheduler: &mut SchedulerClient<Channel>,
     tenant: &tenant::DemoTenant,
     step: &mut Step,
@@ -395,12 +400,12 @@ async fn create_profile(
 }
 
 /// What a finished run reported.
-struct RunOutcome {
-    run: v1::Run,
-    elapsed: Duration,
+pub struct RunOutcome {
+    pub run: v1::Run,
+    pub elapsed: Duration,
 }
 
-async fn sync(
+pub async fn sync(
     scheduler: &mut SchedulerClient<Channel>,
     profile_id: &str,
 ) -> anyhow::Result<RunOutcome> {

@@ -1,26 +1,10 @@
 //! `galsync`: the admin CLI and the all-in-one runner.
 
-mod cert;
-mod check;
-mod cluster;
-mod connect;
-mod consent;
-mod demo;
-mod error;
-mod follow;
-mod output;
-mod pki;
-mod profile;
-mod profile_proto;
-mod profile_spec;
-mod run;
-mod tenant;
-mod up;
-
 use clap::{Parser, Subcommand};
 
-use crate::connect::GlobalArgs;
-use crate::error::{CliError, CliResult};
+use galsync::connect::GlobalArgs;
+use galsync::error::{CliError, CliResult};
+use galsync::{cert, check, consent, demo, pki, profile, run, tenant, up};
 
 const AFTER_HELP: &str = "\
 Getting started (see docs/cli.md for the whole walk-through):

@@ -41,13 +41,22 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let addresses = cluster.addresses;
     println!(
         "galsync is up: scheduler {} · auth-broker {} · directory-reader {} · contact-writer {}",
-        addresses.scheduler, addresses.auth_broker, addresses.directory_reader, addresses.contact_writer
+        addresses.scheduler,
+        addresses.auth_broker,
+        addresses.directory_reader,
+        addresses.contact_writer
     );
-    println!("admin-consent callback: http://{}/consent/callback", addresses.consent_callback);
+    println!(
+        "admin-consent callback: http://{}/consent/callback",
+        addresses.consent_callback
+    );
     if args.plaintext {
         println!("plaintext gRPC on loopback (no mTLS); press Ctrl-C to stop");
     } else {
-        println!("mTLS with the internal PKI in {}; press Ctrl-C to stop", cluster.pki_dir.display());
+        println!(
+            "mTLS with the internal PKI in {}; press Ctrl-C to stop",
+            cluster.pki_dir.display()
+        );
     }
     cluster.serve_until_signal().await?;
     println!("galsync stopped");

@@ -19,12 +19,20 @@ fn demo_walks_the_journey_and_verifies_every_mailbox() {
         "Initial sync",
         "Incremental sync",
     ] {
-        assert!(stdout.contains(step), "the narration lacks {step:?}:\n{stdout}");
+        assert!(
+            stdout.contains(step),
+            "the narration lacks {step:?}:\n{stdout}"
+        );
     }
     assert_eq!(
-        stdout.matches("verified: all 8 mailboxes hold exactly").count(),
+        stdout
+            .matches("verified: all 8 mailboxes hold exactly")
+            .count(),
         2,
         "both syncs verified:\n{stdout}"
     );
-    assert!(stdout.contains("mailboxes verified against the directory: 8/8"), "{stdout}");
+    assert!(
+        stdout.contains("mailboxes verified against the directory: 8/8"),
+        "{stdout}"
+    );
 }
