@@ -60,6 +60,7 @@ pub struct Broker {
     pub(crate) audit: Auditor,
     pub(crate) settings: BrokerSettings,
     pub(crate) http: reqwest::Client,
+    pub(crate) metrics: galsync_platform::metrics::Metrics,
 }
 
 impl Broker {
@@ -92,6 +93,7 @@ impl Broker {
             audit,
             settings,
             http,
+            metrics: galsync_platform::metrics::Metrics::default(),
         }))
     }
 
@@ -532,6 +534,7 @@ impl Broker {
             ));
         };
         if !self.policy.may_get_token(caller, purpose) {
+            self.count("galsync_broker_tokens_denied_total");
             self.audit
                 .record(
                     "token.denied",
@@ -552,6 +555,7 @@ impl Broker {
         let (token, notes) = match result {
             Ok(issued) => issued,
             Err(error) => {
+                self.count("galsync_broker_tokens_failed_total");
                 self.audit
                     .record(
                         "token.failed",
@@ -567,6 +571,7 @@ impl Broker {
         };
         self.audit_promotion(caller, &tenant.tenant_id, Some(purpose), &notes)
             .await?;
+        self.count("galsync_broker_tokens_issued_total");
         let detail = format!(
             "app {}{}",
             app.client_id,

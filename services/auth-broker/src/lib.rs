@@ -13,6 +13,7 @@ mod connection;
 mod consent;
 mod error;
 mod grpc;
+pub mod health;
 pub mod policy;
 pub mod seal;
 pub mod store;
@@ -121,17 +122,29 @@ pub async fn serve_broker(
             }
         }
     });
+    // Renewal and credential health every ten minutes (and at start).
     let renewal_task = tokio::spawn({
         let broker = broker.clone();
         async move {
-            let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
+            let mut interval = tokio::time::interval(std::time::Duration::from_secs(600));
             loop {
                 interval.tick().await;
                 if let Err(error) = broker.renew_due_certificates().await {
                     tracing::error!(%error, "certificate renewal failed");
                 }
+                if let Err(error) = broker.credential_health().await {
+                    tracing::error!(%error, "credential health check failed");
+                }
             }
         }
+    });
+    let metrics_task = config.server.metrics_listen.map(|addr| {
+        let metrics = broker.metrics().clone();
+        tokio::spawn(async move {
+            if let Err(error) = galsync_platform::metrics::serve(addr, metrics).await {
+                tracing::error!(%error, "metrics endpoint failed");
+            }
+        })
     });
 
     let options = ServeOptions::from_args("auth-broker", GRPC_SERVICES.to_vec(), &config.server)?;
@@ -142,6 +155,9 @@ pub async fn serve_broker(
     let served = galsync_platform::grpc::serve(options, listener, routes, shutdown).await;
     consent_task.abort();
     renewal_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     broker.store.pool().close().await;
     served?;
     Ok(())

@@ -571,6 +571,19 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
         "pending-registration"
     );
 
+    let health = broker.broker.credential_health().await.unwrap();
+    assert_eq!(health.certificates_pending_registration, 1);
+    assert_eq!(health.certificates_expiring_soon, 1);
+    let metrics = broker.broker.metrics().render();
+    assert!(
+        metrics.contains("galsync_broker_certificates_pending_registration 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("galsync_broker_tokens_issued_total"),
+        "{metrics}"
+    );
+
     // The admin uploads it: the next token comes from the new certificate.
     emulator
         .state
@@ -685,4 +698,138 @@ async fn postgres_store_holds_no_plaintext_secret() {
         return;
     };
     secrets_never_reach_the_store(StoreKind::Postgres(dsn.clone()), Some(dsn)).await;
+}
+
+#[tokio::test]
+async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_token() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let tenant_id = Uuid::new_v4();
+    emulator
+        .state
+        .identity
+        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
+    let app = emulator
+        .state
+        .identity
+        .register_app(
+            tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync delegated".to_owned(),
+                requested_roles: Vec::new(),
+                requested_scopes: vec![
+                    "User.Read.All".to_owned(),
+                    "Group.Read.All".to_owned(),
+                    "Contacts.ReadWrite".to_owned(),
+                ],
+                redirect_uris: Vec::new(),
+                multi_tenant: false,
+                public_client: true,
+            },
+        )
+        .unwrap();
+    let mut admin = broker.client_as("cli").await;
+    admin
+        .register_tenant(v1::RegisterTenantRequest {
+            tenant_id: tenant_id.to_string(),
+            display_name: "Contoso".to_owned(),
+            login_base_url: emulator.base_url(),
+            graph_base_url: emulator.base_url(),
+            apps: vec![v1::AppRegistration {
+                client_id: app.client_id.clone(),
+                auth_mode: v1::AuthMode::ConsentToken as i32,
+                purposes: vec![
+                    v1::TokenPurpose::Directory as i32,
+                    v1::TokenPurpose::Contacts as i32,
+                ],
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap();
+    let mut reader = broker.client_as("directory-reader").await;
+    let request = v1::GetGraphTokenRequest {
+        tenant_id: tenant_id.to_string(),
+        purpose: v1::TokenPurpose::Directory as i32,
+    };
+    let status = reader.get_graph_token(request.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("galsync signin"),
+        "{}",
+        status.message()
+    );
+
+    let sign_in = admin
+        .start_device_sign_in(v1::StartDeviceSignInRequest {
+            tenant_id: tenant_id.to_string(),
+            client_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!sign_in.user_code.is_empty());
+    let poll = v1::PollDeviceSignInRequest {
+        sign_in_id: sign_in.sign_in_id.clone(),
+    };
+    let pending = admin
+        .poll_device_sign_in(poll.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        pending.state,
+        v1::device_sign_in_status::State::Pending as i32
+    );
+    galsync_graph_emulator::identity::device::approve_device_code(
+        &emulator.state,
+        &sign_in.user_code,
+        "admin@contoso.example",
+    )
+    .unwrap();
+    let done = admin.poll_device_sign_in(poll).await.unwrap().into_inner();
+    assert_eq!(
+        done.state,
+        v1::device_sign_in_status::State::Completed as i32,
+        "{done:?}"
+    );
+
+    let first = reader
+        .get_graph_token(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let stored_before = broker.broker.apps(&tenant_id.to_string()).await.unwrap()[0]
+        .sealed_refresh_token
+        .clone();
+    reader
+        .invalidate_token(v1::InvalidateTokenRequest {
+            tenant_id: tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Directory as i32,
+            reason: "test".to_owned(),
+        })
+        .await
+        .unwrap();
+    let second = reader.get_graph_token(request).await.unwrap().into_inner();
+    assert_ne!(first.access_token, second.access_token);
+    let stored_after = broker.broker.apps(&tenant_id.to_string()).await.unwrap()[0]
+        .sealed_refresh_token
+        .clone();
+    assert!(stored_after.is_some());
+    assert_ne!(
+        stored_before, stored_after,
+        "the rotated refresh token replaced the old one, sealed"
+    );
+    let users = reqwest::Client::new()
+        .get(format!("{}/users?$top=1", second.graph_base_url))
+        .bearer_auth(&second.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        users.status(),
+        200,
+        "a delegated token with User.Read.All reads users"
+    );
 }
