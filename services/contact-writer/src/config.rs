@@ -68,7 +68,11 @@ pub struct Config {
     pub mailbox_requests_per_window: u32,
 
     /// Length of that window in seconds (decimals allowed).
-    #[arg(long, env = "GALSYNC_WRITER_MAILBOX_WINDOW_SECS", default_value_t = 600.0)]
+    #[arg(
+        long,
+        env = "GALSYNC_WRITER_MAILBOX_WINDOW_SECS",
+        default_value_t = 600.0
+    )]
     pub mailbox_window_secs: f64,
 
     /// Seconds a running work item gets to finish after SIGTERM before its

@@ -11,7 +11,7 @@ use galsync_proto::v1;
 use tonic::transport::Channel;
 
 use crate::error::Error;
-use crate::pacing::{PacingConfig, Pacers};
+use crate::pacing::{Pacers, PacingConfig};
 use crate::snapshot::{PhotoBytes, PhotoMap, SnapshotSource};
 use crate::store::WriterStore;
 

@@ -45,14 +45,28 @@ impl Op {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Created { source_id: String, contact_id: String },
-    Updated { source_id: String },
-    Deleted { source_id: String },
+    Created {
+        source_id: String,
+        contact_id: String,
+    },
+    Updated {
+        source_id: String,
+    },
+    Deleted {
+        source_id: String,
+    },
     /// The contact id is gone (404 on PATCH): re-plan the entry.
-    Missing { source_id: String },
+    Missing {
+        source_id: String,
+    },
     /// A create that may or may not have been applied: look before re-creating.
-    Uncertain { source_id: String },
-    Failed { source_id: String, reason: String },
+    Uncertain {
+        source_id: String,
+    },
+    Failed {
+        source_id: String,
+        reason: String,
+    },
 }
 
 /// The final answer to one sub-request.
@@ -81,7 +95,10 @@ async fn run_batch(
     let mut latest: Vec<Option<SubOutcome>> = vec![None; requests.len()];
     let mut pending: Vec<usize> = (0..requests.len()).collect();
     for round in 1..=MAX_ROUNDS {
-        let to_send: Vec<BatchRequest> = pending.iter().map(|index| requests[*index].clone()).collect();
+        let to_send: Vec<BatchRequest> = pending
+            .iter()
+            .map(|index| requests[*index].clone())
+            .collect();
         let mut next_pending = Vec::new();
         let mut throttled = false;
         match mailbox.batch(to_send).await {
@@ -145,9 +162,9 @@ pub async fn execute(
         let id = (index + 1).to_string();
         requests.push(match op {
             Op::Create { body, .. } => BatchRequest::post(id, contacts_path.clone(), body.clone()),
-            Op::Update { contact_id, body, .. } => {
-                BatchRequest::patch(id, format!("{contacts_path}/{contact_id}"), body.clone())
-            }
+            Op::Update {
+                contact_id, body, ..
+            } => BatchRequest::patch(id, format!("{contacts_path}/{contact_id}"), body.clone()),
             Op::Delete { contact_id, .. } => {
                 BatchRequest::delete(id, format!("{contacts_path}/{contact_id}"))
             }
@@ -169,7 +186,12 @@ pub async fn execute(
     Ok(outcomes)
 }
 
-fn classify(op: &Op, source_id: String, response: &BatchResponse, mailbox_id: &str) -> Result<Outcome, Error> {
+fn classify(
+    op: &Op,
+    source_id: String,
+    response: &BatchResponse,
+    mailbox_id: &str,
+) -> Result<Outcome, Error> {
     let failed = |response: &BatchResponse| {
         let reason = response
             .api_error()
@@ -180,7 +202,9 @@ fn classify(op: &Op, source_id: String, response: &BatchResponse, mailbox_id: &s
             reason,
         }
     };
-    let not_found = response.api_error().is_some_and(|error| error.is_not_found());
+    let not_found = response
+        .api_error()
+        .is_some_and(|error| error.is_not_found());
     if let Some(error) = response.api_error() {
         if error.is_mailbox_not_enabled() {
             return Err(Error::MailboxNotEnabled {
@@ -225,7 +249,9 @@ pub async fn look_up(
         let requests: Vec<BatchRequest> = chunk
             .iter()
             .enumerate()
-            .map(|(index, source_id)| mailbox.lookup_request((index + 1).to_string(), folder_id, source_id))
+            .map(|(index, source_id)| {
+                mailbox.lookup_request((index + 1).to_string(), folder_id, source_id)
+            })
             .collect();
         let answers = run_batch(mailbox, &requests, retries).await?;
         for (source_id, answer) in chunk.iter().zip(answers) {
@@ -233,7 +259,10 @@ pub async fn look_up(
                 continue;
             };
             if !response.is_success() {
-                let reason = response.api_error().map(|error| error.to_string()).unwrap_or_default();
+                let reason = response
+                    .api_error()
+                    .map(|error| error.to_string())
+                    .unwrap_or_default();
                 return Err(Error::Graph {
                     mailbox_id: mailbox.mailbox_id.clone(),
                     source: galsync_graph::GraphError::InvalidBatch {

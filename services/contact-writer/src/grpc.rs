@@ -51,7 +51,11 @@ pub fn failed_result(mailbox_id: &str, error: &Error) -> v1::MailboxSyncResult {
 }
 
 /// Runs one `SyncMailboxRequest` (entries from the reader's snapshot).
-pub async fn execute_request(engine: &Engine, request: &v1::SyncMailboxRequest, dry_run: bool) -> Result<reconcile::Report, Error> {
+pub async fn execute_request(
+    engine: &Engine,
+    request: &v1::SyncMailboxRequest,
+    dry_run: bool,
+) -> Result<reconcile::Report, Error> {
     let job = MailboxJob::from_request(request, dry_run)?;
     if request.snapshot_id.is_empty() {
         return Err(Error::InvalidRequest("snapshot_id is required".to_owned()));
@@ -61,7 +65,11 @@ pub async fn execute_request(engine: &Engine, request: &v1::SyncMailboxRequest, 
 }
 
 /// [`execute_request`] with a mailbox's own failure turned into a FAILED result.
-pub async fn run_request(engine: &Engine, request: &v1::SyncMailboxRequest, dry_run: bool) -> Result<reconcile::Report, Error> {
+pub async fn run_request(
+    engine: &Engine,
+    request: &v1::SyncMailboxRequest,
+    dry_run: bool,
+) -> Result<reconcile::Report, Error> {
     let mailbox_id = request.mailbox_id.clone();
     match execute_request(engine, request, dry_run).await {
         Ok(report) => Ok(report),
@@ -78,12 +86,18 @@ pub async fn run_request(engine: &Engine, request: &v1::SyncMailboxRequest, dry_
 
 #[tonic::async_trait]
 impl v1::contact_writer_server::ContactWriter for ContactWriterService {
-    async fn sync_mailbox(&self, request: Request<v1::SyncMailboxRequest>) -> Result<Response<v1::MailboxSyncResult>, Status> {
+    async fn sync_mailbox(
+        &self,
+        request: Request<v1::SyncMailboxRequest>,
+    ) -> Result<Response<v1::MailboxSyncResult>, Status> {
         let report = run_request(&self.engine, request.get_ref(), false).await?;
         Ok(Response::new(report.result))
     }
 
-    async fn plan_mailbox(&self, request: Request<v1::SyncMailboxRequest>) -> Result<Response<v1::MailboxPlan>, Status> {
+    async fn plan_mailbox(
+        &self,
+        request: Request<v1::SyncMailboxRequest>,
+    ) -> Result<Response<v1::MailboxPlan>, Status> {
         let report = run_request(&self.engine, request.get_ref(), true).await?;
         match report.plan {
             Some(plan) => Ok(Response::new(plan)),
@@ -91,11 +105,16 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
         }
     }
 
-    async fn purge_mailbox(&self, request: Request<v1::PurgeMailboxRequest>) -> Result<Response<v1::MailboxSyncResult>, Status> {
+    async fn purge_mailbox(
+        &self,
+        request: Request<v1::PurgeMailboxRequest>,
+    ) -> Result<Response<v1::MailboxSyncResult>, Status> {
         let mailbox_id = request.get_ref().mailbox_id.clone();
         match crate::purge::purge(&self.engine, request.get_ref()).await {
             Ok(result) => Ok(Response::new(result)),
-            Err(error) if error.is_mailbox_failure() => Ok(Response::new(failed_result(&mailbox_id, &error))),
+            Err(error) if error.is_mailbox_failure() => {
+                Ok(Response::new(failed_result(&mailbox_id, &error)))
+            }
             Err(error) => Err(error.into()),
         }
     }
@@ -109,19 +128,39 @@ mod tests {
     fn each_error_maps_to_the_status_a_caller_can_act_on() {
         let invalid: Status = Error::InvalidRequest("mailbox_id is required".to_owned()).into();
         assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
-        let blocked: Status = Error::BlockedByPolicy { mailbox_id: "m1".to_owned() }.into();
+        let blocked: Status = Error::BlockedByPolicy {
+            mailbox_id: "m1".to_owned(),
+        }
+        .into();
         assert_eq!(blocked.code(), tonic::Code::FailedPrecondition);
-        assert!(blocked.message().contains("blocked by an Exchange application access policy"));
-        let gone: Status = Error::SnapshotNotFound { snapshot_id: "s1".to_owned() }.into();
+        assert!(blocked
+            .message()
+            .contains("blocked by an Exchange application access policy"));
+        let gone: Status = Error::SnapshotNotFound {
+            snapshot_id: "s1".to_owned(),
+        }
+        .into();
         assert_eq!(gone.code(), tonic::Code::NotFound);
-        let reader_down: Status = Error::SnapshotUnavailable { snapshot_id: "s1".to_owned(), reason: "connection refused".to_owned() }.into();
+        let reader_down: Status = Error::SnapshotUnavailable {
+            snapshot_id: "s1".to_owned(),
+            reason: "connection refused".to_owned(),
+        }
+        .into();
         assert_eq!(reader_down.code(), tonic::Code::Unavailable);
     }
 
     #[test]
     fn a_blocked_mailbox_is_a_failed_result_in_plain_words() {
-        let result = failed_result("m1", &Error::BlockedByPolicy { mailbox_id: "m1".to_owned() });
+        let result = failed_result(
+            "m1",
+            &Error::BlockedByPolicy {
+                mailbox_id: "m1".to_owned(),
+            },
+        );
         assert_eq!(result.outcome, v1::MailboxOutcome::Failed as i32);
-        assert_eq!(result.errors, vec!["blocked by an Exchange application access policy".to_owned()]);
+        assert_eq!(
+            result.errors,
+            vec!["blocked by an Exchange application access policy".to_owned()]
+        );
     }
 }

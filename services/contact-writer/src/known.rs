@@ -93,7 +93,11 @@ fn display_name_of(contact: &ListedContact) -> String {
         .to_owned()
 }
 
-fn adopt_by_email(known: &mut HashMap<String, Known>, unowned: Vec<ListedContact>, desired: &[Desired]) {
+fn adopt_by_email(
+    known: &mut HashMap<String, Known>,
+    unowned: Vec<ListedContact>,
+    desired: &[Desired],
+) {
     let mut wanted_by_email: HashMap<String, &Desired> = HashMap::new();
     for entry in desired {
         if known.contains_key(&entry.source_id) {

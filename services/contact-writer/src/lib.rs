@@ -74,14 +74,26 @@ pub async fn serve(
     .await
     .context("failed to open the contact-writer store")?;
     let store = store::WriterStore::new(pool);
-    let tls = match (&config.server.tls_cert, &config.server.tls_key, &config.server.tls_ca) {
+    let tls = match (
+        &config.server.tls_cert,
+        &config.server.tls_key,
+        &config.server.tls_ca,
+    ) {
         (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
         _ => None,
     };
-    let broker = galsync_platform::tls::channel(&config.broker_url(), tls.as_ref(), &server_name(&config.broker_url()))
-        .context("invalid --broker-url")?;
-    let reader = galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), &server_name(&config.reader_url()))
-        .context("invalid --reader-url")?;
+    let broker = galsync_platform::tls::channel(
+        &config.broker_url(),
+        tls.as_ref(),
+        &server_name(&config.broker_url()),
+    )
+    .context("invalid --broker-url")?;
+    let reader = galsync_platform::tls::channel(
+        &config.reader_url(),
+        tls.as_ref(),
+        &server_name(&config.reader_url()),
+    )
+    .context("invalid --reader-url")?;
     let settings = EngineSettings {
         pacing: config.pacing(),
         batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
@@ -100,7 +112,12 @@ pub async fn serve(
                 idle_poll: Duration::from_secs(2),
                 drain: Duration::from_secs(config.drain_secs),
             };
-            Some(tokio::spawn(work::run(Arc::clone(&engine), queue, settings, stop_receiver)))
+            Some(tokio::spawn(work::run(
+                Arc::clone(&engine),
+                queue,
+                settings,
+                stop_receiver,
+            )))
         }
         None => None,
     };
@@ -138,7 +155,9 @@ fn server_name(url: &str) -> String {
     if host.is_empty() {
         "localhost".to_owned()
     } else {
-        host.trim_start_matches('[').trim_end_matches(']').to_owned()
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
     }
 }
 
@@ -146,7 +165,10 @@ fn server_name(url: &str) -> String {
 mod tests {
     #[test]
     fn the_server_name_is_the_urls_host() {
-        assert_eq!(super::server_name("https://broker.internal:50051"), "broker.internal");
+        assert_eq!(
+            super::server_name("https://broker.internal:50051"),
+            "broker.internal"
+        );
         assert_eq!(super::server_name("https://localhost:50051/"), "localhost");
         assert_eq!(super::server_name("http://127.0.0.1:50052"), "127.0.0.1");
     }

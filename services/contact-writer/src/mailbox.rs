@@ -85,7 +85,10 @@ impl MailboxGraph {
 
     /// One paced `$batch` (no sub-request retry: the caller decides). The
     /// longest sub-response Retry-After holds the whole mailbox.
-    pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+    pub async fn batch(
+        &self,
+        requests: Vec<BatchRequest>,
+    ) -> Result<Vec<BatchResponse>, GraphError> {
         let permit = self.pacer.acquire(requests.len() as u32).await;
         let result = self.graph.batch(requests).await;
         let retry_after = match &result {
@@ -102,7 +105,10 @@ impl MailboxGraph {
     }
 
     pub fn contacts_path(&self, folder_id: &str) -> String {
-        format!("/users/{}/contactFolders/{folder_id}/contacts", self.mailbox_id)
+        format!(
+            "/users/{}/contactFolders/{folder_id}/contacts",
+            self.mailbox_id
+        )
     }
 
     /// Finds (or, unless `dry_run`, creates) the folder named `folder_name`.
@@ -115,12 +121,18 @@ impl MailboxGraph {
         dry_run: bool,
     ) -> Result<FolderChoice, Error> {
         if !stored_folder_id.is_empty() {
-            if let Some(choice) = self.follow_stored_folder(folder_name, stored_folder_id, dry_run).await? {
+            if let Some(choice) = self
+                .follow_stored_folder(folder_name, stored_folder_id, dry_run)
+                .await?
+            {
                 return Ok(choice);
             }
         }
         let filter = encode_query_value(&format!("displayName eq {}", odata_literal(folder_name)));
-        let url = format!("/users/{}/contactFolders?$filter={filter}&$top=100", self.mailbox_id);
+        let url = format!(
+            "/users/{}/contactFolders?$filter={filter}&$top=100",
+            self.mailbox_id
+        );
         let listed = self.get_json(&url).await?;
         let mut folder_ids: Vec<String> = Vec::new();
         for folder in listed["value"].as_array().into_iter().flatten() {
@@ -207,9 +219,14 @@ impl MailboxGraph {
             "singleValueExtendedProperties/Any(ep: ep/id eq {})",
             odata_literal(&mapping::source_property_id())
         ));
-        let url = format!("{}?$top=1&$select=id&$filter={filter}", self.contacts_path(folder_id));
+        let url = format!(
+            "{}?$top=1&$select=id&$filter={filter}",
+            self.contacts_path(folder_id)
+        );
         let page = self.get_json(&url).await?;
-        Ok(page["value"].as_array().is_some_and(|items| !items.is_empty()))
+        Ok(page["value"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()))
     }
 
     /// The query that reads contacts back with the ownership property.

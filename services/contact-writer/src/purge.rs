@@ -14,11 +14,20 @@ use crate::executor::{self, Op, Outcome};
 use crate::mailbox::MailboxGraph;
 use crate::reconcile::DEFAULT_FOLDER_NAME;
 
-pub async fn purge(engine: &Engine, request: &v1::PurgeMailboxRequest) -> Result<v1::MailboxSyncResult, Error> {
+pub async fn purge(
+    engine: &Engine,
+    request: &v1::PurgeMailboxRequest,
+) -> Result<v1::MailboxSyncResult, Error> {
     if request.tenant_id.is_empty() || request.mailbox_id.is_empty() {
-        return Err(Error::InvalidRequest("tenant_id and mailbox_id are required".to_owned()));
+        return Err(Error::InvalidRequest(
+            "tenant_id and mailbox_id are required".to_owned(),
+        ));
     }
-    let profile_id = if request.profile_id.is_empty() { "default" } else { request.profile_id.as_str() };
+    let profile_id = if request.profile_id.is_empty() {
+        "default"
+    } else {
+        request.profile_id.as_str()
+    };
     let folder_name = if request.folder_name.trim().is_empty() {
         DEFAULT_FOLDER_NAME
     } else {
@@ -26,8 +35,13 @@ pub async fn purge(engine: &Engine, request: &v1::PurgeMailboxRequest) -> Result
     };
     let stats = Arc::new(RequestStats::new());
     let mailbox = MailboxGraph {
-        graph: engine.graph_for(&request.tenant_id).await?.with_stats(Arc::clone(&stats)),
-        pacer: engine.pacers.for_mailbox(&request.tenant_id, &request.mailbox_id),
+        graph: engine
+            .graph_for(&request.tenant_id)
+            .await?
+            .with_stats(Arc::clone(&stats)),
+        pacer: engine
+            .pacers
+            .for_mailbox(&request.tenant_id, &request.mailbox_id),
         mailbox_id: request.mailbox_id.clone(),
     };
     let stored = engine
@@ -41,9 +55,14 @@ pub async fn purge(engine: &Engine, request: &v1::PurgeMailboxRequest) -> Result
         ..Default::default()
     };
     let mut counts = v1::SyncCounts::default();
-    let folder = mailbox.resolve_folder(folder_name, &stored.folder_id, true).await?;
+    let folder = mailbox
+        .resolve_folder(folder_name, &stored.folder_id, true)
+        .await?;
     if let Some(folder_id) = folder.folder_id {
-        engine.store.mark_uncertain(profile_id, &request.mailbox_id, &folder_id).await?;
+        engine
+            .store
+            .mark_uncertain(profile_id, &request.mailbox_id, &folder_id)
+            .await?;
         let listed = mailbox.list_folder(&folder_id).await?;
         let mut ops = Vec::new();
         let mut foreign = 0usize;
@@ -81,7 +100,10 @@ pub async fn purge(engine: &Engine, request: &v1::PurgeMailboxRequest) -> Result
     if counts.failed > 0 {
         result.outcome = v1::MailboxOutcome::Partial as i32;
     } else {
-        engine.store.forget_mailbox(profile_id, &request.mailbox_id).await?;
+        engine
+            .store
+            .forget_mailbox(profile_id, &request.mailbox_id)
+            .await?;
     }
     counts.graph_requests = stats.snapshot().requests;
     counts.batched_requests = stats.snapshot().batch_sub_requests;

@@ -108,7 +108,10 @@ pub async fn reconcile(
     photos: &dyn PhotoSource,
 ) -> Result<Report, Error> {
     let stats = Arc::new(RequestStats::new());
-    let graph = engine.graph_for(&job.tenant_id).await?.with_stats(Arc::clone(&stats));
+    let graph = engine
+        .graph_for(&job.tenant_id)
+        .await?
+        .with_stats(Arc::clone(&stats));
     let mailbox = MailboxGraph {
         graph,
         pacer: engine.pacers.for_mailbox(&job.tenant_id, &job.mailbox_id),
@@ -146,11 +149,21 @@ pub async fn reconcile(
     };
     let (mut known, duplicates) = if must_list {
         let listed = mailbox.list_folder(&folder_id).await?;
-        known::from_listing(listed, &records, &rules, &desired, job.policy.adopt_existing)
+        known::from_listing(
+            listed,
+            &records,
+            &rules,
+            &desired,
+            job.policy.adopt_existing,
+        )
     } else {
         (known::from_records(&records), Vec::new())
     };
-    let mut delta_link = if state_trusted { stored.delta_link.clone() } else { String::new() };
+    let mut delta_link = if state_trusted {
+        stored.delta_link.clone()
+    } else {
+        String::new()
+    };
     if job.policy.repair && !job.dry_run {
         delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
     }
@@ -182,11 +195,17 @@ pub async fn reconcile(
     if must_list {
         run.records = rebuilt_records(&known);
         store
-            .replace_all(&job.profile_id, &job.mailbox_id, &run.records.values().cloned().collect::<Vec<_>>())
+            .replace_all(
+                &job.profile_id,
+                &job.mailbox_id,
+                &run.records.values().cloned().collect::<Vec<_>>(),
+            )
             .await?;
     }
-    let desired_by_source: HashMap<&str, &Desired> =
-        desired.iter().map(|entry| (entry.source_id.as_str(), entry)).collect();
+    let desired_by_source: HashMap<&str, &Desired> = desired
+        .iter()
+        .map(|entry| (entry.source_id.as_str(), entry))
+        .collect();
     let mut ops = Vec::new();
     for delete in &plan.deletes {
         ops.push(Op::Delete {
@@ -195,7 +214,12 @@ pub async fn reconcile(
         });
     }
     for update in &plan.updates {
-        let body = mapping::patch_body(&update.desired, &run.rules, update.current.as_ref(), update.claim);
+        let body = mapping::patch_body(
+            &update.desired,
+            &run.rules,
+            update.current.as_ref(),
+            update.claim,
+        );
         ops.push(Op::Update {
             source_id: update.desired.source_id.clone(),
             contact_id: update.contact_id.clone(),
@@ -296,12 +320,17 @@ fn plan_report(
 impl Run<'_> {
     /// Sends `ops` in batches, then resolves uncertain creates and vanished
     /// contacts by looking them up. Returns how many stayed unresolved.
-    async fn write_all(&mut self, mut ops: Vec<Op>, desired: &HashMap<&str, &Desired>) -> Result<usize, Error> {
+    async fn write_all(
+        &mut self,
+        mut ops: Vec<Op>,
+        desired: &HashMap<&str, &Desired>,
+    ) -> Result<usize, Error> {
         let batch_size = self.engine.settings.batch_size.clamp(1, 20);
         for round in 0..=MAX_FOLLOW_UP_ROUNDS {
             let mut to_look_up: Vec<String> = Vec::new();
             for chunk in ops.chunks(batch_size) {
-                let outcomes = executor::execute(&self.mailbox, &self.folder_id, chunk, &self.retries).await?;
+                let outcomes =
+                    executor::execute(&self.mailbox, &self.folder_id, chunk, &self.retries).await?;
                 to_look_up.extend(self.apply(outcomes, desired).await?);
             }
             if to_look_up.is_empty() {
@@ -317,13 +346,20 @@ impl Run<'_> {
     }
 
     /// Records outcomes in the store; returns the source ids to look up.
-    async fn apply(&mut self, outcomes: Vec<Outcome>, desired: &HashMap<&str, &Desired>) -> Result<Vec<String>, Error> {
+    async fn apply(
+        &mut self,
+        outcomes: Vec<Outcome>,
+        desired: &HashMap<&str, &Desired>,
+    ) -> Result<Vec<String>, Error> {
         let mut upserts = Vec::new();
         let mut removed = Vec::new();
         let mut to_look_up = Vec::new();
         for outcome in outcomes {
             match outcome {
-                Outcome::Created { source_id, contact_id } => {
+                Outcome::Created {
+                    source_id,
+                    contact_id,
+                } => {
                     self.counts.created += 1;
                     upserts.push(self.record_for(&source_id, contact_id, desired));
                 }
@@ -343,19 +379,26 @@ impl Run<'_> {
                 Outcome::Uncertain { source_id } => to_look_up.push(source_id),
                 Outcome::Failed { source_id, reason } => {
                     self.counts.failed += 1;
-                    self.errors.push(format!("contact for {source_id}: {reason}"));
+                    self.errors
+                        .push(format!("contact for {source_id}: {reason}"));
                 }
             }
         }
         for record in &upserts {
-            self.records.insert(record.source_id.clone(), record.clone());
+            self.records
+                .insert(record.source_id.clone(), record.clone());
         }
         for source_id in &removed {
             self.records.remove(source_id);
         }
         self.engine
             .store
-            .apply(&self.job.profile_id, &self.job.mailbox_id, &upserts, &removed)
+            .apply(
+                &self.job.profile_id,
+                &self.job.mailbox_id,
+                &upserts,
+                &removed,
+            )
             .await?;
         Ok(to_look_up)
     }
@@ -368,7 +411,12 @@ impl Run<'_> {
     }
 
     /// The row for a contact now holding the desired values.
-    fn record_for(&self, source_id: &str, contact_id: String, desired: &HashMap<&str, &Desired>) -> ContactRecord {
+    fn record_for(
+        &self,
+        source_id: &str,
+        contact_id: String,
+        desired: &HashMap<&str, &Desired>,
+    ) -> ContactRecord {
         let content_hash = desired
             .get(source_id)
             .map(|entry| entry.content_hash.clone())
@@ -390,8 +438,13 @@ impl Run<'_> {
     /// Looks before writing again: a contact found for the source id is
     /// recorded (and updated when it differs); only a confirmed absence
     /// leads to a create.
-    async fn follow_up(&mut self, source_ids: &[String], desired: &HashMap<&str, &Desired>) -> Result<Vec<Op>, Error> {
-        let found = executor::look_up(&self.mailbox, &self.folder_id, source_ids, &self.retries).await?;
+    async fn follow_up(
+        &mut self,
+        source_ids: &[String],
+        desired: &HashMap<&str, &Desired>,
+    ) -> Result<Vec<Op>, Error> {
+        let found =
+            executor::look_up(&self.mailbox, &self.folder_id, source_ids, &self.retries).await?;
         let mut ops = Vec::new();
         let mut upserts = Vec::new();
         for source_id in source_ids {
@@ -425,7 +478,8 @@ impl Run<'_> {
             }
         }
         for record in &upserts {
-            self.records.insert(record.source_id.clone(), record.clone());
+            self.records
+                .insert(record.source_id.clone(), record.clone());
         }
         self.engine
             .store
@@ -435,7 +489,11 @@ impl Run<'_> {
     }
 
     /// PUTs photos whose hash differs from the one written.
-    async fn write_photos(&mut self, desired: &[Desired], photos: &dyn PhotoSource) -> Result<(), Error> {
+    async fn write_photos(
+        &mut self,
+        desired: &[Desired],
+        photos: &dyn PhotoSource,
+    ) -> Result<(), Error> {
         for entry in desired {
             if entry.photo_hash.is_empty() {
                 continue;
@@ -449,7 +507,8 @@ impl Run<'_> {
             let photo = match photos.photo(&entry.photo_hash).await {
                 Ok(photo) => photo,
                 Err(error) => {
-                    self.errors.push(format!("photo of {}: {error}", entry.source_id));
+                    self.errors
+                        .push(format!("photo of {}: {error}", entry.source_id));
                     continue;
                 }
             };
@@ -458,7 +517,8 @@ impl Run<'_> {
                 self.mailbox.contacts_path(&self.folder_id),
                 record.contact_id
             );
-            let request = GraphRequest::new(reqwest::Method::PUT, url).with_bytes(photo.content_type, photo.data);
+            let request = GraphRequest::new(reqwest::Method::PUT, url)
+                .with_bytes(photo.content_type, photo.data);
             self.mailbox.send(request).await?;
             self.counts.photos_written += 1;
             let updated = ContactRecord {
@@ -467,7 +527,12 @@ impl Run<'_> {
             };
             self.engine
                 .store
-                .apply(&self.job.profile_id, &self.job.mailbox_id, std::slice::from_ref(&updated), &[])
+                .apply(
+                    &self.job.profile_id,
+                    &self.job.mailbox_id,
+                    std::slice::from_ref(&updated),
+                    &[],
+                )
                 .await?;
             self.records.insert(updated.source_id.clone(), updated);
         }

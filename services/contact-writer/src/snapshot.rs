@@ -33,8 +33,7 @@ pub struct SnapshotSource {
 impl SnapshotSource {
     pub fn new(channel: Channel) -> Self {
         Self {
-            client: DirectoryReaderClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024),
+            client: DirectoryReaderClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
             cache: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -58,9 +57,7 @@ impl SnapshotSource {
     /// Every entry of a snapshot.
     pub async fn entries(&self, snapshot_id: &str) -> Result<Entries, Error> {
         let cell = self.cell(snapshot_id);
-        let entries = cell
-            .get_or_try_init(|| self.stream(snapshot_id))
-            .await?;
+        let entries = cell.get_or_try_init(|| self.stream(snapshot_id)).await?;
         Ok(Arc::clone(entries))
     }
 

@@ -67,11 +67,13 @@ impl WriterStore {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(folder_id, state_valid, delta_link)| MailboxState {
-            folder_id,
-            state_valid,
-            delta_link,
-        }))
+        Ok(
+            row.map(|(folder_id, state_valid, delta_link)| MailboxState {
+                folder_id,
+                state_valid,
+                delta_link,
+            }),
+        )
     }
 
     /// Records the folder and whether the contact rows are trustworthy.
@@ -114,7 +116,8 @@ impl WriterStore {
             state_valid: false,
             delta_link: String::new(),
         };
-        self.save_mailbox_state(profile_id, mailbox_id, &state).await
+        self.save_mailbox_state(profile_id, mailbox_id, &state)
+            .await
     }
 
     pub async fn contacts(

@@ -32,7 +32,12 @@ pub struct WorkSettings {
 }
 
 /// Runs `settings.workers` leasing loops until `shutdown` turns true.
-pub async fn run(engine: Arc<Engine>, queue: Channel, settings: WorkSettings, shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    engine: Arc<Engine>,
+    queue: Channel,
+    settings: WorkSettings,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut workers = Vec::new();
     for index in 0..settings.workers.max(1) {
         let worker = Worker {
@@ -95,11 +100,13 @@ impl Worker {
     async fn process(&mut self, lease: v1::Lease, shutdown: &mut watch::Receiver<bool>) {
         let lease_token = lease.lease_token.clone();
         let Some(item) = lease.item else {
-            self.fail(&lease_token, "the work item is empty", false).await;
+            self.fail(&lease_token, "the work item is empty", false)
+                .await;
             return;
         };
         let Some(request) = item.request.clone() else {
-            self.fail(&lease_token, "the work item has no mailbox request", false).await;
+            self.fail(&lease_token, "the work item has no mailbox request", false)
+                .await;
             return;
         };
         info!(worker = %self.name, work_item = %item.work_item_id, mailbox = %request.mailbox_id, attempt = item.attempt, "leased work");
@@ -108,7 +115,10 @@ impl Worker {
         let mut work: JoinHandle<Result<Report, Error>> =
             tokio::spawn(async move { grpc::execute_request(&engine, &request, dry_run).await });
         let heartbeat_every = Duration::from_secs(u64::from(self.settings.lease_secs.max(3)) / 3);
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_every, heartbeat_every);
+        let mut heartbeat = tokio::time::interval_at(
+            tokio::time::Instant::now() + heartbeat_every,
+            heartbeat_every,
+        );
         loop {
             tokio::select! {
                 finished = &mut work => {
@@ -152,7 +162,11 @@ impl Worker {
         }
     }
 
-    async fn report(&mut self, lease_token: &str, finished: Result<Result<Report, Error>, tokio::task::JoinError>) {
+    async fn report(
+        &mut self,
+        lease_token: &str,
+        finished: Result<Result<Report, Error>, tokio::task::JoinError>,
+    ) {
         match finished {
             Ok(Ok(report)) => {
                 let request = v1::CompleteRequest {
@@ -166,11 +180,17 @@ impl Worker {
             }
             Ok(Err(error)) => {
                 warn!(worker = %self.name, %error, "work item failed");
-                self.fail(lease_token, &error.plain_words(), error.is_retryable()).await;
+                self.fail(lease_token, &error.plain_words(), error.is_retryable())
+                    .await;
             }
             Err(join_error) => {
                 warn!(worker = %self.name, error = %join_error, "work item task ended abnormally");
-                self.fail(lease_token, "the reconciliation task ended abnormally", true).await;
+                self.fail(
+                    lease_token,
+                    "the reconciliation task ended abnormally",
+                    true,
+                )
+                .await;
             }
         }
     }

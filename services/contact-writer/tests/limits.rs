@@ -36,18 +36,29 @@ async fn a_long_initial_sync_runs_near_the_mailbox_limit_without_early_retries()
     let mailboxes = harness.add_mailboxes(2);
     let entries = directory(1000);
     let started = Instant::now();
-    let syncs = mailboxes.iter().map(|mailbox| harness.sync(mailbox, &entries, v1::WritePolicy::default()));
+    let syncs = mailboxes
+        .iter()
+        .map(|mailbox| harness.sync(mailbox, &entries, v1::WritePolicy::default()));
     let reports = futures::future::join_all(syncs).await;
     let elapsed = started.elapsed();
     for report in &reports {
-        assert_eq!(report.result.outcome, v1::MailboxOutcome::Succeeded as i32, "{:?}", report.result.errors);
+        assert_eq!(
+            report.result.outcome,
+            v1::MailboxOutcome::Succeeded as i32,
+            "{:?}",
+            report.result.errors
+        );
         assert_eq!(report.result.counts.unwrap().created, 1000);
     }
     for mailbox in &mailboxes {
         assert_eq!(harness.owned_by_source(mailbox).len(), 1000);
     }
     let accounting = &harness.emulator.state.accounting;
-    assert_eq!(accounting.early_retry_total(), 0, "a Retry-After was ignored");
+    assert_eq!(
+        accounting.early_retry_total(),
+        0,
+        "a Retry-After was ignored"
+    );
     let throttled = accounting.total(|key| key.status == 429);
     let limit_per_second = f64::from(REQUESTS_PER_WINDOW) / window.as_secs_f64();
     let achieved_per_second = 1000.0 / elapsed.as_secs_f64();

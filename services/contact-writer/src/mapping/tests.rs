@@ -89,7 +89,11 @@ fn a_plan_diff_names_each_field_with_old_and_new_values() {
     assert_eq!(
         described,
         vec![
-            ("mobilePhone".to_owned(), "+44 7700 111".to_owned(), "+44 7700 900".to_owned()),
+            (
+                "mobilePhone".to_owned(),
+                "+44 7700 111".to_owned(),
+                "+44 7700 900".to_owned()
+            ),
             ("jobTitle".to_owned(), String::new(), "Analyst".to_owned()),
         ]
     );

@@ -46,8 +46,16 @@ fn policy(mode: v1::DeletionMode, approved: bool) -> DeletionPolicy {
 fn unchanged_entries_cost_nothing_and_new_or_changed_ones_are_written() {
     let all = entries(10);
     let mut known = known_for(&all[..9]);
-    known.get_mut("u000").map(|entry| entry.content_hash = "stale".to_owned());
-    let plan = build(&all, &known, &[], &FieldRules::default(), &policy(v1::DeletionMode::RemovedFromSource, false));
+    known
+        .get_mut("u000")
+        .map(|entry| entry.content_hash = "stale".to_owned());
+    let plan = build(
+        &all,
+        &known,
+        &[],
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::RemovedFromSource, false),
+    );
     assert_eq!(plan.unchanged, 8);
     assert_eq!(plan.updates.len(), 1);
     assert_eq!(plan.updates[0].contact_id, "c-u000");
@@ -61,13 +69,31 @@ fn the_guard_holds_mass_deletes_until_approved() {
     let all = entries(200);
     let known = known_for(&all);
     let remaining = &all[..140];
-    let held = build(remaining, &known, &[], &FieldRules::default(), &policy(v1::DeletionMode::RemovedFromSource, false));
+    let held = build(
+        remaining,
+        &known,
+        &[],
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::RemovedFromSource, false),
+    );
     assert!(held.deletes.is_empty());
     assert_eq!(held.held_deletes.len(), 60);
-    let approved = build(remaining, &known, &[], &FieldRules::default(), &policy(v1::DeletionMode::RemovedFromSource, true));
+    let approved = build(
+        remaining,
+        &known,
+        &[],
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::RemovedFromSource, true),
+    );
     assert_eq!(approved.deletes.len(), 60);
     // Few deletes pass even when they are a large share.
-    let small = build(&all[..150], &known, &[], &FieldRules::default(), &policy(v1::DeletionMode::RemovedFromSource, false));
+    let small = build(
+        &all[..150],
+        &known,
+        &[],
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::RemovedFromSource, false),
+    );
     assert_eq!(small.deletes.len(), 50);
 }
 
@@ -80,10 +106,28 @@ fn never_keeps_everything_and_only_mirror_removes_duplicates() {
         contact_id: "c-dup".to_owned(),
         display_name: "User 1".to_owned(),
     };
-    let never = build(&all[..3], &known, std::slice::from_ref(&duplicate), &FieldRules::default(), &policy(v1::DeletionMode::Never, false));
+    let never = build(
+        &all[..3],
+        &known,
+        std::slice::from_ref(&duplicate),
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::Never, false),
+    );
     assert!(never.deletes.is_empty() && never.held_deletes.is_empty());
-    let removed = build(&all, &known, std::slice::from_ref(&duplicate), &FieldRules::default(), &policy(v1::DeletionMode::RemovedFromSource, false));
+    let removed = build(
+        &all,
+        &known,
+        std::slice::from_ref(&duplicate),
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::RemovedFromSource, false),
+    );
     assert!(removed.deletes.is_empty());
-    let mirror = build(&all, &known, std::slice::from_ref(&duplicate), &FieldRules::default(), &policy(v1::DeletionMode::Mirror, false));
+    let mirror = build(
+        &all,
+        &known,
+        std::slice::from_ref(&duplicate),
+        &FieldRules::default(),
+        &policy(v1::DeletionMode::Mirror, false),
+    );
     assert_eq!(mirror.deletes, vec![duplicate]);
 }

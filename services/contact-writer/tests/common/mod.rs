@@ -46,7 +46,10 @@ impl Broker {
         let data_dir = tempfile::tempdir().unwrap();
         let pki_dir = data_dir.path().join("pki");
         galsync_platform::pki::init_dir(&pki_dir, &[]).unwrap();
-        let store_url = format!("sqlite://{}", data_dir.path().join("auth-broker.db").display());
+        let store_url = format!(
+            "sqlite://{}",
+            data_dir.path().join("auth-broker.db").display()
+        );
         let mut config = galsync_auth_broker::Config::local(store_url);
         config.data_dir = data_dir.path().to_owned();
         let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
@@ -63,7 +66,9 @@ impl Broker {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(error) = galsync_auth_broker::serve_broker(broker, &config, listener, shutdown).await {
+            if let Err(error) =
+                galsync_auth_broker::serve_broker(broker, &config, listener, shutdown).await
+            {
                 eprintln!("broker stopped with an error: {error:#}");
             }
         });
@@ -78,7 +83,12 @@ impl Broker {
     /// A channel presenting `service`'s certificate.
     pub fn channel_as(&self, service: &str) -> Channel {
         let material = TlsMaterial::from_pki_dir(&self.pki_dir, service).unwrap();
-        galsync_platform::tls::channel(&format!("https://{}", self.addr), Some(&material), "localhost").unwrap()
+        galsync_platform::tls::channel(
+            &format!("https://{}", self.addr),
+            Some(&material),
+            "localhost",
+        )
+        .unwrap()
     }
 }
 
@@ -92,7 +102,21 @@ pub struct ReaderData {
 
 #[tonic::async_trait]
 impl v1::directory_reader_server::DirectoryReader for ReaderData {
-    async fn stream_snapshot(&self, request: tonic::Request<v1::StreamSnapshotRequest>) -> Result<tonic::Response<std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::SnapshotChunk, tonic::Status>> + Send + 'static>>>, tonic::Status> {
+    async fn stream_snapshot(
+        &self,
+        request: tonic::Request<v1::StreamSnapshotRequest>,
+    ) -> Result<
+        tonic::Response<
+            std::pin::Pin<
+                Box<
+                    dyn tokio_stream::Stream<Item = Result<v1::SnapshotChunk, tonic::Status>>
+                        + Send
+                        + 'static,
+                >,
+            >,
+        >,
+        tonic::Status,
+    > {
         *self.streams.lock().unwrap() += 1;
         let snapshots = self.snapshots.lock().unwrap();
         let Some(entries) = snapshots.get(&request.get_ref().snapshot_id) else {
@@ -114,8 +138,16 @@ impl v1::directory_reader_server::DirectoryReader for ReaderData {
         Ok(tonic::Response::new(Box::pin(tokio_stream::iter(messages))))
     }
 
-    async fn get_photo(&self, request: tonic::Request<v1::GetPhotoRequest>) -> Result<tonic::Response<v1::Photo>, tonic::Status> {
-        match self.photos.lock().unwrap().get(&request.get_ref().photo_hash) {
+    async fn get_photo(
+        &self,
+        request: tonic::Request<v1::GetPhotoRequest>,
+    ) -> Result<tonic::Response<v1::Photo>, tonic::Status> {
+        match self
+            .photos
+            .lock()
+            .unwrap()
+            .get(&request.get_ref().photo_hash)
+        {
             Some(photo) => Ok(tonic::Response::new(photo.clone())),
             None => Err(tonic::Status::not_found("no such photo")),
         }
@@ -127,7 +159,9 @@ async fn start_reader(data: ReaderData) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .add_service(v1::directory_reader_server::DirectoryReaderServer::new(data))
+            .add_service(v1::directory_reader_server::DirectoryReaderServer::new(
+                data,
+            ))
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
             .unwrap();
@@ -153,7 +187,11 @@ impl Harness {
     }
 
     /// `store_url` None = a fresh SQLite file.
-    pub async fn start_with_store(emulator_config: EmulatorConfig, settings: EngineSettings, store_url: Option<String>) -> Harness {
+    pub async fn start_with_store(
+        emulator_config: EmulatorConfig,
+        settings: EngineSettings,
+        store_url: Option<String>,
+    ) -> Harness {
         let emulator = Emulator::start(emulator_config).await.unwrap();
         let broker = Broker::start().await;
         let tenant_id = Uuid::new_v4();
@@ -206,13 +244,19 @@ impl Harness {
             .await
             .unwrap()
             .into_inner();
-        identity.upload_certificate(&app.client_id, exported.pem.as_bytes()).unwrap();
-        identity.grant_consent(tenant_id, &app.client_id, None).unwrap();
+        identity
+            .upload_certificate(&app.client_id, exported.pem.as_bytes())
+            .unwrap();
+        identity
+            .grant_consent(tenant_id, &app.client_id, None)
+            .unwrap();
 
         let reader = ReaderData::default();
         let reader_addr = start_reader(reader.clone()).await;
         let store_dir = tempfile::tempdir().unwrap();
-        let store_url = store_url.unwrap_or_else(|| format!("sqlite://{}", store_dir.path().join("writer.db").display()));
+        let store_url = store_url.unwrap_or_else(|| {
+            format!("sqlite://{}", store_dir.path().join("writer.db").display())
+        });
         let engine = build_engine(&broker, reader_addr, &store_url, settings).await;
         Harness {
             emulator,
@@ -255,7 +299,12 @@ impl Harness {
         }
     }
 
-    pub async fn sync(&self, mailbox_id: &str, entries: &[v1::DirectoryEntry], policy: v1::WritePolicy) -> Report {
+    pub async fn sync(
+        &self,
+        mailbox_id: &str,
+        entries: &[v1::DirectoryEntry],
+        policy: v1::WritePolicy,
+    ) -> Report {
         let job = self.job(mailbox_id, policy);
         reconcile::reconcile(&self.engine, &job, entries, &PhotoMap::new())
             .await
@@ -293,7 +342,11 @@ impl Harness {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|property| property["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&property_id)))
+                .find(|property| {
+                    property["id"]
+                        .as_str()
+                        .is_some_and(|id| id.eq_ignore_ascii_case(&property_id))
+                })
                 .and_then(|property| property["value"].as_str())
                 .map(str::to_owned);
             if let Some(source) = source {
@@ -306,19 +359,27 @@ impl Harness {
     /// Successful contact writes counted by the emulator for `method`.
     pub fn contact_writes(&self, method: &str) -> u64 {
         self.emulator.state.accounting.total(|key| {
-            key.method == method && key.endpoint.contains("/contacts") && (200..300).contains(&key.status)
+            key.method == method
+                && key.endpoint.contains("/contacts")
+                && (200..300).contains(&key.status)
         })
     }
 
     /// Every write (POST/PATCH/DELETE/PUT) on contacts, any status.
     pub fn all_contact_writes(&self) -> u64 {
-        self.emulator.state.accounting.total(|key| {
-            key.method != "GET" && key.endpoint.contains("/contacts")
-        })
+        self.emulator
+            .state
+            .accounting
+            .total(|key| key.method != "GET" && key.endpoint.contains("/contacts"))
     }
 }
 
-async fn build_engine(broker: &Broker, reader_addr: SocketAddr, store_url: &str, settings: EngineSettings) -> Arc<Engine> {
+async fn build_engine(
+    broker: &Broker,
+    reader_addr: SocketAddr,
+    store_url: &str,
+    settings: EngineSettings,
+) -> Arc<Engine> {
     let pool = galsync_platform::store::connect(
         "store-url",
         store_url,
@@ -327,15 +388,28 @@ async fn build_engine(broker: &Broker, reader_addr: SocketAddr, store_url: &str,
     )
     .await
     .unwrap();
-    let reader = Endpoint::from_shared(format!("http://{reader_addr}")).unwrap().connect_lazy();
-    Arc::new(Engine::new(WriterStore::new(pool), broker.channel_as("contact-writer"), reader, settings).unwrap())
+    let reader = Endpoint::from_shared(format!("http://{reader_addr}"))
+        .unwrap()
+        .connect_lazy();
+    Arc::new(
+        Engine::new(
+            WriterStore::new(pool),
+            broker.channel_as("contact-writer"),
+            reader,
+            settings,
+        )
+        .unwrap(),
+    )
 }
 
 /// `count` directory entries with every mapped field set.
 pub fn directory(count: usize) -> Vec<v1::DirectoryEntry> {
     (0..count)
         .map(|index| v1::DirectoryEntry {
-            source_object_id: Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + index as u128).to_string(),
+            source_object_id: Uuid::from_u128(
+                0x5eed_0000_0000_0000_0000_0000_0000_0000 + index as u128,
+            )
+            .to_string(),
             display_name: format!("Person {index:04}"),
             given_name: "Person".to_owned(),
             surname: format!("{index:04}"),
