@@ -128,5 +128,8 @@ async fn single_user_reads_per_second_through_the_router() {
         worker.await.expect("worker finished");
     }
     let total = completed.load(Ordering::Relaxed);
-    println!("GET /users/{{id}} through the router: {} requests/s", total / 5);
+    println!(
+        "GET /users/{{id}} through the router: {} requests/s",
+        total / 5
+    );
 }

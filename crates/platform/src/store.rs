@@ -188,6 +188,20 @@ pub fn redact_dsn(dsn: &str) -> String {
     }
 }
 
+/// Runs the same sqlx code against whichever backend a [`StorePool`] holds.
+/// The body is compiled once per backend, so it must be valid for both: write
+/// SQL both accept (`$1`-style parameters in order of appearance, `ON CONFLICT`,
+/// `RETURNING`) and keep backend-specific DDL in the migration folders.
+#[macro_export]
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::StorePool::Sqlite($pool) => $body,
+            $crate::store::StorePool::Postgres($pool) => $body,
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,18 +223,4 @@ mod tests {
         let error = backend_of("store-url", "mysql://root:hunter2@db/x").unwrap_err();
         assert!(!error.to_string().contains("hunter2"));
     }
-}
-
-/// Runs the same sqlx code against whichever backend a [`StorePool`] holds.
-/// The body is compiled once per backend, so it must be valid for both: write
-/// SQL both accept (`$1`-style parameters in order of appearance, `ON CONFLICT`,
-/// `RETURNING`) and keep backend-specific DDL in the migration folders.
-#[macro_export]
-macro_rules! with_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::StorePool::Sqlite($pool) => $body,
-            $crate::store::StorePool::Postgres($pool) => $body,
-        }
-    };
 }

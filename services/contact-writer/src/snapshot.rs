@@ -22,12 +22,14 @@ pub struct PhotoBytes {
 }
 
 type Entries = Arc<Vec<v1::DirectoryEntry>>;
+/// Snapshots by id, each loaded once however many mailboxes ask at once.
+type SnapshotCache = Arc<Mutex<Vec<(String, Arc<tokio::sync::OnceCell<Entries>>)>>>;
 
 /// The directory-reader as the writer uses it.
 #[derive(Debug, Clone)]
 pub struct SnapshotSource {
     client: DirectoryReaderClient<Channel>,
-    cache: Arc<Mutex<Vec<(String, Arc<tokio::sync::OnceCell<Entries>>)>>>,
+    cache: SnapshotCache,
 }
 
 impl SnapshotSource {

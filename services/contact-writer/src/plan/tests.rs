@@ -46,9 +46,9 @@ fn policy(mode: v1::DeletionMode, approved: bool) -> DeletionPolicy {
 fn unchanged_entries_cost_nothing_and_new_or_changed_ones_are_written() {
     let all = entries(10);
     let mut known = known_for(&all[..9]);
-    known
-        .get_mut("u000")
-        .map(|entry| entry.content_hash = "stale".to_owned());
+    if let Some(entry) = known.get_mut("u000") {
+        entry.content_hash = "stale".to_owned();
+    }
     let plan = build(
         &all,
         &known,
