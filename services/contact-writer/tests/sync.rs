@@ -333,3 +333,36 @@ async fn a_dry_run_reports_field_changes_and_writes_nothing() {
     );
     let _ = FOLDER;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_keeps_state_across_runs() {
+    let Some(dsn) =
+        galsync_platform::testing::fresh_postgres_dsn("the_postgres_store_keeps_state_across_runs")
+            .await
+    else {
+        return;
+    };
+    let harness = Harness::start_with_store(no_limits(), settings(), Some(dsn)).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let mut entries = directory(40);
+    assert_eq!(
+        harness
+            .sync(&mailbox, &entries, policy())
+            .await
+            .result
+            .counts
+            .unwrap()
+            .created,
+        40
+    );
+    entries[0].mobile_phone = "+1 206 555 1234".to_owned();
+    let writes_before = harness.all_contact_writes();
+    let counts = harness
+        .sync(&mailbox, &entries, policy())
+        .await
+        .result
+        .counts
+        .unwrap();
+    assert_eq!((counts.updated, counts.unchanged), (1, 39));
+    assert_eq!(harness.all_contact_writes() - writes_before, 1);
+}
