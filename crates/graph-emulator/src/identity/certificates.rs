@@ -40,6 +40,11 @@ pub fn parse_certificate(upload: &[u8]) -> Result<CertificateCredential, Identit
 }
 
 fn certificate_der(upload: &[u8]) -> Result<Vec<u8>, IdentityAdminError> {
+    // DER starts with a SEQUENCE tag and is binary: never trim it, its last
+    // signature byte may well be 0x20 or 0x0a.
+    if upload.first() == Some(&0x30) {
+        return Ok(upload.to_vec());
+    }
     let trimmed = upload.trim_ascii();
     if trimmed.starts_with(b"-----BEGIN") {
         let (_, pem) = x509_parser::pem::parse_x509_pem(trimmed).map_err(|error| {
@@ -47,10 +52,7 @@ fn certificate_der(upload: &[u8]) -> Result<Vec<u8>, IdentityAdminError> {
         })?;
         return Ok(pem.contents);
     }
-    // DER starts with a SEQUENCE tag; anything else must be base64 text.
-    if trimmed.first() == Some(&0x30) {
-        return Ok(trimmed.to_vec());
-    }
+    // Anything else must be base64 text.
     let text: String = String::from_utf8_lossy(trimmed)
         .chars()
         .filter(|character| !character.is_whitespace())
@@ -131,5 +133,16 @@ mod tests {
             assert_eq!(decode_base64_any(text), Some(expected.clone()), "{text}");
         }
         assert_eq!(decode_base64_any("not base64!"), None);
+    }
+}
+
+#[cfg(test)]
+mod binary_upload_tests {
+    use super::certificate_der;
+
+    #[test]
+    fn der_ending_in_a_whitespace_byte_is_kept_whole() {
+        let der = [0x30, 0x03, 0x02, 0x01, 0x20];
+        assert_eq!(certificate_der(&der).unwrap(), der.to_vec());
     }
 }
