@@ -1,0 +1,304 @@
+//! What users do to the galsync folder between syncs, and purge: a renamed
+//! folder gets its name back, a deleted folder is rebuilt, a contact the user
+//! edited or deleted is restored by the repair pass, and purge removes only
+//! galsync's contacts.
+
+mod common;
+
+use common::{directory, no_limits, settings, Harness, FOLDER};
+use galsync_proto::v1;
+use serde_json::json;
+
+fn policy() -> v1::WritePolicy {
+    v1::WritePolicy::default()
+}
+
+fn succeeded(report: &galsync_contact_writer::reconcile::Report) {
+    assert_eq!(
+        report.result.outcome,
+        v1::MailboxOutcome::Succeeded as i32,
+        "{:?}",
+        report.result.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_or_deleted_folder_is_restored_without_duplicates() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(30);
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let folder_id = harness.folder_ids(&mailbox).remove(0);
+
+    // The user renames the folder on the phone.
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_rename_folder(harness.tenant_id, &mailbox, &folder_id, "My colleagues")
+        .unwrap();
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    assert_eq!(
+        harness.folder_ids(&mailbox),
+        vec![folder_id.clone()],
+        "the same folder, named back"
+    );
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 30);
+    assert!(owned.values().all(|contacts| contacts.len() == 1));
+
+    // The user deletes the folder: the next sync rebuilds it whole.
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_delete_folder(harness.tenant_id, &mailbox, &folder_id)
+        .unwrap();
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let folders = harness.folder_ids(&mailbox);
+    assert_eq!(folders.len(), 1);
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 30, "every contact is back");
+    assert!(owned.values().all(|contacts| contacts.len() == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(20);
+    let repair = v1::WritePolicy {
+        repair: true,
+        ..policy()
+    };
+    succeeded(&harness.sync(&mailbox, &entries, repair.clone()).await);
+    let contacts = harness.folder_contacts(&mailbox);
+    let edited_id = contacts[0]["id"].as_str().unwrap().to_owned();
+    let edited_name = contacts[0]["displayName"].as_str().unwrap().to_owned();
+    let deleted_id = contacts[1]["id"].as_str().unwrap().to_owned();
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_update_contact(
+            harness.tenant_id,
+            &mailbox,
+            &edited_id,
+            json!({"displayName": "Changed on my phone"}),
+        )
+        .unwrap();
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_delete_contact(harness.tenant_id, &mailbox, &deleted_id)
+        .unwrap();
+
+    succeeded(&harness.sync(&mailbox, &entries, repair).await);
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 20, "the deleted contact is back");
+    assert!(owned.values().all(|contacts| contacts.len() == 1));
+    let restored = harness
+        .folder_contacts(&mailbox)
+        .into_iter()
+        .find(|contact| contact["id"].as_str() == Some(edited_id.as_str()))
+        .expect("the edited contact is still there");
+    assert_eq!(
+        restored["displayName"].as_str(),
+        Some(edited_name.as_str()),
+        "the edit is undone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_only_galsync_contacts() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    succeeded(&harness.sync(&mailbox, &directory(15), policy()).await);
+    let folder_id = harness.folder_ids(&mailbox).remove(0);
+    // A contact the user put into the galsync folder by hand.
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_contact(
+            harness.tenant_id,
+            &mailbox,
+            Some(&folder_id),
+            json!({"displayName": "Plumber"}),
+        )
+        .unwrap();
+
+    let result = galsync_contact_writer::purge::purge(
+        &harness.engine,
+        &v1::PurgeMailboxRequest {
+            tenant_id: harness.tenant_id.to_string(),
+            mailbox_id: mailbox.clone(),
+            folder_name: FOLDER.to_owned(),
+            profile_id: "profile-1".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.counts.unwrap().deleted, 15);
+    assert!(
+        harness.owned_by_source(&mailbox).is_empty(),
+        "no galsync contact left"
+    );
+    let left = harness.folder_contacts(&mailbox);
+    assert_eq!(
+        left.len(),
+        1,
+        "the user's own contact stays, and so does its folder"
+    );
+    assert_eq!(left[0]["displayName"].as_str(), Some("Plumber"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_are_written_once_and_again_only_when_they_change() {
+    use galsync_contact_writer::snapshot::{PhotoBytes, PhotoMap};
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let mut entries = directory(3);
+    entries[0].photo_hash = "photo-a".to_owned();
+    let mut photos = PhotoMap::new();
+    let first_photo = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    photos.insert(
+        "photo-a".to_owned(),
+        PhotoBytes {
+            content_type: "image/jpeg".to_owned(),
+            data: first_photo.clone(),
+        },
+    );
+    let job = harness.job(
+        &mailbox,
+        v1::WritePolicy {
+            write_photos: true,
+            ..policy()
+        },
+    );
+    let photo_puts = || {
+        harness
+            .emulator
+            .state
+            .accounting
+            .total(|key| key.method == "PUT" && key.endpoint.contains("/photo"))
+    };
+    let report =
+        galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, &entries, &photos)
+            .await
+            .unwrap();
+    succeeded(&report);
+    assert_eq!(photo_puts(), 1, "only the one person with a photo");
+
+    let contact_id = harness
+        .folder_contacts(&mailbox)
+        .into_iter()
+        .find(|contact| contact["displayName"].as_str() == Some(entries[0].display_name.as_str()))
+        .and_then(|contact| contact["id"].as_str().map(str::to_owned))
+        .unwrap();
+    let token =
+        harness
+            .emulator
+            .state
+            .mint_token(harness.tenant_id, "photo-check", &["Contacts.Read"]);
+    let stored = reqwest::Client::new()
+        .get(format!(
+            "{}/v1.0/users/{mailbox}/contacts/{contact_id}/photo/$value",
+            harness.emulator.base_url()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    assert_eq!(stored.bytes().await.unwrap().to_vec(), first_photo);
+
+    // Unchanged: no photo write. Changed: exactly one.
+    galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, &entries, &photos)
+        .await
+        .unwrap();
+    assert_eq!(photo_puts(), 1);
+    entries[0].photo_hash = "photo-b".to_owned();
+    photos.insert(
+        "photo-b".to_owned(),
+        PhotoBytes {
+            content_type: "image/jpeg".to_owned(),
+            data: vec![0xFF, 0xD8, 0xFF, 0xE0, 9, 9],
+        },
+    );
+    galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, &entries, &photos)
+        .await
+        .unwrap();
+    assert_eq!(photo_puts(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_claims_a_matching_contact_instead_of_duplicating_it() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(5);
+    // Before galsync: a folder of the same name with a hand-made card of person 0.
+    let folder = harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_folder(harness.tenant_id, &mailbox, None, FOLDER)
+        .unwrap();
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_contact(
+            harness.tenant_id,
+            &mailbox,
+            Some(&folder.id),
+            json!({"displayName": "P. Zero", "emailAddresses": [{"address": entries[0].mail}]}),
+        )
+        .unwrap();
+    let adopt = v1::WritePolicy {
+        adopt_existing: true,
+        ..policy()
+    };
+    succeeded(&harness.sync(&mailbox, &entries, adopt).await);
+    let contacts = harness.folder_contacts(&mailbox);
+    assert_eq!(
+        contacts.len(),
+        5,
+        "the hand-made card was adopted, not duplicated"
+    );
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 5);
+    let adopted = &owned[&entries[0].source_object_id][0];
+    assert_eq!(
+        adopted["displayName"].as_str(),
+        Some(entries[0].display_name.as_str()),
+        "now kept up to date"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_contact_the_user_deleted_is_recreated_when_its_person_changes() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let mut entries = directory(4);
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let gone = harness.owned_by_source(&mailbox)[&entries[2].source_object_id][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_delete_contact(harness.tenant_id, &mailbox, &gone)
+        .unwrap();
+    // The stored state still knows the contact; the PATCH for the change hits 404.
+    entries[2].job_title = "Principal Engineer".to_owned();
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 4, "the person is back");
+    let back = &owned[&entries[2].source_object_id];
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0]["jobTitle"].as_str(), Some("Principal Engineer"));
+}
