@@ -37,6 +37,21 @@ impl AuthBrokerService {
         })
     }
 
+    async fn new_certificate(
+        &self,
+        caller: &galsync_platform::CallerIdentity,
+        tenant_id: &str,
+        client_id: &str,
+        key_bits: u32,
+        validity_days: u32,
+    ) -> Result<Response<v1::Certificate>, Status> {
+        let row = self
+            .broker
+            .generate_certificate(caller, tenant_id, client_id, key_bits, validity_days)
+            .await?;
+        Ok(Response::new(self.certificate_message(&row)))
+    }
+
     fn certificate_message(&self, row: &CertificateRow) -> v1::Certificate {
         let now_millis = self.broker.clock().now_millis();
         let state = if row.not_after <= now_millis {
@@ -197,17 +212,14 @@ impl AuthBroker for AuthBrokerService {
     ) -> Result<Response<v1::Certificate>, Status> {
         let caller = caller_identity(&request);
         let message = request.into_inner();
-        let row = self
-            .broker
-            .generate_certificate(
-                &caller,
-                &message.tenant_id,
-                &message.client_id,
-                message.key_bits,
-                message.validity_days,
-            )
-            .await?;
-        Ok(Response::new(self.certificate_message(&row)))
+        self.new_certificate(
+            &caller,
+            &message.tenant_id,
+            &message.client_id,
+            message.key_bits,
+            message.validity_days,
+        )
+        .await
     }
 
     async fn import_certificate(
@@ -270,23 +282,22 @@ impl AuthBroker for AuthBrokerService {
         }))
     }
 
+    /// A replacement made now: like generating one, it signs only once Entra
+    /// accepts it, and the current certificate keeps working until then.
     async fn rotate_certificate(
         &self,
         request: Request<v1::RotateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
         let caller = caller_identity(&request);
         let message = request.into_inner();
-        let row = self
-            .broker
-            .generate_certificate(
-                &caller,
-                &message.tenant_id,
-                &message.client_id,
-                message.key_bits,
-                message.validity_days,
-            )
-            .await?;
-        Ok(Response::new(self.certificate_message(&row)))
+        self.new_certificate(
+            &caller,
+            &message.tenant_id,
+            &message.client_id,
+            message.key_bits,
+            message.validity_days,
+        )
+        .await
     }
 
     async fn set_client_secret(

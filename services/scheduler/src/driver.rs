@@ -435,16 +435,7 @@ impl Scheduler {
             {
                 continue;
             }
-            let adopted = self
-                .store
-                .acquire_run_lock(
-                    &run.profile_id,
-                    &run.run_id,
-                    &self.node_id,
-                    now,
-                    now + self.lock_ttl_millis(),
-                )
-                .await?;
+            let adopted = self.take_run_lock(&run.profile_id, &run.run_id).await?;
             if adopted {
                 tracing::warn!(run = %run.run_id, state = %run.state, "adopting a run whose scheduler stopped");
                 self.spawn_driver(run.run_id.clone());

@@ -267,16 +267,7 @@ impl Scheduler {
         let profile = self.profile(profile_id).await?;
         let run_id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
-        let acquired = self
-            .store
-            .acquire_run_lock(
-                &profile.profile_id,
-                &run_id,
-                &self.node_id,
-                now,
-                now + self.lock_ttl_millis(),
-            )
-            .await?;
+        let acquired = self.take_run_lock(&profile.profile_id, &run_id).await?;
         if !acquired {
             let holder = self
                 .store
@@ -369,17 +360,7 @@ impl Scheduler {
                 run.state
             )));
         }
-        let now = now_millis();
-        let acquired = self
-            .store
-            .acquire_run_lock(
-                &run.profile_id,
-                &run.run_id,
-                &self.node_id,
-                now,
-                now + self.lock_ttl_millis(),
-            )
-            .await?;
+        let acquired = self.take_run_lock(&run.profile_id, &run.run_id).await?;
         if !acquired {
             return Err(SchedulerError::Busy(format!(
                 "profile {} has another run in progress; approve when it ends",
@@ -405,6 +386,26 @@ impl Scheduler {
 
     pub(crate) fn lock_ttl_millis(&self) -> i64 {
         self.timings.lock_ttl.as_millis() as i64
+    }
+
+    /// Takes the profile's run lock for `run_id` as this scheduler; false
+    /// while another run holds a live lock.
+    pub(crate) async fn take_run_lock(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+    ) -> Result<bool, SchedulerError> {
+        let now = now_millis();
+        Ok(self
+            .store
+            .acquire_run_lock(
+                profile_id,
+                run_id,
+                &self.node_id,
+                now,
+                now + self.lock_ttl_millis(),
+            )
+            .await?)
     }
 
     /// Appends a run event (sequence assigned by the store).
