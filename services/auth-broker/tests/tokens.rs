@@ -65,15 +65,12 @@ fn token_requests(emulator: &Emulator) -> u64 {
         .total(|key| key.endpoint == "/{tenant}/oauth2/v2.0/token")
 }
 
-/// Registers the tenant with the broker, generates a certificate, exports the
-/// .cer and uploads it to the emulated app. Returns the certificate id.
-async fn register_and_upload(
-    broker: &TestBroker,
+/// Registers the emulated tenant with the broker: one app for both purposes.
+async fn register_tenant(
+    admin: &mut v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
     emulator: &Emulator,
     tenant: &Tenant,
-    validity_days: u32,
-) -> String {
-    let mut admin = broker.client_as("cli").await;
+) {
     admin
         .register_tenant(v1::RegisterTenantRequest {
             tenant_id: tenant.tenant_id.to_string(),
@@ -87,6 +84,18 @@ async fn register_and_upload(
         })
         .await
         .unwrap();
+}
+
+/// Registers the tenant with the broker, generates a certificate, exports the
+/// .cer and uploads it to the emulated app. Returns the certificate id.
+async fn register_and_upload(
+    broker: &TestBroker,
+    emulator: &Emulator,
+    tenant: &Tenant,
+    validity_days: u32,
+) -> String {
+    let mut admin = broker.client_as("cli").await;
+    register_tenant(&mut admin, emulator, tenant).await;
     let certificate = admin
         .generate_certificate(v1::GenerateCertificateRequest {
             tenant_id: tenant.tenant_id.to_string(),
@@ -449,19 +458,7 @@ async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
     let broker = TestBroker::start(StoreKind::Sqlite).await;
     let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
     let mut admin = broker.client_as("cli").await;
-    admin
-        .register_tenant(v1::RegisterTenantRequest {
-            tenant_id: tenant.tenant_id.to_string(),
-            display_name: "Contoso".to_owned(),
-            login_base_url: emulator.base_url(),
-            graph_base_url: emulator.base_url(),
-            apps: vec![app(
-                &tenant.client_id,
-                &[v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
-            )],
-        })
-        .await
-        .unwrap();
+    register_tenant(&mut admin, &emulator, &tenant).await;
     let certificate = admin
         .generate_certificate(v1::GenerateCertificateRequest {
             tenant_id: tenant.tenant_id.to_string(),
