@@ -6,7 +6,7 @@
 //! (creates/updates/deletes, deletion guard), [`known`] (what exists: store,
 //! rebuild, repair), [`mailbox`] (paced Graph per mailbox, folder),
 //! [`executor`] (batches, retries, uncertain creates), [`pacing`],
-//! [`reconcile`] (the flow), [`purge`], [`work`] (work-queue loop),
+//! [`reconcile`] (the flow; its writing half in `reconcile::writes`), [`purge`], [`work`] (work-queue loop),
 //! [`store`], [`grpc`].
 
 mod config;

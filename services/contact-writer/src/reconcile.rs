@@ -6,18 +6,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use galsync_graph::{GraphRequest, RequestStats};
+use galsync_graph::RequestStats;
 use galsync_proto::v1;
 use tracing::info;
 
 use crate::engine::{Engine, PhotoSource};
 use crate::error::Error;
-use crate::executor::{self, Op, Outcome};
+use crate::executor::Op;
 use crate::known;
 use crate::mailbox::MailboxGraph;
 use crate::mapping::{self, Desired, FieldRules};
 use crate::plan::{self, DeletionPolicy, Known};
 use crate::store::{ContactRecord, MailboxState};
+
+mod writes;
+use writes::Run;
 
 /// The folder name when a profile sets none.
 pub const DEFAULT_FOLDER_NAME: &str = "Company Directory";
@@ -72,19 +75,6 @@ pub struct Report {
     pub result: v1::MailboxSyncResult,
     /// Set on dry runs.
     pub plan: Option<v1::MailboxPlan>,
-}
-
-/// One reconciliation in progress.
-struct Run<'a> {
-    engine: &'a Engine,
-    job: &'a MailboxJob,
-    mailbox: MailboxGraph,
-    folder_id: String,
-    rules: FieldRules,
-    records: HashMap<String, ContactRecord>,
-    counts: v1::SyncCounts,
-    errors: Vec<String>,
-    retries: AtomicU64,
 }
 
 /// The desired contacts of a snapshot, one per source id.
@@ -314,228 +304,5 @@ fn plan_report(
     Report {
         result,
         plan: Some(mailbox_plan),
-    }
-}
-
-impl Run<'_> {
-    /// Sends `ops` in batches, then resolves uncertain creates and vanished
-    /// contacts by looking them up. Returns how many stayed unresolved.
-    async fn write_all(
-        &mut self,
-        mut ops: Vec<Op>,
-        desired: &HashMap<&str, &Desired>,
-    ) -> Result<usize, Error> {
-        let batch_size = self.engine.settings.batch_size.clamp(1, 20);
-        for round in 0..=MAX_FOLLOW_UP_ROUNDS {
-            let mut to_look_up: Vec<String> = Vec::new();
-            for chunk in ops.chunks(batch_size) {
-                let outcomes =
-                    executor::execute(&self.mailbox, &self.folder_id, chunk, &self.retries).await?;
-                to_look_up.extend(self.apply(outcomes, desired).await?);
-            }
-            if to_look_up.is_empty() {
-                return Ok(0);
-            }
-            if round == MAX_FOLLOW_UP_ROUNDS {
-                self.counts.failed += to_look_up.len() as u64;
-                return Ok(to_look_up.len());
-            }
-            ops = self.follow_up(&to_look_up, desired).await?;
-        }
-        Ok(0)
-    }
-
-    /// Records outcomes in the store; returns the source ids to look up.
-    async fn apply(
-        &mut self,
-        outcomes: Vec<Outcome>,
-        desired: &HashMap<&str, &Desired>,
-    ) -> Result<Vec<String>, Error> {
-        let mut upserts = Vec::new();
-        let mut removed = Vec::new();
-        let mut to_look_up = Vec::new();
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Created {
-                    source_id,
-                    contact_id,
-                } => {
-                    self.counts.created += 1;
-                    upserts.push(self.record_for(&source_id, contact_id, desired));
-                }
-                Outcome::Updated { source_id } => {
-                    self.counts.updated += 1;
-                    let contact_id = self.contact_id_of(&source_id);
-                    upserts.push(self.record_for(&source_id, contact_id, desired));
-                }
-                Outcome::Deleted { source_id } => {
-                    self.counts.deleted += 1;
-                    removed.push(source_id);
-                }
-                Outcome::Missing { source_id } => {
-                    removed.push(source_id.clone());
-                    to_look_up.push(source_id);
-                }
-                Outcome::Uncertain { source_id } => to_look_up.push(source_id),
-                Outcome::Failed { source_id, reason } => {
-                    self.counts.failed += 1;
-                    self.errors
-                        .push(format!("contact for {source_id}: {reason}"));
-                }
-            }
-        }
-        for record in &upserts {
-            self.records
-                .insert(record.source_id.clone(), record.clone());
-        }
-        for source_id in &removed {
-            self.records.remove(source_id);
-        }
-        self.engine
-            .store
-            .apply(
-                &self.job.profile_id,
-                &self.job.mailbox_id,
-                &upserts,
-                &removed,
-            )
-            .await?;
-        Ok(to_look_up)
-    }
-
-    fn contact_id_of(&self, source_id: &str) -> String {
-        self.records
-            .get(source_id)
-            .map(|record| record.contact_id.clone())
-            .unwrap_or_default()
-    }
-
-    /// The row for a contact now holding the desired values.
-    fn record_for(
-        &self,
-        source_id: &str,
-        contact_id: String,
-        desired: &HashMap<&str, &Desired>,
-    ) -> ContactRecord {
-        let content_hash = desired
-            .get(source_id)
-            .map(|entry| entry.content_hash.clone())
-            .unwrap_or_default();
-        let photo_hash = self
-            .records
-            .get(source_id)
-            .filter(|record| record.contact_id == contact_id)
-            .map(|record| record.photo_hash.clone())
-            .unwrap_or_default();
-        ContactRecord {
-            source_id: source_id.to_owned(),
-            contact_id,
-            content_hash,
-            photo_hash,
-        }
-    }
-
-    /// Looks before writing again: a contact found for the source id is
-    /// recorded (and updated when it differs); only a confirmed absence
-    /// leads to a create.
-    async fn follow_up(
-        &mut self,
-        source_ids: &[String],
-        desired: &HashMap<&str, &Desired>,
-    ) -> Result<Vec<Op>, Error> {
-        let found =
-            executor::look_up(&self.mailbox, &self.folder_id, source_ids, &self.retries).await?;
-        let mut ops = Vec::new();
-        let mut upserts = Vec::new();
-        for source_id in source_ids {
-            let Some(entry) = desired.get(source_id.as_str()) else {
-                continue;
-            };
-            let contacts = found.get(source_id).cloned().unwrap_or_default();
-            let Some(contact) = contacts.first() else {
-                ops.push(Op::Create {
-                    source_id: source_id.clone(),
-                    body: mapping::create_body(entry),
-                });
-                continue;
-            };
-            let current_hash = mapping::enforced_hash(&contact.fields, &self.rules);
-            upserts.push(ContactRecord {
-                source_id: source_id.clone(),
-                contact_id: contact.contact_id.clone(),
-                content_hash: current_hash.clone(),
-                photo_hash: String::new(),
-            });
-            if current_hash == entry.content_hash {
-                // The earlier create was applied after all.
-                self.counts.created += 1;
-            } else {
-                ops.push(Op::Update {
-                    source_id: source_id.clone(),
-                    contact_id: contact.contact_id.clone(),
-                    body: mapping::patch_body(entry, &self.rules, Some(&contact.fields), false),
-                });
-            }
-        }
-        for record in &upserts {
-            self.records
-                .insert(record.source_id.clone(), record.clone());
-        }
-        self.engine
-            .store
-            .apply(&self.job.profile_id, &self.job.mailbox_id, &upserts, &[])
-            .await?;
-        Ok(ops)
-    }
-
-    /// PUTs photos whose hash differs from the one written.
-    async fn write_photos(
-        &mut self,
-        desired: &[Desired],
-        photos: &dyn PhotoSource,
-    ) -> Result<(), Error> {
-        for entry in desired {
-            if entry.photo_hash.is_empty() {
-                continue;
-            }
-            let Some(record) = self.records.get(&entry.source_id).cloned() else {
-                continue;
-            };
-            if record.photo_hash == entry.photo_hash {
-                continue;
-            }
-            let photo = match photos.photo(&entry.photo_hash).await {
-                Ok(photo) => photo,
-                Err(error) => {
-                    self.errors
-                        .push(format!("photo of {}: {error}", entry.source_id));
-                    continue;
-                }
-            };
-            let url = format!(
-                "{}/{}/photo/$value",
-                self.mailbox.contacts_path(&self.folder_id),
-                record.contact_id
-            );
-            let request = GraphRequest::new(reqwest::Method::PUT, url)
-                .with_bytes(photo.content_type, photo.data);
-            self.mailbox.send(request).await?;
-            self.counts.photos_written += 1;
-            let updated = ContactRecord {
-                photo_hash: entry.photo_hash.clone(),
-                ..record
-            };
-            self.engine
-                .store
-                .apply(
-                    &self.job.profile_id,
-                    &self.job.mailbox_id,
-                    std::slice::from_ref(&updated),
-                    &[],
-                )
-                .await?;
-            self.records.insert(updated.source_id.clone(), updated);
-        }
-        Ok(())
     }
 }
