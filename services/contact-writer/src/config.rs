@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "GALSYNC_WRITER_BATCH_SIZE", default_value_t = 20)]
     pub batch_size: usize,
 
+    /// Milliseconds a partial `$batch` waits for other mailboxes' requests to
+    /// share its HTTP call (0: each mailbox sends its own calls).
+    #[arg(long, env = "GALSYNC_WRITER_BATCH_LINGER_MS", default_value_t = 10)]
+    pub batch_linger_ms: u64,
+
     /// Graph's per-app-per-mailbox request budget per window; the writer paces
     /// itself to stay within it (and learns a lower one from throttling).
     #[arg(
@@ -147,6 +152,12 @@ impl ServiceConfig for Config {
             return Err(ConfigError::new(
                 "mailbox-in-flight",
                 "must be between 1 and 4 (Graph refuses a fifth concurrent request per mailbox)",
+            ));
+        }
+        if self.batch_linger_ms > 1_000 {
+            return Err(ConfigError::new(
+                "batch-linger-ms",
+                "must be at most 1000 (a partial batch should not wait longer than a Graph round trip or two)",
             ));
         }
         if self.workers == 0 {

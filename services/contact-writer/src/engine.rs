@@ -3,14 +3,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use galsync_auth_broker::client::BrokerTokenSource;
-use galsync_graph::{GraphClient, GraphClientConfig, HttpOptions, RetryPolicy, TokenSource};
+use galsync_graph::{
+    GraphClient, GraphClientConfig, HttpOptions, RequestStats, RetryPolicy, TokenSource,
+};
 use galsync_proto::v1;
 use tonic::transport::Channel;
 
+use crate::coalesce::Coalescer;
 use crate::error::Error;
+use crate::mailbox::{MailboxGraph, Tally};
 use crate::pacing::{Pacers, PacingConfig};
 use crate::snapshot::{PhotoBytes, PhotoMap, SnapshotSource};
 use crate::store::WriterStore;
@@ -44,15 +49,30 @@ pub struct EngineSettings {
     pub pacing: PacingConfig,
     /// Sub-requests per `$batch` (≤ 20).
     pub batch_size: usize,
+    /// How long a partial batch waits for other mailboxes' sub-requests to
+    /// share its call (zero: mailboxes never share a call).
+    pub batch_linger: Duration,
 }
+
+/// The default [`EngineSettings::batch_linger`]: short next to a Graph round
+/// trip, long enough for mailboxes reconciled side by side to meet.
+pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(10);
 
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             pacing: PacingConfig::default(),
             batch_size: 20,
+            batch_linger: DEFAULT_BATCH_LINGER,
         }
     }
+}
+
+/// A tenant's Graph client and its shared batches.
+#[derive(Debug, Clone)]
+struct TenantGraph {
+    client: GraphClient,
+    batches: Arc<Coalescer>,
 }
 
 /// Everything a reconciliation needs, shared by the RPCs and the work loop.
@@ -63,7 +83,7 @@ pub struct Engine {
     pub snapshots: SnapshotSource,
     http: reqwest::Client,
     broker: Channel,
-    clients: tokio::sync::Mutex<HashMap<String, GraphClient>>,
+    tenants: tokio::sync::Mutex<HashMap<String, TenantGraph>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -97,15 +117,27 @@ impl Engine {
             snapshots: SnapshotSource::new(reader),
             http,
             broker,
-            clients: tokio::sync::Mutex::new(HashMap::new()),
+            tenants: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
-    /// The Graph client of a tenant, with `contacts` tokens from the broker.
-    pub async fn graph_for(&self, tenant_id: &str) -> Result<GraphClient, Error> {
-        let mut clients = self.clients.lock().await;
-        if let Some(client) = clients.get(tenant_id) {
-            return Ok(client.clone());
+    /// Graph for one mailbox of a tenant (`contacts` tokens from the
+    /// broker), paced, counting into fresh stats.
+    pub async fn mailbox(&self, tenant_id: &str, mailbox_id: &str) -> Result<MailboxGraph, Error> {
+        let tenant = self.tenant(tenant_id).await?;
+        Ok(MailboxGraph {
+            graph: tenant.client.with_stats(Arc::new(RequestStats::new())),
+            pacer: self.pacers.for_mailbox(tenant_id, mailbox_id),
+            mailbox_id: mailbox_id.to_owned(),
+            batches: tenant.batches,
+            tally: Arc::new(Tally::default()),
+        })
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<TenantGraph, Error> {
+        let mut tenants = self.tenants.lock().await;
+        if let Some(tenant) = tenants.get(tenant_id) {
+            return Ok(tenant.clone());
         }
         let setup_error = |reason: String| Error::GraphSetup {
             tenant_id: tenant_id.to_owned(),
@@ -127,7 +159,11 @@ impl Engine {
         };
         let client = GraphClient::new(self.http.clone(), config, token_source)
             .map_err(|error| setup_error(error.to_string()))?;
-        clients.insert(tenant_id.to_owned(), client.clone());
-        Ok(client)
+        let tenant = TenantGraph {
+            client,
+            batches: Coalescer::new(self.settings.batch_linger),
+        };
+        tenants.insert(tenant_id.to_owned(), tenant.clone());
+        Ok(tenant)
     }
 }

@@ -5,7 +5,7 @@
 //! reported so the caller re-plans that entry.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use galsync_graph::{BatchRequest, BatchResponse};
 use serde_json::Value;
@@ -71,7 +71,7 @@ pub enum Outcome {
 
 /// The final answer to one sub-request.
 #[derive(Debug, Clone)]
-enum SubOutcome {
+pub(crate) enum SubOutcome {
     Answered(BatchResponse),
     /// The connection dropped under a create.
     Uncertain,
@@ -87,10 +87,9 @@ fn is_retryable(status: u16, is_create: bool) -> bool {
 
 /// Sends `requests` (≤ 20) as one batch and again for the sub-requests that
 /// may be retried, honouring the mailbox pacer between rounds.
-async fn run_batch(
+pub(crate) async fn run_batch(
     mailbox: &MailboxGraph,
     requests: &[BatchRequest],
-    retries: &AtomicU64,
 ) -> Result<Vec<SubOutcome>, Error> {
     let mut latest: Vec<Option<SubOutcome>> = vec![None; requests.len()];
     let mut pending: Vec<usize> = (0..requests.len()).collect();
@@ -137,7 +136,10 @@ async fn run_batch(
         if round == MAX_ROUNDS {
             break;
         }
-        retries.fetch_add(next_pending.len() as u64, Ordering::Relaxed);
+        mailbox
+            .tally
+            .retries
+            .fetch_add(next_pending.len() as u64, Ordering::Relaxed);
         if !throttled {
             mailbox.back_off(round);
         }
@@ -154,7 +156,6 @@ pub async fn execute(
     mailbox: &MailboxGraph,
     folder_id: &str,
     ops: &[Op],
-    retries: &AtomicU64,
 ) -> Result<Vec<Outcome>, Error> {
     let contacts_path = mailbox.contacts_path(folder_id);
     let mut requests = Vec::with_capacity(ops.len());
@@ -170,7 +171,7 @@ pub async fn execute(
             }
         });
     }
-    let answers = run_batch(mailbox, &requests, retries).await?;
+    let answers = run_batch(mailbox, &requests).await?;
     let mut outcomes = Vec::with_capacity(ops.len());
     for (op, answer) in ops.iter().zip(answers) {
         let source_id = op.source_id().to_owned();
@@ -242,7 +243,6 @@ pub async fn look_up(
     mailbox: &MailboxGraph,
     folder_id: &str,
     source_ids: &[String],
-    retries: &AtomicU64,
 ) -> Result<HashMap<String, Vec<ListedContact>>, Error> {
     let mut found: HashMap<String, Vec<ListedContact>> = HashMap::new();
     for chunk in source_ids.chunks(galsync_graph::MAX_BATCH_REQUESTS) {
@@ -253,7 +253,7 @@ pub async fn look_up(
                 mailbox.lookup_request((index + 1).to_string(), folder_id, source_id)
             })
             .collect();
-        let answers = run_batch(mailbox, &requests, retries).await?;
+        let answers = run_batch(mailbox, &requests).await?;
         for (source_id, answer) in chunk.iter().zip(answers) {
             let SubOutcome::Answered(response) = answer else {
                 continue;

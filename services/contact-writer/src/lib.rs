@@ -9,6 +9,7 @@
 //! [`reconcile`] (the flow; its writing half in `reconcile::writes`), [`purge`], [`work`] (work-queue loop),
 //! [`store`], [`grpc`].
 
+pub mod coalesce;
 mod config;
 pub mod engine;
 pub mod error;
@@ -97,6 +98,7 @@ pub async fn serve(
     let settings = EngineSettings {
         pacing: config.pacing(),
         batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
+        batch_linger: Duration::from_millis(config.batch_linger_ms),
     };
     let engine = Arc::new(Engine::new(store.clone(), broker, reader, settings)?);
 

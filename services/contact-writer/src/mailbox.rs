@@ -2,6 +2,7 @@
 //! survive deletion and renames, duplicates), listing the folder with the
 //! ownership property, looking up one source id, and `$batch` calls.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use galsync_graph::{BatchRequest, BatchResponse, GraphClient, GraphError, GraphR
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use crate::coalesce::Coalescer;
 use crate::error::Error;
+use crate::executor::{self, SubOutcome};
 use crate::mapping::{self, Fields};
 use crate::pacing::MailboxPacer;
 
@@ -53,15 +56,46 @@ pub struct FolderChoice {
     pub duplicate_folder_ids: Vec<String>,
 }
 
+/// What one reconciliation sent, counted by the mailbox itself: a batch
+/// shared with other mailboxes is one HTTP request of the run that sent it
+/// (its client's stats), while each run counts its own sub-requests here.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub sub_requests: AtomicU64,
+    /// Sub-requests sent again after throttling or a transient failure.
+    pub retries: AtomicU64,
+}
+
+impl Tally {
+    pub fn sub_requests(&self) -> u64 {
+        self.sub_requests.load(Ordering::Relaxed)
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+}
+
 /// Graph for one mailbox, paced.
 #[derive(Debug, Clone)]
 pub struct MailboxGraph {
     pub graph: GraphClient,
     pub pacer: Arc<MailboxPacer>,
     pub mailbox_id: String,
+    /// The tenant's shared `$batch` calls.
+    pub batches: Arc<Coalescer>,
+    pub tally: Arc<Tally>,
 }
 
 impl MailboxGraph {
+    /// Sets the request counts of what this mailbox sent so far.
+    pub fn count_requests(&self, counts: &mut galsync_proto::v1::SyncCounts) {
+        let stats = self.graph.stats();
+        counts.graph_requests = stats.requests();
+        counts.batched_requests = self.tally.sub_requests();
+        counts.retries = stats.retries() + self.tally.retries();
+    }
+
     fn error(&self, source: GraphError) -> Error {
         Error::from_graph(&self.mailbox_id, source)
     }
@@ -83,14 +117,19 @@ impl MailboxGraph {
         response.json().map_err(|error| self.error(error))
     }
 
-    /// One paced `$batch` (no sub-request retry: the caller decides). The
-    /// longest sub-response Retry-After holds the whole mailbox.
+    /// One paced `$batch`, shared with other mailboxes' when that saves a
+    /// round trip (no sub-request retry: the caller decides). The longest
+    /// sub-response Retry-After holds the whole mailbox.
     pub async fn batch(
         &self,
         requests: Vec<BatchRequest>,
     ) -> Result<Vec<BatchResponse>, GraphError> {
-        let permit = self.pacer.acquire(requests.len() as u32).await;
-        let result = self.graph.batch(requests).await;
+        let count = requests.len() as u32;
+        let permit = self.pacer.acquire(count).await;
+        self.tally
+            .sub_requests
+            .fetch_add(u64::from(count), Ordering::Relaxed);
+        let result = self.batches.batch(&self.graph, requests).await;
         let retry_after = match &result {
             Ok(responses) => responses
                 .iter()
@@ -175,13 +214,31 @@ impl MailboxGraph {
         dry_run: bool,
     ) -> Result<Option<FolderChoice>, Error> {
         let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
-        let folder = match self.get_json(&url).await {
-            Ok(folder) => folder,
-            Err(Error::Graph { source, .. }) if source.is_not_found() => {
-                info!(mailbox = %self.mailbox_id, "the galsync folder was deleted, finding or creating it again");
-                return Ok(None);
+        // A sub-request, so that the checks of mailboxes reconciled side by
+        // side share one call.
+        let lookup = [BatchRequest::get("1", url.clone())];
+        let answer = executor::run_batch(self, &lookup).await?.pop();
+        let folder = match answer {
+            Some(SubOutcome::Answered(response)) if response.is_success() => {
+                response.body.unwrap_or_default()
             }
-            Err(error) => return Err(error),
+            Some(SubOutcome::Answered(response)) => match response.api_error() {
+                Some(api_error) if api_error.is_not_found() => {
+                    info!(mailbox = %self.mailbox_id, "the galsync folder was deleted, finding or creating it again");
+                    return Ok(None);
+                }
+                Some(api_error) => return Err(self.error(GraphError::Api(api_error))),
+                None => {
+                    return Err(self.error(GraphError::InvalidBatch {
+                        reason: format!("the folder check answered status {}", response.status),
+                    }))
+                }
+            },
+            _ => {
+                return Err(self.error(GraphError::InvalidBatch {
+                    reason: "the folder check got no answer".to_owned(),
+                }))
+            }
         };
         let current_name = folder["displayName"].as_str().unwrap_or_default();
         if current_name != folder_name && !dry_run {

@@ -2,16 +2,11 @@
 //! whose user is no longer a target. Contacts galsync does not own are never
 //! touched, so a folder still holding some is kept.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-use galsync_graph::RequestStats;
 use galsync_proto::v1;
 
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
-use crate::mailbox::MailboxGraph;
 use crate::reconcile::DEFAULT_FOLDER_NAME;
 
 pub async fn purge(
@@ -33,17 +28,9 @@ pub async fn purge(
     } else {
         request.folder_name.trim()
     };
-    let stats = Arc::new(RequestStats::new());
-    let mailbox = MailboxGraph {
-        graph: engine
-            .graph_for(&request.tenant_id)
-            .await?
-            .with_stats(Arc::clone(&stats)),
-        pacer: engine
-            .pacers
-            .for_mailbox(&request.tenant_id, &request.mailbox_id),
-        mailbox_id: request.mailbox_id.clone(),
-    };
+    let mailbox = engine
+        .mailbox(&request.tenant_id, &request.mailbox_id)
+        .await?;
     let stored = engine
         .store
         .mailbox_state(profile_id, &request.mailbox_id)
@@ -75,9 +62,8 @@ pub async fn purge(
                 None => foreign += 1,
             }
         }
-        let retries = AtomicU64::new(0);
         for chunk in ops.chunks(engine.settings.batch_size.clamp(1, 20)) {
-            for outcome in executor::execute(&mailbox, &folder_id, chunk, &retries).await? {
+            for outcome in executor::execute(&mailbox, &folder_id, chunk).await? {
                 match outcome {
                     Outcome::Deleted { .. } => counts.deleted += 1,
                     Outcome::Failed { reason, .. } => {
@@ -88,7 +74,6 @@ pub async fn purge(
                 }
             }
         }
-        counts.retries = retries.load(Ordering::Relaxed);
         if foreign == 0 && counts.failed == 0 {
             mailbox.delete_folder(&folder_id).await?;
         } else if foreign > 0 {
@@ -105,9 +90,7 @@ pub async fn purge(
             .forget_mailbox(profile_id, &request.mailbox_id)
             .await?;
     }
-    counts.graph_requests = stats.snapshot().requests;
-    counts.batched_requests = stats.snapshot().batch_sub_requests;
-    counts.retries += stats.snapshot().retries;
+    mailbox.count_requests(&mut counts);
     result.counts = Some(counts);
     Ok(result)
 }

@@ -3,10 +3,7 @@
 //! uncertain, photos, and the store kept safe at every crash point.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use galsync_graph::RequestStats;
 use galsync_proto::v1;
 use tracing::info;
 
@@ -97,16 +94,8 @@ pub async fn reconcile(
     entries: &[v1::DirectoryEntry],
     photos: &dyn PhotoSource,
 ) -> Result<Report, Error> {
-    let stats = Arc::new(RequestStats::new());
-    let graph = engine
-        .graph_for(&job.tenant_id)
-        .await?
-        .with_stats(Arc::clone(&stats));
-    let mailbox = MailboxGraph {
-        graph,
-        pacer: engine.pacers.for_mailbox(&job.tenant_id, &job.mailbox_id),
-        mailbox_id: job.mailbox_id.clone(),
-    };
+    let mailbox = engine.mailbox(&job.tenant_id, &job.mailbox_id).await?;
+    let _active = mailbox.batches.enter();
     let rules = FieldRules::from_proto(&job.policy.field_rules);
     let deletion = DeletionPolicy::from_proto(&job.policy);
     let desired = desired_contacts(entries, &rules);
@@ -126,7 +115,7 @@ pub async fn reconcile(
     let Some(folder_id) = folder.folder_id else {
         // Dry run into a mailbox without the folder: everything is a create.
         let plan = plan::build(&desired, &HashMap::new(), &[], &rules, &deletion);
-        return Ok(plan_report(result, &plan, &rules, &stats));
+        return Ok(plan_report(result, &plan, &rules, &mailbox));
     };
     let folder_changed = folder_id != stored.folder_id;
     let state_trusted = stored.state_valid && !folder_changed;
@@ -159,7 +148,7 @@ pub async fn reconcile(
     }
     let plan = plan::build(&desired, &known, &duplicates, &rules, &deletion);
     if job.dry_run {
-        return Ok(plan_report(result, &plan, &rules, &stats));
+        return Ok(plan_report(result, &plan, &rules, &mailbox));
     }
 
     let mut run = Run {
@@ -175,7 +164,6 @@ pub async fn reconcile(
             ..Default::default()
         },
         errors: Vec::new(),
-        retries: AtomicU64::new(0),
     };
     // From here until the final save the store says "uncertain": a crash at
     // any point makes the next run rebuild from the mailbox.
@@ -226,9 +214,7 @@ pub async fn reconcile(
     if job.policy.write_photos {
         run.write_photos(&desired, photos).await?;
     }
-    run.counts.graph_requests = stats.snapshot().requests;
-    run.counts.batched_requests = stats.snapshot().batch_sub_requests;
-    run.counts.retries = stats.snapshot().retries + run.retries.load(Ordering::Relaxed);
+    run.mailbox.count_requests(&mut run.counts);
     if unresolved == 0 {
         let state = MailboxState {
             folder_id,
@@ -279,17 +265,17 @@ fn plan_report(
     mut result: v1::MailboxSyncResult,
     plan: &plan::Plan,
     rules: &FieldRules,
-    stats: &RequestStats,
+    mailbox: &MailboxGraph,
 ) -> Report {
-    let counts = v1::SyncCounts {
+    let mut counts = v1::SyncCounts {
         created: plan.creates.len() as u64,
         updated: plan.updates.len() as u64,
         deleted: plan.deletes.len() as u64,
         unchanged: plan.unchanged,
         deletes_awaiting_approval: plan.held_deletes.len() as u64,
-        graph_requests: stats.snapshot().requests,
         ..Default::default()
     };
+    mailbox.count_requests(&mut counts);
     result.outcome = if plan.held_deletes.is_empty() {
         v1::MailboxOutcome::Succeeded
     } else {

@@ -30,7 +30,7 @@ async fn a_long_initial_sync_runs_near_the_mailbox_limit_without_early_retries()
             window,
             in_flight: 4,
         },
-        batch_size: 20,
+        ..EngineSettings::default()
     };
     let harness = Harness::start(emulator_config, settings).await;
     let mailboxes = harness.add_mailboxes(2);

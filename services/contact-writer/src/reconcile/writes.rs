@@ -3,7 +3,6 @@
 //! anything uncertain before writing again, and writes photos.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 
 use galsync_graph::GraphRequest;
 use galsync_proto::v1;
@@ -26,7 +25,6 @@ pub(super) struct Run<'a> {
     pub(super) records: HashMap<String, ContactRecord>,
     pub(super) counts: v1::SyncCounts,
     pub(super) errors: Vec<String>,
-    pub(super) retries: AtomicU64,
 }
 
 impl Run<'_> {
@@ -41,8 +39,7 @@ impl Run<'_> {
         for round in 0..=MAX_FOLLOW_UP_ROUNDS {
             let mut to_look_up: Vec<String> = Vec::new();
             for chunk in ops.chunks(batch_size) {
-                let outcomes =
-                    executor::execute(&self.mailbox, &self.folder_id, chunk, &self.retries).await?;
+                let outcomes = executor::execute(&self.mailbox, &self.folder_id, chunk).await?;
                 to_look_up.extend(self.apply(outcomes, desired).await?);
             }
             if to_look_up.is_empty() {
@@ -155,8 +152,7 @@ impl Run<'_> {
         source_ids: &[String],
         desired: &HashMap<&str, &Desired>,
     ) -> Result<Vec<Op>, Error> {
-        let found =
-            executor::look_up(&self.mailbox, &self.folder_id, source_ids, &self.retries).await?;
+        let found = executor::look_up(&self.mailbox, &self.folder_id, source_ids).await?;
         let mut ops = Vec::new();
         let mut upserts = Vec::new();
         for source_id in source_ids {
