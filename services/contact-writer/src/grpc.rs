@@ -50,18 +50,20 @@ pub fn failed_result(mailbox_id: &str, error: &Error) -> v1::MailboxSyncResult {
     }
 }
 
-/// Runs one `SyncMailboxRequest` (entries from the reader's snapshot).
+/// Runs one `SyncMailboxRequest` (entries from the reader's snapshot),
+/// publishing counts to `progress` as it writes.
 pub async fn execute_request(
     engine: &Engine,
     request: &v1::SyncMailboxRequest,
     dry_run: bool,
+    progress: &reconcile::Progress,
 ) -> Result<reconcile::Report, Error> {
     let job = MailboxJob::from_request(request, dry_run)?;
     if request.snapshot_id.is_empty() {
         return Err(Error::InvalidRequest("snapshot_id is required".to_owned()));
     }
     let entries = engine.snapshots.entries(&request.snapshot_id).await?;
-    reconcile::reconcile(engine, &job, &entries, &engine.snapshots).await
+    reconcile::reconcile_with_progress(engine, &job, &entries, &engine.snapshots, progress).await
 }
 
 /// [`execute_request`] with a mailbox's own failure turned into a FAILED result.
@@ -71,7 +73,8 @@ pub async fn run_request(
     dry_run: bool,
 ) -> Result<reconcile::Report, Error> {
     let mailbox_id = request.mailbox_id.clone();
-    match execute_request(engine, request, dry_run).await {
+    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
+    match execute_request(engine, request, dry_run, &progress).await {
         Ok(report) => Ok(report),
         Err(error) if error.is_mailbox_failure() => {
             tracing::warn!(mailbox = %mailbox_id, %error, "mailbox failed");

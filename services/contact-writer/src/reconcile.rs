@@ -87,12 +87,28 @@ pub fn desired_contacts(entries: &[v1::DirectoryEntry], rules: &FieldRules) -> V
     desired
 }
 
+/// Where a reconciliation publishes its counts while it writes (the work
+/// loop forwards the latest in each heartbeat).
+pub type Progress = tokio::sync::watch::Sender<v1::SyncCounts>;
+
 /// Reconciles (or, for a dry run, plans) one mailbox against `entries`.
 pub async fn reconcile(
     engine: &Engine,
     job: &MailboxJob,
     entries: &[v1::DirectoryEntry],
     photos: &dyn PhotoSource,
+) -> Result<Report, Error> {
+    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
+    reconcile_with_progress(engine, job, entries, photos, &progress).await
+}
+
+/// [`reconcile`], publishing counts to `progress` after every batch.
+pub async fn reconcile_with_progress(
+    engine: &Engine,
+    job: &MailboxJob,
+    entries: &[v1::DirectoryEntry],
+    photos: &dyn PhotoSource,
+    progress: &Progress,
 ) -> Result<Report, Error> {
     let mailbox = engine.mailbox(&job.tenant_id, &job.mailbox_id).await?;
     let _active = mailbox.batches.enter();
@@ -164,7 +180,9 @@ pub async fn reconcile(
             ..Default::default()
         },
         errors: Vec::new(),
+        progress,
     };
+    run.publish();
     // From here until the final save the store says "uncertain": a crash at
     // any point makes the next run rebuild from the mailbox.
     store

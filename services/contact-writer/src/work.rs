@@ -1,5 +1,6 @@
 //! The work loop: lease a mailbox from the scheduler's work queue, reconcile
-//! it while heartbeating, then complete it with its counts or fail it with a
+//! it while heartbeating (each heartbeat carries the counts so far, which
+//! the scheduler forwards to `WatchRun`), then complete it with its counts or fail it with a
 //! reason. On shutdown a running item gets the drain time to finish, else its
 //! lease is released (the store is marked uncertain, so the next writer
 //! rebuilds before writing).
@@ -112,8 +113,10 @@ impl Worker {
         info!(worker = %self.name, work_item = %item.work_item_id, mailbox = %request.mailbox_id, attempt = item.attempt, "leased work");
         let engine = Arc::clone(&self.engine);
         let dry_run = item.dry_run;
-        let mut work: JoinHandle<Result<Report, Error>> =
-            tokio::spawn(async move { grpc::execute_request(&engine, &request, dry_run).await });
+        let (progress, counts) = watch::channel(v1::SyncCounts::default());
+        let mut work: JoinHandle<Result<Report, Error>> = tokio::spawn(async move {
+            grpc::execute_request(&engine, &request, dry_run, &progress).await
+        });
         let heartbeat_every = Duration::from_secs(u64::from(self.settings.lease_secs.max(3)) / 3);
         let mut heartbeat = tokio::time::interval_at(
             tokio::time::Instant::now() + heartbeat_every,
@@ -129,7 +132,7 @@ impl Worker {
                     let request = v1::HeartbeatRequest {
                         lease_token: lease_token.clone(),
                         lease_seconds: self.settings.lease_secs,
-                        progress: None,
+                        progress: Some(*counts.borrow()),
                     };
                     match self.queue.heartbeat(request).await {
                         Ok(response) if response.get_ref().cancel_requested => {

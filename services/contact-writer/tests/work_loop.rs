@@ -1,5 +1,5 @@
-//! The work loop against a fake WorkQueue on port 0: lease, complete with
-//! counts, fail a blocked mailbox without retry, release on shutdown.
+//! The work loop against a fake WorkQueue on port 0: lease, heartbeat with
+//! progress, complete with counts, fail a blocked mailbox without retry.
 
 mod common;
 
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{directory, no_limits, settings, Harness};
 use galsync_contact_writer::work::{self, WorkSettings};
+use galsync_graph_emulator::faults::FaultRule;
 use galsync_proto::v1;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
@@ -18,6 +19,70 @@ struct FakeQueue {
     completed: Arc<Mutex<Vec<v1::CompleteRequest>>>,
     failed: Arc<Mutex<Vec<v1::FailRequest>>>,
     released: Arc<Mutex<Vec<String>>>,
+    heartbeats: Arc<Mutex<Vec<v1::HeartbeatRequest>>>,
+}
+
+impl FakeQueue {
+    /// Serves the queue on port 0 and runs the work loop against it; send
+    /// `true` on the returned sender to stop the loop.
+    async fn run_loop(
+        &self,
+        harness: &Harness,
+        settings: WorkSettings,
+    ) -> (
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = self.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(v1::work_queue_server::WorkQueueServer::new(server))
+                .serve_with_incoming(TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let loop_task = tokio::spawn(work::run(
+            Arc::clone(&harness.engine),
+            channel,
+            settings,
+            stopped,
+        ));
+        (stop, loop_task)
+    }
+
+    /// Waits until `count` items were completed or failed.
+    async fn wait_for_finished(&self, count: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.completed.lock().unwrap().len() + self.failed.lock().unwrap().len() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "work items were not finished"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn sync_item(harness: &Harness, index: usize, mailbox: &str, dry_run: bool) -> v1::WorkItem {
+    v1::WorkItem {
+        work_item_id: format!("item-{index}"),
+        run_id: "run-1".to_owned(),
+        request: Some(v1::SyncMailboxRequest {
+            tenant_id: harness.tenant_id.to_string(),
+            mailbox_id: mailbox.to_owned(),
+            snapshot_id: "snap-1".to_owned(),
+            policy: Some(v1::WritePolicy::default()),
+            profile_id: "profile-1".to_owned(),
+        }),
+        attempt: 1,
+        dry_run,
+    }
 }
 
 #[tonic::async_trait]
@@ -37,8 +102,9 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
     }
     async fn heartbeat(
         &self,
-        _request: Request<v1::HeartbeatRequest>,
+        request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        self.heartbeats.lock().unwrap().push(request.into_inner());
         Ok(Response::new(v1::HeartbeatResponse::default()))
     }
     async fn complete(
@@ -89,34 +155,12 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
         .insert("snap-1".to_owned(), directory(25));
     let queue = FakeQueue::default();
     for (index, mailbox) in mailboxes.iter().enumerate() {
-        queue.items.lock().unwrap().push(v1::WorkItem {
-            work_item_id: format!("item-{index}"),
-            run_id: "run-1".to_owned(),
-            request: Some(v1::SyncMailboxRequest {
-                tenant_id: harness.tenant_id.to_string(),
-                mailbox_id: mailbox.clone(),
-                snapshot_id: "snap-1".to_owned(),
-                policy: Some(v1::WritePolicy::default()),
-                profile_id: "profile-1".to_owned(),
-            }),
-            attempt: 1,
-            dry_run: index == 1,
-        });
+        queue
+            .items
+            .lock()
+            .unwrap()
+            .push(sync_item(&harness, index, mailbox, index == 1));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = queue.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(v1::work_queue_server::WorkQueueServer::new(server))
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
-            .unwrap();
-    });
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let settings = WorkSettings {
         worker_id: "writer-test".to_owned(),
         workers: 2,
@@ -124,20 +168,8 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
         idle_poll: Duration::from_millis(50),
         drain: Duration::from_secs(5),
     };
-    let loop_task = tokio::spawn(work::run(
-        Arc::clone(&harness.engine),
-        channel,
-        settings,
-        stopped,
-    ));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while queue.completed.lock().unwrap().len() + queue.failed.lock().unwrap().len() < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "work items were not finished"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (stop, loop_task) = queue.run_loop(&harness, settings).await;
+    queue.wait_for_finished(3, Duration::from_secs(20)).await;
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), loop_task)
         .await
@@ -168,4 +200,78 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
         "blocked by an Exchange application access policy"
     );
     assert!(!failed[0].retryable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_carry_the_counts_so_far() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(400));
+    // Slow batches make the sync outlast several heartbeats.
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("$batch".to_owned()),
+        method: Some("POST".to_owned()),
+        latency_ms: Some(250),
+        ..Default::default()
+    });
+    let queue = FakeQueue::default();
+    queue
+        .items
+        .lock()
+        .unwrap()
+        .push(sync_item(&harness, 0, &mailbox, false));
+    let settings = WorkSettings {
+        worker_id: "writer-test".to_owned(),
+        workers: 1,
+        lease_secs: 3,
+        idle_poll: Duration::from_millis(50),
+        drain: Duration::from_secs(5),
+    };
+    let (stop, loop_task) = queue.run_loop(&harness, settings).await;
+    queue.wait_for_finished(1, Duration::from_secs(60)).await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), loop_task)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let completed = queue.completed.lock().unwrap().clone();
+    let final_counts = completed[0].result.as_ref().unwrap().counts.unwrap();
+    assert_eq!(final_counts.created, 400);
+    let progress: Vec<v1::SyncCounts> = queue
+        .heartbeats
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|heartbeat| {
+            heartbeat
+                .progress
+                .expect("every heartbeat carries progress")
+        })
+        .collect();
+    assert!(
+        progress.len() >= 2,
+        "a sync of 20 slow batches outlasts two heartbeats: {progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|counts| counts.created > 0 && counts.created < 400),
+        "some heartbeat shows the sync part way: {progress:?}"
+    );
+    assert!(
+        progress
+            .windows(2)
+            .all(|pair| pair[0].created <= pair[1].created
+                && pair[0].graph_requests <= pair[1].graph_requests),
+        "progress only grows: {progress:?}"
+    );
+    assert!(progress
+        .iter()
+        .all(|counts| counts.created <= final_counts.created));
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use galsync_graph::GraphRequest;
 use galsync_proto::v1;
 
-use super::{MailboxJob, MAX_FOLLOW_UP_ROUNDS};
+use super::{MailboxJob, Progress, MAX_FOLLOW_UP_ROUNDS};
 use crate::engine::{Engine, PhotoSource};
 use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
@@ -25,9 +25,17 @@ pub(super) struct Run<'a> {
     pub(super) records: HashMap<String, ContactRecord>,
     pub(super) counts: v1::SyncCounts,
     pub(super) errors: Vec<String>,
+    pub(super) progress: &'a Progress,
 }
 
 impl Run<'_> {
+    /// Publishes the counts so far.
+    pub(super) fn publish(&self) {
+        let mut counts = self.counts;
+        self.mailbox.count_requests(&mut counts);
+        self.progress.send_replace(counts);
+    }
+
     /// Sends `ops` in batches, then resolves uncertain creates and vanished
     /// contacts by looking them up. Returns how many stayed unresolved.
     pub(super) async fn write_all(
@@ -109,6 +117,7 @@ impl Run<'_> {
                 &removed,
             )
             .await?;
+        self.publish();
         Ok(to_look_up)
     }
 
@@ -229,6 +238,7 @@ impl Run<'_> {
                 .with_bytes(photo.content_type, photo.data);
             self.mailbox.send(request).await?;
             self.counts.photos_written += 1;
+            self.publish();
             let updated = ContactRecord {
                 photo_hash: entry.photo_hash.clone(),
                 ..record
