@@ -38,10 +38,20 @@ pub struct PlannedDelete {
     pub display_name: String,
 }
 
+/// A contact whose photo was removed at the source. Graph cannot delete a
+/// contact's photo, so the contact is replaced by a fresh one without it
+/// (delete, then create).
+#[derive(Debug, Clone)]
+pub struct PlannedReplace {
+    pub desired: Desired,
+    pub contact_id: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub creates: Vec<Desired>,
     pub updates: Vec<PlannedUpdate>,
+    pub replaces: Vec<PlannedReplace>,
     pub deletes: Vec<PlannedDelete>,
     pub unchanged: u64,
     /// Deletes the guard held back (not in `deletes`).
@@ -93,12 +103,15 @@ impl DeletionPolicy {
 
 /// Plans one mailbox. `duplicates` are further contacts owned for a source
 /// id that already has one in `known` (only mirror mode removes them).
+/// `photos`: galsync manages photos, so a photo removed at the source is
+/// removed from the contact.
 pub fn build(
     desired: &[Desired],
     known: &HashMap<String, Known>,
     duplicates: &[PlannedDelete],
     rules: &FieldRules,
     deletion: &DeletionPolicy,
+    photos: bool,
 ) -> Plan {
     let mut plan = Plan::default();
     let mut wanted: HashSet<&str> = HashSet::with_capacity(desired.len());
@@ -108,6 +121,13 @@ pub fn build(
             plan.creates.push(entry.clone());
             continue;
         };
+        if photos && entry.photo_hash.is_empty() && !existing.photo_hash.is_empty() {
+            plan.replaces.push(PlannedReplace {
+                desired: entry.clone(),
+                contact_id: existing.contact_id.clone(),
+            });
+            continue;
+        }
         let fills_empty_field = existing.current.as_ref().is_some_and(|current| {
             entry
                 .only_if_empty
@@ -174,6 +194,18 @@ pub fn to_proto(plan: &Plan, rules: &FieldRules) -> Vec<v1::PlannedChange> {
             source_object_id: update.desired.source_id.clone(),
             display_name: update.desired.display_name.clone(),
             changes: update.changes.clone(),
+        });
+    }
+    for replace in &plan.replaces {
+        changes.push(v1::PlannedChange {
+            action: v1::planned_change::Action::Update as i32,
+            source_object_id: replace.desired.source_id.clone(),
+            display_name: replace.desired.display_name.clone(),
+            changes: vec![v1::FieldChange {
+                field: "photo".to_owned(),
+                old_value: "(photo)".to_owned(),
+                new_value: String::new(),
+            }],
         });
     }
     for delete in plan.deletes.iter().chain(plan.held_deletes.iter()) {

@@ -9,7 +9,6 @@ use tracing::info;
 
 use crate::engine::{Engine, PhotoSource};
 use crate::error::Error;
-use crate::executor::Op;
 use crate::known;
 use crate::mailbox::MailboxGraph;
 use crate::mapping::{self, Desired, FieldRules};
@@ -130,7 +129,7 @@ pub async fn reconcile_with_progress(
     };
     let Some(folder_id) = folder.folder_id else {
         // Dry run into a mailbox without the folder: everything is a create.
-        let plan = plan::build(&desired, &HashMap::new(), &[], &rules, &deletion);
+        let plan = plan::build(&desired, &HashMap::new(), &[], &rules, &deletion, false);
         return Ok(plan_report(result, &plan, &rules, &mailbox));
     };
     let folder_changed = folder_id != stored.folder_id;
@@ -162,7 +161,14 @@ pub async fn reconcile_with_progress(
     if job.policy.repair && !job.dry_run {
         delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
     }
-    let plan = plan::build(&desired, &known, &duplicates, &rules, &deletion);
+    let plan = plan::build(
+        &desired,
+        &known,
+        &duplicates,
+        &rules,
+        &deletion,
+        job.policy.write_photos,
+    );
     if job.dry_run {
         return Ok(plan_report(result, &plan, &rules, &mailbox));
     }
@@ -180,6 +186,11 @@ pub async fn reconcile_with_progress(
             ..Default::default()
         },
         errors: Vec::new(),
+        replacing: plan
+            .replaces
+            .iter()
+            .map(|replace| replace.desired.source_id.clone())
+            .collect(),
         progress,
     };
     run.publish();
@@ -202,32 +213,7 @@ pub async fn reconcile_with_progress(
         .iter()
         .map(|entry| (entry.source_id.as_str(), entry))
         .collect();
-    let mut ops = Vec::new();
-    for delete in &plan.deletes {
-        ops.push(Op::Delete {
-            source_id: delete.source_id.clone(),
-            contact_id: delete.contact_id.clone(),
-        });
-    }
-    for update in &plan.updates {
-        let body = mapping::patch_body(
-            &update.desired,
-            &run.rules,
-            update.current.as_ref(),
-            update.claim,
-        );
-        ops.push(Op::Update {
-            source_id: update.desired.source_id.clone(),
-            contact_id: update.contact_id.clone(),
-            body,
-        });
-    }
-    for create in &plan.creates {
-        ops.push(Op::Create {
-            source_id: create.source_id.clone(),
-            body: mapping::create_body(create),
-        });
-    }
+    let ops = writes::ops(&plan, &run.rules);
     let unresolved = run.write_all(ops, &desired_by_source).await?;
     if job.policy.write_photos {
         run.write_photos(&desired, photos).await?;
@@ -287,7 +273,7 @@ fn plan_report(
 ) -> Report {
     let mut counts = v1::SyncCounts {
         created: plan.creates.len() as u64,
-        updated: plan.updates.len() as u64,
+        updated: (plan.updates.len() + plan.replaces.len()) as u64,
         deleted: plan.deletes.len() as u64,
         unchanged: plan.unchanged,
         deletes_awaiting_approval: plan.held_deletes.len() as u64,

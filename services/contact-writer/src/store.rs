@@ -163,6 +163,18 @@ impl WriterStore {
         }
         with_pool!(&self.pool, pool => {
             let mut transaction = pool.begin().await?;
+            // Removals first: a replaced contact's old row goes, its new one stays.
+            for source_id in removed_source_ids {
+                sqlx::query(
+                    "DELETE FROM writer_contacts \
+                     WHERE profile_id = $1 AND mailbox_id = $2 AND source_id = $3",
+                )
+                .bind(profile_id)
+                .bind(mailbox_id)
+                .bind(source_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
             for record in upserts {
                 sqlx::query(
                     "INSERT INTO writer_contacts \
@@ -178,17 +190,6 @@ impl WriterStore {
                 .bind(&record.contact_id)
                 .bind(&record.content_hash)
                 .bind(&record.photo_hash)
-                .execute(&mut *transaction)
-                .await?;
-            }
-            for source_id in removed_source_ids {
-                sqlx::query(
-                    "DELETE FROM writer_contacts \
-                     WHERE profile_id = $1 AND mailbox_id = $2 AND source_id = $3",
-                )
-                .bind(profile_id)
-                .bind(mailbox_id)
-                .bind(source_id)
                 .execute(&mut *transaction)
                 .await?;
             }

@@ -207,7 +207,7 @@ async fn photos_are_written_once_and_again_only_when_they_change() {
             "{}/v1.0/users/{mailbox}/contacts/{contact_id}/photo/$value",
             harness.emulator.base_url()
         ))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -231,6 +231,45 @@ async fn photos_are_written_once_and_again_only_when_they_change() {
         .await
         .unwrap();
     assert_eq!(photo_puts(), 2);
+
+    // Removed at the source: Graph cannot delete a contact's photo, so the
+    // contact is replaced by one without it, counted as one update.
+    entries[0].photo_hash.clear();
+    let report =
+        galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, &entries, &photos)
+            .await
+            .unwrap();
+    succeeded(&report);
+    let counts = report.result.counts.unwrap();
+    assert_eq!((counts.created, counts.updated, counts.deleted), (0, 1, 0));
+    let owned = harness.owned_by_source(&mailbox);
+    let replaced = &owned[&entries[0].source_object_id];
+    assert_eq!(replaced.len(), 1, "one contact for the person, not two");
+    assert_eq!(replaced[0]["displayName"], entries[0].display_name.as_str());
+    let replaced_id = replaced[0]["id"].as_str().unwrap();
+    assert_ne!(replaced_id, contact_id);
+    let photo = reqwest::Client::new()
+        .get(format!(
+            "{}/v1.0/users/{mailbox}/contacts/{replaced_id}/photo/$value",
+            harness.emulator.base_url()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), 404, "the photo is gone");
+    assert_eq!(photo_puts(), 2);
+    let before = harness.all_contact_writes();
+    let again =
+        galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, &entries, &photos)
+            .await
+            .unwrap();
+    assert_eq!(again.result.counts.unwrap().unchanged, 3);
+    assert_eq!(
+        harness.all_contact_writes(),
+        before,
+        "and it stays replaced"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,7 @@ fn unchanged_entries_cost_nothing_and_new_or_changed_ones_are_written() {
         &[],
         &FieldRules::default(),
         &policy(v1::DeletionMode::RemovedFromSource, false),
+        false,
     );
     assert_eq!(plan.unchanged, 8);
     assert_eq!(plan.updates.len(), 1);
@@ -75,6 +76,7 @@ fn the_guard_holds_mass_deletes_until_approved() {
         &[],
         &FieldRules::default(),
         &policy(v1::DeletionMode::RemovedFromSource, false),
+        false,
     );
     assert!(held.deletes.is_empty());
     assert_eq!(held.held_deletes.len(), 60);
@@ -84,6 +86,7 @@ fn the_guard_holds_mass_deletes_until_approved() {
         &[],
         &FieldRules::default(),
         &policy(v1::DeletionMode::RemovedFromSource, true),
+        false,
     );
     assert_eq!(approved.deletes.len(), 60);
     // Few deletes pass even when they are a large share.
@@ -93,6 +96,7 @@ fn the_guard_holds_mass_deletes_until_approved() {
         &[],
         &FieldRules::default(),
         &policy(v1::DeletionMode::RemovedFromSource, false),
+        false,
     );
     assert_eq!(small.deletes.len(), 50);
 }
@@ -112,6 +116,7 @@ fn never_keeps_everything_and_only_mirror_removes_duplicates() {
         std::slice::from_ref(&duplicate),
         &FieldRules::default(),
         &policy(v1::DeletionMode::Never, false),
+        false,
     );
     assert!(never.deletes.is_empty() && never.held_deletes.is_empty());
     let removed = build(
@@ -120,6 +125,7 @@ fn never_keeps_everything_and_only_mirror_removes_duplicates() {
         std::slice::from_ref(&duplicate),
         &FieldRules::default(),
         &policy(v1::DeletionMode::RemovedFromSource, false),
+        false,
     );
     assert!(removed.deletes.is_empty());
     let mirror = build(
@@ -128,6 +134,33 @@ fn never_keeps_everything_and_only_mirror_removes_duplicates() {
         std::slice::from_ref(&duplicate),
         &FieldRules::default(),
         &policy(v1::DeletionMode::Mirror, false),
+        false,
     );
     assert_eq!(mirror.deletes, vec![duplicate]);
+}
+
+#[test]
+fn a_photo_removed_at_the_source_replaces_the_contact_when_photos_are_managed() {
+    let all = entries(3);
+    let mut known = known_for(&all);
+    if let Some(entry) = known.get_mut("u001") {
+        entry.photo_hash = "photo-1".to_owned();
+    }
+    let removed_from_source = policy(v1::DeletionMode::RemovedFromSource, false);
+    let rules = FieldRules::default();
+    let plan = build(&all, &known, &[], &rules, &removed_from_source, true);
+    assert_eq!(plan.replaces.len(), 1);
+    assert_eq!(plan.replaces[0].contact_id, "c-u001");
+    assert_eq!(plan.unchanged, 2);
+    assert!(plan.deletes.is_empty() && plan.creates.is_empty());
+    let reported = to_proto(&plan, &rules);
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].changes[0].field, "photo");
+
+    let unmanaged = build(&all, &known, &[], &rules, &removed_from_source, false);
+    assert!(
+        unmanaged.replaces.is_empty(),
+        "photos off: photos are left alone"
+    );
+    assert_eq!(unmanaged.unchanged, 3);
 }

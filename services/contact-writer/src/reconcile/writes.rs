@@ -2,7 +2,7 @@
 //! batches, records each outcome in the store as it arrives, looks up
 //! anything uncertain before writing again, and writes photos.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use galsync_graph::GraphRequest;
 use galsync_proto::v1;
@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
 use crate::mailbox::MailboxGraph;
 use crate::mapping::{self, Desired, FieldRules};
+use crate::plan::Plan;
 use crate::store::ContactRecord;
 
 /// One reconciliation in progress.
@@ -25,7 +26,54 @@ pub(super) struct Run<'a> {
     pub(super) records: HashMap<String, ContactRecord>,
     pub(super) counts: v1::SyncCounts,
     pub(super) errors: Vec<String>,
+    /// Source ids whose contact is being replaced (photo removed at the
+    /// source): their delete and create count as one update.
+    pub(super) replacing: HashSet<String>,
     pub(super) progress: &'a Progress,
+}
+
+/// The writes of a plan in the order they are sent: deletes, updates,
+/// creates. A replaced contact's delete comes before its create, so the
+/// store never ends up holding the old contact id.
+pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(
+        plan.deletes.len() + plan.updates.len() + plan.creates.len() + 2 * plan.replaces.len(),
+    );
+    for delete in &plan.deletes {
+        ops.push(Op::Delete {
+            source_id: delete.source_id.clone(),
+            contact_id: delete.contact_id.clone(),
+        });
+    }
+    for replace in &plan.replaces {
+        ops.push(Op::Delete {
+            source_id: replace.desired.source_id.clone(),
+            contact_id: replace.contact_id.clone(),
+        });
+    }
+    for update in &plan.updates {
+        ops.push(Op::Update {
+            source_id: update.desired.source_id.clone(),
+            contact_id: update.contact_id.clone(),
+            body: mapping::patch_body(
+                &update.desired,
+                rules,
+                update.current.as_ref(),
+                update.claim,
+            ),
+        });
+    }
+    for create in plan
+        .creates
+        .iter()
+        .chain(plan.replaces.iter().map(|replace| &replace.desired))
+    {
+        ops.push(Op::Create {
+            source_id: create.source_id.clone(),
+            body: mapping::create_body(create),
+        });
+    }
+    ops
 }
 
 impl Run<'_> {
@@ -77,7 +125,7 @@ impl Run<'_> {
                     source_id,
                     contact_id,
                 } => {
-                    self.counts.created += 1;
+                    self.count_created(&source_id);
                     upserts.push(self.record_for(&source_id, contact_id, desired));
                 }
                 Outcome::Updated { source_id } => {
@@ -86,7 +134,9 @@ impl Run<'_> {
                     upserts.push(self.record_for(&source_id, contact_id, desired));
                 }
                 Outcome::Deleted { source_id } => {
-                    self.counts.deleted += 1;
+                    if !self.replacing.contains(&source_id) {
+                        self.counts.deleted += 1;
+                    }
                     removed.push(source_id);
                 }
                 Outcome::Missing { source_id } => {
@@ -101,12 +151,14 @@ impl Run<'_> {
                 }
             }
         }
+        // Removals first: a replaced contact's delete and create may arrive
+        // together, and the new contact must win.
+        for source_id in &removed {
+            self.records.remove(source_id);
+        }
         for record in &upserts {
             self.records
                 .insert(record.source_id.clone(), record.clone());
-        }
-        for source_id in &removed {
-            self.records.remove(source_id);
         }
         self.engine
             .store
@@ -119,6 +171,14 @@ impl Run<'_> {
             .await?;
         self.publish();
         Ok(to_look_up)
+    }
+
+    fn count_created(&mut self, source_id: &str) {
+        if self.replacing.contains(source_id) {
+            self.counts.updated += 1;
+        } else {
+            self.counts.created += 1;
+        }
     }
 
     fn contact_id_of(&self, source_id: &str) -> String {
@@ -185,7 +245,7 @@ impl Run<'_> {
             });
             if current_hash == entry.content_hash {
                 // The earlier create was applied after all.
-                self.counts.created += 1;
+                self.count_created(source_id);
             } else {
                 ops.push(Op::Update {
                     source_id: source_id.clone(),
