@@ -23,16 +23,10 @@ struct FakeQueue {
 }
 
 impl FakeQueue {
-    /// Serves the queue on port 0 and runs the work loop against it; send
-    /// `true` on the returned sender to stop the loop.
-    async fn run_loop(
-        &self,
-        harness: &Harness,
-        settings: WorkSettings,
-    ) -> (
-        tokio::sync::watch::Sender<bool>,
-        tokio::task::JoinHandle<()>,
-    ) {
+    /// Serves the queue on port 0, runs the work loop (`workers` at once,
+    /// leases of `lease_secs`) until `items` items were completed or failed,
+    /// then stops it.
+    async fn work_through(&self, harness: &Harness, workers: usize, lease_secs: u32, items: usize) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = self.clone();
@@ -47,25 +41,32 @@ impl FakeQueue {
             .unwrap()
             .connect_lazy();
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let settings = WorkSettings {
+            worker_id: "writer-test".to_owned(),
+            workers,
+            lease_secs,
+            idle_poll: Duration::from_millis(50),
+            drain: Duration::from_secs(5),
+        };
         let loop_task = tokio::spawn(work::run(
             Arc::clone(&harness.engine),
             channel,
             settings,
             stopped,
         ));
-        (stop, loop_task)
-    }
-
-    /// Waits until `count` items were completed or failed.
-    async fn wait_for_finished(&self, count: usize, within: Duration) {
-        let deadline = tokio::time::Instant::now() + within;
-        while self.completed.lock().unwrap().len() + self.failed.lock().unwrap().len() < count {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.completed.lock().unwrap().len() + self.failed.lock().unwrap().len() < items {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "work items were not finished"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), loop_task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -161,20 +162,7 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
             .unwrap()
             .push(sync_item(&harness, index, mailbox, index == 1));
     }
-    let settings = WorkSettings {
-        worker_id: "writer-test".to_owned(),
-        workers: 2,
-        lease_secs: 30,
-        idle_poll: Duration::from_millis(50),
-        drain: Duration::from_secs(5),
-    };
-    let (stop, loop_task) = queue.run_loop(&harness, settings).await;
-    queue.wait_for_finished(3, Duration::from_secs(20)).await;
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), loop_task)
-        .await
-        .unwrap()
-        .unwrap();
+    queue.work_through(&harness, 2, 30, 3).await;
 
     let completed = queue.completed.lock().unwrap().clone();
     let synced = completed
@@ -225,20 +213,8 @@ async fn heartbeats_carry_the_counts_so_far() {
         .lock()
         .unwrap()
         .push(sync_item(&harness, 0, &mailbox, false));
-    let settings = WorkSettings {
-        worker_id: "writer-test".to_owned(),
-        workers: 1,
-        lease_secs: 3,
-        idle_poll: Duration::from_millis(50),
-        drain: Duration::from_secs(5),
-    };
-    let (stop, loop_task) = queue.run_loop(&harness, settings).await;
-    queue.wait_for_finished(1, Duration::from_secs(60)).await;
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), loop_task)
-        .await
-        .unwrap()
-        .unwrap();
+    // Leases of 3 s: a heartbeat every second.
+    queue.work_through(&harness, 1, 3, 1).await;
 
     let completed = queue.completed.lock().unwrap().clone();
     let final_counts = completed[0].result.as_ref().unwrap().counts.unwrap();
