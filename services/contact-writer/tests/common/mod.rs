@@ -2,6 +2,10 @@
 //! an auth-broker in-process (mTLS, certificate uploaded to the emulated app,
 //! consent granted), a fake directory-reader serving snapshots, the engine on
 //! a fresh store, and helpers to inspect mailboxes and count requests.
+//!
+//! [`Harness`] runs the emulator in-process; [`WriterSide`] is the same writer
+//! setup against any emulator reachable through an [`EntraAdmin`] (the
+//! benchmark's emulator runs in a child process).
 
 #![allow(dead_code)]
 
@@ -169,6 +173,185 @@ async fn start_reader(data: ReaderData) -> SocketAddr {
     addr
 }
 
+/// The emulated Entra side of the setup: what an administrator does in the
+/// portal for galsync. Implemented in-process for [`Emulator`]; a benchmark
+/// implements it over the admin API of an emulator in another process.
+#[tonic::async_trait]
+pub trait EntraAdmin: Send + Sync {
+    /// The emulator's base URL, both login host and Graph host.
+    fn base_url(&self) -> String;
+
+    /// Creates the tenant (domain `contoso.example`) and registers the galsync
+    /// app requesting `Contacts.ReadWrite` in it; returns the app's client id.
+    async fn register_galsync_app(&self, tenant_id: Uuid) -> anyhow::Result<String>;
+
+    /// Uploads the certificate (PEM) to the app and grants admin consent.
+    async fn trust_certificate(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        certificate_pem: &str,
+    ) -> anyhow::Result<()>;
+}
+
+#[tonic::async_trait]
+impl EntraAdmin for Emulator {
+    fn base_url(&self) -> String {
+        Emulator::base_url(self)
+    }
+
+    async fn register_galsync_app(&self, tenant_id: Uuid) -> anyhow::Result<String> {
+        let identity = &self.state.identity;
+        identity.create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
+        let app = identity.register_app(
+            tenant_id,
+            AppRegistrationRequest {
+                client_id: None,
+                display_name: "galsync".to_owned(),
+                requested_roles: vec!["Contacts.ReadWrite".to_owned()],
+                requested_scopes: Vec::new(),
+                redirect_uris: Vec::new(),
+                multi_tenant: false,
+                public_client: false,
+            },
+        )?;
+        Ok(app.client_id)
+    }
+
+    async fn trust_certificate(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        certificate_pem: &str,
+    ) -> anyhow::Result<()> {
+        let identity = &self.state.identity;
+        identity.upload_certificate(client_id, certificate_pem.as_bytes())?;
+        identity.grant_consent(tenant_id, client_id, None)?;
+        Ok(())
+    }
+}
+
+/// Everything galsync runs for the writer, pointed at an emulator known only
+/// by its [`EntraAdmin`]: the auth-broker holding the app's certificate, the
+/// fake directory-reader and the engine on its store.
+pub struct WriterSide {
+    pub broker: Broker,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub engine: Arc<Engine>,
+    pub reader: ReaderData,
+    pub reader_addr: SocketAddr,
+    pub store_url: String,
+    pub store_dir: tempfile::TempDir,
+}
+
+impl WriterSide {
+    /// `store_url` None = a fresh SQLite file.
+    pub async fn start(
+        entra: &dyn EntraAdmin,
+        settings: EngineSettings,
+        store_url: Option<String>,
+    ) -> WriterSide {
+        let broker = Broker::start().await;
+        let tenant_id = Uuid::new_v4();
+        let client_id = entra
+            .register_galsync_app(tenant_id)
+            .await
+            .unwrap_or_else(|error| panic!("register the galsync app: {error:#}"));
+        let mut admin = v1::auth_broker_client::AuthBrokerClient::new(broker.channel_as("cli"));
+        admin
+            .register_tenant(v1::RegisterTenantRequest {
+                tenant_id: tenant_id.to_string(),
+                display_name: "Contoso".to_owned(),
+                login_base_url: entra.base_url(),
+                graph_base_url: entra.base_url(),
+                apps: vec![v1::AppRegistration {
+                    client_id: client_id.clone(),
+                    auth_mode: v1::AuthMode::Certificate as i32,
+                    purposes: vec![v1::TokenPurpose::Contacts as i32],
+                    ..Default::default()
+                }],
+            })
+            .await
+            .unwrap();
+        let certificate = admin
+            .generate_certificate(v1::GenerateCertificateRequest {
+                tenant_id: tenant_id.to_string(),
+                client_id: client_id.clone(),
+                key_bits: 2048,
+                validity_days: 365,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let exported = admin
+            .export_certificate(v1::ExportCertificateRequest {
+                certificate_id: certificate.certificate_id,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        entra
+            .trust_certificate(tenant_id, &client_id, &exported.pem)
+            .await
+            .unwrap_or_else(|error| panic!("trust the galsync certificate: {error:#}"));
+
+        let reader = ReaderData::default();
+        let reader_addr = start_reader(reader.clone()).await;
+        let store_dir = tempfile::tempdir().unwrap();
+        let store_url = store_url.unwrap_or_else(|| {
+            format!("sqlite://{}", store_dir.path().join("writer.db").display())
+        });
+        let engine = build_engine(&broker, reader_addr, &store_url, settings).await;
+        WriterSide {
+            broker,
+            tenant_id,
+            client_id,
+            engine,
+            reader,
+            reader_addr,
+            store_url,
+            store_dir,
+        }
+    }
+
+    pub fn job(&self, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
+        mailbox_job(self.tenant_id, mailbox_id, policy)
+    }
+
+    pub async fn sync(
+        &self,
+        mailbox_id: &str,
+        entries: &[v1::DirectoryEntry],
+        policy: v1::WritePolicy,
+    ) -> Report {
+        sync_mailbox(&self.engine, self.tenant_id, mailbox_id, entries, policy).await
+    }
+}
+
+fn mailbox_job(tenant_id: Uuid, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
+    MailboxJob {
+        tenant_id: tenant_id.to_string(),
+        mailbox_id: mailbox_id.to_owned(),
+        profile_id: "profile-1".to_owned(),
+        policy,
+        dry_run: false,
+    }
+}
+
+async fn sync_mailbox(
+    engine: &Engine,
+    tenant_id: Uuid,
+    mailbox_id: &str,
+    entries: &[v1::DirectoryEntry],
+    policy: v1::WritePolicy,
+) -> Report {
+    let job = mailbox_job(tenant_id, mailbox_id, policy);
+    reconcile::reconcile(engine, &job, entries, &PhotoMap::new())
+        .await
+        .unwrap_or_else(|error| panic!("reconcile {mailbox_id}: {error}"))
+}
+
 pub struct Harness {
     pub emulator: Emulator,
     pub broker: Broker,
@@ -193,81 +376,17 @@ impl Harness {
         store_url: Option<String>,
     ) -> Harness {
         let emulator = Emulator::start(emulator_config).await.unwrap();
-        let broker = Broker::start().await;
-        let tenant_id = Uuid::new_v4();
-        let identity = &emulator.state.identity;
-        identity.create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-        let app = identity
-            .register_app(
-                tenant_id,
-                AppRegistrationRequest {
-                    client_id: None,
-                    display_name: "galsync".to_owned(),
-                    requested_roles: vec!["Contacts.ReadWrite".to_owned()],
-                    requested_scopes: Vec::new(),
-                    redirect_uris: Vec::new(),
-                    multi_tenant: false,
-                    public_client: false,
-                },
-            )
-            .unwrap();
-        let mut admin = v1::auth_broker_client::AuthBrokerClient::new(broker.channel_as("cli"));
-        admin
-            .register_tenant(v1::RegisterTenantRequest {
-                tenant_id: tenant_id.to_string(),
-                display_name: "Contoso".to_owned(),
-                login_base_url: emulator.base_url(),
-                graph_base_url: emulator.base_url(),
-                apps: vec![v1::AppRegistration {
-                    client_id: app.client_id.clone(),
-                    auth_mode: v1::AuthMode::Certificate as i32,
-                    purposes: vec![v1::TokenPurpose::Contacts as i32],
-                    ..Default::default()
-                }],
-            })
-            .await
-            .unwrap();
-        let certificate = admin
-            .generate_certificate(v1::GenerateCertificateRequest {
-                tenant_id: tenant_id.to_string(),
-                client_id: app.client_id.clone(),
-                key_bits: 2048,
-                validity_days: 365,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let exported = admin
-            .export_certificate(v1::ExportCertificateRequest {
-                certificate_id: certificate.certificate_id,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        identity
-            .upload_certificate(&app.client_id, exported.pem.as_bytes())
-            .unwrap();
-        identity
-            .grant_consent(tenant_id, &app.client_id, None)
-            .unwrap();
-
-        let reader = ReaderData::default();
-        let reader_addr = start_reader(reader.clone()).await;
-        let store_dir = tempfile::tempdir().unwrap();
-        let store_url = store_url.unwrap_or_else(|| {
-            format!("sqlite://{}", store_dir.path().join("writer.db").display())
-        });
-        let engine = build_engine(&broker, reader_addr, &store_url, settings).await;
+        let writer = WriterSide::start(&emulator, settings, store_url).await;
         Harness {
             emulator,
-            broker,
-            tenant_id,
-            client_id: app.client_id,
-            engine,
-            reader,
-            reader_addr,
-            store_url,
-            _store_dir: store_dir,
+            broker: writer.broker,
+            tenant_id: writer.tenant_id,
+            client_id: writer.client_id,
+            engine: writer.engine,
+            reader: writer.reader,
+            reader_addr: writer.reader_addr,
+            store_url: writer.store_url,
+            _store_dir: writer.store_dir,
         }
     }
 
@@ -290,13 +409,7 @@ impl Harness {
     }
 
     pub fn job(&self, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
-        MailboxJob {
-            tenant_id: self.tenant_id.to_string(),
-            mailbox_id: mailbox_id.to_owned(),
-            profile_id: "profile-1".to_owned(),
-            policy,
-            dry_run: false,
-        }
+        mailbox_job(self.tenant_id, mailbox_id, policy)
     }
 
     pub async fn sync(
@@ -305,10 +418,7 @@ impl Harness {
         entries: &[v1::DirectoryEntry],
         policy: v1::WritePolicy,
     ) -> Report {
-        let job = self.job(mailbox_id, policy);
-        reconcile::reconcile(&self.engine, &job, entries, &PhotoMap::new())
-            .await
-            .unwrap_or_else(|error| panic!("reconcile {mailbox_id}: {error}"))
+        sync_mailbox(&self.engine, self.tenant_id, mailbox_id, entries, policy).await
     }
 
     /// Folders named like the galsync folder.
