@@ -1,5 +1,8 @@
 //! `galsync`: the admin CLI and the all-in-one runner.
 
+#[global_allocator]
+static ALLOCATOR: galsync_platform::Allocator = galsync_platform::Allocator;
+
 use clap::{Parser, Subcommand};
 
 use galsync::connect::GlobalArgs;

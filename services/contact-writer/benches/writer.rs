@@ -14,6 +14,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+// The allocator the galsync binaries ship with.
+#[global_allocator]
+static ALLOCATOR: galsync_platform::Allocator = galsync_platform::Allocator;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -201,19 +201,21 @@ fn normalise(kind: FieldKind, raw: &Value) -> Option<Value> {
 
 /// The desired contact of `entry` under `rules`.
 pub fn desired(entry: &v1::DirectoryEntry, rules: &FieldRules) -> Desired {
-    let source = entry_fields(entry);
+    let mut source = entry_fields(entry);
     let mut enforced = Fields::new();
     let mut only_if_empty = Fields::new();
     for (name, _) in MANAGED_FIELDS {
-        let value = source.get(name);
-        match (rules.rule(name), value) {
-            (Rule::Overwrite, Some(value)) => {
-                enforced.insert(name, value.clone());
+        let Some(value) = source.remove(name) else {
+            continue;
+        };
+        match rules.rule(name) {
+            Rule::Overwrite => {
+                enforced.insert(name, value);
             }
-            (Rule::OnlyIfEmpty, Some(value)) => {
-                only_if_empty.insert(name, value.clone());
+            Rule::OnlyIfEmpty => {
+                only_if_empty.insert(name, value);
             }
-            _ => {}
+            Rule::Never => {}
         }
     }
     Desired {
@@ -240,35 +242,64 @@ pub fn enforced_hash(current: &Fields, rules: &FieldRules) -> String {
 
 /// Hex SHA-256 of the fields in canonical JSON (keys sorted at every level).
 pub fn hash_fields(fields: &Fields) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = HashWriter(Sha256::new());
     for (name, value) in fields {
-        hasher.update(name.as_bytes());
-        hasher.update([0u8]);
-        hasher.update(canonical_json(value).as_bytes());
-        hasher.update([0u8]);
+        hasher.0.update(name.as_bytes());
+        hasher.0.update([0u8]);
+        write_canonical(&mut hasher, value);
+        hasher.0.update([0u8]);
     }
-    hex::encode(hasher.finalize())
+    hex::encode(hasher.0.finalize())
 }
 
-fn canonical_json(value: &Value) -> String {
+/// Feeds what is written into the hash, so nothing is built in between.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `value` as JSON with object keys sorted at every level.
+fn write_canonical(out: &mut HashWriter, value: &Value) {
     match value {
         Value::Object(object) => {
-            let sorted: BTreeMap<&String, String> = object
-                .iter()
-                .map(|(key, inner)| (key, canonical_json(inner)))
-                .collect();
-            let parts: Vec<String> = sorted
-                .iter()
-                .map(|(key, inner)| format!("{}:{inner}", Value::String((*key).clone())))
-                .collect();
-            format!("{{{}}}", parts.join(","))
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            out.0.update(b"{");
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.0.update(b",");
+                }
+                write_scalar(out, key);
+                out.0.update(b":");
+                write_canonical(out, &object[key]);
+            }
+            out.0.update(b"}");
         }
         Value::Array(items) => {
-            let parts: Vec<String> = items.iter().map(canonical_json).collect();
-            format!("[{}]", parts.join(","))
+            out.0.update(b"[");
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.0.update(b",");
+                }
+                write_canonical(out, item);
+            }
+            out.0.update(b"]");
         }
-        other => other.to_string(),
+        scalar => write_scalar(out, scalar),
     }
+}
+
+/// A string or scalar as JSON (writing into a hash cannot fail).
+fn write_scalar<T: serde::Serialize + ?Sized>(out: &mut HashWriter, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// The POST body: every non-empty desired value plus the ownership property.

@@ -23,12 +23,12 @@ pub struct Known {
 }
 
 #[derive(Debug, Clone)]
-pub struct PlannedUpdate {
-    pub desired: Desired,
+pub struct PlannedUpdate<'a> {
+    pub desired: &'a Desired,
     pub contact_id: String,
     pub changes: Vec<v1::FieldChange>,
     pub claim: bool,
-    pub current: Option<Fields>,
+    pub current: Option<&'a Fields>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,16 +42,17 @@ pub struct PlannedDelete {
 /// contact's photo, so the contact is replaced by a fresh one without it
 /// (delete, then create).
 #[derive(Debug, Clone)]
-pub struct PlannedReplace {
-    pub desired: Desired,
+pub struct PlannedReplace<'a> {
+    pub desired: &'a Desired,
     pub contact_id: String,
 }
 
+/// What to write, borrowing the desired contacts and what is known.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub creates: Vec<Desired>,
-    pub updates: Vec<PlannedUpdate>,
-    pub replaces: Vec<PlannedReplace>,
+pub struct Plan<'a> {
+    pub creates: Vec<&'a Desired>,
+    pub updates: Vec<PlannedUpdate<'a>>,
+    pub replaces: Vec<PlannedReplace<'a>>,
     pub deletes: Vec<PlannedDelete>,
     pub unchanged: u64,
     /// Deletes the guard held back (not in `deletes`).
@@ -105,25 +106,25 @@ impl DeletionPolicy {
 /// id that already has one in `known` (only mirror mode removes them).
 /// `photos`: galsync manages photos, so a photo removed at the source is
 /// removed from the contact.
-pub fn build(
-    desired: &[Desired],
-    known: &HashMap<String, Known>,
+pub fn build<'a>(
+    desired: &'a [Desired],
+    known: &'a HashMap<String, Known>,
     duplicates: &[PlannedDelete],
     rules: &FieldRules,
     deletion: &DeletionPolicy,
     photos: bool,
-) -> Plan {
+) -> Plan<'a> {
     let mut plan = Plan::default();
     let mut wanted: HashSet<&str> = HashSet::with_capacity(desired.len());
     for entry in desired {
         wanted.insert(entry.source_id.as_str());
         let Some(existing) = known.get(&entry.source_id) else {
-            plan.creates.push(entry.clone());
+            plan.creates.push(entry);
             continue;
         };
         if photos && entry.photo_hash.is_empty() && !existing.photo_hash.is_empty() {
             plan.replaces.push(PlannedReplace {
-                desired: entry.clone(),
+                desired: entry,
                 contact_id: existing.contact_id.clone(),
             });
             continue;
@@ -143,11 +144,11 @@ pub fn build(
             None => Vec::new(),
         };
         plan.updates.push(PlannedUpdate {
-            desired: entry.clone(),
+            desired: entry,
             contact_id: existing.contact_id.clone(),
             changes,
             claim: existing.claim,
-            current: existing.current.clone(),
+            current: existing.current.as_ref(),
         });
     }
     let mut deletes = Vec::new();

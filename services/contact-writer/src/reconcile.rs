@@ -129,7 +129,8 @@ pub async fn reconcile_with_progress(
     };
     let Some(folder_id) = folder.folder_id else {
         // Dry run into a mailbox without the folder: everything is a create.
-        let plan = plan::build(&desired, &HashMap::new(), &[], &rules, &deletion, false);
+        let nothing_known = HashMap::new();
+        let plan = plan::build(&desired, &nothing_known, &[], &rules, &deletion, false);
         return Ok(plan_report(result, &plan, &rules, &mailbox));
     };
     let folder_changed = folder_id != stored.folder_id;

@@ -98,3 +98,38 @@ fn a_plan_diff_names_each_field_with_old_and_new_values() {
         ]
     );
 }
+
+#[test]
+fn the_content_hash_is_sha256_of_sorted_canonical_json_so_stored_hashes_stay_valid() {
+    let mut fields = Fields::new();
+    fields.insert("displayName", json!("Zoë \"Z\" O'Brien"));
+    fields.insert(
+        "emailAddresses",
+        json!([{"name": "Zoë", "address": "zoe@contoso.example"}]),
+    );
+    fields.insert(
+        "businessAddress",
+        json!({"street": "1 Main St", "city": "Köln", "countryOrRegion": "DE"}),
+    );
+    let mut expected = Vec::new();
+    for (name, canonical) in [
+        (
+            "businessAddress",
+            r#"{"city":"Köln","countryOrRegion":"DE","street":"1 Main St"}"#,
+        ),
+        ("displayName", r#""Zoë \"Z\" O'Brien""#),
+        (
+            "emailAddresses",
+            r#"[{"address":"zoe@contoso.example","name":"Zoë"}]"#,
+        ),
+    ] {
+        expected.extend_from_slice(name.as_bytes());
+        expected.push(0);
+        expected.extend_from_slice(canonical.as_bytes());
+        expected.push(0);
+    }
+    assert_eq!(
+        hash_fields(&fields),
+        hex::encode(sha2::Sha256::digest(&expected))
+    );
+}

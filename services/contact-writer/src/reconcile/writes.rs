@@ -55,18 +55,14 @@ pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Vec<Op> {
         ops.push(Op::Update {
             source_id: update.desired.source_id.clone(),
             contact_id: update.contact_id.clone(),
-            body: mapping::patch_body(
-                &update.desired,
-                rules,
-                update.current.as_ref(),
-                update.claim,
-            ),
+            body: mapping::patch_body(update.desired, rules, update.current, update.claim),
         });
     }
     for create in plan
         .creates
         .iter()
-        .chain(plan.replaces.iter().map(|replace| &replace.desired))
+        .copied()
+        .chain(plan.replaces.iter().map(|replace| replace.desired))
     {
         ops.push(Op::Create {
             source_id: create.source_id.clone(),
