@@ -37,6 +37,9 @@ pub enum Error {
     #[error("contact-writer store failed")]
     Store(#[from] sqlx::Error),
 
+    #[error("failed to encode a contact as JSON")]
+    Encode(#[from] serde_json::Error),
+
     /// The work item was cancelled or the service is stopping.
     #[error("reconciliation cancelled")]
     Cancelled,

@@ -7,25 +7,35 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+use galsync_graph::models::Page;
 use galsync_graph::{BatchRequest, BatchResponse};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::mailbox::{listed_contact, ListedContact, MailboxGraph};
 
+/// What galsync reads of a contact it created.
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
 /// Rounds one sub-request may take before it counts as failed.
 const MAX_ROUNDS: u32 = 8;
 
+/// A write, its JSON body serialized once when planned.
 #[derive(Debug, Clone)]
 pub enum Op {
     Create {
         source_id: String,
-        body: Value,
+        body: Box<RawValue>,
     },
     Update {
         source_id: String,
         contact_id: String,
-        body: Value,
+        body: Box<RawValue>,
     },
     Delete {
         source_id: String,
@@ -162,10 +172,12 @@ pub async fn execute(
     for (index, op) in ops.iter().enumerate() {
         let id = (index + 1).to_string();
         requests.push(match op {
-            Op::Create { body, .. } => BatchRequest::post(id, contacts_path.clone(), body.clone()),
+            Op::Create { body, .. } => BatchRequest::new(id, "POST", contacts_path.clone())
+                .with_raw_json_body(body.clone()),
             Op::Update {
                 contact_id, body, ..
-            } => BatchRequest::patch(id, format!("{contacts_path}/{contact_id}"), body.clone()),
+            } => BatchRequest::new(id, "PATCH", format!("{contacts_path}/{contact_id}"))
+                .with_raw_json_body(body.clone()),
             Op::Delete { contact_id, .. } => {
                 BatchRequest::delete(id, format!("{contacts_path}/{contact_id}"))
             }
@@ -216,12 +228,11 @@ fn classify(
     }
     Ok(match op {
         Op::Create { .. } if response.is_success() => {
+            // Only the id is decoded from the created contact.
             let contact_id = response
-                .body
-                .as_ref()
-                .and_then(|body| body["id"].as_str())
-                .unwrap_or_default()
-                .to_owned();
+                .json::<Created>()
+                .map(|created| created.id)
+                .unwrap_or_default();
             Outcome::Created {
                 source_id,
                 contact_id,
@@ -270,12 +281,12 @@ pub async fn look_up(
                     },
                 });
             }
-            let contacts: Vec<ListedContact> = response
-                .body
-                .as_ref()
-                .and_then(|body| body["value"].as_array())
-                .into_iter()
-                .flatten()
+            let page = response
+                .json::<Page<Value>>()
+                .map_err(|source| Error::from_graph(&mailbox.mailbox_id, source))?;
+            let contacts: Vec<ListedContact> = page
+                .value
+                .iter()
                 .map(listed_contact)
                 .filter(|contact| contact.source_id.as_deref() == Some(source_id.as_str()))
                 .collect();

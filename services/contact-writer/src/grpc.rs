@@ -34,7 +34,7 @@ impl From<Error> for Status {
                 Status::unavailable(message)
             }
             Error::Cancelled => Status::cancelled(message),
-            Error::Store(_) => Status::internal(message),
+            Error::Store(_) | Error::Encode(_) => Status::internal(message),
         }
     }
 }

@@ -219,9 +219,9 @@ impl MailboxGraph {
         let lookup = [BatchRequest::get("1", url.clone())];
         let answer = executor::run_batch(self, &lookup).await?.pop();
         let folder = match answer {
-            Some(SubOutcome::Answered(response)) if response.is_success() => {
-                response.body.unwrap_or_default()
-            }
+            Some(SubOutcome::Answered(response)) if response.is_success() => response
+                .json::<Value>()
+                .map_err(|source| self.error(source))?,
             Some(SubOutcome::Answered(response)) => match response.api_error() {
                 Some(api_error) if api_error.is_not_found() => {
                     info!(mailbox = %self.mailbox_id, "the galsync folder was deleted, finding or creating it again");

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use galsync_proto::v1;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -302,17 +304,49 @@ fn write_scalar<T: serde::Serialize + ?Sized>(out: &mut HashWriter, value: &T) {
     let _ = serde_json::to_writer(out, value);
 }
 
-/// The POST body: every non-empty desired value plus the ownership property.
-pub fn create_body(desired: &Desired) -> Value {
-    let mut body = Map::new();
-    for (name, value) in desired.enforced.iter().chain(desired.only_if_empty.iter()) {
-        body.insert((*name).to_owned(), value.clone());
+/// The POST body: every non-empty desired value plus the ownership
+/// property, written straight to JSON text (no tree of values is built).
+pub fn create_body(desired: &Desired) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(&CreateBody(desired))
+}
+
+struct CreateBody<'a>(&'a Desired);
+
+impl Serialize for CreateBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let desired = self.0;
+        let mut body = serializer.serialize_map(Some(
+            desired.enforced.len() + desired.only_if_empty.len() + 1,
+        ))?;
+        for (name, value) in desired.enforced.iter().chain(desired.only_if_empty.iter()) {
+            body.serialize_entry(name, value)?;
+        }
+        body.serialize_entry(
+            "singleValueExtendedProperties",
+            &[OwnershipProperty {
+                id: source_property_id_ref(),
+                value: &desired.source_id,
+            }],
+        )?;
+        body.end()
     }
-    body.insert(
-        "singleValueExtendedProperties".to_owned(),
-        json!([{"id": source_property_id(), "value": desired.source_id}]),
-    );
-    Value::Object(body)
+}
+
+/// The ownership property as Graph takes it.
+#[derive(serde::Serialize)]
+struct OwnershipProperty<'a> {
+    id: &'a str,
+    value: &'a str,
+}
+
+fn source_property_id_ref() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(source_property_id)
+}
+
+/// A body as JSON text, serialized once.
+pub fn raw(body: &Value) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(body)
 }
 
 /// The PATCH body: every enforced field, emptied ones cleared, displayName

@@ -214,7 +214,7 @@ pub async fn reconcile_with_progress(
         .iter()
         .map(|entry| (entry.source_id.as_str(), entry))
         .collect();
-    let ops = writes::ops(&plan, &run.rules);
+    let ops = writes::ops(&plan, &run.rules)?;
     let unresolved = run.write_all(ops, &desired_by_source).await?;
     if job.policy.write_photos {
         run.write_photos(&desired, photos).await?;

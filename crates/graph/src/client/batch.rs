@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tracing::debug;
 
 use super::{GraphClient, GraphRequest};
@@ -16,15 +17,17 @@ use crate::retry;
 pub const MAX_BATCH_REQUESTS: usize = 20;
 
 /// One sub-request. `url` is relative to the version root (`/users/{id}/…`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BatchRequest {
     pub id: String,
     pub method: String,
     pub url: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// The JSON body, serialized once when the sub-request is made: sending
+    /// it again (a throttled sub-request) copies text, not a tree of values.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<serde_json::Value>,
+    pub body: Option<Box<RawValue>>,
     #[serde(rename = "dependsOn", skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
 }
@@ -58,7 +61,18 @@ impl BatchRequest {
     }
 
     /// Sets a JSON body and the `Content-Type` Graph requires with it.
-    pub fn with_json_body(mut self, body: serde_json::Value) -> Self {
+    pub fn with_json_body(self, body: serde_json::Value) -> Self {
+        // Writing a `Value` as text cannot fail: its keys are strings and it
+        // holds no non-finite numbers.
+        match serde_json::value::to_raw_value(&body) {
+            Ok(raw) => self.with_raw_json_body(raw),
+            Err(_) => self,
+        }
+    }
+
+    /// Sets a body already serialized (e.g. straight from a typed struct,
+    /// without building a `Value`) and the `Content-Type` Graph requires.
+    pub fn with_raw_json_body(mut self, body: Box<RawValue>) -> Self {
         let has_content_type = self
             .headers
             .keys()
@@ -87,15 +101,17 @@ impl BatchRequest {
     }
 }
 
-/// The response to one sub-request.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The response to one sub-request. The body stays JSON text until a caller
+/// decodes it into what it needs ([`BatchResponse::json`]): a created
+/// contact's id, not a tree of its every field.
+#[derive(Debug, Clone, Deserialize)]
 pub struct BatchResponse {
     pub id: String,
     pub status: u16,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
-    pub body: Option<serde_json::Value>,
+    pub body: Option<Box<RawValue>>,
 }
 
 impl BatchResponse {
@@ -117,21 +133,18 @@ impl BatchResponse {
         if self.is_success() {
             return None;
         }
-        let body = match &self.body {
-            Some(body) => serde_json::to_vec(body).unwrap_or_default(),
-            None => Vec::new(),
-        };
+        let body = self.body.as_ref().map_or("", |body| body.get());
         Some(ApiError::from_response(
             self.status,
-            &body,
+            body.as_bytes(),
             self.retry_after(),
         ))
     }
 
     /// Decodes the body of a successful sub-request (`null` when absent).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
-        let body = self.body.clone().unwrap_or(serde_json::Value::Null);
-        serde_json::from_value(body).map_err(|source| GraphError::Decode {
+        let body = self.body.as_ref().map_or("null", |body| body.get());
+        serde_json::from_str(body).map_err(|source| GraphError::Decode {
             path: format!("$batch response {}", self.id),
             source,
         })

@@ -35,7 +35,7 @@ pub(super) struct Run<'a> {
 /// The writes of a plan in the order they are sent: deletes, updates,
 /// creates. A replaced contact's delete comes before its create, so the
 /// store never ends up holding the old contact id.
-pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Vec<Op> {
+pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Result<Vec<Op>, Error> {
     let mut ops = Vec::with_capacity(
         plan.deletes.len() + plan.updates.len() + plan.creates.len() + 2 * plan.replaces.len(),
     );
@@ -55,7 +55,12 @@ pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Vec<Op> {
         ops.push(Op::Update {
             source_id: update.desired.source_id.clone(),
             contact_id: update.contact_id.clone(),
-            body: mapping::patch_body(update.desired, rules, update.current, update.claim),
+            body: mapping::raw(&mapping::patch_body(
+                update.desired,
+                rules,
+                update.current,
+                update.claim,
+            ))?,
         });
     }
     for create in plan
@@ -66,10 +71,10 @@ pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Vec<Op> {
     {
         ops.push(Op::Create {
             source_id: create.source_id.clone(),
-            body: mapping::create_body(create),
+            body: mapping::create_body(create)?,
         });
     }
-    ops
+    Ok(ops)
 }
 
 impl Run<'_> {
@@ -228,7 +233,7 @@ impl Run<'_> {
             let Some(contact) = contacts.first() else {
                 ops.push(Op::Create {
                     source_id: source_id.clone(),
-                    body: mapping::create_body(entry),
+                    body: mapping::create_body(entry)?,
                 });
                 continue;
             };
@@ -246,7 +251,12 @@ impl Run<'_> {
                 ops.push(Op::Update {
                     source_id: source_id.clone(),
                     contact_id: contact.contact_id.clone(),
-                    body: mapping::patch_body(entry, &self.rules, Some(&contact.fields), false),
+                    body: mapping::raw(&mapping::patch_body(
+                        entry,
+                        &self.rules,
+                        Some(&contact.fields),
+                        false,
+                    ))?,
                 });
             }
         }
