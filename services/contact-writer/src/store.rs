@@ -36,6 +36,34 @@ pub struct WriterStore {
     pool: StorePool,
 }
 
+/// Rows per statement: six parameters each stays far below SQLite's 999.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `count` numbered placeholders from `$first`: single ones (`$3, $4`) when
+/// `width` is 1, else tuples of `width` (`($1, $2), ($3, $4)`).
+fn placeholders(first: usize, count: usize, width: usize) -> String {
+    let mut text = String::with_capacity(count * width * 5);
+    for row in 0..count {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        if width > 1 {
+            text.push('(');
+        }
+        for column in 0..width {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(first + row * width + column).to_string());
+        }
+        if width > 1 {
+            text.push(')');
+        }
+    }
+    text
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -150,7 +178,10 @@ impl WriterStore {
         Ok(records)
     }
 
-    /// Inserts or replaces rows and removes others, in one transaction.
+    /// Inserts or replaces rows and removes others, in one transaction: one
+    /// statement per hundred rows, not one per row (a batch's twenty
+    /// outcomes are one round trip to the database). Removals come first: a
+    /// replaced contact's old row goes and its new one stays.
     pub async fn apply(
         &self,
         profile_id: &str,
@@ -161,37 +192,50 @@ impl WriterStore {
         if upserts.is_empty() && removed_source_ids.is_empty() {
             return Ok(());
         }
+        // One row per source id (the last wins): PostgreSQL refuses to
+        // update a row twice in one statement.
+        let mut seen = std::collections::HashSet::with_capacity(upserts.len());
+        let mut rows: Vec<&ContactRecord> = upserts
+            .iter()
+            .rev()
+            .filter(|record| seen.insert(record.source_id.as_str()))
+            .collect();
+        rows.reverse();
         with_pool!(&self.pool, pool => {
             let mut transaction = pool.begin().await?;
-            // Removals first: a replaced contact's old row goes, its new one stays.
-            for source_id in removed_source_ids {
-                sqlx::query(
+            for chunk in removed_source_ids.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
                     "DELETE FROM writer_contacts \
-                     WHERE profile_id = $1 AND mailbox_id = $2 AND source_id = $3",
-                )
-                .bind(profile_id)
-                .bind(mailbox_id)
-                .bind(source_id)
-                .execute(&mut *transaction)
-                .await?;
+                     WHERE profile_id = $1 AND mailbox_id = $2 AND source_id IN ({})",
+                    placeholders(3, chunk.len(), 1)
+                );
+                let mut query = sqlx::query(&sql).bind(profile_id).bind(mailbox_id);
+                for source_id in chunk {
+                    query = query.bind(source_id);
+                }
+                query.execute(&mut *transaction).await?;
             }
-            for record in upserts {
-                sqlx::query(
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
                     "INSERT INTO writer_contacts \
                        (profile_id, mailbox_id, source_id, contact_id, content_hash, photo_hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     VALUES {} \
                      ON CONFLICT (profile_id, mailbox_id, source_id) DO UPDATE SET \
                        contact_id = excluded.contact_id, content_hash = excluded.content_hash, \
                        photo_hash = excluded.photo_hash",
-                )
-                .bind(profile_id)
-                .bind(mailbox_id)
-                .bind(&record.source_id)
-                .bind(&record.contact_id)
-                .bind(&record.content_hash)
-                .bind(&record.photo_hash)
-                .execute(&mut *transaction)
-                .await?;
+                    placeholders(1, chunk.len(), 6)
+                );
+                let mut query = sqlx::query(&sql);
+                for record in chunk {
+                    query = query
+                        .bind(profile_id)
+                        .bind(mailbox_id)
+                        .bind(&record.source_id)
+                        .bind(&record.contact_id)
+                        .bind(&record.content_hash)
+                        .bind(&record.photo_hash);
+                }
+                query.execute(&mut *transaction).await?;
             }
             transaction.commit().await?;
         });
@@ -239,5 +283,14 @@ impl WriterStore {
                 .await?;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_parameter_once() {
+        assert_eq!(super::placeholders(3, 2, 1), "$3, $4");
+        assert_eq!(super::placeholders(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }
