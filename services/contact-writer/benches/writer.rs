@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const EMULATOR_PACKAGE: &str = "galsync-graph-emulator";
+const SNAPSHOT_ID: &str = "bench-snapshot";
 
 /// Unit of utime and stime in `/proc/<pid>/stat` (USER_HZ, 100 on every Linux ABI).
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
@@ -385,7 +386,14 @@ async fn run(scale: Scale, binary: PathBuf) -> anyhow::Result<()> {
     let mailbox_ids = emulator
         .add_mailboxes(writer.tenant_id, scale.mailboxes)
         .await?;
-    let entries = Arc::new(common::directory(scale.contacts));
+    // The production path: the snapshot comes from the (fake) reader over
+    // gRPC, fetched and turned into desired contacts once for all mailboxes.
+    writer
+        .reader
+        .snapshots
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the fake reader's lock is poisoned"))?
+        .insert(SNAPSHOT_ID.to_owned(), common::directory(scale.contacts));
     emulator.reset_requests().await?;
 
     let writer_before = process_usage("self")?;
@@ -396,13 +404,18 @@ async fn run(scale: Scale, binary: PathBuf) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for mailbox_id in mailbox_ids {
         let writer = Arc::clone(&writer);
-        let entries = Arc::clone(&entries);
         let semaphore = Arc::clone(&semaphore);
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await?;
-            let report = writer
-                .sync(&mailbox_id, &entries, v1::WritePolicy::default())
-                .await;
+            let request = v1::SyncMailboxRequest {
+                tenant_id: writer.tenant_id.to_string(),
+                mailbox_id: mailbox_id.clone(),
+                snapshot_id: SNAPSHOT_ID.to_owned(),
+                policy: Some(v1::WritePolicy::default()),
+                profile_id: "bench".to_owned(),
+            };
+            let report =
+                galsync_contact_writer::grpc::run_request(&writer.engine, &request, false).await?;
             anyhow::Ok(
                 report
                     .result

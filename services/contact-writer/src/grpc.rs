@@ -62,8 +62,11 @@ pub async fn execute_request(
     if request.snapshot_id.is_empty() {
         return Err(Error::InvalidRequest("snapshot_id is required".to_owned()));
     }
-    let entries = engine.snapshots.entries(&request.snapshot_id).await?;
-    reconcile::reconcile_with_progress(engine, &job, &entries, &engine.snapshots, progress).await
+    let desired = engine
+        .snapshots
+        .desired(&request.snapshot_id, &job.policy.field_rules)
+        .await?;
+    reconcile::reconcile_desired(engine, &job, &desired, &engine.snapshots, progress).await
 }
 
 /// [`execute_request`] with a mailbox's own failure turned into a FAILED result.

@@ -109,11 +109,24 @@ pub async fn reconcile_with_progress(
     photos: &dyn PhotoSource,
     progress: &Progress,
 ) -> Result<Report, Error> {
+    let rules = FieldRules::from_proto(&job.policy.field_rules);
+    let desired = desired_contacts(entries, &rules);
+    reconcile_desired(engine, job, &desired, photos, progress).await
+}
+
+/// Reconciles one mailbox against desired contacts already computed under
+/// the job's field rules (shared by the mailboxes of a run).
+pub async fn reconcile_desired(
+    engine: &Engine,
+    job: &MailboxJob,
+    desired: &[Desired],
+    photos: &dyn PhotoSource,
+    progress: &Progress,
+) -> Result<Report, Error> {
     let mailbox = engine.mailbox(&job.tenant_id, &job.mailbox_id).await?;
     let _active = mailbox.batches.enter();
     let rules = FieldRules::from_proto(&job.policy.field_rules);
     let deletion = DeletionPolicy::from_proto(&job.policy);
-    let desired = desired_contacts(entries, &rules);
     let store = &engine.store;
     let stored = store
         .mailbox_state(&job.profile_id, &job.mailbox_id)
@@ -130,7 +143,7 @@ pub async fn reconcile_with_progress(
     let Some(folder_id) = folder.folder_id else {
         // Dry run into a mailbox without the folder: everything is a create.
         let nothing_known = HashMap::new();
-        let plan = plan::build(&desired, &nothing_known, &[], &rules, &deletion, false);
+        let plan = plan::build(desired, &nothing_known, &[], &rules, &deletion, false);
         return Ok(plan_report(result, &plan, &rules, &mailbox));
     };
     let folder_changed = folder_id != stored.folder_id;
@@ -144,13 +157,7 @@ pub async fn reconcile_with_progress(
     };
     let (mut known, duplicates) = if must_list {
         let listed = mailbox.list_folder(&folder_id).await?;
-        known::from_listing(
-            listed,
-            &records,
-            &rules,
-            &desired,
-            job.policy.adopt_existing,
-        )
+        known::from_listing(listed, &records, &rules, desired, job.policy.adopt_existing)
     } else {
         (known::from_records(&records), Vec::new())
     };
@@ -163,7 +170,7 @@ pub async fn reconcile_with_progress(
         delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
     }
     let plan = plan::build(
-        &desired,
+        desired,
         &known,
         &duplicates,
         &rules,
@@ -217,7 +224,7 @@ pub async fn reconcile_with_progress(
     let ops = writes::ops(&plan, &run.rules)?;
     let unresolved = run.write_all(ops, &desired_by_source).await?;
     if job.policy.write_photos {
-        run.write_photos(&desired, photos).await?;
+        run.write_photos(desired, photos).await?;
     }
     run.mailbox.count_requests(&mut run.counts);
     if unresolved == 0 {

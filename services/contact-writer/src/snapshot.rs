@@ -1,15 +1,18 @@
-//! Snapshot entries and photos from the directory-reader, entries cached per
-//! snapshot id (snapshots are immutable), fetched once however many
-//! mailboxes ask at the same time.
+//! Snapshot entries and photos from the directory-reader. Snapshots are
+//! immutable, so their entries are cached per snapshot id, and the desired
+//! contacts per snapshot and field rules: each is fetched or computed once
+//! however many mailboxes of a run ask at the same time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
+use tokio::sync::OnceCell;
 use tonic::transport::Channel;
 
 use crate::error::Error;
+use crate::mapping::{Desired, FieldRules};
 
 /// Snapshots kept in memory at once (a run uses one; a few runs overlap).
 const CACHED_SNAPSHOTS: usize = 8;
@@ -22,45 +25,86 @@ pub struct PhotoBytes {
 }
 
 type Entries = Arc<Vec<v1::DirectoryEntry>>;
-/// Snapshots by id, each loaded once however many mailboxes ask at once.
-type SnapshotCache = Arc<Mutex<Vec<(String, Arc<tokio::sync::OnceCell<Entries>>)>>>;
+
+/// The latest few values by key, each computed once however many tasks ask
+/// at the same time; the oldest key goes when a new one comes.
+#[derive(Debug)]
+struct OnceCache<T> {
+    cells: Mutex<Vec<(String, Arc<OnceCell<T>>)>>,
+}
+
+impl<T> OnceCache<T> {
+    fn new() -> Self {
+        Self {
+            cells: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn cell(&self, key: &str) -> Arc<OnceCell<T>> {
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, cell)) = cells.iter().find(|(cached, _)| cached == key) {
+            return Arc::clone(cell);
+        }
+        if cells.len() >= CACHED_SNAPSHOTS {
+            cells.remove(0);
+        }
+        let cell = Arc::new(OnceCell::new());
+        cells.push((key.to_owned(), Arc::clone(&cell)));
+        cell
+    }
+}
 
 /// The directory-reader as the writer uses it.
 #[derive(Debug, Clone)]
 pub struct SnapshotSource {
     client: DirectoryReaderClient<Channel>,
-    cache: SnapshotCache,
+    entries: Arc<OnceCache<Entries>>,
+    desired: Arc<OnceCache<Arc<Vec<Desired>>>>,
 }
 
 impl SnapshotSource {
     pub fn new(channel: Channel) -> Self {
         Self {
             client: DirectoryReaderClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
-            cache: Arc::new(Mutex::new(Vec::new())),
+            entries: Arc::new(OnceCache::new()),
+            desired: Arc::new(OnceCache::new()),
         }
-    }
-
-    fn cell(&self, snapshot_id: &str) -> Arc<tokio::sync::OnceCell<Entries>> {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, cell)) = cache.iter().find(|(id, _)| id == snapshot_id) {
-            return Arc::clone(cell);
-        }
-        if cache.len() >= CACHED_SNAPSHOTS {
-            cache.remove(0);
-        }
-        let cell = Arc::new(tokio::sync::OnceCell::new());
-        cache.push((snapshot_id.to_owned(), Arc::clone(&cell)));
-        cell
     }
 
     /// Every entry of a snapshot.
     pub async fn entries(&self, snapshot_id: &str) -> Result<Entries, Error> {
-        let cell = self.cell(snapshot_id);
+        let cell = self.entries.cell(snapshot_id);
         let entries = cell.get_or_try_init(|| self.stream(snapshot_id)).await?;
         Ok(Arc::clone(entries))
+    }
+
+    /// The contacts a snapshot asks for under a profile's field rules:
+    /// computed once for all the mailboxes of a run, and held once in memory.
+    pub async fn desired(
+        &self,
+        snapshot_id: &str,
+        field_rules: &HashMap<String, i32>,
+    ) -> Result<Arc<Vec<Desired>>, Error> {
+        let mut rules: Vec<(&String, &i32)> = field_rules.iter().collect();
+        rules.sort();
+        let mut key = snapshot_id.to_owned();
+        for (field, rule) in rules {
+            key.push_str(&format!("\u{0}{field}={rule}"));
+        }
+        let cell = self.desired.cell(&key);
+        let desired = cell
+            .get_or_try_init(|| async {
+                let entries = self.entries(snapshot_id).await?;
+                let rules = FieldRules::from_proto(field_rules);
+                Ok::<_, Error>(Arc::new(crate::reconcile::desired_contacts(
+                    &entries, &rules,
+                )))
+            })
+            .await?;
+        Ok(Arc::clone(desired))
     }
 
     async fn stream(&self, snapshot_id: &str) -> Result<Entries, Error> {
