@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use galsync_auth_broker::{Broker, Config};
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
 use galsync_graph_emulator::Emulator;
+use galsync_testkit::{create_emulated_app, EmulatedApp, TenantApp};
 use uuid::Uuid;
 
 /// What a user sees of one `galsync` invocation.
@@ -163,42 +163,15 @@ impl TestBroker {
     }
 }
 
-pub struct EmulatedTenant {
-    pub tenant_id: Uuid,
-    pub client_id: String,
-}
-
 /// A tenant in the emulator with one app requesting every role galsync needs,
-/// with the broker's consent callback as a redirect URI.
-pub fn emulated_tenant(emulator: &Emulator, broker: &TestBroker) -> EmulatedTenant {
-    let tenant_id = Uuid::new_v4();
-    emulator
-        .state
-        .identity
-        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-    let app = emulator
-        .state
-        .identity
-        .register_app(
-            tenant_id,
-            AppRegistrationRequest {
-                client_id: None,
-                display_name: "galsync".to_owned(),
-                requested_roles: ["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"]
-                    .iter()
-                    .map(|role| role.to_string())
-                    .collect(),
-                requested_scopes: Vec::new(),
-                redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
-                multi_tenant: false,
-                public_client: false,
-            },
-        )
-        .expect("register app");
-    EmulatedTenant {
-        tenant_id,
-        client_id: app.client_id.clone(),
-    }
+/// with the broker's consent callback as a redirect URI. The tests connect it
+/// to the broker through the `galsync` binary.
+pub fn emulated_tenant(emulator: &Emulator, broker: &TestBroker) -> EmulatedApp {
+    let galsync_app = TenantApp {
+        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+        ..TenantApp::default()
+    };
+    create_emulated_app(emulator, Uuid::new_v4(), &galsync_app)
 }
 
 /// Uppercase hex SHA-1 of a file, as the Entra portal shows thumbprints.

@@ -9,43 +9,16 @@ use common::{bytes_under, contains, StoreKind, TestBroker};
 use galsync_graph_emulator::identity::model::{AppRegistrationRequest, ConsentDecision};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
+use galsync_testkit::{connect_tenant, create_emulated_app, EmulatedTenant, Step, TenantApp};
 use tonic::Code;
 use uuid::Uuid;
 
-const ALL_ROLES: &[&str] = &["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"];
-
-struct Tenant {
-    tenant_id: Uuid,
-    client_id: String,
-}
-
-/// An emulated tenant with one app registration requesting every role, with
-/// the broker's consent callback allowed as a redirect URI.
-fn emulated_tenant(emulator: &Emulator, broker: &TestBroker, roles: &[&str]) -> Tenant {
-    let tenant_id = Uuid::new_v4();
-    emulator
-        .state
-        .identity
-        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-    let app = emulator
-        .state
-        .identity
-        .register_app(
-            tenant_id,
-            AppRegistrationRequest {
-                client_id: None,
-                display_name: "galsync".to_owned(),
-                requested_roles: roles.iter().map(|role| role.to_string()).collect(),
-                requested_scopes: Vec::new(),
-                redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
-                multi_tenant: false,
-                public_client: false,
-            },
-        )
-        .unwrap();
-    Tenant {
-        tenant_id,
-        client_id: app.client_id.clone(),
+/// The galsync app of an emulated tenant: every role galsync needs, with the
+/// broker's consent callback allowed as a redirect URI.
+fn galsync_app(broker: &TestBroker) -> TenantApp {
+    TenantApp {
+        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+        ..TenantApp::default()
     }
 }
 
@@ -65,67 +38,46 @@ fn token_requests(emulator: &Emulator) -> u64 {
         .total(|key| key.endpoint == "/{tenant}/oauth2/v2.0/token")
 }
 
-/// Registers the emulated tenant with the broker: one app for both purposes.
-async fn register_tenant(
-    admin: &mut v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
-    emulator: &Emulator,
-    tenant: &Tenant,
-) {
-    admin
-        .register_tenant(v1::RegisterTenantRequest {
-            tenant_id: tenant.tenant_id.to_string(),
-            display_name: "Contoso".to_owned(),
-            login_base_url: emulator.base_url(),
-            graph_base_url: emulator.base_url(),
-            apps: vec![app(
-                &tenant.client_id,
-                &[v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
-            )],
-        })
-        .await
-        .unwrap();
-}
-
-/// Registers the tenant with the broker, generates a certificate, exports the
-/// .cer and uploads it to the emulated app. Returns the certificate id.
-async fn register_and_upload(
+/// Connects the tenant through at least the upload of the broker's
+/// certificate (the broker as `cli`) and checks that the export is PEM and
+/// that the emulated app registered the thumbprint the broker made.
+async fn connect_with_certificate(
     broker: &TestBroker,
     emulator: &Emulator,
-    tenant: &Tenant,
-    validity_days: u32,
-) -> String {
+    app: TenantApp,
+) -> EmulatedTenant {
     let mut admin = broker.client_as("cli").await;
-    register_tenant(&mut admin, emulator, tenant).await;
-    let certificate = admin
-        .generate_certificate(v1::GenerateCertificateRequest {
-            tenant_id: tenant.tenant_id.to_string(),
-            client_id: tenant.client_id.clone(),
-            key_bits: 2048,
-            validity_days,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let exported = admin
-        .export_certificate(v1::ExportCertificateRequest {
-            certificate_id: certificate.certificate_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(exported.pem.starts_with("-----BEGIN CERTIFICATE-----"));
-    let uploaded = emulator
-        .state
-        .identity
-        .upload_certificate(&tenant.client_id, &exported.cer_der)
-        .unwrap();
+    let tenant = connect_tenant(emulator, &mut admin, app).await;
+    let certificate = tenant
+        .certificate
+        .as_ref()
+        .expect("the broker exported the certificate");
+    let uploaded = tenant
+        .uploaded
+        .as_ref()
+        .expect("the certificate was uploaded");
+    assert!(certificate.pem.starts_with("-----BEGIN CERTIFICATE-----"));
     assert_eq!(uploaded.thumbprint_sha1, certificate.thumbprint_sha1);
-    certificate.certificate_id
+    tenant
+}
+
+/// The id of the broker's certificate for the tenant's app.
+fn broker_certificate_id(tenant: &EmulatedTenant) -> String {
+    tenant
+        .certificate
+        .as_ref()
+        .expect("the broker exported the certificate")
+        .certificate_id
+        .clone()
 }
 
 /// Opens the broker's admin-consent link at the emulator (the admin approves)
 /// and follows the redirect to the broker's callback.
-async fn consent_through_the_browser(broker: &TestBroker, emulator: &Emulator, tenant: &Tenant) {
+async fn consent_through_the_browser(
+    broker: &TestBroker,
+    emulator: &Emulator,
+    tenant: &EmulatedTenant,
+) {
     let mut admin = broker.client_as("cli").await;
     let link = admin
         .get_admin_consent_url(v1::GetAdminConsentUrlRequest {
@@ -171,14 +123,18 @@ async fn consent_through_the_browser(broker: &TestBroker, emulator: &Emulator, t
 async fn full_certificate_journey_ends_with_a_token_graph_accepts() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
+    let connect = TenantApp {
+        validity_days: 730,
+        last_step: Step::UploadCertificate,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_with_certificate(&broker, &emulator, connect).await;
     let mailbox = emulator.state.directory.add_mailbox_user(
         tenant.tenant_id,
         "Adele Vance",
         "adele@contoso.example",
         true,
     );
-    register_and_upload(&broker, &emulator, &tenant, 730).await;
     consent_through_the_browser(&broker, &emulator, &tenant).await;
 
     let mut admin = broker.client_as("cli").await;
@@ -273,7 +229,11 @@ async fn callers_get_only_their_purpose_and_refusals_are_audited() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
     // Least privilege: a read app and a write app.
-    let read_tenant = emulated_tenant(&emulator, &broker, &["User.Read.All", "Group.Read.All"]);
+    let read_app = TenantApp {
+        requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
+        ..galsync_app(&broker)
+    };
+    let read_tenant = create_emulated_app(&emulator, Uuid::new_v4(), &read_app);
     let write_app = emulator
         .state
         .identity
@@ -354,13 +314,11 @@ async fn callers_get_only_their_purpose_and_refusals_are_audited() {
 async fn two_hundred_concurrent_callers_cause_one_token_request() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
-    register_and_upload(&broker, &emulator, &tenant, 730).await;
-    emulator
-        .state
-        .identity
-        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
-        .unwrap();
+    let connect = TenantApp {
+        validity_days: 730,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_with_certificate(&broker, &emulator, connect).await;
 
     let reader = broker.client_as("directory-reader").await;
     let mut calls = Vec::new();
@@ -389,13 +347,11 @@ async fn two_hundred_concurrent_callers_cause_one_token_request() {
 async fn a_revoked_permission_takes_effect_after_invalidate_and_test_connection_names_it() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
-    register_and_upload(&broker, &emulator, &tenant, 730).await;
-    emulator
-        .state
-        .identity
-        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
-        .unwrap();
+    let connect = TenantApp {
+        validity_days: 730,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_with_certificate(&broker, &emulator, connect).await;
 
     let mut writer = broker.client_as("contact-writer").await;
     let request = v1::GetGraphTokenRequest {
@@ -456,9 +412,12 @@ async fn a_revoked_permission_takes_effect_after_invalidate_and_test_connection_
 async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
     let mut admin = broker.client_as("cli").await;
-    register_tenant(&mut admin, &emulator, &tenant).await;
+    let registered_only = TenantApp {
+        last_step: Step::RegisterTenant,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_tenant(&emulator, &mut admin, registered_only).await;
     let certificate = admin
         .generate_certificate(v1::GenerateCertificateRequest {
             tenant_id: tenant.tenant_id.to_string(),
@@ -498,14 +457,13 @@ async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
 async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
     // 29 days of validity: inside the 30-day renewal window from the start.
-    let first_certificate = register_and_upload(&broker, &emulator, &tenant, 29).await;
-    emulator
-        .state
-        .identity
-        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
-        .unwrap();
+    let connect = TenantApp {
+        validity_days: 29,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_with_certificate(&broker, &emulator, connect).await;
+    let first_certificate = broker_certificate_id(&tenant);
     let mut reader = broker.client_as("directory-reader").await;
     let request = v1::GetGraphTokenRequest {
         tenant_id: tenant.tenant_id.to_string(),
@@ -601,13 +559,12 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
 async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<String>) {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(store).await;
-    let tenant = emulated_tenant(&emulator, &broker, ALL_ROLES);
-    let certificate_id = register_and_upload(&broker, &emulator, &tenant, 730).await;
-    emulator
-        .state
-        .identity
-        .grant_consent(tenant.tenant_id, &tenant.client_id, None)
-        .unwrap();
+    let connect = TenantApp {
+        validity_days: 730,
+        ..galsync_app(&broker)
+    };
+    let tenant = connect_with_certificate(&broker, &emulator, connect).await;
+    let certificate_id = broker_certificate_id(&tenant);
     let secret_value = "Sup3r~Secret.Value_for-galsync";
     let mut admin = broker.client_as("cli").await;
     admin
@@ -701,50 +658,24 @@ async fn postgres_store_holds_no_plaintext_secret() {
 async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_token() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start(StoreKind::Sqlite).await;
-    let tenant_id = Uuid::new_v4();
-    emulator
-        .state
-        .identity
-        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-    let app = emulator
-        .state
-        .identity
-        .register_app(
-            tenant_id,
-            AppRegistrationRequest {
-                client_id: None,
-                display_name: "galsync delegated".to_owned(),
-                requested_roles: Vec::new(),
-                requested_scopes: vec![
-                    "User.Read.All".to_owned(),
-                    "Group.Read.All".to_owned(),
-                    "Contacts.ReadWrite".to_owned(),
-                ],
-                redirect_uris: Vec::new(),
-                multi_tenant: false,
-                public_client: true,
-            },
-        )
-        .unwrap();
     let mut admin = broker.client_as("cli").await;
-    admin
-        .register_tenant(v1::RegisterTenantRequest {
-            tenant_id: tenant_id.to_string(),
-            display_name: "Contoso".to_owned(),
-            login_base_url: emulator.base_url(),
-            graph_base_url: emulator.base_url(),
-            apps: vec![v1::AppRegistration {
-                client_id: app.client_id.clone(),
-                auth_mode: v1::AuthMode::ConsentToken as i32,
-                purposes: vec![
-                    v1::TokenPurpose::Directory as i32,
-                    v1::TokenPurpose::Contacts as i32,
-                ],
-                ..Default::default()
-            }],
-        })
+    let delegated = TenantApp {
+        display_name: "galsync delegated".to_owned(),
+        requested_roles: Vec::new(),
+        requested_scopes: vec![
+            "User.Read.All".to_owned(),
+            "Group.Read.All".to_owned(),
+            "Contacts.ReadWrite".to_owned(),
+        ],
+        public_client: true,
+        auth_mode: v1::AuthMode::ConsentToken,
+        purposes: vec![v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
+        last_step: Step::RegisterTenant,
+        ..TenantApp::default()
+    };
+    let tenant_id = connect_tenant(&emulator, &mut admin, delegated)
         .await
-        .unwrap();
+        .tenant_id;
     let mut reader = broker.client_as("directory-reader").await;
     let request = v1::GetGraphTokenRequest {
         tenant_id: tenant_id.to_string(),

@@ -19,10 +19,10 @@ use galsync_contact_writer::mapping::source_property_id;
 use galsync_contact_writer::reconcile::{self, MailboxJob, Report};
 use galsync_contact_writer::snapshot::PhotoMap;
 use galsync_contact_writer::store::WriterStore;
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
+use galsync_testkit::{create_emulated_app, register_with_broker, EmulatedApp, TenantApp};
 use serde_json::Value;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint};
@@ -201,21 +201,7 @@ impl EntraAdmin for Emulator {
     }
 
     async fn register_galsync_app(&self, tenant_id: Uuid) -> anyhow::Result<String> {
-        let identity = &self.state.identity;
-        identity.create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-        let app = identity.register_app(
-            tenant_id,
-            AppRegistrationRequest {
-                client_id: None,
-                display_name: "galsync".to_owned(),
-                requested_roles: vec!["Contacts.ReadWrite".to_owned()],
-                requested_scopes: Vec::new(),
-                redirect_uris: Vec::new(),
-                multi_tenant: false,
-                public_client: false,
-            },
-        )?;
-        Ok(app.client_id)
+        Ok(create_emulated_app(self, tenant_id, &writer_app()).client_id)
     }
 
     async fn trust_certificate(
@@ -228,6 +214,20 @@ impl EntraAdmin for Emulator {
         identity.upload_certificate(client_id, certificate_pem.as_bytes())?;
         identity.grant_consent(tenant_id, client_id, None)?;
         Ok(())
+    }
+}
+
+/// The app the writer uses, as [`EntraAdmin::register_galsync_app`] describes
+/// it: `Contacts.ReadWrite` in `contoso.example`, registered with the broker
+/// for the contacts purpose, with a 365-day certificate.
+fn writer_app() -> TenantApp {
+    TenantApp {
+        domain: "contoso.example".to_owned(),
+        display_name: "galsync".to_owned(),
+        requested_roles: vec!["Contacts.ReadWrite".to_owned()],
+        purposes: vec![v1::TokenPurpose::Contacts],
+        validity_days: 365,
+        ..TenantApp::default()
     }
 }
 
@@ -259,38 +259,14 @@ impl WriterSide {
             .await
             .unwrap_or_else(|error| panic!("register the galsync app: {error:#}"));
         let mut admin = v1::auth_broker_client::AuthBrokerClient::new(broker.channel_as("cli"));
-        admin
-            .register_tenant(v1::RegisterTenantRequest {
-                tenant_id: tenant_id.to_string(),
-                display_name: "Contoso".to_owned(),
-                login_base_url: entra.base_url(),
-                graph_base_url: entra.base_url(),
-                apps: vec![v1::AppRegistration {
-                    client_id: client_id.clone(),
-                    auth_mode: v1::AuthMode::Certificate as i32,
-                    purposes: vec![v1::TokenPurpose::Contacts as i32],
-                    ..Default::default()
-                }],
-            })
-            .await
-            .unwrap();
-        let certificate = admin
-            .generate_certificate(v1::GenerateCertificateRequest {
-                tenant_id: tenant_id.to_string(),
-                client_id: client_id.clone(),
-                key_bits: 2048,
-                validity_days: 365,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let exported = admin
-            .export_certificate(v1::ExportCertificateRequest {
-                certificate_id: certificate.certificate_id,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let emulated = EmulatedApp {
+            tenant_id,
+            client_id: client_id.clone(),
+        };
+        let exported =
+            register_with_broker(&mut admin, &entra.base_url(), &emulated, &writer_app())
+                .await
+                .expect("the broker exports the writer's certificate");
         entra
             .trust_certificate(tenant_id, &client_id, &exported.pem)
             .await

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use galsync_auth_broker::{Broker, Config as BrokerConfig};
 use galsync_directory_reader::Config;
 use galsync_graph_emulator::directory::{SeedOptions, SeedSummary, User};
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
+use galsync_testkit::{connect_tenant, Step, TenantApp};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
@@ -109,8 +109,7 @@ impl Harness {
             }
         });
 
-        let tenant_id = Uuid::new_v4();
-        let client_id = register_tenant(&emulator, &pki_dir, broker_addr, tenant_id).await;
+        let (tenant_id, client_id) = connect_read_tenant(&emulator, &pki_dir, broker_addr).await;
 
         let store_url = match store {
             StoreKind::Sqlite => format!(
@@ -254,30 +253,14 @@ impl Harness {
     }
 }
 
-/// Registers the tenant and a read app with the broker, uploads the broker's
-/// certificate to the emulated app and grants admin consent there.
-async fn register_tenant(
+/// Connects a new emulated tenant with a read app to the broker (as `cli`):
+/// certificate uploaded to the emulated app and admin consent granted there.
+/// Returns the tenant id and the app's client id.
+async fn connect_read_tenant(
     emulator: &Emulator,
     pki_dir: &std::path::Path,
     broker_addr: std::net::SocketAddr,
-    tenant_id: Uuid,
-) -> String {
-    let identity = &emulator.state.identity;
-    identity.create_tenant(tenant_id, vec!["contoso.onmicrosoft.com".to_owned()]);
-    let app = identity
-        .register_app(
-            tenant_id,
-            AppRegistrationRequest {
-                client_id: None,
-                display_name: "galsync reader".to_owned(),
-                requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
-                requested_scopes: Vec::new(),
-                redirect_uris: Vec::new(),
-                multi_tenant: false,
-                public_client: false,
-            },
-        )
-        .unwrap();
+) -> (Uuid, String) {
     let material = TlsMaterial::from_pki_dir(pki_dir, "cli").unwrap();
     let channel = Endpoint::from_shared(format!("https://{broker_addr}"))
         .unwrap()
@@ -287,45 +270,17 @@ async fn register_tenant(
         .await
         .unwrap();
     let mut admin = v1::auth_broker_client::AuthBrokerClient::new(channel);
-    admin
-        .register_tenant(v1::RegisterTenantRequest {
-            tenant_id: tenant_id.to_string(),
-            display_name: "Contoso".to_owned(),
-            login_base_url: emulator.base_url(),
-            graph_base_url: emulator.base_url(),
-            apps: vec![v1::AppRegistration {
-                client_id: app.client_id.clone(),
-                auth_mode: v1::AuthMode::Certificate as i32,
-                purposes: vec![v1::TokenPurpose::Directory as i32],
-                ..Default::default()
-            }],
-        })
-        .await
-        .unwrap();
-    let certificate = admin
-        .generate_certificate(v1::GenerateCertificateRequest {
-            tenant_id: tenant_id.to_string(),
-            client_id: app.client_id.clone(),
-            key_bits: 2048,
-            validity_days: 365,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let exported = admin
-        .export_certificate(v1::ExportCertificateRequest {
-            certificate_id: certificate.certificate_id,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    identity
-        .upload_certificate(&app.client_id, &exported.cer_der)
-        .unwrap();
-    identity
-        .grant_consent(tenant_id, &app.client_id, None)
-        .unwrap();
-    app.client_id
+    let read_app = TenantApp {
+        domain: "contoso.onmicrosoft.com".to_owned(),
+        display_name: "galsync reader".to_owned(),
+        requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
+        purposes: vec![v1::TokenPurpose::Directory],
+        validity_days: 365,
+        last_step: Step::GrantConsent,
+        ..TenantApp::default()
+    };
+    let tenant = connect_tenant(emulator, &mut admin, read_app).await;
+    (tenant.tenant_id, tenant.client_id)
 }
 
 /// An enabled, licensed member with a user mailbox.
