@@ -200,6 +200,7 @@ pub async fn reconcile_desired(
             .map(|replace| replace.desired.source_id.clone())
             .collect(),
         progress,
+        pending: HashMap::new(),
     };
     run.publish();
     // From here until the final save the store says "uncertain": a crash at

@@ -30,7 +30,14 @@ pub(super) struct Run<'a> {
     /// source): their delete and create count as one update.
     pub(super) replacing: HashSet<String>,
     pub(super) progress: &'a Progress,
+    /// Rows waiting for the store (`None`: remove the row). The mailbox is
+    /// marked uncertain until the run ends, so rows lost to a crash are
+    /// rebuilt from the mailbox; batching them saves a transaction per batch.
+    pub(super) pending: HashMap<String, Option<ContactRecord>>,
 }
+
+/// Outcomes recorded per store transaction.
+const ROWS_PER_FLUSH: usize = 200;
 
 /// The writes of a plan in the order they are sent: deletes, updates,
 /// creates. A replaced contact's delete comes before its create, so the
@@ -86,8 +93,19 @@ impl Run<'_> {
     }
 
     /// Sends `ops` in batches, then resolves uncertain creates and vanished
-    /// contacts by looking them up. Returns how many stayed unresolved.
+    /// contacts by looking them up; every outcome is in the store when it
+    /// returns. Returns how many stayed unresolved.
     pub(super) async fn write_all(
+        &mut self,
+        ops: Vec<Op>,
+        desired: &HashMap<&str, &Desired>,
+    ) -> Result<usize, Error> {
+        let unresolved = self.write_rounds(ops, desired).await?;
+        self.flush().await?;
+        Ok(unresolved)
+    }
+
+    async fn write_rounds(
         &mut self,
         mut ops: Vec<Op>,
         desired: &HashMap<&str, &Desired>,
@@ -161,15 +179,8 @@ impl Run<'_> {
             self.records
                 .insert(record.source_id.clone(), record.clone());
         }
-        self.engine
-            .store
-            .apply(
-                &self.job.profile_id,
-                &self.job.mailbox_id,
-                &upserts,
-                &removed,
-            )
-            .await?;
+        self.stage(upserts, removed);
+        self.flush_if_full().await?;
         self.publish();
         Ok(to_look_up)
     }
@@ -264,10 +275,8 @@ impl Run<'_> {
             self.records
                 .insert(record.source_id.clone(), record.clone());
         }
-        self.engine
-            .store
-            .apply(&self.job.profile_id, &self.job.mailbox_id, &upserts, &[])
-            .await?;
+        self.stage(upserts, Vec::new());
+        self.flush_if_full().await?;
         Ok(ops)
     }
 
@@ -309,17 +318,54 @@ impl Run<'_> {
                 photo_hash: entry.photo_hash.clone(),
                 ..record
             };
-            self.engine
-                .store
-                .apply(
-                    &self.job.profile_id,
-                    &self.job.mailbox_id,
-                    std::slice::from_ref(&updated),
-                    &[],
-                )
-                .await?;
-            self.records.insert(updated.source_id.clone(), updated);
+            self.records
+                .insert(updated.source_id.clone(), updated.clone());
+            self.stage(vec![updated], Vec::new());
+            self.flush_if_full().await?;
         }
+        self.flush().await
+    }
+
+    /// Queues rows for the store, removals before upserts, the latest word
+    /// on a source id winning.
+    fn stage(&mut self, upserts: Vec<ContactRecord>, removed: Vec<String>) {
+        for source_id in removed {
+            self.pending.insert(source_id, None);
+        }
+        for record in upserts {
+            self.pending.insert(record.source_id.clone(), Some(record));
+        }
+    }
+
+    async fn flush_if_full(&mut self) -> Result<(), Error> {
+        if self.pending.len() >= ROWS_PER_FLUSH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued rows in one transaction.
+    pub(super) async fn flush(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut upserts = Vec::with_capacity(self.pending.len());
+        let mut removed = Vec::new();
+        for (source_id, row) in self.pending.drain() {
+            match row {
+                Some(record) => upserts.push(record),
+                None => removed.push(source_id),
+            }
+        }
+        self.engine
+            .store
+            .apply(
+                &self.job.profile_id,
+                &self.job.mailbox_id,
+                &upserts,
+                &removed,
+            )
+            .await?;
         Ok(())
     }
 }
