@@ -328,16 +328,19 @@ async fn sync_mailbox(
         .unwrap_or_else(|error| panic!("reconcile {mailbox_id}: {error}"))
 }
 
+/// The writer side against an in-process emulator; derefs to its
+/// [`WriterSide`] (broker, engine, reader, tenant).
 pub struct Harness {
     pub emulator: Emulator,
-    pub broker: Broker,
-    pub tenant_id: Uuid,
-    pub client_id: String,
-    pub engine: Arc<Engine>,
-    pub reader: ReaderData,
-    pub reader_addr: SocketAddr,
-    pub store_url: String,
-    _store_dir: tempfile::TempDir,
+    pub writer: WriterSide,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = WriterSide;
+
+    fn deref(&self) -> &WriterSide {
+        &self.writer
+    }
 }
 
 impl Harness {
@@ -353,22 +356,19 @@ impl Harness {
     ) -> Harness {
         let emulator = Emulator::start(emulator_config).await.unwrap();
         let writer = WriterSide::start(&emulator, settings, store_url).await;
-        Harness {
-            emulator,
-            broker: writer.broker,
-            tenant_id: writer.tenant_id,
-            client_id: writer.client_id,
-            engine: writer.engine,
-            reader: writer.reader,
-            reader_addr: writer.reader_addr,
-            store_url: writer.store_url,
-            _store_dir: writer.store_dir,
-        }
+        Harness { emulator, writer }
     }
 
     /// A second engine on the same store (a restarted writer).
     pub async fn restart_engine(&mut self, settings: EngineSettings) {
-        self.engine = build_engine(&self.broker, self.reader_addr, &self.store_url, settings).await;
+        let writer = &mut self.writer;
+        writer.engine = build_engine(
+            &writer.broker,
+            writer.reader_addr,
+            &writer.store_url,
+            settings,
+        )
+        .await;
     }
 
     pub fn add_mailboxes(&self, count: usize) -> Vec<String> {
@@ -382,19 +382,6 @@ impl Harness {
                 )
             })
             .collect()
-    }
-
-    pub fn job(&self, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
-        mailbox_job(self.tenant_id, mailbox_id, policy)
-    }
-
-    pub async fn sync(
-        &self,
-        mailbox_id: &str,
-        entries: &[v1::DirectoryEntry],
-        policy: v1::WritePolicy,
-    ) -> Report {
-        sync_mailbox(&self.engine, self.tenant_id, mailbox_id, entries, policy).await
     }
 
     /// Folders named like the galsync folder.
