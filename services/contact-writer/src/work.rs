@@ -1,9 +1,9 @@
 //! The work loop: lease a mailbox from the scheduler's work queue, reconcile
-//! it while heartbeating (each heartbeat carries the counts so far, which
-//! the scheduler forwards to `WatchRun`), then complete it with its counts or fail it with a
-//! reason. On shutdown a running item gets the drain time to finish, else its
-//! lease is released (the store is marked uncertain, so the next writer
-//! rebuilds before writing).
+//! it while heartbeating (each heartbeat carries the counts so far, which the
+//! scheduler forwards to `WatchRun`), then complete it with its counts or fail
+//! it with a reason. On shutdown a running item gets the drain time to
+//! finish, else its lease is released (the store is marked uncertain, so the
+//! next writer rebuilds before writing).
 
 use std::sync::Arc;
 use std::time::Duration;
