@@ -97,25 +97,15 @@ pub async fn reconcile(
     entries: &[v1::DirectoryEntry],
     photos: &dyn PhotoSource,
 ) -> Result<Report, Error> {
-    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
-    reconcile_with_progress(engine, job, entries, photos, &progress).await
-}
-
-/// [`reconcile`], publishing counts to `progress` after every batch.
-pub async fn reconcile_with_progress(
-    engine: &Engine,
-    job: &MailboxJob,
-    entries: &[v1::DirectoryEntry],
-    photos: &dyn PhotoSource,
-    progress: &Progress,
-) -> Result<Report, Error> {
     let rules = FieldRules::from_proto(&job.policy.field_rules);
     let desired = desired_contacts(entries, &rules);
-    reconcile_desired(engine, job, &desired, photos, progress).await
+    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
+    reconcile_desired(engine, job, &desired, photos, &progress).await
 }
 
-/// Reconciles one mailbox against desired contacts already computed under
-/// the job's field rules (shared by the mailboxes of a run).
+/// [`reconcile`] against desired contacts already computed under the job's
+/// field rules (shared by the mailboxes of a run), publishing counts to
+/// `progress` after every batch.
 pub async fn reconcile_desired(
     engine: &Engine,
     job: &MailboxJob,
