@@ -1,6 +1,6 @@
 //! The writing half of a reconciliation: sends the planned writes in
-//! batches, records each outcome in the store as it arrives, looks up
-//! anything uncertain before writing again, and writes photos.
+//! batches, records the outcomes in the store (a transaction per 200 rows),
+//! looks up anything uncertain before writing again, and writes photos.
 
 use std::collections::{HashMap, HashSet};
 
