@@ -57,6 +57,32 @@ fn sync_request(harness: &Harness, mailbox_id: &str, snapshot_id: &str) -> v1::S
     }
 }
 
+/// One fresh target mailbox, `entries` published as "snap-1", and a client
+/// of the writer serving on a socket.
+async fn start(
+    entries: Vec<v1::DirectoryEntry>,
+) -> (Harness, String, ContactWriterClient<Channel>) {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    publish(&harness, "snap-1", entries);
+    let client = serve(Arc::clone(&harness.engine)).await;
+    (harness, mailbox, client)
+}
+
+/// [`start`], then a successful SyncMailbox of "snap-1".
+async fn synced(
+    entries: Vec<v1::DirectoryEntry>,
+) -> (Harness, String, ContactWriterClient<Channel>) {
+    let (harness, mailbox, mut client) = start(entries).await;
+    let result = client
+        .sync_mailbox(sync_request(&harness, &mailbox, "snap-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_succeeded(&result);
+    (harness, mailbox, client)
+}
+
 /// Every non-GET request the emulator saw against `mailbox_id` (contacts and
 /// folders alike), whatever its status.
 fn mailbox_writes(harness: &Harness, mailbox_id: &str) -> u64 {
@@ -78,12 +104,8 @@ fn assert_succeeded(result: &v1::MailboxSyncResult) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_mailbox_fills_a_fresh_mailbox_then_a_resync_writes_nothing() {
-    let harness = Harness::start(no_limits(), settings()).await;
-    let mailbox = harness.add_mailboxes(1).remove(0);
     let entries = directory(30);
-    publish(&harness, "snap-1", entries.clone());
-    let mut client = serve(Arc::clone(&harness.engine)).await;
-
+    let (harness, mailbox, mut client) = start(entries.clone()).await;
     let first = client
         .sync_mailbox(sync_request(&harness, &mailbox, "snap-1"))
         .await
@@ -139,17 +161,8 @@ async fn sync_mailbox_fills_a_fresh_mailbox_then_a_resync_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_mailbox_names_each_change_and_writes_nothing() {
-    let harness = Harness::start(no_limits(), settings()).await;
-    let mailbox = harness.add_mailboxes(1).remove(0);
     let original = directory(30);
-    publish(&harness, "snap-1", original.clone());
-    let mut client = serve(Arc::clone(&harness.engine)).await;
-    let synced = client
-        .sync_mailbox(sync_request(&harness, &mailbox, "snap-1"))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_succeeded(&synced);
+    let (harness, mailbox, mut client) = synced(original.clone()).await;
 
     // One phone changed, one user gone, one user joined.
     let mut changed = original.clone();
@@ -263,16 +276,7 @@ async fn plan_mailbox_names_each_change_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_mailbox_removes_galsync_contacts_and_folder_only() {
-    let harness = Harness::start(no_limits(), settings()).await;
-    let mailbox = harness.add_mailboxes(1).remove(0);
-    publish(&harness, "snap-1", directory(30));
-    let mut client = serve(Arc::clone(&harness.engine)).await;
-    let synced = client
-        .sync_mailbox(sync_request(&harness, &mailbox, "snap-1"))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_succeeded(&synced);
+    let (harness, mailbox, mut client) = synced(directory(30)).await;
     assert_eq!(harness.owned_by_source(&mailbox).len(), 30);
     // A contact the user keeps by hand in the default Contacts folder.
     let mailboxes_state = &harness.emulator.state.mailboxes;
@@ -335,10 +339,7 @@ async fn purge_mailbox_removes_galsync_contacts_and_folder_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_the_status_a_caller_can_act_on() {
-    let harness = Harness::start(no_limits(), settings()).await;
-    let mailbox = harness.add_mailboxes(1).remove(0);
-    publish(&harness, "snap-1", directory(5));
-    let mut client = serve(Arc::clone(&harness.engine)).await;
+    let (harness, mailbox, mut client) = start(directory(5)).await;
 
     let no_mailbox = client
         .sync_mailbox(sync_request(&harness, "", "snap-1"))
