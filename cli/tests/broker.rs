@@ -174,7 +174,7 @@ async fn exported_cer_matches_the_thumbprint_cert_list_shows() {
         generated.stdout
     );
 
-    let cer_path = broker.data_dir.path().join("galsync.cer");
+    let cer_path = broker.data_dir().join("galsync.cer");
     let cer_arg = cer_path.display().to_string();
     let exported = broker
         .galsync(&[
@@ -256,7 +256,7 @@ async fn test_connection_fails_with_the_upload_hint_until_the_cer_is_uploaded_an
         .galsync(&["cert", "generate", "--tenant-id", &tenant_id])
         .await;
     assert_eq!(generated.code, Some(0), "{generated:?}");
-    let cer_path = broker.data_dir.path().join("contoso.cer");
+    let cer_path = broker.data_dir().join("contoso.cer");
     let cer_arg = cer_path.display().to_string();
     let exported = broker
         .galsync(&[

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{fresh_pki, galsync, strings, TestBroker};
+use common::{galsync, strings, TestBroker};
+use galsync_testkit::fresh_pki;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_service_exits_3_with_the_hint() {
@@ -71,13 +72,13 @@ async fn a_non_admin_identity_exits_4() {
     let broker = TestBroker::start().await;
     // Present the contact-writer's certificate as the CLI's: valid mTLS, but not an admin.
     std::fs::copy(
-        broker.pki_dir.join("contact-writer.pem"),
-        broker.pki_dir.join("cli.pem"),
+        broker.pki_dir().join("contact-writer.pem"),
+        broker.pki_dir().join("cli.pem"),
     )
     .unwrap();
     std::fs::copy(
-        broker.pki_dir.join("contact-writer.key"),
-        broker.pki_dir.join("cli.key"),
+        broker.pki_dir().join("contact-writer.key"),
+        broker.pki_dir().join("cli.key"),
     )
     .unwrap();
     let outcome = broker.galsync(&["audit"]).await;

@@ -4,10 +4,8 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use galsync_auth_broker::{Broker, Config};
 use galsync_graph_emulator::Emulator;
 use galsync_testkit::{create_emulated_app, EmulatedApp, TenantApp};
 use uuid::Uuid;
@@ -74,74 +72,23 @@ pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|arg| arg.to_string()).collect()
 }
 
-/// A fresh PKI directory (CA + one certificate per service, including `cli`).
-pub fn fresh_pki() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki_dir = dir.path().join("pki");
-    galsync_platform::pki::init_dir(&pki_dir, &[]).expect("pki init");
-    (dir, pki_dir)
-}
+/// The test kit's in-process auth-broker with the `galsync` binary pointed at
+/// it; derefs to the kit's [`galsync_testkit::TestBroker`] (URL, PKI, data
+/// directory, consent address).
+pub struct TestBroker(galsync_testkit::TestBroker);
 
-pub struct TestBroker {
-    pub broker: Arc<Broker>,
-    pub url: String,
-    pub pki_dir: PathBuf,
-    pub consent_addr: std::net::SocketAddr,
-    pub data_dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
+impl std::ops::Deref for TestBroker {
+    type Target = galsync_testkit::TestBroker;
 
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    fn deref(&self) -> &galsync_testkit::TestBroker {
+        &self.0
     }
 }
 
 impl TestBroker {
     /// The broker on a port-0 listener, serving mTLS with a fresh PKI.
     pub async fn start() -> TestBroker {
-        let (data_dir, pki_dir) = fresh_pki();
-        let store_url = format!(
-            "sqlite://{}",
-            data_dir.path().join("auth-broker.db").display()
-        );
-        let mut config = Config::local(store_url);
-        config.data_dir = data_dir.path().to_owned();
-        let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
-        config.server.tls_cert = Some(files.cert);
-        config.server.tls_key = Some(files.key);
-        config.server.tls_ca = Some(files.ca);
-        let consent_port = galsync_platform::testing::free_port();
-        let consent_addr: std::net::SocketAddr =
-            format!("127.0.0.1:{consent_port}").parse().unwrap();
-        config.consent_listen = consent_addr;
-        let broker = galsync_auth_broker::build(&config)
-            .await
-            .expect("build broker");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = broker.clone();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) =
-                galsync_auth_broker::serve_broker(serving, &config, listener, shutdown).await
-            {
-                eprintln!("broker stopped with an error: {error:#}");
-            }
-        });
-        TestBroker {
-            broker,
-            url: format!("https://{addr}"),
-            pki_dir,
-            consent_addr,
-            data_dir,
-            stop: Some(stop),
-        }
+        TestBroker(galsync_testkit::TestBroker::start().await)
     }
 
     /// Runs `galsync --broker-url … --pki-dir … <args>`.
@@ -156,8 +103,8 @@ impl TestBroker {
         envs: Vec<(String, String)>,
         stdin: Vec<u8>,
     ) -> Outcome {
-        let mut all = strings(&["--broker-url", &self.url, "--pki-dir"]);
-        all.push(self.pki_dir.display().to_string());
+        let mut all = strings(&["--broker-url", &self.url(), "--pki-dir"]);
+        all.push(self.pki_dir().display().to_string());
         all.extend(strings(args));
         galsync_with_stdin(all, envs, stdin).await
     }
@@ -168,7 +115,7 @@ impl TestBroker {
 /// to the broker through the `galsync` binary.
 pub fn emulated_tenant(emulator: &Emulator, broker: &TestBroker) -> EmulatedApp {
     let galsync_app = TenantApp {
-        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr())],
         ..TenantApp::default()
     };
     create_emulated_app(emulator, Uuid::new_v4(), &galsync_app)

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use galsync_proto::v1::scheduler_server::{Scheduler, SchedulerServer};
+use galsync_testkit::fresh_pki;
 use tonic::{Request, Response, Status};
 
-use crate::common::{fresh_pki, galsync, strings, Outcome};
+use crate::common::{galsync, strings, Outcome};
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
@@ -256,7 +257,7 @@ impl FakeServer {
     /// A fake sharing the PKI of a running broker, so the CLI can talk to both.
     pub async fn start_beside(broker: &crate::common::TestBroker) -> FakeServer {
         let dir = tempfile::tempdir().unwrap();
-        Self::serve(dir, broker.pki_dir.clone(), broker.url.clone()).await
+        Self::serve(dir, broker.pki_dir().to_owned(), broker.url()).await
     }
 
     async fn serve(dir: tempfile::TempDir, pki_dir: PathBuf, broker_url: String) -> FakeServer {

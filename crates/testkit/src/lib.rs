@@ -1,5 +1,6 @@
-//! Test support shared by galsync's integration tests: an emulated Entra
-//! tenant the auth-broker can get Graph tokens for.
+//! Test support shared by galsync's integration tests: an auth-broker started
+//! in-process ([`TestBroker`]) and an emulated Entra tenant it can get Graph
+//! tokens for.
 //!
 //! An administrator connects a tenant once, in this order: create the app
 //! registration in Entra, register the tenant and the app with the broker, let
@@ -16,6 +17,10 @@
 //!
 //! Every function panics, with what it was doing, when a step fails: a test
 //! that cannot set up its tenant has nothing to assert.
+
+mod broker;
+
+pub use broker::{fresh_pki, BrokerStore, TestBroker};
 
 use galsync_graph_emulator::identity::model::{AppRegistrationRequest, CertificateView};
 use galsync_graph_emulator::Emulator;

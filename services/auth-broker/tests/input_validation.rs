@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{StoreKind, TestBroker};
+use common::stranger_channel;
 use galsync_proto::v1;
+use galsync_testkit::TestBroker;
 use tonic::Code;
 
 const TENANT: &str = "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11";
@@ -30,7 +31,7 @@ fn register_request(tenant_id: &str) -> v1::RegisterTenantRequest {
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_nothing_panics() {
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let mut admin = broker.client_as("cli").await;
 
     let status = admin
@@ -119,7 +120,7 @@ async fn bad_input_names_the_field_and_nothing_panics() {
 
 #[tokio::test]
 async fn pkcs12_imports_with_its_password_and_a_wrong_password_is_named() {
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let mut admin = broker.client_as("cli").await;
     admin
         .register_tenant(register_request(TENANT))
@@ -181,7 +182,7 @@ async fn pkcs12_imports_with_its_password_and_a_wrong_password_is_named() {
 
 #[tokio::test]
 async fn only_admin_identities_manage_and_strangers_are_refused() {
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let mut reader = broker.client_as("directory-reader").await;
     let status = reader
         .register_tenant(register_request(TENANT))
@@ -189,7 +190,7 @@ async fn only_admin_identities_manage_and_strangers_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
-    let refused = match broker.stranger_channel().await {
+    let refused = match stranger_channel(&broker).await {
         Err(_) => true,
         Ok(channel) => v1::auth_broker_client::AuthBrokerClient::new(channel)
             .list_tenants(v1::ListTenantsRequest {})

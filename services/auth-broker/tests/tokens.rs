@@ -5,11 +5,13 @@
 
 mod common;
 
-use common::{bytes_under, contains, StoreKind, TestBroker};
+use common::{bytes_under, contains};
 use galsync_graph_emulator::identity::model::{AppRegistrationRequest, ConsentDecision};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
-use galsync_testkit::{connect_tenant, create_emulated_app, EmulatedTenant, Step, TenantApp};
+use galsync_testkit::{
+    connect_tenant, create_emulated_app, BrokerStore, EmulatedTenant, Step, TenantApp, TestBroker,
+};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ use uuid::Uuid;
 /// broker's consent callback allowed as a redirect URI.
 fn galsync_app(broker: &TestBroker) -> TenantApp {
     TenantApp {
-        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr)],
+        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr())],
         ..TenantApp::default()
     }
 }
@@ -122,7 +124,7 @@ async fn consent_through_the_browser(
 #[tokio::test]
 async fn full_certificate_journey_ends_with_a_token_graph_accepts() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let connect = TenantApp {
         validity_days: 730,
         last_step: Step::UploadCertificate,
@@ -227,7 +229,7 @@ async fn full_certificate_journey_ends_with_a_token_graph_accepts() {
 #[tokio::test]
 async fn callers_get_only_their_purpose_and_refusals_are_audited() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     // Least privilege: a read app and a write app.
     let read_app = TenantApp {
         requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
@@ -313,7 +315,7 @@ async fn callers_get_only_their_purpose_and_refusals_are_audited() {
 #[tokio::test]
 async fn two_hundred_concurrent_callers_cause_one_token_request() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let connect = TenantApp {
         validity_days: 730,
         ..galsync_app(&broker)
@@ -346,7 +348,7 @@ async fn two_hundred_concurrent_callers_cause_one_token_request() {
 #[tokio::test]
 async fn a_revoked_permission_takes_effect_after_invalidate_and_test_connection_names_it() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let connect = TenantApp {
         validity_days: 730,
         ..galsync_app(&broker)
@@ -411,7 +413,7 @@ async fn a_revoked_permission_takes_effect_after_invalidate_and_test_connection_
 #[tokio::test]
 async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let mut admin = broker.client_as("cli").await;
     let registered_only = TenantApp {
         last_step: Step::RegisterTenant,
@@ -456,7 +458,7 @@ async fn an_unregistered_certificate_is_named_with_its_thumbprint() {
 #[tokio::test]
 async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     // 29 days of validity: inside the 30-day renewal window from the start.
     let connect = TenantApp {
         validity_days: 29,
@@ -490,12 +492,12 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
         "a 29-day certificate is inside the renewal window"
     );
 
-    let created = broker.broker.renew_due_certificates().await.unwrap();
+    let created = broker.broker().renew_due_certificates().await.unwrap();
     assert_eq!(created.len(), 1);
     let replacement = created[0].clone();
     assert!(
         broker
-            .broker
+            .broker()
             .renew_due_certificates()
             .await
             .unwrap()
@@ -507,7 +509,10 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     for _ in 0..3 {
         reader.invalidate_token(invalidate.clone()).await.unwrap();
         reader.get_graph_token(request.clone()).await.unwrap();
-        broker.broker.clock().advance(chrono::Duration::minutes(11));
+        broker
+            .broker()
+            .clock()
+            .advance(chrono::Duration::minutes(11));
     }
     let states = |certificates: &[galsync_auth_broker::store::CertificateRow]| {
         certificates
@@ -516,7 +521,7 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
             .collect::<std::collections::HashMap<_, _>>()
     };
     let rows = broker
-        .broker
+        .broker()
         .certificates(&tenant.tenant_id.to_string(), "")
         .await
         .unwrap();
@@ -526,10 +531,10 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
         "pending-registration"
     );
 
-    let health = broker.broker.credential_health().await.unwrap();
+    let health = broker.broker().credential_health().await.unwrap();
     assert_eq!(health.certificates_pending_registration, 1);
     assert_eq!(health.certificates_expiring_soon, 1);
-    let metrics = broker.broker.metrics().render();
+    let metrics = broker.broker().metrics().render();
     assert!(
         metrics.contains("galsync_broker_certificates_pending_registration 1"),
         "{metrics}"
@@ -548,7 +553,7 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     reader.invalidate_token(invalidate.clone()).await.unwrap();
     reader.get_graph_token(request.clone()).await.unwrap();
     let rows = broker
-        .broker
+        .broker()
         .certificates(&tenant.tenant_id.to_string(), "")
         .await
         .unwrap();
@@ -556,9 +561,9 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     assert_eq!(states(&rows)[&first_certificate], "retired");
 }
 
-async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<String>) {
+async fn secrets_never_reach_the_store(store: BrokerStore, postgres_dsn: Option<String>) {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(store).await;
+    let broker = TestBroker::start_with(store, |_| {}).await;
     let connect = TenantApp {
         validity_days: 730,
         ..galsync_app(&broker)
@@ -586,7 +591,7 @@ async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<St
         .unwrap()
         .into_inner()
         .access_token;
-    let certificate = broker.broker.certificate(&certificate_id).await.unwrap();
+    let certificate = broker.broker().certificate(&certificate_id).await.unwrap();
     assert!(certificate.sealed_private_key.starts_with("v1."));
 
     let needles: Vec<(&str, Vec<u8>)> = vec![
@@ -599,7 +604,7 @@ async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<St
         ),
     ];
     let stored = match postgres_dsn {
-        None => bytes_under(broker.data_dir.path()),
+        None => bytes_under(broker.data_dir()),
         Some(dsn) => {
             let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&dsn)
                 .await
@@ -640,7 +645,7 @@ async fn secrets_never_reach_the_store(store: StoreKind, postgres_dsn: Option<St
 
 #[tokio::test]
 async fn sqlite_store_holds_no_plaintext_secret() {
-    secrets_never_reach_the_store(StoreKind::Sqlite, None).await;
+    secrets_never_reach_the_store(BrokerStore::Sqlite, None).await;
 }
 
 #[tokio::test]
@@ -651,13 +656,13 @@ async fn postgres_store_holds_no_plaintext_secret() {
     else {
         return;
     };
-    secrets_never_reach_the_store(StoreKind::Postgres(dsn.clone()), Some(dsn)).await;
+    secrets_never_reach_the_store(BrokerStore::Postgres(dsn.clone()), Some(dsn)).await;
 }
 
 #[tokio::test]
 async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_token() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start(StoreKind::Sqlite).await;
+    let broker = TestBroker::start().await;
     let mut admin = broker.client_as("cli").await;
     let delegated = TenantApp {
         display_name: "galsync delegated".to_owned(),
@@ -728,7 +733,7 @@ async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_
         .await
         .unwrap()
         .into_inner();
-    let stored_before = broker.broker.apps(&tenant_id.to_string()).await.unwrap()[0]
+    let stored_before = broker.broker().apps(&tenant_id.to_string()).await.unwrap()[0]
         .sealed_refresh_token
         .clone();
     reader
@@ -741,7 +746,7 @@ async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_
         .unwrap();
     let second = reader.get_graph_token(request).await.unwrap().into_inner();
     assert_ne!(first.access_token, second.access_token);
-    let stored_after = broker.broker.apps(&tenant_id.to_string()).await.unwrap()[0]
+    let stored_after = broker.broker().apps(&tenant_id.to_string()).await.unwrap()[0]
         .sealed_refresh_token
         .clone();
     assert!(stored_after.is_some());

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use galsync_contact_writer::engine::{Engine, EngineSettings};
@@ -20,81 +19,16 @@ use galsync_contact_writer::reconcile::{self, MailboxJob, Report};
 use galsync_contact_writer::snapshot::PhotoMap;
 use galsync_contact_writer::store::WriterStore;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
-use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
-use galsync_testkit::{create_emulated_app, register_with_broker, EmulatedApp, TenantApp};
+use galsync_testkit::{
+    create_emulated_app, register_with_broker, EmulatedApp, TenantApp, TestBroker,
+};
 use serde_json::Value;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use uuid::Uuid;
 
 pub const FOLDER: &str = "Company Directory";
-
-pub struct Broker {
-    pub addr: SocketAddr,
-    pub pki_dir: PathBuf,
-    _data_dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl Broker {
-    async fn start() -> Broker {
-        let data_dir = tempfile::tempdir().unwrap();
-        let pki_dir = data_dir.path().join("pki");
-        galsync_platform::pki::init_dir(&pki_dir, &[]).unwrap();
-        let store_url = format!(
-            "sqlite://{}",
-            data_dir.path().join("auth-broker.db").display()
-        );
-        let mut config = galsync_auth_broker::Config::local(store_url);
-        config.data_dir = data_dir.path().to_owned();
-        let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
-        config.server.tls_cert = Some(files.cert);
-        config.server.tls_key = Some(files.key);
-        config.server.tls_ca = Some(files.ca);
-        let consent_port = galsync_platform::testing::free_port();
-        config.consent_listen = format!("127.0.0.1:{consent_port}").parse().unwrap();
-        let broker = galsync_auth_broker::build(&config).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) =
-                galsync_auth_broker::serve_broker(broker, &config, listener, shutdown).await
-            {
-                eprintln!("broker stopped with an error: {error:#}");
-            }
-        });
-        Broker {
-            addr,
-            pki_dir,
-            _data_dir: data_dir,
-            stop: Some(stop),
-        }
-    }
-
-    /// A channel presenting `service`'s certificate.
-    pub fn channel_as(&self, service: &str) -> Channel {
-        let material = TlsMaterial::from_pki_dir(&self.pki_dir, service).unwrap();
-        galsync_platform::tls::channel(
-            &format!("https://{}", self.addr),
-            Some(&material),
-            "localhost",
-        )
-        .unwrap()
-    }
-}
 
 /// Snapshots and photos the fake directory-reader serves.
 #[derive(Default, Clone)]
@@ -235,7 +169,7 @@ fn writer_app() -> TenantApp {
 /// by its [`EntraAdmin`]: the auth-broker holding the app's certificate, the
 /// fake directory-reader and the engine on its store.
 pub struct WriterSide {
-    pub broker: Broker,
+    pub broker: TestBroker,
     pub tenant_id: Uuid,
     pub client_id: String,
     pub engine: Arc<Engine>,
@@ -252,13 +186,13 @@ impl WriterSide {
         settings: EngineSettings,
         store_url: Option<String>,
     ) -> WriterSide {
-        let broker = Broker::start().await;
+        let broker = TestBroker::start().await;
         let tenant_id = Uuid::new_v4();
         let client_id = entra
             .register_galsync_app(tenant_id)
             .await
             .unwrap_or_else(|error| panic!("register the galsync app: {error:#}"));
-        let mut admin = v1::auth_broker_client::AuthBrokerClient::new(broker.channel_as("cli"));
+        let mut admin = broker.admin_client().await;
         let emulated = EmulatedApp {
             tenant_id,
             client_id: client_id.clone(),
@@ -448,7 +382,7 @@ impl Harness {
 }
 
 async fn build_engine(
-    broker: &Broker,
+    broker: &TestBroker,
     reader_addr: SocketAddr,
     store_url: &str,
     settings: EngineSettings,

@@ -1,14 +1,12 @@
-//! An emulated tenant, an auth-broker and the directory-reader, all
-//! in-process on port 0 with real mTLS (PKI identities `auth-broker`,
-//! `directory-reader`, `scheduler`), so real `directory` tokens flow.
+//! An emulated tenant, an auth-broker (the test kit's) and the
+//! directory-reader, all in-process on port 0 with real mTLS (PKI identities
+//! `auth-broker`, `directory-reader`, `scheduler`), so real `directory` tokens
+//! flow.
 
 #![allow(dead_code)]
 
 pub mod tenant;
 
-use std::sync::Arc;
-
-use galsync_auth_broker::{Broker, Config as BrokerConfig};
 use galsync_directory_reader::Config;
 use galsync_graph_emulator::directory::{SeedOptions, SeedSummary, User};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
@@ -16,7 +14,7 @@ use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
-use galsync_testkit::{connect_tenant, Step, TenantApp};
+use galsync_testkit::{connect_tenant, Step, TenantApp, TestBroker};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
@@ -29,29 +27,20 @@ pub struct Harness {
     pub emulator: Emulator,
     pub tenant_id: Uuid,
     pub client_id: String,
-    pub broker: Arc<Broker>,
     pub reader_addr: std::net::SocketAddr,
-    pub pki_dir: std::path::PathBuf,
-    pub data_dir: tempfile::TempDir,
-    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Stops the reader when the harness is dropped.
+    stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where the reader gets its tokens; its PKI and data directory are the
+    /// reader's too.
+    pub broker: TestBroker,
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        for stop in self.stops.drain(..) {
+        if let Some(stop) = self.stop_reader.take() {
             let _ = stop.send(());
         }
     }
-}
-
-fn stop_pair() -> (
-    tokio::sync::oneshot::Sender<()>,
-    impl std::future::Future<Output = ()> + Send,
-) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    (stop, async {
-        let _ = stopped.await;
-    })
 }
 
 pub fn emulator_config() -> EmulatorConfig {
@@ -74,65 +63,37 @@ impl Harness {
         configure: impl FnOnce(&mut Config),
     ) -> Harness {
         let emulator = Emulator::start(emulator_config).await.unwrap();
-        let data_dir = tempfile::tempdir().unwrap();
-        let pki_dir = data_dir.path().join("pki");
-        galsync_platform::pki::init_dir(&pki_dir, &[]).unwrap();
-        let mut stops = Vec::new();
+        let broker = TestBroker::start().await;
+        let (tenant_id, client_id) = connect_read_tenant(&emulator, &broker).await;
 
-        let mut broker_config = BrokerConfig::local(format!(
-            "sqlite://{}",
-            data_dir.path().join("auth-broker.db").display()
-        ));
-        broker_config.data_dir = data_dir.path().to_owned();
-        let broker_files = ServiceTlsFiles::in_dir(&pki_dir, "auth-broker");
-        broker_config.server.tls_cert = Some(broker_files.cert);
-        broker_config.server.tls_key = Some(broker_files.key);
-        broker_config.server.tls_ca = Some(broker_files.ca);
-        let consent_port = galsync_platform::testing::free_port();
-        broker_config.consent_listen = format!("127.0.0.1:{consent_port}").parse().unwrap();
-        let broker = galsync_auth_broker::build(&broker_config).await.unwrap();
-        let broker_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let broker_addr = broker_listener.local_addr().unwrap();
-        let (stop, stopped) = stop_pair();
-        stops.push(stop);
-        let serving_broker = broker.clone();
-        tokio::spawn(async move {
-            let served = galsync_auth_broker::serve_broker(
-                serving_broker,
-                &broker_config,
-                broker_listener,
-                stopped,
-            )
-            .await;
-            if let Err(error) = served {
-                eprintln!("broker stopped with an error: {error:#}");
-            }
-        });
-
-        let (tenant_id, client_id) = connect_read_tenant(&emulator, &pki_dir, broker_addr).await;
-
+        // One data directory and one PKI for the whole deployment, as with
+        // `galsync up`: the reader's store sits beside the broker's.
+        let data_dir = broker.data_dir();
+        let pki_dir = broker.pki_dir();
         let store_url = match store {
             StoreKind::Sqlite => format!(
                 "sqlite://{}",
-                data_dir.path().join("directory-reader.db").display()
+                data_dir.join("directory-reader.db").display()
             ),
             StoreKind::Postgres(dsn) => dsn,
         };
         let mut config = Config::local(store_url);
-        config.data_dir = data_dir.path().to_owned();
-        let reader_files = ServiceTlsFiles::in_dir(&pki_dir, "directory-reader");
+        config.data_dir = data_dir.to_owned();
+        let reader_files = ServiceTlsFiles::in_dir(pki_dir, "directory-reader");
         config.server.tls_cert = Some(reader_files.cert);
         config.server.tls_key = Some(reader_files.key);
         config.server.tls_ca = Some(reader_files.ca);
-        config.broker_url = Some(format!("https://{broker_addr}"));
+        config.broker_url = Some(broker.url());
         configure(&mut config);
         let reader_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let reader_addr = reader_listener.local_addr().unwrap();
-        let (stop, stopped) = stop_pair();
-        stops.push(stop);
+        let (stop_reader, reader_stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
+            let shutdown = async {
+                let _ = reader_stopped.await;
+            };
             if let Err(error) =
-                galsync_directory_reader::serve(config, reader_listener, stopped).await
+                galsync_directory_reader::serve(config, reader_listener, shutdown).await
             {
                 eprintln!("directory-reader stopped with an error: {error:#}");
             }
@@ -142,17 +103,15 @@ impl Harness {
             emulator,
             tenant_id,
             client_id,
-            broker,
             reader_addr,
-            pki_dir,
-            data_dir,
-            stops,
+            stop_reader: Some(stop_reader),
+            broker,
         }
     }
 
     /// A gRPC client of the reader presenting the scheduler's certificate.
     pub async fn reader(&self) -> DirectoryReaderClient<Channel> {
-        let material = TlsMaterial::from_pki_dir(&self.pki_dir, "scheduler").unwrap();
+        let material = TlsMaterial::from_pki_dir(self.broker.pki_dir(), "scheduler").unwrap();
         let endpoint = Endpoint::from_shared(format!("https://{}", self.reader_addr))
             .unwrap()
             .tls_config(material.client_config("localhost"))
@@ -256,20 +215,8 @@ impl Harness {
 /// Connects a new emulated tenant with a read app to the broker (as `cli`):
 /// certificate uploaded to the emulated app and admin consent granted there.
 /// Returns the tenant id and the app's client id.
-async fn connect_read_tenant(
-    emulator: &Emulator,
-    pki_dir: &std::path::Path,
-    broker_addr: std::net::SocketAddr,
-) -> (Uuid, String) {
-    let material = TlsMaterial::from_pki_dir(pki_dir, "cli").unwrap();
-    let channel = Endpoint::from_shared(format!("https://{broker_addr}"))
-        .unwrap()
-        .tls_config(material.client_config("localhost"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut admin = v1::auth_broker_client::AuthBrokerClient::new(channel);
+async fn connect_read_tenant(emulator: &Emulator, broker: &TestBroker) -> (Uuid, String) {
+    let mut admin = broker.admin_client().await;
     let read_app = TenantApp {
         domain: "contoso.onmicrosoft.com".to_owned(),
         display_name: "galsync reader".to_owned(),
