@@ -8,7 +8,7 @@ use galsync_platform::with_pool;
 
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProfileRow {
     pub profile_id: String,
     pub tenant_id: String,
@@ -22,54 +22,15 @@ pub struct ProfileRow {
     pub updated_at: i64,
 }
 
-type ProfileTuple = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    i64,
-    bool,
-    Option<i64>,
-    String,
-    i64,
-    i64,
-);
 const PROFILE_COLUMNS: &str =
     "profile_id, tenant_id, name, spec, version, enabled, next_run_at, last_run_id, created_at, updated_at";
 
-fn profile_from(
-    (
-        profile_id,
-        tenant_id,
-        name,
-        spec,
-        version,
-        enabled,
-        next_run_at,
-        last_run_id,
-        created_at,
-        updated_at,
-    ): ProfileTuple,
-) -> ProfileRow {
-    ProfileRow {
-        profile_id,
-        tenant_id,
-        name,
-        spec,
-        version,
-        enabled,
-        next_run_at,
-        last_run_id,
-        created_at,
-        updated_at,
-    }
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
     pub run_id: String,
     pub profile_id: String,
     pub state: String,
+    #[sqlx(rename = "run_trigger")]
     pub trigger: String,
     pub dry_run: bool,
     pub full_read: bool,
@@ -83,63 +44,11 @@ pub struct RunRow {
     pub cancel_requested: bool,
 }
 
-type RunTuple = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    bool,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    String,
-    Option<Vec<u8>>,
-    bool,
-);
 const RUN_COLUMNS: &str =
     "run_id, profile_id, state, run_trigger, dry_run, full_read, snapshot_id, created_at, \
      started_at, finished_at, mailboxes_total, error, read_stats, cancel_requested";
 
-fn run_from(
-    (
-        run_id,
-        profile_id,
-        state,
-        trigger,
-        dry_run,
-        full_read,
-        snapshot_id,
-        created_at,
-        started_at,
-        finished_at,
-        mailboxes_total,
-        error,
-        read_stats,
-        cancel_requested,
-    ): RunTuple,
-) -> RunRow {
-    RunRow {
-        run_id,
-        profile_id,
-        state,
-        trigger,
-        dry_run,
-        full_read,
-        snapshot_id,
-        created_at,
-        started_at,
-        finished_at,
-        mailboxes_total,
-        error,
-        read_stats,
-        cancel_requested,
-    }
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkItemRow {
     pub work_item_id: String,
     pub run_id: String,
@@ -159,67 +68,9 @@ pub struct WorkItemRow {
     pub progress: Option<Vec<u8>>,
 }
 
-type WorkTuple = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    bool,
-    String,
-    i64,
-    i64,
-    i64,
-    Option<String>,
-    Option<i64>,
-    String,
-    Option<Vec<u8>>,
-    String,
-    String,
-    Option<Vec<u8>>,
-);
 const WORK_COLUMNS: &str =
     "work_item_id, run_id, mailbox_id, request, dry_run, state, attempt, max_attempts, \
      available_at, lease_token, lease_expires_at, worker_id, result, outcome, last_error, progress";
-
-fn work_from(
-    (
-        work_item_id,
-        run_id,
-        mailbox_id,
-        request,
-        dry_run,
-        state,
-        attempt,
-        max_attempts,
-        available_at,
-        lease_token,
-        lease_expires_at,
-        worker_id,
-        result,
-        outcome,
-        last_error,
-        progress,
-    ): WorkTuple,
-) -> WorkItemRow {
-    WorkItemRow {
-        work_item_id,
-        run_id,
-        mailbox_id,
-        request,
-        dry_run,
-        state,
-        attempt,
-        max_attempts,
-        available_at,
-        lease_token,
-        lease_expires_at,
-        worker_id,
-        result,
-        outcome,
-        last_error,
-        progress,
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SchedulerStore {
@@ -289,17 +140,17 @@ impl SchedulerStore {
     }
 
     pub async fn get_profile(&self, profile_id: &str) -> StoreResult<Option<ProfileRow>> {
-        let row: Option<ProfileTuple> = with_pool!(&self.pool, pool => {
+        let row: Option<ProfileRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE profile_id = $1"))
                 .bind(profile_id)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map(profile_from))
+        Ok(row)
     }
 
     pub async fn list_profiles(&self, tenant_id: &str) -> StoreResult<Vec<ProfileRow>> {
-        let rows: Vec<ProfileTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<ProfileRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles WHERE ($1 = '' OR tenant_id = $1) ORDER BY tenant_id, name"
             ))
@@ -307,7 +158,7 @@ impl SchedulerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(profile_from).collect())
+        Ok(rows)
     }
 
     pub async fn delete_profile(&self, profile_id: &str) -> StoreResult<bool> {
@@ -342,7 +193,7 @@ impl SchedulerStore {
     }
 
     pub async fn due_profiles(&self, now: i64) -> StoreResult<Vec<ProfileRow>> {
-        let rows: Vec<ProfileTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<ProfileRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= $1"
             ))
@@ -350,7 +201,7 @@ impl SchedulerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(profile_from).collect())
+        Ok(rows)
     }
 
     pub async fn set_last_run(&self, profile_id: &str, run_id: &str) -> StoreResult<()> {
@@ -465,17 +316,17 @@ impl SchedulerStore {
     }
 
     pub async fn get_run(&self, run_id: &str) -> StoreResult<Option<RunRow>> {
-        let row: Option<RunTuple> = with_pool!(&self.pool, pool => {
+        let row: Option<RunRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"))
                 .bind(run_id)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map(run_from))
+        Ok(row)
     }
 
     pub async fn list_runs(&self, profile_id: &str, limit: i64) -> StoreResult<Vec<RunRow>> {
-        let rows: Vec<RunTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<RunRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 = '' OR profile_id = $1) ORDER BY created_at DESC, run_id LIMIT $2"
             ))
@@ -484,19 +335,19 @@ impl SchedulerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(run_from).collect())
+        Ok(rows)
     }
 
     pub async fn runs_in_states(&self, states: &[&str]) -> StoreResult<Vec<RunRow>> {
         let mut all = Vec::new();
         for state in states {
-            let rows: Vec<RunTuple> = with_pool!(&self.pool, pool => {
+            let rows: Vec<RunRow> = with_pool!(&self.pool, pool => {
                 sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE state = $1"))
                     .bind(*state)
                     .fetch_all(pool)
                     .await?
             });
-            all.extend(rows.into_iter().map(run_from));
+            all.extend(rows);
         }
         Ok(all)
     }
@@ -631,13 +482,13 @@ impl SchedulerStore {
     }
 
     pub async fn work_items_of_run(&self, run_id: &str) -> StoreResult<Vec<WorkItemRow>> {
-        let rows: Vec<WorkTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<WorkItemRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {WORK_COLUMNS} FROM work_items WHERE run_id = $1 ORDER BY mailbox_id"))
                 .bind(run_id)
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows.into_iter().map(work_from).collect())
+        Ok(rows)
     }
 
     /// Leases the next ready item: queued and due, or leased with an expired
@@ -652,7 +503,7 @@ impl SchedulerStore {
     ) -> StoreResult<Option<WorkItemRow>> {
         const READY: &str = "(state = 'queued' AND available_at <= $4) \
              OR (state = 'leased' AND lease_expires_at < $4 AND attempt < max_attempts)";
-        let row: Option<WorkTuple> = match &self.pool {
+        let row: Option<WorkItemRow> = match &self.pool {
             StorePool::Postgres(pool) => {
                 sqlx::query_as(&format!(
                     "UPDATE work_items SET state = 'leased', lease_token = $1, lease_expires_at = $2, worker_id = $3, \
@@ -680,7 +531,7 @@ impl SchedulerStore {
                 .await?
             }
         };
-        Ok(row.map(work_from))
+        Ok(row)
     }
 
     /// Extends a live lease and records progress; the item's run id when held.
