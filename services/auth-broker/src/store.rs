@@ -8,7 +8,7 @@ use galsync_platform::with_pool;
 
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TenantRow {
     pub tenant_id: String,
     pub display_name: String,
@@ -17,7 +17,7 @@ pub struct TenantRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AppRow {
     pub tenant_id: String,
     pub client_id: String,
@@ -31,7 +31,7 @@ pub struct AppRow {
     pub refresh_token_used_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CertificateRow {
     pub certificate_id: String,
     pub tenant_id: String,
@@ -58,7 +58,7 @@ pub struct ConsentOutcomeRow {
     pub recorded_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeviceSignInRow {
     pub sign_in_id: String,
     pub tenant_id: String,
@@ -74,7 +74,7 @@ pub struct DeviceSignInRow {
     pub error_description: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,
     pub at: i64,
@@ -85,57 +85,6 @@ pub struct AuditRow {
     pub detail: String,
     pub token_expires_at: Option<i64>,
 }
-
-type TenantTuple = (String, String, String, String, i64);
-type AppTuple = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-);
-type CertificateTuple = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    Option<i64>,
-);
-type DeviceTuple = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-);
-type AuditTuple = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-);
 
 const APP_COLUMNS: &str = "tenant_id, client_id, auth_mode, purposes, sealed_client_secret, \
      client_secret_expires_at, sealed_refresh_token, refresh_token_used_at";
@@ -198,7 +147,7 @@ impl BrokerStore {
     }
 
     pub async fn get_tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRow>> {
-        let row: Option<TenantTuple> = with_pool!(&self.pool, pool => {
+        let row: Option<TenantRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "SELECT tenant_id, display_name, login_base_url, graph_base_url, created_at \
                  FROM tenants WHERE tenant_id = $1",
@@ -207,11 +156,11 @@ impl BrokerStore {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(tenant_from_tuple))
+        Ok(row)
     }
 
     pub async fn list_tenants(&self) -> StoreResult<Vec<TenantRow>> {
-        let rows: Vec<TenantTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<TenantRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "SELECT tenant_id, display_name, login_base_url, graph_base_url, created_at \
                  FROM tenants ORDER BY display_name, tenant_id",
@@ -219,17 +168,17 @@ impl BrokerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(tenant_from_tuple).collect())
+        Ok(rows)
     }
 
     pub async fn list_apps(&self, tenant_id: &str) -> StoreResult<Vec<AppRow>> {
-        let rows: Vec<AppTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<AppRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE tenant_id = $1 ORDER BY client_id"))
                 .bind(tenant_id)
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows.into_iter().map(app_from_tuple).collect())
+        Ok(rows)
     }
 
     pub async fn set_client_secret(
@@ -308,13 +257,13 @@ impl BrokerStore {
         &self,
         certificate_id: &str,
     ) -> StoreResult<Option<CertificateRow>> {
-        let row: Option<CertificateTuple> = with_pool!(&self.pool, pool => {
+        let row: Option<CertificateRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE certificate_id = $1"))
                 .bind(certificate_id)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map(certificate_from_tuple))
+        Ok(row)
     }
 
     /// An app's certificates, newest first.
@@ -323,7 +272,7 @@ impl BrokerStore {
         tenant_id: &str,
         client_id: Option<&str>,
     ) -> StoreResult<Vec<CertificateRow>> {
-        let rows: Vec<CertificateTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<CertificateRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!(
                 "SELECT {CERTIFICATE_COLUMNS} FROM certificates \
                  WHERE tenant_id = $1 AND ($2 = '' OR client_id = $2) ORDER BY created_at DESC, certificate_id"
@@ -333,7 +282,7 @@ impl BrokerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(certificate_from_tuple).collect())
+        Ok(rows)
     }
 
     /// Makes `certificate_id` the app's active certificate; the previous active
@@ -492,41 +441,13 @@ impl BrokerStore {
         &self,
         sign_in_id: &str,
     ) -> StoreResult<Option<DeviceSignInRow>> {
-        let row: Option<DeviceTuple> = with_pool!(&self.pool, pool => {
+        let row: Option<DeviceSignInRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(&format!("SELECT {DEVICE_COLUMNS} FROM device_sign_ins WHERE sign_in_id = $1"))
                 .bind(sign_in_id)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map(
-            |(
-                sign_in_id,
-                tenant_id,
-                client_id,
-                sealed_device_code,
-                user_code,
-                verification_uri,
-                message,
-                expires_at,
-                interval_seconds,
-                state,
-                error_description,
-            )| {
-                DeviceSignInRow {
-                    sign_in_id,
-                    tenant_id,
-                    client_id,
-                    sealed_device_code,
-                    user_code,
-                    verification_uri,
-                    message,
-                    expires_at,
-                    interval_seconds,
-                    state,
-                    error_description,
-                }
-            },
-        ))
+        Ok(row)
     }
 
     pub async fn set_device_sign_in_state(
@@ -572,7 +493,7 @@ impl BrokerStore {
         kind: &str,
         limit: i64,
     ) -> StoreResult<Vec<AuditRow>> {
-        let rows: Vec<AuditTuple> = with_pool!(&self.pool, pool => {
+        let rows: Vec<AuditRow> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "SELECT id, at, kind, caller, tenant_id, purpose, detail, token_expires_at FROM audit_events \
                  WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR kind = $2) ORDER BY id DESC LIMIT $3",
@@ -583,92 +504,6 @@ impl BrokerStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, at, kind, caller, tenant_id, purpose, detail, token_expires_at)| AuditRow {
-                    id,
-                    at,
-                    kind,
-                    caller,
-                    tenant_id,
-                    purpose,
-                    detail,
-                    token_expires_at,
-                },
-            )
-            .collect())
-    }
-}
-
-fn tenant_from_tuple(
-    (tenant_id, display_name, login_base_url, graph_base_url, created_at): TenantTuple,
-) -> TenantRow {
-    TenantRow {
-        tenant_id,
-        display_name,
-        login_base_url,
-        graph_base_url,
-        created_at,
-    }
-}
-
-fn app_from_tuple(
-    (
-        tenant_id,
-        client_id,
-        auth_mode,
-        purposes,
-        sealed_client_secret,
-        client_secret_expires_at,
-        sealed_refresh_token,
-        refresh_token_used_at,
-    ): AppTuple,
-) -> AppRow {
-    AppRow {
-        tenant_id,
-        client_id,
-        auth_mode,
-        purposes,
-        sealed_client_secret,
-        client_secret_expires_at,
-        sealed_refresh_token,
-        refresh_token_used_at,
-    }
-}
-
-fn certificate_from_tuple(
-    (
-        certificate_id,
-        tenant_id,
-        client_id,
-        der,
-        sealed_private_key,
-        subject,
-        thumbprint_sha1,
-        thumbprint_sha256,
-        not_before,
-        not_after,
-        key_bits,
-        state,
-        created_at,
-        last_probe_at,
-    ): CertificateTuple,
-) -> CertificateRow {
-    CertificateRow {
-        certificate_id,
-        tenant_id,
-        client_id,
-        der,
-        sealed_private_key,
-        subject,
-        thumbprint_sha1,
-        thumbprint_sha256,
-        not_before,
-        not_after,
-        key_bits,
-        state,
-        created_at,
-        last_probe_at,
+        Ok(rows)
     }
 }
