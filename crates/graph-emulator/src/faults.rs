@@ -46,6 +46,12 @@ pub struct FaultRule {
     /// Run the request (its effect is applied) and then drop the connection
     /// without a response, as a crash or a network cut would.
     pub abort_after_apply: bool,
+    /// Run the request (its effect is applied) and then answer `status`
+    /// instead of its response, as a gateway timing out on a slow backend does.
+    pub status_after_apply: bool,
+    /// Answer `status` with an HTML page instead of a Graph error body, as a
+    /// gateway or proxy in front of Graph does.
+    pub html_body: bool,
     /// Also apply to `$batch` sub-requests (default true).
     pub include_batched: Option<bool>,
     /// Matches so far (read-only).
@@ -73,8 +79,17 @@ impl Default for Faults {
 #[derive(Debug, Default)]
 struct Decision {
     latency: Duration,
-    respond: Option<(u16, Option<f64>)>,
+    respond: Option<InjectedAnswer>,
     abort_after_apply: bool,
+}
+
+/// The status a fired rule answers with, and how.
+#[derive(Debug, Clone, Copy)]
+struct InjectedAnswer {
+    status: u16,
+    retry_after: Option<f64>,
+    after_apply: bool,
+    html_body: bool,
 }
 
 impl Faults {
@@ -151,7 +166,12 @@ impl Faults {
             }
             if decision.respond.is_none() {
                 if let Some(status) = rule.status {
-                    decision.respond = Some((status, rule.retry_after));
+                    decision.respond = Some(InjectedAnswer {
+                        status,
+                        retry_after: rule.retry_after,
+                        after_apply: rule.status_after_apply,
+                        html_body: rule.html_body,
+                    });
                 }
             }
             decision.abort_after_apply |= rule.abort_after_apply;
@@ -160,7 +180,16 @@ impl Faults {
     }
 }
 
-fn injected_error(status: u16, retry_after: Option<f64>) -> Response {
+fn injected_error(answer: InjectedAnswer) -> Response {
+    let InjectedAnswer {
+        status,
+        retry_after,
+        html_body,
+        ..
+    } = answer;
+    if html_body {
+        return html_error(status, retry_after);
+    }
     let (code, message) = match status {
         429 => ("TooManyRequests", "Too many requests."),
         500 => ("InternalServerError", "An internal server error occurred."),
@@ -176,6 +205,27 @@ fn injected_error(status: u16, retry_after: Option<f64>) -> Response {
     let mut error = GraphError::new(status_code, code, message);
     error.retry_after_secs = retry_after;
     error.into_response()
+}
+
+/// A gateway's HTML error page (no Graph error body, no request id).
+fn html_error(status: u16, retry_after: Option<f64>) -> Response {
+    let status_code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = status_code.canonical_reason().unwrap_or("Error");
+    let page = format!(
+        "<!DOCTYPE html><html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1><p>The gateway did not get a response in time.</p></body></html>"
+    );
+    let mut builder = Response::builder()
+        .status(status_code)
+        .header(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8");
+    if let Some(secs) = retry_after {
+        builder = builder.header(
+            axum::http::header::RETRY_AFTER,
+            crate::errors::format_retry_after(secs),
+        );
+    }
+    builder
+        .body(Body::from(page))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// A response whose body fails at once: hyper then drops the connection
@@ -239,7 +289,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
                 tokio::time::sleep(decision.latency).await;
             }
             let response = match decision.respond {
-                Some((status, retry_after)) => injected_error(status, retry_after),
+                Some(answer) if answer.after_apply => {
+                    // The effect happens; only the answer is lost.
+                    let _applied = next.run(request).await;
+                    injected_error(answer)
+                }
+                Some(answer) => injected_error(answer),
                 None => {
                     let response = next.run(request).await;
                     if decision.abort_after_apply {

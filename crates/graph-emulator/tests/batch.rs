@@ -97,6 +97,41 @@ async fn every_request_is_answered_once_in_no_fixed_order() {
     assert_eq!(batched_creates, 100);
 }
 
+/// json-batching: "Responses to the batched requests might appear in a
+/// different order." The emulator takes the strictest reading: a batch of
+/// two or more steps is never answered in request order.
+#[tokio::test]
+async fn no_batch_of_two_or_more_is_answered_in_request_order() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    for size in 2..=20usize {
+        for attempt in 0..3 {
+            let requests: Vec<Value> = (0..size)
+                .map(|index| {
+                    json!({"id": format!("{size}-{attempt}-{index}"), "method": "GET", "url": format!("/users/{user}/contactFolders/{folder_id}")})
+                })
+                .collect();
+            let expected: Vec<String> = requests
+                .iter()
+                .map(|request| request["id"].as_str().expect("id").to_owned())
+                .collect();
+            let (status, body) = batch(&fixture, requests).await;
+            assert_eq!(status, StatusCode::OK);
+            let answered = answered_ids(&body);
+            assert_ne!(
+                answered, expected,
+                "a batch of {size} came back in request order"
+            );
+            let mut sorted = answered.clone();
+            sorted.sort();
+            let mut expected_sorted = expected.clone();
+            expected_sorted.sort();
+            assert_eq!(sorted, expected_sorted, "every id answered exactly once");
+        }
+    }
+}
+
 #[tokio::test]
 async fn oversized_and_duplicate_batches_are_refused() {
     let fixture = start(unlimited()).await;

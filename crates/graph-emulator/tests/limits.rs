@@ -159,3 +159,103 @@ async fn limits_off_never_throttle() {
     let replies = futures::future::join_all((0..8).map(|_| fixture.get(&path))).await;
     assert!(replies.iter().all(|reply| reply.status == StatusCode::OK));
 }
+
+/// throttling-limits (Outlook service limits for JSON batching): "the service
+/// executes up to 4 requests in parallel at any point, irrespective of the
+/// target mailbox". 20 slow steps spread over 5 mailboxes (4 each, so no
+/// mailbox is over its own limit) still run 4 at a time: 5 rounds.
+#[tokio::test]
+async fn a_batch_runs_at_most_four_steps_at_a_time_whatever_their_mailboxes() {
+    const STEP_LATENCY: Duration = Duration::from_millis(200);
+    let fixture = start(EmulatorConfig::default()).await;
+    let mut mailboxes = vec![fixture.alice_id.clone(), fixture.bob_id.clone()];
+    for index in 0..3 {
+        mailboxes.push(fixture.emulator.state.directory.add_mailbox_user(
+            fixture.tenant_id,
+            &format!("Extra {index}"),
+            &format!("extra{index}@contoso.example"),
+            true,
+        ));
+    }
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        latency_ms: Some(STEP_LATENCY.as_millis() as u64),
+        ..FaultRule::default()
+    });
+    let requests: Vec<serde_json::Value> = (0..20)
+        .map(|index| {
+            let mailbox = &mailboxes[index % mailboxes.len()];
+            json!({"id": index.to_string(), "method": "GET", "url": format!("/users/{mailbox}/contactFolders")})
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let reply = fixture
+        .post("/v1.0/$batch", json!({"requests": requests}))
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(reply.status, StatusCode::OK);
+    let responses = reply.body["responses"].as_array().expect("responses");
+    assert_eq!(responses.len(), 20);
+    for response in responses {
+        assert_eq!(response["status"], json!(200), "{response}");
+    }
+    assert!(
+        elapsed >= STEP_LATENCY * 5,
+        "20 steps of {STEP_LATENCY:?} over 5 mailboxes took {elapsed:?}: more than 4 ran at a time"
+    );
+    assert!(
+        elapsed < STEP_LATENCY * 12,
+        "20 steps took {elapsed:?}: the batch did not run 4 at a time"
+    );
+}
+
+/// A running step holds one of its mailbox's 4 concurrency slots: while a
+/// batch runs 4 slow steps against Alice, a fifth request to Alice is
+/// refused with MailboxConcurrency; Bob is unaffected.
+#[tokio::test]
+async fn a_running_batch_step_holds_its_mailbox_concurrency_slot() {
+    let fixture = start(EmulatorConfig::default()).await;
+    let alice = fixture.alice_id.clone();
+    let bob = fixture.bob_id.clone();
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        method: Some("GET".to_owned()),
+        include_batched: Some(true),
+        latency_ms: Some(600),
+        ..FaultRule::default()
+    });
+    let requests: Vec<serde_json::Value> = (0..4)
+        .map(|index| {
+            json!({"id": index.to_string(), "method": "GET", "url": format!("/users/{alice}/contactFolders")})
+        })
+        .collect();
+    let batch = fixture.post("/v1.0/$batch", json!({"requests": requests}));
+    let alice_path = format!("/v1.0/users/{alice}/contacts?$top=1");
+    let bob_path = format!("/v1.0/users/{bob}/contacts?$top=1");
+    let fifth_and_other = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::join!(fixture.get(&alice_path), fixture.get(&bob_path))
+    };
+    let (batch_reply, (fifth, other_mailbox)) = tokio::join!(batch, fifth_and_other);
+    for response in batch_reply.body["responses"].as_array().expect("responses") {
+        assert_eq!(response["status"], json!(200), "{response}");
+    }
+    assert_eq!(
+        fifth.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        fifth.body
+    );
+    assert_eq!(fifth.error_code(), "ApplicationThrottled");
+    assert_eq!(
+        fifth.body["error"]["message"],
+        json!("Application is over its MailboxConcurrency limit.")
+    );
+    assert!(fifth.headers.contains_key("retry-after"));
+    assert_eq!(
+        other_mailbox.status,
+        StatusCode::OK,
+        "{:?}",
+        other_mailbox.body
+    );
+}

@@ -1,7 +1,19 @@
 //! `POST /v1.0/$batch`: up to 20 sub-requests, each dispatched through the
 //! full router (so authentication, permissions, faults, accounting and
-//! throttling apply to each on its own), at most 4 at a time, `dependsOn`
-//! honoured (424 after a failed dependency), answers in completion order.
+//! throttling apply to each on its own), at most 4 at a time whatever their
+//! mailboxes, `dependsOn` honoured (424 after a failed dependency), answers
+//! in completion order and never in request order.
+//!
+//! throttling-limits (Outlook service limits for JSON batching,
+//! <https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits>):
+//! "the service executes up to 4 requests in parallel at any point,
+//! irrespective of the target mailbox". Each step is admitted by the mailbox
+//! throttle like a request of its own, so it holds one of its mailbox's 4
+//! concurrency slots while it runs.
+//!
+//! json-batching (<https://learn.microsoft.com/graph/json-batching>):
+//! "Responses to the batched requests might appear in a different order. The
+//! id property can be used to correlate individual requests and responses."
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,7 +39,9 @@ use crate::AppState;
 
 /// Most sub-requests one batch may carry.
 pub const MAX_BATCH_REQUESTS: usize = 20;
-/// Sub-requests of one batch that run at the same time.
+/// Sub-requests of one batch that run at the same time, whatever their
+/// mailboxes (throttling-limits: "up to 4 requests in parallel at any point,
+/// irrespective of the target mailbox").
 pub const BATCH_PARALLELISM: usize = 4;
 /// Largest sub-response body the batch reads back.
 const MAX_SUBRESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -114,7 +128,25 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             Outcome::ConnectionDropped => return dropped_connection(),
         }
     }
+    out_of_request_order(&requests, &mut responses);
     Json(json!({ "responses": responses })).into_response()
+}
+
+/// json-batching: "Responses to the batched requests might appear in a
+/// different order." The strictest reading: a batch of two or more is never
+/// answered in request order, so a client that pairs answers by position
+/// fails every time, not once in a while.
+fn out_of_request_order(requests: &[SubRequest], responses: &mut [Value]) {
+    if responses.len() < 2 || responses.len() != requests.len() {
+        return;
+    }
+    let in_request_order = requests
+        .iter()
+        .zip(responses.iter())
+        .all(|(request, response)| response["id"].as_str() == Some(request.id.as_str()));
+    if in_request_order {
+        responses.rotate_left(1);
+    }
 }
 
 /// Counts, once per mailbox (or directory) the batch addresses, a batch sent
