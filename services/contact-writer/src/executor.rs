@@ -151,7 +151,7 @@ pub(crate) async fn run_batch(
             .retries
             .fetch_add(next_pending.len() as u64, Ordering::Relaxed);
         if !throttled {
-            mailbox.back_off(round);
+            mailbox.back_off(round).await;
         }
         pending = next_pending;
     }

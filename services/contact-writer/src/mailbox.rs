@@ -104,11 +104,18 @@ impl MailboxGraph {
     pub async fn send(&self, request: GraphRequest) -> Result<galsync_graph::GraphResponse, Error> {
         let permit = self.pacer.acquire(1).await;
         let result = self.graph.send(request).await;
-        let retry_after = match &result {
-            Err(error) if error.is_throttled() => error.api().and_then(|api| api.retry_after),
-            _ => None,
+        let (throttled, server_retry_after) = match &result {
+            Err(error) => match error.api() {
+                Some(api) if api.is_throttled() => (api.retry_after, None),
+                Some(api) => (None, api.retry_after),
+                None => (None, None),
+            },
+            Ok(_) => (None, None),
         };
-        self.pacer.finish(permit, retry_after);
+        self.pacer.finish(permit, throttled);
+        if let Some(delay) = server_retry_after {
+            self.pacer.pause(delay);
+        }
         result.map_err(|error| self.error(error))
     }
 
@@ -119,7 +126,8 @@ impl MailboxGraph {
 
     /// One paced `$batch`, shared with other mailboxes' when that saves a
     /// round trip (no sub-request retry: the caller decides). The longest
-    /// sub-response Retry-After holds the whole mailbox.
+    /// sub-response Retry-After holds the whole mailbox, exactly that long;
+    /// only throttling (429) answers cut the mailbox's rate, once per batch.
     pub async fn batch(
         &self,
         requests: Vec<BatchRequest>,
@@ -130,16 +138,35 @@ impl MailboxGraph {
             .sub_requests
             .fetch_add(u64::from(count), Ordering::Relaxed);
         let result = self.batches.batch(&self.graph, requests).await;
-        let retry_after = match &result {
-            Ok(responses) => responses
-                .iter()
-                .filter(|response| response.status == 429 || response.status == 503)
-                .filter_map(BatchResponse::retry_after)
-                .max(),
-            Err(error) if error.is_throttled() => error.api().and_then(|api| api.retry_after),
-            Err(_) => None,
-        };
-        self.pacer.finish(permit, retry_after);
+        let mut throttled: Option<Duration> = None;
+        let mut server_retry_after: Option<Duration> = None;
+        match &result {
+            Ok(responses) => {
+                for response in responses {
+                    let Some(retry_after) = response.retry_after() else {
+                        continue;
+                    };
+                    let is_throttled = response
+                        .api_error()
+                        .is_some_and(|api_error| api_error.is_throttled());
+                    let longest = if is_throttled {
+                        &mut throttled
+                    } else {
+                        &mut server_retry_after
+                    };
+                    *longest = (*longest).max(Some(retry_after));
+                }
+            }
+            Err(error) => match error.api() {
+                Some(api) if api.is_throttled() => throttled = api.retry_after,
+                Some(api) => server_retry_after = api.retry_after,
+                None => {}
+            },
+        }
+        self.pacer.finish(permit, throttled);
+        if let Some(delay) = server_retry_after {
+            self.pacer.pause(delay);
+        }
         result
     }
 
@@ -339,10 +366,12 @@ impl MailboxGraph {
         }
     }
 
-    /// Backoff without a Retry-After, holding the whole mailbox.
-    pub fn back_off(&self, retry_number: u32) -> Duration {
+    /// Backoff without a Retry-After before sending failed sub-requests
+    /// again: only the caller waits. A server error of one request is not a
+    /// signal about the mailbox, so the other writes to it go on.
+    pub async fn back_off(&self, retry_number: u32) -> Duration {
         let delay = galsync_graph::RetryPolicy::default().backoff_delay(retry_number);
-        self.pacer.pause(delay);
+        tokio::time::sleep(delay).await;
         delay
     }
 }

@@ -1,12 +1,28 @@
 //! Per-mailbox pacing: at most `in_flight` Graph requests at once (a batch's
 //! sub-requests count, up to the 4 Graph runs in parallel), at most
-//! `requests_per_window` per sliding window, and nothing before a
-//! `Retry-After` has elapsed. The window counts a request from when its
-//! response arrived (never earlier than Graph admitted it), so a slot frees
-//! here no sooner than it frees at Graph: a long sync runs at the limit
-//! without being throttled. A throttle anyway (another writer, another app
-//! on the same budget) halves the budget (never below what the window held),
-//! which then creeps back up.
+//! `requests_per_window` per sliding window (Graph's documented budget), and
+//! nothing before a `Retry-After` has elapsed. The window counts a request
+//! from when its response arrived (never earlier than Graph admitted it), so
+//! a slot frees here no sooner than it frees at Graph: a long sync runs at
+//! the limit without being throttled.
+//!
+//! When Graph throttles anyway (a stricter limit than configured, another
+//! writer on the same budget), the mailbox waits exactly the Retry-After
+//! (throttling: "Wait the number of seconds specified in the Retry-After
+//! field", <https://learn.microsoft.com/graph/throttling>) and then sends at
+//! half the rate it had been sending at, for a while: a learned limit of so
+//! many requests per Retry-After. Three rules keep that from stalling a run:
+//! - one throttling event cuts the rate once: the answers to requests sent
+//!   before the last cut (the other steps of a batch, the batches in flight)
+//!   belong to the event already answered for;
+//! - the learned limit counts over a horizon as long as the Retry-After that
+//!   set it, so it never holds a request longer than Graph asked to wait;
+//! - it doubles after every horizon sent through without a new throttle, and
+//!   is dropped once it is no tighter than the configured budget, so it
+//!   recovers as fast as it was cut and never outlives the throttling.
+//!
+//! Server errors (5xx) are not throttling: their Retry-After is honoured
+//! ([`MailboxPacer::pause`]) but they never cut the rate.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,18 +49,55 @@ impl Default for PacingConfig {
     }
 }
 
+/// Shortest horizon a learned limit counts over (a Retry-After of 0).
+const MIN_HORIZON: Duration = Duration::from_millis(1);
+
+/// A rate learned from throttling: at most `requests` per `horizon`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnedLimit {
+    pub requests: u32,
+    pub horizon: Duration,
+    /// From when the limit applies unchanged (the end of the Retry-After
+    /// that set it, or its last doubling).
+    since: Instant,
+    /// Requests per second the mailbox was sent at before the first cut of
+    /// this episode: once the limit allows as much again it is dropped.
+    rate_before_throttling: f64,
+}
+
+impl LearnedLimit {
+    fn rate(&self) -> f64 {
+        f64::from(self.requests) / self.horizon.as_secs_f64()
+    }
+}
+
+/// A finished call.
+#[derive(Debug, Clone, Copy)]
+struct Answered {
+    sent_at: Instant,
+    completed_at: Instant,
+    requests: u32,
+}
+
+/// Recent calls the sending rate is measured over when Graph throttles.
+const RATE_SAMPLE_CALLS: usize = 16;
+
 #[derive(Debug)]
 struct WindowState {
-    /// Budget in force (learned from throttling, at most the configured one).
-    budget: u32,
-    /// (completion time, requests) of finished calls still in the window.
-    completed: VecDeque<(Instant, u32)>,
+    /// Finished calls still in the window, oldest first.
+    completed: VecDeque<Answered>,
     /// Requests sent and not yet answered.
     outstanding: u32,
     /// Nothing may be sent before this (the latest Retry-After).
     not_before: Option<Instant>,
-    /// When the budget last grew back.
-    last_growth: Instant,
+    /// When sending last resumed after a Retry-After (or started).
+    resumed_at: Instant,
+    /// The rate learned from the latest throttling, while it is in force.
+    learned: Option<LearnedLimit>,
+    /// When the rate was last cut.
+    last_cut: Option<Instant>,
+    /// Cuts so far (for logs and tests).
+    cuts: u32,
 }
 
 /// The pacer of one mailbox, shared by every task writing to it.
@@ -59,6 +112,7 @@ pub struct MailboxPacer {
 #[derive(Debug)]
 pub struct Permit {
     requests: u32,
+    sent_at: Instant,
     _slots: OwnedSemaphorePermit,
 }
 
@@ -68,11 +122,13 @@ impl MailboxPacer {
             config,
             slots: Arc::new(Semaphore::new(config.in_flight.max(1) as usize)),
             window: Mutex::new(WindowState {
-                budget: config.requests_per_window.max(1),
                 completed: VecDeque::new(),
                 outstanding: 0,
                 not_before: None,
-                last_growth: Instant::now(),
+                resumed_at: Instant::now(),
+                learned: None,
+                last_cut: None,
+                cuts: 0,
             }),
         }
     }
@@ -81,6 +137,18 @@ impl MailboxPacer {
         self.window
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The learned limit in force, if throttling taught one.
+    pub fn learned_limit(&self) -> Option<LearnedLimit> {
+        let mut state = self.lock();
+        self.prune(&mut state, Instant::now());
+        state.learned
+    }
+
+    /// Times throttling cut the rate so far.
+    pub fn cuts(&self) -> u32 {
+        self.lock().cuts
     }
 
     /// Waits until `requests` requests (one call, or one batch's sub-requests)
@@ -97,24 +165,13 @@ impl MailboxPacer {
                 let mut state = self.lock();
                 let now = Instant::now();
                 self.prune(&mut state, now);
-                match state.not_before {
-                    Some(not_before) if not_before > now => Some(not_before),
-                    _ => {
-                        let wanted = requests.min(state.budget);
-                        let used: u32 = state.completed.iter().map(|(_, count)| count).sum();
-                        if used + state.outstanding + wanted <= state.budget {
-                            state.outstanding += requests;
-                            None
-                        } else {
-                            Some(self.next_release(&state, now))
-                        }
-                    }
-                }
+                self.admit(&mut state, now, requests)
             };
             match wait_until {
                 None => {
                     return Permit {
                         requests,
+                        sent_at: Instant::now(),
                         _slots: slots,
                     }
                 }
@@ -123,29 +180,88 @@ impl MailboxPacer {
         }
     }
 
-    /// Records that the requests of `permit` were answered; `retry_after` is
-    /// the longest `Retry-After` among their responses, if any was throttled.
-    pub fn finish(&self, permit: Permit, retry_after: Option<Duration>) {
+    /// Reserves `requests` now, or says until when to wait.
+    fn admit(&self, state: &mut WindowState, now: Instant, requests: u32) -> Option<Instant> {
+        if let Some(not_before) = state.not_before {
+            if not_before > now {
+                return Some(not_before);
+            }
+            state.not_before = None;
+            state.resumed_at = now;
+        }
+        let configured = self.config.requests_per_window.max(1);
+        let used = completed_since(state, None);
+        let wanted = requests.min(configured);
+        if used + state.outstanding + wanted > configured {
+            return Some(self.next_release(state, self.config.window, now));
+        }
+        if let Some(learned) = state.learned {
+            let recent = completed_since(state, now.checked_sub(learned.horizon));
+            let wanted = requests.min(learned.requests);
+            if recent + state.outstanding + wanted > learned.requests {
+                return Some(self.next_release_within(state, learned.horizon, now));
+            }
+        }
+        state.outstanding += requests;
+        None
+    }
+
+    /// Records that the requests of `permit` were answered; `throttled` is
+    /// the longest `Retry-After` of their 429 answers, if Graph throttled any.
+    pub fn finish(&self, permit: Permit, throttled: Option<Duration>) {
         let mut state = self.lock();
         let now = Instant::now();
         state.outstanding = state.outstanding.saturating_sub(permit.requests);
-        state.completed.push_back((now, permit.requests));
-        if let Some(delay) = retry_after {
-            let until = now + delay;
-            state.not_before = Some(state.not_before.map_or(until, |current| current.max(until)));
-            let used: u32 = state.completed.iter().map(|(_, count)| count).sum();
-            // Multiplicative decrease, but never below what the window just held.
-            state.budget = used.max(state.budget / 2).clamp(1, state.budget);
-            state.last_growth = now;
-            tracing::info!(
-                budget = state.budget,
-                retry_after_ms = delay.as_millis() as u64,
-                "graph throttled the mailbox, pacing lowered"
-            );
+        state.completed.push_back(Answered {
+            sent_at: permit.sent_at,
+            completed_at: now,
+            requests: permit.requests,
+        });
+        let Some(retry_after) = throttled else {
+            return;
+        };
+        let until = now + retry_after;
+        state.not_before = Some(state.not_before.map_or(until, |current| current.max(until)));
+        let already_answered_for = state.last_cut.is_some_and(|cut| permit.sent_at < cut);
+        if already_answered_for {
+            return;
         }
+        self.cut(&mut state, now, retry_after);
     }
 
-    /// Holds every request to the mailbox for `delay` (backoff without Retry-After).
+    /// Halves the rate the mailbox was sending at, counted over a horizon
+    /// as long as `retry_after`.
+    fn cut(&self, state: &mut WindowState, now: Instant, retry_after: Duration) {
+        let horizon = retry_after.max(MIN_HORIZON);
+        let (sent, span) = recent_sending(state, now);
+        let sent_rate = f64::from(sent) / span.as_secs_f64();
+        let halved = (sent_rate * horizon.as_secs_f64() / 2.0).ceil();
+        let requests = if halved >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            (halved as u32).max(1)
+        };
+        let rate_before_throttling = state
+            .learned
+            .map_or(sent_rate, |learned| learned.rate_before_throttling);
+        state.learned = Some(LearnedLimit {
+            requests,
+            horizon,
+            since: now + retry_after,
+            rate_before_throttling,
+        });
+        state.last_cut = Some(now);
+        state.cuts += 1;
+        tracing::info!(
+            requests,
+            horizon_ms = horizon.as_millis() as u64,
+            retry_after_ms = retry_after.as_millis() as u64,
+            "graph throttled the mailbox, sending at half the rate for a while"
+        );
+    }
+
+    /// Holds every request to the mailbox for `delay`: a server's
+    /// Retry-After that is not throttling (503), honoured exactly.
     pub fn pause(&self, delay: Duration) {
         let mut state = self.lock();
         let until = Instant::now() + delay;
@@ -153,27 +269,81 @@ impl MailboxPacer {
     }
 
     fn prune(&self, state: &mut WindowState, now: Instant) {
-        while let Some((completed_at, _)) = state.completed.front() {
-            if *completed_at + self.config.window > now {
+        while let Some(answered) = state.completed.front() {
+            if answered.completed_at + self.config.window > now {
                 break;
             }
             state.completed.pop_front();
         }
-        // A learned budget grows back by a twentieth per quiet window.
-        let configured = self.config.requests_per_window.max(1);
-        if state.budget < configured && now >= state.last_growth + self.config.window {
-            state.budget = (state.budget + configured / 20 + 1).min(configured);
-            state.last_growth = now;
-        }
+        self.grow_learned(state, now);
     }
 
-    fn next_release(&self, state: &WindowState, now: Instant) -> Instant {
+    /// Doubles a learned limit per horizon sent through without a new cut;
+    /// drops it once it allows the rate sent at before the throttling, or
+    /// the whole configured budget within one horizon.
+    fn grow_learned(&self, state: &mut WindowState, now: Instant) {
+        let Some(mut learned) = state.learned else {
+            return;
+        };
+        while now >= learned.since + learned.horizon {
+            learned.requests = learned.requests.saturating_mul(2);
+            learned.since += learned.horizon;
+        }
+        let recovered = learned.rate() >= learned.rate_before_throttling
+            || learned.requests >= self.config.requests_per_window;
+        state.learned = if recovered { None } else { Some(learned) };
+    }
+
+    fn next_release(&self, state: &WindowState, window: Duration, now: Instant) -> Instant {
         match state.completed.front() {
-            Some((completed_at, _)) => *completed_at + self.config.window,
+            Some(answered) => answered.completed_at + window,
             // Only outstanding requests hold the budget: check again shortly.
             None => now + Duration::from_millis(5),
         }
     }
+
+    /// When the oldest answer inside `horizon` leaves it.
+    fn next_release_within(&self, state: &WindowState, horizon: Duration, now: Instant) -> Instant {
+        let oldest_recent = state
+            .completed
+            .iter()
+            .map(|answered| answered.completed_at)
+            .find(|completed_at| *completed_at + horizon > now);
+        match oldest_recent {
+            Some(completed_at) => completed_at + horizon,
+            None => now + Duration::from_millis(5).min(horizon),
+        }
+    }
+}
+
+/// Requests answered at or after `since` (all of the window when `None`).
+fn completed_since(state: &WindowState, since: Option<Instant>) -> u32 {
+    state
+        .completed
+        .iter()
+        .filter(|answered| since.is_none_or(|since| answered.completed_at >= since))
+        .map(|answered| answered.requests)
+        .sum()
+}
+
+/// Requests of the last few calls sent since sending last resumed, and the
+/// time from the first of them being sent until now: the rate the mailbox
+/// was being driven at. Idle time (a Retry-After waited out, no work) before
+/// those calls does not count as sending slowly.
+fn recent_sending(state: &WindowState, now: Instant) -> (u32, Duration) {
+    let mut sent = 0;
+    let mut first_sent_at = now;
+    let recent = state
+        .completed
+        .iter()
+        .rev()
+        .filter(|answered| answered.sent_at >= state.resumed_at)
+        .take(RATE_SAMPLE_CALLS);
+    for answered in recent {
+        sent += answered.requests;
+        first_sent_at = first_sent_at.min(answered.sent_at);
+    }
+    (sent, (now - first_sent_at).max(MIN_HORIZON))
 }
 
 fn unreachable_closed() -> ! {
@@ -210,66 +380,5 @@ impl Pacers {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pacer(requests_per_window: u32, window_ms: u64) -> MailboxPacer {
-        MailboxPacer::new(PacingConfig {
-            requests_per_window,
-            window: Duration::from_millis(window_ms),
-            in_flight: 4,
-        })
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_full_window_holds_the_next_batch_until_the_oldest_answer_ages_out() {
-        let pacer = pacer(40, 1000);
-        let started = Instant::now();
-        for _ in 0..2 {
-            let permit = pacer.acquire(20).await;
-            pacer.finish(permit, None);
-        }
-        assert_eq!(started.elapsed(), Duration::ZERO);
-        let permit = pacer.acquire(20).await;
-        assert_eq!(started.elapsed(), Duration::from_millis(1000));
-        pacer.finish(permit, None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_throttle_halves_the_budget_and_it_creeps_back() {
-        let pacer = pacer(100, 10_000);
-        let permit = pacer.acquire(20).await;
-        pacer.finish(permit, None);
-        let permit = pacer.acquire(20).await;
-        let started = Instant::now();
-        pacer.finish(permit, Some(Duration::from_millis(1500)));
-        assert_eq!(pacer.lock().budget, 50);
-        // 40 + 20 exceed the learned budget until the window moves on.
-        let permit = pacer.acquire(20).await;
-        assert_eq!(started.elapsed(), Duration::from_secs(10));
-        pacer.finish(permit, None);
-        assert!(pacer.lock().budget > 50, "the budget creeps back up");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn nothing_is_sent_before_a_retry_after() {
-        let pacer = pacer(1000, 10_000);
-        let permit = pacer.acquire(1).await;
-        let started = Instant::now();
-        pacer.finish(permit, Some(Duration::from_millis(1500)));
-        let permit = pacer.acquire(1).await;
-        assert_eq!(started.elapsed(), Duration::from_millis(1500));
-        pacer.finish(permit, None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_batch_takes_at_most_four_in_flight_slots() {
-        let pacer = pacer(1000, 1000);
-        let batch = pacer.acquire(20).await;
-        let waiting = tokio::time::timeout(Duration::from_millis(50), pacer.acquire(1)).await;
-        assert!(waiting.is_err(), "a single request waited for the batch");
-        pacer.finish(batch, None);
-        let single = pacer.acquire(1).await;
-        pacer.finish(single, None);
-    }
-}
+#[path = "pacing_tests.rs"]
+mod tests;
