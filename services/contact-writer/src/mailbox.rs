@@ -15,7 +15,7 @@ use crate::coalesce::Coalescer;
 use crate::error::Error;
 use crate::executor::{self, SubOutcome};
 use crate::mapping::{self, Fields};
-use crate::pacing::MailboxPacer;
+use crate::pacing::{MailboxPacer, Throttled};
 
 /// Outlook's largest page.
 const PAGE_SIZE: usize = 1000;
@@ -106,7 +106,13 @@ impl MailboxGraph {
         let result = self.graph.send(request).await;
         let (throttled, server_retry_after) = match &result {
             Err(error) => match error.api() {
-                Some(api) if api.is_throttled() => (api.retry_after, None),
+                Some(api) if api.is_throttled() => (
+                    api.retry_after.map(|retry_after| Throttled {
+                        refused: 1,
+                        retry_after,
+                    }),
+                    None,
+                ),
                 Some(api) => (None, api.retry_after),
                 None => (None, None),
             },
@@ -138,7 +144,7 @@ impl MailboxGraph {
             .sub_requests
             .fetch_add(u64::from(count), Ordering::Relaxed);
         let result = self.batches.batch(&self.graph, requests).await;
-        let mut throttled: Option<Duration> = None;
+        let mut throttled: Option<Throttled> = None;
         let mut server_retry_after: Option<Duration> = None;
         match &result {
             Ok(responses) => {
@@ -149,16 +155,25 @@ impl MailboxGraph {
                     let is_throttled = response
                         .api_error()
                         .is_some_and(|api_error| api_error.is_throttled());
-                    let longest = if is_throttled {
-                        &mut throttled
-                    } else {
-                        &mut server_retry_after
-                    };
-                    *longest = (*longest).max(Some(retry_after));
+                    if !is_throttled {
+                        server_retry_after = server_retry_after.max(Some(retry_after));
+                        continue;
+                    }
+                    let event = throttled.get_or_insert(Throttled {
+                        refused: 0,
+                        retry_after,
+                    });
+                    event.refused += 1;
+                    event.retry_after = event.retry_after.max(retry_after);
                 }
             }
             Err(error) => match error.api() {
-                Some(api) if api.is_throttled() => throttled = api.retry_after,
+                Some(api) if api.is_throttled() => {
+                    throttled = api.retry_after.map(|retry_after| Throttled {
+                        refused: count,
+                        retry_after,
+                    });
+                }
                 Some(api) => server_retry_after = api.retry_after,
                 None => {}
             },

@@ -9,12 +9,13 @@
 //! When Graph throttles anyway (a stricter limit than configured, another
 //! writer on the same budget), the mailbox waits exactly the Retry-After
 //! (throttling: "Wait the number of seconds specified in the Retry-After
-//! field", <https://learn.microsoft.com/graph/throttling>) and then sends at
-//! half the rate it had been sending at, for a while: a learned limit of so
-//! many requests per Retry-After. Three rules keep that from stalling a run:
+//! field", <https://learn.microsoft.com/graph/throttling>) and then sends
+//! slower for a while: at the rate it had been sending at, cut by half the
+//! share of the call Graph refused (at most halved), as a learned limit of
+//! so many requests per Retry-After. Three rules keep that from stalling a run:
 //! - one throttling event cuts the rate once: the answers to requests sent
-//!   before the last cut (the other steps of a batch, the batches in flight)
-//!   belong to the event already answered for;
+//!   before the last cut (the batches in flight) belong to the event already
+//!   answered for, and a batch's 429 steps are one event;
 //! - the learned limit counts over a horizon as long as the Retry-After that
 //!   set it, so it never holds a request longer than Graph asked to wait;
 //! - it doubles after every horizon sent through without a new throttle, and
@@ -106,6 +107,14 @@ pub struct MailboxPacer {
     config: PacingConfig,
     slots: Arc<Semaphore>,
     window: Mutex<WindowState>,
+}
+
+/// Graph refused `refused` requests of a call with 429; the longest
+/// Retry-After among them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttled {
+    pub refused: u32,
+    pub retry_after: Duration,
 }
 
 /// Permission to send `requests` requests; give it back with [`MailboxPacer::finish`].
@@ -206,9 +215,9 @@ impl MailboxPacer {
         None
     }
 
-    /// Records that the requests of `permit` were answered; `throttled` is
-    /// the longest `Retry-After` of their 429 answers, if Graph throttled any.
-    pub fn finish(&self, permit: Permit, throttled: Option<Duration>) {
+    /// Records that the requests of `permit` were answered; `throttled` says
+    /// how many Graph refused with 429 and the longest Retry-After among them.
+    pub fn finish(&self, permit: Permit, throttled: Option<Throttled>) {
         let mut state = self.lock();
         let now = Instant::now();
         state.outstanding = state.outstanding.saturating_sub(permit.requests);
@@ -217,29 +226,40 @@ impl MailboxPacer {
             completed_at: now,
             requests: permit.requests,
         });
-        let Some(retry_after) = throttled else {
+        let Some(throttled) = throttled else {
             return;
         };
-        let until = now + retry_after;
+        let until = now + throttled.retry_after;
         state.not_before = Some(state.not_before.map_or(until, |current| current.max(until)));
         let already_answered_for = state.last_cut.is_some_and(|cut| permit.sent_at < cut);
         if already_answered_for {
             return;
         }
-        self.cut(&mut state, now, retry_after);
+        let refused_share =
+            f64::from(throttled.refused.min(permit.requests)) / f64::from(permit.requests.max(1));
+        self.cut(&mut state, now, throttled.retry_after, refused_share);
     }
 
-    /// Halves the rate the mailbox was sending at, counted over a horizon
-    /// as long as `retry_after`.
-    fn cut(&self, state: &mut WindowState, now: Instant, retry_after: Duration) {
+    /// Cuts the rate the mailbox was sending at by half the share of the
+    /// call Graph refused (a call refused whole: by half), counted over a
+    /// horizon as long as `retry_after`. One 429 among 20 answers says
+    /// little about the rate; 20 of 20 say it was twice too fast.
+    fn cut(
+        &self,
+        state: &mut WindowState,
+        now: Instant,
+        retry_after: Duration,
+        refused_share: f64,
+    ) {
         let horizon = retry_after.max(MIN_HORIZON);
         let (sent, span) = recent_sending(state, now);
         let sent_rate = f64::from(sent) / span.as_secs_f64();
-        let halved = (sent_rate * horizon.as_secs_f64() / 2.0).ceil();
-        let requests = if halved >= f64::from(u32::MAX) {
+        let cut_rate = sent_rate * (1.0 - refused_share.clamp(0.0, 1.0) / 2.0);
+        let per_horizon = (cut_rate * horizon.as_secs_f64()).ceil();
+        let requests = if per_horizon >= f64::from(u32::MAX) {
             u32::MAX
         } else {
-            (halved as u32).max(1)
+            (per_horizon as u32).max(1)
         };
         let rate_before_throttling = state
             .learned
@@ -256,7 +276,8 @@ impl MailboxPacer {
             requests,
             horizon_ms = horizon.as_millis() as u64,
             retry_after_ms = retry_after.as_millis() as u64,
-            "graph throttled the mailbox, sending at half the rate for a while"
+            refused_percent = (refused_share * 100.0).round() as u32,
+            "graph throttled the mailbox, sending slower for a while"
         );
     }
 

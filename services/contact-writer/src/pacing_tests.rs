@@ -1,5 +1,13 @@
 use super::*;
 
+/// Every request of `permit` refused, with a Retry-After of `retry_after_ms`.
+fn refused_all(permit: &Permit, retry_after_ms: u64) -> Throttled {
+    Throttled {
+        refused: permit.requests,
+        retry_after: Duration::from_millis(retry_after_ms),
+    }
+}
+
 fn pacer(requests_per_window: u32, window_ms: u64) -> MailboxPacer {
     MailboxPacer::new(PacingConfig {
         requests_per_window,
@@ -38,7 +46,8 @@ async fn nothing_is_sent_before_a_retry_after_and_nothing_later_than_it() {
     send_through(&pacer, 10, 20, Duration::from_millis(10)).await;
     let permit = pacer.acquire(20).await;
     let started = Instant::now();
-    pacer.finish(permit, Some(Duration::from_millis(1500)));
+    let refused = refused_all(&permit, 1500);
+    pacer.finish(permit, Some(refused));
     let permit = pacer.acquire(20).await;
     assert_eq!(started.elapsed(), Duration::from_millis(1500));
     pacer.finish(permit, None);
@@ -55,12 +64,14 @@ async fn one_throttling_event_cuts_the_rate_once_however_many_answers_report_it(
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
     for permit in permits {
-        pacer.finish(permit, Some(Duration::from_millis(200)));
+        let refused = refused_all(&permit, 200);
+        pacer.finish(permit, Some(refused));
     }
     assert_eq!(pacer.cuts(), 1);
     // A call sent after the Retry-After and throttled again is a new event.
     let permit = pacer.acquire(1).await;
-    pacer.finish(permit, Some(Duration::from_millis(200)));
+    let refused = refused_all(&permit, 200);
+    pacer.finish(permit, Some(refused));
     assert_eq!(pacer.cuts(), 2);
 }
 
@@ -71,7 +82,8 @@ async fn the_learned_rate_is_half_the_rate_sent_at_over_the_retry_after() {
     send_through(&pacer, 8, 20, Duration::from_millis(10)).await;
     let permit = pacer.acquire(20).await;
     tokio::time::sleep(Duration::from_millis(10)).await;
-    pacer.finish(permit, Some(Duration::from_millis(100)));
+    let refused = refused_all(&permit, 100);
+    pacer.finish(permit, Some(refused));
     let learned = pacer.learned_limit().expect("a learned limit");
     assert_eq!(learned.horizon, Duration::from_millis(100));
     // 2,000 per second is 200 per 100 ms; half of it is 100.
@@ -79,11 +91,28 @@ async fn the_learned_rate_is_half_the_rate_sent_at_over_the_retry_after() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_refusal_among_twenty_cuts_the_rate_by_a_fortieth() {
+    let pacer = pacer(10_000, 600_000);
+    send_through(&pacer, 8, 20, Duration::from_millis(10)).await;
+    let permit = pacer.acquire(20).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let throttled = Throttled {
+        refused: 1,
+        retry_after: Duration::from_millis(100),
+    };
+    pacer.finish(permit, Some(throttled));
+    let learned = pacer.learned_limit().expect("a learned limit");
+    // 200 per 100 ms, less a fortieth.
+    assert_eq!(learned.requests, 195);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_learned_limit_never_holds_a_call_longer_than_the_retry_after() {
     let pacer = pacer(1_000_000, 600_000);
     send_through(&pacer, 8, 20, Duration::from_millis(10)).await;
     let permit = pacer.acquire(20).await;
-    pacer.finish(permit, Some(Duration::from_millis(300)));
+    let refused = refused_all(&permit, 300);
+    pacer.finish(permit, Some(refused));
     let mut previous = Instant::now();
     for _ in 0..40 {
         let permit = pacer.acquire(20).await;
@@ -106,7 +135,8 @@ async fn a_learned_limit_recovers_as_fast_as_it_was_cut_and_then_is_gone() {
     for _ in 0..6 {
         let permit = pacer.acquire(1).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        pacer.finish(permit, Some(Duration::from_millis(100)));
+        let refused = refused_all(&permit, 100);
+        pacer.finish(permit, Some(refused));
     }
     assert_eq!(pacer.cuts(), 6);
     let cut_to = pacer.learned_limit().expect("a learned limit");

@@ -1,0 +1,235 @@
+//! Throttling must not stall a run (issue 11, point 8). Graph's limit here is
+//! stricter than the one the writer is configured with (200 requests per 10 s
+//! per mailbox, time-scaled, against the documented 10,000 per 10 minutes), so
+//! the writer has to learn it from 429 answers; on top, 5 % of contact writes
+//! fail with server errors that are not throttling. The run must end with
+//! exactly the directory in every mailbox, within twice the time the same
+//! sync takes with throttling alone, and a rate learned from throttling must
+//! not outlive it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{directory, Harness};
+use galsync_contact_writer::engine::EngineSettings;
+use galsync_contact_writer::pacing::PacingConfig;
+use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::EmulatorConfig;
+use galsync_proto::v1;
+
+const TIME_SCALE: f64 = 0.25;
+const MAILBOXES: usize = 3;
+const CONTACTS: usize = 400;
+
+/// Graph with a mailbox limit of 200 requests per (time-scaled) 10 s.
+fn strict_graph() -> EmulatorConfig {
+    EmulatorConfig {
+        limits_enabled: true,
+        time_scale: TIME_SCALE,
+        mailbox_requests_per_window: 200,
+        mailbox_window: Duration::from_secs(10),
+        ..EmulatorConfig::default()
+    }
+}
+
+/// The writer paced to Graph's documented budget, time-scaled like Graph.
+fn documented_pacing() -> EngineSettings {
+    EngineSettings {
+        pacing: PacingConfig {
+            requests_per_window: 10_000,
+            window: Duration::from_secs(600).mul_f64(TIME_SCALE),
+            in_flight: 4,
+        },
+        ..EngineSettings::default()
+    }
+}
+
+/// 5 % of contact writes fail: 503 with a Retry-After, 504 with a gateway's
+/// HTML page, and 504 after the write was applied.
+fn add_server_faults(harness: &Harness) {
+    let faults = &harness.emulator.state.faults;
+    faults.reseed(11);
+    faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        status: Some(503),
+        retry_after: Some(0.02),
+        rate: Some(0.02),
+        ..FaultRule::default()
+    });
+    faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        status: Some(504),
+        html_body: true,
+        rate: Some(0.02),
+        ..FaultRule::default()
+    });
+    faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        status: Some(504),
+        status_after_apply: true,
+        rate: Some(0.01),
+        ..FaultRule::default()
+    });
+}
+
+/// Syncs `entries` into every mailbox at once; returns how long it took.
+async fn sync_all(
+    harness: &Harness,
+    mailboxes: &[String],
+    entries: &[v1::DirectoryEntry],
+) -> Duration {
+    let started = Instant::now();
+    let syncs = mailboxes
+        .iter()
+        .map(|mailbox| harness.sync(mailbox, entries, v1::WritePolicy::default()));
+    let reports = futures::future::join_all(syncs).await;
+    let elapsed = started.elapsed();
+    for report in &reports {
+        assert_eq!(
+            report.result.outcome,
+            v1::MailboxOutcome::Succeeded as i32,
+            "{:?}",
+            report.result.errors
+        );
+    }
+    elapsed
+}
+
+/// Every mailbox holds exactly one contact per entry, with the entry's fields.
+fn assert_exact_state(harness: &Harness, mailboxes: &[String], entries: &[v1::DirectoryEntry]) {
+    for mailbox in mailboxes {
+        let owned = harness.owned_by_source(mailbox);
+        assert_eq!(owned.len(), entries.len(), "contacts in {mailbox}");
+        for entry in entries {
+            let contacts = owned
+                .get(&entry.source_object_id)
+                .unwrap_or_else(|| panic!("{} missing in {mailbox}", entry.display_name));
+            assert_eq!(
+                contacts.len(),
+                1,
+                "copies of {} in {mailbox}",
+                entry.display_name
+            );
+            let contact = &contacts[0];
+            assert_eq!(contact["displayName"], entry.display_name.as_str());
+            assert_eq!(contact["mobilePhone"], entry.mobile_phone.as_str());
+            assert_eq!(contact["department"], entry.department.as_str());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alone() {
+    let entries = directory(CONTACTS);
+
+    let throttled_only = Harness::start(strict_graph(), documented_pacing()).await;
+    let mailboxes = throttled_only.add_mailboxes(MAILBOXES);
+    let throttle_only_time = sync_all(&throttled_only, &mailboxes, &entries).await;
+    assert_exact_state(&throttled_only, &mailboxes, &entries);
+    let accounting = &throttled_only.emulator.state.accounting;
+    let throttled_alone = accounting.total(|key| key.status == 429);
+    assert_eq!(
+        accounting.early_retry_total(),
+        0,
+        "a Retry-After was ignored"
+    );
+    drop(throttled_only);
+
+    let with_faults = Harness::start(strict_graph(), documented_pacing()).await;
+    add_server_faults(&with_faults);
+    let mailboxes = with_faults.add_mailboxes(MAILBOXES);
+    let faults_time = sync_all(&with_faults, &mailboxes, &entries).await;
+    assert_exact_state(&with_faults, &mailboxes, &entries);
+    let accounting = &with_faults.emulator.state.accounting;
+    let server_errors = accounting.total(|key| key.status >= 500);
+    let throttled_with_faults = accounting.total(|key| key.status == 429);
+    assert_eq!(
+        accounting.early_retry_total(),
+        0,
+        "a Retry-After was ignored"
+    );
+    let cuts: Vec<u32> = mailboxes
+        .iter()
+        .map(|mailbox| {
+            with_faults
+                .engine
+                .pacers
+                .for_mailbox(&with_faults.tenant_id.to_string(), mailbox)
+                .cuts()
+        })
+        .collect();
+    println!(
+        "{MAILBOXES} mailboxes x {CONTACTS} contacts, Graph limit 200 per {:?}: throttling alone {throttle_only_time:?} ({throttled_alone} answered 429); with 5 % server errors {faults_time:?} ({server_errors} server errors, {throttled_with_faults} answered 429, rate cuts per mailbox {cuts:?})",
+        Duration::from_secs(10).mul_f64(TIME_SCALE)
+    );
+    assert!(server_errors > 0, "no server error was injected");
+    assert!(
+        faults_time <= throttle_only_time * 2,
+        "with server errors the sync took {faults_time:?}, more than twice the {throttle_only_time:?} of throttling alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_learned_from_throttling_does_not_outlive_it() {
+    let harness = Harness::start(common::no_limits(), EngineSettings::default()).await;
+    let mailboxes = harness.add_mailboxes(2);
+    let (throttled_mailbox, fresh_mailbox) = (&mailboxes[0], &mailboxes[1]);
+    let entries = directory(1000);
+
+    // 5 % of contact writes answered 429 with Retry-After 0.2 s.
+    let rule = harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        status: Some(429),
+        retry_after: Some(0.2),
+        rate: Some(0.05),
+        ..FaultRule::default()
+    });
+    let started = Instant::now();
+    sync_all(&harness, std::slice::from_ref(throttled_mailbox), &entries).await;
+    let throttled_run = started.elapsed();
+    let pacer = harness
+        .engine
+        .pacers
+        .for_mailbox(&harness.tenant_id.to_string(), throttled_mailbox);
+    let throttled_answers = harness.emulator.state.faults.list()[0].fired;
+    println!(
+        "throttled run: {throttled_run:?}, {throttled_answers} answers 429 (rule {}), {} rate cuts",
+        rule.id,
+        pacer.cuts()
+    );
+    assert!(throttled_answers > 0, "no write was throttled");
+    harness.emulator.state.faults.clear();
+
+    sync_all(&harness, std::slice::from_ref(fresh_mailbox), &entries).await;
+    let mut changed = entries.clone();
+    for entry in &mut changed {
+        entry.mobile_phone = format!("{} 0", entry.mobile_phone);
+    }
+    let fresh_update = sync_all(&harness, std::slice::from_ref(fresh_mailbox), &changed).await;
+    let after_throttling = tokio::time::timeout(
+        fresh_update * 4 + Duration::from_secs(10),
+        sync_all(&harness, std::slice::from_ref(throttled_mailbox), &changed),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "the update of a once-throttled mailbox stalled (a fresh mailbox took {fresh_update:?}); learned limit {:?}",
+            pacer.learned_limit()
+        )
+    });
+    println!(
+        "1000 updates: fresh mailbox {fresh_update:?}, once-throttled mailbox {after_throttling:?}, learned limit now {:?}",
+        pacer.learned_limit()
+    );
+    assert_eq!(
+        pacer.learned_limit(),
+        None,
+        "the learned limit outlived the throttling"
+    );
+    assert!(
+        after_throttling <= fresh_update * 2 + Duration::from_millis(500),
+        "1000 updates took {after_throttling:?} in the once-throttled mailbox, {fresh_update:?} in a fresh one"
+    );
+    assert_exact_state(&harness, &mailboxes, &changed);
+}
