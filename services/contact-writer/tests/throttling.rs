@@ -73,17 +73,32 @@ fn add_server_faults(harness: &Harness) {
     });
 }
 
+/// The least time Graph's limit allows for writing `contacts` into a mailbox.
+fn graph_floor(contacts: usize) -> Duration {
+    Duration::from_secs(10).mul_f64(TIME_SCALE * contacts as f64 / 200.0)
+}
+
 /// Syncs `entries` into every mailbox at once; returns how long it took.
+/// Fails when that takes longer than `deadline`: a stalled mailbox.
 async fn sync_all(
     harness: &Harness,
     mailboxes: &[String],
     entries: &[v1::DirectoryEntry],
+    deadline: Duration,
 ) -> Duration {
     let started = Instant::now();
     let syncs = mailboxes
         .iter()
         .map(|mailbox| harness.sync(mailbox, entries, v1::WritePolicy::default()));
-    let reports = futures::future::join_all(syncs).await;
+    let reports = tokio::time::timeout(deadline, futures::future::join_all(syncs))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "syncing {} contacts into {} mailboxes stalled: not done after {deadline:?}",
+                entries.len(),
+                mailboxes.len()
+            )
+        });
     let elapsed = started.elapsed();
     for report in &reports {
         assert_eq!(
@@ -125,7 +140,8 @@ async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alo
 
     let throttled_only = Harness::start(strict_graph(), documented_pacing()).await;
     let mailboxes = throttled_only.add_mailboxes(MAILBOXES);
-    let throttle_only_time = sync_all(&throttled_only, &mailboxes, &entries).await;
+    let floor = graph_floor(CONTACTS);
+    let throttle_only_time = sync_all(&throttled_only, &mailboxes, &entries, floor * 10).await;
     assert_exact_state(&throttled_only, &mailboxes, &entries);
     let accounting = &throttled_only.emulator.state.accounting;
     let throttled_alone = accounting.total(|key| key.status == 429);
@@ -139,7 +155,13 @@ async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alo
     let with_faults = Harness::start(strict_graph(), documented_pacing()).await;
     add_server_faults(&with_faults);
     let mailboxes = with_faults.add_mailboxes(MAILBOXES);
-    let faults_time = sync_all(&with_faults, &mailboxes, &entries).await;
+    let faults_time = sync_all(
+        &with_faults,
+        &mailboxes,
+        &entries,
+        throttle_only_time * 2 + Duration::from_secs(1),
+    )
+    .await;
     assert_exact_state(&with_faults, &mailboxes, &entries);
     let accounting = &with_faults.emulator.state.accounting;
     let server_errors = accounting.total(|key| key.status >= 500);
@@ -165,6 +187,10 @@ async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alo
     );
     assert!(server_errors > 0, "no server error was injected");
     assert!(
+        throttle_only_time <= floor * 3,
+        "throttling alone took {throttle_only_time:?}, Graph's limit allows {floor:?}"
+    );
+    assert!(
         faults_time <= throttle_only_time * 2,
         "with server errors the sync took {faults_time:?}, more than twice the {throttle_only_time:?} of throttling alone"
     );
@@ -186,7 +212,13 @@ async fn a_rate_learned_from_throttling_does_not_outlive_it() {
         ..FaultRule::default()
     });
     let started = Instant::now();
-    sync_all(&harness, std::slice::from_ref(throttled_mailbox), &entries).await;
+    sync_all(
+        &harness,
+        std::slice::from_ref(throttled_mailbox),
+        &entries,
+        Duration::from_secs(60),
+    )
+    .await;
     let throttled_run = started.elapsed();
     let pacer = harness
         .engine
@@ -201,23 +233,32 @@ async fn a_rate_learned_from_throttling_does_not_outlive_it() {
     assert!(throttled_answers > 0, "no write was throttled");
     harness.emulator.state.faults.clear();
 
-    sync_all(&harness, std::slice::from_ref(fresh_mailbox), &entries).await;
+    let one_minute = Duration::from_secs(60);
+    sync_all(
+        &harness,
+        std::slice::from_ref(fresh_mailbox),
+        &entries,
+        one_minute,
+    )
+    .await;
     let mut changed = entries.clone();
     for entry in &mut changed {
         entry.mobile_phone = format!("{} 0", entry.mobile_phone);
     }
-    let fresh_update = sync_all(&harness, std::slice::from_ref(fresh_mailbox), &changed).await;
-    let after_throttling = tokio::time::timeout(
-        fresh_update * 4 + Duration::from_secs(10),
-        sync_all(&harness, std::slice::from_ref(throttled_mailbox), &changed),
+    let fresh_update = sync_all(
+        &harness,
+        std::slice::from_ref(fresh_mailbox),
+        &changed,
+        one_minute,
     )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "the update of a once-throttled mailbox stalled (a fresh mailbox took {fresh_update:?}); learned limit {:?}",
-            pacer.learned_limit()
-        )
-    });
+    .await;
+    let after_throttling = sync_all(
+        &harness,
+        std::slice::from_ref(throttled_mailbox),
+        &changed,
+        fresh_update * 4 + Duration::from_secs(5),
+    )
+    .await;
     println!(
         "1000 updates: fresh mailbox {fresh_update:?}, once-throttled mailbox {after_throttling:?}, learned limit now {:?}",
         pacer.learned_limit()
