@@ -280,3 +280,49 @@ async fn photos_travel_base64_encoded_in_a_batch() {
     assert_eq!(get["body"], json!("/9j/AAAA"));
     assert_eq!(get["headers"]["Content-Type"], json!("image/jpeg"));
 }
+
+/// A gateway timing out after the backend applied the write: the step is
+/// answered 504 with an HTML page (base64 in the batch, as any non-JSON
+/// body), and the contact exists all the same.
+#[tokio::test]
+async fn a_gateway_timeout_after_the_write_was_applied_answers_504_with_html() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    fixture
+        .emulator
+        .state
+        .faults
+        .add(galsync_graph_emulator::faults::FaultRule {
+            path_contains: Some("/contacts".to_owned()),
+            method: Some("POST".to_owned()),
+            status: Some(504),
+            status_after_apply: true,
+            html_body: true,
+            times: Some(1),
+            ..Default::default()
+        });
+    let (status, body) = batch(&fixture, vec![create_request("1", &user, &folder_id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer = &body["responses"][0];
+    assert_eq!(answer["status"], json!(504), "{answer}");
+    assert!(
+        answer["headers"]["Content-Type"]
+            .as_str()
+            .is_some_and(|value| value.starts_with("text/html")),
+        "{answer}"
+    );
+    let page = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        answer["body"].as_str().expect("a base64 body"),
+    )
+    .expect("base64");
+    assert!(String::from_utf8_lossy(&page).contains("504 Gateway Timeout"));
+    let stored =
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id);
+    assert_eq!(stored, 1, "the write was applied before the 504");
+}

@@ -64,7 +64,7 @@ pub struct Config {
     pub batch_linger_ms: u64,
 
     /// Graph's per-app-per-mailbox request budget per window; the writer paces
-    /// itself to stay within it (and learns a lower one from throttling).
+    /// itself to stay within it (and, after a 429, sends slower for a while).
     #[arg(
         long,
         env = "GALSYNC_WRITER_MAILBOX_REQUESTS_PER_WINDOW",
