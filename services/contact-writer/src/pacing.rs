@@ -17,10 +17,14 @@
 //!   before the last cut (the batches in flight) belong to the event already
 //!   answered for, and a batch's 429 steps are one event;
 //! - the learned limit counts over a horizon as long as the Retry-After that
-//!   set it, so it never holds a request longer than Graph asked to wait;
+//!   set it (or as long as one call takes at the learned rate, when a call
+//!   is larger than the limit per Retry-After), never over the configured
+//!   window: it spaces calls out, it never stops a mailbox for minutes after
+//!   Graph's Retry-After has passed;
 //! - it doubles after every horizon sent through without a new throttle, and
-//!   is dropped once it is no tighter than the configured budget, so it
-//!   recovers as fast as it was cut and never outlives the throttling.
+//!   is dropped once it allows the rate sent at before the throttling (or
+//!   the whole configured budget in one horizon), so it recovers as fast as
+//!   it was cut and never outlives the throttling.
 //!
 //! Server errors (5xx) are not throttling: their Retry-After is honoured
 //! ([`MailboxPacer::pause`]) but they never cut the rate.
@@ -205,10 +209,19 @@ impl MailboxPacer {
             return Some(self.next_release(state, self.config.window, now));
         }
         if let Some(learned) = state.learned {
-            let recent = completed_since(state, now.checked_sub(learned.horizon));
-            let wanted = requests.min(learned.requests);
-            if recent + state.outstanding + wanted > learned.requests {
-                return Some(self.next_release_within(state, learned.horizon, now));
+            // A call larger than the limit allows per horizon is spread over
+            // as many horizons as it needs at the learned rate.
+            let horizon = learned
+                .horizon
+                .max(Duration::from_secs_f64(
+                    f64::from(requests) / learned.rate(),
+                ))
+                .min(self.config.window);
+            let allowed = (learned.rate() * horizon.as_secs_f64()).ceil() as u32;
+            let recent = completed_since(state, now.checked_sub(horizon));
+            let wanted = requests.min(allowed.max(1));
+            if recent + state.outstanding + wanted > allowed.max(1) {
+                return Some(self.next_release_within(state, horizon, now));
             }
         }
         state.outstanding += requests;
