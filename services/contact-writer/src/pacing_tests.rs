@@ -127,6 +127,32 @@ async fn a_learned_limit_never_holds_a_call_longer_than_the_retry_after() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_batch_larger_than_the_learned_limit_is_spread_at_the_learned_rate() {
+    let pacer = pacer(1_000_000, 600_000);
+    // 20 requests every 100 ms: 200 per second.
+    send_through(&pacer, 8, 20, Duration::from_millis(100)).await;
+    let permit = pacer.acquire(20).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Refused whole with a Retry-After of 10 ms: 100 per second, 1 per 10 ms.
+    let refused = refused_all(&permit, 10);
+    let throttled_at = Instant::now();
+    pacer.finish(permit, Some(refused));
+    let learned = pacer.learned_limit().expect("a learned limit");
+    assert_eq!(learned.requests, 1);
+    // The next 20 requests are not sent as soon as the 10 ms Retry-After has
+    // passed: 20 requests at 100 per second take 200 ms, so they wait for the
+    // batch answered 100 ms before the refused one to leave those 200 ms
+    // (by then the limit has doubled back), and never longer than 200 ms.
+    let next = pacer.acquire(20).await;
+    let waited = throttled_at.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited <= Duration::from_millis(200),
+        "waited {waited:?}"
+    );
+    pacer.finish(next, None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_learned_limit_recovers_as_fast_as_it_was_cut_and_then_is_gone() {
     // Configured: 1,200 per minute, 20 per second.
     let pacer = pacer(1_200, 60_000);
