@@ -274,3 +274,30 @@ async fn a_rate_learned_from_throttling_does_not_outlive_it() {
     );
     assert_exact_state(&harness, &mailboxes, &changed);
 }
+
+/// Server errors are not throttling: a 503's Retry-After is waited out, but
+/// neither it nor a 504 cuts the mailbox's rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_errors_never_cut_the_rate() {
+    let harness = Harness::start(common::no_limits(), EngineSettings::default()).await;
+    add_server_faults(&harness);
+    let mailboxes = harness.add_mailboxes(1);
+    let entries = directory(500);
+    sync_all(&harness, &mailboxes, &entries, Duration::from_secs(60)).await;
+    assert_exact_state(&harness, &mailboxes, &entries);
+    let server_errors = harness
+        .emulator
+        .state
+        .accounting
+        .total(|key| key.status >= 500);
+    assert!(server_errors > 0, "no server error was injected");
+    let pacer = harness
+        .engine
+        .pacers
+        .for_mailbox(&harness.tenant_id.to_string(), &mailboxes[0]);
+    assert_eq!(
+        (pacer.cuts(), pacer.learned_limit()),
+        (0, None),
+        "{server_errors} server errors cut the rate"
+    );
+}
