@@ -18,7 +18,9 @@ async fn delta_refuses_expand_top_and_orderby_with_graphs_error_shape() {
         "$orderby=displayName",
     ] {
         let reply = fixture
-            .get(&format!("/v1.0/users/delta?$select=id,displayName&{option}"))
+            .get(&format!(
+                "/v1.0/users/delta?$select=id,displayName&{option}"
+            ))
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{option}");
         assert_eq!(reply.error_code(), "Request_UnsupportedQuery", "{option}");
@@ -168,7 +170,9 @@ async fn listing_users_with_expand_pages_by_at_most_one_hundred() {
         .await;
     let sizes: Vec<usize> = expanded.iter().map(|page| page.values().len()).collect();
     assert_eq!(sizes, [100, 100, 50]);
-    let plain = fixture.all_pages("/v1.0/users?$select=id&$top=999", &[]).await;
+    let plain = fixture
+        .all_pages("/v1.0/users?$select=id&$top=999", &[])
+        .await;
     assert_eq!(plain.len(), 1);
     assert_eq!(plain[0].values().len(), 250);
 }

@@ -149,8 +149,11 @@ mod tests {
     #[test]
     fn a_present_property_overwrites_and_an_absent_one_is_kept() {
         let mut user = stored();
-        merge_entry(&mut user, &entry(json!({"id": "u1", "mobilePhone": "+1 555 0199"})))
-            .expect("merged");
+        merge_entry(
+            &mut user,
+            &entry(json!({"id": "u1", "mobilePhone": "+1 555 0199"})),
+        )
+        .expect("merged");
         assert_eq!(user.mobile_phone.as_deref(), Some("+1 555 0199"));
         assert_eq!(user.mail.as_deref(), Some("ada@contoso.com"));
         assert!(user.licensed, "absent assignedLicenses keeps the licence");
@@ -164,11 +167,15 @@ mod tests {
         merge_entry(&mut user, &entry(change)).expect("merged");
         assert_eq!(user.department, None);
         assert_eq!(user.manager_id.as_deref(), Some("m2"));
-        let removed = json!({"id": "u1", "manager@delta": [{"id": "m2", "@removed": {"reason": "deleted"}}]});
+        let removed =
+            json!({"id": "u1", "manager@delta": [{"id": "m2", "@removed": {"reason": "deleted"}}]});
         merge_entry(&mut user, &entry(removed)).expect("merged");
         assert_eq!(user.manager_id, None);
-        merge_entry(&mut user, &entry(json!({"id": "u1", "manager@delta": [{"id": "m3"}]})))
-            .expect("merged");
+        merge_entry(
+            &mut user,
+            &entry(json!({"id": "u1", "manager@delta": [{"id": "m3"}]})),
+        )
+        .expect("merged");
         merge_entry(&mut user, &entry(json!({"id": "u1", "manager@delta": []}))).expect("merged");
         assert_eq!(user.manager_id, None);
     }
@@ -176,8 +183,11 @@ mod tests {
     #[test]
     fn a_wrongly_typed_property_is_an_error_naming_the_user() {
         let mut user = stored();
-        let error = merge_entry(&mut user, &entry(json!({"id": "u1", "accountEnabled": "yes"})))
-            .expect_err("a string is not a boolean");
+        let error = merge_entry(
+            &mut user,
+            &entry(json!({"id": "u1", "accountEnabled": "yes"})),
+        )
+        .expect_err("a string is not a boolean");
         assert!(error.to_string().contains("user u1"), "{error}");
     }
 }

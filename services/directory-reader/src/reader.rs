@@ -165,7 +165,14 @@ impl DirectoryReads {
         match client.delta::<DeltaEntry>(&current.delta_link).await {
             Ok(round) => {
                 let state = self
-                    .commit_delta(&client, &key, prefilter, current, round.items, &round.delta_link)
+                    .commit_delta(
+                        &client,
+                        &key,
+                        prefilter,
+                        current,
+                        round.items,
+                        &round.delta_link,
+                    )
                     .await?;
                 Ok((state, ReadMode::Delta))
             }

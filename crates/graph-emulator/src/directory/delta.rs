@@ -260,7 +260,10 @@ pub async fn users_delta(
             else {
                 return Err(sync_state_not_found());
             };
-            if state.directory.take_delta_event(tenant_id, DeltaEvent::Gone) {
+            if state
+                .directory
+                .take_delta_event(tenant_id, DeltaEvent::Gone)
+            {
                 return Ok(gone(&state, &opened));
             }
             let head = state.directory.change_log_head(tenant_id);
@@ -280,7 +283,11 @@ pub async fn users_delta(
     let round_opens = query.skiptoken.is_none();
     // delta-query-overview: a nextLink means more pages "even if the current
     // response contains an empty result" — an occasional round opens that way.
-    if round_opens && state.directory.take_delta_event(tenant_id, DeltaEvent::EmptyOpening) {
+    if round_opens
+        && state
+            .directory
+            .take_delta_event(tenant_id, DeltaEvent::EmptyOpening)
+    {
         delta.issued = state.clock.unix_now();
         return Ok(respond(&state, &delta, Vec::new(), true, minimal));
     }

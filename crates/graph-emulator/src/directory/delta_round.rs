@@ -171,7 +171,11 @@ fn changes_page(
     (items, link)
 }
 
-fn render_net_change(directory: &TenantDirectory, change: &NetChange, query: &RoundQuery<'_>) -> Value {
+fn render_net_change(
+    directory: &TenantDirectory,
+    change: &NetChange,
+    query: &RoundQuery<'_>,
+) -> Value {
     if let Some(user) = directory.users.get(&change.user) {
         return render_entry(user, query, change.fields);
     }
@@ -211,7 +215,8 @@ fn render_entry(user: &User, query: &RoundQuery<'_>, changed: u64) -> Value {
     if query.select_manager && manager_changed {
         match user.manager_id {
             Some(manager) => {
-                let reference = json!([{"@odata.type": "#microsoft.graph.user", "id": manager.to_string()}]);
+                let reference =
+                    json!([{"@odata.type": "#microsoft.graph.user", "id": manager.to_string()}]);
                 object.insert("manager@delta".to_owned(), reference);
             }
             // A whole user (initial round, created) without a manager carries no link.
