@@ -176,3 +176,45 @@ async fn listing_users_with_expand_pages_by_at_most_one_hundred() {
     assert_eq!(plain.len(), 1);
     assert_eq!(plain[0].values().len(), 250);
 }
+
+/// Issue 11 point 4, measured: a full read of 2,000 users with their managers.
+/// `/users?$expand=manager&$top=999` pages by 100 and needs a separate
+/// `$deltatoken=latest` request for the delta link; the initial delta round
+/// with `$select=…,manager` pages by 100 too and ends with the delta link.
+#[tokio::test]
+async fn a_full_read_of_two_thousand_users_costs_the_same_both_ways() {
+    let fixture = start(2_000, unlimited()).await;
+    let select = "id,displayName,mail,accountEnabled,assignedLicenses";
+    let before = fixture.requests_to("/users");
+    let listed = fixture
+        .all_pages(
+            &format!(
+                "/v1.0/users?$select={select}&$expand=manager($select=id,displayName)&$top=999"
+            ),
+            &[],
+        )
+        .await;
+    let latest = fixture
+        .get(&format!(
+            "/v1.0/users/delta?$deltatoken=latest&$select={select},manager"
+        ))
+        .await;
+    assert_eq!(latest.status, StatusCode::OK);
+    let list_way = fixture.requests_to("/users") - before + 1;
+    let delta_before = fixture.requests_to("/users/delta");
+    let (pages, _) = delta_round(
+        &fixture,
+        &fixture.url(&format!("/v1.0/users/delta?$select={select},manager")),
+        &[],
+    )
+    .await;
+    let delta_way = fixture.requests_to("/users/delta") - delta_before;
+    println!(
+        "full read of 2,000 users: /users with $expand + latest link = {list_way} requests; \
+         initial delta round = {delta_way} requests"
+    );
+    assert_eq!(listed.len(), 20);
+    assert_eq!(list_way, 21);
+    assert_eq!(pages.len() as u64, delta_way);
+    assert_eq!(delta_way, 21, "20 pages and one for the repeated user");
+}
