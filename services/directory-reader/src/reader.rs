@@ -275,7 +275,10 @@ impl DirectoryReads {
         let mut upserts = merged.upserts;
         if !prefilter.is_empty() && !merged.unsure_ids.is_empty() {
             // Graph cannot filter delta: which changed users the pre-filter
-            // keeps, read whole (the manager's name expanded) from `/users`.
+            // keeps, read whole (the manager's name expanded) from `/users` —
+            // a user entering the scope was never held, so its merged entry
+            // may be partial.
+            upserts = Vec::with_capacity(merged.unsure_ids.len());
             let in_scope = users_matching_prefilter(client, prefilter, &merged.unsure_ids)
                 .await
                 .map_err(|error| Error::graph(tenant_id, error))?;
