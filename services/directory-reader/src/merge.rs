@@ -8,9 +8,15 @@
 //! as `manager@delta` (the manager's id) when `$select` names `manager`
 //! (delta-query-users); its name is resolved from the users held.
 
+use std::collections::HashMap;
+
+use galsync_graph::GraphError;
 use serde_json::{Map, Value};
 
 use crate::source::{GraphUser, SourceUser};
+
+/// A delta entry as Graph sent it: merged property by property.
+pub type DeltaEntry = Map<String, Value>;
 
 /// Why an entry could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +125,64 @@ pub fn merge_entry(user: &mut SourceUser, entry: &Map<String, Value>) -> Result<
         user.extension_attributes.resize(15, None);
     }
     Ok(())
+}
+
+/// What a delta round changes in the users held.
+#[derive(Debug, Default)]
+pub struct MergedRound {
+    /// Users whose merged state differs from the one held (or new ones).
+    pub upserts: Vec<SourceUser>,
+    /// Held users the round removed.
+    pub removals: Vec<String>,
+    /// Changed users whose membership of a pre-filtered scope is unknown.
+    pub unsure_ids: Vec<String>,
+}
+
+/// Merges a round's entries in order: a user may come several times in one
+/// round (the later entry merges over the earlier) and again in later rounds
+/// (a replay merges to the same state and changes nothing).
+pub fn merge_round(
+    held: &HashMap<String, SourceUser>,
+    entries: &[DeltaEntry],
+) -> std::result::Result<MergedRound, GraphError> {
+    let mut merged: HashMap<String, Option<SourceUser>> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for entry in entries {
+        let Some(user_id) = entry_id(entry) else {
+            continue;
+        };
+        if !merged.contains_key(user_id) {
+            order.push(user_id.to_owned());
+        }
+        if is_removal(entry) {
+            merged.insert(user_id.to_owned(), None);
+            continue;
+        }
+        let base = match merged.get(user_id) {
+            Some(Some(user)) => user.clone(),
+            Some(None) | None => held.get(user_id).cloned().unwrap_or_default(),
+        };
+        let mut user = base;
+        merge_entry(&mut user, entry).map_err(|error| GraphError::Decode {
+            path: format!("/users/delta (the entry of user {})", error.user_id),
+            source: error.source,
+        })?;
+        merged.insert(user_id.to_owned(), Some(user));
+    }
+    let mut round = MergedRound::default();
+    for user_id in order {
+        let previous = held.get(&user_id);
+        match merged.remove(&user_id).flatten() {
+            None if previous.is_some() => round.removals.push(user_id),
+            None => {}
+            Some(user) if previous == Some(&user) => {}
+            Some(user) => {
+                round.unsure_ids.push(user_id);
+                round.upserts.push(user);
+            }
+        }
+    }
+    Ok(round)
 }
 
 #[cfg(test)]

@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use galsync_graph::{GraphClient, GraphError, RequestStats};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::graph_access::GraphAccess;
-use crate::merge::{entry_id, is_removal, merge_entry};
+use crate::merge::{merge_round, DeltaEntry};
 use crate::source::{GraphUser, SourceUser, MANAGER_EXPAND, READ_SELECT};
 use crate::store::{ScopeChange, Store};
 
@@ -78,9 +77,6 @@ pub fn scope_key(prefilter: &str) -> String {
 fn encode_query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
-
-/// A delta entry as Graph sent it: merged property by property.
-type DeltaEntry = Map<String, Value>;
 
 /// The `$select` of delta rounds: the read properties and `manager`, which
 /// makes Graph send `manager@delta` (the manager's id) — delta refuses
@@ -332,64 +328,6 @@ impl DirectoryReads {
         self.remember(key, &state).await;
         Ok(state)
     }
-}
-
-/// What a delta round changes in the users held.
-#[derive(Debug, Default)]
-struct MergedRound {
-    /// Users whose merged state differs from the one held (or new ones).
-    upserts: Vec<SourceUser>,
-    /// Held users the round removed.
-    removals: Vec<String>,
-    /// Changed users whose membership of a pre-filtered scope is unknown.
-    unsure_ids: Vec<String>,
-}
-
-/// Merges a round's entries in order: a user may come several times in one
-/// round (the later entry merges over the earlier) and again in later rounds
-/// (a replay merges to the same state and changes nothing).
-fn merge_round(
-    held: &HashMap<String, SourceUser>,
-    entries: &[DeltaEntry],
-) -> std::result::Result<MergedRound, GraphError> {
-    let mut merged: HashMap<String, Option<SourceUser>> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for entry in entries {
-        let Some(user_id) = entry_id(entry) else {
-            continue;
-        };
-        if !merged.contains_key(user_id) {
-            order.push(user_id.to_owned());
-        }
-        if is_removal(entry) {
-            merged.insert(user_id.to_owned(), None);
-            continue;
-        }
-        let base = match merged.get(user_id) {
-            Some(Some(user)) => user.clone(),
-            Some(None) | None => held.get(user_id).cloned().unwrap_or_default(),
-        };
-        let mut user = base;
-        merge_entry(&mut user, entry).map_err(|error| GraphError::Decode {
-            path: format!("/users/delta (the entry of user {})", error.user_id),
-            source: error.source,
-        })?;
-        merged.insert(user_id.to_owned(), Some(user));
-    }
-    let mut round = MergedRound::default();
-    for user_id in order {
-        let previous = held.get(&user_id);
-        match merged.remove(&user_id).flatten() {
-            None if previous.is_some() => round.removals.push(user_id),
-            None => {}
-            Some(user) if previous == Some(&user) => {}
-            Some(user) => {
-                round.unsure_ids.push(user_id);
-                round.upserts.push(user);
-            }
-        }
-    }
-    Ok(round)
 }
 
 /// The whole directory through the initial delta round: every user with the
