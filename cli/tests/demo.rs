@@ -35,4 +35,12 @@ fn demo_walks_the_journey_and_verifies_every_mailbox() {
         stdout.contains("mailboxes verified against the directory: 8/8"),
         "{stdout}"
     );
+    // Each sync reads the directory delta once (the target list reuses the
+    // snapshot's round) and looks the target group up once.
+    let reads = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("directory reads"))
+        .expect("the summary counts directory reads");
+    let per_sync: Vec<&str> = reads.split_whitespace().rev().take(2).collect();
+    assert_eq!(per_sync, ["2", "2"], "{reads}");
 }

@@ -160,6 +160,15 @@ impl Faults {
             if !fires {
                 continue;
             }
+            // A status rule shadowed by an earlier one that already answers
+            // this request changes nothing: it did not fire.
+            let shadowed = rule.status.is_some()
+                && decision.respond.is_some()
+                && rule.latency_ms.is_none()
+                && !rule.abort_after_apply;
+            if shadowed {
+                continue;
+            }
             rule.fired += 1;
             if let Some(latency) = rule.latency_ms {
                 decision.latency += Duration::from_millis(latency);

@@ -46,6 +46,12 @@ pub struct Config {
     /// (group listings and photo reads run in parallel up to this bound).
     #[arg(long, env = "GALSYNC_MAX_GRAPH_CONCURRENCY", default_value_t = 4)]
     pub max_graph_concurrency: usize,
+
+    /// Seconds a target list may reuse the last round of the whole directory
+    /// (e.g. the snapshot a run took just before) instead of a delta round of
+    /// its own; 0 = always read.
+    #[arg(long, env = "GALSYNC_TARGET_ROUND_REUSE_SECS", default_value_t = 60)]
+    pub target_round_reuse_secs: u64,
 }
 
 impl Config {

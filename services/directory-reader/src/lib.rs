@@ -8,6 +8,7 @@ mod filter;
 mod graph_access;
 mod groups;
 mod grpc;
+mod merge;
 mod photos;
 mod reader;
 mod service;
@@ -92,6 +93,7 @@ pub async fn serve(
         snapshot_retention: config.snapshot_retention,
         fetch_photos: config.fetch_photos,
         max_graph_concurrency: config.max_graph_concurrency,
+        target_round_reuse: std::time::Duration::from_secs(config.target_round_reuse_secs),
     };
     let reader = Arc::new(service::Reader::new(store, reads, settings));
     let options =

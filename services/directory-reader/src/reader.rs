@@ -1,21 +1,27 @@
-//! Reading a tenant's directory at Graph's cost floor: a full read
-//! (`/users?$select=…&$top=999`, nextLinks verbatim) the first time, then one
-//! `/users/delta` round per snapshot from the stored delta link. The reader
-//! keeps every user of the read scope (tenant + OData pre-filter), so a delta
-//! round still yields the whole directory. Changing the rest of the source
-//! filter needs no re-read: it is applied to the users kept here.
+//! Reading a tenant's directory at Graph's cost floor. The whole directory
+//! (no pre-filter) is read the first time through the initial `/users/delta`
+//! round with `$select=…,manager`, which pages through every user and ends
+//! with the delta link in the same pass; a pre-filtered scope is read with
+//! `/users?$filter=…` (`$expand=manager` pages by 100, a documented known
+//! issue) after a `$deltatoken=latest` link. Then one `/users/delta` round per
+//! snapshot from the stored delta link; its entries are merged into the users
+//! held (see `merge`). The reader keeps every user of the read scope (tenant +
+//! OData pre-filter), so a delta round still yields the whole directory.
+//! Changing the rest of the source filter needs no re-read: it is applied to
+//! the users kept here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use galsync_graph::{GraphClient, GraphError, RequestStats};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::graph_access::GraphAccess;
+use crate::merge::{merge_round, DeltaEntry};
 use crate::source::{GraphUser, SourceUser, MANAGER_EXPAND, READ_SELECT};
 use crate::store::{ScopeChange, Store};
 
@@ -28,6 +34,8 @@ pub struct ScopeState {
     pub version: i64,
     pub delta_link: String,
     pub users: Arc<HashMap<String, SourceUser>>,
+    /// When this process last committed or confirmed the state with Graph.
+    pub read_at: Instant,
 }
 
 /// How a round read the directory.
@@ -70,9 +78,11 @@ fn encode_query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-#[derive(Deserialize)]
-struct IdOnly {
-    id: String,
+/// The `$select` of delta rounds: the read properties and `manager`, which
+/// makes Graph send `manager@delta` (the manager's id) — delta refuses
+/// `$expand` (delta-query-overview, user-delta).
+fn delta_select() -> String {
+    format!("{READ_SELECT},manager")
 }
 
 impl DirectoryReads {
@@ -89,6 +99,34 @@ impl DirectoryReads {
         &self.graph
     }
 
+    async fn round_lock(&self, key: &ScopeKey) -> Arc<Mutex<()>> {
+        let mut locks = self.round_locks.lock().await;
+        locks.entry(key.clone()).or_default().clone()
+    }
+
+    /// The scope as a round of this process left it at most `max_age` ago
+    /// (e.g. the snapshot round of the same run), else a new round: a run
+    /// that reads the directory twice costs one delta request.
+    pub async fn read_recent(
+        &self,
+        tenant_id: &str,
+        prefilter: &str,
+        max_age: Duration,
+        stats: &Arc<RequestStats>,
+    ) -> Result<(ScopeState, ReadMode)> {
+        let key = (tenant_id.to_owned(), scope_key(prefilter));
+        let round_lock = self.round_lock(&key).await;
+        {
+            let _round = round_lock.lock().await;
+            if let Some(cached) = self.cache.lock().await.get(&key) {
+                if cached.read_at.elapsed() <= max_age {
+                    return Ok((cached.clone(), ReadMode::Delta));
+                }
+            }
+        }
+        self.read(tenant_id, prefilter, false, stats).await
+    }
+
     /// Runs one round for the scope and commits it; a round that fails
     /// commits nothing (the delta link stays where it was).
     pub async fn read(
@@ -99,10 +137,7 @@ impl DirectoryReads {
         stats: &Arc<RequestStats>,
     ) -> Result<(ScopeState, ReadMode)> {
         let key = (tenant_id.to_owned(), scope_key(prefilter));
-        let round_lock = {
-            let mut locks = self.round_locks.lock().await;
-            locks.entry(key.clone()).or_default().clone()
-        };
+        let round_lock = self.round_lock(&key).await;
         let _round = round_lock.lock().await;
         let client = self
             .graph
@@ -123,7 +158,7 @@ impl DirectoryReads {
         let current = self
             .current_state(&key, stored.version, &stored.delta_link)
             .await?;
-        match client.delta::<GraphUser>(&current.delta_link).await {
+        match client.delta::<DeltaEntry>(&current.delta_link).await {
             Ok(round) => {
                 let state = self
                     .commit_delta(
@@ -137,6 +172,9 @@ impl DirectoryReads {
                     .await?;
                 Ok((state, ReadMode::Delta))
             }
+            // delta-query-overview: 410 Gone (its Location starts a fresh
+            // round) and an expired token (`syncStateNotFound`, after 7 days)
+            // both mean: restart with a full synchronization.
             Err(error) if error.is_resync_required() => {
                 warn!(tenant_id, %error, "graph no longer accepts the delta link; reading the directory in full");
                 let state = self
@@ -169,6 +207,7 @@ impl DirectoryReads {
             version,
             delta_link: delta_link.to_owned(),
             users: Arc::new(by_id),
+            read_at: Instant::now(),
         })
     }
 
@@ -184,22 +223,12 @@ impl DirectoryReads {
         expected_version: Option<i64>,
     ) -> Result<ScopeState> {
         let tenant_id = key.0.as_str();
-        // The delta position is taken before the read, so a change made while
-        // the pages are read comes again in the next round (upserts are idempotent).
-        let latest_url = format!(
-            "/users/delta?$deltatoken=latest&$select={READ_SELECT}&$expand={MANAGER_EXPAND}"
-        );
-        let latest = client
-            .delta::<GraphUser>(&latest_url)
-            .await
-            .map_err(|error| Error::graph(tenant_id, error))?;
-        let graph_users = read_all_users(client, prefilter)
-            .await
-            .map_err(|error| Error::graph(tenant_id, error))?;
-        let mut users = Vec::with_capacity(graph_users.len());
-        for graph_user in graph_users {
-            users.push(SourceUser::from_graph(graph_user, None));
-        }
+        let read = if prefilter.is_empty() {
+            read_through_initial_round(client).await
+        } else {
+            read_prefiltered(client, prefilter).await
+        };
+        let (users, delta_link) = read.map_err(|error| Error::graph(tenant_id, error))?;
         let version = self
             .store
             .commit_round(
@@ -207,7 +236,7 @@ impl DirectoryReads {
                 &key.1,
                 prefilter,
                 expected_version,
-                &latest.delta_link,
+                &delta_link,
                 ScopeChange::Replace(&users),
             )
             .await?;
@@ -218,8 +247,9 @@ impl DirectoryReads {
         }
         let state = ScopeState {
             version,
-            delta_link: latest.delta_link,
+            delta_link,
             users: Arc::new(by_id),
+            read_at: Instant::now(),
         };
         self.remember(key, &state).await;
         Ok(state)
@@ -231,36 +261,30 @@ impl DirectoryReads {
         key: &ScopeKey,
         prefilter: &str,
         current: ScopeState,
-        items: Vec<GraphUser>,
+        entries: Vec<DeltaEntry>,
         delta_link: &str,
     ) -> Result<ScopeState> {
         let tenant_id = key.0.as_str();
-        let mut removals: Vec<String> = Vec::new();
-        let mut upserts: Vec<SourceUser> = Vec::new();
-        for item in items {
-            if item.removed.is_some() {
-                if current.users.contains_key(&item.id) {
-                    removals.push(item.id);
-                }
-                continue;
-            }
-            let previous = current.users.get(&item.id);
-            upserts.push(SourceUser::from_graph(item, previous));
-        }
-        if !prefilter.is_empty() && !upserts.is_empty() {
-            let changed_ids: Vec<String> = upserts.iter().map(|user| user.id.clone()).collect();
-            let in_scope = ids_matching_prefilter(client, prefilter, &changed_ids)
+        let merged = merge_round(&current.users, &entries)
+            .map_err(|error| Error::graph(tenant_id, error))?;
+        let mut removals = merged.removals;
+        let mut upserts = merged.upserts;
+        if !prefilter.is_empty() && !merged.unsure_ids.is_empty() {
+            // Graph cannot filter delta: which changed users the pre-filter
+            // keeps, read whole (the manager's name expanded) from `/users` —
+            // a user entering the scope was never held, so its merged entry
+            // may be partial.
+            upserts = Vec::with_capacity(merged.unsure_ids.len());
+            let in_scope = users_matching_prefilter(client, prefilter, &merged.unsure_ids)
                 .await
                 .map_err(|error| Error::graph(tenant_id, error))?;
-            let mut kept = Vec::with_capacity(upserts.len());
-            for user in upserts {
-                if in_scope.contains(&user.id) {
-                    kept.push(user);
-                } else if current.users.contains_key(&user.id) {
-                    removals.push(user.id);
+            for user_id in &merged.unsure_ids {
+                match in_scope.get(user_id) {
+                    Some(user) => upserts.push(user.clone()),
+                    None if current.users.contains_key(user_id) => removals.push(user_id.clone()),
+                    None => {}
                 }
             }
-            upserts = kept;
         }
         let version = self
             .store
@@ -290,6 +314,7 @@ impl DirectoryReads {
         };
         info!(
             tenant_id,
+            entries = entries.len(),
             changed = upserts.len(),
             removed = removals.len(),
             "applied a delta round"
@@ -298,39 +323,59 @@ impl DirectoryReads {
             version,
             delta_link: delta_link.to_owned(),
             users,
+            read_at: Instant::now(),
         };
         self.remember(key, &state).await;
         Ok(state)
     }
 }
 
-/// `/users` with exactly the mapped fields, 999 per page, the pre-filter as `$filter`.
-async fn read_all_users(
+/// The whole directory through the initial delta round: every user with the
+/// manager's id, and the delta link, in one pass (repeated users merged).
+async fn read_through_initial_round(
     client: &GraphClient,
-    prefilter: &str,
-) -> Result<Vec<GraphUser>, GraphError> {
-    let mut url = format!("/users?$select={READ_SELECT}&$expand={MANAGER_EXPAND}&$top=999");
-    if prefilter.is_empty() {
-        return client.get_all_pages(&url).await;
-    }
-    // Most useful properties (companyName, officeLocation, …) filter only as
-    // advanced queries: ConsistencyLevel eventual with $count.
-    url.push_str("&$count=true&$filter=");
-    url.push_str(&encode_query_value(prefilter));
-    client
-        .with_header("ConsistencyLevel", "eventual")
-        .get_all_pages(&url)
-        .await
+) -> Result<(Vec<SourceUser>, String), GraphError> {
+    let url = format!("/users/delta?$select={}", delta_select());
+    let round = client.delta::<DeltaEntry>(&url).await?;
+    let merged = merge_round(&HashMap::new(), &round.items)?;
+    Ok((merged.upserts, round.delta_link))
 }
 
-/// Which of `ids` the pre-filter keeps, in `id in (…)` queries of 15 ids.
-async fn ids_matching_prefilter(
+/// A pre-filtered scope: the delta position first (a change made while the
+/// pages are read comes again in the next round), then `/users` with the
+/// pre-filter as `$filter` and the manager's name expanded.
+async fn read_prefiltered(
+    client: &GraphClient,
+    prefilter: &str,
+) -> Result<(Vec<SourceUser>, String), GraphError> {
+    let latest_url = format!("/users/delta?$deltatoken=latest&$select={}", delta_select());
+    let latest = client.delta::<DeltaEntry>(&latest_url).await?;
+    // Known issue 13635: with `$expand` Graph pages by at most 100 whatever `$top` says.
+    let url = format!(
+        "/users?$select={READ_SELECT}&$expand={MANAGER_EXPAND}&$top=999&$count=true&$filter={}",
+        encode_query_value(prefilter)
+    );
+    // Most useful properties (companyName, officeLocation, …) filter only as
+    // advanced queries: ConsistencyLevel eventual with $count.
+    let graph_users: Vec<GraphUser> = client
+        .with_header("ConsistencyLevel", "eventual")
+        .get_all_pages(&url)
+        .await?;
+    let mut users = Vec::with_capacity(graph_users.len());
+    for graph_user in graph_users {
+        users.push(SourceUser::from_graph(graph_user, None));
+    }
+    Ok((users, latest.delta_link))
+}
+
+/// Which of `ids` the pre-filter keeps, read whole, in `id in (…)` queries of 15 ids.
+async fn users_matching_prefilter(
     client: &GraphClient,
     prefilter: &str,
     ids: &[String],
-) -> Result<HashSet<String>, GraphError> {
+) -> Result<HashMap<String, SourceUser>, GraphError> {
     let advanced = client.with_header("ConsistencyLevel", "eventual");
-    let mut matching = HashSet::new();
+    let mut matching = HashMap::new();
     for chunk in ids.chunks(PREFILTER_RECHECK_IDS) {
         let quoted: Vec<String> = chunk
             .iter()
@@ -338,12 +383,13 @@ async fn ids_matching_prefilter(
             .collect();
         let filter = format!("({prefilter}) and id in ({})", quoted.join(","));
         let url = format!(
-            "/users?$select=id&$count=true&$top=999&$filter={}",
+            "/users?$select={READ_SELECT}&$expand={MANAGER_EXPAND}&$count=true&$top=999&$filter={}",
             encode_query_value(&filter)
         );
-        let found: Vec<IdOnly> = advanced.get_all_pages(&url).await?;
-        for user in found {
-            matching.insert(user.id);
+        let found: Vec<GraphUser> = advanced.get_all_pages(&url).await?;
+        for graph_user in found {
+            let user = SourceUser::from_graph(graph_user, None);
+            matching.insert(user.id.clone(), user);
         }
     }
     Ok(matching)

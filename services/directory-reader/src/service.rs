@@ -20,6 +20,9 @@ pub struct ReaderSettings {
     pub snapshot_retention: u32,
     pub fetch_photos: bool,
     pub max_graph_concurrency: usize,
+    /// How old a round of the whole directory may be for a target list to
+    /// reuse it instead of reading Graph again.
+    pub target_round_reuse: std::time::Duration,
 }
 
 /// A validated snapshot request.

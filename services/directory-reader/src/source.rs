@@ -1,7 +1,7 @@
 //! Directory users as Graph sends them and as the reader keeps them between
 //! rounds: exactly the fields galsync maps or filters on.
 
-use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes, Removed};
+use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes};
 use serde::{Deserialize, Serialize};
 
 /// The `$select` of every user read: the mapped fields plus what the default
@@ -11,8 +11,8 @@ businessPhones,mobilePhone,jobTitle,department,companyName,officeLocation,street
 city,state,postalCode,country,employeeType,accountEnabled,userType,\
 onPremisesExtensionAttributes,assignedLicenses";
 
-/// The manager comes with the users (no request per user): its id in full
-/// reads and in `manager@delta`, its display name in full reads.
+/// `/users` reads of a pre-filtered scope expand the manager with its name
+/// (the manager may be outside the scope); Graph then pages by 100.
 pub const MANAGER_EXPAND: &str = "manager($select=id,displayName)";
 
 /// One user of a `/users` page or a `/users/delta` page.
@@ -68,8 +68,6 @@ pub struct GraphUser {
     /// In delta rounds, only when the manager changed: `[]` = no manager now.
     #[serde(default, rename = "manager@delta")]
     pub manager_delta: Option<Vec<DirectoryObjectRef>>,
-    #[serde(default, rename = "@removed")]
-    pub removed: Option<Removed>,
 }
 
 /// A user as the reader stores it between rounds.

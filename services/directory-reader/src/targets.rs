@@ -38,8 +38,10 @@ impl Reader {
             group_ids.push(validate_object_id(group_id, "selector.group_ids")?);
         }
         let stats = Arc::new(RequestStats::new());
-        // The whole directory (no pre-filter), brought up to date by a delta round.
-        let (state, _) = self.reads.read(tenant_id, "", false, &stats).await?;
+        // The whole directory (no pre-filter): the round the run's snapshot
+        // just made when there is one, else a delta round of its own.
+        let reuse = self.settings.target_round_reuse;
+        let (state, _) = self.reads.read_recent(tenant_id, "", reuse, &stats).await?;
         let users = state.users;
         let mut by_upn: HashMap<String, &SourceUser> = HashMap::with_capacity(users.len());
         for user in users.values() {

@@ -1,5 +1,6 @@
 //! Directory admin API for groups and delta tokens: create groups, add and
-//! remove members, list groups as stored, expire every delta token of a tenant.
+//! remove members, list groups as stored, expire every delta token of a tenant,
+//! arm delta's occasional events.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use crate::AppState;
 
 use super::admin::{tenant_id, AdminResult, TENANT};
 use super::model::{Group, MemberRef};
+use super::store::DeltaEvent;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(remove_member),
         )
         .route(&format!("{TENANT}/delta/expire"), post(expire_delta))
+        .route(&format!("{TENANT}/delta/events"), post(arm_delta_events))
 }
 
 fn group_view(group: &Group) -> Value {
@@ -109,4 +112,25 @@ async fn expire_delta(State(state): State<AppState>, Path(tenant): Path<String>)
     let tenant_id = tenant_id(&state, &tenant)?;
     state.directory.expire_delta_tokens(tenant_id);
     Ok(Json(json!({"expired": true})).into_response())
+}
+
+/// `{"empty_openings": n, "gone": n}`: the next n delta rounds open with an
+/// empty page; the next n deltaLink requests get `410 Gone`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DeltaEvents {
+    empty_openings: u32,
+    gone: u32,
+}
+
+async fn arm_delta_events(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Json(events): Json<DeltaEvents>,
+) -> AdminResult {
+    let tenant_id = tenant_id(&state, &tenant)?;
+    let directory = &state.directory;
+    directory.arm_delta_event(tenant_id, DeltaEvent::EmptyOpening, events.empty_openings);
+    directory.arm_delta_event(tenant_id, DeltaEvent::Gone, events.gone);
+    Ok(Json(json!({"empty_openings": events.empty_openings, "gone": events.gone})).into_response())
 }

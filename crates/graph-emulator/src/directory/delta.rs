@@ -1,47 +1,38 @@
 //! `GET /v1.0/users/delta`. The initial round pages through the current users
 //! (nextLink with `$skiptoken`) and ends with an `@odata.deltaLink`; a deltaLink
-//! round returns each user changed since, once: its selected properties
-//! (default), or only the changed ones with `Prefer: return=minimal`; soft- and
-//! hard-deleted users as `{"id", "@removed": {"reason": "changed"|"deleted"}}`.
-//! Links carry only the sealed token: `$select`, `$filter` and `$expand` of the
-//! first request live inside it, as with Graph. Tokens die after 7 days, when
-//! the tenant's delta generation is bumped (admin), or when altered: 400
-//! `syncStateNotFound`. `$filter` accepts only `id eq '…'` terms joined by `or`.
-
-use std::ops::Bound;
+//! round returns the users changed since (see `delta_round` for what an entry
+//! holds, and the repeats and replays Graph documents); soft- and hard-deleted
+//! users as `{"id", "@removed": {"reason": "changed"|"deleted"}}`.
+//! Links carry only the sealed token: `$select` and `$filter` of the first
+//! request live inside it, as with Graph. Tokens die after 7 days, when the
+//! tenant's delta generation is bumped (admin), or when altered: 400
+//! `syncStateNotFound`. `$filter` accepts only `id eq '…'` terms joined by
+//! `or`; `$expand`, `$top`, `$orderby` and `$search` are refused. Admin-armed
+//! occasional events: a round opening with an empty page, and `410 Gone` with
+//! a `Location` to restart from.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::auth::GraphCaller;
 use crate::errors::GraphError;
 use crate::AppState;
 
+use super::delta_round::{collect_page, Phase, RoundQuery};
 use super::filter::{parse, unsupported_query, CompareOp, Expr, Literal};
 use super::http::{authorize, METADATA, USER_READ};
-use super::model::User;
-use super::properties::{render_user, SelectedUserProperty, UserField, DEFAULT_USER_SELECT};
-use super::query::{parse_manager_expand, parse_user_select, request_bad_request, GraphQuery};
-use super::store::{NetChange, TenantDirectory};
+use super::properties::SelectedUserProperty;
+use super::query::{parse_user_select, request_bad_request, GraphQuery};
+use super::store::DeltaEvent;
 
 /// How long a delta token stays valid (Entra: 7 days).
 const TOKEN_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 const DEFAULT_DELTA_PAGE_SIZE: usize = 100;
 const MAX_FILTER_IDS: usize = 50;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum Phase {
-    /// Initial round: users after `after` in id order; the next round starts at `start`.
-    Initial { start: u64, after: Option<Uuid> },
-    /// A round of the changes in `(from, to]`, `offset` of them already sent.
-    Changes { from: u64, to: u64, offset: usize },
-    /// A deltaLink: the next round reports changes after `position`.
-    Link { position: u64 },
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DeltaState {
@@ -50,7 +41,7 @@ struct DeltaState {
     issued: i64,
     select: Option<String>,
     filter_ids: Option<Vec<Uuid>>,
-    expand_manager: bool,
+    select_manager: bool,
     page_size: usize,
     phase: Phase,
 }
@@ -93,7 +84,47 @@ fn filter_ids(filter: &str) -> Result<Vec<Uuid>, GraphError> {
     Ok(ids)
 }
 
-fn page_size(query: &GraphQuery, headers: &HeaderMap) -> Result<usize, GraphError> {
+/// user-delta documents `$select` and an id-only `$filter`; `$expand`, `$top`
+/// and `$orderby` (delta-query-overview, user-delta) are refused the way Graph
+/// answers an unsupported delta query.
+fn reject_unsupported_on_delta(query: &GraphQuery) -> Result<(), GraphError> {
+    query.reject_unsupported()?;
+    if query.expand.is_some() || query.top.is_some() || query.orderby.is_some() {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_UnsupportedQuery",
+            "Unsupported Query.",
+        ));
+    }
+    Ok(())
+}
+
+/// A delta `$select`: the user properties, and whether the `manager`
+/// navigation property was named (delta-query-users: `$select=…,manager`
+/// tracks the manager through `manager@delta`).
+fn parse_delta_select(
+    select: Option<&str>,
+) -> Result<(Option<Vec<SelectedUserProperty>>, bool), GraphError> {
+    let Some(select) = select else {
+        return Ok((None, false));
+    };
+    let mut select_manager = false;
+    let mut properties = Vec::new();
+    for name in select.split(',').map(str::trim) {
+        if name.eq_ignore_ascii_case("manager") {
+            select_manager = true;
+        } else {
+            properties.push(name);
+        }
+    }
+    if properties.is_empty() {
+        return Ok((Some(Vec::new()), select_manager));
+    }
+    let selection = parse_user_select(Some(&properties.join(",")))?;
+    Ok((selection, select_manager))
+}
+
+fn page_size(headers: &HeaderMap) -> usize {
     let preferred = headers
         .get_all("prefer")
         .iter()
@@ -101,13 +132,10 @@ fn page_size(query: &GraphQuery, headers: &HeaderMap) -> Result<usize, GraphErro
         .flat_map(|value| value.split(','))
         .find_map(|preference| preference.trim().strip_prefix("odata.maxpagesize="))
         .and_then(|size| size.trim().parse::<usize>().ok());
-    if let Some(size) = preferred {
-        return Ok(size.clamp(1, super::query::MAX_PAGE_SIZE));
+    match preferred {
+        Some(size) => size.clamp(1, super::query::MAX_PAGE_SIZE),
+        None => DEFAULT_DELTA_PAGE_SIZE,
     }
-    if query.top.is_some() {
-        return query.page_size();
-    }
-    Ok(DEFAULT_DELTA_PAGE_SIZE)
 }
 
 fn wants_minimal(headers: &HeaderMap) -> bool {
@@ -132,6 +160,7 @@ fn open_token(
         .directory
         .read(caller.tenant_id, |directory| directory.delta_generation);
     let age = state.clock.unix_now() - delta.issued;
+    // delta-query-overview: directory delta tokens are valid for 7 days.
     if delta.tenant != caller.tenant_id
         || delta.generation != generation
         || age > TOKEN_LIFETIME_SECS
@@ -147,8 +176,7 @@ fn new_state(
     query: &GraphQuery,
     headers: &HeaderMap,
 ) -> Result<DeltaState, GraphError> {
-    parse_user_select(query.select.as_deref())?;
-    let expand = parse_manager_expand(query.expand.as_deref())?;
+    let (_, select_manager) = parse_delta_select(query.select.as_deref())?;
     let ids = match &query.filter {
         Some(filter) => Some(filter_ids(filter)?),
         None => None,
@@ -162,13 +190,35 @@ fn new_state(
         issued: state.clock.unix_now(),
         select: query.select.clone(),
         filter_ids: ids,
-        expand_manager: expand.is_some(),
-        page_size: page_size(query, headers)?,
+        select_manager,
+        page_size: page_size(headers),
         phase: Phase::Initial {
             start: head,
             after: None,
+            repeated: false,
         },
     })
+}
+
+/// delta-query-overview: "410 Gone … with a Location header" — the client
+/// must restart with a full synchronization from that URL. The body's code is
+/// not documented; clients key on the status.
+fn gone(state: &AppState, delta: &DeltaState) -> Response {
+    let mut location = format!("{}/v1.0/users/delta", state.base_url());
+    if let Some(select) = &delta.select {
+        location.push_str("?$select=");
+        location.push_str(select);
+    }
+    let error = GraphError::new(
+        StatusCode::GONE,
+        "resyncRequired",
+        "The delta token is no longer valid. Restart with a full synchronization.",
+    );
+    let mut response = error.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 pub async fn users_delta(
@@ -179,7 +229,8 @@ pub async fn users_delta(
 ) -> Result<Response, GraphError> {
     authorize(&state, &caller, USER_READ)?;
     let query = GraphQuery::parse(raw_query.as_deref())?;
-    query.reject_unsupported()?;
+    reject_unsupported_on_delta(&query)?;
+    let tenant_id = caller.tenant_id;
     let mut delta = match (&query.skiptoken, &query.deltatoken) {
         (Some(_), Some(_)) => return Err(sync_state_not_found()),
         (None, Some(token)) if token == "latest" => {
@@ -187,7 +238,10 @@ pub async fn users_delta(
             let Phase::Initial { start, .. } = fresh.phase else {
                 return Err(sync_state_not_found());
             };
-            fresh.phase = Phase::Link { position: start };
+            fresh.phase = Phase::Link {
+                position: start,
+                replay_from: start,
+            };
             return Ok(respond(&state, &fresh, Vec::new(), false, false));
         }
         (Some(token), None) => {
@@ -199,13 +253,24 @@ pub async fn users_delta(
         }
         (None, Some(token)) => {
             let opened = open_token(&state, &caller, token)?;
-            let Phase::Link { position } = opened.phase else {
+            let Phase::Link {
+                position,
+                replay_from,
+            } = opened.phase
+            else {
                 return Err(sync_state_not_found());
             };
-            let head = state.directory.change_log_head(caller.tenant_id);
+            if state
+                .directory
+                .take_delta_event(tenant_id, DeltaEvent::Gone)
+            {
+                return Ok(gone(&state, &opened));
+            }
+            let head = state.directory.change_log_head(tenant_id);
             DeltaState {
                 phase: Phase::Changes {
-                    from: position,
+                    from: replay_from,
+                    since: position,
                     to: head,
                     offset: 0,
                 },
@@ -214,151 +279,32 @@ pub async fn users_delta(
         }
         (None, None) => new_state(&state, &caller, &query, &headers)?,
     };
-    let selection = parse_user_select(delta.select.as_deref())?;
     let minimal = wants_minimal(&headers);
-    let (items, next_phase) = state.directory.read(caller.tenant_id, |directory| {
-        collect_page(directory, &delta, selection.as_deref(), minimal)
+    let round_opens = query.skiptoken.is_none();
+    // delta-query-overview: a nextLink means more pages "even if the current
+    // response contains an empty result" — an occasional round opens that way.
+    if round_opens
+        && state
+            .directory
+            .take_delta_event(tenant_id, DeltaEvent::EmptyOpening)
+    {
+        delta.issued = state.clock.unix_now();
+        return Ok(respond(&state, &delta, Vec::new(), true, minimal));
+    }
+    let (selection, _) = parse_delta_select(delta.select.as_deref())?;
+    let round_query = RoundQuery {
+        filter_ids: delta.filter_ids.as_deref(),
+        selection: selection.as_deref(),
+        select_manager: delta.select_manager,
+        page_size: delta.page_size,
+    };
+    let (items, next_phase) = state.directory.read(tenant_id, |directory| {
+        collect_page(directory, &round_query, &delta.phase)
     });
     delta.issued = state.clock.unix_now();
     let has_more = !matches!(next_phase, Phase::Link { .. });
     delta.phase = next_phase;
     Ok(respond(&state, &delta, items, has_more, minimal))
-}
-
-fn wanted(delta: &DeltaState, id: &Uuid) -> bool {
-    delta.filter_ids.as_ref().is_none_or(|ids| ids.contains(id))
-}
-
-/// One page of items and the phase the next link continues with.
-fn collect_page(
-    directory: &TenantDirectory,
-    delta: &DeltaState,
-    selection: Option<&[SelectedUserProperty]>,
-    minimal: bool,
-) -> (Vec<Value>, Phase) {
-    let mut items = Vec::new();
-    match &delta.phase {
-        Phase::Initial { start, after } => {
-            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-            let mut last = None;
-            let mut has_more = false;
-            for (id, user) in directory.users.range((lower, Bound::Unbounded)) {
-                if !wanted(delta, id) {
-                    continue;
-                }
-                if items.len() == delta.page_size {
-                    has_more = true;
-                    break;
-                }
-                items.push(render_changed(
-                    user,
-                    selection,
-                    u64::MAX,
-                    delta.expand_manager,
-                    false,
-                ));
-                last = Some(*id);
-            }
-            let next = if has_more {
-                Phase::Initial {
-                    start: *start,
-                    after: last,
-                }
-            } else {
-                Phase::Link { position: *start }
-            };
-            (items, next)
-        }
-        Phase::Changes { from, to, offset } => {
-            let changes: Vec<NetChange> = directory
-                .net_changes(*from, *to)
-                .into_iter()
-                .filter(|change| wanted(delta, &change.user))
-                .collect();
-            for change in changes.iter().skip(*offset).take(delta.page_size) {
-                items.push(render_net_change(
-                    directory,
-                    change,
-                    selection,
-                    delta.expand_manager,
-                    minimal,
-                ));
-            }
-            let sent = offset + items.len();
-            let next = if sent < changes.len() {
-                Phase::Changes {
-                    from: *from,
-                    to: *to,
-                    offset: sent,
-                }
-            } else {
-                Phase::Link { position: *to }
-            };
-            (items, next)
-        }
-        Phase::Link { position } => (
-            items,
-            Phase::Link {
-                position: *position,
-            },
-        ),
-    }
-}
-
-fn render_net_change(
-    directory: &TenantDirectory,
-    change: &NetChange,
-    selection: Option<&[SelectedUserProperty]>,
-    expand_manager: bool,
-    minimal: bool,
-) -> Value {
-    if let Some(user) = directory.users.get(&change.user) {
-        return render_changed(user, selection, change.fields, expand_manager, minimal);
-    }
-    let reason = if directory.deleted.contains_key(&change.user) {
-        "changed"
-    } else {
-        "deleted"
-    };
-    json!({"id": change.user.to_string(), "@removed": {"reason": reason}})
-}
-
-/// A user as delta shows it: `id` always; selected properties (only the
-/// changed ones when `minimal`); `manager@delta` when expanded and changed.
-fn render_changed(
-    user: &User,
-    selection: Option<&[SelectedUserProperty]>,
-    changed: u64,
-    expand_manager: bool,
-    minimal: bool,
-) -> Value {
-    let mut object: Map<String, Value> = if minimal {
-        let owned: Vec<SelectedUserProperty> = match selection {
-            Some(list) => list.to_vec(),
-            None => DEFAULT_USER_SELECT
-                .iter()
-                .map(|field| SelectedUserProperty::Field(*field))
-                .collect(),
-        };
-        let changed_only: Vec<SelectedUserProperty> = owned
-            .into_iter()
-            .filter(|property| matches!(property, SelectedUserProperty::Field(field) if changed & field.bit() != 0))
-            .collect();
-        render_user(user, Some(&changed_only))
-    } else {
-        render_user(user, selection)
-    };
-    object.insert("id".to_owned(), Value::String(user.id.to_string()));
-    if expand_manager && changed & UserField::Manager.bit() != 0 {
-        let managers = match user.manager_id {
-            Some(manager) => {
-                json!([{"@odata.type": "#microsoft.graph.user", "id": manager.to_string()}])
-            }
-            None => json!([]),
-        };
-        object.insert("manager@delta".to_owned(), managers);
-    }
-    Value::Object(object)
 }
 
 fn respond(

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod admin_groups;
 pub mod deleted;
 pub mod delta;
+pub mod delta_round;
 pub mod filter;
 pub mod filter_eval;
 pub mod group_properties;
@@ -47,7 +48,7 @@ use crate::AppState;
 
 pub use model::{Group, MailboxKind, MemberRef, Photo, User, UserType};
 pub use seed::{SeedOptions, SeedSummary};
-pub use store::{DirectoryError, DirectoryStore};
+pub use store::{DeltaEvent, DirectoryError, DirectoryStore};
 
 /// Why a mailbox could not be addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]

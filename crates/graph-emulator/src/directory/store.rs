@@ -67,6 +67,19 @@ pub struct TenantDirectory {
     pub changes: Vec<Change>,
     /// Bumped to expire every delta token of the tenant.
     pub delta_generation: u64,
+    /// Delta rounds still to open with an empty page (admin-armed).
+    pub delta_empty_openings: u32,
+    /// DeltaLink requests still to answer `410 Gone` (admin-armed).
+    pub delta_gone: u32,
+}
+
+/// An occasional `/users/delta` event Graph documents, armed by the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaEvent {
+    /// The round's first page is empty and carries a nextLink.
+    EmptyOpening,
+    /// The deltaLink is answered `410 Gone` with a `Location` to restart from.
+    Gone,
 }
 
 impl TenantDirectory {
@@ -261,6 +274,29 @@ impl DirectoryStore {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         reader(&guard)
+    }
+
+    /// Arms `count` more occurrences of a delta event for the tenant.
+    pub fn arm_delta_event(&self, tenant_id: Uuid, event: DeltaEvent, count: u32) {
+        self.write(tenant_id, |directory| match event {
+            DeltaEvent::EmptyOpening => directory.delta_empty_openings += count,
+            DeltaEvent::Gone => directory.delta_gone += count,
+        });
+    }
+
+    /// Whether an armed event fires now (using it up).
+    pub fn take_delta_event(&self, tenant_id: Uuid, event: DeltaEvent) -> bool {
+        self.write(tenant_id, |directory| {
+            let pending = match event {
+                DeltaEvent::EmptyOpening => &mut directory.delta_empty_openings,
+                DeltaEvent::Gone => &mut directory.delta_gone,
+            };
+            if *pending == 0 {
+                return false;
+            }
+            *pending -= 1;
+            true
+        })
     }
 
     /// Runs `writer` under the tenant's write lock.

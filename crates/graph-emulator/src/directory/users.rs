@@ -23,6 +23,9 @@ use super::model::User;
 use super::properties::{render_user, SelectedUserProperty};
 use super::query::{parse_manager_expand, parse_user_select, request_bad_request, GraphQuery};
 
+/// Most users per page when `$expand` is present.
+pub const EXPAND_PAGE_LIMIT: usize = 100;
+
 /// Renders a user, with its manager when `$expand=manager` asked for it.
 pub fn render_with_manager(
     user: &User,
@@ -58,11 +61,16 @@ pub async fn list_users(
     authorize(&state, &caller, USER_READ)?;
     let query = GraphQuery::parse(raw_query.as_deref())?;
     query.reject_unsupported()?;
-    let page_size = query.page_size()?;
     let wants_count = query.wants_count(&headers)?;
     let advanced = query.is_advanced(&headers);
     let selection = parse_user_select(query.select.as_deref())?;
     let expand = parse_manager_expand(query.expand.as_deref())?;
+    // Known issue 13635 (Microsoft Graph known issues, user-list): "$expand on
+    // directory objects: returns a maximum of 100 objects" per page, whatever `$top` says.
+    let page_size = match expand {
+        Some(_) => query.page_size()?.min(EXPAND_PAGE_LIMIT),
+        None => query.page_size()?,
+    };
     let filter = match &query.filter {
         Some(text) => Some(bind_user_filter(text, advanced)?),
         None => None,

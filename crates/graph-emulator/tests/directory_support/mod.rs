@@ -155,3 +155,33 @@ impl Fixture {
             .total(|key| key.endpoint == endpoint)
     }
 }
+
+/// Runs a delta round from `url`, following nextLinks; returns the pages and the deltaLink.
+pub async fn delta_round(
+    fixture: &Fixture,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (Vec<Reply>, String) {
+    let mut pages = Vec::new();
+    let mut next = url.to_owned();
+    loop {
+        let reply = fixture.get_url(&next, &fixture.token, headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let next_link = reply.body["@odata.nextLink"].as_str().map(str::to_owned);
+        let delta_link = reply.body["@odata.deltaLink"].as_str().map(str::to_owned);
+        pages.push(reply);
+        match (next_link, delta_link) {
+            (Some(link), None) => next = link,
+            (None, Some(link)) => return (pages, link),
+            _ => panic!("a page has exactly one of nextLink and deltaLink"),
+        }
+    }
+}
+
+/// Every entry of a round's pages, in order.
+pub fn round_items(pages: &[Reply]) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|page| page.values().clone())
+        .collect()
+}
