@@ -138,6 +138,7 @@ impl Cluster {
         reader.server = server_args(spec.tls, &pki_dir, "directory-reader");
         reader.data_dir = spec.data_dir.clone();
         reader.broker_url = Some(url(addresses.auth_broker));
+        reader.trust_plaintext_loopback = !spec.tls;
 
         let mut writer = galsync_contact_writer::Config::local(store_url("contact-writer"));
         writer.server = server_args(spec.tls, &pki_dir, "contact-writer");
@@ -145,6 +146,7 @@ impl Cluster {
         writer.broker_url = Some(url(addresses.auth_broker));
         writer.reader_url = Some(url(addresses.directory_reader));
         writer.scheduler_url = Some(url(addresses.scheduler));
+        writer.trust_plaintext_loopback = !spec.tls;
         if let Some(workers) = spec.writer_workers {
             writer.workers = workers;
         }

@@ -546,7 +546,7 @@ impl Broker {
                 )
                 .await?;
             return Err(BrokerError::PermissionDenied(format!(
-                "{caller} may not get {purpose} tokens"
+                "{caller} may not call galsync.v1.AuthBroker/GetGraphToken for {purpose} tokens; only --allow-purpose identities may"
             )));
         }
         let tenant = self.tenant(tenant_id).await?;
