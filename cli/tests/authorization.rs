@@ -170,7 +170,6 @@ async fn call_family(family: Family, channel: Channel) -> Vec<(&'static str, Res
                         .get_graph_token(v1::GetGraphTokenRequest {
                             tenant_id: UNKNOWN_TENANT.to_owned(),
                             purpose: purpose as i32,
-                            ..Default::default()
                         })
                         .await,
                 ),
@@ -344,5 +343,54 @@ async fn each_service_lets_only_its_callers_call_each_rpc() {
         wrong_cells.len(),
         wrong_cells.join("\n")
     );
+    cluster.stop().await.unwrap();
+}
+
+/// `galsync up --plaintext` keeps working: without certificates the services
+/// trust their plaintext loopback callers (`--trust-plaintext-loopback`), so
+/// the scheduler still takes snapshots and the writers still fetch them and
+/// fill every mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_cluster_still_syncs_every_mailbox() {
+    use galsync::demo::{self, tenant, verify, Step};
+    use galsync_graph_emulator::{Emulator, EmulatorConfig};
+
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterSpec {
+        data_dir: data_dir.path().to_owned(),
+        port_base: None,
+        tls: false,
+        writer_workers: Some(2),
+    })
+    .await
+    .unwrap();
+    let redirect_uri = format!(
+        "http://{}/consent/callback",
+        cluster.addresses.consent_callback
+    );
+    let tenant = tenant::create(&emulator, 60, 3, 3, &redirect_uri).unwrap();
+    let mut step = Step::new(10);
+    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
+    demo::certificate_journey(&mut broker, &emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    demo::consent_journey(&mut broker, &emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
+    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
+        .await
+        .unwrap();
+    let outcome = demo::sync(&mut scheduler, &profile_id).await.unwrap();
+    assert_eq!(
+        outcome.run.state,
+        v1::RunState::Succeeded as i32,
+        "{:?}",
+        outcome.run
+    );
+    let verification = verify::verify(&emulator, &tenant);
+    assert!(verification.passed(), "{:?}", verification.problems);
+    assert_eq!(verification.mailboxes_checked, 3);
     cluster.stop().await.unwrap();
 }
