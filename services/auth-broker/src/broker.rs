@@ -101,6 +101,11 @@ impl Broker {
         &self.clock
     }
 
+    /// Closes the store (tests that reopen it, e.g. from the binary).
+    pub async fn close(&self) {
+        self.store.pool().close().await;
+    }
+
     pub(crate) fn require_admin(&self, caller: &CallerIdentity) -> Result<(), BrokerError> {
         if self.policy.may_administer(caller) {
             return Ok(());
