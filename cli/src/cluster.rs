@@ -75,12 +75,13 @@ fn server_args(tls: bool, pki_dir: &Path, service: &str) -> ServerArgs {
 
 impl Cluster {
     pub async fn start(spec: ClusterSpec) -> anyhow::Result<Cluster> {
-        std::fs::create_dir_all(&spec.data_dir).with_context(|| {
+        galsync_platform::private_files::create_private_dir(&spec.data_dir).with_context(|| {
             format!(
                 "invalid --data-dir: cannot create {}",
                 spec.data_dir.display()
             )
         })?;
+        galsync_platform::private_files::warn_if_exposed(std::slice::from_ref(&spec.data_dir));
         let pki_dir = spec.data_dir.join("pki");
         if spec.tls {
             galsync_platform::pki::init_dir(&pki_dir, &[]).with_context(|| {

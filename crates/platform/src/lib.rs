@@ -6,6 +6,7 @@ pub mod config;
 pub mod grpc;
 pub mod metrics;
 pub mod pki;
+pub mod private_files;
 pub mod service;
 pub mod store;
 pub mod telemetry;

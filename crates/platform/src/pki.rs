@@ -183,7 +183,7 @@ impl ServiceTlsFiles {
 /// Makes (or completes) a PKI directory: the CA and a leaf per service in
 /// [`SERVICE_NAMES`]. Existing files are kept, so running it twice is harmless.
 pub fn init_dir(dir: &Path, extra_dns_names: &[String]) -> Result<(), PkiError> {
-    std::fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+    crate::private_files::create_private_dir(dir).map_err(|source| PkiError::Write {
         path: dir.to_owned(),
         source,
     })?;
