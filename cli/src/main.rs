@@ -123,7 +123,10 @@ fn main() {
     let result = runtime.block_on(dispatch(cli));
     // Dropping the runtime would wait for blocked stdin readers; exit right away.
     if let Err(error) = result {
-        eprintln!("error: {error}");
+        // Error messages carry text from services and Entra.
+        let message = error.to_string();
+        let lines: Vec<String> = message.lines().map(galsync::output::printable).collect();
+        eprintln!("error: {}", lines.join("\n"));
         std::process::exit(error.exit_code as i32);
     }
 }
