@@ -75,12 +75,13 @@ fn server_args(tls: bool, pki_dir: &Path, service: &str) -> ServerArgs {
 
 impl Cluster {
     pub async fn start(spec: ClusterSpec) -> anyhow::Result<Cluster> {
-        std::fs::create_dir_all(&spec.data_dir).with_context(|| {
+        galsync_platform::private_files::create_private_dir(&spec.data_dir).with_context(|| {
             format!(
                 "invalid --data-dir: cannot create {}",
                 spec.data_dir.display()
             )
         })?;
+        galsync_platform::private_files::warn_if_exposed(std::slice::from_ref(&spec.data_dir));
         let pki_dir = spec.data_dir.join("pki");
         if spec.tls {
             galsync_platform::pki::init_dir(&pki_dir, &[]).with_context(|| {
@@ -138,6 +139,7 @@ impl Cluster {
         reader.server = server_args(spec.tls, &pki_dir, "directory-reader");
         reader.data_dir = spec.data_dir.clone();
         reader.broker_url = Some(url(addresses.auth_broker));
+        reader.trust_plaintext_loopback = !spec.tls;
 
         let mut writer = galsync_contact_writer::Config::local(store_url("contact-writer"));
         writer.server = server_args(spec.tls, &pki_dir, "contact-writer");
@@ -145,6 +147,7 @@ impl Cluster {
         writer.broker_url = Some(url(addresses.auth_broker));
         writer.reader_url = Some(url(addresses.directory_reader));
         writer.scheduler_url = Some(url(addresses.scheduler));
+        writer.trust_plaintext_loopback = !spec.tls;
         if let Some(workers) = spec.writer_workers {
             writer.workers = workers;
         }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::cert::AppArgs;
 use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult, ExitCode};
-use crate::output::{human_time, json_time, print_json};
+use crate::output::{human_time, json_time, print_json, printable};
 use crate::tenant::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 
 #[derive(Debug, Subcommand)]
@@ -149,9 +149,8 @@ pub fn consent_text(status: &v1::ConsentStatus) -> String {
     if status.error.is_empty() {
         return "not recorded".to_owned();
     }
-    format!("refused: {} {}", status.error, status.error_description)
-        .trim_end()
-        .to_owned()
+    let text = format!("refused: {} {}", status.error, status.error_description);
+    printable(text.trim_end())
 }
 
 pub fn consent_json(status: &v1::ConsentStatus) -> Value {
@@ -287,7 +286,7 @@ pub async fn run_signin(globals: &GlobalArgs, args: SigninArgs) -> CliResult {
             )),
             State::Declined => Err(CliError::failed(format!(
                 "the sign-in was declined: {}",
-                status.error_description
+                printable(&status.error_description)
             ))),
         };
         if globals.output.is_json() {

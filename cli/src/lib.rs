@@ -14,6 +14,7 @@ pub mod pki;
 pub mod profile;
 pub mod profile_proto;
 pub mod profile_spec;
+pub mod reset;
 pub mod run;
 pub mod tenant;
 pub mod up;

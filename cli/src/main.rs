@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use galsync::connect::GlobalArgs;
 use galsync::error::{CliError, CliResult};
-use galsync::{cert, check, consent, demo, pki, profile, run, tenant, up};
+use galsync::{cert, check, consent, demo, pki, profile, reset, run, tenant, up};
 
 const AFTER_HELP: &str = "\
 Getting started (see docs/cli.md for the whole walk-through):
@@ -103,6 +103,9 @@ enum Command {
     },
     /// Release the deletes a run's deletion guard held back.
     Approve(run::ApproveArgs),
+    /// After losing the master key: delete every sealed secret from the
+    /// auth-broker's store (tenants and apps stay) to enrol credentials again.
+    ResetCredentials(reset::ResetCredentialsArgs),
 }
 
 fn main() {
@@ -120,7 +123,10 @@ fn main() {
     let result = runtime.block_on(dispatch(cli));
     // Dropping the runtime would wait for blocked stdin readers; exit right away.
     if let Err(error) = result {
-        eprintln!("error: {error}");
+        // Error messages carry text from services and Entra.
+        let message = error.to_string();
+        let lines: Vec<String> = message.lines().map(galsync::output::printable).collect();
+        eprintln!("error: {}", lines.join("\n"));
         std::process::exit(error.exit_code as i32);
     }
 }
@@ -145,5 +151,6 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Run { command } => run::run(&globals, command).await,
         Command::Runs { command } => run::runs(&globals, command).await,
         Command::Approve(args) => run::approve(&globals, args).await,
+        Command::ResetCredentials(args) => reset::run(args).await,
     }
 }

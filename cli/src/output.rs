@@ -33,8 +33,10 @@ impl Table {
         }
     }
 
+    /// Adds a row; every cell is made [`printable`].
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.iter().map(|cell| printable(cell)).collect());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,7 +82,33 @@ impl Table {
     }
 }
 
-/// `label: value` lines with the values aligned.
+/// Text from outside galsync (a consent callback's `error_description`, a
+/// name in Entra, a service's error message) made safe for a terminal:
+/// control characters, including ESC and the C1 set that start escape
+/// sequences and hyperlinks, are shown escaped (`\x1b`, `\u{9b}`) instead
+/// of being interpreted. Every human-readable line the CLI prints with
+/// outside text goes through here; JSON output is escaped by the encoder.
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for character in text.chars() {
+        let code = character as u32;
+        if character.is_control() {
+            shown.push_str(&format!("\\x{code:02x}"));
+        } else if is_bidi_control(code) {
+            shown.push_str(&format!("\\u{{{code:x}}}"));
+        } else {
+            shown.push(character);
+        }
+    }
+    shown
+}
+
+/// Bidirectional overrides and isolates, which reorder what a terminal shows.
+fn is_bidi_control(code: u32) -> bool {
+    matches!(code, 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
+}
+
+/// `label: value` lines with the values aligned (values made [`printable`]).
 pub fn print_fields(fields: &[(&str, String)]) {
     let width = fields
         .iter()
@@ -89,7 +117,7 @@ pub fn print_fields(fields: &[(&str, String)]) {
         .unwrap_or(0);
     for (label, value) in fields {
         let padding = width - label.chars().count();
-        let line = format!("{label}:{}  {value}", " ".repeat(padding));
+        let line = format!("{label}:{}  {}", " ".repeat(padding), printable(value));
         println!("{}", line.trim_end());
     }
 }
@@ -167,6 +195,22 @@ mod tests {
             table.render(),
             "ID         NAME\na          Contoso\nlonger-id\n"
         );
+    }
+
+    #[test]
+    fn escape_sequences_and_hyperlinks_are_shown_not_interpreted() {
+        let hostile = "denied\u{1b}[2J\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\u{9b}31m\r\u{202e}";
+        assert_eq!(
+            printable(hostile),
+            "denied\\x1b[2J\\x1b]8;;https://evil.example\\x07click\\x1b]8;;\\x07\\x9b31m\\x0d\\u{202e}"
+        );
+        assert_eq!(
+            printable("Zoë Müller-Łukasz 山田"),
+            "Zoë Müller-Łukasz 山田"
+        );
+        let mut table = Table::new(&["NAME"]);
+        table.row(vec!["a\u{1b}[31mb".to_owned()]);
+        assert_eq!(table.render(), "NAME\na\\x1b[31mb\n");
     }
 
     #[test]

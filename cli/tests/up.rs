@@ -8,6 +8,45 @@ use galsync_platform::TlsMaterial;
 use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 
+/// Stores hold the whole directory and the master key opens every
+/// credential: galsync makes its directories 0700 and its files 0600.
+#[cfg(unix)]
+fn paths_others_can_read(data_dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut expected = vec![
+        (data_dir.to_owned(), 0o700),
+        (data_dir.join("pki"), 0o700),
+        (data_dir.join("pki/auth-broker.key"), 0o600),
+        (data_dir.join("master.key"), 0o600),
+    ];
+    for service in [
+        "scheduler",
+        "auth-broker",
+        "directory-reader",
+        "contact-writer",
+    ] {
+        for suffix in ["db", "db-wal", "db-shm"] {
+            expected.push((data_dir.join(format!("{service}.{suffix}")), 0o600));
+        }
+    }
+    let mut wrong = Vec::new();
+    for (path, wanted_mode) in expected {
+        match std::fs::metadata(&path) {
+            Ok(metadata) => {
+                let mode = metadata.permissions().mode() & 0o777;
+                if mode != wanted_mode {
+                    wrong.push(format!(
+                        "{} is {mode:o}, not {wanted_mode:o}",
+                        path.display()
+                    ));
+                }
+            }
+            Err(error) => wrong.push(format!("{}: {error}", path.display())),
+        }
+    }
+    wrong
+}
+
 #[tokio::test]
 async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     let data_dir = std::env::temp_dir().join(format!("galsync-up-{}", free_port()));
@@ -75,11 +114,13 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
         );
     }
 
-    let key_mode = std::fs::metadata(data_dir.join("pki/auth-broker.key")).unwrap();
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
+        let wrong = paths_others_can_read(&data_dir);
+        if !wrong.is_empty() {
+            let _ = child.kill();
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     std::process::Command::new("kill")

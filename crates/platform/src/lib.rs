@@ -1,16 +1,19 @@
 //! What every galsync service shares, written once: configuration, telemetry,
 //! the gRPC server bootstrap, mTLS with the internal PKI, and store connection.
 
+pub mod access;
 pub mod config;
 pub mod grpc;
 pub mod metrics;
 pub mod pki;
+pub mod private_files;
 pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod testing;
 pub mod tls;
 
+pub use access::{authorize, AllowedCallers, Refusal};
 pub use config::ConfigError;
 
 /// The memory allocator every galsync binary uses: many small, short-lived

@@ -183,7 +183,7 @@ impl ServiceTlsFiles {
 /// Makes (or completes) a PKI directory: the CA and a leaf per service in
 /// [`SERVICE_NAMES`]. Existing files are kept, so running it twice is harmless.
 pub fn init_dir(dir: &Path, extra_dns_names: &[String]) -> Result<(), PkiError> {
-    std::fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+    crate::private_files::create_private_dir(dir).map_err(|source| PkiError::Write {
         path: dir.to_owned(),
         source,
     })?;
@@ -197,15 +197,41 @@ pub fn init_dir(dir: &Path, extra_dns_names: &[String]) -> Result<(), PkiError> 
         ca
     };
     for service in SERVICE_NAMES {
-        let files = ServiceTlsFiles::in_dir(dir, service);
-        if files.cert.exists() && files.key.exists() {
-            continue;
-        }
-        let pair = ca.issue(service, extra_dns_names)?;
-        write_file(&files.cert, pair.certificate_pem.as_bytes(), false)?;
-        write_file(&files.key, pair.private_key_pem.as_bytes(), true)?;
+        issue_missing(&ca, dir, service, extra_dns_names)?;
     }
     Ok(())
+}
+
+/// Issues a certificate for another identity (e.g. `monitoring`) from the CA
+/// in `dir`, writing `{identity}.pem` and `{identity}.key` beside the others.
+/// Existing files are kept. Such an identity is trusted by TLS but allowed
+/// nothing until a service's identity flags name it.
+pub fn issue_identity(
+    dir: &Path,
+    identity: &str,
+    extra_dns_names: &[String],
+) -> Result<ServiceTlsFiles, PkiError> {
+    let ca = CertificateAuthority::load(
+        &read_file(&dir.join("ca.pem"))?,
+        &read_file(&dir.join("ca.key"))?,
+    )?;
+    issue_missing(&ca, dir, identity, extra_dns_names)
+}
+
+fn issue_missing(
+    ca: &CertificateAuthority,
+    dir: &Path,
+    identity: &str,
+    extra_dns_names: &[String],
+) -> Result<ServiceTlsFiles, PkiError> {
+    let files = ServiceTlsFiles::in_dir(dir, identity);
+    if files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    let pair = ca.issue(identity, extra_dns_names)?;
+    write_file(&files.cert, pair.certificate_pem.as_bytes(), false)?;
+    write_file(&files.key, pair.private_key_pem.as_bytes(), true)?;
+    Ok(files)
 }
 
 fn read_file(path: &Path) -> Result<String, PkiError> {

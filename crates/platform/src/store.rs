@@ -99,7 +99,11 @@ pub async fn connect(
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            create_parent_dir(flag, options.get_filename())?;
+            let database = options.get_filename().to_owned();
+            let in_memory = dsn.contains(":memory:") || dsn.contains("mode=memory");
+            if !in_memory {
+                create_private_database(flag, &database)?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -117,6 +121,13 @@ pub async fn connect(
                     dsn: shown.clone(),
                     source,
                 })?;
+            if !in_memory {
+                // The write-ahead log and shared memory exist now; SQLite
+                // gives them the database file's mode.
+                crate::private_files::warn_if_exposed(&crate::private_files::sqlite_paths(
+                    &database,
+                ));
+            }
             StorePool::Sqlite(pool)
         }
         Backend::Postgres => {
@@ -159,18 +170,19 @@ pub fn backend_of(flag: &str, dsn: &str) -> Result<Backend, ConfigError> {
     }
 }
 
-fn create_parent_dir(flag: &str, file: &std::path::Path) -> Result<(), ConfigError> {
-    let Some(parent) = file.parent() else {
-        return Ok(());
-    };
-    if parent.as_os_str().is_empty() || parent.exists() {
-        return Ok(());
+/// Creates the database's directory (0700) and the empty database file
+/// (0600) when they do not exist yet: the directory's store holds personal data.
+fn create_private_database(flag: &str, file: &std::path::Path) -> Result<(), ConfigError> {
+    if let Some(parent) = file.parent() {
+        crate::private_files::create_private_dir(parent).map_err(|error| {
+            ConfigError::new(
+                flag,
+                format!("cannot create directory {}: {error}", parent.display()),
+            )
+        })?;
     }
-    std::fs::create_dir_all(parent).map_err(|error| {
-        ConfigError::new(
-            flag,
-            format!("cannot create directory {}: {error}", parent.display()),
-        )
+    crate::private_files::create_private_file(file).map_err(|error| {
+        ConfigError::new(flag, format!("cannot create {}: {error}", file.display()))
     })
 }
 

@@ -19,8 +19,12 @@
 //! that cannot set up its tenant has nothing to assert.
 
 mod broker;
+mod sealed;
 
 pub use broker::{fresh_pki, BrokerStore, TestBroker};
+pub use sealed::{
+    broker_config_in, store_with_a_sealed_certificate, SEALED_CLIENT_ID, SEALED_TENANT_ID,
+};
 
 use galsync_graph_emulator::identity::model::{AppRegistrationRequest, CertificateView};
 use galsync_graph_emulator::Emulator;

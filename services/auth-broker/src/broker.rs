@@ -101,6 +101,11 @@ impl Broker {
         &self.clock
     }
 
+    /// Closes the store (tests that reopen it, e.g. from the binary).
+    pub async fn close(&self) {
+        self.store.pool().close().await;
+    }
+
     pub(crate) fn require_admin(&self, caller: &CallerIdentity) -> Result<(), BrokerError> {
         if self.policy.may_administer(caller) {
             return Ok(());
@@ -546,7 +551,7 @@ impl Broker {
                 )
                 .await?;
             return Err(BrokerError::PermissionDenied(format!(
-                "{caller} may not get {purpose} tokens"
+                "{caller} may not call galsync.v1.AuthBroker/GetGraphToken for {purpose} tokens; only --allow-purpose identities may"
             )));
         }
         let tenant = self.tenant(tenant_id).await?;

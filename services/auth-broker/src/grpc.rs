@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use galsync_platform::caller_identity;
+use galsync_platform::{authorize, caller_identity, CallerIdentity};
 use galsync_proto::v1;
 use galsync_proto::v1::auth_broker_server::AuthBroker;
 use tonic::{Request, Response, Status};
@@ -25,6 +25,25 @@ impl AuthBrokerService {
         Self { broker }
     }
 
+    /// Tenants, certificates, consent and the audit log are for admin
+    /// identities only (`--admin-identity`). A refusal names the caller and
+    /// the RPC, is logged and is audited as `access.denied`.
+    async fn authorize_admin<T>(
+        &self,
+        request: &Request<T>,
+        rpc: &str,
+    ) -> Result<CallerIdentity, Status> {
+        let refusal = match authorize(request, rpc, self.broker.policy.admins()) {
+            Ok(caller) => return Ok(caller),
+            Err(refusal) => refusal,
+        };
+        self.broker
+            .audit
+            .record("access.denied", &refusal.caller, "", None, rpc, None)
+            .await?;
+        Err(refusal.into())
+    }
+
     async fn tenant_message(&self, tenant: TenantRow) -> Result<v1::Tenant, Status> {
         let apps = self.broker.apps(&tenant.tenant_id).await?;
         Ok(v1::Tenant {
@@ -39,7 +58,7 @@ impl AuthBrokerService {
 
     async fn new_certificate(
         &self,
-        caller: &galsync_platform::CallerIdentity,
+        caller: &CallerIdentity,
         tenant_id: &str,
         client_id: &str,
         key_bits: u32,
@@ -149,7 +168,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::RegisterTenantRequest>,
     ) -> Result<Response<v1::Tenant>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/RegisterTenant")
+            .await?;
         let message = request.into_inner();
         let mut apps = Vec::new();
         for app in message.apps {
@@ -185,14 +206,18 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GetTenantRequest>,
     ) -> Result<Response<v1::Tenant>, Status> {
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/GetTenant")
+            .await?;
         let tenant = self.broker.tenant(&request.into_inner().tenant_id).await?;
         Ok(Response::new(self.tenant_message(tenant).await?))
     }
 
     async fn list_tenants(
         &self,
-        _request: Request<v1::ListTenantsRequest>,
+        request: Request<v1::ListTenantsRequest>,
     ) -> Result<Response<v1::ListTenantsResponse>, Status> {
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListTenants")
+            .await?;
         let mut tenants = Vec::new();
         for tenant in self
             .broker
@@ -210,7 +235,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GenerateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/GenerateCertificate")
+            .await?;
         let message = request.into_inner();
         self.new_certificate(
             &caller,
@@ -226,7 +253,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ImportCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/ImportCertificate")
+            .await?;
         let message = request.into_inner();
         let material = match message.material {
             Some(v1::import_certificate_request::Material::Pkcs12(bundle)) => {
@@ -254,6 +283,8 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ExportCertificateRequest>,
     ) -> Result<Response<v1::ExportCertificateResponse>, Status> {
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/ExportCertificate")
+            .await?;
         let row = self
             .broker
             .certificate(&request.into_inner().certificate_id)
@@ -269,6 +300,8 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ListCertificatesRequest>,
     ) -> Result<Response<v1::ListCertificatesResponse>, Status> {
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListCertificates")
+            .await?;
         let message = request.into_inner();
         let rows = self
             .broker
@@ -288,7 +321,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::RotateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/RotateCertificate")
+            .await?;
         let message = request.into_inner();
         self.new_certificate(
             &caller,
@@ -304,7 +339,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::SetClientSecretRequest>,
     ) -> Result<Response<v1::AppRegistration>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/SetClientSecret")
+            .await?;
         let message = request.into_inner();
         let expires_at = message
             .expires_at
@@ -326,7 +363,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GetAdminConsentUrlRequest>,
     ) -> Result<Response<v1::GetAdminConsentUrlResponse>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/GetAdminConsentUrl")
+            .await?;
         let message = request.into_inner();
         let (url, state) = self
             .broker
@@ -344,6 +383,8 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GetConsentStatusRequest>,
     ) -> Result<Response<v1::ConsentStatus>, Status> {
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/GetConsentStatus")
+            .await?;
         let message = request.into_inner();
         let outcome = self
             .broker
@@ -365,7 +406,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::StartDeviceSignInRequest>,
     ) -> Result<Response<v1::DeviceSignIn>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/StartDeviceSignIn")
+            .await?;
         let message = request.into_inner();
         let row = self
             .broker
@@ -385,7 +428,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::PollDeviceSignInRequest>,
     ) -> Result<Response<v1::DeviceSignInStatus>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/PollDeviceSignIn")
+            .await?;
         let row = self
             .broker
             .poll_device_sign_in(&caller, &request.into_inner().sign_in_id)
@@ -448,7 +493,9 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::TestConnectionRequest>,
     ) -> Result<Response<v1::TestConnectionResponse>, Status> {
-        let caller = caller_identity(&request);
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/TestConnection")
+            .await?;
         let message = request.into_inner();
         let checks = self
             .broker
@@ -474,8 +521,8 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ListAuditEventsRequest>,
     ) -> Result<Response<v1::ListAuditEventsResponse>, Status> {
-        let caller = caller_identity(&request);
-        self.broker.require_admin(&caller)?;
+        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListAuditEvents")
+            .await?;
         let message = request.into_inner();
         let rows = self
             .broker

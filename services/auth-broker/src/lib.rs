@@ -14,6 +14,7 @@ mod consent;
 mod error;
 mod grpc;
 pub mod health;
+pub mod master_key;
 pub mod policy;
 pub mod seal;
 pub mod store;
@@ -62,10 +63,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {
     )
     .await
     .context("failed to open the auth-broker store")?;
-    // The default key file in the data directory is made on first start; a
-    // key file given by flag must already exist.
-    let create_key = config.master_key_file.is_none();
-    let master_key = seal::MasterKey::load_or_create(&config.master_key_path(), create_key)?;
+    let store = store::BrokerStore::new(pool);
+    let master_key = master_key::open_master_key(config, &store).await?;
     let policy = policy::Policy::new(
         &config.allow_purpose,
         &config.admin_identity,
@@ -85,7 +84,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {
         cert_renewal_days: config.cert_renewal_days,
     };
     Ok(Broker::new(
-        store::BrokerStore::new(pool),
+        store,
         master_key,
         clock::Clock::default(),
         policy,

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use galsync_platform::CallerIdentity;
+use galsync_platform::{AllowedCallers, CallerIdentity};
 
 /// What a Graph token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,9 +52,8 @@ impl std::fmt::Display for Purpose {
 
 #[derive(Debug, Clone)]
 pub struct Policy {
-    purposes_by_service: BTreeMap<String, BTreeSet<Purpose>>,
-    admin_services: BTreeSet<String>,
-    trust_local_plaintext: bool,
+    token_callers: BTreeMap<Purpose, AllowedCallers>,
+    admins: AllowedCallers,
 }
 
 impl Policy {
@@ -64,7 +63,10 @@ impl Policy {
         admin_services: &[String],
         trust_local_plaintext: bool,
     ) -> Result<Self, String> {
-        let mut purposes_by_service: BTreeMap<String, BTreeSet<Purpose>> = BTreeMap::new();
+        let mut services_by_purpose: BTreeMap<Purpose, BTreeSet<String>> = BTreeMap::new();
+        for purpose in [Purpose::Directory, Purpose::Contacts] {
+            services_by_purpose.insert(purpose, BTreeSet::new());
+        }
         for grant in grants {
             let Some((service, purpose_text)) = grant.split_once('=') else {
                 return Err(format!(
@@ -76,38 +78,39 @@ impl Policy {
                     "`{purpose_text}` in `{grant}` is not a purpose; use directory or contacts"
                 ));
             };
-            purposes_by_service
-                .entry(service.trim().to_owned())
+            services_by_purpose
+                .entry(purpose)
                 .or_default()
-                .insert(purpose);
+                .insert(service.trim().to_owned());
         }
+        let token_callers = services_by_purpose
+            .into_iter()
+            .map(|(purpose, services)| {
+                (
+                    purpose,
+                    AllowedCallers::new(services, trust_local_plaintext),
+                )
+            })
+            .collect();
         Ok(Self {
-            purposes_by_service,
-            admin_services: admin_services
-                .iter()
-                .map(|name| name.trim().to_owned())
-                .collect(),
-            trust_local_plaintext,
+            token_callers,
+            admins: AllowedCallers::new(admin_services, trust_local_plaintext),
         })
     }
 
     pub fn may_get_token(&self, caller: &CallerIdentity, purpose: Purpose) -> bool {
-        match caller {
-            CallerIdentity::Service(name) => self
-                .purposes_by_service
-                .get(name)
-                .is_some_and(|purposes| purposes.contains(&purpose)),
-            CallerIdentity::LocalPlaintext => self.trust_local_plaintext,
-            CallerIdentity::Unidentified => false,
-        }
+        self.token_callers
+            .get(&purpose)
+            .is_some_and(|allowed| allowed.admits(caller))
     }
 
     pub fn may_administer(&self, caller: &CallerIdentity) -> bool {
-        match caller {
-            CallerIdentity::Service(name) => self.admin_services.contains(name),
-            CallerIdentity::LocalPlaintext => self.trust_local_plaintext,
-            CallerIdentity::Unidentified => false,
-        }
+        self.admins.admits(caller)
+    }
+
+    /// The identities that manage tenants, certificates and consent.
+    pub fn admins(&self) -> &AllowedCallers {
+        &self.admins
     }
 }
 

@@ -65,9 +65,11 @@ impl MasterKey {
         if !path.exists() && create_if_missing {
             let (bytes, key) = Self::generate();
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| SealError::WriteKey {
-                    path: shown.clone(),
-                    source,
+                galsync_platform::private_files::create_private_dir(parent).map_err(|source| {
+                    SealError::WriteKey {
+                        path: shown.clone(),
+                        source,
+                    }
                 })?;
             }
             galsync_platform::pki::write_file(path, hex::encode(bytes).as_bytes(), true).map_err(

@@ -364,6 +364,9 @@ impl BrokerStore {
         Ok(row)
     }
 
+    /// Records a consent callback's outcome. A refusal never replaces an
+    /// earlier grant (a stale or forged callback must not undo consent); a
+    /// newer grant replaces anything.
     pub async fn record_consent_outcome(
         &self,
         tenant_id: &str,
@@ -376,7 +379,8 @@ impl BrokerStore {
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (tenant_id, client_id) DO UPDATE SET granted = excluded.granted, \
                  error = excluded.error, error_description = excluded.error_description, \
-                 recorded_at = excluded.recorded_at",
+                 recorded_at = excluded.recorded_at \
+                 WHERE excluded.granted OR NOT consent_outcomes.granted",
             )
             .bind(tenant_id)
             .bind(client_id)

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use galsync_platform::config::{ConfigError, ServerArgs};
 use galsync_platform::service::ServiceConfig;
+use galsync_platform::AllowedCallers;
 
 use crate::pacing::PacingConfig;
 
@@ -84,6 +85,19 @@ pub struct Config {
     /// lease is given back.
     #[arg(long, env = "GALSYNC_WRITER_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
+
+    /// Service identities that may call SyncMailbox, PlanMailbox and PurgeMailbox.
+    #[arg(long = "scheduler-identity", env = "GALSYNC_SCHEDULER_IDENTITY", value_delimiter = ',', default_values_t = ["scheduler".to_owned()])]
+    pub scheduler_identity: Vec<String>,
+
+    /// Treat plaintext loopback callers as the scheduler (single-host
+    /// development only; `galsync up --plaintext` sets it).
+    #[arg(
+        long,
+        env = "GALSYNC_TRUST_PLAINTEXT_LOOPBACK",
+        default_value_t = false
+    )]
+    pub trust_plaintext_loopback: bool,
 }
 
 impl Config {
@@ -96,6 +110,11 @@ impl Config {
                 self.data_dir.join("contact-writer.db").display()
             ),
         }
+    }
+
+    /// Who may call the writer's RPCs, from the identity flags.
+    pub fn drivers(&self) -> AllowedCallers {
+        AllowedCallers::new(&self.scheduler_identity, self.trust_plaintext_loopback)
     }
 
     /// A configuration for tests and `galsync up`: loopback, plaintext, the given store.

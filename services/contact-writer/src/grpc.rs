@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use galsync_platform::{authorize, AllowedCallers};
 use galsync_proto::v1;
 use tonic::{Request, Response, Status};
 
@@ -9,15 +10,18 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::reconcile::{self, MailboxJob};
 
-/// The `galsync.v1.ContactWriter` service.
+/// The `galsync.v1.ContactWriter` service. Every RPC writes to (or plans
+/// writes to) a mailbox, so only the scheduler, which applies profiles, roles
+/// and the deletion guard, may call it: `drivers` names who that is.
 #[derive(Debug, Clone)]
 pub struct ContactWriterService {
     engine: Arc<Engine>,
+    drivers: AllowedCallers,
 }
 
 impl ContactWriterService {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+    pub fn new(engine: Arc<Engine>, drivers: AllowedCallers) -> Self {
+        Self { engine, drivers }
     }
 }
 
@@ -96,6 +100,11 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
         &self,
         request: Request<v1::SyncMailboxRequest>,
     ) -> Result<Response<v1::MailboxSyncResult>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.ContactWriter/SyncMailbox",
+            &self.drivers,
+        )?;
         let report = run_request(&self.engine, request.get_ref(), false).await?;
         Ok(Response::new(report.result))
     }
@@ -104,6 +113,11 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
         &self,
         request: Request<v1::SyncMailboxRequest>,
     ) -> Result<Response<v1::MailboxPlan>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.ContactWriter/PlanMailbox",
+            &self.drivers,
+        )?;
         let report = run_request(&self.engine, request.get_ref(), true).await?;
         match report.plan {
             Some(plan) => Ok(Response::new(plan)),
@@ -115,6 +129,11 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
         &self,
         request: Request<v1::PurgeMailboxRequest>,
     ) -> Result<Response<v1::MailboxSyncResult>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.ContactWriter/PurgeMailbox",
+            &self.drivers,
+        )?;
         let mailbox_id = request.get_ref().mailbox_id.clone();
         match crate::purge::purge(&self.engine, request.get_ref()).await {
             Ok(result) => Ok(Response::new(result)),

@@ -128,7 +128,7 @@ pub async fn serve(
         ServeOptions::from_args("contact-writer", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
     routes.add_service(v1::contact_writer_server::ContactWriterServer::new(
-        grpc::ContactWriterService::new(Arc::clone(&engine)),
+        grpc::ContactWriterService::new(Arc::clone(&engine), config.drivers()),
     ));
     let served = galsync_platform::grpc::serve(options, listener, routes, async move {
         shutdown.await;

@@ -19,13 +19,22 @@ use tonic::transport::Channel;
 
 const PROFILE: &str = "profile-1";
 
+/// The scheduler's access as `galsync up --plaintext` gives it: callers on a
+/// plaintext loopback connection are trusted.
+fn plaintext_scheduler() -> galsync_platform::AllowedCallers {
+    galsync_platform::AllowedCallers::new(["scheduler"], true)
+}
+
 /// Serves the writer on 127.0.0.1:0 and returns a client connected to it.
 async fn serve(engine: Arc<Engine>) -> ContactWriterClient<Channel> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .add_service(ContactWriterServer::new(ContactWriterService::new(engine)))
+            .add_service(ContactWriterServer::new(ContactWriterService::new(
+                engine,
+                plaintext_scheduler(),
+            )))
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
             .unwrap();

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::Parser;
 use galsync_platform::config::{ConfigError, ServerArgs};
 use galsync_platform::service::ServiceConfig;
+use galsync_platform::AllowedCallers;
+
+use crate::grpc::ReaderAccess;
 
 /// galsync directory-reader.
 #[derive(Debug, Clone, Parser)]
@@ -52,6 +55,24 @@ pub struct Config {
     /// its own; 0 = always read.
     #[arg(long, env = "GALSYNC_TARGET_ROUND_REUSE_SECS", default_value_t = 60)]
     pub target_round_reuse_secs: u64,
+
+    /// Service identities that drive the reader: take snapshots, resolve
+    /// targets, explain filters, and read snapshots.
+    #[arg(long = "scheduler-identity", env = "GALSYNC_SCHEDULER_IDENTITY", value_delimiter = ',', default_values_t = ["scheduler".to_owned()])]
+    pub scheduler_identity: Vec<String>,
+
+    /// Service identities that may only read snapshots and their photos.
+    #[arg(long = "worker-identity", env = "GALSYNC_WORKER_IDENTITY", value_delimiter = ',', default_values_t = ["contact-writer".to_owned()])]
+    pub worker_identity: Vec<String>,
+
+    /// Treat plaintext loopback callers as the scheduler (single-host
+    /// development only; `galsync up --plaintext` sets it).
+    #[arg(
+        long,
+        env = "GALSYNC_TRUST_PLAINTEXT_LOOPBACK",
+        default_value_t = false
+    )]
+    pub trust_plaintext_loopback: bool,
 }
 
 impl Config {
@@ -78,6 +99,15 @@ impl Config {
             "http"
         };
         format!("{scheme}://127.0.0.1:50051")
+    }
+
+    /// Who may call which RPC, from the identity flags.
+    pub fn access(&self) -> ReaderAccess {
+        let snapshot_readers = self.scheduler_identity.iter().chain(&self.worker_identity);
+        ReaderAccess {
+            drivers: AllowedCallers::new(&self.scheduler_identity, self.trust_plaintext_loopback),
+            snapshot_readers: AllowedCallers::new(snapshot_readers, self.trust_plaintext_loopback),
+        }
     }
 
     /// A configuration for tests and `galsync up`: loopback, plaintext, the given store.
@@ -137,5 +167,20 @@ mod tests {
         config.max_graph_concurrency = 0;
         let error = config.validate().unwrap_err();
         assert_eq!(error.flag, "max-graph-concurrency");
+    }
+
+    #[test]
+    fn the_scheduler_drives_and_writers_only_read_snapshots() {
+        use galsync_platform::CallerIdentity;
+        let access = Config::local("sqlite://reader.db").access();
+        let scheduler = CallerIdentity::Service("scheduler".to_owned());
+        let writer = CallerIdentity::Service("contact-writer".to_owned());
+        assert!(access.drivers.admits(&scheduler));
+        assert!(!access.drivers.admits(&writer));
+        assert!(access.snapshot_readers.admits(&scheduler));
+        assert!(access.snapshot_readers.admits(&writer));
+        assert!(!access
+            .snapshot_readers
+            .admits(&CallerIdentity::LocalPlaintext));
     }
 }

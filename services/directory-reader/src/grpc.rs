@@ -3,6 +3,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use galsync_platform::{authorize, AllowedCallers};
 use galsync_proto::v1;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -16,15 +17,27 @@ const DEFAULT_CHUNK_SIZE: usize = 500;
 /// Largest chunk a caller may ask for (keeps messages under gRPC's 4 MiB default).
 const MAX_CHUNK_SIZE: usize = 5_000;
 
+/// Who may call the reader. The scheduler drives it (takes snapshots,
+/// resolves targets, explains filters) and reads snapshots; writers only read
+/// snapshots and their photos. Nobody else reads the directory.
+#[derive(Debug, Clone)]
+pub struct ReaderAccess {
+    /// TakeSnapshot, ResolveTargets, ExplainFilter.
+    pub drivers: AllowedCallers,
+    /// GetSnapshot, StreamSnapshot, DiffSnapshots, GetPhoto.
+    pub snapshot_readers: AllowedCallers,
+}
+
 /// The `galsync.v1.DirectoryReader` service.
 #[derive(Debug, Clone)]
 pub struct DirectoryReaderService {
     reader: Arc<Reader>,
+    access: ReaderAccess,
 }
 
 impl DirectoryReaderService {
-    pub fn new(reader: Arc<Reader>) -> Self {
-        Self { reader }
+    pub fn new(reader: Arc<Reader>, access: ReaderAccess) -> Self {
+        Self { reader, access }
     }
 }
 
@@ -58,6 +71,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::TakeSnapshotRequest>,
     ) -> Result<Response<v1::Snapshot>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/TakeSnapshot",
+            &self.access.drivers,
+        )?;
         let request = request.into_inner();
         let tenant_id = validate_tenant_id(&request.tenant_id)?;
         let filter = CompiledFilter::compile(&request.filter.unwrap_or_default())?;
@@ -77,6 +95,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::GetSnapshotRequest>,
     ) -> Result<Response<v1::Snapshot>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/GetSnapshot",
+            &self.access.snapshot_readers,
+        )?;
         let snapshot_id = hex_id(&request.get_ref().snapshot_id, "snapshot_id")?;
         Ok(Response::new(self.reader.get_snapshot(&snapshot_id).await?))
     }
@@ -85,6 +108,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::StreamSnapshotRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/StreamSnapshot",
+            &self.access.snapshot_readers,
+        )?;
         let request = request.into_inner();
         let snapshot_id = hex_id(&request.snapshot_id, "snapshot_id")?;
         let size = chunk_size(request.chunk_size);
@@ -113,6 +141,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::DiffSnapshotsRequest>,
     ) -> Result<Response<v1::SnapshotDiff>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/DiffSnapshots",
+            &self.access.snapshot_readers,
+        )?;
         let request = request.into_inner();
         let from = hex_id(&request.from_snapshot_id, "from_snapshot_id")?;
         let to = hex_id(&request.to_snapshot_id, "to_snapshot_id")?;
@@ -123,6 +156,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::ResolveTargetsRequest>,
     ) -> Result<Response<v1::TargetList>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/ResolveTargets",
+            &self.access.drivers,
+        )?;
         let request = request.into_inner();
         let tenant_id = validate_tenant_id(&request.tenant_id)?;
         let selector = request.selector.unwrap_or_default();
@@ -135,6 +173,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::ExplainFilterRequest>,
     ) -> Result<Response<v1::FilterExplanation>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/ExplainFilter",
+            &self.access.drivers,
+        )?;
         let request = request.into_inner();
         let tenant_id = validate_tenant_id(&request.tenant_id)?;
         let filter = CompiledFilter::compile(&request.filter.unwrap_or_default())?;
@@ -147,6 +190,11 @@ impl v1::directory_reader_server::DirectoryReader for DirectoryReaderService {
         &self,
         request: Request<v1::GetPhotoRequest>,
     ) -> Result<Response<v1::Photo>, Status> {
+        authorize(
+            &request,
+            "galsync.v1.DirectoryReader/GetPhoto",
+            &self.access.snapshot_readers,
+        )?;
         let photo_hash = hex_id(&request.get_ref().photo_hash, "photo_hash")?;
         Ok(Response::new(self.reader.photo(&photo_hash).await?))
     }

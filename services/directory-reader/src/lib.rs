@@ -32,6 +32,7 @@ use tonic::service::RoutesBuilder;
 
 pub use config::Config;
 pub use error::Error;
+pub use grpc::ReaderAccess;
 
 /// Where the service listens unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -102,6 +103,7 @@ pub async fn serve(
     routes.add_service(
         v1::directory_reader_server::DirectoryReaderServer::new(grpc::DirectoryReaderService::new(
             reader,
+            config.access(),
         ))
         .max_encoding_message_size(64 * 1024 * 1024),
     );

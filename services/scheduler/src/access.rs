@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use galsync_platform::{caller_identity, CallerIdentity};
+use galsync_platform::{authorize, caller_identity, AllowedCallers, CallerIdentity, Refusal};
 use sha2::Digest;
 
 use crate::error::SchedulerError;
@@ -60,7 +60,7 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct Access {
     bindings: BTreeMap<String, Role>,
-    worker_identities: Vec<String>,
+    workers: AllowedCallers,
     trust_plaintext_loopback: bool,
 }
 
@@ -88,10 +88,7 @@ impl Access {
         }
         Ok(Self {
             bindings: parsed,
-            worker_identities: worker_identities
-                .iter()
-                .map(|name| name.trim().to_owned())
-                .collect(),
+            workers: AllowedCallers::new(worker_identities, trust_plaintext_loopback),
             trust_plaintext_loopback,
         })
     }
@@ -126,18 +123,26 @@ impl Access {
         }
     }
 
-    /// Only writers lease work.
-    pub fn require_worker<T>(&self, request: &tonic::Request<T>) -> Result<String, SchedulerError> {
-        match caller_identity(request) {
-            CallerIdentity::Service(name) if self.worker_identities.contains(&name) => Ok(name),
-            CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => {
-                Ok("local-plaintext".to_owned())
-            }
-            other => Err(SchedulerError::PermissionDenied(format!(
-                "{other} may not lease work; only --worker-identity services may"
-            ))),
+    /// Only writers (`--worker-identity`) use the work queue; returns the
+    /// caller's name for the lease.
+    pub fn require_worker<T>(
+        &self,
+        request: &tonic::Request<T>,
+        rpc: &str,
+    ) -> Result<String, Refusal> {
+        match authorize(request, rpc, &self.workers)? {
+            CallerIdentity::Service(name) => Ok(name),
+            other => Ok(other.to_string()),
         }
     }
+}
+
+/// Who a refused public-API caller claimed to be, for the log and the audit.
+pub fn claimed_actor<T>(request: &tonic::Request<T>) -> String {
+    if bearer(request).is_some() {
+        return "api-key".to_owned();
+    }
+    caller_identity(request).to_string()
 }
 
 fn bearer<T>(request: &tonic::Request<T>) -> Option<String> {

@@ -10,7 +10,7 @@ use galsync_proto::v1::work_queue_server::WorkQueue;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::access::{new_api_key, Access, Caller, Role};
+use crate::access::{claimed_actor, new_api_key, Access, Caller, Role};
 use crate::driver::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 use crate::error::SchedulerError;
 use crate::queue::millis_timestamp;
@@ -28,10 +28,31 @@ impl SchedulerService {
         Self { scheduler, access }
     }
 
-    async fn caller<T>(&self, request: &Request<T>, needed: Role) -> Result<Caller, Status> {
-        let caller = self.access.caller(self.scheduler.store(), request).await?;
-        caller.require(needed)?;
-        Ok(caller)
+    /// Authenticates the caller of `rpc` and checks its role; a refusal
+    /// names the RPC, is logged and is audited as `access.denied`.
+    async fn caller<T>(
+        &self,
+        request: &Request<T>,
+        needed: Role,
+        rpc: &str,
+    ) -> Result<Caller, Status> {
+        let checked = match self.access.caller(self.scheduler.store(), request).await {
+            Ok(caller) => caller.require(needed).map(|()| caller),
+            Err(error) => Err(error),
+        };
+        let error = match checked {
+            Ok(caller) => return Ok(caller),
+            Err(error) => error,
+        };
+        let reason = error.to_string();
+        self.scheduler
+            .audit_refusal(&claimed_actor(request), rpc, &reason)
+            .await?;
+        let status = Status::from(error);
+        Err(Status::new(
+            status.code(),
+            format!("{}; refused {rpc}", status.message()),
+        ))
     }
 
     async fn run_message(&self, run: RunRow) -> Result<v1::Run, Status> {
@@ -99,7 +120,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::CreateProfileRequest>,
     ) -> Result<Response<v1::Profile>, Status> {
-        let caller = self.caller(&request, Role::Admin).await?;
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/CreateProfile")
+            .await?;
         let Some(spec) = request.into_inner().spec else {
             return Err(SchedulerError::invalid("spec", "is missing").into());
         };
@@ -111,7 +134,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::UpdateProfileRequest>,
     ) -> Result<Response<v1::Profile>, Status> {
-        let caller = self.caller(&request, Role::Admin).await?;
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/UpdateProfile")
+            .await?;
         let message = request.into_inner();
         let Some(spec) = message.spec else {
             return Err(SchedulerError::invalid("spec", "is missing").into());
@@ -127,7 +152,8 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::GetProfileRequest>,
     ) -> Result<Response<v1::Profile>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetProfile")
+            .await?;
         let row = self
             .scheduler
             .profile(&request.into_inner().profile_id)
@@ -139,7 +165,8 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ListProfilesRequest>,
     ) -> Result<Response<v1::ListProfilesResponse>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListProfiles")
+            .await?;
         let rows = self
             .scheduler
             .store()
@@ -157,7 +184,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::DeleteProfileRequest>,
     ) -> Result<Response<v1::DeleteProfileResponse>, Status> {
-        let caller = self.caller(&request, Role::Admin).await?;
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/DeleteProfile")
+            .await?;
         self.scheduler
             .delete_profile(&caller, &request.into_inner().profile_id)
             .await?;
@@ -168,7 +197,12 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ExplainProfileRequest>,
     ) -> Result<Response<v1::ExplainProfileResponse>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(
+            &request,
+            Role::Viewer,
+            "galsync.v1.Scheduler/ExplainProfile",
+        )
+        .await?;
         let explanation = self
             .scheduler
             .explain_profile(&request.into_inner().profile_id)
@@ -180,7 +214,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::RunProfileRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        let caller = self.caller(&request, Role::Operator).await?;
+        let caller = self
+            .caller(&request, Role::Operator, "galsync.v1.Scheduler/RunProfile")
+            .await?;
         let message = request.into_inner();
         let trigger = format!("api:{}", caller.actor);
         let run = self
@@ -200,7 +236,8 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::GetRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetRun")
+            .await?;
         let run = self.scheduler.run(&request.into_inner().run_id).await?;
         Ok(Response::new(self.run_message(run).await?))
     }
@@ -209,7 +246,8 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ListRunsRequest>,
     ) -> Result<Response<v1::ListRunsResponse>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListRuns")
+            .await?;
         let message = request.into_inner();
         let limit = if message.limit == 0 {
             50
@@ -233,7 +271,8 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::WatchRunRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        self.caller(&request, Role::Viewer).await?;
+        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/WatchRun")
+            .await?;
         let run_id = request.into_inner().run_id;
         self.scheduler.run(&run_id).await?;
         let scheduler = self.scheduler.clone();
@@ -249,7 +288,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::CancelRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        let caller = self.caller(&request, Role::Operator).await?;
+        let caller = self
+            .caller(&request, Role::Operator, "galsync.v1.Scheduler/CancelRun")
+            .await?;
         let run = self
             .scheduler
             .cancel_run(&caller, &request.into_inner().run_id)
@@ -261,7 +302,13 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ApproveDeletionsRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        let caller = self.caller(&request, Role::Operator).await?;
+        let caller = self
+            .caller(
+                &request,
+                Role::Operator,
+                "galsync.v1.Scheduler/ApproveDeletions",
+            )
+            .await?;
         let run = self
             .scheduler
             .approve_deletions(&caller, &request.into_inner().run_id)
@@ -273,7 +320,9 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::CreateApiKeyRequest>,
     ) -> Result<Response<v1::ApiKey>, Status> {
-        let caller = self.caller(&request, Role::Admin).await?;
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/CreateApiKey")
+            .await?;
         let message = request.into_inner();
         let name = message.name.trim().to_owned();
         if name.is_empty() {
@@ -393,6 +442,19 @@ impl WorkQueueService {
     pub fn new(scheduler: Arc<Scheduler>, access: Arc<Access>) -> Self {
         Self { scheduler, access }
     }
+
+    /// Only `--worker-identity` services call the work queue; a refusal
+    /// names the caller and the RPC and is audited as `access.denied`.
+    async fn worker<T>(&self, request: &Request<T>, rpc: &str) -> Result<String, Status> {
+        let refusal = match self.access.require_worker(request, rpc) {
+            Ok(worker) => return Ok(worker),
+            Err(refusal) => refusal,
+        };
+        self.scheduler
+            .audit_refusal(&refusal.caller.to_string(), rpc, &refusal.to_string())
+            .await?;
+        Err(refusal.into())
+    }
 }
 
 #[tonic::async_trait]
@@ -401,7 +463,7 @@ impl WorkQueue for WorkQueueService {
         &self,
         request: Request<v1::LeaseRequest>,
     ) -> Result<Response<v1::LeaseResponse>, Status> {
-        let identity = self.access.require_worker(&request)?;
+        let identity = self.worker(&request, "galsync.v1.WorkQueue/Lease").await?;
         let message = request.into_inner();
         let worker = if message.worker_id.is_empty() {
             identity
@@ -416,7 +478,8 @@ impl WorkQueue for WorkQueueService {
         &self,
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
-        self.access.require_worker(&request)?;
+        self.worker(&request, "galsync.v1.WorkQueue/Heartbeat")
+            .await?;
         let message = request.into_inner();
         let response = self
             .scheduler
@@ -433,7 +496,8 @@ impl WorkQueue for WorkQueueService {
         &self,
         request: Request<v1::CompleteRequest>,
     ) -> Result<Response<v1::CompleteResponse>, Status> {
-        self.access.require_worker(&request)?;
+        self.worker(&request, "galsync.v1.WorkQueue/Complete")
+            .await?;
         let message = request.into_inner();
         self.scheduler
             .complete(&message.lease_token, message.result, message.plan)
@@ -445,7 +509,7 @@ impl WorkQueue for WorkQueueService {
         &self,
         request: Request<v1::FailRequest>,
     ) -> Result<Response<v1::FailResponse>, Status> {
-        self.access.require_worker(&request)?;
+        self.worker(&request, "galsync.v1.WorkQueue/Fail").await?;
         let message = request.into_inner();
         let will_retry = self
             .scheduler
@@ -458,7 +522,8 @@ impl WorkQueue for WorkQueueService {
         &self,
         request: Request<v1::ReleaseRequest>,
     ) -> Result<Response<v1::ReleaseResponse>, Status> {
-        self.access.require_worker(&request)?;
+        self.worker(&request, "galsync.v1.WorkQueue/Release")
+            .await?;
         self.scheduler
             .release(&request.into_inner().lease_token)
             .await?;

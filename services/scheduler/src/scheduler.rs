@@ -124,6 +124,20 @@ impl Scheduler {
         &self.store
     }
 
+    /// Records a call refused because of who made it.
+    pub(crate) async fn audit_refusal(
+        &self,
+        actor: &str,
+        rpc: &str,
+        reason: &str,
+    ) -> Result<(), SchedulerError> {
+        tracing::warn!(actor, rpc, reason, "refused a call");
+        self.store
+            .insert_audit(now_millis(), actor, "access.denied", rpc, reason)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn audit(
         &self,
         caller: &Caller,

@@ -111,7 +111,15 @@ impl Harness {
 
     /// A gRPC client of the reader presenting the scheduler's certificate.
     pub async fn reader(&self) -> DirectoryReaderClient<Channel> {
-        let material = TlsMaterial::from_pki_dir(self.broker.pki_dir(), "scheduler").unwrap();
+        self.reader_as("scheduler").await
+    }
+
+    /// A gRPC client of the reader presenting `identity`'s certificate from
+    /// the deployment's PKI (issued there first for an identity such as
+    /// `monitoring` that `galsync pki init` does not make).
+    pub async fn reader_as(&self, identity: &str) -> DirectoryReaderClient<Channel> {
+        galsync_platform::pki::issue_identity(self.broker.pki_dir(), identity, &[]).unwrap();
+        let material = TlsMaterial::from_pki_dir(self.broker.pki_dir(), identity).unwrap();
         let endpoint = Endpoint::from_shared(format!("https://{}", self.reader_addr))
             .unwrap()
             .tls_config(material.client_config("localhost"))
