@@ -45,7 +45,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-pub use model::{Group, MailboxKind, MemberRef, Photo, User, UserType};
+pub use model::{Group, LicenseSku, MailboxKind, MemberRef, Photo, User, UserType};
 pub use seed::{SeedOptions, SeedSummary};
 pub use store::{DirectoryError, DirectoryStore};
 
