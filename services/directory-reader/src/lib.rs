@@ -9,6 +9,7 @@ mod graph_access;
 mod groups;
 mod grpc;
 mod photos;
+mod purpose;
 mod reader;
 mod service;
 mod snapshot;

@@ -200,6 +200,7 @@ impl DirectoryReads {
         for graph_user in graph_users {
             users.push(SourceUser::from_graph(graph_user, None));
         }
+        crate::purpose::carry_over(&self.store, key, &mut users).await?;
         let version = self
             .store
             .commit_round(
@@ -221,6 +222,7 @@ impl DirectoryReads {
             delta_link: latest.delta_link,
             users: Arc::new(by_id),
         };
+        let state = crate::purpose::complete(client, &self.store, key, state).await?;
         self.remember(key, &state).await;
         Ok(state)
     }
@@ -299,6 +301,9 @@ impl DirectoryReads {
             delta_link: delta_link.to_owned(),
             users,
         };
+        // Upserts come without a mailbox purpose: exactly the new and changed
+        // users (and any a failed attempt left unread) are read again.
+        let state = crate::purpose::complete(client, &self.store, key, state).await?;
         self.remember(key, &state).await;
         Ok(state)
     }

@@ -4,12 +4,43 @@
 use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes, Removed};
 use serde::{Deserialize, Serialize};
 
+use crate::purpose::MailboxPurpose;
+
 /// The `$select` of every user read: the mapped fields plus what the default
-/// exclusions need (`accountEnabled`, `userType`, `assignedLicenses`).
+/// exclusions and the targets need (`accountEnabled`, `userType`,
+/// `assignedPlans` for the Exchange Online plan).
 pub const READ_SELECT: &str = "id,displayName,givenName,surname,mail,userPrincipalName,\
 businessPhones,mobilePhone,jobTitle,department,companyName,officeLocation,streetAddress,\
 city,state,postalCode,country,employeeType,accountEnabled,userType,\
-onPremisesExtensionAttributes,assignedLicenses";
+onPremisesExtensionAttributes,assignedPlans";
+
+/// One entry of `assignedPlans` (assignedplan resource).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedPlan {
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub capability_status: Option<String>,
+}
+
+/// Holds Exchange Online: a plan of service `exchange` (assignedplan:
+/// "service: The name of the service; for example, exchange") whose
+/// capabilityStatus is `Enabled`, or `Warning` ("Available for normal use and
+/// assignment but is in a grace period"). Any other licence (Power BI alone)
+/// gives no mailbox.
+pub fn has_exchange_plan(plans: &[AssignedPlan]) -> bool {
+    plans.iter().any(|plan| {
+        let is_exchange = plan
+            .service
+            .as_deref()
+            .is_some_and(|service| service.eq_ignore_ascii_case("exchange"));
+        let usable = plan.capability_status.as_deref().is_some_and(|status| {
+            status.eq_ignore_ascii_case("Enabled") || status.eq_ignore_ascii_case("Warning")
+        });
+        is_exchange && usable
+    })
+}
 
 /// The manager comes with the users (no request per user): its id in full
 /// reads and in `manager@delta`, its display name in full reads.
@@ -61,7 +92,7 @@ pub struct GraphUser {
     #[serde(default)]
     pub on_premises_extension_attributes: Option<OnPremisesExtensionAttributes>,
     #[serde(default)]
-    pub assigned_licenses: Option<Vec<serde_json::Value>>,
+    pub assigned_plans: Option<Vec<AssignedPlan>>,
     /// Expanded in full reads.
     #[serde(default)]
     pub manager: Option<DirectoryObjectRef>,
@@ -95,7 +126,7 @@ pub struct SourceUser {
     pub employee_type: Option<String>,
     pub account_enabled: bool,
     pub is_guest: bool,
-    /// Holds at least one licence (`assignedLicenses` not empty).
+    /// Holds an enabled Exchange Online service plan (`assignedPlans`).
     pub licensed: bool,
     /// `extensionAttribute1..15`, index 0 = 1.
     pub extension_attributes: Vec<Option<String>>,
@@ -103,6 +134,10 @@ pub struct SourceUser {
     /// The manager's name as the last full read expanded it; used only when
     /// the manager is not among the users read (e.g. outside the pre-filter).
     pub manager_display_name: Option<String>,
+    /// `mailboxSettings.userPurpose`, read after the round that added or
+    /// changed the user (crate::purpose); `None` until then.
+    #[serde(default)]
+    pub mailbox_purpose: Option<MailboxPurpose>,
 }
 
 impl SourceUser {
@@ -164,25 +199,33 @@ impl SourceUser {
                 .as_deref()
                 .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest")),
             licensed: user
-                .assigned_licenses
-                .is_some_and(|licenses| !licenses.is_empty()),
+                .assigned_plans
+                .as_deref()
+                .is_some_and(has_exchange_plan),
             extension_attributes,
             manager_id,
             manager_display_name,
+            // New or changed: crate::purpose reads it again.
+            mailbox_purpose: None,
         }
     }
 
-    /// Has mail, an enabled account and a licence: a user mailbox galsync can write to.
+    /// A person's mailbox galsync can write to: an Exchange Online plan, mail,
+    /// a member, and Graph's `userPurpose` says `user` or `linked` (a shared
+    /// mailbox may hold an Exchange licence too).
     pub fn has_user_mailbox(&self) -> bool {
-        self.licensed && !is_blank(self.mail.as_deref()) && !self.is_guest
+        self.licensed
+            && !is_blank(self.mail.as_deref())
+            && !self.is_guest
+            && self
+                .mailbox_purpose
+                .is_some_and(|purpose| purpose.is_personal())
     }
 
-    /// Looks like a shared, room or equipment mailbox: Exchange creates those
-    /// as disabled, unlicensed member accounts with mail. Reading
-    /// `mailboxSettings/userPurpose` would be exact but costs a request per
-    /// candidate and MailboxSettings.Read, which the read app does not hold.
-    pub fn looks_like_resource_mailbox(&self) -> bool {
-        !self.account_enabled && !self.licensed && !self.is_guest && !is_blank(self.mail.as_deref())
+    /// A shared, room or equipment mailbox, as `mailboxSettings.userPurpose` says.
+    pub fn is_resource_mailbox(&self) -> bool {
+        self.mailbox_purpose
+            .is_some_and(|purpose| purpose.is_resource())
     }
 
     /// The value of a filterable attribute by its Graph name (case-insensitive).
