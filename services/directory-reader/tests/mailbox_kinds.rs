@@ -136,9 +136,10 @@ async fn a_licensed_shared_mailbox_is_no_contact_and_power_bi_alone_makes_no_tar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeded_resource_mailboxes_are_exactly_the_seeded_truth() {
     let harness = Harness::start().await;
+    // The demo's defaults: 2,000 users, seed 7.
     let summary = harness.seed(SeedOptions {
         users: 2_000,
-        groups: false,
+        seed: 7,
         ..SeedOptions::default()
     });
     let explanation = harness
