@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
 use galsync_graph::{BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -22,9 +21,6 @@ use crate::error::{Error, Result};
 use crate::reader::ScopeState;
 use crate::source::SourceUser;
 use crate::store::Store;
-
-/// `$batch` calls in flight at once while reading purposes.
-const BATCHES_IN_FLIGHT: usize = 4;
 
 /// A user's mailbox kind, `mailboxSettings.userPurpose`, or no mailbox at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,18 +189,15 @@ pub async fn complete(
         return Ok(state);
     }
     unread.sort();
-    let chunks: Vec<Vec<String>> = unread
-        .chunks(MAX_BATCH_REQUESTS)
-        .map(<[String]>::to_vec)
-        .collect();
-    let mut results = stream::iter(chunks)
-        .map(|chunk| async move { read_batch(client, tenant_id, &chunk).await })
-        .buffer_unordered(BATCHES_IN_FLIGHT);
     let mut users: HashMap<String, SourceUser> = (*state.users).clone();
     let mut completed: Vec<SourceUser> = Vec::with_capacity(unread.len());
-    let mut first_failure = None;
-    while let Some(result) = results.next().await {
-        match result {
+    let mut failure = None;
+    // One call at a time: a sub-request answered 429 makes the next call wait
+    // its Retry-After, and a second call in flight would reach Graph inside
+    // that wait (throttling: "wait the number of seconds specified in the
+    // Retry-After header before retrying").
+    for chunk in unread.chunks(MAX_BATCH_REQUESTS) {
+        match read_batch(client, tenant_id, chunk).await {
             Ok(purposes) => {
                 for (user_id, purpose) in purposes {
                     if let Some(user) = users.get_mut(&user_id) {
@@ -214,15 +207,14 @@ pub async fn complete(
                 }
             }
             Err(error) => {
-                if first_failure.is_none() {
-                    first_failure = Some(error);
-                }
+                failure = Some(error);
+                break;
             }
         }
     }
-    drop(results);
+    // What was read is kept even when a later call failed.
     store.update_scope_users(tenant_id, key, &completed).await?;
-    if let Some(error) = first_failure {
+    if let Some(error) = failure {
         return Err(error);
     }
     info!(

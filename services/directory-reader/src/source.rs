@@ -292,6 +292,43 @@ mod tests {
         assert!(!is_known_attribute("manager"));
     }
 
+    fn plan(service: &str, status: &str) -> AssignedPlan {
+        AssignedPlan {
+            service: Some(service.to_owned()),
+            capability_status: Some(status.to_owned()),
+        }
+    }
+
+    #[test]
+    fn only_an_enabled_exchange_plan_makes_a_user_licensed() {
+        assert!(!has_exchange_plan(&[plan("PowerBI", "Enabled")]));
+        assert!(!has_exchange_plan(&[plan("exchange", "Suspended")]));
+        assert!(!has_exchange_plan(&[plan("exchange", "Deleted")]));
+        assert!(has_exchange_plan(&[
+            plan("PowerBI", "Enabled"),
+            plan("exchange", "Enabled")
+        ]));
+        assert!(has_exchange_plan(&[plan("Exchange", "Warning")]));
+    }
+
+    /// The purpose module reads exactly the users without a purpose: a user
+    /// a round adds or changes must come out of that round without one.
+    #[test]
+    fn a_changed_user_has_its_mailbox_purpose_read_again() {
+        let previous = SourceUser {
+            id: "u".into(),
+            mailbox_purpose: Some(MailboxPurpose::User),
+            ..SourceUser::default()
+        };
+        let entry = GraphUser {
+            id: "u".into(),
+            mobile_phone: Some("+1 425 555 0100".into()),
+            ..GraphUser::default()
+        };
+        let changed = SourceUser::from_graph(entry, Some(&previous));
+        assert_eq!(changed.mailbox_purpose, None);
+    }
+
     #[test]
     fn a_delta_entry_without_manager_delta_keeps_the_manager() {
         let previous = SourceUser {

@@ -7,6 +7,7 @@ mod common;
 use common::tenant::sorted;
 use common::{member, Harness};
 use galsync_graph_emulator::directory::{LicenseSku, MailboxKind, SeedOptions, User};
+use galsync_graph_emulator::faults::FaultRule;
 use galsync_proto::v1;
 
 const PURPOSE_ENDPOINT: &str = "/users/{id}/mailboxSettings/userPurpose";
@@ -249,4 +250,34 @@ async fn without_mailbox_settings_read_the_snapshot_fails_naming_the_permission(
         "{}",
         error.message()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_purpose_reads_are_retried_after_retry_after_to_the_same_snapshot() {
+    let clean_harness = Harness::start().await;
+    let options = SeedOptions {
+        users: 200,
+        groups: false,
+        ..SeedOptions::default()
+    };
+    clean_harness.seed(options.clone());
+    let clean = clean_harness.take(v1::SourceFilter::default()).await;
+
+    let harness = Harness::start().await;
+    harness.seed(options);
+    let faults = &harness.emulator.state.faults;
+    faults.reseed(11);
+    faults.add(FaultRule {
+        path_contains: Some("/mailboxSettings/userPurpose".into()),
+        status: Some(429),
+        retry_after: Some(0.2),
+        rate: Some(0.2),
+        ..FaultRule::default()
+    });
+    let throttled = harness.take(v1::SourceFilter::default()).await;
+    let fired: u64 = faults.list().iter().map(|rule| rule.fired).sum();
+    assert!(fired > 0, "no fault fired; the test proves nothing");
+    assert_eq!(throttled.snapshot_id, clean.snapshot_id);
+    assert_eq!(throttled.read_stats.unwrap().retries, fired);
+    assert_eq!(harness.emulator.state.accounting.early_retry_total(), 0);
 }
