@@ -312,7 +312,7 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
             } else {
                 user.mail = Some(user.user_principal_name.clone());
                 // Counted, not drawn, so the random sequence stays as it was.
-                if summary.unlicensed_with_mail % 2 == 0 {
+                if summary.unlicensed_with_mail.is_multiple_of(2) {
                     user.other_licenses = vec![LicenseSku::PowerBiPro];
                     summary.power_bi_only += 1;
                 }
