@@ -25,7 +25,7 @@ pub struct ProfileFlags {
     /// Contact folder name in each mailbox (default "Company Directory").
     #[arg(long)]
     pub folder: Option<String>,
-    /// Write into every licensed user's mailbox.
+    /// Write into every user mailbox (an enabled Exchange Online plan, not a shared/room/equipment mailbox).
     #[arg(long)]
     pub targets_all: bool,
     /// Write into the mailboxes of this group's (transitive) members; repeatable.

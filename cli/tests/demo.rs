@@ -43,4 +43,34 @@ fn demo_walks_the_journey_and_verifies_every_mailbox() {
         .expect("the summary counts directory reads");
     let per_sync: Vec<&str> = reads.split_whitespace().rev().take(2).collect();
     assert_eq!(per_sync, ["2", "2"], "{reads}");
+    let seeded_resources = number_before(&stdout, " shared/room/equipment mailboxes — galsync");
+    let dropped_resources = number_after(&stdout, "exclude shared/room/equipment mailboxes");
+    assert_eq!(
+        dropped_resources, seeded_resources,
+        "the profile drops exactly the seeded shared, room and equipment mailboxes:\n{stdout}"
+    );
+    assert!(seeded_resources > 0, "{stdout}");
+}
+
+/// The number printed right before `marker` on its line, e.g. "… 5 shared/room/…".
+fn number_before(text: &str, marker: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|line| line.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?}:\n{text}"));
+    let before = &line[..line.find(marker).unwrap_or(0)];
+    let word = before.split_whitespace().last().unwrap_or("");
+    word.parse()
+        .unwrap_or_else(|_| panic!("no number before {marker:?} in {line:?}"))
+}
+
+/// The last number on the line that contains `marker`, e.g. "… drops 5".
+fn number_after(text: &str, marker: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|line| line.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?}:\n{text}"));
+    let word = line.split_whitespace().last().unwrap_or("");
+    word.parse()
+        .unwrap_or_else(|_| panic!("no number at the end of {line:?}"))
 }

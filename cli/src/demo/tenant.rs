@@ -10,7 +10,12 @@ use uuid::Uuid;
 
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
 pub const TARGET_GROUP: &str = "galsync demo targets";
-pub const APP_ROLES: &[&str] = &["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"];
+pub const APP_ROLES: &[&str] = &[
+    "User.Read.All",
+    "Group.Read.All",
+    "MailboxSettings.Read",
+    "Contacts.ReadWrite",
+];
 
 pub struct DemoTenant {
     pub tenant_id: Uuid,

@@ -33,8 +33,18 @@ use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// The application permissions galsync needs: read the directory, write contacts.
-pub const GALSYNC_ROLES: [&str; 3] = ["User.Read.All", "Group.Read.All", "Contacts.ReadWrite"];
+/// The application permissions galsync needs: read the directory and each
+/// user's mailbox kind (`mailboxSettings/userPurpose` needs
+/// MailboxSettings.Read), write contacts.
+pub const GALSYNC_ROLES: [&str; 4] = [
+    "User.Read.All",
+    "Group.Read.All",
+    "MailboxSettings.Read",
+    "Contacts.ReadWrite",
+];
+
+/// The application permissions of a read-only app (the `directory` purpose).
+pub const DIRECTORY_ROLES: [&str; 3] = ["User.Read.All", "Group.Read.All", "MailboxSettings.Read"];
 
 /// RSA modulus size of the certificates the broker makes for tests.
 const CERTIFICATE_KEY_BITS: u32 = 2048;

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 
 use crate::broker::{millis_to_time, Broker};
 use crate::error::BrokerError;
-use crate::policy::Purpose;
+use crate::policy::{why_needed, Purpose};
 use crate::store::{AppRow, TenantRow};
 use crate::tokens::STATE_PENDING;
 
@@ -295,9 +295,18 @@ fn permission_check(purpose: Purpose, token: &AccessToken) -> ConnectionCheck {
     if missing.is_empty() {
         return ConnectionCheck::passed(name, format!("roles granted: {}", token.roles.join(", ")));
     }
+    let mut reasons = Vec::with_capacity(missing.len());
+    for role in &missing {
+        let why = why_needed(role);
+        if why.is_empty() {
+            reasons.push((*role).to_owned());
+        } else {
+            reasons.push(format!("{role} ({why})"));
+        }
+    }
     ConnectionCheck::failed(
         name,
-        format!("missing application permission(s): {}", missing.join(", ")),
+        format!("missing application permission(s): {}", reasons.join("; ")),
         format!(
             "add {} as Application permissions of Microsoft Graph and grant admin consent",
             missing.join(", ")

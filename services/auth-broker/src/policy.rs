@@ -38,9 +38,26 @@ impl Purpose {
                     "GroupMember.Read.All",
                     "Directory.Read.All",
                 ],
+                // user-get-mailboxsettings, Permissions (Application):
+                // "MailboxSettings.Read, MailboxSettings.ReadWrite".
+                &["MailboxSettings.Read", "MailboxSettings.ReadWrite"],
             ],
             Purpose::Contacts => &[&["Contacts.ReadWrite"]],
         }
+    }
+}
+
+/// What galsync does with a required permission, for Test Connection's advice.
+pub fn why_needed(role: &str) -> &'static str {
+    match role {
+        "User.Read.All" => "reads the users of the directory",
+        "Group.Read.All" => "reads the members of include, exclude and target groups",
+        "MailboxSettings.Read" => {
+            "reads mailboxSettings/userPurpose, which tells people's mailboxes from shared, \
+             room and equipment mailboxes"
+        }
+        "Contacts.ReadWrite" => "writes the contacts into the target mailboxes",
+        _ => "",
     }
 }
 

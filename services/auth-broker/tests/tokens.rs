@@ -11,6 +11,7 @@ use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 use galsync_testkit::{
     connect_tenant, create_emulated_app, BrokerStore, EmulatedTenant, Step, TenantApp, TestBroker,
+    DIRECTORY_ROLES,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -232,7 +233,10 @@ async fn callers_get_only_their_purpose_and_refusals_are_audited() {
     let broker = TestBroker::start().await;
     // Least privilege: a read app and a write app.
     let read_app = TenantApp {
-        requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
+        requested_roles: DIRECTORY_ROLES
+            .iter()
+            .map(|role| role.to_string())
+            .collect(),
         ..galsync_app(&broker)
     };
     let read_tenant = create_emulated_app(&emulator, Uuid::new_v4(), &read_app);

@@ -20,6 +20,18 @@ pub enum Error {
         #[source]
         source: GraphError,
     },
+    /// Graph refused `mailboxSettings/userPurpose`, which tells user, shared,
+    /// room and equipment mailboxes apart; `fix` says what the admin does.
+    #[error(
+        "failed to read which users have shared, room or equipment mailboxes in tenant \
+         {tenant_id} (graph answered {status}: {detail}); {fix}"
+    )]
+    UserPurpose {
+        tenant_id: String,
+        status: u16,
+        detail: String,
+        fix: &'static str,
+    },
     /// Another reader committed a round of the same tenant and scope first.
     #[error("another read of tenant {tenant_id} finished first; take the snapshot again")]
     Conflict { tenant_id: String },
@@ -77,6 +89,11 @@ pub fn status_from_error(error: Error) -> Status {
                 _ => Status::unavailable(message),
             }
         }
+        Error::UserPurpose { status, .. } => match status {
+            401 | 403 => Status::permission_denied(error.to_string()),
+            429 | 500..=599 => Status::unavailable(error.to_string()),
+            _ => Status::failed_precondition(error.to_string()),
+        },
         Error::Conflict { .. } => Status::aborted(error.to_string()),
         Error::Store(source) => {
             tracing::error!(error = %source, "directory-reader store failed");

@@ -230,7 +230,7 @@ impl CompiledFilter {
             checks.push(user.is_guest);
         }
         if !self.include_resource_mailboxes {
-            checks.push(user.looks_like_resource_mailbox());
+            checks.push(user.is_resource_mailbox());
         }
         if !self.include_disabled {
             checks.push(!user.account_enabled);

@@ -10,6 +10,7 @@ mod groups;
 mod grpc;
 mod merge;
 mod photos;
+mod purpose;
 mod reader;
 mod service;
 mod snapshot;

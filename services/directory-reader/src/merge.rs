@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use galsync_graph::GraphError;
 use serde_json::{Map, Value};
 
-use crate::source::{GraphUser, SourceUser};
+use crate::source::{has_exchange_plan, GraphUser, SourceUser};
 
 /// A delta entry as Graph sent it: merged property by property.
 pub type DeltaEntry = Map<String, Value>;
@@ -96,11 +96,11 @@ pub fn merge_entry(user: &mut SourceUser, entry: &Map<String, Value>) -> Result<
             .as_deref()
             .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest"));
     }
-    if present("assignedLicenses") {
+    if present("assignedPlans") {
         user.licensed = graph
-            .assigned_licenses
-            .as_ref()
-            .is_some_and(|licenses| !licenses.is_empty());
+            .assigned_plans
+            .as_deref()
+            .is_some_and(has_exchange_plan);
     }
     if present("onPremisesExtensionAttributes") {
         let mut attributes = Vec::with_capacity(15);
@@ -176,7 +176,9 @@ pub fn merge_round(
             None if previous.is_some() => round.removals.push(user_id),
             None => {}
             Some(user) if previous == Some(&user) => {}
-            Some(user) => {
+            Some(mut user) => {
+                // A changed user's mailbox purpose is read again (crate::purpose).
+                user.mailbox_purpose = None;
                 round.unsure_ids.push(user_id);
                 round.upserts.push(user);
             }
@@ -220,7 +222,7 @@ mod tests {
         .expect("merged");
         assert_eq!(user.mobile_phone.as_deref(), Some("+1 555 0199"));
         assert_eq!(user.mail.as_deref(), Some("ada@contoso.com"));
-        assert!(user.licensed, "absent assignedLicenses keeps the licence");
+        assert!(user.licensed, "absent assignedPlans keeps the licence");
         assert_eq!(user.manager_id.as_deref(), Some("m1"));
     }
 

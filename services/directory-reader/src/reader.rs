@@ -228,7 +228,8 @@ impl DirectoryReads {
         } else {
             read_prefiltered(client, prefilter).await
         };
-        let (users, delta_link) = read.map_err(|error| Error::graph(tenant_id, error))?;
+        let (mut users, delta_link) = read.map_err(|error| Error::graph(tenant_id, error))?;
+        crate::purpose::carry_over(&self.store, key, &mut users).await?;
         let version = self
             .store
             .commit_round(
@@ -251,6 +252,7 @@ impl DirectoryReads {
             users: Arc::new(by_id),
             read_at: Instant::now(),
         };
+        let state = crate::purpose::complete(client, &self.store, key, state).await?;
         self.remember(key, &state).await;
         Ok(state)
     }
@@ -325,6 +327,9 @@ impl DirectoryReads {
             users,
             read_at: Instant::now(),
         };
+        // Upserts come without a mailbox purpose: exactly the new and changed
+        // users (and any a failed attempt left unread) are read again.
+        let state = crate::purpose::complete(client, &self.store, key, state).await?;
         self.remember(key, &state).await;
         Ok(state)
     }

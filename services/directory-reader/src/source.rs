@@ -4,12 +4,43 @@
 use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes};
 use serde::{Deserialize, Serialize};
 
+use crate::purpose::MailboxPurpose;
+
 /// The `$select` of every user read: the mapped fields plus what the default
-/// exclusions need (`accountEnabled`, `userType`, `assignedLicenses`).
+/// exclusions and the targets need (`accountEnabled`, `userType`,
+/// `assignedPlans` for the Exchange Online plan).
 pub const READ_SELECT: &str = "id,displayName,givenName,surname,mail,userPrincipalName,\
 businessPhones,mobilePhone,jobTitle,department,companyName,officeLocation,streetAddress,\
 city,state,postalCode,country,employeeType,accountEnabled,userType,\
-onPremisesExtensionAttributes,assignedLicenses";
+onPremisesExtensionAttributes,assignedPlans";
+
+/// One entry of `assignedPlans` (assignedplan resource).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedPlan {
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub capability_status: Option<String>,
+}
+
+/// Holds Exchange Online: a plan of service `exchange` (assignedplan:
+/// "service: The name of the service; for example, exchange") whose
+/// capabilityStatus is `Enabled`, or `Warning` ("Available for normal use and
+/// assignment but is in a grace period"). Any other licence (Power BI alone)
+/// gives no mailbox.
+pub fn has_exchange_plan(plans: &[AssignedPlan]) -> bool {
+    plans.iter().any(|plan| {
+        let is_exchange = plan
+            .service
+            .as_deref()
+            .is_some_and(|service| service.eq_ignore_ascii_case("exchange"));
+        let usable = plan.capability_status.as_deref().is_some_and(|status| {
+            status.eq_ignore_ascii_case("Enabled") || status.eq_ignore_ascii_case("Warning")
+        });
+        is_exchange && usable
+    })
+}
 
 /// `/users` reads of a pre-filtered scope expand the manager with its name
 /// (the manager may be outside the scope); Graph then pages by 100.
@@ -61,7 +92,7 @@ pub struct GraphUser {
     #[serde(default)]
     pub on_premises_extension_attributes: Option<OnPremisesExtensionAttributes>,
     #[serde(default)]
-    pub assigned_licenses: Option<Vec<serde_json::Value>>,
+    pub assigned_plans: Option<Vec<AssignedPlan>>,
     /// Expanded in full reads.
     #[serde(default)]
     pub manager: Option<DirectoryObjectRef>,
@@ -93,7 +124,7 @@ pub struct SourceUser {
     pub employee_type: Option<String>,
     pub account_enabled: bool,
     pub is_guest: bool,
-    /// Holds at least one licence (`assignedLicenses` not empty).
+    /// Holds an enabled Exchange Online service plan (`assignedPlans`).
     pub licensed: bool,
     /// `extensionAttribute1..15`, index 0 = 1.
     pub extension_attributes: Vec<Option<String>>,
@@ -101,6 +132,10 @@ pub struct SourceUser {
     /// The manager's name as the last full read expanded it; used only when
     /// the manager is not among the users read (e.g. outside the pre-filter).
     pub manager_display_name: Option<String>,
+    /// `mailboxSettings.userPurpose`, read after the round that added or
+    /// changed the user (crate::purpose); `None` until then.
+    #[serde(default)]
+    pub mailbox_purpose: Option<MailboxPurpose>,
 }
 
 impl SourceUser {
@@ -162,25 +197,33 @@ impl SourceUser {
                 .as_deref()
                 .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest")),
             licensed: user
-                .assigned_licenses
-                .is_some_and(|licenses| !licenses.is_empty()),
+                .assigned_plans
+                .as_deref()
+                .is_some_and(has_exchange_plan),
             extension_attributes,
             manager_id,
             manager_display_name,
+            // New or changed: crate::purpose reads it again.
+            mailbox_purpose: None,
         }
     }
 
-    /// Has mail, an enabled account and a licence: a user mailbox galsync can write to.
+    /// A person's mailbox galsync can write to: an Exchange Online plan, mail,
+    /// a member, and Graph's `userPurpose` says `user` or `linked` (a shared
+    /// mailbox may hold an Exchange licence too).
     pub fn has_user_mailbox(&self) -> bool {
-        self.licensed && !is_blank(self.mail.as_deref()) && !self.is_guest
+        self.licensed
+            && !is_blank(self.mail.as_deref())
+            && !self.is_guest
+            && self
+                .mailbox_purpose
+                .is_some_and(|purpose| purpose.is_personal())
     }
 
-    /// Looks like a shared, room or equipment mailbox: Exchange creates those
-    /// as disabled, unlicensed member accounts with mail. Reading
-    /// `mailboxSettings/userPurpose` would be exact but costs a request per
-    /// candidate and MailboxSettings.Read, which the read app does not hold.
-    pub fn looks_like_resource_mailbox(&self) -> bool {
-        !self.account_enabled && !self.licensed && !self.is_guest && !is_blank(self.mail.as_deref())
+    /// A shared, room or equipment mailbox, as `mailboxSettings.userPurpose` says.
+    pub fn is_resource_mailbox(&self) -> bool {
+        self.mailbox_purpose
+            .is_some_and(|purpose| purpose.is_resource())
     }
 
     /// The value of a filterable attribute by its Graph name (case-insensitive).
@@ -245,6 +288,43 @@ mod tests {
         assert!(is_known_attribute("extensionAttribute15"));
         assert!(!is_known_attribute("extensionAttribute16"));
         assert!(!is_known_attribute("manager"));
+    }
+
+    fn plan(service: &str, status: &str) -> AssignedPlan {
+        AssignedPlan {
+            service: Some(service.to_owned()),
+            capability_status: Some(status.to_owned()),
+        }
+    }
+
+    #[test]
+    fn only_an_enabled_exchange_plan_makes_a_user_licensed() {
+        assert!(!has_exchange_plan(&[plan("PowerBI", "Enabled")]));
+        assert!(!has_exchange_plan(&[plan("exchange", "Suspended")]));
+        assert!(!has_exchange_plan(&[plan("exchange", "Deleted")]));
+        assert!(has_exchange_plan(&[
+            plan("PowerBI", "Enabled"),
+            plan("exchange", "Enabled")
+        ]));
+        assert!(has_exchange_plan(&[plan("Exchange", "Warning")]));
+    }
+
+    /// The purpose module reads exactly the users without a purpose: a user
+    /// a round adds or changes must come out of that round without one.
+    #[test]
+    fn a_changed_user_has_its_mailbox_purpose_read_again() {
+        let previous = SourceUser {
+            id: "u".into(),
+            mailbox_purpose: Some(MailboxPurpose::User),
+            ..SourceUser::default()
+        };
+        let entry = GraphUser {
+            id: "u".into(),
+            mobile_phone: Some("+1 425 555 0100".into()),
+            ..GraphUser::default()
+        };
+        let changed = SourceUser::from_graph(entry, Some(&previous));
+        assert_eq!(changed.mailbox_purpose, None);
     }
 
     #[test]

@@ -191,6 +191,37 @@ impl Store {
         Ok(new_version)
     }
 
+    /// Rewrites users of a scope in place, e.g. with the mailbox purpose read
+    /// after their round committed; the scope's version and delta link stay.
+    pub async fn update_scope_users(
+        &self,
+        tenant_id: &str,
+        scope_key: &str,
+        users: &[SourceUser],
+    ) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut encoded = Vec::with_capacity(users.len());
+        for user in users {
+            encoded.push((user.id.clone(), encode_user(user)?));
+        }
+        with_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await?;
+            for (user_id, data) in &encoded {
+                sqlx::query("UPDATE scope_users SET data = $1 WHERE tenant_id = $2 AND scope_key = $3 AND user_id = $4")
+                    .bind(data.as_str())
+                    .bind(tenant_id)
+                    .bind(scope_key)
+                    .bind(user_id.as_str())
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Stores a snapshot (or, when the same content exists, marks it taken again).
     pub async fn save_snapshot(&self, row: &SnapshotRow, entries: &[u8]) -> Result<()> {
         let now = now_secs();

@@ -1,6 +1,7 @@
-//! Target lists: which mailboxes receive the contacts. A target is an enabled,
-//! licensed member with mail (a user mailbox); everything a selector names that
-//! is not one comes back as unresolved, with the reason.
+//! Target lists: which mailboxes receive the contacts. A target is an enabled
+//! member with mail, an enabled Exchange Online plan and a mailbox Graph calls
+//! `user` or `linked` (`mailboxSettings.userPurpose`); everything a selector
+//! names that is not one comes back as unresolved, with the reason.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -20,10 +21,18 @@ fn mailbox_problem(user: &SourceUser) -> Option<&'static str> {
     if !user.account_enabled {
         return Some("account is disabled");
     }
-    if !user.has_user_mailbox() {
-        return Some("has no mailbox (no licence or no mail)");
+    if user.has_user_mailbox() {
+        return None;
     }
-    None
+    if user.is_resource_mailbox() {
+        return Some("is a shared, room or equipment mailbox (mailboxSettings.userPurpose)");
+    }
+    if !user.licensed {
+        return Some(
+            "has no mailbox galsync may use: no enabled Exchange Online plan in assignedPlans",
+        );
+    }
+    Some("has no mailbox (no mail, or graph reports no Exchange Online mailbox)")
 }
 
 impl Reader {

@@ -56,14 +56,20 @@ async fn a_new_manager_changes_exactly_that_entry_with_one_delta_request() {
         .set_manager(harness.tenant_id, worker, Some(new_boss))
         .unwrap();
     let delta_before = harness.requests_to("/users/delta");
+    let purpose_before = harness.requests_to("/users/{id}/mailboxSettings/userPurpose");
     let graph_before = harness.graph_requests();
     let second = harness.take(v1::SourceFilter::default()).await;
     assert_eq!(second.read_stats.clone().unwrap().mode, "delta");
     assert_eq!(harness.requests_to("/users/delta") - delta_before, 1);
+    // A changed user's mailbox purpose is read again: one $batch holding one GET.
+    assert_eq!(
+        harness.requests_to("/users/{id}/mailboxSettings/userPurpose") - purpose_before,
+        1
+    );
     assert_eq!(
         harness.graph_requests() - graph_before,
-        1,
-        "no manager lookup: the name comes from the users held"
+        3,
+        "the delta request and the purpose re-read, no manager lookup: the name comes from the users held"
     );
     let diff = harness.diff(&first.snapshot_id, &second.snapshot_id).await;
     assert_eq!(diff.changed_ids, [worker.to_string()]);

@@ -271,8 +271,9 @@ async fn the_odata_prefilter_reaches_graph_and_delta_rounds_respect_it() {
     let stats = second.read_stats.clone().unwrap();
     assert_eq!(stats.mode, "delta");
     assert_eq!(
-        stats.graph_requests, 2,
-        "one delta round and one id re-check against the pre-filter"
+        stats.graph_requests, 3,
+        "one delta round, one id re-check against the pre-filter and one $batch \
+         reading the changed user's mailbox purpose"
     );
     let entries = harness.entries(&second.snapshot_id).await;
     assert_eq!(entries.len(), 1);

@@ -1,5 +1,6 @@
 //! Snapshots of a 10,000-user emulated tenant over real gRPC and HTTP: the
-//! full read at ⌈10,000/999⌉ list requests, a no-op round at one delta
+//! full read at ⌈10,000/999⌉ list requests (and 500 `$batch` calls reading
+//! each user's mailbox purpose once), a no-op round at one delta
 //! request with the same snapshot id, and a round of changes whose diff
 //! names exactly the changed ids.
 
@@ -52,7 +53,9 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
     let stats = first.read_stats.clone().unwrap();
     assert_eq!(stats.mode, "full");
     assert_eq!(stats.users_read, 10_000);
-    assert_eq!(stats.graph_requests, 101);
+    // Plus each user's mailboxSettings/userPurpose, 20 per $batch call.
+    assert_eq!(harness.requests_to("/$batch"), 10_000 / 20);
+    assert_eq!(stats.graph_requests, 101 + 10_000 / 20);
 
     // Nothing changed: one delta request, the same snapshot.
     let unchanged = harness.take(v1::SourceFilter::default()).await;
@@ -83,7 +86,12 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
     let changed = harness.take(v1::SourceFilter::default()).await;
     assert_eq!(harness.requests_to("/users/delta"), 103, "one delta round");
     assert_eq!(harness.requests_to("/users"), 0, "no full re-read");
-    assert_eq!(changed.read_stats.clone().unwrap().graph_requests, 1);
+    // One delta request and one $batch reading the 6 changed users' purpose.
+    assert_eq!(changed.read_stats.clone().unwrap().graph_requests, 2);
+    assert_eq!(
+        harness.requests_to("/users/{id}/mailboxSettings/userPurpose"),
+        10_000 + 6
+    );
     assert_eq!(changed.entry_count, first.entry_count - 3);
     let diff = harness.diff(&first.snapshot_id, &changed.snapshot_id).await;
     let mut expected_changed: Vec<String> = picked[..5].iter().map(Uuid::to_string).collect();

@@ -102,6 +102,7 @@ pub fn admin_view(user: &User) -> Value {
     object.insert("managerId".to_owned(), json!(user.manager_id));
     object.insert("mailbox".to_owned(), json!(user.mailbox));
     object.insert("licensed".to_owned(), json!(user.licensed));
+    object.insert("otherLicenses".to_owned(), json!(user.other_licenses));
     object.insert("softDeleted".to_owned(), json!(user.deleted.is_some()));
     let photo = user.photo.as_ref().map(|photo| {
         json!({"etag": photo.etag, "contentType": photo.content_type, "size": photo.bytes.len()})

@@ -8,13 +8,15 @@
 //!   adds a minimal user (the object id is returned); a convenience for tests of other modules.
 //! - `routes() -> Router<AppState>`
 //!
-//! Telling mailbox kinds apart cheaply: shared, room and equipment mailboxes
-//! are disabled accounts without licences (`accountEnabled=false`,
-//! `assignedLicenses=[]`), so excluding disabled accounts excludes them too;
-//! `GET /users/{id}/mailboxSettings/userPurpose` (needs MailboxSettings.Read)
-//! names the kind for the few disabled users with mail that remain in doubt,
-//! and `GET /places/microsoft.graph.room` (Place.Read.All) lists every room
-//! mailbox with its `emailAddress` in one request.
+//! Mailbox kinds and licences as Graph shows them: `GET
+//! /users/{id}/mailboxSettings/userPurpose` (needs MailboxSettings.Read) names
+//! the kind (`user`, `shared`, `room`, `equipment`), 404
+//! MailboxNotEnabledForRESTAPI when there is no mailbox; `assignedPlans` lists
+//! each licence's service plans, Exchange Online being `service: "exchange"`.
+//! Resource mailboxes are usually disabled and unlicensed, but not always (the
+//! seed's first shared mailbox holds Exchange Online Plan 2), and a licence
+//! need not bring a mailbox (the seed's Power BI Pro-only members). `GET
+//! /places/microsoft.graph.room` (Place.Read.All) lists every room mailbox.
 
 pub mod admin;
 pub mod admin_groups;
@@ -46,7 +48,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-pub use model::{Group, MailboxKind, MemberRef, Photo, User, UserType};
+pub use model::{Group, LicenseSku, MailboxKind, MemberRef, Photo, User, UserType};
 pub use seed::{SeedOptions, SeedSummary};
 pub use store::{DeltaEvent, DirectoryError, DirectoryStore};
 

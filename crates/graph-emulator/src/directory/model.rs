@@ -16,6 +16,76 @@ use uuid::Uuid;
 /// The SKU id of Microsoft 365 E3, assigned to licensed users.
 pub const LICENSE_SKU_ID: &str = "05e9a617-0261-4cee-bb44-138d3ef5d965";
 
+/// One service plan of a licence, as `assignedPlans` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServicePlan {
+    pub service_plan_id: &'static str,
+    /// assignedplan: "service: The name of the service; for example, exchange."
+    pub service: &'static str,
+}
+
+/// A licence (product SKU) a user may hold besides Microsoft 365 E3, with the
+/// service plans it assigns. Ids from "Product names and service plan
+/// identifiers for licensing" (learn.microsoft.com/entra/identity/users/licensing-service-plan-reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LicenseSku {
+    /// Microsoft 365 E3 (SPE_E3): Exchange Online, SharePoint, Office, Teams.
+    Microsoft365E3,
+    /// Power BI Pro (POWER_BI_PRO): no Exchange Online plan, so no mailbox.
+    PowerBiPro,
+    /// Exchange Online (Plan 2) (EXCHANGEENTERPRISE), e.g. on a shared
+    /// mailbox that needs an archive or more than 50 GB.
+    ExchangeOnlinePlan2,
+}
+
+const E3_PLANS: &[ServicePlan] = &[
+    ServicePlan {
+        service_plan_id: "efb87545-963c-4e0d-99df-69c6916d9eb0",
+        service: "exchange",
+    },
+    ServicePlan {
+        service_plan_id: "5dbe027f-2339-4123-9542-606e4d348a72",
+        service: "SharePoint",
+    },
+    ServicePlan {
+        service_plan_id: "43de0ff5-c92c-492b-9116-175376d08c38",
+        service: "MicrosoftOffice",
+    },
+    ServicePlan {
+        service_plan_id: "57ff2da0-773e-42df-b2af-ffb7a2317929",
+        service: "TeamspaceAPI",
+    },
+];
+
+const POWER_BI_PRO_PLANS: &[ServicePlan] = &[ServicePlan {
+    service_plan_id: "70d33638-9c74-4d01-bfd3-562de28bd4ba",
+    service: "PowerBI",
+}];
+
+const EXCHANGE_PLAN_2_PLANS: &[ServicePlan] = &[ServicePlan {
+    service_plan_id: "efb87545-963c-4e0d-99df-69c6916d9eb0",
+    service: "exchange",
+}];
+
+impl LicenseSku {
+    pub fn sku_id(self) -> &'static str {
+        match self {
+            LicenseSku::Microsoft365E3 => LICENSE_SKU_ID,
+            LicenseSku::PowerBiPro => "f8a1db68-be16-40ed-86d5-cb42ce701560",
+            LicenseSku::ExchangeOnlinePlan2 => "19ec0d23-8335-4cbd-94ac-6050e30712fa",
+        }
+    }
+
+    pub fn service_plans(self) -> &'static [ServicePlan] {
+        match self {
+            LicenseSku::Microsoft365E3 => E3_PLANS,
+            LicenseSku::PowerBiPro => POWER_BI_PRO_PLANS,
+            LicenseSku::ExchangeOnlinePlan2 => EXCHANGE_PLAN_2_PLANS,
+        }
+    }
+}
+
 /// The Exchange Online mailbox behind a user object, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -127,8 +197,11 @@ pub struct User {
     pub extension_attributes: [Option<String>; 15],
     pub manager_id: Option<Uuid>,
     pub mailbox: MailboxKind,
-    /// Holds a licence that includes Exchange Online (`assignedLicenses`).
+    /// Holds Microsoft 365 E3, which includes Exchange Online.
     pub licensed: bool,
+    /// Licences held besides the E3 `licensed` stands for, e.g. Power BI Pro
+    /// alone (no mailbox) or Exchange Online Plan 2 on a shared mailbox.
+    pub other_licenses: Vec<LicenseSku>,
     pub photo: Option<Arc<Photo>>,
     pub created: DateTime<Utc>,
     /// Set while the user is soft-deleted.
@@ -187,6 +260,7 @@ impl User {
             manager_id: None,
             mailbox: MailboxKind::None,
             licensed: false,
+            other_licenses: Vec::new(),
             photo: None,
             created,
             deleted: None,
@@ -200,6 +274,20 @@ impl User {
         user.licensed = true;
         user.mailbox = MailboxKind::User;
         user
+    }
+
+    /// Every licence the user holds, E3 first.
+    pub fn licenses(&self) -> Vec<LicenseSku> {
+        let mut licenses = Vec::with_capacity(1 + self.other_licenses.len());
+        if self.licensed {
+            licenses.push(LicenseSku::Microsoft365E3);
+        }
+        for license in &self.other_licenses {
+            if !licenses.contains(license) {
+                licenses.push(*license);
+            }
+        }
+        licenses
     }
 
     /// Whether the contact writer can address this user's mailbox.

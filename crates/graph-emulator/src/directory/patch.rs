@@ -1,11 +1,12 @@
 //! Applying JSON with Graph's user property names to a stored user: what the
 //! admin API's add-user and patch-user take. Two admin-only keys extend Graph's
-//! names: `mailbox` (`none|user|shared|room|equipment`) and `licensed`.
+//! names: `mailbox` (`none|user|shared|room|equipment`), `licensed` (Microsoft
+//! 365 E3) and `otherLicenses` (`["power-bi-pro", "exchange-online-plan2"]`).
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::model::{MailboxKind, User, UserType};
+use super::model::{LicenseSku, MailboxKind, User, UserType};
 use super::store::DirectoryError;
 
 fn invalid(property: &str) -> DirectoryError {
@@ -74,6 +75,10 @@ pub fn apply_user_patch(user: &mut User, patch: &Map<String, Value>) -> Result<(
             "employeeType" => user.employee_type = optional_text(name, value)?,
             "accountEnabled" => user.account_enabled = boolean(name, value)?,
             "licensed" => user.licensed = boolean(name, value)?,
+            "otherLicenses" => {
+                user.other_licenses = serde_json::from_value::<Vec<LicenseSku>>(value.clone())
+                    .map_err(|_| invalid(name))?
+            }
             "businessPhones" => {
                 let Some(list) = value.as_array() else {
                     return Err(invalid(name));

@@ -1,7 +1,10 @@
 //! A deterministic synthetic tenant: the same seed gives the same object ids
 //! and data. Users are regular members (licensed ~85 % of all, some
-//! unlicensed with or without mail, ~3 % disabled), guests, and shared / room /
-//! equipment mailboxes (disabled, unlicensed). Managers form a tree; groups
+//! unlicensed with or without mail — every other one of those with mail holds
+//! Power BI Pro only, a licence without Exchange Online —, ~3 % disabled),
+//! guests, and shared / room / equipment mailboxes (disabled, unlicensed but
+//! for the first shared one, which holds Exchange Online Plan 2 as shared
+//! mailboxes with an archive must). Managers form a tree; groups
 //! nest departments inside divisions inside "All Staff".
 
 use std::collections::{HashMap, HashSet};
@@ -10,7 +13,7 @@ use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{Group, MailboxKind, User, UserType};
+use super::model::{Group, LicenseSku, MailboxKind, User, UserType};
 use super::names::{self, Office};
 use super::store::{DirectoryError, DirectoryStore};
 
@@ -71,6 +74,8 @@ pub struct SeedSummary {
     pub members: usize,
     pub licensed: usize,
     pub unlicensed_with_mail: usize,
+    /// Of `unlicensed_with_mail`: members holding Power BI Pro only.
+    pub power_bi_only: usize,
     pub disabled: usize,
     pub no_mail: usize,
     pub guests: usize,
@@ -240,6 +245,9 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
                 user.mailbox = kind;
                 user.account_enabled = false;
                 apply_office(&mut user, office);
+                if kind == MailboxKind::Shared && summary.shared == 0 {
+                    user.other_licenses = vec![LicenseSku::ExchangeOnlinePlan2];
+                }
                 match kind {
                     MailboxKind::Shared => summary.shared += 1,
                     MailboxKind::Room => summary.rooms += 1,
@@ -303,6 +311,11 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
                 summary.licensed += 1;
             } else {
                 user.mail = Some(user.user_principal_name.clone());
+                // Counted, not drawn, so the random sequence stays as it was.
+                if summary.unlicensed_with_mail.is_multiple_of(2) {
+                    user.other_licenses = vec![LicenseSku::PowerBiPro];
+                    summary.power_bi_only += 1;
+                }
                 summary.unlicensed_with_mail += 1;
             }
             if rng.percent() < options.disabled_percent {

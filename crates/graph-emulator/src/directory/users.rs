@@ -256,6 +256,10 @@ pub async fn get_manager(
     Ok(axum::Json(Value::Object(object)).into_response())
 }
 
+/// A user without an Exchange Online mailbox (no licence with an Exchange
+/// plan, a guest, an on-premises mailbox): Graph answers mailbox calls with
+/// 404 MailboxNotEnabledForRESTAPI ("REST API is not yet supported for this
+/// mailbox" — learn.microsoft.com/troubleshoot/exchange/.../rest-api-is-not-yet-supported-for-this-mailbox-error).
 fn mailbox_not_enabled() -> GraphError {
     GraphError::new(
         StatusCode::NOT_FOUND,
@@ -264,6 +268,8 @@ fn mailbox_not_enabled() -> GraphError {
     )
 }
 
+// user-get-mailboxsettings, Permissions: Application "MailboxSettings.Read,
+// MailboxSettings.ReadWrite" — nothing else (not User.Read.All) reads it.
 const MAILBOX_SETTINGS_READ: &[&str] = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
 
 fn mailbox_settings_user(
@@ -316,6 +322,9 @@ pub async fn get_mailbox_settings(
     .into_response())
 }
 
+/// `GET /users/{id}/mailboxSettings/userPurpose` (user-get-mailboxsettings,
+/// example 4): `{"@odata.context": …, "value": "user"}`; mailboxsettings:
+/// "user, linked, shared, room, equipment, others, unknownFutureValue".
 pub async fn get_user_purpose(
     State(state): State<AppState>,
     caller: GraphCaller,

@@ -14,7 +14,7 @@ use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
-use galsync_testkit::{connect_tenant, Step, TenantApp, TestBroker};
+use galsync_testkit::{connect_tenant, Step, TenantApp, TestBroker, DIRECTORY_ROLES};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
@@ -228,7 +228,10 @@ async fn connect_read_tenant(emulator: &Emulator, broker: &TestBroker) -> (Uuid,
     let read_app = TenantApp {
         domain: "contoso.onmicrosoft.com".to_owned(),
         display_name: "galsync reader".to_owned(),
-        requested_roles: vec!["User.Read.All".to_owned(), "Group.Read.All".to_owned()],
+        requested_roles: DIRECTORY_ROLES
+            .iter()
+            .map(|role| role.to_string())
+            .collect(),
         purposes: vec![v1::TokenPurpose::Directory],
         validity_days: 365,
         last_step: Step::GrantConsent,

@@ -1,0 +1,250 @@
+//! What kind of mailbox each user has, from Graph's documented signal:
+//! `GET /users/{id}/mailboxSettings/userPurpose` (user-get-mailboxsettings,
+//! example 4), whose values are `user, linked, shared, room, equipment,
+//! others, unknownFutureValue` (mailboxsettings resource). It needs the
+//! MailboxSettings.Read application permission (user-get-mailboxsettings,
+//! Permissions).
+//!
+//! Each user's purpose is read once, 20 users per `$batch` call
+//! (json-batching: at most 20 requests), and kept with the stored user. A
+//! round that adds or changes a user clears its purpose (the reader's
+//! contract), so exactly the new and changed users are read again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use galsync_graph::{BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::error::{Error, Result};
+use crate::reader::ScopeState;
+use crate::source::SourceUser;
+use crate::store::Store;
+
+/// A user's mailbox kind, `mailboxSettings.userPurpose`, or no mailbox at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MailboxPurpose {
+    /// "A user account with a mailbox in your local forest."
+    User,
+    /// "A mailbox linked to a user account in another forest."
+    Linked,
+    /// "A mailbox shared by two or more user accounts."
+    Shared,
+    /// "A mailbox that represents a conference room."
+    Room,
+    /// "A mailbox that represents a piece of equipment."
+    Equipment,
+    /// "Mailbox was found but the user purpose is different from the ones
+    /// specified in the previous scenarios."
+    Others,
+    /// A value Graph added after this was written.
+    UnknownFutureValue,
+    /// Graph answered 404: no Exchange Online mailbox (MailboxNotEnabledForRESTAPI:
+    /// unlicensed, a guest, soft-deleted or hosted on-premises).
+    NoMailbox,
+}
+
+impl MailboxPurpose {
+    /// The purpose from Graph's `value`; an unknown value is a future one.
+    pub fn from_graph(value: &str) -> MailboxPurpose {
+        match value {
+            "user" => MailboxPurpose::User,
+            "linked" => MailboxPurpose::Linked,
+            "shared" => MailboxPurpose::Shared,
+            "room" => MailboxPurpose::Room,
+            "equipment" => MailboxPurpose::Equipment,
+            "others" => MailboxPurpose::Others,
+            _ => MailboxPurpose::UnknownFutureValue,
+        }
+    }
+
+    /// Shared, room and equipment mailboxes: not people, never targets.
+    pub fn is_resource(self) -> bool {
+        matches!(
+            self,
+            MailboxPurpose::Shared | MailboxPurpose::Room | MailboxPurpose::Equipment
+        )
+    }
+
+    /// A mailbox that belongs to one person (local or linked account).
+    pub fn is_personal(self) -> bool {
+        matches!(self, MailboxPurpose::User | MailboxPurpose::Linked)
+    }
+}
+
+#[derive(Deserialize)]
+struct PurposeValue {
+    value: String,
+}
+
+fn purpose_url(user_id: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(user_id.as_bytes()).collect();
+    format!("/users/{encoded}/mailboxSettings/userPurpose")
+}
+
+/// The purpose one sub-response tells, or why it could not be read.
+fn purpose_from_response(tenant_id: &str, response: &BatchResponse) -> Result<MailboxPurpose> {
+    if response.is_success() {
+        let parsed: PurposeValue = response
+            .json()
+            .map_err(|error| Error::graph(tenant_id, error))?;
+        return Ok(MailboxPurpose::from_graph(&parsed.value));
+    }
+    let Some(error) = response.api_error() else {
+        return Err(Error::Internal(
+            "a failed sub-request without an error".into(),
+        ));
+    };
+    // No mailbox (MailboxNotEnabledForRESTAPI), or the user was deleted since
+    // the delta round: either way not a mailbox galsync can tell apart.
+    if error.status == 404 {
+        return Ok(MailboxPurpose::NoMailbox);
+    }
+    let fix = match error.status {
+        401 | 403 => {
+            "grant the read app the Microsoft Graph application permission MailboxSettings.Read \
+             and admin consent; if an Exchange application access policy or RBAC for \
+             Applications limits the app to some mailboxes, it must include every user galsync reads"
+        }
+        429 | 500..=599 => "graph is throttled or unavailable; the next snapshot retries",
+        _ => "",
+    };
+    Err(Error::UserPurpose {
+        tenant_id: tenant_id.to_owned(),
+        status: error.status,
+        detail: format!("{} {}", error.code, error.message),
+        fix,
+    })
+}
+
+/// Reads the purpose of one batch of at most 20 users.
+async fn read_batch(
+    client: &GraphClient,
+    tenant_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<(String, MailboxPurpose)>> {
+    let mut requests = Vec::with_capacity(user_ids.len());
+    for (index, user_id) in user_ids.iter().enumerate() {
+        requests.push(BatchRequest::get(index.to_string(), purpose_url(user_id)));
+    }
+    let outcome = client
+        .batch_with_retry(requests)
+        .await
+        .map_err(|error| Error::graph(tenant_id, error))?;
+    let mut purposes = Vec::with_capacity(user_ids.len());
+    for (user_id, response) in user_ids.iter().zip(outcome.responses.iter()) {
+        purposes.push((user_id.clone(), purpose_from_response(tenant_id, response)?));
+    }
+    Ok(purposes)
+}
+
+/// Before a full read replaces the scope's users: each user whose read fields
+/// are what the store holds keeps its stored purpose, so a full read (forced,
+/// or after `410 Gone`) reads the purpose of changed users only.
+pub async fn carry_over(
+    store: &Store,
+    scope_key: &(String, String),
+    users: &mut [SourceUser],
+) -> Result<()> {
+    let stored = store.scope_users(&scope_key.0, &scope_key.1).await?;
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let mut stored_by_id: HashMap<String, SourceUser> = HashMap::with_capacity(stored.len());
+    for user in stored {
+        stored_by_id.insert(user.id.clone(), user);
+    }
+    for user in users.iter_mut() {
+        let Some(stored_user) = stored_by_id.get_mut(&user.id) else {
+            continue;
+        };
+        let stored_purpose = stored_user.mailbox_purpose.take();
+        if *stored_user == *user {
+            user.mailbox_purpose = stored_purpose;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the purpose of every user of `state` that has none (new or changed
+/// in a round, or left unread by a failed attempt), stores it with the user
+/// and returns the completed state. Fails, storing what it read, when Graph
+/// refuses: the users left without a purpose are read by the next round.
+pub async fn complete(
+    client: &GraphClient,
+    store: &Store,
+    scope_key: &(String, String),
+    state: ScopeState,
+) -> Result<ScopeState> {
+    let (tenant_id, key) = (scope_key.0.as_str(), scope_key.1.as_str());
+    let mut unread: Vec<String> = state
+        .users
+        .values()
+        .filter(|user| user.mailbox_purpose.is_none())
+        .map(|user| user.id.clone())
+        .collect();
+    if unread.is_empty() {
+        return Ok(state);
+    }
+    unread.sort();
+    let mut users: HashMap<String, SourceUser> = (*state.users).clone();
+    let mut completed: Vec<SourceUser> = Vec::with_capacity(unread.len());
+    let mut failure = None;
+    // One call at a time: a sub-request answered 429 makes the next call wait
+    // its Retry-After, and a second call in flight would reach Graph inside
+    // that wait (throttling: "wait the number of seconds specified in the
+    // Retry-After header before retrying").
+    for chunk in unread.chunks(MAX_BATCH_REQUESTS) {
+        match read_batch(client, tenant_id, chunk).await {
+            Ok(purposes) => {
+                for (user_id, purpose) in purposes {
+                    if let Some(user) = users.get_mut(&user_id) {
+                        user.mailbox_purpose = Some(purpose);
+                        completed.push(user.clone());
+                    }
+                }
+            }
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    // What was read is kept even when a later call failed.
+    store.update_scope_users(tenant_id, key, &completed).await?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    info!(
+        tenant_id,
+        users = completed.len(),
+        "read the mailbox purpose of new and changed users"
+    );
+    Ok(ScopeState {
+        version: state.version,
+        delta_link: state.delta_link,
+        users: Arc::new(users),
+        read_at: state.read_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_values_map_to_purposes_and_unknown_values_are_future_ones() {
+        assert_eq!(MailboxPurpose::from_graph("room"), MailboxPurpose::Room);
+        assert_eq!(MailboxPurpose::from_graph("linked"), MailboxPurpose::Linked);
+        assert_eq!(
+            MailboxPurpose::from_graph("teamMailbox"),
+            MailboxPurpose::UnknownFutureValue
+        );
+        assert!(MailboxPurpose::Equipment.is_resource());
+        assert!(!MailboxPurpose::Others.is_resource());
+        assert!(MailboxPurpose::Linked.is_personal());
+        assert!(!MailboxPurpose::NoMailbox.is_personal());
+    }
+}
