@@ -31,7 +31,8 @@ pub struct FaultRule {
     pub path_contains: Option<String>,
     /// HTTP method, e.g. `POST`.
     pub method: Option<String>,
-    /// Status to answer instead of running the request (429, 500, 502, 503, 504).
+    /// Status to answer instead of running the request (400, 403, 429, 500,
+    /// 502, 503, 504; others answer `UnknownError`).
     pub status: Option<u16>,
     /// Retry-After seconds to send with `status`.
     pub retry_after: Option<f64>,
@@ -161,7 +162,15 @@ impl Faults {
 }
 
 fn injected_error(status: u16, retry_after: Option<f64>) -> Response {
+    // errors (learn.microsoft.com/graph/errors) lists the codes of 400 and
+    // 403: invalidRequest "the request is malformed or incorrect",
+    // accessDenied "the caller doesn't have permission to perform the action".
     let (code, message) = match status {
+        400 => ("invalidRequest", "The request is malformed or incorrect."),
+        403 => (
+            "accessDenied",
+            "The caller doesn't have permission to perform the action.",
+        ),
         429 => ("TooManyRequests", "Too many requests."),
         500 => ("InternalServerError", "An internal server error occurred."),
         502 => ("BadGateway", "Bad gateway."),

@@ -119,6 +119,14 @@ pub(crate) async fn run_batch(
                                 mailbox_id: mailbox.mailbox_id.clone(),
                             });
                         }
+                        // Refused authentication or permission holds for
+                        // every request to the mailbox: it fails at once.
+                        if matches!(api_error.status, 401 | 403) {
+                            return Err(Error::from_graph(
+                                &mailbox.mailbox_id,
+                                galsync_graph::GraphError::Api(api_error),
+                            ));
+                        }
                     }
                     let is_create = requests[*index].method == "POST";
                     if is_retryable(response.status, is_create) {

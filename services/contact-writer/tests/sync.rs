@@ -274,9 +274,21 @@ async fn a_mailbox_behind_an_access_policy_fails_alone() {
             .await
             .unwrap();
     assert_eq!(blocked.result.outcome, v1::MailboxOutcome::Failed as i32);
+    assert_eq!(blocked.result.errors.len(), 1);
+    let reason = &blocked.result.errors[0];
+    assert!(
+        reason.starts_with("blocked by an Exchange application access policy")
+            && reason.contains("add the mailbox to the app's scope"),
+        "the reason and its fix: {reason}"
+    );
+    let blocked_requests = harness
+        .emulator
+        .state
+        .accounting
+        .total(|key| key.mailbox == mailboxes[0]);
     assert_eq!(
-        blocked.result.errors,
-        vec!["blocked by an Exchange application access policy".to_owned()]
+        blocked_requests, 1,
+        "a fresh token cannot help: one request"
     );
     let allowed =
         galsync_contact_writer::grpc::run_request(&harness.engine, &request(&mailboxes[1]), false)
