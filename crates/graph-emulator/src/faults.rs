@@ -31,7 +31,8 @@ pub struct FaultRule {
     pub path_contains: Option<String>,
     /// HTTP method, e.g. `POST`.
     pub method: Option<String>,
-    /// Status to answer instead of running the request (429, 500, 502, 503, 504).
+    /// Status to answer instead of running the request (400, 403, 429, 500,
+    /// 502, 503, 504; others answer `UnknownError`).
     pub status: Option<u16>,
     /// Retry-After seconds to send with `status`.
     pub retry_after: Option<f64>,
@@ -196,10 +197,18 @@ fn injected_error(answer: InjectedAnswer) -> Response {
         html_body,
         ..
     } = answer;
+    // errors (learn.microsoft.com/graph/errors) lists the codes of 400 and
+    // 403: invalidRequest "the request is malformed or incorrect",
+    // accessDenied "the caller doesn't have permission to perform the action".
     if html_body {
         return html_error(status, retry_after);
     }
     let (code, message) = match status {
+        400 => ("invalidRequest", "The request is malformed or incorrect."),
+        403 => (
+            "accessDenied",
+            "The caller doesn't have permission to perform the action.",
+        ),
         429 => ("TooManyRequests", "Too many requests."),
         500 => ("InternalServerError", "An internal server error occurred."),
         502 => ("BadGateway", "Bad gateway."),

@@ -258,6 +258,31 @@ impl GraphError {
     pub fn is_ambiguous(&self) -> bool {
         matches!(self, GraphError::Ambiguous { .. })
     }
+
+    /// Whether trying again later may succeed: Graph answered a transient
+    /// status (429, 5xx, see [`crate::retry::is_transient_status`]), the
+    /// connection failed, dropped or timed out, or retries ran out on such a
+    /// failure. Graph's answer with any other status (400, 401, 403, 404, …)
+    /// and a request galsync could not even build are permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GraphError::Api(api_error) => crate::retry::is_transient_status(api_error.status),
+            GraphError::GaveUp { last_error, .. } => last_error.is_transient(),
+            GraphError::Connection { .. } | GraphError::Ambiguous { .. } => true,
+            // The token service or the broker may be back later; a response
+            // cut short may decode next time.
+            GraphError::Token(_)
+            | GraphError::Decode { .. }
+            | GraphError::InvalidBatch { .. }
+            | GraphError::BatchResponseMissing { .. }
+            | GraphError::MissingDeltaLink => true,
+            GraphError::Encode { .. }
+            | GraphError::InvalidUrl { .. }
+            | GraphError::ForeignUrl { .. }
+            | GraphError::BatchTooLarge { .. }
+            | GraphError::InvalidConfig { .. } => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -313,6 +338,28 @@ mod tests {
         let gateway = ApiError::from_response(502, b"<html>Bad Gateway</html>", None);
         assert_eq!(gateway.code, "unknown");
         assert_eq!(gateway.message, "<html>Bad Gateway</html>");
+    }
+
+    #[test]
+    fn permanent_answers_are_told_from_transient_failures() {
+        let unsupported_query = GraphError::Api(api_error(400, "ErrorInvalidUrlQuery", "x"));
+        let denied = GraphError::Api(api_error(403, "ErrorAccessDenied", "x"));
+        let gone = GraphError::Api(api_error(404, "ErrorItemNotFound", "x"));
+        assert!(!unsupported_query.is_transient());
+        assert!(!denied.is_transient());
+        assert!(!gone.is_transient());
+        let html_gateway = GraphError::GaveUp {
+            attempts: 6,
+            waited: Duration::from_secs(3),
+            last_error: Box::new(GraphError::Api(ApiError::from_response(
+                504,
+                b"<html><body>504 Gateway Time-out</body></html>",
+                None,
+            ))),
+        };
+        assert!(html_gateway.is_transient());
+        let throttled = GraphError::Api(api_error(429, "ApplicationThrottled", "x"));
+        assert!(throttled.is_transient());
     }
 
     #[test]

@@ -150,9 +150,27 @@ pub(crate) fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option
     parse_retry_after(value)
 }
 
-/// Statuses worth retrying when the request is idempotent.
+/// Statuses worth retrying when the request is idempotent: the transient
+/// ones. errors (learn.microsoft.com/graph/errors): 429 "should not attempt
+/// to repeat the request until an amount of time has elapsed", 503 "you may
+/// repeat the request after a delay", 500, 502 and 504 from the service or a
+/// gateway (whatever their body, HTML included), 509 "can retry the request
+/// again after more time has elapsed". Every other status (400, 401, 403,
+/// 404, 409, 501, 507, …) says something retrying cannot fix.
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 509)
+}
+
 pub(crate) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
+    is_transient_status(status)
+}
+
+/// Whether a 401/403 may go away with a freshly issued token (a role just
+/// consented, a revoked token). Not when Exchange keeps the app out of the
+/// mailbox (an application access policy or RBAC for Applications scope):
+/// the token is fine, the mailbox is outside the app's scope.
+pub(crate) fn fresh_token_may_help(api_error: &crate::error::ApiError) -> bool {
+    matches!(api_error.status, 401 | 403) && !api_error.is_access_denied_by_policy()
 }
 
 /// Statuses after which Graph did not apply the request, so even a create
@@ -221,6 +239,36 @@ mod tests {
         );
         budget.record_attempt();
         assert_eq!(budget.next_delay(Some(Duration::from_millis(600))), None);
+    }
+
+    #[test]
+    fn only_transient_statuses_are_retried() {
+        for status in [429, 500, 502, 503, 504, 509] {
+            assert!(is_transient_status(status), "{status}");
+        }
+        for status in [400, 401, 403, 404, 405, 409, 410, 412, 413, 422, 501, 507] {
+            assert!(!is_transient_status(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_fresh_token_cannot_open_a_mailbox_outside_the_app_scope() {
+        let body = |message: &str| {
+            serde_json::json!({"error": {"code": "ErrorAccessDenied", "message": message}})
+                .to_string()
+        };
+        let scope = crate::error::ApiError::from_response(
+            403,
+            body("Access to OData is disabled.").as_bytes(),
+            None,
+        );
+        let missing_role = crate::error::ApiError::from_response(
+            403,
+            body("Access is denied. Check credentials and try again.").as_bytes(),
+            None,
+        );
+        assert!(!fresh_token_may_help(&scope));
+        assert!(fresh_token_may_help(&missing_role));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use galsync_graph::GraphError;
 
+use crate::advice;
+
 /// The plain-words reason an application access policy keeps galsync out.
 pub const BLOCKED_BY_POLICY: &str = "blocked by an Exchange application access policy";
 
@@ -78,21 +80,27 @@ impl Error {
         )
     }
 
-    /// Whether trying again later can help.
+    /// Whether trying again later can help: not after Graph's permanent
+    /// answer (400, 401, 403, 404, …), only after a transient one (429, 5xx)
+    /// or a failed, dropped or timed-out connection.
     pub fn is_retryable(&self) -> bool {
-        !matches!(
-            self,
+        match self {
+            Error::Graph { source, .. } => source.is_transient(),
             Error::BlockedByPolicy { .. }
-                | Error::MailboxNotEnabled { .. }
-                | Error::InvalidRequest(_)
-                | Error::SnapshotNotFound { .. }
-        )
+            | Error::MailboxNotEnabled { .. }
+            | Error::InvalidRequest(_)
+            | Error::SnapshotNotFound { .. } => false,
+            _ => true,
+        }
     }
 
-    /// What an administrator reads in the run report.
+    /// What an administrator reads in the run report: the reason, and the
+    /// fix when retrying cannot help.
     pub fn plain_words(&self) -> String {
         match self {
-            Error::BlockedByPolicy { .. } => BLOCKED_BY_POLICY.to_owned(),
+            Error::BlockedByPolicy { .. } => advice::OUTSIDE_EXCHANGE_SCOPE.to_owned(),
+            Error::MailboxNotEnabled { reason, .. } => advice::mailbox_not_enabled(reason),
+            Error::Graph { source, .. } => advice::graph_failure(source),
             other => other.to_string(),
         }
     }

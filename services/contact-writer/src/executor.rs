@@ -119,6 +119,14 @@ pub(crate) async fn run_batch(
                                 mailbox_id: mailbox.mailbox_id.clone(),
                             });
                         }
+                        // Refused authentication or permission holds for
+                        // every request to the mailbox: it fails at once.
+                        if matches!(api_error.status, 401 | 403) {
+                            return Err(Error::from_graph(
+                                &mailbox.mailbox_id,
+                                galsync_graph::GraphError::Api(api_error),
+                            ));
+                        }
                     }
                     let is_create = requests[*index].method == "POST";
                     if is_retryable(response.status, is_create) {
@@ -270,16 +278,18 @@ pub async fn look_up(
                 continue;
             };
             if !response.is_success() {
-                let reason = response
-                    .api_error()
-                    .map(|error| error.to_string())
-                    .unwrap_or_default();
-                return Err(Error::Graph {
-                    mailbox_id: mailbox.mailbox_id.clone(),
-                    source: galsync_graph::GraphError::InvalidBatch {
-                        reason: format!("look-up of {source_id} failed: {reason}"),
+                // Graph's own answer keeps its status, so a permanent one
+                // fails the mailbox for good and a transient one is retried.
+                let source = match response.api_error() {
+                    Some(api_error) => galsync_graph::GraphError::Api(api_error),
+                    None => galsync_graph::GraphError::InvalidBatch {
+                        reason: format!(
+                            "look-up of {source_id} answered status {}",
+                            response.status
+                        ),
                     },
-                });
+                };
+                return Err(Error::from_graph(&mailbox.mailbox_id, source));
             }
             let page = response
                 .json::<Page<Value>>()

@@ -185,7 +185,9 @@ mod tests {
         assert_eq!(result.outcome, v1::MailboxOutcome::Failed as i32);
         assert_eq!(
             result.errors,
-            vec!["blocked by an Exchange application access policy".to_owned()]
+            vec![crate::advice::OUTSIDE_EXCHANGE_SCOPE.to_owned()]
         );
+        assert!(result.errors[0].starts_with("blocked by an Exchange application access policy"));
+        assert!(result.errors[0].contains("add the mailbox to the app's scope"));
     }
 }

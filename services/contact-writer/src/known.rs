@@ -2,7 +2,7 @@
 //! be trusted, else rebuilt from the folder's contacts (ownership property),
 //! and corrected by the repair pass (contacts delta).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use galsync_graph::models::Page;
 use galsync_graph::GraphRequest;
@@ -132,10 +132,19 @@ fn adopt_by_email(
     }
 }
 
+/// Contacts per contacts-delta page galsync asks for (`Prefer:
+/// odata.maxpagesize`); without it Graph pages by 10, so a 2,000-contact
+/// folder would cost 200 requests instead of 10.
+pub const DELTA_PAGE_SIZE: usize = 200;
+
 /// The repair pass: one contacts-delta round on the folder from `delta_link`
-/// (from scratch when empty). Contacts a user edited get the hash of their
-/// current values (so the plan restores them); deleted ones are forgotten
-/// (so the plan re-creates them). Returns the next round's link.
+/// (from scratch when empty). contact-delta takes `$select` and nothing else,
+/// so the round carries no ownership property: galsync's contacts are told
+/// by their ids, which `known` holds (from the store or the folder listing).
+/// Contacts a user edited get the hash of their current values (so the plan
+/// restores them); deleted ones are forgotten (so the plan re-creates them):
+/// `@removed` in an incremental round, absent from a round from scratch.
+/// Returns the next round's link.
 pub async fn repair(
     mailbox: &MailboxGraph,
     folder_id: &str,
@@ -143,16 +152,21 @@ pub async fn repair(
     known: &mut HashMap<String, Known>,
     rules: &FieldRules,
 ) -> Result<String, Error> {
+    // contact-delta: "You can use a $select query parameter"; the id is
+    // always returned.
     let initial = format!(
-        "{}/delta?{}",
+        "{}/delta?$select={}",
         mailbox.contacts_path(folder_id),
-        mailbox.contact_query()
+        mapping::select_list()
     );
-    let mut url = if delta_link.is_empty() {
+    let mut from_scratch = delta_link.is_empty();
+    let mut url = if from_scratch {
         initial.clone()
     } else {
         delta_link.to_owned()
     };
+    // Contact ids a round from scratch returned: every contact of the folder.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut restarted = false;
     let mut source_by_contact: HashMap<String, String> = known
         .iter()
@@ -160,12 +174,18 @@ pub async fn repair(
         .collect();
     let mut repaired = 0u64;
     loop {
-        let page: Page<Value> = match mailbox.send(GraphRequest::get(url.clone())).await {
+        // contact-delta: request header `Prefer: odata.maxpagesize={x}`, sent
+        // with every page of the round as its example does.
+        let request = GraphRequest::get(url.clone())
+            .with_header("Prefer", format!("odata.maxpagesize={DELTA_PAGE_SIZE}"));
+        let page: Page<Value> = match mailbox.send(request).await {
             Ok(response) => response
                 .json()
                 .map_err(|error| Error::from_graph(&mailbox.mailbox_id, error))?,
             Err(Error::Graph { source, .. }) if source.is_resync_required() && !restarted => {
                 restarted = true;
+                from_scratch = true;
+                seen.clear();
                 url = initial.clone();
                 continue;
             }
@@ -173,6 +193,9 @@ pub async fn repair(
         };
         for item in &page.value {
             let contact_id = item["id"].as_str().unwrap_or_default();
+            if from_scratch && item.get("@removed").is_none() {
+                seen.insert(contact_id.to_owned());
+            }
             let Some(source_id) = source_by_contact.get(contact_id).cloned() else {
                 continue;
             };
@@ -193,6 +216,9 @@ pub async fn repair(
             }
         }
         if let Some(next_link) = page.delta_link {
+            if from_scratch {
+                repaired += forget_unseen(known, &seen);
+            }
             if repaired > 0 {
                 tracing::info!(mailbox = %mailbox.mailbox_id, repaired, "repair pass found contacts edited or deleted by the user");
             }
@@ -203,4 +229,12 @@ pub async fn repair(
             None => return Ok(String::new()),
         }
     }
+}
+
+/// After a round from scratch: forgets the known contacts the folder no
+/// longer holds (so the plan re-creates them); returns how many.
+fn forget_unseen(known: &mut HashMap<String, Known>, seen: &HashSet<String>) -> u64 {
+    let before = known.len();
+    known.retain(|_, entry| seen.contains(&entry.contact_id));
+    (before - known.len()) as u64
 }

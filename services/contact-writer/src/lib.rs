@@ -7,8 +7,9 @@
 //! rebuild, repair), [`mailbox`] (paced Graph per mailbox, folder),
 //! [`executor`] (batches, retries, uncertain creates), [`pacing`],
 //! [`reconcile`] (the flow; its writing half in `reconcile::writes`), [`purge`], [`work`] (work-queue loop),
-//! [`store`], [`grpc`].
+//! [`store`], [`grpc`], [`advice`] (a failed mailbox's reason and fix).
 
+pub mod advice;
 pub mod coalesce;
 mod config;
 pub mod engine;

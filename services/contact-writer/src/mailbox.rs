@@ -54,6 +54,8 @@ pub struct FolderChoice {
     pub folder_id: Option<String>,
     /// Other folders with the same name, left alone.
     pub duplicate_folder_ids: Vec<String>,
+    /// Created by this call: known to be empty, nothing to list.
+    pub created: bool,
 }
 
 /// What one reconciliation sent, counted by the mailbox itself: a batch
@@ -230,7 +232,7 @@ impl MailboxGraph {
         if folder_ids.len() == 1 {
             return Ok(FolderChoice {
                 folder_id: folder_ids.pop(),
-                duplicate_folder_ids: Vec::new(),
+                ..FolderChoice::default()
             });
         }
         // Several folders share the name: keep the one holding our contacts.
@@ -246,6 +248,7 @@ impl MailboxGraph {
         Ok(FolderChoice {
             folder_id: Some(chosen),
             duplicate_folder_ids: duplicates,
+            created: false,
         })
     }
 
@@ -294,7 +297,7 @@ impl MailboxGraph {
         }
         Ok(Some(FolderChoice {
             folder_id: Some(folder_id.to_owned()),
-            duplicate_folder_ids: Vec::new(),
+            ..FolderChoice::default()
         }))
     }
 
@@ -310,6 +313,7 @@ impl MailboxGraph {
         Ok(FolderChoice {
             folder_id: Some(folder_id),
             duplicate_folder_ids: Vec::new(),
+            created: true,
         })
     }
 

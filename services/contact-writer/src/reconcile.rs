@@ -139,7 +139,11 @@ pub async fn reconcile_desired(
     let folder_changed = folder_id != stored.folder_id;
     let state_trusted = stored.state_valid && !folder_changed;
     let mirror = deletion.mode == v1::DeletionMode::Mirror;
-    let must_list = !state_trusted || job.dry_run || mirror || job.policy.adopt_existing;
+    // A folder created just now is known to be empty: neither listed nor
+    // read through delta, the writer goes straight to creates.
+    let folder_is_new = folder.created;
+    let must_list =
+        !folder_is_new && (!state_trusted || job.dry_run || mirror || job.policy.adopt_existing);
     let records = if folder_changed {
         HashMap::new()
     } else {
@@ -156,7 +160,7 @@ pub async fn reconcile_desired(
     } else {
         String::new()
     };
-    if job.policy.repair && !job.dry_run {
+    if job.policy.repair && !job.dry_run && !folder_is_new {
         delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
     }
     let plan = plan::build(
@@ -198,7 +202,7 @@ pub async fn reconcile_desired(
     store
         .mark_uncertain(&job.profile_id, &job.mailbox_id, &folder_id)
         .await?;
-    if must_list {
+    if must_list || folder_is_new {
         run.records = rebuilt_records(&known);
         store
             .replace_all(

@@ -62,16 +62,28 @@ async fn a_renamed_or_deleted_folder_is_restored_without_duplicates() {
     assert!(owned.values().all(|contacts| contacts.len() == 1));
 }
 
+/// HTTP requests one reconciliation sent (a `$batch` is one).
+fn requests(report: &galsync_contact_writer::reconcile::Report) -> u64 {
+    report.result.counts.unwrap_or_default().graph_requests
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    let entries = directory(20);
+    let entries = directory(450);
     let repair = v1::WritePolicy {
         repair: true,
         ..policy()
     };
-    succeeded(&harness.sync(&mailbox, &entries, repair.clone()).await);
+    // First run: the folder is created, so it is known to be empty: no
+    // listing, no delta, straight to creates. Folder look-up + folder create
+    // + 23 batches of (at most) 20 creates.
+    let first = harness.sync(&mailbox, &entries, repair.clone()).await;
+    succeeded(&first);
+    assert_eq!(harness.contact_reads(), 0, "a new folder is not read back");
+    assert_eq!(requests(&first), 2 + 23);
+
     let contacts = harness.folder_contacts(&mailbox);
     let edited_id = contacts[0]["id"].as_str().unwrap().to_owned();
     let edited_name = contacts[0]["displayName"].as_str().unwrap().to_owned();
@@ -94,9 +106,23 @@ async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
         .user_delete_contact(harness.tenant_id, &mailbox, &deleted_id)
         .unwrap();
 
-    succeeded(&harness.sync(&mailbox, &entries, repair).await);
+    // Repair run: folder check ($batch) + the folder's 449 contacts through
+    // delta in pages of 200 (3 GETs, `$select` only, which the emulator
+    // holds to contact-delta) + one $batch restoring the edit and the delete.
+    harness.emulator.state.accounting.reset();
+    let repaired = harness.sync(&mailbox, &entries, repair.clone()).await;
+    succeeded(&repaired);
+    let counts = repaired.result.counts.unwrap();
+    assert_eq!((counts.updated, counts.created, counts.deleted), (1, 1, 0));
+    assert_eq!(harness.delta_pages(200), 3, "449 contacts in pages of 200");
+    assert_eq!(
+        harness.delta_pages(400),
+        0,
+        "no query contact-delta refuses"
+    );
+    assert_eq!(requests(&repaired), 1 + 3 + 1);
     let owned = harness.owned_by_source(&mailbox);
-    assert_eq!(owned.len(), 20, "the deleted contact is back");
+    assert_eq!(owned.len(), 450, "the deleted contact is back");
     assert!(owned.values().all(|contacts| contacts.len() == 1));
     let restored = harness
         .folder_contacts(&mailbox)
@@ -108,6 +134,22 @@ async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
         Some(edited_name.as_str()),
         "the edit is undone"
     );
+
+    // Nothing changed since: folder check + one delta page (it holds the
+    // two contacts the repair wrote after its round began), no writes.
+    harness.emulator.state.accounting.reset();
+    let quiet = harness.sync(&mailbox, &entries, repair).await;
+    succeeded(&quiet);
+    assert_eq!(harness.all_contact_writes(), 0);
+    assert_eq!(harness.delta_pages(200), 1);
+    assert_eq!(requests(&quiet), 2);
+
+    // Without repair, a run where nothing changed is the folder check alone.
+    harness.emulator.state.accounting.reset();
+    let no_op = harness.sync(&mailbox, &entries, policy()).await;
+    succeeded(&no_op);
+    assert_eq!(harness.contact_reads(), 0, "no folder listing");
+    assert_eq!(requests(&no_op), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

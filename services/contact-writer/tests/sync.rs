@@ -215,6 +215,43 @@ async fn a_create_applied_before_the_connection_dropped_is_not_duplicated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_look_up_graph_refuses_for_good_fails_the_mailbox_for_good() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(45);
+    // A create whose answer is lost must be looked up before it is made
+    // again; Graph refuses the look-up as malformed.
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        method: Some("POST".to_owned()),
+        nth: Some(25),
+        abort_after_apply: true,
+        ..Default::default()
+    });
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        method: Some("GET".to_owned()),
+        status: Some(400),
+        ..Default::default()
+    });
+    let job = harness.job(&mailbox, policy());
+    let error = galsync_contact_writer::reconcile::reconcile(
+        &harness.engine,
+        &job,
+        &entries,
+        &galsync_contact_writer::snapshot::PhotoMap::new(),
+    )
+    .await
+    .expect_err("the look-up is refused");
+    assert!(!error.is_retryable(), "{error}");
+    let reason = error.plain_words();
+    assert!(
+        reason.contains("400 invalidRequest") && reason.contains("retrying cannot fix this"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_thirty_percent_holds_the_deletes_for_approval() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
@@ -274,9 +311,21 @@ async fn a_mailbox_behind_an_access_policy_fails_alone() {
             .await
             .unwrap();
     assert_eq!(blocked.result.outcome, v1::MailboxOutcome::Failed as i32);
+    assert_eq!(blocked.result.errors.len(), 1);
+    let reason = &blocked.result.errors[0];
+    assert!(
+        reason.starts_with("blocked by an Exchange application access policy")
+            && reason.contains("add the mailbox to the app's scope"),
+        "the reason and its fix: {reason}"
+    );
+    let blocked_requests = harness
+        .emulator
+        .state
+        .accounting
+        .total(|key| key.mailbox == mailboxes[0]);
     assert_eq!(
-        blocked.result.errors,
-        vec!["blocked by an Exchange application access policy".to_owned()]
+        blocked_requests, 1,
+        "a fresh token cannot help: one request"
     );
     let allowed =
         galsync_contact_writer::grpc::run_request(&harness.engine, &request(&mailboxes[1]), false)

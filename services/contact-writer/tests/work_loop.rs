@@ -183,11 +183,108 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
     let failed = queue.failed.lock().unwrap().clone();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].lease_token, "lease-item-2");
-    assert_eq!(
-        failed[0].reason,
-        "blocked by an Exchange application access policy"
+    assert!(
+        failed[0]
+            .reason
+            .starts_with("blocked by an Exchange application access policy"),
+        "{}",
+        failed[0].reason
     );
+    assert!(failed[0]
+        .reason
+        .contains("add the mailbox to the app's scope"));
     assert!(!failed[0].retryable);
+}
+
+/// Graph requests to `mailbox` counted by the emulator, by status.
+fn mailbox_requests(harness: &Harness, mailbox: &str, status: u16) -> u64 {
+    harness
+        .emulator
+        .state
+        .accounting
+        .total(|key| key.mailbox == mailbox && key.status == status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_graph_error_ends_the_attempt_at_once_with_its_fix() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(5));
+    // Graph refuses the folder look-up as malformed, as it would a query it
+    // does not support: retrying cannot change its answer.
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        status: Some(400),
+        ..Default::default()
+    });
+    let queue = FakeQueue::default();
+    queue
+        .items
+        .lock()
+        .unwrap()
+        .push(sync_item(&harness, 0, &mailbox, false));
+    queue.work_through(&harness, 1, 30, 1).await;
+
+    let failed = queue.failed.lock().unwrap().clone();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        !failed[0].retryable,
+        "the work queue must not offer it again"
+    );
+    let reason = &failed[0].reason;
+    assert!(reason.contains("400 invalidRequest"), "{reason}");
+    assert!(
+        reason.contains("retrying cannot fix this: graph does not accept a request galsync sent"),
+        "{reason}"
+    );
+    assert_eq!(mailbox_requests(&harness, &mailbox, 400), 1, "one request");
+    assert_eq!(
+        harness
+            .emulator
+            .state
+            .accounting
+            .total(|key| key.mailbox == mailbox),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_503_is_retried_and_the_mailbox_completes() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(5));
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        method: Some("GET".to_owned()),
+        status: Some(503),
+        times: Some(2),
+        ..Default::default()
+    });
+    let queue = FakeQueue::default();
+    queue
+        .items
+        .lock()
+        .unwrap()
+        .push(sync_item(&harness, 0, &mailbox, false));
+    queue.work_through(&harness, 1, 30, 1).await;
+
+    assert!(queue.failed.lock().unwrap().is_empty());
+    let completed = queue.completed.lock().unwrap().clone();
+    let counts = completed[0].result.as_ref().unwrap().counts.unwrap();
+    assert_eq!(counts.created, 5);
+    assert_eq!(counts.retries, 2);
+    assert_eq!(mailbox_requests(&harness, &mailbox, 503), 2);
+    assert_eq!(harness.owned_by_source(&mailbox).len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

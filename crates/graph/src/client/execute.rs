@@ -56,7 +56,7 @@ impl GraphClient {
                 }
                 AttemptOutcome::Status(api_error) => {
                     let status = api_error.status;
-                    if matches!(status, 401 | 403) && !token_refreshed {
+                    if retry::fresh_token_may_help(&api_error) && !token_refreshed {
                         token_refreshed = true;
                         self.stats.record_auth_retry();
                         let reason = InvalidationReason {

@@ -341,7 +341,7 @@ async fn unauthorized_invalidates_the_token_and_retries_once() {
 }
 
 #[tokio::test]
-async fn a_persistent_access_policy_denial_fails_after_one_fresh_token() {
+async fn an_access_policy_denial_fails_at_once_without_a_fresh_token() {
     let arrivals = Arrivals::default();
     let server_arrivals = arrivals.clone();
     let router = Router::new().route(
@@ -366,6 +366,51 @@ async fn a_persistent_access_policy_denial_fails_after_one_fresh_token() {
 
     assert!(error.is_access_denied_by_policy(), "{error:?}");
     assert_eq!(error.status(), Some(403));
-    assert_eq!(arrivals.count(), 2);
-    assert_eq!(tokens.invalidation_count(), 1);
+    // The token is fine, the mailbox is outside the app's Exchange scope: a
+    // fresh token cannot change the answer.
+    assert_eq!(arrivals.count(), 1);
+    assert_eq!(tokens.invalidation_count(), 0);
+}
+
+/// Answers `failures` times with `status` and an HTML page (a gateway's),
+/// then 200.
+fn html_failing_then_ok(arrivals: Arrivals, failures: usize, status: StatusCode) -> Router {
+    let handler = move || {
+        let arrivals = arrivals.clone();
+        async move {
+            if arrivals.record() <= failures {
+                let page = "<html><body><h1>Gateway Time-out</h1></body></html>";
+                return (status, [("content-type", "text/html")], page).into_response();
+            }
+            (StatusCode::OK, Json(json!({"id": "u1"}))).into_response()
+        }
+    };
+    Router::new().route("/v1.0/users/u1", get(handler))
+}
+
+#[tokio::test]
+async fn a_permanent_answer_is_not_retried_and_a_gateway_page_is() {
+    for status in [400u16, 404, 409, 501, 507] {
+        let arrivals = Arrivals::default();
+        let status_code = StatusCode::from_u16(status).expect("status");
+        let server = spawn_server(failing_then_ok(arrivals.clone(), 1, status_code, None)).await;
+        let client = graph_client(&server, GenerationTokenSource::new());
+        let error = client
+            .get_json::<Value>("/users/u1")
+            .await
+            .expect_err("a permanent answer");
+        assert_eq!(arrivals.count(), 1, "{status} is asked once");
+        assert!(!error.is_transient(), "{status}: {error}");
+    }
+    for status in [StatusCode::SERVICE_UNAVAILABLE, StatusCode::GATEWAY_TIMEOUT] {
+        let arrivals = Arrivals::default();
+        let server = spawn_server(html_failing_then_ok(arrivals.clone(), 2, status)).await;
+        let client = graph_client(&server, GenerationTokenSource::new());
+        let user: Value = client
+            .get_json("/users/u1")
+            .await
+            .expect("retried past the gateway's pages");
+        assert_eq!(user["id"], "u1");
+        assert_eq!(arrivals.count(), 3, "{status} with an HTML body is retried");
+    }
 }

@@ -372,6 +372,23 @@ impl Harness {
         })
     }
 
+    /// Reads of a folder's contacts (listings, look-ups, delta pages), sent
+    /// alone or inside a `$batch`, counted by the emulator.
+    pub fn contact_reads(&self) -> u64 {
+        self.emulator.state.accounting.total(|key| {
+            key.method == "GET"
+                && (key.endpoint.ends_with("/contacts")
+                    || key.endpoint.ends_with("/contacts/delta"))
+        })
+    }
+
+    /// Contacts-delta pages counted by the emulator, by status.
+    pub fn delta_pages(&self, status: u16) -> u64 {
+        self.emulator.state.accounting.total(|key| {
+            key.method == "GET" && key.endpoint.ends_with("/contacts/delta") && key.status == status
+        })
+    }
+
     /// Every write (POST/PATCH/DELETE/PUT) on contacts, any status.
     pub fn all_contact_writes(&self) -> u64 {
         self.emulator

@@ -1,0 +1,137 @@
+//! A mailbox Graph refuses for good (outside the app's Exchange scope, or a
+//! request Graph answers 400) fails on its first attempt in the run's report,
+//! with the reason and its fix, while the other mailboxes sync.
+
+use std::time::{Duration, Instant};
+
+use galsync::cluster::{Cluster, ClusterSpec};
+use galsync::demo::{self, tenant, Step};
+use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_proto::v1;
+use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
+use galsync_proto::v1::scheduler_client::SchedulerClient;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_graph_refuses_for_good_fails_once_with_its_fix() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterSpec {
+        data_dir: data_dir.path().to_owned(),
+        port_base: None,
+        tls: true,
+        writer_workers: Some(2),
+    })
+    .await
+    .unwrap();
+    let redirect_uri = format!(
+        "http://{}/consent/callback",
+        cluster.addresses.consent_callback
+    );
+    let tenant = tenant::create(&emulator, 100, 3, 5, &redirect_uri).unwrap();
+    let mut step = Step::new(10);
+    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
+    demo::certificate_journey(&mut broker, &emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    demo::consent_journey(&mut broker, &emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
+    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
+        .await
+        .unwrap();
+
+    let outside_scope = tenant.targets[0].to_string();
+    let refused = tenant.targets[1].to_string();
+    let healthy = tenant.targets[2].to_string();
+    emulator
+        .state
+        .identity
+        .set_exchange_scope(
+            tenant.tenant_id,
+            &tenant.client_id,
+            Some(vec![refused.clone(), healthy.clone()]),
+        )
+        .unwrap();
+    emulator.state.faults.add(FaultRule {
+        path_contains: Some(format!("/users/{refused}/contactFolders")),
+        status: Some(400),
+        ..FaultRule::default()
+    });
+    emulator.state.accounting.reset();
+
+    let started = Instant::now();
+    let run_id = scheduler
+        .run_profile(v1::RunProfileRequest {
+            profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let run = loop {
+        let run = scheduler
+            .get_run(v1::GetRunRequest {
+                run_id: run_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let running = [
+            v1::RunState::Queued as i32,
+            v1::RunState::Reading as i32,
+            v1::RunState::Writing as i32,
+        ];
+        if !running.contains(&run.state) {
+            break run;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run did not end: {run:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    assert_eq!(run.state, v1::RunState::PartiallyFailed as i32, "{run:?}");
+    let result = |mailbox: &str| {
+        run.mailboxes
+            .iter()
+            .find(|result| result.mailbox_id == mailbox)
+            .unwrap_or_else(|| panic!("no result for {mailbox}: {run:?}"))
+    };
+    let blocked = result(&outside_scope);
+    assert_eq!(blocked.outcome, v1::MailboxOutcome::Failed as i32);
+    assert_eq!(blocked.attempts, 1, "never offered again: {blocked:?}");
+    assert!(
+        blocked
+            .errors
+            .iter()
+            .any(|error| error.contains("add the mailbox to the app's scope")),
+        "{blocked:?}"
+    );
+    let malformed = result(&refused);
+    assert_eq!(malformed.outcome, v1::MailboxOutcome::Failed as i32);
+    assert_eq!(malformed.attempts, 1, "never offered again: {malformed:?}");
+    assert!(
+        malformed
+            .errors
+            .iter()
+            .any(|error| error.contains("400 invalidRequest")
+                && error.contains("retrying cannot fix this")),
+        "{malformed:?}"
+    );
+    for mailbox in [&outside_scope, &refused] {
+        let requests = emulator
+            .state
+            .accounting
+            .total(|key| key.mailbox == *mailbox);
+        assert_eq!(requests, 1, "one Graph request to {mailbox}");
+    }
+    assert_eq!(
+        result(&healthy).outcome,
+        v1::MailboxOutcome::Succeeded as i32
+    );
+    cluster.stop().await.unwrap();
+}
