@@ -5,6 +5,8 @@
 //! scheduler drives writers and the reader, writers read snapshots, the
 //! broker's purposes and admins hold, and nobody else gets in.
 
+mod common;
+
 use galsync::cluster::{Cluster, ClusterSpec};
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
@@ -352,36 +354,17 @@ async fn each_service_lets_only_its_callers_call_each_rpc() {
 /// fill every mailbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plaintext_cluster_still_syncs_every_mailbox() {
-    use galsync::demo::{self, tenant, verify, Step};
+    use galsync::demo::{self, verify};
     use galsync_graph_emulator::{Emulator, EmulatorConfig};
 
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(ClusterSpec {
-        data_dir: data_dir.path().to_owned(),
-        port_base: None,
-        tls: false,
-        writer_workers: Some(2),
-    })
-    .await
-    .unwrap();
-    let redirect_uri = format!(
-        "http://{}/consent/callback",
-        cluster.addresses.consent_callback
-    );
-    let tenant = tenant::create(&emulator, 60, 3, 3, &redirect_uri).unwrap();
-    let mut step = Step::new(10);
-    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
-    demo::certificate_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    demo::consent_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
-    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
-        .await
-        .unwrap();
+    let common::OnboardedCluster {
+        cluster,
+        tenant,
+        mut scheduler,
+        profile_id,
+        data_dir: _data_dir,
+    } = common::onboarded_cluster(&emulator, 60, 3, 3, false).await;
     let outcome = demo::sync(&mut scheduler, &profile_id).await.unwrap();
     assert_eq!(
         outcome.run.state,

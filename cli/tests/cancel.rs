@@ -1,15 +1,14 @@
 //! Cancelling a run mid-way leaves every mailbox consistent (no duplicate, no
 //! stray contact), and the next run completes what the cancelled one left.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use galsync::cluster::{Cluster, ClusterSpec};
-use galsync::demo::{self, tenant, verify, Step};
+use galsync::demo::{self, tenant, verify};
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
-use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
-use galsync_proto::v1::scheduler_client::SchedulerClient;
 
 fn source_ids_in_galsync_folder(
     emulator: &Emulator,
@@ -56,32 +55,13 @@ fn source_ids_in_galsync_folder(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_mid_run_leaves_mailboxes_consistent_and_the_next_run_completes_them() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(ClusterSpec {
-        data_dir: data_dir.path().to_owned(),
-        port_base: None,
-        tls: true,
-        writer_workers: Some(2),
-    })
-    .await
-    .unwrap();
-    let redirect_uri = format!(
-        "http://{}/consent/callback",
-        cluster.addresses.consent_callback
-    );
-    let tenant = tenant::create(&emulator, 300, 6, 3, &redirect_uri).unwrap();
-    let mut step = Step::new(10);
-    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
-    demo::certificate_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    demo::consent_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
-    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
-        .await
-        .unwrap();
+    let common::OnboardedCluster {
+        cluster,
+        tenant,
+        mut scheduler,
+        profile_id,
+        data_dir: _data_dir,
+    } = common::onboarded_cluster(&emulator, 300, 6, 3, true).await;
 
     // Slow Graph down so the run is still writing when it is cancelled.
     emulator.state.faults.add(FaultRule {

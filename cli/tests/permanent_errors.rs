@@ -2,45 +2,24 @@
 //! request Graph answers 400) fails on its first attempt in the run's report,
 //! with the reason and its fix, while the other mailboxes sync.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use galsync::cluster::{Cluster, ClusterSpec};
-use galsync::demo::{self, tenant, Step};
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
-use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
-use galsync_proto::v1::scheduler_client::SchedulerClient;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailbox_graph_refuses_for_good_fails_once_with_its_fix() {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(ClusterSpec {
-        data_dir: data_dir.path().to_owned(),
-        port_base: None,
-        tls: true,
-        writer_workers: Some(2),
-    })
-    .await
-    .unwrap();
-    let redirect_uri = format!(
-        "http://{}/consent/callback",
-        cluster.addresses.consent_callback
-    );
-    let tenant = tenant::create(&emulator, 100, 3, 5, &redirect_uri).unwrap();
-    let mut step = Step::new(10);
-    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
-    demo::certificate_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    demo::consent_journey(&mut broker, &emulator, &tenant, &mut step)
-        .await
-        .unwrap();
-    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
-    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
-        .await
-        .unwrap();
+    let common::OnboardedCluster {
+        cluster,
+        tenant,
+        mut scheduler,
+        profile_id,
+        data_dir: _data_dir,
+    } = common::onboarded_cluster(&emulator, 100, 3, 5, true).await;
 
     let outside_scope = tenant.targets[0].to_string();
     let refused = tenant.targets[1].to_string();

@@ -127,3 +127,65 @@ pub fn sha1_hex_upper(path: &Path) -> String {
     let bytes = std::fs::read(path).expect("read file");
     hex::encode_upper(sha1::Sha1::digest(&bytes))
 }
+
+/// The four services of `galsync up` in this process, with an emulated tenant
+/// onboarded the way the demo does it (certificate uploaded, consent granted)
+/// and the demo's profile created.
+pub struct OnboardedCluster {
+    pub cluster: galsync::cluster::Cluster,
+    pub tenant: galsync::demo::tenant::DemoTenant,
+    pub scheduler: galsync_proto::v1::scheduler_client::SchedulerClient<tonic::transport::Channel>,
+    pub profile_id: String,
+    /// Holds the services' stores: keep it bound (`data_dir: _data_dir`)
+    /// until the cluster has stopped.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Starts an [`OnboardedCluster`] against `emulator`: `users` seeded users,
+/// `mailboxes` targets, two writer workers, mTLS unless `tls` is false.
+pub async fn onboarded_cluster(
+    emulator: &Emulator,
+    users: usize,
+    mailboxes: usize,
+    seed: u64,
+    tls: bool,
+) -> OnboardedCluster {
+    use galsync::cluster::{Cluster, ClusterSpec};
+    use galsync::demo::{self, tenant, Step};
+    use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
+    use galsync_proto::v1::scheduler_client::SchedulerClient;
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterSpec {
+        data_dir: data_dir.path().to_owned(),
+        port_base: None,
+        tls,
+        writer_workers: Some(2),
+    })
+    .await
+    .unwrap();
+    let redirect_uri = format!(
+        "http://{}/consent/callback",
+        cluster.addresses.consent_callback
+    );
+    let tenant = tenant::create(emulator, users, mailboxes, seed, &redirect_uri).unwrap();
+    let mut step = Step::new(10);
+    let mut broker = AuthBrokerClient::new(cluster.channel(cluster.addresses.auth_broker).unwrap());
+    demo::certificate_journey(&mut broker, emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    demo::consent_journey(&mut broker, emulator, &tenant, &mut step)
+        .await
+        .unwrap();
+    let mut scheduler = SchedulerClient::new(cluster.channel(cluster.addresses.scheduler).unwrap());
+    let profile_id = demo::create_profile(&mut scheduler, &tenant, &mut step)
+        .await
+        .unwrap();
+    OnboardedCluster {
+        cluster,
+        tenant,
+        scheduler,
+        profile_id,
+        data_dir,
+    }
+}
