@@ -49,6 +49,58 @@ fn invalid(field: &str, message: impl Into<String>) -> SchedulerError {
     }
 }
 
+/// Longest part of a caller's value echoed back in an error: a 1 MB id must
+/// not turn the answer into RESOURCE_EXHAUSTED instead of the real error.
+const ECHO_CHARS: usize = 64;
+
+/// A caller's value as an error may show it: control characters escaped
+/// (no terminal escape reaches the CLI), cut after [`ECHO_CHARS`].
+pub(crate) fn echo(value: &str) -> String {
+    let mut shown = String::new();
+    for (index, character) in value.chars().enumerate() {
+        if index == ECHO_CHARS {
+            shown.push('…');
+            break;
+        }
+        if character.is_control() {
+            shown.extend(character.escape_default());
+        } else {
+            shown.push(character);
+        }
+    }
+    shown
+}
+
+/// Names shown in lists and folders: no control characters (NUL, ESC, …).
+fn refuse_control_characters(field: &str, value: &str) -> Result<(), SchedulerError> {
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!(
+                "`{}` holds control characters; use printable text only",
+                echo(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Each entry of a list of group object ids is a GUID.
+fn validate_group_ids(field: &str, group_ids: &[String]) -> Result<(), SchedulerError> {
+    for (index, group_id) in group_ids.iter().enumerate() {
+        if uuid::Uuid::parse_str(group_id.trim()).is_err() {
+            return Err(invalid(
+                field,
+                format!(
+                    "entry {index} `{}` is not a group object id (GUID)",
+                    echo(group_id)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a profile spec and fills defaults; the first problem is returned,
 /// naming its field as the API spells it (e.g. `spec.schedule.cron`).
 pub fn validate(mut spec: v1::ProfileSpec) -> Result<v1::ProfileSpec, SchedulerError> {
@@ -62,31 +114,21 @@ pub fn validate(mut spec: v1::ProfileSpec) -> Result<v1::ProfileSpec, SchedulerE
     if spec.name.chars().count() > 100 {
         return Err(invalid("spec.name", "is longer than 100 characters"));
     }
+    refuse_control_characters("spec.name", &spec.name)?;
     let tenant_id = spec.tenant_id.trim();
     match uuid::Uuid::parse_str(tenant_id) {
         Ok(parsed) => spec.tenant_id = parsed.hyphenated().to_string(),
         Err(_) => {
             return Err(invalid(
                 "spec.tenant_id",
-                format!("`{tenant_id}` is not the Directory (tenant) ID GUID of a tenant registered with the auth-broker"),
+                format!("`{}` is not the Directory (tenant) ID GUID of a tenant registered with the auth-broker", echo(tenant_id)),
             ))
         }
     }
     let source = spec.source.get_or_insert_with(Default::default);
     validate_rules("spec.source.rules", &source.rules)?;
-    for (index, group_id) in source
-        .include_group_ids
-        .iter()
-        .chain(source.exclude_group_ids.iter())
-        .enumerate()
-    {
-        if uuid::Uuid::parse_str(group_id.trim()).is_err() {
-            return Err(invalid(
-                "spec.source.include_group_ids",
-                format!("entry {index} `{group_id}` is not a group object id (GUID)"),
-            ));
-        }
-    }
+    validate_group_ids("spec.source.include_group_ids", &source.include_group_ids)?;
+    validate_group_ids("spec.source.exclude_group_ids", &source.exclude_group_ids)?;
     let targets = spec.targets.get_or_insert_with(Default::default);
     if !targets.all_mailboxes && targets.users.is_empty() && targets.group_ids.is_empty() {
         return Err(invalid(
@@ -106,14 +148,26 @@ pub fn validate(mut spec: v1::ProfileSpec) -> Result<v1::ProfileSpec, SchedulerE
             "is longer than 255 characters",
         ));
     }
-    for field in write.field_rules.keys() {
+    refuse_control_characters("spec.write.folder_name", &write.folder_name)?;
+    for (field, rule) in &write.field_rules {
         if !CONTACT_FIELDS.contains(&field.as_str()) {
             return Err(invalid(
                 "spec.write.field_rules",
                 format!(
-                    "`{field}` is not a contact field; use one of {}",
+                    "`{}` is not a contact field; use one of {}",
+                    echo(field),
                     CONTACT_FIELDS.join(", ")
                 ),
+            ));
+        }
+        let known_rule = matches!(
+            v1::FieldRule::try_from(*rule),
+            Ok(v1::FieldRule::Overwrite | v1::FieldRule::OnlyIfEmpty | v1::FieldRule::Never)
+        );
+        if !known_rule {
+            return Err(invalid(
+                "spec.write.field_rules",
+                format!("the rule {rule} of `{field}` is not a field rule; use overwrite, only-if-empty or never"),
             ));
         }
     }
@@ -215,12 +269,30 @@ fn parse_cron(expression: &str) -> Result<cron::Schedule, SchedulerError> {
     } else {
         trimmed.to_owned()
     };
-    cron::Schedule::from_str(&full).map_err(|error| {
+    let schedule = cron::Schedule::from_str(&full).map_err(|error| {
         invalid(
             "spec.schedule.cron",
-            format!("`{trimmed}` is not a cron expression ({error}); e.g. \"0 6 * * *\" for 06:00 daily"),
+            format!(
+                "`{}` is not a cron expression ({error}); e.g. \"0 6 * * *\" for 06:00 daily",
+                echo(trimmed)
+            ),
         )
-    })
+    })?;
+    // The same floor as interval_seconds: a cron that fires twice within a
+    // minute (a seconds field such as `*` or `*/30`) is refused.
+    let upcoming: Vec<DateTime<Utc>> = schedule.upcoming(Utc).take(120).collect();
+    for pair in upcoming.windows(2) {
+        if (pair[1] - pair[0]).num_seconds() < i64::from(MIN_INTERVAL_SECONDS) {
+            return Err(invalid(
+                "spec.schedule.cron",
+                format!(
+                    "`{}` fires more often than once a minute; schedules run at most every {MIN_INTERVAL_SECONDS} s, e.g. \"*/5 * * * *\" for every 5 minutes",
+                    echo(trimmed)
+                ),
+            ));
+        }
+    }
+    Ok(schedule)
 }
 
 /// The next time a schedule fires after `after`.

@@ -46,6 +46,143 @@ async fn invalid_profiles_are_refused_naming_the_field() {
     assert_eq!(status.code(), Code::NotFound);
 }
 
+/// Each bad value of a profile field is refused over the API as
+/// INVALID_ARGUMENT naming that field, and no echoed value makes the answer
+/// large or carries a control character.
+#[tokio::test]
+async fn each_bad_profile_field_is_refused_naming_that_field() {
+    type Mutation = fn(&mut v1::ProfileSpec);
+    let huge_id = "x".repeat(1_000_000);
+    let rows: Vec<(&str, Mutation, &str)> = vec![
+        (
+            "name with NUL",
+            |spec| spec.name = "All\u{0}staff".into(),
+            "spec.name",
+        ),
+        (
+            "name with ESC",
+            |spec| spec.name = "\u{1b}[31mred".into(),
+            "spec.name",
+        ),
+        (
+            "tenant not a GUID",
+            |spec| spec.tenant_id = "contoso".into(),
+            "spec.tenant_id",
+        ),
+        (
+            "include group not a GUID",
+            |spec| {
+                spec.source
+                    .get_or_insert_with(Default::default)
+                    .include_group_ids = vec!["sales".into()]
+            },
+            "spec.source.include_group_ids",
+        ),
+        (
+            "exclude group not a GUID",
+            |spec| {
+                spec.source
+                    .get_or_insert_with(Default::default)
+                    .exclude_group_ids = vec!["sales".into()]
+            },
+            "spec.source.exclude_group_ids",
+        ),
+        (
+            "unknown field rule value",
+            |spec| {
+                spec.write
+                    .get_or_insert_with(Default::default)
+                    .field_rules
+                    .insert("jobTitle".into(), 42);
+            },
+            "spec.write.field_rules",
+        ),
+        (
+            "unspecified field rule",
+            |spec| {
+                spec.write
+                    .get_or_insert_with(Default::default)
+                    .field_rules
+                    .insert("jobTitle".into(), v1::FieldRule::Unspecified as i32);
+            },
+            "spec.write.field_rules",
+        ),
+        (
+            "folder name with a control character",
+            |spec| spec.write.get_or_insert_with(Default::default).folder_name = "Dir\u{7}".into(),
+            "spec.write.folder_name",
+        ),
+        (
+            "cron every second",
+            |spec| {
+                spec.schedule = Some(v1::Schedule {
+                    kind: Some(v1::schedule::Kind::Cron("* * * * * *".into())),
+                    ..Default::default()
+                })
+            },
+            "spec.schedule.cron",
+        ),
+        (
+            "cron every 30 seconds",
+            |spec| {
+                spec.schedule = Some(v1::Schedule {
+                    kind: Some(v1::schedule::Kind::Cron("*/30 * * * * *".into())),
+                    ..Default::default()
+                })
+            },
+            "spec.schedule.cron",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let mut wrong = Vec::new();
+    for (index, (what, mutate, field)) in rows.into_iter().enumerate() {
+        // A name of its own, so a row wrongly accepted cannot hide the next.
+        let mut spec = profile_spec(&format!("Row {index}"));
+        mutate(&mut spec);
+        let answer = api
+            .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+            .await;
+        match answer {
+            Err(status)
+                if status.code() == Code::InvalidArgument
+                    && status.message().starts_with(&format!("invalid {field}:"))
+                    && !status.message().chars().any(char::is_control) => {}
+            other => wrong.push(format!(
+                "{what}: expected INVALID_ARGUMENT naming {field}, got {other:?}"
+            )),
+        }
+    }
+    // A 1 MB value is echoed cut short: the real error, not RESOURCE_EXHAUSTED.
+    let mut spec = profile_spec("All staff");
+    spec.tenant_id = huge_id;
+    let status = api
+        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+        .await
+        .unwrap_err();
+    if status.code() != Code::InvalidArgument || status.message().len() > 1_000 {
+        wrong.push(format!(
+            "a 1 MB tenant id: {:?} with a message of {} bytes",
+            status.code(),
+            status.message().len()
+        ));
+    }
+    // The floor itself is allowed: once a minute.
+    let mut spec = profile_spec("Every minute");
+    spec.schedule = Some(v1::Schedule {
+        kind: Some(v1::schedule::Kind::Cron("* * * * *".into())),
+        ..Default::default()
+    });
+    if let Err(status) = api
+        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+        .await
+    {
+        wrong.push(format!("a cron of once a minute was refused: {status:?}"));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[tokio::test]
 async fn concurrent_run_requests_start_one_run_and_watch_shows_every_step_in_order() {
     let dir = tempfile::tempdir().unwrap();
