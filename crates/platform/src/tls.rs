@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 use crate::config::ConfigError;
@@ -112,8 +113,15 @@ impl std::fmt::Display for CallerIdentity {
 /// Reads the caller's identity from a request. Must be called in a handler of a
 /// server built by [`crate::grpc`], where TLS (when on) has verified the chain.
 pub fn caller_identity<T>(request: &tonic::Request<T>) -> CallerIdentity {
+    let over_tls = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .is_some();
     let Some(certificates) = request.peer_certs() else {
-        return CallerIdentity::LocalPlaintext;
+        if over_tls {
+            return CallerIdentity::Unidentified;
+        }
+        return plaintext_caller(request.remote_addr());
     };
     let Some(leaf) = certificates.first() else {
         return CallerIdentity::Unidentified;
@@ -121,6 +129,20 @@ pub fn caller_identity<T>(request: &tonic::Request<T>) -> CallerIdentity {
     match identity_from_certificate(leaf.as_ref()) {
         Some(service) => CallerIdentity::Service(service),
         None => CallerIdentity::Unidentified,
+    }
+}
+
+/// A plaintext caller is the local operator only when it connects from a
+/// loopback address (`127.0.0.0/8`, `::1`, or IPv4-mapped loopback): a
+/// service bound to another address with `--insecure-plaintext` never trusts
+/// its remote callers as local, whatever `--trust-plaintext-loopback` says.
+fn plaintext_caller(remote_address: Option<std::net::SocketAddr>) -> CallerIdentity {
+    let from_loopback =
+        remote_address.is_some_and(|address| address.ip().to_canonical().is_loopback());
+    if from_loopback {
+        CallerIdentity::LocalPlaintext
+    } else {
+        CallerIdentity::Unidentified
     }
 }
 
@@ -140,4 +162,50 @@ pub fn channel(
         endpoint = endpoint.tls_config(material.client_config(server_name))?;
     }
     Ok(endpoint.connect_lazy())
+}
+
+#[cfg(test)]
+mod caller_tests {
+    use super::*;
+
+    fn plaintext_request_from(remote_addr: Option<&str>) -> tonic::Request<()> {
+        let mut request = tonic::Request::new(());
+        request.extensions_mut().insert(TcpConnectInfo {
+            local_addr: None,
+            remote_addr: remote_addr.map(|address| address.parse().expect("a socket address")),
+        });
+        request
+    }
+
+    #[test]
+    fn only_a_loopback_peer_counts_as_the_local_plaintext_operator() {
+        for loopback in [
+            "127.0.0.1:40000",
+            "127.8.9.10:1",
+            "[::1]:40000",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert_eq!(
+                caller_identity(&plaintext_request_from(Some(loopback))),
+                CallerIdentity::LocalPlaintext,
+                "{loopback}"
+            );
+        }
+        for remote in [
+            "10.1.2.3:40000",
+            "192.0.2.2:1",
+            "[fd00::2]:1",
+            "[::ffff:10.0.0.1]:1",
+        ] {
+            assert_eq!(
+                caller_identity(&plaintext_request_from(Some(remote))),
+                CallerIdentity::Unidentified,
+                "{remote}"
+            );
+        }
+        assert_eq!(
+            caller_identity(&plaintext_request_from(None)),
+            CallerIdentity::Unidentified
+        );
+    }
 }
