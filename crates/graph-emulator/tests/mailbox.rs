@@ -183,6 +183,18 @@ async fn a_contact_round_trips_every_field_and_its_extended_property() {
         .cloned()
         .expect("the hand-made contact");
     assert_eq!(hand_made["displayName"], json!("Hand Made"));
+
+    // singlevaluelegacyextendedproperty-get documents `$expand` of the
+    // property on one contact only: a collection refuses it.
+    let expanded_collection = fixture
+        .get(&format!(
+            "{contacts}?$expand=singleValueExtendedProperties($filter=id eq '{SOURCE_PROPERTY}')"
+        ))
+        .await;
+    assert_eq!(expanded_collection.status, StatusCode::BAD_REQUEST);
+    assert!(expanded_collection.body["error"]["message"]
+        .as_str()
+        .is_some_and(|message| message.contains("single contact")));
 }
 
 #[tokio::test]

@@ -294,11 +294,14 @@ pub async fn look_up(
             let page = response
                 .json::<Page<Value>>()
                 .map_err(|source| Error::from_graph(&mailbox.mailbox_id, source))?;
+            // The `$filter` on the property's value vouches for the owner.
             let contacts: Vec<ListedContact> = page
                 .value
                 .iter()
-                .map(listed_contact)
-                .filter(|contact| contact.source_id.as_deref() == Some(source_id.as_str()))
+                .map(|contact| ListedContact {
+                    source_id: Some(source_id.clone()),
+                    ..listed_contact(contact)
+                })
                 .collect();
             found.insert(source_id.clone(), contacts);
         }

@@ -1,7 +1,9 @@
 //! One mailbox through Graph, every request paced: the folder (find, create,
 //! survive deletion and renames, duplicates), listing the folder with the
-//! ownership property, looking up one source id, and `$batch` calls.
+//! ownership property (documented queries only), looking up one source id,
+//! and `$batch` calls.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,13 +320,10 @@ impl MailboxGraph {
     }
 
     async fn holds_owned_contacts(&self, folder_id: &str) -> Result<bool, Error> {
-        let filter = encode_query_value(&format!(
-            "singleValueExtendedProperties/Any(ep: ep/id eq {})",
-            odata_literal(&mapping::source_property_id())
-        ));
         let url = format!(
-            "{}?$top=1&$select=id&$filter={filter}",
-            self.contacts_path(folder_id)
+            "{}?$top=1&$select=id&$filter={}",
+            self.contacts_path(folder_id),
+            self.owned_filter()
         );
         let page = self.get_json(&url).await?;
         Ok(page["value"]
@@ -332,35 +331,175 @@ impl MailboxGraph {
             .is_some_and(|items| !items.is_empty()))
     }
 
-    /// The query that reads contacts back with the ownership property.
+    /// The `$select` of every contact read: the mapped fields. The ownership
+    /// property is never expanded on a collection (see [`Self::list_folder`]).
     pub fn contact_query(&self) -> String {
-        let expand = encode_query_value(&format!(
-            "singleValueExtendedProperties($filter=id eq {})",
-            odata_literal(&mapping::source_property_id())
-        ));
-        format!("$select={}&$expand={expand}", mapping::select_list())
+        format!("$select={}", mapping::select_list())
     }
 
-    /// Every contact of the folder, with the ownership property.
-    pub async fn list_folder(&self, folder_id: &str) -> Result<Vec<ListedContact>, Error> {
-        let mut listed = Vec::new();
-        let mut next_url = Some(format!(
-            "{}?$top={PAGE_SIZE}&{}",
-            self.contacts_path(folder_id),
-            self.contact_query()
-        ));
-        while let Some(url) = next_url {
-            let response = self.send(GraphRequest::get(url)).await?;
-            let page: Page<Value> = response.json().map_err(|error| self.error(error))?;
-            for contact in &page.value {
-                listed.push(listed_contact(contact));
+    /// `$filter` matching the contacts galsync owns in a folder.
+    fn owned_filter(&self) -> String {
+        encode_query_value(&format!(
+            "singleValueExtendedProperties/Any(ep: ep/id eq {})",
+            odata_literal(&mapping::source_property_id())
+        ))
+    }
+
+    /// The contacts of the folder with their ownership: galsync's own (the
+    /// `$filter` on the ownership property) and, with `with_unowned`, every
+    /// other contact too (`source_id` `None`).
+    ///
+    /// singlevaluelegacyextendedproperty-get documents reading the property
+    /// with `$expand` on a single contact only, and filtering a collection
+    /// on it. So the listing filters, and an owned contact's source id comes
+    /// from `source_by_contact` (the store's rows, by contact id); only the
+    /// owned contacts it does not know are read one by one with the property
+    /// expanded, 20 to a `$batch` — after a lost store, not on a normal run.
+    pub async fn list_folder(
+        &self,
+        folder_id: &str,
+        source_by_contact: &HashMap<String, String>,
+        with_unowned: bool,
+    ) -> Result<Vec<ListedContact>, Error> {
+        let contacts_path = self.contacts_path(folder_id);
+        let owned_url = format!(
+            "{contacts_path}?$top={PAGE_SIZE}&{}&$filter={}",
+            self.contact_query(),
+            self.owned_filter()
+        );
+        let owned = self.all_pages(owned_url).await?;
+        let owned_ids: HashSet<String> = owned
+            .iter()
+            .filter_map(|contact| contact["id"].as_str().map(str::to_owned))
+            .collect();
+        let unknown_ids: Vec<String> = owned_ids
+            .iter()
+            .filter(|contact_id| !source_by_contact.contains_key(*contact_id))
+            .cloned()
+            .collect();
+        let read_back = self.read_sources(folder_id, &unknown_ids).await?;
+        let mut listed = Vec::with_capacity(owned.len());
+        for contact in &owned {
+            let mut entry = listed_contact(contact);
+            entry.source_id = source_by_contact
+                .get(&entry.contact_id)
+                .or_else(|| read_back.get(&entry.contact_id))
+                .cloned();
+            // Gone, or its property removed, since the listing: not ours.
+            if entry.source_id.is_some() {
+                listed.push(entry);
             }
-            next_url = page.next_link;
+        }
+        if with_unowned {
+            let all_url = format!("{contacts_path}?$top={PAGE_SIZE}&{}", self.contact_query());
+            for contact in self.all_pages(all_url).await? {
+                let contact_id = contact["id"].as_str().unwrap_or_default();
+                if owned_ids.contains(contact_id) {
+                    continue;
+                }
+                let mut entry = listed_contact(&contact);
+                entry.source_id = None;
+                listed.push(entry);
+            }
         }
         Ok(listed)
     }
 
-    /// A sub-request finding the contact owned for `source_id` in the folder.
+    /// The ids of the contacts galsync owns in the folder, and how many other
+    /// contacts it holds (ids only: what a purge needs).
+    pub async fn owned_contact_ids(&self, folder_id: &str) -> Result<(Vec<String>, usize), Error> {
+        let contacts_path = self.contacts_path(folder_id);
+        let owned_url = format!(
+            "{contacts_path}?$top={PAGE_SIZE}&$select=id&$filter={}",
+            self.owned_filter()
+        );
+        let owned: Vec<String> = self
+            .all_pages(owned_url)
+            .await?
+            .iter()
+            .filter_map(|contact| contact["id"].as_str().map(str::to_owned))
+            .collect();
+        let all = self
+            .all_pages(format!("{contacts_path}?$top={PAGE_SIZE}&$select=id"))
+            .await?;
+        let foreign = all.len().saturating_sub(owned.len());
+        Ok((owned, foreign))
+    }
+
+    async fn all_pages(&self, first_url: String) -> Result<Vec<Value>, Error> {
+        let mut contacts = Vec::new();
+        let mut next_url = Some(first_url);
+        while let Some(url) = next_url {
+            let response = self.send(GraphRequest::get(url)).await?;
+            let page: Page<Value> = response.json().map_err(|error| self.error(error))?;
+            contacts.extend(page.value);
+            next_url = page.next_link;
+        }
+        Ok(contacts)
+    }
+
+    /// The ownership property of each contact id, read one contact at a time
+    /// with the property expanded (the documented form), 20 to a `$batch`.
+    /// A contact gone meanwhile is left out.
+    async fn read_sources(
+        &self,
+        folder_id: &str,
+        contact_ids: &[String],
+    ) -> Result<HashMap<String, String>, Error> {
+        let mut sources = HashMap::with_capacity(contact_ids.len());
+        if contact_ids.is_empty() {
+            return Ok(sources);
+        }
+        info!(mailbox = %self.mailbox_id, contacts = contact_ids.len(), "reading the ownership of contacts the store does not know");
+        let expand = encode_query_value(&format!(
+            "singleValueExtendedProperties($filter=id eq {})",
+            odata_literal(&mapping::source_property_id())
+        ));
+        let contacts_path = self.contacts_path(folder_id);
+        for chunk in contact_ids.chunks(galsync_graph::MAX_BATCH_REQUESTS) {
+            let requests: Vec<BatchRequest> = chunk
+                .iter()
+                .enumerate()
+                .map(|(index, contact_id)| {
+                    BatchRequest::get(
+                        (index + 1).to_string(),
+                        format!("{contacts_path}/{contact_id}?$select=id&$expand={expand}"),
+                    )
+                })
+                .collect();
+            let answers = executor::run_batch(self, &requests).await?;
+            for (contact_id, answer) in chunk.iter().zip(answers) {
+                let SubOutcome::Answered(response) = answer else {
+                    return Err(self.error(GraphError::InvalidBatch {
+                        reason: format!("reading contact {contact_id} got no answer"),
+                    }));
+                };
+                if !response.is_success() {
+                    match response.api_error() {
+                        Some(api_error) if api_error.is_not_found() => continue,
+                        Some(api_error) => return Err(self.error(GraphError::Api(api_error))),
+                        None => {
+                            return Err(self.error(GraphError::InvalidBatch {
+                                reason: format!(
+                                    "reading contact {contact_id} answered status {}",
+                                    response.status
+                                ),
+                            }))
+                        }
+                    }
+                }
+                let contact: Value = response.json().map_err(|error| self.error(error))?;
+                if let Some(source_id) = source_property(&contact) {
+                    sources.insert(contact_id.clone(), source_id);
+                }
+            }
+        }
+        Ok(sources)
+    }
+
+    /// A sub-request finding the contacts owned for `source_id` in the folder
+    /// (the documented `$filter` on the ownership property; the property
+    /// itself is not returned — the filter vouches for its value).
     pub fn lookup_request(&self, id: String, folder_id: &str, source_id: &str) -> BatchRequest {
         let filter = encode_query_value(&format!(
             "singleValueExtendedProperties/Any(ep: ep/id eq {} and ep/value eq {})",
@@ -395,10 +534,10 @@ impl MailboxGraph {
     }
 }
 
-/// A contact JSON as the writer sees it.
-pub fn listed_contact(contact: &Value) -> ListedContact {
+/// The ownership property's value in a contact read with it expanded.
+pub fn source_property(contact: &Value) -> Option<String> {
     let property_id = mapping::source_property_id();
-    let source_id = contact["singleValueExtendedProperties"]
+    contact["singleValueExtendedProperties"]
         .as_array()
         .into_iter()
         .flatten()
@@ -409,10 +548,15 @@ pub fn listed_contact(contact: &Value) -> ListedContact {
         })
         .and_then(|property| property["value"].as_str())
         .filter(|value| !value.is_empty())
-        .map(str::to_owned);
+        .map(str::to_owned)
+}
+
+/// A contact JSON as the writer sees it (`source_id` from the property when
+/// the contact was read with it expanded).
+pub fn listed_contact(contact: &Value) -> ListedContact {
     ListedContact {
         contact_id: contact["id"].as_str().unwrap_or_default().to_owned(),
-        source_id,
+        source_id: source_property(contact),
         fields: mapping::contact_fields(contact),
     }
 }

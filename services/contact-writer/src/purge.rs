@@ -2,6 +2,8 @@
 //! whose user is no longer a target. Contacts galsync does not own are never
 //! touched, so a folder still holding some is kept.
 
+use std::collections::HashMap;
+
 use galsync_proto::v1;
 
 use crate::engine::Engine;
@@ -50,17 +52,26 @@ pub async fn purge(
             .store
             .mark_uncertain(profile_id, &request.mailbox_id, &folder_id)
             .await?;
-        let listed = mailbox.list_folder(&folder_id).await?;
-        let mut ops = Vec::new();
-        let mut foreign = 0usize;
-        for contact in listed {
-            match contact.source_id {
-                Some(source_id) => ops.push(Op::Delete {
-                    source_id,
-                    contact_id: contact.contact_id,
-                }),
-                None => foreign += 1,
-            }
+        let (owned_ids, foreign) = mailbox.owned_contact_ids(&folder_id).await?;
+        let records = engine
+            .store
+            .contacts(profile_id, &request.mailbox_id)
+            .await?;
+        let source_by_contact: HashMap<&str, &str> = records
+            .values()
+            .map(|record| (record.contact_id.as_str(), record.source_id.as_str()))
+            .collect();
+        let mut ops = Vec::with_capacity(owned_ids.len());
+        for contact_id in owned_ids {
+            // The source id only labels the delete; a contact the store does
+            // not know is named by its own id.
+            let source_id = source_by_contact
+                .get(contact_id.as_str())
+                .map_or_else(|| contact_id.clone(), |source_id| (*source_id).to_owned());
+            ops.push(Op::Delete {
+                source_id,
+                contact_id,
+            });
         }
         for chunk in ops.chunks(engine.settings.batch_size.clamp(1, 20)) {
             for outcome in executor::execute(&mailbox, &folder_id, chunk).await? {

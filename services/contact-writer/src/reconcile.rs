@@ -150,7 +150,13 @@ pub async fn reconcile_desired(
         store.contacts(&job.profile_id, &job.mailbox_id).await?
     };
     let (mut known, duplicates) = if must_list {
-        let listed = mailbox.list_folder(&folder_id).await?;
+        let source_by_contact: HashMap<String, String> = records
+            .values()
+            .map(|record| (record.contact_id.clone(), record.source_id.clone()))
+            .collect();
+        let listed = mailbox
+            .list_folder(&folder_id, &source_by_contact, job.policy.adopt_existing)
+            .await?;
         known::from_listing(listed, &records, &rules, desired, job.policy.adopt_existing)
     } else {
         (known::from_records(&records), Vec::new())

@@ -62,6 +62,42 @@ async fn a_renamed_or_deleted_folder_is_restored_without_duplicates() {
     assert!(owned.values().all(|contacts| contacts.len() == 1));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_lost_its_store_finds_its_contacts_without_duplicating_them() {
+    let mut harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(30);
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    assert_eq!(harness.single_contact_reads(), 0);
+
+    // The writer's store is gone. The folder listing filters on the
+    // ownership property (a collection is never expanded with it), and the
+    // owned contacts the new store does not know are read once each.
+    harness.restart_with_empty_store(settings()).await;
+    let report = harness.sync(&mailbox, &entries, policy()).await;
+    succeeded(&report);
+    let counts = report.result.counts.unwrap_or_default();
+    assert_eq!((counts.created, counts.unchanged), (0, 30), "{counts:?}");
+    let owned = harness.owned_by_source(&mailbox);
+    assert_eq!(owned.len(), 30);
+    assert!(owned.values().all(|contacts| contacts.len() == 1));
+    assert_eq!(harness.single_contact_reads(), 30);
+
+    // The rebuilt store knows every contact again: a run that lists the
+    // folder (a dry run does) reads none of them one by one.
+    let mut dry_run = harness.job(&mailbox, policy());
+    dry_run.dry_run = true;
+    let photos = galsync_contact_writer::snapshot::PhotoMap::new();
+    let plan =
+        galsync_contact_writer::reconcile::reconcile(&harness.engine, &dry_run, &entries, &photos)
+            .await
+            .unwrap()
+            .plan
+            .unwrap();
+    assert_eq!(plan.counts.unwrap_or_default().unchanged, 30);
+    assert_eq!(harness.single_contact_reads(), 30);
+}
+
 /// HTTP requests one reconciliation sent (a `$batch` is one).
 fn requests(report: &galsync_contact_writer::reconcile::Report) -> u64 {
     report.result.counts.unwrap_or_default().graph_requests

@@ -14,7 +14,8 @@ use super::body::{contact_changes, parse_object};
 use super::filter::contact_filter;
 use super::model::{json_response, ContactView, Projection};
 use super::odata::{
-    contact_select, extended_expand, next_link, parse_query, QueryOptions, DEFAULT_PAGE_SIZE,
+    contact_select, extended_expand, invalid_query, next_link, parse_query, QueryOptions,
+    DEFAULT_PAGE_SIZE,
 };
 use super::{
     check_id, item_error, odata_context, open_mailbox, READ_PERMISSIONS, WRITE_PERMISSIONS,
@@ -104,6 +105,17 @@ fn list_contacts(
         check_id(folder_id)?;
     }
     let options = parse_query(raw_query)?;
+    // singlevaluelegacyextendedproperty-get documents `$expand` of an
+    // extended property on one resource instance only; a collection is
+    // queried with `$filter=singleValueExtendedProperties/Any(…)`, which
+    // returns the matching instances without the property. The strictest
+    // reading refuses `$expand` on a collection.
+    if options.expand.is_some() {
+        return Err(invalid_query(
+            "$expand of singleValueExtendedProperties is supported on a single contact only; \
+             filter the collection with singleValueExtendedProperties/Any(…) instead",
+        ));
+    }
     let projection = projection(&options)?;
     let filters = match &options.filter {
         Some(filter) => contact_filter(filter)?,

@@ -248,15 +248,40 @@ async fn batched_creates_read_back_with_their_extended_property() {
         .map(|response| response.status)
         .collect();
     assert_eq!(statuses, [201, 201, 201]);
-    let expand = format!("$expand=singleValueExtendedProperties($filter=id eq '{property_id}')");
-    let contacts: Vec<Contact> = graph
-        .get_all_pages(&format!("{contacts_path}?{expand}"))
+    // singlevaluelegacyextendedproperty-get: a collection is filtered on the
+    // property; only a single contact is read back with it expanded.
+    let owned_filter = format!("singleValueExtendedProperties/Any(ep: ep/id eq '{property_id}')");
+    let owned: Vec<Contact> = graph
+        .get_all_pages(&format!(
+            "{contacts_path}?$select=id&$filter={}",
+            urlencoding(&owned_filter)
+        ))
         .await
         .expect("contacts");
-    let mut sources: Vec<&str> = contacts
-        .iter()
-        .filter_map(|contact| contact.single_value_property(&property_id))
-        .collect();
+    assert_eq!(owned.len(), 3);
+    let expand = format!("$expand=singleValueExtendedProperties($filter=id eq '{property_id}')");
+    let mut sources = Vec::new();
+    for contact in &owned {
+        let contact_id = contact.id.as_deref().expect("contact id");
+        let read: Contact = graph
+            .get_json(&format!("{contacts_path}/{contact_id}?{expand}"))
+            .await
+            .expect("contact");
+        sources.push(
+            read.single_value_property(&property_id)
+                .expect("the property")
+                .to_owned(),
+        );
+    }
     sources.sort();
     assert_eq!(sources, ["source-0", "source-1", "source-2"]);
+    let refused = graph
+        .get_all_pages::<Contact>(&format!("{contacts_path}?{expand}"))
+        .await
+        .expect_err("$expand on a collection is not documented");
+    assert!(refused.to_string().contains("single contact"), "{refused}");
+}
+
+fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

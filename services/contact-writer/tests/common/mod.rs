@@ -305,6 +305,34 @@ impl Harness {
         .await;
     }
 
+    /// A writer restarted on a new, empty store (the old one lost).
+    pub async fn restart_with_empty_store(&mut self, settings: EngineSettings) {
+        let writer = &mut self.writer;
+        writer.store_url = format!(
+            "sqlite://{}",
+            writer
+                .store_dir
+                .path()
+                .join("writer-after-loss.db")
+                .display()
+        );
+        writer.engine = build_engine(
+            &writer.broker,
+            writer.reader_addr,
+            &writer.store_url,
+            settings,
+        )
+        .await;
+    }
+
+    /// Contacts read one at a time by id (alone or inside a `$batch`).
+    pub fn single_contact_reads(&self) -> u64 {
+        self.emulator
+            .state
+            .accounting
+            .total(|key| key.method == "GET" && key.endpoint.ends_with("/contacts/{id}"))
+    }
+
     pub fn add_mailboxes(&self, count: usize) -> Vec<String> {
         (0..count)
             .map(|index| {
