@@ -58,6 +58,9 @@ pub struct FolderChoice {
     pub duplicate_folder_ids: Vec<String>,
     /// Created by this call: known to be empty, nothing to list.
     pub created: bool,
+    /// The answer to the request sent beside the stored folder's check (the
+    /// first contacts-delta page), when the stored folder is still there.
+    pub probe: Option<BatchResponse>,
 }
 
 /// What one reconciliation sent, counted by the mailbox itself: a batch
@@ -199,15 +202,20 @@ impl MailboxGraph {
     /// Finds (or, unless `dry_run`, creates) the folder named `folder_name`.
     /// A stored folder id is followed first, so a folder the user renamed is
     /// still found (and renamed back); a deleted one is replaced.
+    ///
+    /// `probe`, a GET in the stored folder, is sent in the same `$batch` as
+    /// the check and answered in [`FolderChoice::probe`]: what the run needs
+    /// to read of a folder it trusts costs no call of its own.
     pub async fn resolve_folder(
         &self,
         folder_name: &str,
         stored_folder_id: &str,
         dry_run: bool,
+        probe: Option<BatchRequest>,
     ) -> Result<FolderChoice, Error> {
         if !stored_folder_id.is_empty() {
             if let Some(choice) = self
-                .follow_stored_folder(folder_name, stored_folder_id, dry_run)
+                .follow_stored_folder(folder_name, stored_folder_id, dry_run, probe)
                 .await?
             {
                 return Ok(choice);
@@ -251,6 +259,7 @@ impl MailboxGraph {
             folder_id: Some(chosen),
             duplicate_folder_ids: duplicates,
             created: false,
+            probe: None,
         })
     }
 
@@ -259,12 +268,24 @@ impl MailboxGraph {
         folder_name: &str,
         folder_id: &str,
         dry_run: bool,
+        probe: Option<BatchRequest>,
     ) -> Result<Option<FolderChoice>, Error> {
         let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
         // A sub-request, so that the checks of mailboxes reconciled side by
         // side share one call.
-        let lookup = [BatchRequest::get("1", url.clone())];
-        let answer = executor::run_batch(self, &lookup).await?.pop();
+        let mut lookup = vec![BatchRequest::get("1", url.clone())];
+        if let Some(probe) = probe {
+            lookup.push(BatchRequest {
+                id: "2".to_owned(),
+                ..probe
+            });
+        }
+        let mut answers = executor::run_batch(self, &lookup).await?.into_iter();
+        let answer = answers.next();
+        let probe = match answers.next() {
+            Some(SubOutcome::Answered(response)) => Some(response),
+            _ => None,
+        };
         let folder = match answer {
             Some(SubOutcome::Answered(response)) if response.is_success() => response
                 .json::<Value>()
@@ -299,6 +320,7 @@ impl MailboxGraph {
         }
         Ok(Some(FolderChoice {
             folder_id: Some(folder_id.to_owned()),
+            probe,
             ..FolderChoice::default()
         }))
     }
@@ -316,6 +338,7 @@ impl MailboxGraph {
             folder_id: Some(folder_id),
             duplicate_folder_ids: Vec::new(),
             created: true,
+            probe: None,
         })
     }
 
@@ -343,6 +366,21 @@ impl MailboxGraph {
             "singleValueExtendedProperties/Any(ep: ep/id eq {})",
             odata_literal(&mapping::source_property_id())
         ))
+    }
+
+    /// A sub-request telling whether the folder holds exactly `expected`
+    /// contacts galsync owns: the owned filter, `$skip` of all but the last
+    /// expected one and `$top=2` answer exactly one contact then, none when
+    /// some were deleted, two when there are more. One request whatever the
+    /// folder's size, only OData options the contacts list documents.
+    pub fn owned_count_probe(&self, folder_id: &str, expected: usize) -> BatchRequest {
+        let url = format!(
+            "{}?$select=id&$filter={}&$top=2&$skip={}",
+            self.contacts_path(folder_id),
+            self.owned_filter(),
+            expected.saturating_sub(1)
+        );
+        BatchRequest::get("1", url)
     }
 
     /// The contacts of the folder with their ownership: galsync's own (the

@@ -45,12 +45,18 @@ pub async fn purge(
     };
     let mut counts = v1::SyncCounts::default();
     let folder = mailbox
-        .resolve_folder(folder_name, &stored.folder_id, true)
+        .resolve_folder(folder_name, &stored.folder_id, true, None)
         .await?;
     if let Some(folder_id) = folder.folder_id {
         engine
             .store
             .mark_uncertain(profile_id, &request.mailbox_id, &folder_id)
+            .await?;
+        // Every galsync contact of the folder goes, whichever profile wrote
+        // it: no profile may trust its rows for this folder any more.
+        engine
+            .store
+            .invalidate_folder(&request.mailbox_id, &folder_id)
             .await?;
         let (owned_ids, foreign) = mailbox.owned_contact_ids(&folder_id).await?;
         let records = engine

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use galsync_proto::v1;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::engine::{Engine, PhotoSource};
 use crate::error::Error;
@@ -122,8 +122,22 @@ pub async fn reconcile_desired(
         .mailbox_state(&job.profile_id, &job.mailbox_id)
         .await?
         .unwrap_or_default();
+    let stored_records = store.contacts(&job.profile_id, &job.mailbox_id).await?;
+    // Trusted rows are checked against the folder on every run: a purge, a
+    // user or another client may have deleted galsync's contacts. The check
+    // rides in the folder check's `$batch`; the repair pass's delta round
+    // sees deletions itself.
+    let probe_count =
+        stored.state_valid && !stored.folder_id.is_empty() && !job.dry_run && !job.policy.repair;
+    let count_probe =
+        probe_count.then(|| mailbox.owned_count_probe(&stored.folder_id, stored_records.len()));
     let folder = mailbox
-        .resolve_folder(job.folder_name(), &stored.folder_id, job.dry_run)
+        .resolve_folder(
+            job.folder_name(),
+            &stored.folder_id,
+            job.dry_run,
+            count_probe,
+        )
         .await?;
     let mut result = v1::MailboxSyncResult {
         mailbox_id: job.mailbox_id.clone(),
@@ -137,7 +151,14 @@ pub async fn reconcile_desired(
         return Ok(plan_report(result, &plan, &rules, &mailbox));
     };
     let folder_changed = folder_id != stored.folder_id;
-    let state_trusted = stored.state_valid && !folder_changed;
+    let folder_matches = match &folder.probe {
+        Some(answer) => holds_exactly(answer, stored_records.len()),
+        None => !probe_count,
+    };
+    if probe_count && !folder_changed && !folder_matches {
+        warn!(mailbox = %job.mailbox_id, expected = stored_records.len(), "the folder does not hold the contacts galsync wrote (deleted outside this profile's runs): reading it again");
+    }
+    let state_trusted = stored.state_valid && !folder_changed && folder_matches;
     let mirror = deletion.mode == v1::DeletionMode::Mirror;
     // A folder created just now is known to be empty: neither listed nor
     // read through delta, the writer goes straight to creates.
@@ -147,7 +168,7 @@ pub async fn reconcile_desired(
     let records = if folder_changed {
         HashMap::new()
     } else {
-        store.contacts(&job.profile_id, &job.mailbox_id).await?
+        stored_records
     };
     let (mut known, duplicates) = if must_list {
         let source_by_contact: HashMap<String, String> = records
@@ -253,6 +274,20 @@ pub async fn reconcile_desired(
     result.counts = Some(run.counts);
     result.errors = run.errors;
     Ok(Report { result, plan: None })
+}
+
+/// Whether the count probe's answer (see
+/// [`MailboxGraph::owned_count_probe`]) says the folder holds exactly
+/// `expected` owned contacts. No usable answer says no.
+fn holds_exactly(answer: &galsync_graph::BatchResponse, expected: usize) -> bool {
+    if !answer.is_success() {
+        return false;
+    }
+    let Ok(page) = answer.json::<galsync_graph::models::Page<serde_json::Value>>() else {
+        return false;
+    };
+    let wanted = if expected == 0 { 0 } else { 1 };
+    page.value.len() == wanted
 }
 
 fn rebuilt_records(known: &HashMap<String, Known>) -> HashMap<String, ContactRecord> {

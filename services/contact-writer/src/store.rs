@@ -268,6 +268,31 @@ impl WriterStore {
         Ok(())
     }
 
+    /// Marks untrustworthy the rows of every profile writing `folder_id` of
+    /// the mailbox (a purge emptied it, whichever profile it named): their
+    /// next runs read the folder again instead of trusting the store.
+    pub async fn invalidate_folder(
+        &self,
+        mailbox_id: &str,
+        folder_id: &str,
+    ) -> Result<u64, sqlx::Error> {
+        let invalidated = with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "UPDATE writer_mailboxes SET state_valid = $1, delta_link = '', updated_at = $2 \
+                 WHERE mailbox_id = $3 AND folder_id = $4 AND state_valid = $5",
+            )
+            .bind(false)
+            .bind(unix_now())
+            .bind(mailbox_id)
+            .bind(folder_id)
+            .bind(true)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(invalidated)
+    }
+
     /// Forgets the mailbox entirely (after a purge).
     pub async fn forget_mailbox(
         &self,

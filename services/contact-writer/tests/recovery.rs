@@ -180,12 +180,124 @@ async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
     assert_eq!(harness.delta_pages(200), 1);
     assert_eq!(requests(&quiet), 2);
 
-    // Without repair, a run where nothing changed is the folder check alone.
+    // Without repair, a run where nothing changed is the folder check and,
+    // in the same `$batch`, the count of galsync's contacts: one call.
     harness.emulator.state.accounting.reset();
     let no_op = harness.sync(&mailbox, &entries, policy()).await;
     succeeded(&no_op);
-    assert_eq!(harness.contact_reads(), 0, "no folder listing");
+    assert_eq!(
+        harness.contact_reads(),
+        1,
+        "the count probe, no folder listing"
+    );
     assert_eq!(requests(&no_op), 1);
+}
+
+/// A purge (here one that names no profile) that removes profile-1's
+/// contacts behind its back.
+async fn purge_naming_no_profile(harness: &Harness, mailbox: &str) -> v1::MailboxSyncResult {
+    galsync_contact_writer::purge::purge(
+        &harness.engine,
+        &v1::PurgeMailboxRequest {
+            tenant_id: harness.tenant_id.to_string(),
+            mailbox_id: mailbox.to_owned(),
+            folder_name: FOLDER.to_owned(),
+            profile_id: String::new(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_naming_no_profile_leaves_no_profile_trusting_its_rows() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(25);
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let folder_id = harness.folder_ids(&mailbox).remove(0);
+    // The user's own contact keeps the folder (and its id) through the purge.
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_contact(
+            harness.tenant_id,
+            &mailbox,
+            Some(&folder_id),
+            json!({"displayName": "Plumber"}),
+        )
+        .unwrap();
+    let purged = purge_naming_no_profile(&harness, &mailbox).await;
+    assert_eq!(purged.counts.unwrap_or_default().deleted, 25);
+    assert_eq!(harness.folder_ids(&mailbox), vec![folder_id]);
+    let profile_state = harness
+        .engine
+        .store
+        .mailbox_state("profile-1", &mailbox)
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        !profile_state.state_valid,
+        "profile-1 no longer trusts its rows"
+    );
+
+    let after = harness.sync(&mailbox, &entries, policy()).await;
+    succeeded(&after);
+    let counts = after.result.counts.unwrap_or_default();
+    assert_eq!((counts.created, counts.unchanged), (25, 0), "{counts:?}");
+    assert_eq!(harness.owned_by_source(&mailbox).len(), 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_deleted_behind_galsyncs_back_are_noticed_without_repair() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let entries = directory(25);
+    succeeded(&harness.sync(&mailbox, &entries, policy()).await);
+    let folder_id = harness.folder_ids(&mailbox).remove(0);
+    // A contact of the user's own, then 7 of galsync's deleted by another
+    // client: nothing tells this writer's store.
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_contact(
+            harness.tenant_id,
+            &mailbox,
+            Some(&folder_id),
+            json!({"displayName": "Plumber"}),
+        )
+        .unwrap();
+    let owned: Vec<String> = harness
+        .owned_by_source(&mailbox)
+        .values()
+        .flatten()
+        .filter_map(|contact| contact["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(owned.len(), 25);
+    for contact_id in owned.iter().take(7) {
+        harness
+            .emulator
+            .state
+            .mailboxes
+            .user_delete_contact(harness.tenant_id, &mailbox, contact_id)
+            .unwrap();
+    }
+
+    let after = harness.sync(&mailbox, &entries, policy()).await;
+    succeeded(&after);
+    let counts = after.result.counts.unwrap_or_default();
+    assert_eq!((counts.created, counts.unchanged), (7, 18), "{counts:?}");
+    let restored = harness.owned_by_source(&mailbox);
+    assert_eq!(restored.len(), 25);
+    assert!(restored.values().all(|contacts| contacts.len() == 1));
+    assert_eq!(
+        harness.folder_contacts(&mailbox).len(),
+        26,
+        "the plumber stays"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
