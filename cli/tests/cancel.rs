@@ -45,8 +45,9 @@ fn source_ids_in_galsync_folder(
                     .ends_with("Name SourceObjectId")
             })
             .and_then(|property| property["value"].as_str())
+            .and_then(galsync_contact_writer::mapping::Owner::parse)
             .expect("every contact in the galsync folder is galsync's")
-            .to_owned();
+            .source_id;
         ids.push(id);
     }
     ids

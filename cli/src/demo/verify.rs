@@ -36,7 +36,9 @@ fn source_object_id(contact: &Value) -> Option<String> {
     for property in properties {
         let id = property.get("id")?.as_str()?;
         if id.ends_with("Name SourceObjectId") {
-            return property.get("value")?.as_str().map(str::to_owned);
+            let owner =
+                galsync_contact_writer::mapping::Owner::parse(property.get("value")?.as_str()?)?;
+            return Some(owner.source_id);
         }
     }
     None

@@ -261,6 +261,7 @@ fn classify(
 pub async fn look_up(
     mailbox: &MailboxGraph,
     folder_id: &str,
+    profile_id: &str,
     source_ids: &[String],
 ) -> Result<HashMap<String, Vec<ListedContact>>, Error> {
     let mut found: HashMap<String, Vec<ListedContact>> = HashMap::new();
@@ -269,7 +270,7 @@ pub async fn look_up(
             .iter()
             .enumerate()
             .map(|(index, source_id)| {
-                mailbox.lookup_request((index + 1).to_string(), folder_id, source_id)
+                mailbox.lookup_request((index + 1).to_string(), folder_id, profile_id, source_id)
             })
             .collect();
         let answers = run_batch(mailbox, &requests).await?;

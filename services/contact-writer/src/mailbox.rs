@@ -393,9 +393,13 @@ impl MailboxGraph {
     /// from `source_by_contact` (the store's rows, by contact id); only the
     /// owned contacts it does not know are read one by one with the property
     /// expanded, 20 to a `$batch` — after a lost store, not on a normal run.
+    ///
+    /// A contact whose property names another profile is that profile's:
+    /// left out, neither owned nor adoptable.
     pub async fn list_folder(
         &self,
         folder_id: &str,
+        profile_id: &str,
         source_by_contact: &HashMap<String, String>,
         with_unowned: bool,
     ) -> Result<Vec<ListedContact>, Error> {
@@ -415,15 +419,18 @@ impl MailboxGraph {
             .filter(|contact_id| !source_by_contact.contains_key(*contact_id))
             .cloned()
             .collect();
-        let read_back = self.read_sources(folder_id, &unknown_ids).await?;
+        let read_back = self.read_owners(folder_id, &unknown_ids).await?;
         let mut listed = Vec::with_capacity(owned.len());
         for contact in &owned {
             let mut entry = listed_contact(contact);
-            entry.source_id = source_by_contact
-                .get(&entry.contact_id)
-                .or_else(|| read_back.get(&entry.contact_id))
-                .cloned();
-            // Gone, or its property removed, since the listing: not ours.
+            entry.source_id = match source_by_contact.get(&entry.contact_id) {
+                Some(source_id) => Some(source_id.clone()),
+                None => read_back
+                    .get(&entry.contact_id)
+                    .filter(|owner| owner.belongs_to(profile_id))
+                    .map(|owner| owner.source_id.clone()),
+            };
+            // Another profile's, or gone since the listing: not ours.
             if entry.source_id.is_some() {
                 listed.push(entry);
             }
@@ -443,25 +450,37 @@ impl MailboxGraph {
         Ok(listed)
     }
 
-    /// The ids of the contacts galsync owns in the folder, and how many other
-    /// contacts it holds (ids only: what a purge needs).
-    pub async fn owned_contact_ids(&self, folder_id: &str) -> Result<(Vec<String>, usize), Error> {
-        let contacts_path = self.contacts_path(folder_id);
-        let owned_url = format!(
-            "{contacts_path}?$top={PAGE_SIZE}&$select=id&$filter={}",
-            self.owned_filter()
+    /// The ids of the folder's contacts: all of them, or with `owned_by`
+    /// those whose ownership property is set (`None`) or names that profile.
+    pub async fn contact_ids(
+        &self,
+        folder_id: &str,
+        owned_by: Option<Option<&str>>,
+    ) -> Result<Vec<String>, Error> {
+        let mut url = format!(
+            "{}?$top={PAGE_SIZE}&$select=id",
+            self.contacts_path(folder_id)
         );
-        let owned: Vec<String> = self
-            .all_pages(owned_url)
+        match owned_by {
+            None => {}
+            Some(None) => url.push_str(&format!("&$filter={}", self.owned_filter())),
+            Some(Some(profile_id)) => {
+                // singlevaluelegacyextendedproperty-get: a string value
+                // takes contains, startswith, eq or ne.
+                let filter = encode_query_value(&format!(
+                    "singleValueExtendedProperties/Any(ep: ep/id eq {} and startswith(ep/value, {}))",
+                    odata_literal(&mapping::source_property_id()),
+                    odata_literal(&mapping::owner_value(profile_id, ""))
+                ));
+                url.push_str(&format!("&$filter={filter}"));
+            }
+        }
+        Ok(self
+            .all_pages(url)
             .await?
             .iter()
             .filter_map(|contact| contact["id"].as_str().map(str::to_owned))
-            .collect();
-        let all = self
-            .all_pages(format!("{contacts_path}?$top={PAGE_SIZE}&$select=id"))
-            .await?;
-        let foreign = all.len().saturating_sub(owned.len());
-        Ok((owned, foreign))
+            .collect())
     }
 
     async fn all_pages(&self, first_url: String) -> Result<Vec<Value>, Error> {
@@ -476,14 +495,14 @@ impl MailboxGraph {
         Ok(contacts)
     }
 
-    /// The ownership property of each contact id, read one contact at a time
-    /// with the property expanded (the documented form), 20 to a `$batch`.
+    /// The owner of each contact id, read one contact at a time with the
+    /// ownership property expanded (the documented form), 20 to a `$batch`.
     /// A contact gone meanwhile is left out.
-    async fn read_sources(
+    async fn read_owners(
         &self,
         folder_id: &str,
         contact_ids: &[String],
-    ) -> Result<HashMap<String, String>, Error> {
+    ) -> Result<HashMap<String, mapping::Owner>, Error> {
         let mut sources = HashMap::with_capacity(contact_ids.len());
         if contact_ids.is_empty() {
             return Ok(sources);
@@ -527,8 +546,11 @@ impl MailboxGraph {
                     }
                 }
                 let contact: Value = response.json().map_err(|error| self.error(error))?;
-                if let Some(source_id) = source_property(&contact) {
-                    sources.insert(contact_id.clone(), source_id);
+                if let Some(owner) = source_property(&contact)
+                    .as_deref()
+                    .and_then(mapping::Owner::parse)
+                {
+                    sources.insert(contact_id.clone(), owner);
                 }
             }
         }
@@ -538,11 +560,17 @@ impl MailboxGraph {
     /// A sub-request finding the contacts owned for `source_id` in the folder
     /// (the documented `$filter` on the ownership property; the property
     /// itself is not returned — the filter vouches for its value).
-    pub fn lookup_request(&self, id: String, folder_id: &str, source_id: &str) -> BatchRequest {
+    pub fn lookup_request(
+        &self,
+        id: String,
+        folder_id: &str,
+        profile_id: &str,
+        source_id: &str,
+    ) -> BatchRequest {
         let filter = encode_query_value(&format!(
             "singleValueExtendedProperties/Any(ep: ep/id eq {} and ep/value eq {})",
             odata_literal(&mapping::source_property_id()),
-            odata_literal(source_id)
+            odata_literal(&mapping::owner_value(profile_id, source_id))
         ));
         let url = format!(
             "{}?$top=10&{}&$filter={filter}",
@@ -594,7 +622,10 @@ pub fn source_property(contact: &Value) -> Option<String> {
 pub fn listed_contact(contact: &Value) -> ListedContact {
     ListedContact {
         contact_id: contact["id"].as_str().unwrap_or_default().to_owned(),
-        source_id: source_property(contact),
+        source_id: source_property(contact)
+            .as_deref()
+            .and_then(mapping::Owner::parse)
+            .map(|owner| owner.source_id),
         fields: mapping::contact_fields(contact),
     }
 }
@@ -613,7 +644,7 @@ mod tests {
     #[test]
     fn only_contacts_carrying_the_property_are_owned() {
         let owned = json!({"id": "c1", "displayName": "Ada",
-            "singleValueExtendedProperties": [{"id": mapping::source_property_id().to_lowercase(), "value": "u1"}]});
+            "singleValueExtendedProperties": [{"id": mapping::source_property_id().to_lowercase(), "value": "p1/u1"}]});
         let foreign = json!({"id": "c2", "displayName": "Bob"});
         assert_eq!(listed_contact(&owned).source_id.as_deref(), Some("u1"));
         assert_eq!(listed_contact(&foreign).source_id, None);

@@ -18,6 +18,50 @@ pub fn source_property_id() -> String {
     galsync_graph::models::source_object_id_property_id(GALSYNC_PROPERTY_GUID)
 }
 
+/// The ownership property's value: the profile that wrote the contact and
+/// its source user, `{profile_id}/{source_object_id}`. Two profiles writing
+/// one folder never take each other's contacts for their own.
+pub fn owner_value(profile_id: &str, source_id: &str) -> String {
+    format!("{profile_id}/{source_id}")
+}
+
+/// Who owns a contact, read from the ownership property's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// `None` for a contact written before values named their profile: the
+    /// profile whose store knows it, or whichever finds it, owns it.
+    pub profile_id: Option<String>,
+    pub source_id: String,
+}
+
+impl Owner {
+    pub fn parse(value: &str) -> Option<Owner> {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        // Source ids are Entra object ids (GUIDs) and profile ids hold no
+        // '/': the last '/' separates them.
+        Some(match value.rsplit_once('/') {
+            Some((profile_id, source_id)) if !source_id.is_empty() => Owner {
+                profile_id: Some(profile_id.to_owned()),
+                source_id: source_id.to_owned(),
+            },
+            _ => Owner {
+                profile_id: None,
+                source_id: value.to_owned(),
+            },
+        })
+    }
+
+    /// Whether a contact owned so may be taken by `profile_id`.
+    pub fn belongs_to(&self, profile_id: &str) -> bool {
+        self.profile_id
+            .as_deref()
+            .is_none_or(|owner| owner == profile_id)
+    }
+}
+
 /// How a Graph contact property is shaped, for clearing and display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FieldKind {
@@ -306,15 +350,24 @@ fn write_scalar<T: serde::Serialize + ?Sized>(out: &mut HashWriter, value: &T) {
 
 /// The POST body: every non-empty desired value plus the ownership
 /// property, written straight to JSON text (no tree of values is built).
-pub fn create_body(desired: &Desired) -> Result<Box<RawValue>, serde_json::Error> {
-    serde_json::value::to_raw_value(&CreateBody(desired))
+pub fn create_body(
+    desired: &Desired,
+    profile_id: &str,
+) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(&CreateBody {
+        desired,
+        owner: owner_value(profile_id, &desired.source_id),
+    })
 }
 
-struct CreateBody<'a>(&'a Desired);
+struct CreateBody<'a> {
+    desired: &'a Desired,
+    owner: String,
+}
 
 impl Serialize for CreateBody<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let desired = self.0;
+        let desired = self.desired;
         let mut body = serializer.serialize_map(Some(
             desired.enforced.len() + desired.only_if_empty.len() + 1,
         ))?;
@@ -325,7 +378,7 @@ impl Serialize for CreateBody<'_> {
             "singleValueExtendedProperties",
             &[OwnershipProperty {
                 id: source_property_id_ref(),
-                value: &desired.source_id,
+                value: &self.owner,
             }],
         )?;
         body.end()
@@ -351,12 +404,12 @@ pub fn raw(body: &Value) -> Result<Box<RawValue>, serde_json::Error> {
 
 /// The PATCH body: every enforced field, emptied ones cleared, displayName
 /// always; only-if-empty fields when the contact is known to lack them.
-/// `claim` adds the ownership property (adoption).
+/// `claim_for` adds the ownership property for that profile (adoption).
 pub fn patch_body(
     desired: &Desired,
     rules: &FieldRules,
     current: Option<&Fields>,
-    claim: bool,
+    claim_for: Option<&str>,
 ) -> Value {
     let mut body = Map::new();
     for (name, kind) in MANAGED_FIELDS {
@@ -377,10 +430,10 @@ pub fn patch_body(
             }
         }
     }
-    if claim {
+    if let Some(profile_id) = claim_for {
         body.insert(
             "singleValueExtendedProperties".to_owned(),
-            json!([{"id": source_property_id(), "value": desired.source_id}]),
+            json!([{"id": source_property_id(), "value": owner_value(profile_id, &desired.source_id)}]),
         );
     }
     Value::Object(body)

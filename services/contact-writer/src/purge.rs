@@ -1,8 +1,9 @@
-//! Purge: removes every galsync contact and then the folder from a mailbox
-//! whose user is no longer a target. Contacts galsync does not own are never
-//! touched, so a folder still holding some is kept.
+//! Purge: removes a profile's contacts (every galsync contact when the
+//! request names no profile) and then the folder from a mailbox whose user
+//! is no longer a target. Contacts galsync does not own, and those of other
+//! profiles, are never touched, so a folder still holding some is kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use galsync_proto::v1;
 
@@ -52,13 +53,14 @@ pub async fn purge(
             .store
             .mark_uncertain(profile_id, &request.mailbox_id, &folder_id)
             .await?;
-        // Every galsync contact of the folder goes, whichever profile wrote
-        // it: no profile may trust its rows for this folder any more.
+        // The contacts of the named profile go (its tagged ones, and older
+        // untagged ones its store knows); a purge naming no profile removes
+        // every galsync contact. Either way rows of other profiles for this
+        // folder are no longer to be trusted.
         engine
             .store
             .invalidate_folder(&request.mailbox_id, &folder_id)
             .await?;
-        let (owned_ids, foreign) = mailbox.owned_contact_ids(&folder_id).await?;
         let records = engine
             .store
             .contacts(profile_id, &request.mailbox_id)
@@ -67,8 +69,29 @@ pub async fn purge(
             .values()
             .map(|record| (record.contact_id.as_str(), record.source_id.as_str()))
             .collect();
-        let mut ops = Vec::with_capacity(owned_ids.len());
-        for contact_id in owned_ids {
+        let all_ids = mailbox.contact_ids(&folder_id, None).await?;
+        let galsync_ids = mailbox.contact_ids(&folder_id, Some(None)).await?;
+        let purged_ids: Vec<String> = if request.profile_id.is_empty() {
+            galsync_ids.clone()
+        } else {
+            let tagged: HashSet<String> = mailbox
+                .contact_ids(&folder_id, Some(Some(profile_id)))
+                .await?
+                .into_iter()
+                .collect();
+            galsync_ids
+                .iter()
+                .filter(|contact_id| {
+                    tagged.contains(*contact_id)
+                        || source_by_contact.contains_key(contact_id.as_str())
+                })
+                .cloned()
+                .collect()
+        };
+        let kept_galsync = galsync_ids.len() - purged_ids.len();
+        let foreign = all_ids.len().saturating_sub(galsync_ids.len());
+        let mut ops = Vec::with_capacity(purged_ids.len());
+        for contact_id in purged_ids {
             // The source id only labels the delete; a contact the store does
             // not know is named by its own id.
             let source_id = source_by_contact
@@ -91,11 +114,15 @@ pub async fn purge(
                 }
             }
         }
-        if foreign == 0 && counts.failed == 0 {
+        if foreign == 0 && kept_galsync == 0 && counts.failed == 0 {
             mailbox.delete_folder(&folder_id).await?;
         } else if foreign > 0 {
             result.errors.push(format!(
                 "kept the folder: it holds {foreign} contacts galsync does not own"
+            ));
+        } else if kept_galsync > 0 {
+            result.errors.push(format!(
+                "kept the folder: it holds {kept_galsync} contacts of other galsync profiles"
             ));
         }
     }

@@ -176,7 +176,12 @@ pub async fn reconcile_desired(
             .map(|record| (record.contact_id.clone(), record.source_id.clone()))
             .collect();
         let listed = mailbox
-            .list_folder(&folder_id, &source_by_contact, job.policy.adopt_existing)
+            .list_folder(
+                &folder_id,
+                &job.profile_id,
+                &source_by_contact,
+                job.policy.adopt_existing,
+            )
             .await?;
         known::from_listing(listed, &records, &rules, desired, job.policy.adopt_existing)
     } else {
@@ -243,7 +248,7 @@ pub async fn reconcile_desired(
         .iter()
         .map(|entry| (entry.source_id.as_str(), entry))
         .collect();
-    let ops = writes::ops(&plan, &run.rules)?;
+    let ops = writes::ops(&plan, &run.rules, &job.profile_id)?;
     let unresolved = run.write_all(ops, &desired_by_source).await?;
     if job.policy.write_photos {
         run.write_photos(desired, photos).await?;

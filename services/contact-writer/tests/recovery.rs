@@ -531,3 +531,74 @@ async fn a_known_contact_the_user_deleted_is_recreated_when_its_person_changes()
     assert_eq!(back.len(), 1);
     assert_eq!(back[0]["jobTitle"].as_str(), Some("Principal Engineer"));
 }
+
+/// A reconciliation of `mailbox` for `profile_id`.
+async fn sync_as(
+    harness: &Harness,
+    profile_id: &str,
+    mailbox: &str,
+    entries: &[v1::DirectoryEntry],
+) -> galsync_contact_writer::reconcile::Report {
+    let mut job = harness.job(mailbox, policy());
+    job.profile_id = profile_id.to_owned();
+    let photos = galsync_contact_writer::snapshot::PhotoMap::new();
+    galsync_contact_writer::reconcile::reconcile(&harness.engine, &job, entries, &photos)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_profiles_writing_one_folder_never_delete_each_others_contacts() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let everyone = directory(40);
+    let (first_half, second_half) = everyone.split_at(20);
+    let sales = sync_as(&harness, "sales", &mailbox, first_half).await;
+    succeeded(&sales);
+    // Another profile writes the same folder with other people; its run
+    // sees sales' contacts (they carry galsync's property) and must leave
+    // them alone, whether its store knows them or not.
+    let support = sync_as(&harness, "support", &mailbox, second_half).await;
+    succeeded(&support);
+    let counts = support.result.counts.unwrap_or_default();
+    assert_eq!((counts.created, counts.deleted), (20, 0), "{counts:?}");
+    assert_eq!(harness.owned_by_source(&mailbox).len(), 40);
+
+    // sales' next run finds all of its 20, writes nothing.
+    let again = sync_as(&harness, "sales", &mailbox, first_half).await;
+    succeeded(&again);
+    let counts = again.result.counts.unwrap_or_default();
+    assert_eq!(
+        (counts.created, counts.deleted, counts.unchanged),
+        (0, 0, 20),
+        "{counts:?}"
+    );
+
+    // Purging support from the mailbox takes only support's contacts.
+    let purged = galsync_contact_writer::purge::purge(
+        &harness.engine,
+        &v1::PurgeMailboxRequest {
+            tenant_id: harness.tenant_id.to_string(),
+            mailbox_id: mailbox.clone(),
+            folder_name: FOLDER.to_owned(),
+            profile_id: "support".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged.counts.unwrap_or_default().deleted, 20);
+    let left = harness.owned_by_source(&mailbox);
+    assert_eq!(left.len(), 20);
+    for entry in first_half {
+        assert!(
+            left.contains_key(&entry.source_object_id),
+            "sales keeps {}",
+            entry.source_object_id
+        );
+    }
+    // And sales, its rows invalidated by the purge, still finds them all.
+    let after_purge = sync_as(&harness, "sales", &mailbox, first_half).await;
+    succeeded(&after_purge);
+    let counts = after_purge.result.counts.unwrap_or_default();
+    assert_eq!((counts.created, counts.unchanged), (0, 20), "{counts:?}");
+}

@@ -12,11 +12,36 @@ use crate::errors::GraphError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ContactFilter {
     /// `singleValueExtendedProperties/Any(ep: ep/id eq '…' and ep/value eq '…')`
-    ExtendedProperty { id: String, value: Option<String> },
+    /// (or `startswith(ep/value, '…')`)
+    ExtendedProperty {
+        id: String,
+        value: Option<ValueMatch>,
+    },
     /// `emailAddresses/any(a: a/address eq '…')`
     EmailAddress(String),
     /// `displayName eq '…'` (any text property)
     Field { name: String, value: String },
+}
+
+/// How an extended property's value is compared. singlevaluelegacyextendedproperty-get:
+/// "For string-typed extended properties, apply a contains, startswith, eq,
+/// or ne operator on value"; "Filtering the value property of an extended
+/// property is case-insensitive." The emulator takes `eq` and `startswith`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueMatch {
+    Equals(String),
+    StartsWith(String),
+}
+
+impl ValueMatch {
+    fn matches(&self, stored: &str) -> bool {
+        match self {
+            ValueMatch::Equals(wanted) => stored.eq_ignore_ascii_case(wanted),
+            ValueMatch::StartsWith(prefix) => stored
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+        }
+    }
 }
 
 impl ContactFilter {
@@ -27,7 +52,7 @@ impl ContactFilter {
                     property.id.eq_ignore_ascii_case(id)
                         && value
                             .as_ref()
-                            .is_none_or(|wanted| property.value.eq_ignore_ascii_case(wanted))
+                            .is_none_or(|wanted| wanted.matches(&property.value))
                 })
             }
             ContactFilter::EmailAddress(address) => contact
@@ -77,6 +102,7 @@ pub fn contact_filter(text: &str) -> Result<Vec<ContactFilter>, GraphError> {
                 variable,
                 inner,
             } => any_filter(&collection, &variable, &inner)?,
+            Condition::StartsWith { .. } => return Err(unsupported_filter()),
         });
     }
     Ok(filters)
@@ -88,9 +114,12 @@ fn any_filter(
     inner: &[Condition],
 ) -> Result<ContactFilter, GraphError> {
     let mut values = std::collections::HashMap::new();
+    let mut value_prefix = None;
     for condition in inner {
-        let Condition::Compare { path, literal } = condition else {
-            return Err(unsupported_filter());
+        let (path, literal, starts_with) = match condition {
+            Condition::Compare { path, literal } => (path, literal, false),
+            Condition::StartsWith { path, literal } => (path, literal, true),
+            Condition::Any { .. } => return Err(unsupported_filter()),
         };
         let Some((prefix, property)) = path.split_once('/') else {
             return Err(unsupported_filter());
@@ -98,17 +127,33 @@ fn any_filter(
         if prefix != variable {
             return Err(unsupported_filter());
         }
+        if starts_with {
+            // Only an extended property's value takes startswith here.
+            if !property.eq_ignore_ascii_case("value") || value_prefix.is_some() {
+                return Err(unsupported_filter());
+            }
+            value_prefix = Some(literal.clone());
+            continue;
+        }
         values.insert(property.to_ascii_lowercase(), literal.clone());
     }
     if collection.eq_ignore_ascii_case("singleValueExtendedProperties") {
         let Some(id) = values.remove("id") else {
             return Err(unsupported_filter());
         };
-        let value = values.remove("value");
+        let value = match (values.remove("value"), value_prefix) {
+            (Some(_), Some(_)) => return Err(unsupported_filter()),
+            (Some(wanted), None) => Some(ValueMatch::Equals(wanted)),
+            (None, Some(prefix)) => Some(ValueMatch::StartsWith(prefix)),
+            (None, None) => None,
+        };
         if !values.is_empty() {
             return Err(unsupported_filter());
         }
         return Ok(ContactFilter::ExtendedProperty { id, value });
+    }
+    if value_prefix.is_some() {
+        return Err(unsupported_filter());
     }
     if collection.eq_ignore_ascii_case("emailAddresses") && values.len() == 1 {
         if let Some(address) = values.remove("address") {
@@ -204,6 +249,11 @@ pub(crate) enum Condition {
         variable: String,
         inner: Vec<Condition>,
     },
+    /// `startswith(path, 'literal')`
+    StartsWith {
+        path: String,
+        literal: String,
+    },
 }
 
 type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
@@ -226,6 +276,24 @@ fn parse_condition(tokens: &mut Tokens) -> Result<Condition, GraphError> {
         return Err(invalid_query("Invalid filter clause."));
     };
     let lowered = path.to_ascii_lowercase();
+    if lowered == "startswith" {
+        // The tokenizer leaves the comma on the path: `ep/value,`.
+        let (Some(Token::Open), Some(Token::Word(argument)), Some(Token::Literal(literal))) =
+            (tokens.next(), tokens.next(), tokens.next())
+        else {
+            return Err(invalid_query("Invalid filter clause."));
+        };
+        if tokens.next() != Some(Token::Close) {
+            return Err(invalid_query("Invalid filter clause."));
+        }
+        let Some(path) = argument.strip_suffix(',') else {
+            return Err(invalid_query("Invalid filter clause."));
+        };
+        return Ok(Condition::StartsWith {
+            path: path.to_owned(),
+            literal,
+        });
+    }
     if lowered.ends_with("/any") {
         let collection = path[..path.len() - "/any".len()].to_owned();
         let (Some(Token::Open), Some(Token::Word(variable)), Some(Token::Colon)) =
@@ -272,8 +340,26 @@ mod tests {
             filters,
             vec![ContactFilter::ExtendedProperty {
                 id: "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name SourceObjectId".to_owned(),
-                value: Some("abc".to_owned()),
+                value: Some(ValueMatch::Equals("abc".to_owned())),
             }]
         );
+    }
+
+    #[test]
+    fn an_extended_property_value_takes_startswith_case_insensitively() {
+        let filters = contact_filter(
+            "singleValueExtendedProperties/Any(ep: ep/id eq 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name SourceObjectId' and startswith(ep/value, 'p1/'))",
+        )
+        .expect("valid filter");
+        let [ContactFilter::ExtendedProperty {
+            value: Some(value), ..
+        }] = filters.as_slice()
+        else {
+            panic!("one extended-property filter: {filters:?}");
+        };
+        assert!(value.matches("P1/abc"));
+        assert!(!value.matches("p2/abc"));
+        assert!(!value.matches("p1"));
+        assert!(contact_filter("startswith(displayName, 'A')").is_err());
     }
 }

@@ -22,7 +22,7 @@ fn entry() -> v1::DirectoryEntry {
 fn a_contact_read_back_hashes_like_the_entry_it_was_written_from() {
     let rules = FieldRules::default();
     let wanted = desired(&entry(), &rules);
-    let body: Value = serde_json::from_str(create_body(&wanted).unwrap().get()).unwrap();
+    let body: Value = serde_json::from_str(create_body(&wanted, "p1").unwrap().get()).unwrap();
     // What the mailbox renders: every field, empty ones as null/[]/{}.
     let mut rendered = body.clone();
     rendered["department"] = Value::Null;
@@ -31,7 +31,7 @@ fn a_contact_read_back_hashes_like_the_entry_it_was_written_from() {
     rendered["businessAddress"]["street"] = Value::Null;
     let read_back = contact_fields(&rendered);
     assert_eq!(enforced_hash(&read_back, &rules), wanted.content_hash);
-    assert_eq!(body["singleValueExtendedProperties"][0]["value"], "u1");
+    assert_eq!(body["singleValueExtendedProperties"][0]["value"], "p1/u1");
     assert_eq!(body["businessAddress"], json!({"city": "London"}));
 }
 
@@ -41,7 +41,7 @@ fn an_emptied_source_field_is_cleared_and_display_name_is_always_sent() {
     changed.job_title.clear();
     changed.business_phones.clear();
     let rules = FieldRules::default();
-    let body = patch_body(&desired(&changed, &rules), &rules, None, false);
+    let body = patch_body(&desired(&changed, &rules), &rules, None, None);
     assert_eq!(body["jobTitle"], Value::Null);
     assert_eq!(body["businessPhones"], json!([]));
     assert_eq!(body["displayName"], "Ada Lovelace");
@@ -57,14 +57,14 @@ fn rules_hide_fields_and_let_users_keep_their_own_values() {
     ]);
     let rules = FieldRules::from_proto(&proto_rules);
     let wanted = desired(&entry(), &rules);
-    let created: Value = serde_json::from_str(create_body(&wanted).unwrap().get()).unwrap();
+    let created: Value = serde_json::from_str(create_body(&wanted, "p1").unwrap().get()).unwrap();
     assert!(created.get("mobilePhone").is_none());
     assert_eq!(created["jobTitle"], "Analyst");
     assert_eq!(created["displayName"], "Ada Lovelace");
 
     let mut user_edited = contact_fields(&created);
     user_edited.insert("jobTitle", json!("Chief Analyst"));
-    let patch = patch_body(&wanted, &rules, Some(&user_edited), false);
+    let patch = patch_body(&wanted, &rules, Some(&user_edited), None);
     assert_eq!(patch["mobilePhone"], Value::Null);
     assert!(patch.get("jobTitle").is_none());
     assert!(diff(&wanted, &rules, &user_edited).is_empty());
@@ -132,4 +132,22 @@ fn the_content_hash_is_sha256_of_sorted_canonical_json_so_stored_hashes_stay_val
         hash_fields(&fields),
         hex::encode(sha2::Sha256::digest(&expected))
     );
+}
+
+#[test]
+fn the_ownership_value_names_the_profile_and_older_values_belong_to_any() {
+    let tagged = Owner::parse(&owner_value("3f2a", "u1")).unwrap();
+    assert_eq!(
+        tagged,
+        Owner {
+            profile_id: Some("3f2a".to_owned()),
+            source_id: "u1".to_owned()
+        }
+    );
+    assert!(tagged.belongs_to("3f2a"));
+    assert!(!tagged.belongs_to("9bc0"));
+    let untagged = Owner::parse("u1").unwrap();
+    assert_eq!(untagged.profile_id, None);
+    assert!(untagged.belongs_to("9bc0"));
+    assert_eq!(Owner::parse("  "), None);
 }

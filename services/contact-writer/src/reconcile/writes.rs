@@ -42,7 +42,7 @@ const ROWS_PER_FLUSH: usize = 200;
 /// The writes of a plan in the order they are sent: deletes, updates,
 /// creates. A replaced contact's delete comes before its create, so the
 /// store never ends up holding the old contact id.
-pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Result<Vec<Op>, Error> {
+pub(super) fn ops(plan: &Plan, rules: &FieldRules, profile_id: &str) -> Result<Vec<Op>, Error> {
     let mut ops = Vec::with_capacity(
         plan.deletes.len() + plan.updates.len() + plan.creates.len() + 2 * plan.replaces.len(),
     );
@@ -66,7 +66,7 @@ pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Result<Vec<Op>, Error> {
                 update.desired,
                 rules,
                 update.current,
-                update.claim,
+                update.claim.then_some(profile_id),
             ))?,
         });
     }
@@ -78,7 +78,7 @@ pub(super) fn ops(plan: &Plan, rules: &FieldRules) -> Result<Vec<Op>, Error> {
     {
         ops.push(Op::Create {
             source_id: create.source_id.clone(),
-            body: mapping::create_body(create)?,
+            body: mapping::create_body(create, profile_id)?,
         });
     }
     Ok(ops)
@@ -233,7 +233,13 @@ impl Run<'_> {
         source_ids: &[String],
         desired: &HashMap<&str, &Desired>,
     ) -> Result<Vec<Op>, Error> {
-        let found = executor::look_up(&self.mailbox, &self.folder_id, source_ids).await?;
+        let found = executor::look_up(
+            &self.mailbox,
+            &self.folder_id,
+            &self.job.profile_id,
+            source_ids,
+        )
+        .await?;
         let mut ops = Vec::new();
         let mut upserts = Vec::new();
         for source_id in source_ids {
@@ -244,7 +250,7 @@ impl Run<'_> {
             let Some(contact) = contacts.first() else {
                 ops.push(Op::Create {
                     source_id: source_id.clone(),
-                    body: mapping::create_body(entry)?,
+                    body: mapping::create_body(entry, &self.job.profile_id)?,
                 });
                 continue;
             };
@@ -266,7 +272,7 @@ impl Run<'_> {
                         entry,
                         &self.rules,
                         Some(&contact.fields),
-                        false,
+                        None,
                     ))?,
                 });
             }

@@ -383,7 +383,8 @@ impl Harness {
                         .is_some_and(|id| id.eq_ignore_ascii_case(&property_id))
                 })
                 .and_then(|property| property["value"].as_str())
-                .map(str::to_owned);
+                .and_then(galsync_contact_writer::mapping::Owner::parse)
+                .map(|owner| owner.source_id);
             if let Some(source) = source {
                 owned.entry(source).or_default().push(contact);
             }
