@@ -158,6 +158,7 @@ impl Scheduler {
         spec: v1::ProfileSpec,
     ) -> Result<ProfileRow, SchedulerError> {
         let spec = profiles::validate(spec)?;
+        self.refuse_shared_folder(&spec, None).await?;
         let now = Utc::now();
         let row = ProfileRow {
             profile_id: uuid::Uuid::new_v4().to_string(),
@@ -197,6 +198,8 @@ impl Scheduler {
             )));
         }
         let spec = profiles::validate(spec)?;
+        self.refuse_shared_folder(&spec, Some(&current.profile_id))
+            .await?;
         let now = Utc::now();
         let row = ProfileRow {
             tenant_id: spec.tenant_id.clone(),
@@ -221,6 +224,30 @@ impl Scheduler {
         )
         .await?;
         Ok(row)
+    }
+
+    /// See [`profiles::refuse_shared_folder`]; `own_id` is the profile being
+    /// updated, which does not collide with itself.
+    async fn refuse_shared_folder(
+        &self,
+        spec: &v1::ProfileSpec,
+        own_id: Option<&str>,
+    ) -> Result<(), SchedulerError> {
+        let mut others = Vec::new();
+        for row in self.store.list_profiles(&spec.tenant_id).await? {
+            if Some(row.profile_id.as_str()) == own_id {
+                continue;
+            }
+            if row.name == spec.name {
+                // The same name is the plainer mistake; say that one.
+                return Err(SchedulerError::AlreadyExists(format!(
+                    "tenant {} already has a profile named \"{}\"",
+                    row.tenant_id, row.name
+                )));
+            }
+            others.push((row.profile_id.clone(), decode_spec(&row)?));
+        }
+        profiles::refuse_shared_folder(spec, &others)
     }
 
     pub async fn profile(&self, profile_id: &str) -> Result<ProfileRow, SchedulerError> {

@@ -46,6 +46,91 @@ async fn invalid_profiles_are_refused_naming_the_field() {
     assert_eq!(status.code(), Code::NotFound);
 }
 
+/// Two profiles may not write one folder on a mailbox both may target: the
+/// second is refused naming the first, whichever way it gets there.
+#[tokio::test]
+async fn a_profile_writing_another_profiles_folder_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let mut sales = profile_spec("Sales");
+    sales.write.get_or_insert_with(Default::default).folder_name = "Company Directory".into();
+    api.create_profile(v1::CreateProfileRequest { spec: Some(sales) })
+        .await
+        .expect("the first profile");
+
+    // Exchange compares folder names without case.
+    let mut support = profile_spec("Support");
+    support
+        .write
+        .get_or_insert_with(Default::default)
+        .folder_name = "company directory".into();
+    let status = api
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(support.clone()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .starts_with("invalid spec.write.folder_name:")
+            && status.message().contains("\"Sales\""),
+        "{}",
+        status.message()
+    );
+
+    // Its own folder is fine, and so is the same folder for other people.
+    let created = api
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("Support")),
+        })
+        .await
+        .expect("a folder of its own")
+        .into_inner();
+    let mut alice_only = profile_spec("Alice");
+    alice_only.targets = Some(v1::TargetSelector {
+        users: vec!["alice@contoso.example".into()],
+        ..Default::default()
+    });
+    let mut bob_only = profile_spec("Bob");
+    bob_only.targets = Some(v1::TargetSelector {
+        users: vec!["bob@contoso.example".into()],
+        ..Default::default()
+    });
+    bob_only
+        .write
+        .get_or_insert_with(Default::default)
+        .folder_name = "Alice".into();
+    api.create_profile(v1::CreateProfileRequest {
+        spec: Some(alice_only),
+    })
+    .await
+    .expect("alice's profile");
+    api.create_profile(v1::CreateProfileRequest {
+        spec: Some(bob_only),
+    })
+    .await
+    .expect("explicit users apart may share a folder name");
+
+    // Moving onto the first profile's folder by an update is refused too.
+    let status = api
+        .update_profile(v1::UpdateProfileRequest {
+            profile_id: created.profile_id.clone(),
+            spec: Some(support),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+    assert!(
+        status.message().contains("\"Sales\""),
+        "{}",
+        status.message()
+    );
+}
+
 /// Each bad value of a profile field is refused over the API as
 /// INVALID_ARGUMENT naming that field, and no echoed value makes the answer
 /// large or carries a control character.

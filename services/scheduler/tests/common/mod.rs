@@ -190,12 +190,18 @@ pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("scheduler.db").display())
 }
 
+/// A profile for every mailbox, writing a folder named like the profile
+/// (two profiles on one mailbox never share a folder).
 pub fn profile_spec(name: &str) -> v1::ProfileSpec {
     v1::ProfileSpec {
         name: name.to_owned(),
         tenant_id: TENANT.to_owned(),
         targets: Some(v1::TargetSelector {
             all_mailboxes: true,
+            ..Default::default()
+        }),
+        write: Some(v1::WritePolicy {
+            folder_name: name.to_owned(),
             ..Default::default()
         }),
         enabled: true,
