@@ -193,6 +193,14 @@ pub enum GraphError {
         source: serde_json::Error,
     },
 
+    /// An id that cannot be written into a Graph path (see [`crate::path`]).
+    #[error("invalid {field} `{value}`: {reason}")]
+    InvalidId {
+        field: String,
+        value: String,
+        reason: String,
+    },
+
     #[error("invalid graph url {url}: {reason}")]
     InvalidUrl { url: String, reason: String },
 
@@ -277,6 +285,7 @@ impl GraphError {
             | GraphError::BatchResponseMissing { .. }
             | GraphError::MissingDeltaLink => true,
             GraphError::Encode { .. }
+            | GraphError::InvalidId { .. }
             | GraphError::InvalidUrl { .. }
             | GraphError::ForeignUrl { .. }
             | GraphError::BatchTooLarge { .. }

@@ -32,6 +32,7 @@ pub mod client;
 pub mod error;
 pub mod identity;
 pub mod models;
+pub mod path;
 pub mod retry;
 pub mod stats;
 pub mod token;
@@ -40,6 +41,7 @@ pub use client::batch::{BatchOutcome, BatchRequest, BatchResponse, MAX_BATCH_REQ
 pub use client::paging::DeltaResult;
 pub use client::{GraphClient, GraphClientConfig, GraphRequest, GraphResponse, HttpOptions};
 pub use error::{ApiError, GraphError};
+pub use path::UserKey;
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use stats::{RequestStats, RequestStatsSnapshot};
 pub use token::{AccessToken, InvalidationReason, StaticTokenSource, TokenError, TokenSource};

@@ -124,11 +124,14 @@ impl Engine {
     /// Graph for one mailbox of a tenant (`contacts` tokens from the
     /// broker), paced, counting into fresh stats.
     pub async fn mailbox(&self, tenant_id: &str, mailbox_id: &str) -> Result<MailboxGraph, Error> {
+        let user = galsync_graph::UserKey::parse("mailbox_id", mailbox_id)
+            .map_err(|error| Error::InvalidRequest(error.to_string()))?;
         let tenant = self.tenant(tenant_id).await?;
         Ok(MailboxGraph {
             graph: tenant.client.with_stats(Arc::new(RequestStats::new())),
             pacer: self.pacers.for_mailbox(tenant_id, mailbox_id),
             mailbox_id: mailbox_id.to_owned(),
+            user,
             batches: tenant.batches,
             tally: Arc::new(Tally::default()),
         })

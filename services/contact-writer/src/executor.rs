@@ -184,11 +184,22 @@ pub async fn execute(
                 .with_raw_json_body(body.clone()),
             Op::Update {
                 contact_id, body, ..
-            } => BatchRequest::new(id, "PATCH", format!("{contacts_path}/{contact_id}"))
-                .with_raw_json_body(body.clone()),
-            Op::Delete { contact_id, .. } => {
-                BatchRequest::delete(id, format!("{contacts_path}/{contact_id}"))
-            }
+            } => BatchRequest::new(
+                id,
+                "PATCH",
+                format!(
+                    "{contacts_path}/{}",
+                    galsync_graph::path::segment(contact_id)
+                ),
+            )
+            .with_raw_json_body(body.clone()),
+            Op::Delete { contact_id, .. } => BatchRequest::delete(
+                id,
+                format!(
+                    "{contacts_path}/{}",
+                    galsync_graph::path::segment(contact_id)
+                ),
+            ),
         });
     }
     let answers = run_batch(mailbox, &requests).await?;

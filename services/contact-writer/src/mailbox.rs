@@ -89,6 +89,8 @@ pub struct MailboxGraph {
     pub graph: GraphClient,
     pub pacer: Arc<MailboxPacer>,
     pub mailbox_id: String,
+    /// The mailbox as it goes into Graph paths (checked, encoded).
+    pub user: galsync_graph::UserKey,
     /// The tenant's shared `$batch` calls.
     pub batches: Arc<Coalescer>,
     pub tally: Arc<Tally>,
@@ -194,8 +196,9 @@ impl MailboxGraph {
 
     pub fn contacts_path(&self, folder_id: &str) -> String {
         format!(
-            "/users/{}/contactFolders/{folder_id}/contacts",
-            self.mailbox_id
+            "/users/{}/contactFolders/{}/contacts",
+            self.user,
+            galsync_graph::path::segment(folder_id)
         )
     }
 
@@ -224,7 +227,7 @@ impl MailboxGraph {
         let filter = encode_query_value(&format!("displayName eq {}", odata_literal(folder_name)));
         let url = format!(
             "/users/{}/contactFolders?$filter={filter}&$top=100",
-            self.mailbox_id
+            self.user
         );
         let listed = self.get_json(&url).await?;
         let mut folder_ids: Vec<String> = Vec::new();
@@ -270,7 +273,11 @@ impl MailboxGraph {
         dry_run: bool,
         probe: Option<BatchRequest>,
     ) -> Result<Option<FolderChoice>, Error> {
-        let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
+        let url = format!(
+            "/users/{}/contactFolders/{}",
+            self.user,
+            galsync_graph::path::segment(folder_id)
+        );
         // A sub-request, so that the checks of mailboxes reconciled side by
         // side share one call.
         let mut lookup = vec![BatchRequest::get("1", url.clone())];
@@ -326,7 +333,7 @@ impl MailboxGraph {
     }
 
     async fn create_folder(&self, folder_name: &str) -> Result<FolderChoice, Error> {
-        let url = format!("/users/{}/contactFolders", self.mailbox_id);
+        let url = format!("/users/{}/contactFolders", self.user);
         let request = GraphRequest::new(reqwest::Method::POST, url)
             .with_json(&json!({"displayName": folder_name}))
             .map_err(|error| self.error(error))?;
@@ -520,7 +527,10 @@ impl MailboxGraph {
                 .map(|(index, contact_id)| {
                     BatchRequest::get(
                         (index + 1).to_string(),
-                        format!("{contacts_path}/{contact_id}?$select=id&$expand={expand}"),
+                        format!(
+                            "{contacts_path}/{}?$select=id&$expand={expand}",
+                            galsync_graph::path::segment(contact_id)
+                        ),
                     )
                 })
                 .collect();
@@ -582,7 +592,11 @@ impl MailboxGraph {
 
     /// Deletes the folder (purge).
     pub async fn delete_folder(&self, folder_id: &str) -> Result<(), Error> {
-        let url = format!("/users/{}/contactFolders/{folder_id}", self.mailbox_id);
+        let url = format!(
+            "/users/{}/contactFolders/{}",
+            self.user,
+            galsync_graph::path::segment(folder_id)
+        );
         match self.send(GraphRequest::delete(url)).await {
             Ok(_) => Ok(()),
             Err(Error::Graph { source, .. }) if source.is_not_found() => Ok(()),

@@ -21,6 +21,8 @@ pub async fn purge(
             "tenant_id and mailbox_id are required".to_owned(),
         ));
     }
+    galsync_graph::UserKey::parse("mailbox_id", &request.mailbox_id)
+        .map_err(|error| Error::InvalidRequest(error.to_string()))?;
     let profile_id = if request.profile_id.is_empty() {
         "default"
     } else {

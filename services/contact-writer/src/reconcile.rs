@@ -41,6 +41,8 @@ impl MailboxJob {
         if request.mailbox_id.trim().is_empty() {
             return Err(Error::InvalidRequest("mailbox_id is required".to_owned()));
         }
+        galsync_graph::UserKey::parse("mailbox_id", &request.mailbox_id)
+            .map_err(|error| Error::InvalidRequest(error.to_string()))?;
         let profile_id = if request.profile_id.is_empty() {
             "default".to_owned()
         } else {

@@ -380,6 +380,43 @@ async fn bad_requests_get_the_status_a_caller_can_act_on() {
     assert_eq!(no_mailbox_purge.code(), tonic::Code::InvalidArgument);
     assert!(no_mailbox_purge.message().contains("mailbox_id"));
 
+    // Ids that would make Graph see another request never reach it.
+    for hostile in [
+        "x?$top=1",
+        "../../users/other",
+        "alice@contoso.example/contactFolders",
+    ] {
+        let sync = client
+            .sync_mailbox(sync_request(&harness, hostile, "snap-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(sync.code(), tonic::Code::InvalidArgument, "{hostile}");
+        assert!(
+            sync.message().contains("invalid mailbox_id"),
+            "{}",
+            sync.message()
+        );
+        let purge = client
+            .purge_mailbox(v1::PurgeMailboxRequest {
+                tenant_id: harness.tenant_id.to_string(),
+                mailbox_id: hostile.to_owned(),
+                folder_name: FOLDER.to_owned(),
+                profile_id: PROFILE.to_owned(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(purge.code(), tonic::Code::InvalidArgument, "{hostile}");
+    }
+    assert_eq!(
+        harness
+            .emulator
+            .state
+            .accounting
+            .total(|key| key.endpoint.starts_with("/users/")),
+        0,
+        "no hostile id reached graph"
+    );
+
     let unknown_snapshot = client
         .sync_mailbox(sync_request(&harness, &mailbox, "snap-missing"))
         .await

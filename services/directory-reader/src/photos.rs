@@ -36,7 +36,7 @@ async fn check_chunk(
     for (index, user_id) in user_ids.iter().enumerate() {
         requests.push(BatchRequest::get(
             index.to_string(),
-            format!("/users/{user_id}/photo"),
+            format!("/users/{}/photo", galsync_graph::path::segment(user_id)),
         ));
     }
     let outcome = client.batch_with_retry(requests).await?;
@@ -119,7 +119,10 @@ async fn fetch_one(
     user_id: String,
     etag: String,
 ) -> Result<Option<(String, String)>> {
-    let request = galsync_graph::GraphRequest::get(format!("/users/{user_id}/photo/$value"));
+    let request = galsync_graph::GraphRequest::get(format!(
+        "/users/{}/photo/$value",
+        galsync_graph::path::segment(&user_id)
+    ));
     let response = match client.send(request).await {
         Ok(response) => response,
         // Removed between the metadata check and now: no photo.

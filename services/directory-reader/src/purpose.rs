@@ -80,8 +80,10 @@ struct PurposeValue {
 }
 
 fn purpose_url(user_id: &str) -> String {
-    let encoded: String = url::form_urlencoded::byte_serialize(user_id.as_bytes()).collect();
-    format!("/users/{encoded}/mailboxSettings/userPurpose")
+    format!(
+        "/users/{}/mailboxSettings/userPurpose",
+        galsync_graph::path::segment(user_id)
+    )
 }
 
 /// The purpose one sub-response tells, or why it could not be read.

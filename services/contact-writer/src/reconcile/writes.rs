@@ -313,7 +313,7 @@ impl Run<'_> {
             let url = format!(
                 "{}/{}/photo/$value",
                 self.mailbox.contacts_path(&self.folder_id),
-                record.contact_id
+                galsync_graph::path::segment(&record.contact_id)
             );
             let request = GraphRequest::new(reqwest::Method::PUT, url)
                 .with_bytes(photo.content_type, photo.data);
