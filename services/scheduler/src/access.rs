@@ -101,7 +101,7 @@ impl Access {
         request: &tonic::Request<T>,
     ) -> Result<Caller, SchedulerError> {
         if let Some(secret) = bearer(request) {
-            return api_key_caller(store, &secret).await;
+            return api_key_caller(store, &secret, self.trust_plaintext_loopback).await;
         }
         match caller_identity(request) {
             CallerIdentity::Service(name) => match self.bindings.get(&name) {
@@ -115,7 +115,7 @@ impl Access {
             },
             CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => Ok(Caller {
                 role: Role::Admin,
-                actor: "local-plaintext".to_owned(),
+                actor: LOCAL_PLAINTEXT_ACTOR.to_owned(),
             }),
             CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => Err(SchedulerError::Unauthenticated(
                 "present a client certificate or an API key (authorization: Bearer gsk_…)".to_owned(),
@@ -153,18 +153,30 @@ fn bearer<T>(request: &tonic::Request<T>) -> Option<String> {
         .then(|| secret.to_owned())
 }
 
-async fn api_key_caller(store: &SchedulerStore, secret: &str) -> Result<Caller, SchedulerError> {
+/// The actor name of a trusted plaintext caller.
+pub const LOCAL_PLAINTEXT_ACTOR: &str = "local-plaintext";
+
+async fn api_key_caller(
+    store: &SchedulerStore,
+    secret: &str,
+    plaintext_mode: bool,
+) -> Result<Caller, SchedulerError> {
     let refused = || SchedulerError::Unauthenticated("the API key is not valid".to_owned());
     let key_id = secret
         .strip_prefix(API_KEY_PREFIX)
         .and_then(|rest| rest.split_once('_'))
         .map(|(key_id, _)| key_id.to_owned())
         .ok_or_else(refused)?;
-    let Some((stored_hash, role_text, name)) = store.api_key(&key_id).await? else {
+    let Some((stored_hash, role_text, name, plaintext_only)) = store.api_key(&key_id).await? else {
         return Err(refused());
     };
     if !constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes()) {
         return Err(refused());
+    }
+    if plaintext_only && !plaintext_mode {
+        return Err(SchedulerError::Unauthenticated(format!(
+            "the API key \"{name}\" was created in a plaintext session (galsync up --plaintext) and is refused while TLS is on; create a new key over mTLS"
+        )));
     }
     let role = Role::parse(&role_text).ok_or_else(refused)?;
     Ok(Caller {

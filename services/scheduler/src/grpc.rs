@@ -345,6 +345,7 @@ impl SchedulerApi for SchedulerService {
                 &hash,
                 role.as_str(),
                 crate::scheduler::now_millis(),
+                caller.actor == crate::access::LOCAL_PLAINTEXT_ACTOR,
             )
             .await
             .map_err(SchedulerError::from)?;

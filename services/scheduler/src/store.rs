@@ -666,24 +666,29 @@ impl SchedulerStore {
         key_hash: &str,
         role: &str,
         created_at: i64,
+        plaintext_only: bool,
     ) -> StoreResult<()> {
         with_pool!(&self.pool, pool => {
-            sqlx::query("INSERT INTO api_keys (key_id, name, key_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO api_keys (key_id, name, key_hash, role, created_at, plaintext_only) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(key_id)
                 .bind(name)
                 .bind(key_hash)
                 .bind(role)
                 .bind(created_at)
+                .bind(plaintext_only)
                 .execute(pool)
                 .await?;
         });
         Ok(())
     }
 
-    /// (key hash, role, name) of an API key.
-    pub async fn api_key(&self, key_id: &str) -> StoreResult<Option<(String, String, String)>> {
-        let row: Option<(String, String, String)> = with_pool!(&self.pool, pool => {
-            sqlx::query_as("SELECT key_hash, role, name FROM api_keys WHERE key_id = $1")
+    /// (key hash, role, name, made by a plaintext caller) of an API key.
+    pub async fn api_key(
+        &self,
+        key_id: &str,
+    ) -> StoreResult<Option<(String, String, String, bool)>> {
+        let row: Option<(String, String, String, bool)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as("SELECT key_hash, role, name, plaintext_only FROM api_keys WHERE key_id = $1")
                 .bind(key_id)
                 .fetch_optional(pool)
                 .await?

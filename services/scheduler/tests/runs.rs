@@ -778,4 +778,25 @@ async fn api_keys_carry_roles_and_bad_keys_are_refused() {
         assert_eq!(stored.len(), 1);
         assert!(!stored[0].0.contains(&key.secret));
     }
+
+    // The key was made by a plaintext caller: once the same store is served
+    // without trusting plaintext (TLS on), it no longer gets in.
+    scheduler.stop().await;
+    let served_with_tls =
+        TestScheduler::start_trusting(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1), false)
+            .await;
+    let mut late = v1::scheduler_client::SchedulerClient::with_interceptor(
+        served_with_tls.channel().await,
+        with_key(key.secret.clone()),
+    );
+    let status = late
+        .list_profiles(v1::ListProfilesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(
+        status.message().contains("plaintext session"),
+        "{}",
+        status.message()
+    );
 }

@@ -113,6 +113,16 @@ pub struct TestScheduler {
 impl TestScheduler {
     /// Serves plaintext on loopback, trusting local callers as admin and worker.
     pub async fn start(store_url: &str, directory: Arc<FakeDirectory>) -> TestScheduler {
+        Self::start_trusting(store_url, directory, true).await
+    }
+
+    /// Serves plaintext on loopback; `trust_plaintext_loopback` false stands
+    /// for a deployment with TLS on (only API keys get in over plaintext).
+    pub async fn start_trusting(
+        store_url: &str,
+        directory: Arc<FakeDirectory>,
+        trust_plaintext_loopback: bool,
+    ) -> TestScheduler {
         let config = Config::local(store_url);
         let pool = galsync_platform::store::connect(
             "store-url",
@@ -127,7 +137,7 @@ impl TestScheduler {
             Access::new(
                 &["cli=admin".to_owned()],
                 &["contact-writer".to_owned()],
-                true,
+                trust_plaintext_loopback,
             )
             .unwrap(),
         );
