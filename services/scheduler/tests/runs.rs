@@ -800,3 +800,55 @@ async fn api_keys_carry_roles_and_bad_keys_are_refused() {
         status.message()
     );
 }
+
+/// This host's address on its network (not loopback), if it has one: the
+/// source address a UDP socket would use towards a documentation address
+/// (no packet is sent).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.200:9").ok()?;
+    let address = socket.local_addr().ok()?.ip();
+    (!address.is_loopback() && !address.is_unspecified()).then_some(address)
+}
+
+/// `--trust-plaintext-loopback` trusts loopback callers only: the same
+/// plaintext scheduler, reached over this host's network address, refuses.
+#[tokio::test]
+async fn a_plaintext_caller_from_a_network_address_is_never_trusted() {
+    let Some(address) = non_loopback_address() else {
+        println!("skipping: this host has no non-loopback address");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start_listening(
+        &sqlite_url(&dir),
+        FakeDirectory::with_mailboxes(1),
+        true,
+        "0.0.0.0:0",
+    )
+    .await;
+    let port = scheduler.addr.port();
+    let connect = |host: String| async move {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{host}:{port}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        v1::scheduler_client::SchedulerClient::new(channel)
+    };
+    let mut remote = connect(address.to_string()).await;
+    let status = remote
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("From the network")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{}", status.message());
+    let mut local = connect("127.0.0.1".to_owned()).await;
+    local
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("From this host")),
+        })
+        .await
+        .expect("a loopback caller is the local operator");
+}

@@ -123,6 +123,22 @@ impl TestScheduler {
         directory: Arc<FakeDirectory>,
         trust_plaintext_loopback: bool,
     ) -> TestScheduler {
+        Self::start_listening(
+            store_url,
+            directory,
+            trust_plaintext_loopback,
+            "127.0.0.1:0",
+        )
+        .await
+    }
+
+    /// [`Self::start_trusting`] listening on `bind` (e.g. every address).
+    pub async fn start_listening(
+        store_url: &str,
+        directory: Arc<FakeDirectory>,
+        trust_plaintext_loopback: bool,
+        bind: &str,
+    ) -> TestScheduler {
         let config = Config::local(store_url);
         let pool = galsync_platform::store::connect(
             "store-url",
@@ -141,7 +157,7 @@ impl TestScheduler {
             )
             .unwrap(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = scheduler.clone();
