@@ -109,16 +109,24 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let local_addr = listener.local_addr().ok();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(galsync_descriptor_set())
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|error| ServeError::Config {
-            flag: "listen",
-            problem: format!("reflection could not be built: {error}"),
-        })?;
+    // Both reflection versions: grpcurl and Postman ask v1, older grpcio
+    // clients v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(galsync_descriptor_set())
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_failed = |error: tonic_reflection::server::Error| ServeError::Config {
+        flag: "listen",
+        problem: format!("reflection could not be built: {error}"),
+    };
+    let reflection = reflection_builder().build_v1().map_err(reflection_failed)?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
+        .map_err(reflection_failed)?;
     routes.add_service(health_service);
     routes.add_service(reflection);
+    routes.add_service(reflection_v1alpha);
 
     let mut builder = Server::builder()
         .timeout(options.request_timeout)

@@ -73,6 +73,39 @@ pub async fn reflected_services(
     }
 }
 
+/// Lists the services the older `grpc.reflection.v1alpha` endpoint reports.
+pub async fn reflected_services_v1alpha(
+    channel: tonic::transport::Channel,
+) -> Result<Vec<String>, tonic::Status> {
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await?
+        .into_inner();
+    let Some(response) = responses.message().await? else {
+        return Err(tonic::Status::internal("reflection answered nothing"));
+    };
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => Ok(list
+            .service
+            .into_iter()
+            .map(|service| service.name)
+            .collect()),
+        other => Err(tonic::Status::internal(format!(
+            "unexpected reflection answer {other:?}"
+        ))),
+    }
+}
+
 /// A free loopback port (bound and released; a tiny race is acceptable in tests).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use galsync_platform::grpc::{serve, ServeOptions};
 use galsync_platform::pki::CertificateAuthority;
-use galsync_platform::testing::{health_status, reflected_services};
+use galsync_platform::testing::{health_status, reflected_services, reflected_services_v1alpha};
 use galsync_platform::{caller_identity, TlsMaterial};
 use galsync_proto::v1;
 use galsync_proto::v1::work_queue_client::WorkQueueClient;
@@ -96,6 +96,15 @@ async fn serves_health_and_reflection_on_a_real_socket() {
         services.contains(&"galsync.v1.Scheduler".to_owned()),
         "{services:?}"
     );
+    // Older clients ask v1alpha and see the same API.
+    let older = reflected_services_v1alpha(channel.clone()).await.unwrap();
+    for service in [
+        "galsync.v1.WorkQueue",
+        "galsync.v1.Scheduler",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(older.contains(&service.to_owned()), "{older:?}");
+    }
 
     let mut client = WorkQueueClient::new(channel);
     let response = client.lease(v1::LeaseRequest::default()).await.unwrap();
