@@ -220,6 +220,13 @@ impl SourceUser {
                 .is_some_and(|purpose| purpose.is_personal())
     }
 
+    /// A shared mailbox with an address, as `mailboxSettings.userPurpose` says.
+    pub fn is_shared_mailbox(&self) -> bool {
+        !self.is_guest
+            && !is_blank(self.mail.as_deref())
+            && self.mailbox_purpose == Some(crate::purpose::MailboxPurpose::Shared)
+    }
+
     /// A shared, room or equipment mailbox, as `mailboxSettings.userPurpose` says.
     pub fn is_resource_mailbox(&self) -> bool {
         self.mailbox_purpose

@@ -1,7 +1,8 @@
 //! Target lists: which mailboxes receive the contacts. A target is an enabled
 //! member with mail, an enabled Exchange Online plan and a mailbox Graph calls
-//! `user` or `linked` (`mailboxSettings.userPurpose`); everything a selector
-//! names that is not one comes back as unresolved, with the reason.
+//! `user` or `linked` (`mailboxSettings.userPurpose`), or a `shared` mailbox
+//! the selector names; everything a selector names that is not one comes
+//! back as unresolved, with the reason.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -14,9 +15,18 @@ use crate::filter::{compile_rules, validate_object_id};
 use crate::service::Reader;
 use crate::source::SourceUser;
 
-fn mailbox_problem(user: &SourceUser) -> Option<&'static str> {
+/// Why `user` cannot receive the directory, if it cannot. A shared mailbox
+/// can when the selector names it (as a user or a group member): application
+/// permissions reach it, and it needs neither a licence nor an enabled
+/// sign-in. "Every mailbox" means the personal ones.
+fn mailbox_problem(user: &SourceUser, named: bool) -> Option<&'static str> {
     if user.is_guest {
         return Some("is a guest, guests have no mailbox in this tenant");
+    }
+    if user.is_shared_mailbox() {
+        return (!named).then_some(
+            "is a shared mailbox: every-mailbox selects personal ones; name it (or a group holding it) to send it the directory",
+        );
     }
     if !user.account_enabled {
         return Some("account is disabled");
@@ -25,7 +35,7 @@ fn mailbox_problem(user: &SourceUser) -> Option<&'static str> {
         return None;
     }
     if user.is_resource_mailbox() {
-        return Some("is a shared, room or equipment mailbox (mailboxSettings.userPurpose)");
+        return Some("is a room or equipment mailbox (mailboxSettings.userPurpose)");
     }
     if !user.licensed {
         return Some(
@@ -68,7 +78,7 @@ impl Reader {
                 unresolved.push(format!("user {wanted}: not found in the directory"));
                 continue;
             };
-            match mailbox_problem(user) {
+            match mailbox_problem(user, true) {
                 Some(problem) => unresolved.push(format!("user {wanted}: {problem}")),
                 None => {
                     candidates.insert(user.id.clone());
@@ -94,7 +104,7 @@ impl Reader {
                 let Some(user) = users.get(&member_id) else {
                     continue;
                 };
-                if mailbox_problem(user).is_none() {
+                if mailbox_problem(user, true).is_none() {
                     candidates.insert(member_id);
                     with_mailbox += 1;
                 }
@@ -108,7 +118,7 @@ impl Reader {
         let only_rules = selector.users.is_empty() && group_ids.is_empty() && !rules.is_empty();
         if selector.all_mailboxes || only_rules {
             for user in users.values() {
-                if mailbox_problem(user).is_none() {
+                if mailbox_problem(user, false).is_none() {
                     candidates.insert(user.id.clone());
                 }
             }

@@ -60,7 +60,8 @@ async fn targets(harness: &Harness, selector: v1::TargetSelector) -> v1::TargetL
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_licensed_shared_mailbox_is_no_contact_and_power_bi_alone_makes_no_target() {
+async fn a_shared_mailbox_is_no_contact_but_a_target_when_named_and_power_bi_alone_makes_no_target()
+{
     let harness = Harness::start().await;
     let kinds = build(&harness);
 
@@ -85,7 +86,11 @@ async fn a_licensed_shared_mailbox_is_no_contact_and_power_bi_alone_makes_no_tar
         },
     )
     .await;
-    assert_eq!(every_mailbox.mailbox_ids, sorted(&[kinds.alice]));
+    assert_eq!(
+        every_mailbox.mailbox_ids,
+        sorted(&[kinds.alice]),
+        "every mailbox means the personal ones"
+    );
 
     let named = targets(
         &harness,
@@ -99,12 +104,9 @@ async fn a_licensed_shared_mailbox_is_no_contact_and_power_bi_alone_makes_no_tar
         },
     )
     .await;
-    assert!(named.mailbox_ids.is_empty(), "{:?}", named.mailbox_ids);
+    // A shared mailbox named in the selector receives the directory.
+    assert_eq!(named.mailbox_ids, sorted(&[kinds.sales_shared]));
     let reasons = named.unresolved.join("\n");
-    assert!(
-        reasons.contains("is a shared, room or equipment mailbox"),
-        "{reasons}"
-    );
     assert_eq!(
         reasons.matches("no enabled Exchange Online plan").count(),
         2,
