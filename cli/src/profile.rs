@@ -326,16 +326,52 @@ fn print_profile(profile: &v1::Profile) {
             rule.values.join("|")
         ));
     }
+    for (included, what) in [
+        (source.include_disabled, "with disabled accounts"),
+        (source.include_without_mail, "with users without mail"),
+        (source.include_guests, "with guests"),
+        (
+            source.include_resource_mailboxes,
+            "with shared, room and equipment mailboxes",
+        ),
+    ] {
+        if included {
+            source_parts.push(what.to_owned());
+        }
+    }
+    if !source.odata_prefilter.is_empty() {
+        source_parts.push(format!("graph filter {}", source.odata_prefilter));
+    }
     if source_parts.is_empty() {
         source_parts.push("every enabled user with mail".to_owned());
     }
-    let hidden: Vec<&str> = document
+    let field_rules: Vec<String> = document
         .write
         .field_rules
         .iter()
-        .filter(|(_, rule)| rule.as_str() == "never")
-        .map(|(field, _)| field.as_str())
+        .filter(|(_, rule)| rule.as_str() != "overwrite")
+        .map(|(field, rule)| format!("{field} {rule}"))
         .collect();
+    let write = &document.write;
+    // The writer's defaults for a zero: 10 % and 50 contacts.
+    let guard_percent = if write.deletion_guard_percent > 0.0 {
+        write.deletion_guard_percent
+    } else {
+        10.0
+    };
+    let guard_minimum = if write.deletion_guard_minimum > 0 {
+        write.deletion_guard_minimum
+    } else {
+        50
+    };
+    let guard = format!(
+        "deletes held for approval above {guard_percent}% of a mailbox's contacts and at least {guard_minimum}"
+    );
+    let repair = match (write.repair, document.repair_interval.as_deref()) {
+        (true, _) => "every run".to_owned(),
+        (false, Some(interval)) => format!("every {interval}"),
+        (false, None) => "never".to_owned(),
+    };
     let folder = if document.folder.is_empty() {
         "Company Directory".to_owned()
     } else {
@@ -367,7 +403,11 @@ fn print_profile(profile: &v1::Profile) {
                 deletion_mode.to_owned()
             },
         ),
-        ("hidden fields", hidden.join(", ")),
+        ("deletion guard", guard),
+        ("field rules", field_rules.join(", ")),
+        ("photos", yes_no(write.write_photos)),
+        ("adopt existing", yes_no(write.adopt_existing)),
+        ("repair", repair),
         ("last run", profile.last_run_id.clone()),
     ]);
 }

@@ -67,6 +67,47 @@ pub struct ProfileFlags {
     /// Repair pass interval (restores contacts users edited), e.g. 1d.
     #[arg(long, value_name = "DURATION")]
     pub repair_interval: Option<String>,
+    /// Keep only users whose attribute is one of the values
+    /// (`department=Sales,Support`), or starts with a prefix (`officeLocation^=Berlin`).
+    #[arg(long = "include-where", value_name = "ATTRIBUTE=VALUE[,VALUE…]")]
+    pub include_where: Vec<String>,
+    /// Drop users whose attribute is one of the values, or starts with a prefix (`^=`).
+    #[arg(long = "exclude-where", value_name = "ATTRIBUTE=VALUE[,VALUE…]")]
+    pub exclude_where: Vec<String>,
+    /// How galsync writes one contact field: `jobTitle=only-if-empty`
+    /// (overwrite, only-if-empty or never).
+    #[arg(long = "field-rule", value_name = "FIELD=RULE")]
+    pub field_rules: Vec<String>,
+    /// Hold a run's deletes for approval when they exceed this share of a mailbox's contacts.
+    #[arg(long, value_name = "PERCENT")]
+    pub deletion_guard_percent: Option<f64>,
+    /// …and at least this many contacts.
+    #[arg(long, value_name = "COUNT")]
+    pub deletion_guard_minimum: Option<u32>,
+    /// Claim contacts already in the folder whose email matches a user instead of adding a second one.
+    #[arg(long)]
+    pub adopt_existing: bool,
+    /// Restore contacts users edited or deleted on every run (see also --repair-interval).
+    #[arg(long)]
+    pub repair: bool,
+    /// Also turn disabled accounts into contacts.
+    #[arg(long)]
+    pub include_disabled: bool,
+    /// Also turn users without mail into contacts.
+    #[arg(long)]
+    pub include_without_mail: bool,
+    /// Also turn guests into contacts.
+    #[arg(long)]
+    pub include_guests: bool,
+    /// Also turn shared, room and equipment mailboxes into contacts.
+    #[arg(long)]
+    pub include_resource_mailboxes: bool,
+    /// An OData `$filter` Graph applies when reading users (e.g. `companyName eq 'Contoso'`).
+    #[arg(long, value_name = "ODATA")]
+    pub odata_prefilter: Option<String>,
+    /// Stop writing photos.
+    #[arg(long, conflicts_with = "photos")]
+    pub no_photos: bool,
     /// Create or set the profile disabled (no scheduled runs).
     #[arg(long, conflicts_with = "enable")]
     pub disable: bool,
@@ -243,8 +284,48 @@ impl ProfileFlags {
                 .field_rules
                 .insert(field.trim().to_owned(), "never".to_owned());
         }
+        for (flag, texts, exclude) in [
+            ("include-where", &self.include_where, false),
+            ("exclude-where", &self.exclude_where, true),
+        ] {
+            for text in texts {
+                document.source.rules.push(where_rule(flag, text, exclude)?);
+            }
+        }
+        for text in &self.field_rules {
+            let (field, rule) = field_rule(text)?;
+            document.write.field_rules.insert(field, rule);
+        }
+        if let Some(percent) = self.deletion_guard_percent {
+            if !(0.0..=100.0).contains(&percent) {
+                return Err(CliError::usage(format!(
+                    "invalid --deletion-guard-percent {percent}: give a share between 0 and 100"
+                )));
+            }
+            document.write.deletion_guard_percent = percent;
+        }
+        if let Some(minimum) = self.deletion_guard_minimum {
+            document.write.deletion_guard_minimum = minimum;
+        }
+        if self.adopt_existing {
+            document.write.adopt_existing = true;
+        }
+        if self.repair {
+            document.write.repair = true;
+        }
+        let source = &mut document.source;
+        source.include_disabled |= self.include_disabled;
+        source.include_without_mail |= self.include_without_mail;
+        source.include_guests |= self.include_guests;
+        source.include_resource_mailboxes |= self.include_resource_mailboxes;
+        if let Some(prefilter) = &self.odata_prefilter {
+            source.odata_prefilter = prefilter.trim().to_owned();
+        }
         if self.photos {
             document.write.write_photos = true;
+        }
+        if self.no_photos {
+            document.write.write_photos = false;
         }
         if let Some(repair_interval) = &self.repair_interval {
             parse_duration("repair-interval", repair_interval)?;
@@ -290,6 +371,51 @@ impl ProfileFlags {
         }
         Ok(())
     }
+}
+
+/// `ATTRIBUTE=V1[,V2…]` (equals one of them) or `ATTRIBUTE^=PREFIX` as a rule.
+fn where_rule(flag: &str, text: &str, exclude: bool) -> CliResult<RuleDocument> {
+    let invalid = || {
+        CliError::usage(format!(
+            "invalid --{flag} `{text}`: use ATTRIBUTE=VALUE[,VALUE…] (e.g. department=Sales,Support) or ATTRIBUTE^=PREFIX"
+        ))
+    };
+    let (attribute, operator, rest) = match text.split_once("^=") {
+        Some((attribute, prefix)) => (attribute, "starts-with", prefix),
+        None => {
+            let (attribute, values) = text.split_once('=').ok_or_else(invalid)?;
+            (attribute, "in", values)
+        }
+    };
+    let values: Vec<String> = rest
+        .split(',')
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .collect();
+    if attribute.trim().is_empty() || values.is_empty() {
+        return Err(invalid());
+    }
+    Ok(RuleDocument {
+        attribute: attribute.trim().to_owned(),
+        operator: operator.to_owned(),
+        values,
+        exclude,
+    })
+}
+
+/// `FIELD=overwrite|only-if-empty|never`.
+fn field_rule(text: &str) -> CliResult<(String, String)> {
+    let invalid = || {
+        CliError::usage(format!(
+            "invalid --field-rule `{text}`: use FIELD=overwrite, FIELD=only-if-empty or FIELD=never (e.g. jobTitle=only-if-empty)"
+        ))
+    };
+    let (field, rule) = text.split_once('=').ok_or_else(invalid)?;
+    let rule = rule.trim();
+    if field.trim().is_empty() || !matches!(rule, "overwrite" | "only-if-empty" | "never") {
+        return Err(invalid());
+    }
+    Ok((field.trim().to_owned(), rule.to_owned()))
 }
 
 /// `90s`, `15m`, `1h`, `1h30m`, `2d` or plain seconds.

@@ -372,3 +372,97 @@ async fn profile_create_for_a_tenant_the_broker_does_not_know_exits_5() {
     assert_eq!(created.code, Some(0), "{created:?}");
     assert_eq!(server.recorded.lock().unwrap().created.len(), 1);
 }
+
+/// Every profile option has a flag, and `profile create` shows it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_profile_option_is_settable_by_flag_and_shown() {
+    let server = FakeServer::start().await;
+    let outcome = server
+        .galsync(&[
+            "profile",
+            "create",
+            "--name",
+            "Phones",
+            "--tenant-id",
+            TENANT,
+            "--targets-all",
+            "--include-where",
+            "department=Sales,Support",
+            "--exclude-where",
+            "officeLocation^=Remote",
+            "--field-rule",
+            "jobTitle=only-if-empty",
+            "--field-rule",
+            "mobilePhone=never",
+            "--deletion-guard-percent",
+            "25",
+            "--deletion-guard-minimum",
+            "5",
+            "--adopt-existing",
+            "--repair",
+            "--include-disabled",
+            "--include-guests",
+            "--odata-prefilter",
+            "companyName eq 'Contoso'",
+            "--photos",
+        ])
+        .await;
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
+    for shown in [
+        "keep department in Sales|Support",
+        "drop officeLocation starts-with Remote",
+        "with disabled accounts",
+        "with guests",
+        "graph filter companyName eq 'Contoso'",
+        "jobTitle only-if-empty, mobilePhone never",
+        "above 25% of a mailbox's contacts and at least 5",
+        "adopt existing",
+        "every run",
+    ] {
+        assert!(
+            outcome.stdout.contains(shown),
+            "{shown}: {}",
+            outcome.stdout
+        );
+    }
+    let spec = server.recorded.lock().unwrap().created[0].clone();
+    let source = spec.source.as_ref().unwrap();
+    assert_eq!(source.rules.len(), 2);
+    assert_eq!(source.rules[0].attribute, "department");
+    assert_eq!(source.rules[0].values, ["Sales", "Support"]);
+    assert!(!source.rules[0].exclude);
+    assert_eq!(
+        source.rules[1].operator,
+        v1::attribute_rule::Operator::StartsWith as i32
+    );
+    assert!(source.rules[1].exclude);
+    assert!(source.include_disabled && source.include_guests);
+    assert!(!source.include_without_mail);
+    assert_eq!(source.odata_prefilter, "companyName eq 'Contoso'");
+    let write = spec.write.as_ref().unwrap();
+    assert_eq!(
+        write.field_rules.get("jobTitle"),
+        Some(&(v1::FieldRule::OnlyIfEmpty as i32))
+    );
+    assert_eq!(write.deletion_guard_percent, 25.0);
+    assert_eq!(write.deletion_guard_minimum, 5);
+    assert!(write.adopt_existing && write.repair && write.write_photos);
+
+    // A bad value names its flag and sends nothing.
+    let bad = server
+        .galsync(&[
+            "profile",
+            "create",
+            "--name",
+            "Bad",
+            "--tenant-id",
+            TENANT,
+            "--targets-all",
+            "--field-rule",
+            "jobTitle=sometimes",
+        ])
+        .await;
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(bad.stderr.contains("--field-rule"), "{}", bad.stderr);
+    assert_eq!(server.recorded.lock().unwrap().created.len(), 1);
+}
