@@ -189,3 +189,43 @@ pub async fn onboarded_cluster(
         data_dir,
     }
 }
+
+/// Starts a run of `profile_id` and waits (at most two minutes) until it ends.
+pub async fn run_to_end(
+    scheduler: &mut galsync_proto::v1::scheduler_client::SchedulerClient<tonic::transport::Channel>,
+    profile_id: &str,
+) -> galsync_proto::v1::Run {
+    use galsync_proto::v1;
+    let run_id = scheduler
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let started = std::time::Instant::now();
+    loop {
+        let run = scheduler
+            .get_run(v1::GetRunRequest {
+                run_id: run_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let running = [
+            v1::RunState::Queued as i32,
+            v1::RunState::Reading as i32,
+            v1::RunState::Writing as i32,
+        ];
+        if !running.contains(&run.state) {
+            return run;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the run did not end: {run:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
