@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::access::{claimed_actor, new_api_key, Access, Caller, Role};
 use crate::driver::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 use crate::error::SchedulerError;
+use crate::profiles;
 use crate::queue::millis_timestamp;
 use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
 use crate::store::{ProfileRow, RunRow};
@@ -143,7 +144,12 @@ impl SchedulerApi for SchedulerService {
         };
         let row = self
             .scheduler
-            .update_profile(&caller, &message.profile_id, spec, message.expected_version)
+            .update_profile(
+                &caller,
+                profiles::id_field("profile_id", &message.profile_id)?,
+                spec,
+                message.expected_version,
+            )
             .await?;
         Ok(Response::new(profile_message(&row)?))
     }
@@ -156,7 +162,10 @@ impl SchedulerApi for SchedulerService {
             .await?;
         let row = self
             .scheduler
-            .profile(&request.into_inner().profile_id)
+            .profile(profiles::id_field(
+                "profile_id",
+                &request.into_inner().profile_id,
+            )?)
             .await?;
         Ok(Response::new(profile_message(&row)?))
     }
@@ -188,7 +197,10 @@ impl SchedulerApi for SchedulerService {
             .caller(&request, Role::Admin, "galsync.v1.Scheduler/DeleteProfile")
             .await?;
         self.scheduler
-            .delete_profile(&caller, &request.into_inner().profile_id)
+            .delete_profile(
+                &caller,
+                profiles::id_field("profile_id", &request.into_inner().profile_id)?,
+            )
             .await?;
         Ok(Response::new(v1::DeleteProfileResponse {}))
     }
@@ -205,7 +217,10 @@ impl SchedulerApi for SchedulerService {
         .await?;
         let explanation = self
             .scheduler
-            .explain_profile(&request.into_inner().profile_id)
+            .explain_profile(profiles::id_field(
+                "profile_id",
+                &request.into_inner().profile_id,
+            )?)
             .await?;
         Ok(Response::new(explanation))
     }
@@ -223,7 +238,7 @@ impl SchedulerApi for SchedulerService {
             .scheduler
             .start_run(
                 &caller,
-                &message.profile_id,
+                profiles::id_field("profile_id", &message.profile_id)?,
                 message.dry_run,
                 message.full_read,
                 &trigger,
@@ -238,7 +253,10 @@ impl SchedulerApi for SchedulerService {
     ) -> Result<Response<v1::Run>, Status> {
         self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetRun")
             .await?;
-        let run = self.scheduler.run(&request.into_inner().run_id).await?;
+        let run = self
+            .scheduler
+            .run(profiles::id_field("run_id", &request.into_inner().run_id)?)
+            .await?;
         Ok(Response::new(self.run_message(run).await?))
     }
 
@@ -273,7 +291,7 @@ impl SchedulerApi for SchedulerService {
     ) -> Result<Response<EventStream>, Status> {
         self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/WatchRun")
             .await?;
-        let run_id = request.into_inner().run_id;
+        let run_id = profiles::id_field("run_id", &request.into_inner().run_id)?.to_owned();
         self.scheduler.run(&run_id).await?;
         let scheduler = self.scheduler.clone();
         let poll = scheduler.timings.driver_poll;
@@ -293,7 +311,10 @@ impl SchedulerApi for SchedulerService {
             .await?;
         let run = self
             .scheduler
-            .cancel_run(&caller, &request.into_inner().run_id)
+            .cancel_run(
+                &caller,
+                profiles::id_field("run_id", &request.into_inner().run_id)?,
+            )
             .await?;
         Ok(Response::new(self.run_message(run).await?))
     }
@@ -311,7 +332,10 @@ impl SchedulerApi for SchedulerService {
             .await?;
         let run = self
             .scheduler
-            .approve_deletions(&caller, &request.into_inner().run_id)
+            .approve_deletions(
+                &caller,
+                profiles::id_field("run_id", &request.into_inner().run_id)?,
+            )
             .await?;
         Ok(Response::new(self.run_message(run).await?))
     }
@@ -324,10 +348,10 @@ impl SchedulerApi for SchedulerService {
             .caller(&request, Role::Admin, "galsync.v1.Scheduler/CreateApiKey")
             .await?;
         let message = request.into_inner();
-        let name = message.name.trim().to_owned();
-        if name.is_empty() {
+        if message.name.trim().is_empty() {
             return Err(SchedulerError::invalid("name", "is empty; say who the key is for").into());
         }
+        let name = profiles::id_field("name", &message.name)?.to_owned();
         let role = match v1::ApiRole::try_from(message.role).unwrap_or_default() {
             v1::ApiRole::Viewer => Role::Viewer,
             v1::ApiRole::Operator => Role::Operator,

@@ -85,7 +85,33 @@ fn refuse_control_characters(field: &str, value: &str) -> Result<(), SchedulerEr
     Ok(())
 }
 
-/// Each entry of a list of group object ids is a GUID.
+/// Longest id or name a request may carry (profile and run ids are UUIDs).
+const MAX_ID_CHARS: usize = 100;
+
+/// Checks an id (or a short name) of a request: given, printable, short. The
+/// answer to a bad one names `field` and echoes at most 64 characters.
+pub fn id_field<'a>(field: &str, value: &'a str) -> Result<&'a str, SchedulerError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(invalid(
+            field,
+            "is empty; give the id (galsync profile list / galsync run list show them)",
+        ));
+    }
+    refuse_control_characters(field, trimmed)?;
+    if trimmed.chars().count() > MAX_ID_CHARS {
+        return Err(invalid(
+            field,
+            format!(
+                "`{}` is longer than {MAX_ID_CHARS} characters",
+                echo(trimmed)
+            ),
+        ));
+    }
+    Ok(trimmed)
+}
+
+/// Each entry of a list of group object ids is a GUID./// Each entry of a list of group object ids is a GUID.
 fn validate_group_ids(field: &str, group_ids: &[String]) -> Result<(), SchedulerError> {
     for (index, group_id) in group_ids.iter().enumerate() {
         if uuid::Uuid::parse_str(group_id.trim()).is_err() {
