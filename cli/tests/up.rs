@@ -141,3 +141,30 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// `galsync up` with a bad value stops before it serves: exit 2, one line
+/// naming the flag (docs/cli.md, exit codes).
+#[test]
+fn up_with_bad_configuration_exits_2_naming_the_flag() {
+    use galsync_platform::testing::bad_config::{
+        assert_each_refused, bad, path_arg, BadConfigFiles,
+    };
+    let files = BadConfigFiles::new();
+    let under_file = path_arg(&files.regular_file.join("data"));
+    let regular_file = path_arg(&files.regular_file);
+    let cases = [
+        bad(&["--port-base", "65530"], "--port-base"),
+        bad(&["--port-base", "0"], "--port-base"),
+        bad(&["--port-base", "seventy"], "--port-base"),
+        bad(&["--data-dir", &under_file], "--data-dir"),
+        bad(&["--data-dir", &regular_file], "--data-dir"),
+    ];
+    let data_dir = files.fresh_data_dir();
+    // A base whose ports are free, so a case that starts anyway is noticed.
+    let port_base = free_port().min(65_000).to_string();
+    assert_each_refused(
+        env!("CARGO_BIN_EXE_galsync"),
+        &["up", "--port-base", &port_base, "--data-dir", &data_dir],
+        &cases,
+    );
+}
