@@ -150,21 +150,33 @@ fn up_with_bad_configuration_exits_2_naming_the_flag() {
         assert_each_refused, bad, path_arg, BadConfigFiles,
     };
     let files = BadConfigFiles::new();
+    let data_dir = files.fresh_data_dir();
     let under_file = path_arg(&files.regular_file.join("data"));
     let regular_file = path_arg(&files.regular_file);
-    let cases = [
-        bad(&["--port-base", "65530"], "--port-base"),
-        bad(&["--port-base", "0"], "--port-base"),
-        bad(&["--port-base", "seventy"], "--port-base"),
-        bad(&["--data-dir", &under_file], "--data-dir"),
-        bad(&["--data-dir", &regular_file], "--data-dir"),
-    ];
-    let data_dir = files.fresh_data_dir();
     // A base whose ports are free, so a case that starts anyway is noticed.
     let port_base = free_port().min(65_000).to_string();
-    assert_each_refused(
-        env!("CARGO_BIN_EXE_galsync"),
-        &["up", "--port-base", &port_base, "--data-dir", &data_dir],
-        &cases,
-    );
+    // The CLI refuses a flag given twice: each case gives both.
+    let cases = [
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "65530"],
+            "--port-base",
+        ),
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "0"],
+            "--port-base",
+        ),
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "seventy"],
+            "--port-base",
+        ),
+        bad(
+            &["--port-base", &port_base, "--data-dir", &under_file],
+            "--data-dir",
+        ),
+        bad(
+            &["--port-base", &port_base, "--data-dir", &regular_file],
+            "--data-dir",
+        ),
+    ];
+    assert_each_refused(env!("CARGO_BIN_EXE_galsync"), &["up"], &cases);
 }
