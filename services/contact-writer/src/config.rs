@@ -52,7 +52,8 @@ pub struct Config {
     )]
     pub workers: usize,
 
-    /// Lease length asked of the work queue, in seconds (heartbeats at a third of it).
+    /// Lease length asked of the work queue, in seconds (heartbeats at a third
+    /// of it, at most every 5 s; a heartbeat is how a writer hears of a cancel).
     #[arg(
         long,
         env = "GALSYNC_WRITER_LEASE_SECS",
