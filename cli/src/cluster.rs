@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use galsync_platform::config::ServerArgs;
+use galsync_platform::config::{ConfigError, ServerArgs};
 use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 
@@ -46,18 +46,28 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
+/// The services use the ports from `--port-base` to `--port-base` + this.
+pub const PORT_SPAN: u16 = 11;
+/// The highest `--port-base` whose ports all exist.
+pub const MAX_PORT_BASE: u16 = u16::MAX - PORT_SPAN;
+
 impl Addresses {
     /// Consecutive loopback ports from `base` (50050 gives the documented defaults).
-    pub fn from_port_base(base: u16) -> anyhow::Result<Self> {
-        if base > u16::MAX - 11 {
-            anyhow::bail!("invalid --port-base {base}: the services use ports base to base+11");
+    pub fn from_port_base(base: u16) -> Result<Self, ConfigError> {
+        if base == 0 || base > MAX_PORT_BASE {
+            return Err(ConfigError::new(
+                "port-base",
+                format!(
+                    "the services use ports base to base+{PORT_SPAN}; choose a base from 1 to {MAX_PORT_BASE} (got {base})"
+                ),
+            ));
         }
         Ok(Self {
             scheduler: loopback(base),
             auth_broker: loopback(base + 1),
             directory_reader: loopback(base + 2),
             contact_writer: loopback(base + 3),
-            consent_callback: loopback(base + 11),
+            consent_callback: loopback(base + PORT_SPAN),
         })
     }
 }
@@ -75,12 +85,7 @@ fn server_args(tls: bool, pki_dir: &Path, service: &str) -> ServerArgs {
 
 impl Cluster {
     pub async fn start(spec: ClusterSpec) -> anyhow::Result<Cluster> {
-        galsync_platform::private_files::create_private_dir(&spec.data_dir).with_context(|| {
-            format!(
-                "invalid --data-dir: cannot create {}",
-                spec.data_dir.display()
-            )
-        })?;
+        galsync_platform::flags::usable_data_dir("data-dir", &spec.data_dir)?;
         galsync_platform::private_files::warn_if_exposed(std::slice::from_ref(&spec.data_dir));
         let pki_dir = spec.data_dir.join("pki");
         if spec.tls {

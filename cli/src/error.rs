@@ -52,12 +52,7 @@ impl CliError {
                 message.push_str(&cause_text);
             }
         }
-        let is_config = error.chain().any(|cause| {
-            cause
-                .downcast_ref::<galsync_platform::ConfigError>()
-                .is_some()
-        });
-        let exit_code = if is_config {
+        let exit_code = if galsync_platform::flags::is_config_error(&error) {
             ExitCode::Usage
         } else {
             ExitCode::Failed

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cluster::{Cluster, ClusterSpec};
+use crate::cluster::{Cluster, ClusterSpec, MAX_PORT_BASE, PORT_SPAN};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -16,7 +16,12 @@ pub struct UpArgs {
 
     /// First of the loopback ports: scheduler (base), auth-broker (+1),
     /// directory-reader (+2), contact-writer (+3), consent callback (+11).
-    #[arg(long, env = "GALSYNC_PORT_BASE", default_value_t = 50050)]
+    #[arg(
+        long,
+        env = "GALSYNC_PORT_BASE",
+        default_value_t = 50050,
+        value_parser = port_base
+    )]
     pub port_base: u16,
 
     /// Serve without mTLS (loopback only; for debugging with plaintext gRPC
@@ -27,6 +32,20 @@ pub struct UpArgs {
 
     #[command(flatten)]
     pub telemetry: galsync_platform::config::TelemetryArgs,
+}
+
+/// Value parser of `--port-base`: every port from base to base+11 must exist.
+fn port_base(text: &str) -> Result<u16, String> {
+    let base: u16 = text
+        .trim()
+        .parse()
+        .map_err(|error| format!("not a port number ({error})"))?;
+    if base == 0 || base > MAX_PORT_BASE {
+        return Err(format!(
+            "the services use ports base to base+{PORT_SPAN}; choose a base from 1 to {MAX_PORT_BASE}"
+        ));
+    }
+    Ok(base)
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {

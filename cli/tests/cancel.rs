@@ -1,5 +1,7 @@
 //! Cancelling a run mid-way leaves every mailbox consistent (no duplicate, no
-//! stray contact), and the next run completes what the cancelled one left.
+//! stray contact), reports the writes that happened with the mailboxes it
+//! stopped shown as cancelled, and the next run completes what the cancelled
+//! one left.
 
 mod common;
 
@@ -122,7 +124,9 @@ async fn cancel_mid_run_leaves_mailboxes_consistent_and_the_next_run_completes_t
     };
     assert!(cancelled.mailboxes_done < 6 || cancelled.mailboxes_total == 6);
 
-    // Whatever the cancelled run wrote is consistent: one contact per person at most.
+    // Whatever the cancelled run wrote is consistent: one contact per person
+    // at most. The mailboxes were empty, so every contact is a create of this run.
+    let mut contacts_in_graph = 0;
     for mailbox in &tenant.targets {
         let ids = source_ids_in_galsync_folder(&emulator, &tenant, *mailbox);
         let unique: std::collections::HashSet<_> = ids.iter().collect();
@@ -131,7 +135,81 @@ async fn cancel_mid_run_leaves_mailboxes_consistent_and_the_next_run_completes_t
             ids.len(),
             "duplicate contacts in {mailbox} after cancel"
         );
+        contacts_in_graph += ids.len() as u64;
+        let reported = cancelled
+            .mailboxes
+            .iter()
+            .find(|result| result.mailbox_id == mailbox.to_string())
+            .unwrap_or_else(|| panic!("the cancelled run does not list {mailbox}: {cancelled:?}"));
+        let created = reported.counts.map(|counts| counts.created).unwrap_or(0);
+        assert_eq!(
+            created,
+            ids.len() as u64,
+            "{mailbox} ({}) holds {} contacts, the run reports {created} created",
+            galsync::run::outcome_name(reported.outcome),
+            ids.len()
+        );
     }
+
+    // The run's totals are the writes that happened, and the mailboxes it
+    // stopped (or never started) are counted as cancelled, not as done.
+    let counts = cancelled.counts.unwrap_or_default();
+    assert!(
+        contacts_in_graph > 0,
+        "the run wrote nothing before the cancel"
+    );
+    assert_eq!(
+        counts.created, contacts_in_graph,
+        "the cancelled run reports {} created, Graph holds {contacts_in_graph}",
+        counts.created
+    );
+    let shown_cancelled = cancelled
+        .mailboxes
+        .iter()
+        .filter(|result| result.outcome == v1::MailboxOutcome::Cancelled as i32)
+        .count() as u32;
+    assert!(
+        cancelled.mailboxes_cancelled > 0,
+        "no mailbox counted as cancelled: {cancelled:?}"
+    );
+    assert_eq!(shown_cancelled, cancelled.mailboxes_cancelled);
+    assert_eq!(
+        cancelled.mailboxes_succeeded + cancelled.mailboxes_failed + cancelled.mailboxes_cancelled,
+        6,
+        "every mailbox ended one way: {cancelled:?}"
+    );
+
+    // The CLI shows the same: `mailboxes: 6 (S succeeded, 0 failed, C cancelled)`.
+    let shown = common::galsync(
+        common::strings(&[
+            "--scheduler-url",
+            &format!("https://{}", cluster.addresses.scheduler),
+            "--pki-dir",
+            &cluster.pki_dir.display().to_string(),
+            "runs",
+            "show",
+            &run_id,
+        ]),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(shown.code, Some(0), "{shown:?}");
+    let expected_line = format!(
+        "6 ({} succeeded, 0 failed, {} cancelled)",
+        cancelled.mailboxes_succeeded, cancelled.mailboxes_cancelled
+    );
+    assert!(
+        shown.stdout.contains(&expected_line),
+        "`runs show` lacks `{expected_line}`:\n{}",
+        shown.stdout
+    );
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("created {contacts_in_graph},")),
+        "`runs show` does not report {contacts_in_graph} created:\n{}",
+        shown.stdout
+    );
 
     // The next run completes every mailbox.
     emulator.state.faults.clear();

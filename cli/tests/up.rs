@@ -141,3 +141,42 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// `galsync up` with a bad value stops before it serves: exit 2, one line
+/// naming the flag (docs/cli.md, exit codes).
+#[test]
+fn up_with_bad_configuration_exits_2_naming_the_flag() {
+    use galsync_platform::testing::bad_config::{
+        assert_each_refused, bad, path_arg, BadConfigFiles,
+    };
+    let files = BadConfigFiles::new();
+    let data_dir = files.fresh_data_dir();
+    let under_file = path_arg(&files.regular_file.join("data"));
+    let regular_file = path_arg(&files.regular_file);
+    // A base whose ports are free, so a case that starts anyway is noticed.
+    let port_base = free_port().min(65_000).to_string();
+    // The CLI refuses a flag given twice: each case gives both.
+    let cases = [
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "65530"],
+            "--port-base",
+        ),
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "0"],
+            "--port-base",
+        ),
+        bad(
+            &["--data-dir", &data_dir, "--port-base", "seventy"],
+            "--port-base",
+        ),
+        bad(
+            &["--port-base", &port_base, "--data-dir", &under_file],
+            "--data-dir",
+        ),
+        bad(
+            &["--port-base", &port_base, "--data-dir", &regular_file],
+            "--data-dir",
+        ),
+    ];
+    assert_each_refused(env!("CARGO_BIN_EXE_galsync"), &["up"], &cases);
+}

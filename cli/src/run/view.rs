@@ -14,19 +14,8 @@ pub fn print_summary(run: &v1::Run) {
         .unwrap_or_default();
     let kind = if run.dry_run { "dry run" } else { "run" };
     println!("{kind} {} {}{took}", run.run_id, state_name(run.state));
-    let failed_mailboxes = run
-        .mailboxes
-        .iter()
-        .filter(|mailbox| mailbox.outcome == v1::MailboxOutcome::Failed as i32)
-        .count();
     let mut lines = vec![
-        (
-            "mailboxes",
-            format!(
-                "{}/{} ({failed_mailboxes} failed)",
-                run.mailboxes_done, run.mailboxes_total
-            ),
-        ),
+        ("mailboxes", mailboxes_line(run)),
         (
             "contacts",
             format!(
@@ -49,6 +38,37 @@ pub fn print_summary(run: &v1::Run) {
         lines.push(("error", run.error.clone()));
     }
     print_fields(&lines);
+}
+
+/// E.g. `20 (12 succeeded, 0 failed, 8 cancelled)`; mailboxes that have
+/// not ended show as `12/20 (…)`, partial and awaiting-approval ones are
+/// named only when there are some.
+pub fn mailboxes_line(run: &v1::Run) -> String {
+    let count_of = |outcome: v1::MailboxOutcome| {
+        run.mailboxes
+            .iter()
+            .filter(|mailbox| mailbox.outcome == outcome as i32)
+            .count()
+    };
+    let mut parts = vec![
+        format!("{} succeeded", run.mailboxes_succeeded),
+        format!("{} failed", run.mailboxes_failed),
+        format!("{} cancelled", run.mailboxes_cancelled),
+    ];
+    let partial = count_of(v1::MailboxOutcome::Partial);
+    if partial > 0 {
+        parts.push(format!("{partial} partial"));
+    }
+    let awaiting = count_of(v1::MailboxOutcome::AwaitingApproval);
+    if awaiting > 0 {
+        parts.push(format!("{awaiting} awaiting approval"));
+    }
+    let total = if run.mailboxes_done == run.mailboxes_total {
+        run.mailboxes_total.to_string()
+    } else {
+        format!("{}/{}", run.mailboxes_done, run.mailboxes_total)
+    };
+    format!("{total} ({})", parts.join(", "))
 }
 
 pub fn run_duration(run: &v1::Run) -> Option<u64> {
@@ -88,6 +108,7 @@ pub fn outcome_name(value: i32) -> &'static str {
         Ok(v1::MailboxOutcome::Partial) => "partial",
         Ok(v1::MailboxOutcome::Failed) => "failed",
         Ok(v1::MailboxOutcome::AwaitingApproval) => "awaiting-approval",
+        Ok(v1::MailboxOutcome::Cancelled) => "cancelled",
         _ => "unknown",
     }
 }
@@ -135,6 +156,9 @@ pub fn run_json(run: &v1::Run) -> Value {
         "finished_at": json_time(run.finished_at.as_ref()),
         "mailboxes_total": run.mailboxes_total,
         "mailboxes_done": run.mailboxes_done,
+        "mailboxes_succeeded": run.mailboxes_succeeded,
+        "mailboxes_failed": run.mailboxes_failed,
+        "mailboxes_cancelled": run.mailboxes_cancelled,
         "counts": counts_json(run.counts.as_ref()),
         "mailboxes": mailboxes,
         "error": run.error,

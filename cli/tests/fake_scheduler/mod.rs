@@ -55,6 +55,7 @@ fn run(profile_id: &str, state: v1::RunState) -> v1::Run {
         finished_at: timestamp(1_700_000_065),
         mailboxes_total: 2,
         mailboxes_done: 2,
+        mailboxes_succeeded: 2,
         counts: Some(counts(150, 3, 1)),
         error: if state == v1::RunState::Failed {
             "the directory-reader could not get a token".to_owned()

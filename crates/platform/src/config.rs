@@ -135,6 +135,10 @@ impl ServerArgs {
                 readable_file(flag, path)?;
             }
         }
+        if let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            // Reads and checks the PEM contents, naming the flag of a damaged file.
+            crate::tls::TlsMaterial::load(cert, key, ca)?;
+        }
         if present == 0 && !listen.ip().is_loopback() && !self.insecure_plaintext {
             return Err(ConfigError::new(
                 "listen",

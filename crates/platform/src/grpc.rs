@@ -134,7 +134,15 @@ pub async fn serve(
         .http2_keepalive_interval(Some(Duration::from_secs(30)));
     let tls_enabled = options.tls.is_some();
     if let Some(tls) = &options.tls {
-        builder = builder.tls_config(tls.server_config())?;
+        builder = builder
+            .tls_config(tls.server_config())
+            .map_err(|error| ServeError::Config {
+                flag: "tls-key",
+                problem: format!(
+                    "the --tls-cert certificate and the --tls-key key do not make a TLS identity ({error}); \
+                     give the key that belongs to the certificate"
+                ),
+            })?;
     }
     let service_name = options.service_name;
     let server = builder

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod config;
+pub mod flags;
 pub mod grpc;
 pub mod metrics;
 pub mod pki;
@@ -40,9 +41,5 @@ pub fn exit_on_error(result: anyhow::Result<()>) {
         }
     }
     eprintln!("{line}");
-    let is_config = error.chain().any(|cause| {
-        cause.downcast_ref::<ConfigError>().is_some()
-            || cause.downcast_ref::<clap::Error>().is_some()
-    });
-    std::process::exit(if is_config { 2 } else { 1 });
+    std::process::exit(if flags::is_config_error(&error) { 2 } else { 1 });
 }

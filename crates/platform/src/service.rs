@@ -33,7 +33,7 @@ where
 {
     let config: C = match crate::config::parse() {
         Ok(config) => config,
-        Err(error) => error.exit(),
+        Err(error) => crate::flags::exit_on_clap_error(error),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -109,9 +109,16 @@ pub async fn connect(
                 .acquire_timeout(settings.acquire_timeout)
                 .connect_with(options)
                 .await
-                .map_err(|source| StoreError::Connect {
-                    dsn: shown.clone(),
-                    source,
+                .map_err(|source| {
+                    // A local file that cannot be opened as a database is
+                    // the DSN's fault, never a passing outage.
+                    ConfigError::new(
+                        flag,
+                        format!(
+                            "cannot open {shown} as a SQLite database: {source}; \
+                             give the path of a galsync store or of a file to create"
+                        ),
+                    )
                 })?;
             migrations
                 .sqlite
@@ -139,10 +146,7 @@ pub async fn connect(
                 .acquire_timeout(settings.acquire_timeout)
                 .connect_with(options)
                 .await
-                .map_err(|source| StoreError::Connect {
-                    dsn: shown.clone(),
-                    source,
-                })?;
+                .map_err(|source| postgres_connect_error(flag, &shown, source))?;
             migrations
                 .postgres
                 .run(&pool)
@@ -170,10 +174,39 @@ pub fn backend_of(flag: &str, dsn: &str) -> Result<Backend, ConfigError> {
     }
 }
 
+/// A PostgreSQL server that answers and refuses (wrong user or password, no
+/// such database) is bad configuration; one that does not answer may be
+/// starting, and stays a runtime failure.
+fn postgres_connect_error(flag: &str, shown: &str, source: sqlx::Error) -> StoreError {
+    match &source {
+        sqlx::Error::Database(_) | sqlx::Error::Configuration(_) | sqlx::Error::Tls(_) => {
+            StoreError::Config(ConfigError::new(
+                flag,
+                format!(
+                    "PostgreSQL refused {shown}: {source}; check the user, password and database name"
+                ),
+            ))
+        }
+        _ => StoreError::Connect {
+            dsn: shown.to_owned(),
+            source,
+        },
+    }
+}
+
 /// Creates the database's directory (0700) and the empty database file
 /// (0600) when they do not exist yet: the directory's store holds personal data.
 fn create_private_database(flag: &str, file: &std::path::Path) -> Result<(), ConfigError> {
     if let Some(parent) = file.parent() {
+        if parent.exists() && !parent.is_dir() {
+            return Err(ConfigError::new(
+                flag,
+                format!(
+                    "{} is a file, not a directory; give a path in a directory galsync may write to",
+                    parent.display()
+                ),
+            ));
+        }
         crate::private_files::create_private_dir(parent).map_err(|error| {
             ConfigError::new(
                 flag,

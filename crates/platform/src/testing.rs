@@ -1,6 +1,8 @@
 //! Helpers for tests that need a real PostgreSQL: the DSN comes from
 //! `GALSYNC_TEST_POSTGRES_URL` (CI sets it); without it such tests skip and say so.
 
+pub mod bad_config;
+
 /// Environment variable holding the PostgreSQL DSN for tests.
 pub const POSTGRES_DSN_VAR: &str = "GALSYNC_TEST_POSTGRES_URL";
 

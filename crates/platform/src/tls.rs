@@ -36,24 +36,19 @@ impl TlsMaterial {
             private_key_pem: read("tls-key", key)?,
             ca_pem: read("tls-ca", ca)?,
         };
-        if !material.certificate_pem.starts_with(b"-----BEGIN") {
-            return Err(ConfigError::new(
-                "tls-cert",
-                format!("{} is not a PEM certificate", cert.display()),
-            ));
-        }
-        if !material.private_key_pem.starts_with(b"-----BEGIN") {
-            return Err(ConfigError::new(
-                "tls-key",
-                format!("{} is not a PEM private key", key.display()),
-            ));
-        }
-        if !material.ca_pem.starts_with(b"-----BEGIN") {
-            return Err(ConfigError::new(
-                "tls-ca",
-                format!("{} is not a PEM certificate", ca.display()),
-            ));
-        }
+        check_pem(
+            "tls-cert",
+            cert,
+            &material.certificate_pem,
+            PemContent::Certificates,
+        )?;
+        check_pem(
+            "tls-key",
+            key,
+            &material.private_key_pem,
+            PemContent::PrivateKey,
+        )?;
+        check_pem("tls-ca", ca, &material.ca_pem, PemContent::Certificates)?;
         Ok(material)
     }
 
@@ -86,6 +81,69 @@ impl TlsMaterial {
             ))
             .domain_name(server_name)
     }
+}
+
+/// What a PEM file given by a TLS flag must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PemContent {
+    /// One or more X.509 certificates.
+    Certificates,
+    /// A private key (PKCS#8, PKCS#1 or SEC1).
+    PrivateKey,
+}
+
+/// Checks the PEM blocks of `path` decode and hold what `flag` needs, so a
+/// damaged file is named with its flag instead of failing later as a
+/// "transport error" when the TLS configuration is built.
+fn check_pem(flag: &str, path: &Path, bytes: &[u8], wanted: PemContent) -> Result<(), ConfigError> {
+    let shown = path.display();
+    let (what, fix) = match wanted {
+        PemContent::Certificates => (
+            "PEM certificate",
+            "give the PEM certificate file (galsync pki init writes one)",
+        ),
+        PemContent::PrivateKey => (
+            "PEM private key",
+            "give the PEM private key file (galsync pki init writes one)",
+        ),
+    };
+    let mut blocks = 0;
+    for block in x509_parser::pem::Pem::iter_from_buffer(bytes) {
+        let block = block.map_err(|error| {
+            ConfigError::new(
+                flag,
+                format!("{shown} is not a valid {what} ({error}); {fix}"),
+            )
+        })?;
+        let fits = match wanted {
+            PemContent::Certificates => block.label == "CERTIFICATE",
+            PemContent::PrivateKey => block.label.ends_with("PRIVATE KEY"),
+        };
+        if !fits {
+            continue;
+        }
+        if wanted == PemContent::Certificates {
+            block.parse_x509().map_err(|error| {
+                ConfigError::new(
+                    flag,
+                    format!("{shown} holds a damaged certificate ({error}); {fix}"),
+                )
+            })?;
+        } else if block.contents.is_empty() {
+            return Err(ConfigError::new(
+                flag,
+                format!("{shown} holds an empty private key; {fix}"),
+            ));
+        }
+        blocks += 1;
+    }
+    if blocks == 0 {
+        return Err(ConfigError::new(
+            flag,
+            format!("{shown} is not a {what}; {fix}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The verified identity of a caller, from its client certificate.

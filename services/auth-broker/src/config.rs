@@ -37,7 +37,7 @@ pub struct Config {
 
     /// Public URL of that endpoint, as registered as a redirect URI on the app.
     /// Default: http://<consent-listen>/consent/callback.
-    #[arg(long, env = "GALSYNC_CONSENT_REDIRECT_URI")]
+    #[arg(long, env = "GALSYNC_CONSENT_REDIRECT_URI", value_parser = galsync_platform::flags::http_url)]
     pub consent_redirect_uri: Option<String>,
 
     /// Which service identity may get tokens for which purpose, as SERVICE=PURPOSE.
@@ -75,7 +75,8 @@ pub struct Config {
     #[arg(
         long,
         env = "GALSYNC_LOGIN_BASE_URL",
-        default_value = "https://login.microsoftonline.com"
+        default_value = "https://login.microsoftonline.com",
+        value_parser = galsync_platform::flags::http_url
     )]
     pub default_login_base_url: String,
 
@@ -83,7 +84,8 @@ pub struct Config {
     #[arg(
         long,
         env = "GALSYNC_GRAPH_BASE_URL",
-        default_value = "https://graph.microsoft.com"
+        default_value = "https://graph.microsoft.com",
+        value_parser = galsync_platform::flags::http_url
     )]
     pub default_graph_base_url: String,
 }
@@ -128,6 +130,9 @@ impl ServiceConfig for Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.store_url.is_none() || self.master_key_file.is_none() {
+            galsync_platform::flags::usable_data_dir("data-dir", &self.data_dir)?;
+        }
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
         crate::policy::Policy::new(
             &self.allow_purpose,
@@ -148,6 +153,9 @@ impl ServiceConfig for Config {
         }
         if let Some(path) = &self.master_key_file {
             galsync_platform::config::readable_file("master-key-file", path)?;
+            // A damaged key is refused before the store is opened or created.
+            crate::seal::MasterKey::load_or_create(path, false)
+                .map_err(crate::master_key::key_error)?;
         }
         Ok(())
     }

@@ -111,7 +111,7 @@ fn store_error(error: sqlx::Error) -> ConfigError {
     )
 }
 
-fn key_error(error: SealError) -> ConfigError {
+pub(crate) fn key_error(error: SealError) -> ConfigError {
     let text = error.to_string();
     let problem = text
         .strip_prefix("invalid --master-key-file: ")

@@ -31,24 +31,35 @@ pub struct Config {
 
     /// The auth-broker issuing `contacts` tokens. Default: the local broker
     /// (https with --tls-*, http otherwise) on port 50051.
-    #[arg(long, env = "GALSYNC_BROKER_URL")]
+    #[arg(long, env = "GALSYNC_BROKER_URL", value_parser = galsync_platform::flags::http_url)]
     pub broker_url: Option<String>,
 
     /// The directory-reader serving snapshots and photos. Default: the local
     /// reader on port 50052.
-    #[arg(long, env = "GALSYNC_READER_URL")]
+    #[arg(long, env = "GALSYNC_READER_URL", value_parser = galsync_platform::flags::http_url)]
     pub reader_url: Option<String>,
 
     /// The scheduler's work queue; the work loop runs only when this is given.
-    #[arg(long, env = "GALSYNC_SCHEDULER_URL")]
+    #[arg(long, env = "GALSYNC_SCHEDULER_URL", value_parser = galsync_platform::flags::http_url)]
     pub scheduler_url: Option<String>,
 
     /// Work items reconciled at once (each one mailbox).
-    #[arg(long, env = "GALSYNC_WRITER_WORKERS", default_value_t = 8)]
+    #[arg(
+        long,
+        env = "GALSYNC_WRITER_WORKERS",
+        default_value_t = 8,
+        value_parser = galsync_platform::flags::at_least_one::<usize>
+    )]
     pub workers: usize,
 
-    /// Lease length asked of the work queue, in seconds (heartbeats at a third of it).
-    #[arg(long, env = "GALSYNC_WRITER_LEASE_SECS", default_value_t = 60)]
+    /// Lease length asked of the work queue, in seconds (heartbeats at a third
+    /// of it, at most every 5 s; a heartbeat is how a writer hears of a cancel).
+    #[arg(
+        long,
+        env = "GALSYNC_WRITER_LEASE_SECS",
+        default_value_t = 60,
+        value_parser = galsync_platform::flags::at_least_one::<u32>
+    )]
     pub lease_secs: u32,
 
     /// Graph requests in flight per mailbox; a batch's sub-requests count (Graph allows 4).
@@ -160,6 +171,9 @@ impl ServiceConfig for Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.store_url.is_none() {
+            galsync_platform::flags::usable_data_dir("data-dir", &self.data_dir)?;
+        }
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
             return Err(ConfigError::new(

@@ -80,8 +80,7 @@ pub async fn run_request(
     dry_run: bool,
 ) -> Result<reconcile::Report, Error> {
     let mailbox_id = request.mailbox_id.clone();
-    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
-    match execute_request(engine, request, dry_run, &progress).await {
+    match execute_request(engine, request, dry_run, &reconcile::Progress::unobserved()).await {
         Ok(report) => Ok(report),
         Err(error) if error.is_mailbox_failure() => {
             tracing::warn!(mailbox = %mailbox_id, %error, "mailbox failed");

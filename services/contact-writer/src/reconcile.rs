@@ -89,8 +89,54 @@ pub fn desired_contacts(entries: &[v1::DirectoryEntry], rules: &FieldRules) -> V
 }
 
 /// Where a reconciliation publishes its counts while it writes (the work
-/// loop forwards the latest in each heartbeat).
-pub type Progress = tokio::sync::watch::Sender<v1::SyncCounts>;
+/// loop forwards the latest in each heartbeat), and how it is asked to stop.
+///
+/// Hidden contract: a reconciliation asked to stop finishes the batch in
+/// flight, records it, publishes its counts and returns
+/// [`Error::Cancelled`]; the published counts are then exactly the writes
+/// that happened, which the work loop reports for a cancelled run.
+#[derive(Debug)]
+pub struct Progress {
+    counts: tokio::sync::watch::Sender<v1::SyncCounts>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The other ends of a [`Progress`]: the counts so far, and the stop switch.
+#[derive(Debug)]
+pub struct ProgressHandle {
+    pub counts: tokio::sync::watch::Receiver<v1::SyncCounts>,
+    pub stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Progress {
+    pub fn new() -> (Progress, ProgressHandle) {
+        let (counts_sender, counts_receiver) =
+            tokio::sync::watch::channel(v1::SyncCounts::default());
+        let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
+        let progress = Progress {
+            counts: counts_sender,
+            stop: stop_receiver,
+        };
+        let handle = ProgressHandle {
+            counts: counts_receiver,
+            stop: stop_sender,
+        };
+        (progress, handle)
+    }
+
+    /// Progress nobody watches and nothing stops (a direct SyncMailbox call).
+    pub fn unobserved() -> Progress {
+        Progress::new().0
+    }
+
+    pub fn publish(&self, counts: v1::SyncCounts) {
+        self.counts.send_replace(counts);
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        *self.stop.borrow()
+    }
+}
 
 /// Reconciles (or, for a dry run, plans) one mailbox against `entries`.
 pub async fn reconcile(
@@ -101,8 +147,7 @@ pub async fn reconcile(
 ) -> Result<Report, Error> {
     let rules = FieldRules::from_proto(&job.policy.field_rules);
     let desired = desired_contacts(entries, &rules);
-    let (progress, _) = tokio::sync::watch::channel(v1::SyncCounts::default());
-    reconcile_desired(engine, job, &desired, photos, &progress).await
+    reconcile_desired(engine, job, &desired, photos, &Progress::unobserved()).await
 }
 
 /// [`reconcile`] against desired contacts already computed under the job's

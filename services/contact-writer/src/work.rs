@@ -18,7 +18,10 @@ use tracing::{info, warn};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::grpc;
-use crate::reconcile::Report;
+use crate::reconcile::{Progress, ProgressHandle, Report};
+
+/// Longest wait between two heartbeats of a leased item.
+const MAX_HEARTBEAT_SECS: u64 = 5;
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
@@ -113,11 +116,15 @@ impl Worker {
         info!(worker = %self.name, work_item = %item.work_item_id, mailbox = %request.mailbox_id, attempt = item.attempt, "leased work");
         let engine = Arc::clone(&self.engine);
         let dry_run = item.dry_run;
-        let (progress, counts) = watch::channel(v1::SyncCounts::default());
+        let (progress, handle) = Progress::new();
         let mut work: JoinHandle<Result<Report, Error>> = tokio::spawn(async move {
             grpc::execute_request(&engine, &request, dry_run, &progress).await
         });
-        let heartbeat_every = Duration::from_secs(u64::from(self.settings.lease_secs.max(3)) / 3);
+        // A third of the lease, and at most 5 s: a heartbeat is also how a
+        // writer learns its run was cancelled.
+        let heartbeat_every = Duration::from_secs(
+            (u64::from(self.settings.lease_secs.max(3)) / 3).min(MAX_HEARTBEAT_SECS),
+        );
         let mut heartbeat = tokio::time::interval_at(
             tokio::time::Instant::now() + heartbeat_every,
             heartbeat_every,
@@ -132,13 +139,12 @@ impl Worker {
                     let request = v1::HeartbeatRequest {
                         lease_token: lease_token.clone(),
                         lease_seconds: self.settings.lease_secs,
-                        progress: Some(*counts.borrow()),
+                        progress: Some(*handle.counts.borrow()),
                     };
                     match self.queue.heartbeat(request).await {
                         Ok(response) if response.get_ref().cancel_requested => {
-                            info!(worker = %self.name, "run cancelled, releasing the lease");
-                            work.abort();
-                            self.release(&lease_token).await;
+                            info!(worker = %self.name, "run cancelled, stopping after the batch in flight");
+                            self.stop_cancelled(&lease_token, work, handle).await;
                             return;
                         }
                         Ok(_) => {}
@@ -156,7 +162,8 @@ impl Worker {
                         Err(_) => {
                             info!(worker = %self.name, "shutting down mid-item, releasing the lease");
                             work.abort();
-                            self.release(&lease_token).await;
+                            let counts = *handle.counts.borrow();
+                            self.release(&lease_token, counts).await;
                         }
                     }
                     return;
@@ -209,9 +216,37 @@ impl Worker {
         }
     }
 
-    async fn release(&mut self, lease_token: &str) {
+    /// Stops a reconciliation whose run was cancelled between two batches
+    /// (waiting up to the drain time) and gives the item back with the
+    /// counts of the writes that happened; one that finished meanwhile is
+    /// completed as usual.
+    async fn stop_cancelled(
+        &mut self,
+        lease_token: &str,
+        mut work: JoinHandle<Result<Report, Error>>,
+        handle: ProgressHandle,
+    ) {
+        let _ = handle.stop.send(true);
+        match tokio::time::timeout(self.settings.drain, &mut work).await {
+            Ok(Ok(Ok(report))) => {
+                self.report(lease_token, Ok(Ok(report))).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                warn!(worker = %self.name, "the reconciliation did not stop within the drain time; aborting it");
+                work.abort();
+            }
+        }
+        let counts = *handle.counts.borrow();
+        info!(worker = %self.name, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped for the cancelled run");
+        self.release(lease_token, counts).await;
+    }
+
+    async fn release(&mut self, lease_token: &str, counts: v1::SyncCounts) {
         let request = v1::ReleaseRequest {
             lease_token: lease_token.to_owned(),
+            progress: Some(counts),
         };
         if let Err(status) = self.queue.release(request).await {
             warn!(worker = %self.name, error = %status.message(), "failed to release the lease");

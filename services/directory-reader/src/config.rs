@@ -28,7 +28,7 @@ pub struct Config {
     /// The auth-broker's gRPC URL. Default: https://127.0.0.1:50051 when this
     /// service has TLS material (it presents its own certificate to the broker),
     /// http://127.0.0.1:50051 otherwise.
-    #[arg(long, env = "GALSYNC_BROKER_URL")]
+    #[arg(long, env = "GALSYNC_BROKER_URL", value_parser = galsync_platform::flags::http_url)]
     pub broker_url: Option<String>,
 
     /// Snapshots kept per tenant (the most recently taken ones); older ones are
@@ -124,6 +124,9 @@ impl ServiceConfig for Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.store_url.is_none() {
+            galsync_platform::flags::usable_data_dir("data-dir", &self.data_dir)?;
+        }
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
         let broker_url = self.broker_url();
         if !(broker_url.starts_with("http://") || broker_url.starts_with("https://")) {

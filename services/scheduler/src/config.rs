@@ -24,7 +24,7 @@ pub struct Config {
 
     /// The directory-reader, e.g. https://reader.internal:50052.
     /// Default: 127.0.0.1:50052, https when TLS flags are set.
-    #[arg(long, env = "GALSYNC_READER_URL")]
+    #[arg(long, env = "GALSYNC_READER_URL", value_parser = galsync_platform::flags::http_url)]
     pub reader_url: Option<String>,
 
     /// Roles of mTLS identities on the public API, as IDENTITY=ROLE (viewer, operator, admin).
@@ -88,6 +88,9 @@ impl ServiceConfig for Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.store_url.is_none() {
+            galsync_platform::flags::usable_data_dir("data-dir", &self.data_dir)?;
+        }
         galsync_platform::store::backend_of("store-url", &self.store_url())?;
         crate::access::Access::new(
             &self.role_binding,

@@ -25,6 +25,8 @@ pub const ITEM_FAILED: &str = "failed";
 pub const ITEM_CANCELLED: &str = "cancelled";
 /// An awaiting-approval item replaced by its approved re-run.
 pub const ITEM_SUPERSEDED: &str = "superseded";
+/// Why an item of a cancelled run ended.
+pub const CANCELLED_REASON: &str = "the run was cancelled";
 
 pub fn item_is_terminal(state: &str) -> bool {
     matches!(
@@ -33,25 +35,58 @@ pub fn item_is_terminal(state: &str) -> bool {
     )
 }
 
-/// Sum of the counts of finished items and the progress of items in flight.
+/// Sum of the counts of finished items and the progress of items in flight
+/// or stopped part way (a cancelled run's): the writes that happened.
 pub fn run_counts(items: &[WorkItemRow]) -> v1::SyncCounts {
     let mut total = v1::SyncCounts::default();
     for item in items {
         if item.state == ITEM_SUPERSEDED {
             continue;
         }
-        let counts = match (&item.result, &item.progress) {
-            (Some(result), _) => v1::MailboxSyncResult::decode(result.as_slice())
-                .ok()
-                .and_then(|result| result.counts),
-            (None, Some(progress)) => v1::SyncCounts::decode(progress.as_slice()).ok(),
-            (None, None) => None,
-        };
-        if let Some(counts) = counts {
+        if let Some(counts) = item_counts(item) {
             add_counts(&mut total, &counts);
         }
     }
     total
+}
+
+/// An item's counts: its result's, or the progress it last reported.
+fn item_counts(item: &WorkItemRow) -> Option<v1::SyncCounts> {
+    match (&item.result, &item.progress) {
+        (Some(result), _) => v1::MailboxSyncResult::decode(result.as_slice())
+            .ok()
+            .and_then(|result| result.counts),
+        (None, Some(progress)) => v1::SyncCounts::decode(progress.as_slice()).ok(),
+        (None, None) => None,
+    }
+}
+
+/// How the mailboxes of a run that ended, ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxTally {
+    pub done: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
+/// Counts the ended items by how they ended (superseded ones are not mailboxes of the run).
+pub fn mailbox_tally(items: &[WorkItemRow]) -> MailboxTally {
+    let mut tally = MailboxTally::default();
+    for item in items {
+        if item.state == ITEM_SUPERSEDED || !item_is_terminal(&item.state) {
+            continue;
+        }
+        tally.done += 1;
+        if item.state == ITEM_CANCELLED || item.outcome == "cancelled" {
+            tally.cancelled += 1;
+        } else if item.state == ITEM_FAILED || item.outcome == "failed" {
+            tally.failed += 1;
+        } else if item.outcome == "succeeded" {
+            tally.succeeded += 1;
+        }
+    }
+    tally
 }
 
 fn add_counts(total: &mut v1::SyncCounts, counts: &v1::SyncCounts) {
@@ -75,6 +110,7 @@ pub fn mailbox_result(item: &WorkItemRow) -> v1::MailboxResult {
         .and_then(|bytes| v1::MailboxSyncResult::decode(bytes).ok());
     let outcome = match item.state.as_str() {
         ITEM_FAILED => v1::MailboxOutcome::Failed as i32,
+        ITEM_CANCELLED => v1::MailboxOutcome::Cancelled as i32,
         _ => result.as_ref().map(|result| result.outcome).unwrap_or(0),
     };
     let mut errors = result
@@ -87,7 +123,7 @@ pub fn mailbox_result(item: &WorkItemRow) -> v1::MailboxResult {
     v1::MailboxResult {
         mailbox_id: item.mailbox_id.clone(),
         outcome,
-        counts: result.and_then(|result| result.counts),
+        counts: item_counts(item),
         errors,
         attempts: item.attempt as u32,
     }
@@ -159,8 +195,9 @@ impl Scheduler {
             self.store
                 .fail_exhausted_leases(run_id, now_millis())
                 .await?;
-            if current.cancel_requested {
-                return self.end_cancelled(current).await;
+            let cancelling = current.cancel_requested;
+            if cancelling {
+                self.stop_cancelled_items(run_id).await?;
             }
             let items = self.store.work_items_of_run(run_id).await?;
             let mut finished = 0;
@@ -199,6 +236,11 @@ impl Scheduler {
                 )
                 .await?;
                 last_progress = Some((finished, counts));
+            }
+            // A cancelled run ends once every writer has stopped and said
+            // what it wrote, so its totals are final when it shows cancelled.
+            if cancelling && items.iter().all(|item| item.state != ITEM_LEASED) {
+                return self.end_cancelled(current).await;
             }
             if finished == live_items.len() {
                 return self.end_run(current, &items).await;
@@ -268,14 +310,21 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Of a cancelled run: ends the items no writer holds (queued ones, and
+    /// leased ones whose writer is gone). Writers holding the others learn of
+    /// the cancellation at their next heartbeat, stop between two batches and
+    /// release the item with the counts of what they wrote.
+    async fn stop_cancelled_items(&self, run_id: &str) -> Result<(), SchedulerError> {
+        self.store
+            .set_run_items_state(run_id, ITEM_QUEUED, ITEM_CANCELLED, CANCELLED_REASON)
+            .await?;
+        self.store
+            .end_expired_leases(run_id, now_millis(), ITEM_CANCELLED, CANCELLED_REASON)
+            .await?;
+        Ok(())
+    }
+
     async fn end_cancelled(&self, mut run: RunRow) -> Result<(), SchedulerError> {
-        let reason = "the run was cancelled";
-        self.store
-            .set_run_items_state(&run.run_id, ITEM_QUEUED, ITEM_CANCELLED, reason)
-            .await?;
-        self.store
-            .set_run_items_state(&run.run_id, ITEM_LEASED, ITEM_CANCELLED, reason)
-            .await?;
         run.state = STATE_CANCELLED.to_owned();
         run.finished_at = Some(now_millis());
         self.store.update_run(&run).await?;

@@ -67,10 +67,7 @@ impl SchedulerService {
             .iter()
             .filter(|item| item.state != ITEM_SUPERSEDED)
             .collect();
-        let done = live
-            .iter()
-            .filter(|item| crate::driver::item_is_terminal(&item.state))
-            .count();
+        let tally = crate::driver::mailbox_tally(&items);
         let mailboxes = live
             .iter()
             .filter(|item| crate::driver::item_is_terminal(&item.state))
@@ -87,7 +84,10 @@ impl SchedulerService {
             started_at: run.started_at.map(millis_timestamp),
             finished_at: run.finished_at.map(millis_timestamp),
             mailboxes_total: run.mailboxes_total as u32,
-            mailboxes_done: done as u32,
+            mailboxes_done: tally.done as u32,
+            mailboxes_succeeded: tally.succeeded as u32,
+            mailboxes_failed: tally.failed as u32,
+            mailboxes_cancelled: tally.cancelled as u32,
             counts: Some(run_counts(&items)),
             mailboxes,
             error: run.error,
@@ -549,8 +549,9 @@ impl WorkQueue for WorkQueueService {
     ) -> Result<Response<v1::ReleaseResponse>, Status> {
         self.worker(&request, "galsync.v1.WorkQueue/Release")
             .await?;
+        let request = request.into_inner();
         self.scheduler
-            .release(&request.into_inner().lease_token)
+            .release(&request.lease_token, request.progress)
             .await?;
         Ok(Response::new(v1::ReleaseResponse {}))
     }

@@ -8,7 +8,7 @@ use galsync_proto::v1;
 use prost::Message;
 use rand::Rng;
 
-use crate::driver::{ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
+use crate::driver::{CANCELLED_REASON, ITEM_CANCELLED, ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
 use crate::error::SchedulerError;
 use crate::scheduler::{now_millis, Scheduler};
 
@@ -120,6 +120,7 @@ impl Scheduler {
             v1::MailboxOutcome::Partial => "partial",
             v1::MailboxOutcome::Failed => "failed",
             v1::MailboxOutcome::AwaitingApproval => "awaiting-approval",
+            v1::MailboxOutcome::Cancelled => "cancelled",
         };
         let finished = self
             .store
@@ -176,11 +177,44 @@ impl Scheduler {
     }
 
     /// Gives a lease back untouched; the attempt does not count.
-    pub async fn release(&self, lease_token: &str) -> Result<(), SchedulerError> {
-        let released = self
+    /// Gives a lease back. The item goes back to the queue, unless its run
+    /// was cancelled: then it ends cancelled, and `progress` (the writes done
+    /// before the writer stopped) stays in the run's totals.
+    pub async fn release(
+        &self,
+        lease_token: &str,
+        progress: Option<v1::SyncCounts>,
+    ) -> Result<(), SchedulerError> {
+        let progress_bytes = progress.map(|counts| counts.encode_to_vec());
+        let Some(run_id) = self
             .store
-            .finish_lease(lease_token, ITEM_QUEUED, None, "", "", now_millis(), -1)
-            .await?;
+            .record_progress(lease_token, progress_bytes.as_deref())
+            .await?
+        else {
+            return Err(lease_lost(lease_token));
+        };
+        let run_cancelled = self
+            .store
+            .get_run(&run_id)
+            .await?
+            .is_none_or(|run| run.cancel_requested);
+        let released = if run_cancelled {
+            self.store
+                .finish_lease(
+                    lease_token,
+                    ITEM_CANCELLED,
+                    None,
+                    "",
+                    CANCELLED_REASON,
+                    now_millis(),
+                    0,
+                )
+                .await?
+        } else {
+            self.store
+                .finish_lease(lease_token, ITEM_QUEUED, None, "", "", now_millis(), -1)
+                .await?
+        };
         if !released {
             return Err(lease_lost(lease_token));
         }

@@ -501,8 +501,11 @@ impl SchedulerStore {
         lease_expires_at: i64,
         worker_id: &str,
     ) -> StoreResult<Option<WorkItemRow>> {
-        const READY: &str = "(state = 'queued' AND available_at <= $4) \
-             OR (state = 'leased' AND lease_expires_at < $4 AND attempt < max_attempts)";
+        // A cancelled run's items are never offered, even before its driver
+        // marks them cancelled.
+        const READY: &str = "((state = 'queued' AND available_at <= $4) \
+             OR (state = 'leased' AND lease_expires_at < $4 AND attempt < max_attempts)) \
+             AND run_id NOT IN (SELECT run_id FROM runs WHERE cancel_requested = TRUE)";
         let row: Option<WorkItemRow> = match &self.pool {
             StorePool::Postgres(pool) => {
                 sqlx::query_as(&format!(
@@ -555,6 +558,51 @@ impl SchedulerStore {
             .await?
         });
         Ok(row.map(|(run_id,)| run_id))
+    }
+
+    /// Records the progress (when given) of the item a lease holds; its run
+    /// id when held.
+    pub async fn record_progress(
+        &self,
+        lease_token: &str,
+        progress: Option<&[u8]>,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "UPDATE work_items SET progress = COALESCE($1, progress) WHERE lease_token = $2 AND state = 'leased' \
+                 RETURNING run_id",
+            )
+            .bind(progress)
+            .bind(lease_token)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(run_id,)| run_id))
+    }
+
+    /// Marks a run's items whose lease ran out (their writer is gone) as
+    /// `to_state`, keeping the progress they reported.
+    pub async fn end_expired_leases(
+        &self,
+        run_id: &str,
+        now: i64,
+        to_state: &str,
+        last_error: &str,
+    ) -> StoreResult<u64> {
+        let updated = with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "UPDATE work_items SET state = $1, last_error = $2, lease_token = NULL, lease_expires_at = NULL \
+                 WHERE run_id = $3 AND state = 'leased' AND lease_expires_at < $4",
+            )
+            .bind(to_state)
+            .bind(last_error)
+            .bind(run_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated)
     }
 
     /// (attempt, max attempts) of the item a live lease holds.

@@ -8,3 +8,24 @@ async fn binary_serves_health_and_reflection_and_stops_on_sigterm() {
     )
     .await;
 }
+
+/// Each bad value stops the scheduler before it serves: exit 2, one line naming the flag.
+#[test]
+fn bad_configuration_exits_2_naming_the_flag() {
+    use galsync_platform::testing::bad_config::{
+        assert_each_refused, bad, shared_service_cases, BadConfigFiles,
+    };
+    let files = BadConfigFiles::new();
+    let mut cases = shared_service_cases(&files);
+    cases.extend([
+        bad(&["--reader-url", "notaurl"], "--reader-url"),
+        bad(&["--max-attempts", "0"], "--max-attempts"),
+    ]);
+    let listen = format!("127.0.0.1:{}", galsync_platform::testing::free_port());
+    let data_dir = files.fresh_data_dir();
+    assert_each_refused(
+        env!("CARGO_BIN_EXE_galsync-scheduler"),
+        &["--listen", &listen, "--data-dir", &data_dir],
+        &cases,
+    );
+}

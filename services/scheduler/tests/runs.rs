@@ -526,19 +526,51 @@ async fn cancel_ends_the_run_and_the_next_run_starts() {
     })
     .await
     .unwrap();
+    // The writer learns of the cancel on its heartbeat; the run waits for it.
     let heartbeat = queue
         .heartbeat(v1::HeartbeatRequest {
             lease_token: lease.lease_token.clone(),
             ..Default::default()
         })
-        .await;
-    // The writer learns of the cancel on its heartbeat (or finds its lease gone).
-    match heartbeat {
-        Ok(answer) => assert!(answer.into_inner().cancel_requested),
-        Err(status) => assert_eq!(status.code(), Code::FailedPrecondition),
-    }
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(heartbeat.cancel_requested);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = api
+        .get_run(v1::GetRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(
+        waiting.state,
+        v1::RunState::Cancelled as i32,
+        "the run ended before its writer said what it wrote"
+    );
+    // It stops and gives the item back with the writes it made.
+    queue
+        .release(v1::ReleaseRequest {
+            lease_token: lease.lease_token.clone(),
+            progress: Some(v1::SyncCounts {
+                created: 7,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
     let run = wait_for_end(&mut api, &run_id).await;
     assert_eq!(run.state, v1::RunState::Cancelled as i32);
+    assert_eq!(run.counts.unwrap_or_default().created, 7, "{run:?}");
+    assert_eq!(run.mailboxes_cancelled, 3, "{run:?}");
+    assert_eq!(run.mailboxes_succeeded + run.mailboxes_failed, 0);
+    let stopped = run
+        .mailboxes
+        .iter()
+        .find(|mailbox| mailbox.counts.is_some_and(|counts| counts.created == 7))
+        .expect("the stopped mailbox shows its writes");
+    assert_eq!(stopped.outcome, v1::MailboxOutcome::Cancelled as i32);
     let leftover = queue
         .lease(v1::LeaseRequest::default())
         .await

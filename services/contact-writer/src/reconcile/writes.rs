@@ -89,7 +89,7 @@ impl Run<'_> {
     pub(super) fn publish(&self) {
         let mut counts = self.counts;
         self.mailbox.count_requests(&mut counts);
-        self.progress.send_replace(counts);
+        self.progress.publish(counts);
     }
 
     /// Sends `ops` in batches, then resolves uncertain creates and vanished
@@ -114,6 +114,9 @@ impl Run<'_> {
         for round in 0..=MAX_FOLLOW_UP_ROUNDS {
             let mut to_look_up: Vec<String> = Vec::new();
             for chunk in ops.chunks(batch_size) {
+                if self.progress.stop_requested() {
+                    return Err(self.stop().await);
+                }
                 let outcomes = executor::execute(&self.mailbox, &self.folder_id, chunk).await?;
                 to_look_up.extend(self.apply(outcomes, desired).await?);
             }
@@ -183,6 +186,17 @@ impl Run<'_> {
         self.flush_if_full().await?;
         self.publish();
         Ok(to_look_up)
+    }
+
+    /// Stops between two batches: records what was written (the mailbox
+    /// stays marked uncertain, so the next run rebuilds from it) and
+    /// publishes the counts of the writes that happened.
+    async fn stop(&mut self) -> Error {
+        if let Err(error) = self.flush().await {
+            return error;
+        }
+        self.publish();
+        Error::Cancelled
     }
 
     fn count_created(&mut self, source_id: &str) {
