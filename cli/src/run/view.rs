@@ -34,6 +34,15 @@ pub fn print_summary(run: &v1::Run) {
     if counts.deletes_awaiting_approval > 0 {
         lines.push(("held deletes", counts.deletes_awaiting_approval.to_string()));
     }
+    if run.repair {
+        lines.push((
+            "repair",
+            format!(
+                "restored {} contacts edited or deleted outside galsync",
+                counts.restored
+            ),
+        ));
+    }
     if !run.error.is_empty() {
         lines.push(("error", run.error.clone()));
     }
@@ -126,6 +135,7 @@ pub fn counts_json(counts: Option<&v1::SyncCounts>) -> Value {
         "retries": counts.retries,
         "deletes_awaiting_approval": counts.deletes_awaiting_approval,
         "photos_written": counts.photos_written,
+        "restored": counts.restored,
     })
 }
 
@@ -150,6 +160,7 @@ pub fn run_json(run: &v1::Run) -> Value {
         "state": state_name(run.state),
         "trigger": run.trigger,
         "dry_run": run.dry_run,
+        "repair": run.repair,
         "snapshot_id": run.snapshot_id,
         "created_at": json_time(run.created_at.as_ref()),
         "started_at": json_time(run.started_at.as_ref()),

@@ -144,14 +144,15 @@ pub const DELTA_PAGE_SIZE: usize = 200;
 /// Contacts a user edited get the hash of their current values (so the plan
 /// restores them); deleted ones are forgotten (so the plan re-creates them):
 /// `@removed` in an incremental round, absent from a round from scratch.
-/// Returns the next round's link.
+/// Returns the next round's link and how many known contacts it found
+/// edited or deleted.
 pub async fn repair(
     mailbox: &MailboxGraph,
     folder_id: &str,
     delta_link: &str,
     known: &mut HashMap<String, Known>,
     rules: &FieldRules,
-) -> Result<String, Error> {
+) -> Result<(String, u64), Error> {
     // contact-delta: "You can use a $select query parameter"; the id is
     // always returned.
     let initial = format!(
@@ -222,11 +223,11 @@ pub async fn repair(
             if repaired > 0 {
                 tracing::info!(mailbox = %mailbox.mailbox_id, repaired, "repair pass found contacts edited or deleted by the user");
             }
-            return Ok(next_link);
+            return Ok((next_link, repaired));
         }
         match page.next_link {
             Some(next_link) => url = next_link,
-            None => return Ok(String::new()),
+            None => return Ok((String::new(), repaired)),
         }
     }
 }

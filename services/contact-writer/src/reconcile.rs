@@ -239,8 +239,10 @@ pub async fn reconcile_desired(
     } else {
         String::new()
     };
+    let mut restored = 0;
     if job.policy.repair && !job.dry_run && !folder_is_new {
-        delta_link = known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
+        (delta_link, restored) =
+            known::repair(&mailbox, &folder_id, &delta_link, &mut known, &rules).await?;
     }
     let plan = plan::build(
         desired,
@@ -264,6 +266,7 @@ pub async fn reconcile_desired(
         counts: v1::SyncCounts {
             unchanged: plan.unchanged,
             deletes_awaiting_approval: plan.held_deletes.len() as u64,
+            restored,
             ..Default::default()
         },
         errors: Vec::new(),

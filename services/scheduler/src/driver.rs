@@ -100,6 +100,7 @@ fn add_counts(total: &mut v1::SyncCounts, counts: &v1::SyncCounts) {
     total.retries += counts.retries;
     total.deletes_awaiting_approval += counts.deletes_awaiting_approval;
     total.photos_written += counts.photos_written;
+    total.restored += counts.restored;
 }
 
 /// A finished item as the API shows it.
@@ -249,6 +250,22 @@ impl Scheduler {
         }
     }
 
+    /// Whether the profile's repair interval has passed since its last
+    /// successful run with the repair pass (never repaired: due).
+    async fn repair_due(
+        &self,
+        profile_id: &str,
+        interval_seconds: u32,
+    ) -> Result<bool, SchedulerError> {
+        if interval_seconds == 0 {
+            return Ok(false);
+        }
+        let Some(last) = self.store.last_repair_at(profile_id).await? else {
+            return Ok(true);
+        };
+        Ok(now_millis() - last >= i64::from(interval_seconds) * 1000)
+    }
+
     async fn read_and_enqueue(&self, run: &mut RunRow) -> Result<(), SchedulerError> {
         let profile = self.profile(&run.profile_id).await?;
         let spec = decode_spec(&profile)?;
@@ -258,7 +275,12 @@ impl Scheduler {
         self.append_state_event(&run.run_id, v1::RunState::Reading)
             .await?;
 
-        let write = spec.write.clone().unwrap_or_default();
+        let mut write = spec.write.clone().unwrap_or_default();
+        write.repair = write.repair
+            || self
+                .repair_due(&profile.profile_id, spec.repair_interval_seconds)
+                .await?;
+        run.repair = write.repair && !run.dry_run;
         let snapshot = self
             .directory
             .take_snapshot(v1::TakeSnapshotRequest {

@@ -88,6 +88,7 @@ impl SchedulerService {
             mailboxes_succeeded: tally.succeeded as u32,
             mailboxes_failed: tally.failed as u32,
             mailboxes_cancelled: tally.cancelled as u32,
+            repair: run.repair,
             counts: Some(run_counts(&items)),
             mailboxes,
             error: run.error,

@@ -335,6 +335,7 @@ impl Scheduler {
             error: String::new(),
             read_stats: None,
             cancel_requested: false,
+            repair: false,
         };
         self.store.insert_run(&run).await?;
         self.store

@@ -42,11 +42,12 @@ pub struct RunRow {
     pub error: String,
     pub read_stats: Option<Vec<u8>>,
     pub cancel_requested: bool,
+    pub repair: bool,
 }
 
 const RUN_COLUMNS: &str =
     "run_id, profile_id, state, run_trigger, dry_run, full_read, snapshot_id, created_at, \
-     started_at, finished_at, mailboxes_total, error, read_stats, cancel_requested";
+     started_at, finished_at, mailboxes_total, error, read_stats, cancel_requested, repair";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkItemRow {
@@ -293,7 +294,7 @@ impl SchedulerStore {
     pub async fn insert_run(&self, row: &RunRow) -> StoreResult<()> {
         with_pool!(&self.pool, pool => {
             sqlx::query(&format!(
-                "INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                "INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&row.run_id)
             .bind(&row.profile_id)
@@ -309,6 +310,7 @@ impl SchedulerStore {
             .bind(&row.error)
             .bind(&row.read_stats)
             .bind(row.cancel_requested)
+            .bind(row.repair)
             .execute(pool)
             .await?;
         });
@@ -357,7 +359,7 @@ impl SchedulerStore {
         with_pool!(&self.pool, pool => {
             sqlx::query(
                 "UPDATE runs SET state = $1, snapshot_id = $2, started_at = $3, finished_at = $4, \
-                 mailboxes_total = $5, error = $6, read_stats = $7 WHERE run_id = $8",
+                 mailboxes_total = $5, error = $6, read_stats = $7, repair = $8 WHERE run_id = $9",
             )
             .bind(&row.state)
             .bind(&row.snapshot_id)
@@ -366,11 +368,27 @@ impl SchedulerStore {
             .bind(row.mailboxes_total)
             .bind(&row.error)
             .bind(&row.read_stats)
+            .bind(row.repair)
             .bind(&row.run_id)
             .execute(pool)
             .await?;
         });
         Ok(())
+    }
+
+    /// When the profile's last successful run with the repair pass was created.
+    pub async fn last_repair_at(&self, profile_id: &str) -> StoreResult<Option<i64>> {
+        let row: (Option<i64>,) = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT MAX(created_at) FROM runs WHERE profile_id = $1 AND repair = $2 AND state = $3",
+            )
+            .bind(profile_id)
+            .bind(true)
+            .bind(crate::scheduler::STATE_SUCCEEDED)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(row.0)
     }
 
     pub async fn request_cancel(&self, run_id: &str) -> StoreResult<bool> {
