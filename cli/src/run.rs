@@ -26,6 +26,20 @@ pub enum RunsCommand {
     List(ListArgs),
     /// One run with its per-mailbox results.
     Show(RunIdArg),
+    /// The changes a dry run planned: contacts to create, update (field: old → new) and delete.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Run id of a dry run (see `galsync runs list`).
+    pub run_id: String,
+    /// Only this mailbox (its user's object id).
+    #[arg(long)]
+    pub mailbox: Option<String>,
+    /// Stop after this many changes (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +90,38 @@ pub async fn runs(globals: &GlobalArgs, command: RunsCommand) -> CliResult {
     match command {
         RunsCommand::List(args) => list(globals, args).await,
         RunsCommand::Show(args) => show(globals, &args.run_id).await,
+        RunsCommand::Plan(args) => plan(globals, args).await,
     }
+}
+
+/// Reads every page of a run's planned changes (or `limit` of them).
+async fn plan(globals: &GlobalArgs, args: PlanArgs) -> CliResult {
+    let (mut scheduler, target) = globals.scheduler()?;
+    let mut changes = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = scheduler
+            .list_planned_changes(v1::ListPlannedChangesRequest {
+                run_id: args.run_id.clone(),
+                mailbox_id: args.mailbox.clone().unwrap_or_default(),
+                page_size: 1_000,
+                page_token: page_token.clone(),
+            })
+            .await
+            .map_err(|status| target.error(status))?
+            .into_inner();
+        changes.extend(page.changes);
+        if args.limit > 0 && changes.len() >= args.limit {
+            changes.truncate(args.limit);
+            break;
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    view::print_plan(&args.run_id, &changes, globals.output.is_json());
+    Ok(())
 }
 
 async fn start(globals: &GlobalArgs, args: StartArgs) -> CliResult {

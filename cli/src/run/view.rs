@@ -46,6 +46,12 @@ pub fn print_summary(run: &v1::Run) {
     if !run.error.is_empty() {
         lines.push(("error", run.error.clone()));
     }
+    if run.dry_run && is_terminal(run.state) {
+        lines.push((
+            "planned changes",
+            format!("galsync runs plan {}", run.run_id),
+        ));
+    }
     print_fields(&lines);
 }
 
@@ -182,4 +188,76 @@ pub fn run_json(run: &v1::Run) -> Value {
             "photos_fetched": read_stats.photos_fetched,
         },
     })
+}
+
+fn action_name(action: i32) -> &'static str {
+    match v1::planned_change::Action::try_from(action) {
+        Ok(v1::planned_change::Action::Create) => "create",
+        Ok(v1::planned_change::Action::Update) => "update",
+        Ok(v1::planned_change::Action::Delete) => "delete",
+        _ => "unknown",
+    }
+}
+
+/// A dry run's planned changes: one line per contact, each changed field as
+/// `field: old → new`.
+pub fn print_plan(run_id: &str, changes: &[v1::MailboxChange], json_output: bool) {
+    if json_output {
+        let items: Vec<Value> = changes
+            .iter()
+            .map(|entry| {
+                let change = entry.change.clone().unwrap_or_default();
+                json!({
+                    "mailbox_id": entry.mailbox_id,
+                    "action": action_name(change.action),
+                    "source_object_id": change.source_object_id,
+                    "display_name": change.display_name,
+                    "fields": change.changes.iter().map(|field| json!({
+                        "field": field.field,
+                        "old": field.old_value,
+                        "new": field.new_value,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        crate::output::print_json(&json!({ "run_id": run_id, "changes": items }));
+        return;
+    }
+    if changes.is_empty() {
+        println!(
+            "run {run_id} planned no change (or is not a dry run: only dry runs keep their plan)"
+        );
+        return;
+    }
+    let mut table = crate::output::Table::new(&["MAILBOX", "ACTION", "CONTACT", "FIELDS"]);
+    for entry in changes {
+        let change = entry.change.clone().unwrap_or_default();
+        let fields: Vec<String> = change
+            .changes
+            .iter()
+            .map(|field| {
+                format!(
+                    "{}: {} → {}",
+                    field.field,
+                    shown_value(&field.old_value),
+                    shown_value(&field.new_value)
+                )
+            })
+            .collect();
+        table.row(vec![
+            entry.mailbox_id.clone(),
+            action_name(change.action).to_owned(),
+            change.display_name.clone(),
+            fields.join("; "),
+        ]);
+    }
+    table.print();
+}
+
+fn shown_value(value: &str) -> String {
+    if value.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        format!("\"{value}\"")
+    }
 }

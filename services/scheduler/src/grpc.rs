@@ -341,6 +341,29 @@ impl SchedulerApi for SchedulerService {
         Ok(Response::new(self.run_message(run).await?))
     }
 
+    async fn list_planned_changes(
+        &self,
+        request: Request<v1::ListPlannedChangesRequest>,
+    ) -> Result<Response<v1::ListPlannedChangesResponse>, Status> {
+        self.caller(
+            &request,
+            Role::Viewer,
+            "galsync.v1.Scheduler/ListPlannedChanges",
+        )
+        .await?;
+        let message = request.into_inner();
+        let page = self
+            .scheduler
+            .planned_changes(
+                profiles::id_field("run_id", &message.run_id)?,
+                message.mailbox_id.trim(),
+                message.page_size,
+                message.page_token.trim(),
+            )
+            .await?;
+        Ok(Response::new(page))
+    }
+
     async fn create_api_key(
         &self,
         request: Request<v1::CreateApiKeyRequest>,

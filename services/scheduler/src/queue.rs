@@ -110,9 +110,17 @@ impl Scheduler {
         plan: Option<v1::MailboxPlan>,
     ) -> Result<(), SchedulerError> {
         let mut result = result.unwrap_or_default();
-        if result.counts.is_none() {
-            if let Some(plan) = &plan {
+        if let Some(plan) = &plan {
+            if result.counts.is_none() {
                 result.counts = plan.counts;
+            }
+            // Kept while the lease is held, so a lost lease stores nothing.
+            if !self
+                .store
+                .set_plan_by_lease(lease_token, &plan.encode_to_vec())
+                .await?
+            {
+                return Err(lease_lost(lease_token));
             }
         }
         let outcome = match v1::MailboxOutcome::try_from(result.outcome).unwrap_or_default() {

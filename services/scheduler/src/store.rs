@@ -667,6 +667,48 @@ impl SchedulerStore {
         Ok(updated == 1)
     }
 
+    /// Keeps the plan a writer reports for the item it holds the lease of.
+    pub async fn set_plan_by_lease(&self, lease_token: &str, plan: &[u8]) -> StoreResult<bool> {
+        let updated = with_pool!(&self.pool, pool => {
+            sqlx::query("UPDATE work_items SET plan = $1 WHERE lease_token = $2 AND state = 'leased'")
+                .bind(plan)
+                .bind(lease_token)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    /// (mailbox id, encoded plan) of a run's items holding a plan, by
+    /// mailbox id from `from_mailbox` (itself included when `inclusive`), at
+    /// most `limit`.
+    pub async fn plans_of_run(
+        &self,
+        run_id: &str,
+        from_mailbox: &str,
+        inclusive: bool,
+        only_mailbox: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let rows: Vec<(String, Vec<u8>)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT mailbox_id, plan FROM work_items \
+                 WHERE run_id = $1 AND plan IS NOT NULL AND state <> 'superseded' \
+                 AND (mailbox_id > $2 OR ($3 AND mailbox_id = $2)) \
+                 AND ($4 = '' OR mailbox_id = $4) ORDER BY mailbox_id LIMIT $5",
+            )
+            .bind(run_id)
+            .bind(from_mailbox)
+            .bind(inclusive)
+            .bind(only_mailbox)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
     /// Marks a run's items in `from_state` as `to_state` (e.g. queued → cancelled).
     pub async fn set_run_items_state(
         &self,
