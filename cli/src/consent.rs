@@ -36,6 +36,15 @@ pub struct ConsentUrlArgs {
 pub enum SecretCommand {
     /// Store a client secret (read from stdin, or from --from-env VAR).
     Set(SecretSetArgs),
+    /// The apps in client-secret mode: whether a secret is stored and when it expires.
+    List(SecretListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretListArgs {
+    /// Only this tenant (Directory (tenant) ID GUID).
+    #[arg(long, env = "GALSYNC_TENANT_ID")]
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -163,7 +172,10 @@ pub fn consent_json(status: &v1::ConsentStatus) -> Value {
 }
 
 pub async fn run_secret(globals: &GlobalArgs, command: SecretCommand) -> CliResult {
-    let SecretCommand::Set(args) = command;
+    let args = match command {
+        SecretCommand::Set(args) => args,
+        SecretCommand::List(args) => return list_secrets(globals, args).await,
+    };
     let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
     let client_id = require_guid("client-id", &args.client_id, CLIENT_ID_HELP)?;
     let expires_at = match &args.expires_on {
@@ -300,4 +312,93 @@ pub async fn run_signin(globals: &GlobalArgs, args: SigninArgs) -> CliResult {
         }
         return outcome;
     }
+}
+
+/// Days before a secret's expiry from which `secret list` warns (the broker's
+/// default renewal window).
+const SECRET_WARNING_DAYS: i64 = 30;
+
+async fn list_secrets(globals: &GlobalArgs, args: SecretListArgs) -> CliResult {
+    let only_tenant = match &args.tenant_id {
+        Some(text) => Some(require_guid("tenant-id", text, TENANT_ID_HELP)?),
+        None => None,
+    };
+    let (mut broker, target) = globals.broker()?;
+    let tenants = broker
+        .list_tenants(v1::ListTenantsRequest {})
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner()
+        .tenants;
+    let now = chrono::Utc::now();
+    let mut rows = Vec::new();
+    for tenant in &tenants {
+        if only_tenant
+            .as_ref()
+            .is_some_and(|only| *only != tenant.tenant_id)
+        {
+            continue;
+        }
+        for app in &tenant.apps {
+            if app.auth_mode != v1::AuthMode::ClientSecret as i32 {
+                continue;
+            }
+            let expires = app
+                .client_secret_expires_at
+                .as_ref()
+                .and_then(|at| chrono::DateTime::from_timestamp(at.seconds, 0));
+            let state = match (app.has_client_secret, expires) {
+                (false, _) => "no secret: galsync secret set".to_owned(),
+                (true, None) => "stored, expiry unknown (set it with --expires-on)".to_owned(),
+                (true, Some(at)) if at <= now => {
+                    "EXPIRED: add a new secret in Entra, then galsync secret set".to_owned()
+                }
+                (true, Some(at)) if at - now <= chrono::Duration::days(SECRET_WARNING_DAYS) => {
+                    format!(
+                        "expires in {} days: add a new secret in Entra, then galsync secret set",
+                        (at - now).num_days()
+                    )
+                }
+                (true, Some(_)) => "stored".to_owned(),
+            };
+            rows.push((
+                tenant.tenant_id.clone(),
+                app.client_id.clone(),
+                expires,
+                state,
+            ));
+        }
+    }
+    if globals.output.is_json() {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(tenant_id, client_id, expires, state)| {
+                json!({
+                    "tenant_id": tenant_id,
+                    "client_id": client_id,
+                    "expires_on": expires.map(|at| at.format("%Y-%m-%d").to_string()),
+                    "state": state,
+                })
+            })
+            .collect();
+        print_json(&json!({ "secrets": items }));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no app uses client-secret mode");
+        return Ok(());
+    }
+    let mut table = crate::output::Table::new(&["TENANT", "CLIENT ID", "EXPIRES", "STATE"]);
+    for (tenant_id, client_id, expires, state) in rows {
+        table.row(vec![
+            tenant_id,
+            client_id,
+            expires
+                .map(|at| at.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            state,
+        ]);
+    }
+    table.print();
+    Ok(())
 }

@@ -483,3 +483,67 @@ async fn secret_set_reads_stdin_or_an_env_var_and_never_prints_the_secret() {
     assert_eq!(from_env.code, Some(0), "{from_env:?}");
     assert!(!from_env.stdout.contains(secret) && !from_env.stderr.contains(secret));
 }
+
+/// `galsync secret set --expires-on` then `secret list`: the expiry is kept
+/// and a secret inside 30 days says so with the fix.
+#[tokio::test]
+async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
+    let broker = TestBroker::start().await;
+    let tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let client_id = "aaaaaaaa-0000-0000-0000-000000000003";
+    let added = broker
+        .galsync(&[
+            "tenant",
+            "add",
+            "--tenant-id",
+            tenant_id,
+            "--name",
+            "Contoso",
+            "--client-id",
+            client_id,
+            "--auth",
+            "client-secret",
+            "--login-url",
+            "http://127.0.0.1:9/login",
+            "--graph-url",
+            "http://127.0.0.1:9/graph",
+        ])
+        .await;
+    assert_eq!(added.code, Some(0), "{added:?}");
+    let before = broker.galsync(&["secret", "list"]).await;
+    assert!(
+        before.stdout.contains("no secret: galsync secret set"),
+        "{}",
+        before.stdout
+    );
+
+    let expires_on = (chrono::Utc::now() + chrono::Duration::days(12))
+        .format("%Y-%m-%d")
+        .to_string();
+    let set = broker
+        .galsync_with(
+            &[
+                "secret",
+                "set",
+                "--tenant-id",
+                tenant_id,
+                "--client-id",
+                client_id,
+                "--expires-on",
+                &expires_on,
+            ],
+            Vec::new(),
+            b"Sup3r~Secret.Value\n".to_vec(),
+        )
+        .await;
+    assert_eq!(set.code, Some(0), "{set:?}");
+    let listed = broker.galsync(&["secret", "list"]).await;
+    assert_eq!(listed.code, Some(0), "{listed:?}");
+    assert!(listed.stdout.contains(&expires_on), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("add a new secret in Entra"),
+        "{}",
+        listed.stdout
+    );
+    assert!(!listed.stdout.contains("Sup3r"), "never the secret itself");
+}

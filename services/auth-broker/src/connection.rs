@@ -117,6 +117,12 @@ impl Broker {
         label: &str,
         checks: &mut Vec<ConnectionCheck>,
     ) -> Result<(), BrokerError> {
+        if app.auth_mode == "client-secret" {
+            if let Some(check) = self.secret_expiry_check(app, label) {
+                checks.push(check);
+            }
+            return Ok(());
+        }
         if app.auth_mode != "certificate" {
             return Ok(());
         }
@@ -157,6 +163,38 @@ impl Broker {
             }
         }
         Ok(())
+    }
+
+    /// A client secret expired, or expiring within the renewal window, as a
+    /// failed check with the date and the fix (as for certificates).
+    fn secret_expiry_check(&self, app: &AppRow, label: &str) -> Option<ConnectionCheck> {
+        let expires_at = app.client_secret_expires_at?;
+        let name = format!("secret:{label}");
+        let on = millis_to_time(expires_at).format("%Y-%m-%d");
+        let fix = format!(
+            "add a new client secret under App registrations > {} > Certificates & secrets, then galsync secret set --expires-on DATE",
+            app.client_id
+        );
+        if expires_at <= self.clock.now_millis() {
+            return Some(ConnectionCheck::failed(
+                name,
+                format!("the client secret expired on {on}"),
+                fix,
+                "",
+            ));
+        }
+        if self.secret_expiring_soon(expires_at) {
+            return Some(ConnectionCheck::failed(
+                name,
+                format!("the client secret expires on {on}"),
+                fix,
+                "",
+            ));
+        }
+        Some(ConnectionCheck::passed(
+            name,
+            format!("the client secret expires on {on}"),
+        ))
     }
 
     async fn probe(

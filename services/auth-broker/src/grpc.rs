@@ -124,6 +124,10 @@ fn app_message(app: AppRow) -> v1::AppRegistration {
         .refresh_token_used_at
         .filter(|_| app.sealed_refresh_token.is_some())
         .map(|used_at| timestamp(used_at + 90 * 24 * 3600 * 1000));
+    let client_secret_expires_at = app
+        .client_secret_expires_at
+        .filter(|_| app.sealed_client_secret.is_some())
+        .map(timestamp);
     v1::AppRegistration {
         client_id: app.client_id,
         auth_mode: auth_mode as i32,
@@ -131,6 +135,7 @@ fn app_message(app: AppRow) -> v1::AppRegistration {
         has_client_secret: app.sealed_client_secret.is_some(),
         has_consent_token: app.sealed_refresh_token.is_some(),
         consent_token_expires_at,
+        client_secret_expires_at,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct CredentialHealth {
     pub certificates_pending_registration: i64,
     pub certificates_expired: i64,
     pub consent_tokens_expiring_soon: i64,
+    pub client_secrets_expiring_soon: i64,
+    pub client_secrets_expired: i64,
 }
 
 impl Broker {
@@ -43,6 +45,18 @@ impl Broker {
                             idle_days,
                             "the consent token expires after 90 days unused: run a sync or sign in again (galsync signin)"
                         );
+                    }
+                }
+                if let (Some(_), Some(expires_at)) =
+                    (&app.sealed_client_secret, app.client_secret_expires_at)
+                {
+                    let on = crate::broker::millis_to_time(expires_at).format("%Y-%m-%d");
+                    if expires_at <= now_millis {
+                        health.client_secrets_expired += 1;
+                        tracing::warn!(tenant = %tenant.tenant_id, client_id = %app.client_id, expired_on = %on, "the client secret expired: add a new one in entra and run galsync secret set");
+                    } else if self.secret_expiring_soon(expires_at) {
+                        health.client_secrets_expiring_soon += 1;
+                        tracing::warn!(tenant = %tenant.tenant_id, client_id = %app.client_id, expires_on = %on, "the client secret expires soon: add a new one in entra and run galsync secret set");
                     }
                 }
                 for certificate in self
@@ -95,6 +109,14 @@ impl Broker {
             (
                 "galsync_broker_consent_tokens_expiring_soon",
                 health.consent_tokens_expiring_soon,
+            ),
+            (
+                "galsync_broker_client_secrets_expiring_soon",
+                health.client_secrets_expiring_soon,
+            ),
+            (
+                "galsync_broker_client_secrets_expired",
+                health.client_secrets_expired,
             ),
         ];
         for (name, value) in gauges {

@@ -770,3 +770,131 @@ async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_
         "a delegated token with User.Read.All reads users"
     );
 }
+
+/// Client-secret mode end to end: the broker gets a token with a secret
+/// Entra issued, Graph accepts it; a secret inside the renewal window is
+/// reported like a certificate (health gauge and warning, Test Connection with
+/// the date and the fix), and an expired one fails with Entra's 7000222.
+#[tokio::test]
+async fn client_secret_mode_gets_a_token_and_reports_the_secrets_expiry() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start().await;
+    let mut admin = broker.client_as("cli").await;
+    let app = TenantApp {
+        auth_mode: v1::AuthMode::ClientSecret,
+        last_step: Step::RegisterTenant,
+        ..galsync_app(&broker)
+    };
+    let emulated = create_emulated_app(&emulator, Uuid::new_v4(), &app);
+    galsync_testkit::register_with_broker(&mut admin, &emulator.base_url(), &emulated, &app).await;
+    emulator
+        .state
+        .identity
+        .grant_consent(emulated.tenant_id, &emulated.client_id, None)
+        .unwrap();
+    let secret_admin = admin.clone();
+    let store_secret = |secret: String, expires_at: chrono::DateTime<chrono::Utc>| {
+        let mut admin = secret_admin.clone();
+        let tenant_id = emulated.tenant_id.to_string();
+        let client_id = emulated.client_id.clone();
+        async move {
+            admin
+                .set_client_secret(v1::SetClientSecretRequest {
+                    tenant_id,
+                    client_id,
+                    secret,
+                    expires_at: Some(prost_types::Timestamp {
+                        seconds: expires_at.timestamp(),
+                        nanos: 0,
+                    }),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+
+    // A secret valid for 20 more days: inside the 30-day window.
+    let soon = chrono::Utc::now() + chrono::Duration::days(20);
+    let issued = emulator
+        .state
+        .identity
+        .add_client_secret(&emulated.client_id, None, soon)
+        .unwrap();
+    let stored = store_secret(issued.secret_text.clone(), soon).await;
+    assert!(stored.has_client_secret);
+    assert_eq!(
+        stored.client_secret_expires_at.map(|at| at.seconds),
+        Some(soon.timestamp())
+    );
+
+    let mut reader = broker.client_as("directory-reader").await;
+    let token = reader
+        .get_graph_token(v1::GetGraphTokenRequest {
+            tenant_id: emulated.tenant_id.to_string(),
+            purpose: v1::TokenPurpose::Directory as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let users = reqwest::Client::new()
+        .get(format!("{}/users?$top=1", token.graph_base_url))
+        .bearer_auth(&token.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 200, "graph accepts the secret's token");
+
+    let health = broker.broker().credential_health().await.unwrap();
+    assert_eq!(health.client_secrets_expiring_soon, 1, "{health:?}");
+    assert_eq!(health.client_secrets_expired, 0);
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: emulated.tenant_id.to_string(),
+            probe_mailbox: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let secret_check = report
+        .checks
+        .iter()
+        .find(|check| check.name.starts_with("secret:"))
+        .unwrap_or_else(|| panic!("no secret check: {:#?}", report.checks));
+    assert!(!secret_check.ok, "{secret_check:?}");
+    assert!(
+        secret_check
+            .detail
+            .contains(&soon.format("%Y-%m-%d").to_string())
+            && secret_check.fix.contains("galsync secret set"),
+        "{secret_check:?}"
+    );
+
+    // Entra expires a secret the broker still holds: 7000222, named.
+    let past = chrono::Utc::now() - chrono::Duration::days(1);
+    let expired = emulator
+        .state
+        .identity
+        .add_client_secret(&emulated.client_id, None, past)
+        .unwrap();
+    store_secret(expired.secret_text, past).await;
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: emulated.tenant_id.to_string(),
+            probe_mailbox: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!report.ok);
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|check| check.error_code.contains("7000222")),
+        "{:#?}",
+        report.checks
+    );
+    let health = broker.broker().credential_health().await.unwrap();
+    assert_eq!(health.client_secrets_expired, 1, "{health:?}");
+}
