@@ -1,12 +1,11 @@
 //! Reading a tenant's directory at Graph's cost floor. The whole directory
 //! (no pre-filter) is read the first time through the initial `/users/delta`
 //! round with `$select=…,manager`, which pages through every user and ends
-//! with the delta link in the same pass; a pre-filtered scope is read with
-//! `/users?$filter=…` (`$expand=manager` pages by 100, a documented known
-//! issue) after a `$deltatoken=latest` link. Then one `/users/delta` round per
-//! snapshot from the stored delta link; its entries are merged into the users
-//! held (see `merge`). The reader keeps every user of the read scope (tenant +
-//! OData pre-filter), so a delta round still yields the whole directory.
+//! with the delta link in the same pass; then one `/users/delta` round per
+//! snapshot from the stored delta link, its entries merged into the users
+//! held (see `merge`). A scope with an OData pre-filter follows those rounds
+//! (see `follow`): one delta request serves every scope of a tenant. The
+//! reader keeps every user of a read scope (tenant + OData pre-filter).
 //! Changing the rest of the source filter needs no re-read: it is applied to
 //! the users kept here.
 
@@ -22,11 +21,10 @@ use tracing::{info, warn};
 use crate::error::{Error, Result};
 use crate::graph_access::GraphAccess;
 use crate::merge::{merge_round, DeltaEntry};
-use crate::source::{GraphUser, SourceUser, MANAGER_EXPAND, READ_SELECT};
+use crate::source::{SourceUser, READ_SELECT};
 use crate::store::{ScopeChange, Store};
 
-/// Largest `id in (…)` list sent when re-checking changed users against a pre-filter.
-const PREFILTER_RECHECK_IDS: usize = 15;
+mod follow;
 
 /// Users of one read scope after a committed round.
 #[derive(Debug, Clone)]
@@ -136,6 +134,11 @@ impl DirectoryReads {
         force_full_read: bool,
         stats: &Arc<RequestStats>,
     ) -> Result<(ScopeState, ReadMode)> {
+        if !prefilter.is_empty() {
+            return self
+                .read_followed(tenant_id, prefilter, force_full_read, stats)
+                .await;
+        }
         let key = (tenant_id.to_owned(), scope_key(prefilter));
         let round_lock = self.round_lock(&key).await;
         let _round = round_lock.lock().await;
@@ -223,12 +226,9 @@ impl DirectoryReads {
         expected_version: Option<i64>,
     ) -> Result<ScopeState> {
         let tenant_id = key.0.as_str();
-        let read = if prefilter.is_empty() {
-            read_through_initial_round(client).await
-        } else {
-            read_prefiltered(client, prefilter).await
-        };
-        let (mut users, delta_link) = read.map_err(|error| Error::graph(tenant_id, error))?;
+        let (mut users, delta_link) = read_through_initial_round(client)
+            .await
+            .map_err(|error| Error::graph(tenant_id, error))?;
         crate::purpose::carry_over(&self.store, key, &mut users).await?;
         let version = self
             .store
@@ -239,6 +239,7 @@ impl DirectoryReads {
                 expected_version,
                 &delta_link,
                 ScopeChange::Replace(&users),
+                None,
             )
             .await?;
         info!(tenant_id, users = users.len(), "read the directory in full");
@@ -269,25 +270,8 @@ impl DirectoryReads {
         let tenant_id = key.0.as_str();
         let merged = merge_round(&current.users, &entries)
             .map_err(|error| Error::graph(tenant_id, error))?;
-        let mut removals = merged.removals;
-        let mut upserts = merged.upserts;
-        if !prefilter.is_empty() && !merged.unsure_ids.is_empty() {
-            // Graph cannot filter delta: which changed users the pre-filter
-            // keeps, read whole (the manager's name expanded) from `/users` —
-            // a user entering the scope was never held, so its merged entry
-            // may be partial.
-            upserts = Vec::with_capacity(merged.unsure_ids.len());
-            let in_scope = users_matching_prefilter(client, prefilter, &merged.unsure_ids)
-                .await
-                .map_err(|error| Error::graph(tenant_id, error))?;
-            for user_id in &merged.unsure_ids {
-                match in_scope.get(user_id) {
-                    Some(user) => upserts.push(user.clone()),
-                    None if current.users.contains_key(user_id) => removals.push(user_id.clone()),
-                    None => {}
-                }
-            }
-        }
+        let removals = merged.removals;
+        let upserts = merged.upserts;
         let version = self
             .store
             .commit_round(
@@ -300,6 +284,7 @@ impl DirectoryReads {
                     upserts: &upserts,
                     removals: &removals,
                 },
+                None,
             )
             .await?;
         let users = if upserts.is_empty() && removals.is_empty() {
@@ -344,58 +329,4 @@ async fn read_through_initial_round(
     let round = client.delta::<DeltaEntry>(&url).await?;
     let merged = merge_round(&HashMap::new(), &round.items)?;
     Ok((merged.upserts, round.delta_link))
-}
-
-/// A pre-filtered scope: the delta position first (a change made while the
-/// pages are read comes again in the next round), then `/users` with the
-/// pre-filter as `$filter` and the manager's name expanded.
-async fn read_prefiltered(
-    client: &GraphClient,
-    prefilter: &str,
-) -> Result<(Vec<SourceUser>, String), GraphError> {
-    let latest_url = format!("/users/delta?$deltatoken=latest&$select={}", delta_select());
-    let latest = client.delta::<DeltaEntry>(&latest_url).await?;
-    // Known issue 13635: with `$expand` Graph pages by at most 100 whatever `$top` says.
-    let url = format!(
-        "/users?$select={READ_SELECT}&$expand={MANAGER_EXPAND}&$top=999&$count=true&$filter={}",
-        encode_query_value(prefilter)
-    );
-    // Most useful properties (companyName, officeLocation, …) filter only as
-    // advanced queries: ConsistencyLevel eventual with $count.
-    let graph_users: Vec<GraphUser> = client
-        .with_header("ConsistencyLevel", "eventual")
-        .get_all_pages(&url)
-        .await?;
-    let mut users = Vec::with_capacity(graph_users.len());
-    for graph_user in graph_users {
-        users.push(SourceUser::from_graph(graph_user, None));
-    }
-    Ok((users, latest.delta_link))
-}
-
-/// Which of `ids` the pre-filter keeps, read whole, in `id in (…)` queries of 15 ids.
-async fn users_matching_prefilter(
-    client: &GraphClient,
-    prefilter: &str,
-    ids: &[String],
-) -> Result<HashMap<String, SourceUser>, GraphError> {
-    let advanced = client.with_header("ConsistencyLevel", "eventual");
-    let mut matching = HashMap::new();
-    for chunk in ids.chunks(PREFILTER_RECHECK_IDS) {
-        let quoted: Vec<String> = chunk
-            .iter()
-            .map(|id| format!("'{}'", id.replace('\'', "''")))
-            .collect();
-        let filter = format!("({prefilter}) and id in ({})", quoted.join(","));
-        let url = format!(
-            "/users?$select={READ_SELECT}&$expand={MANAGER_EXPAND}&$count=true&$top=999&$filter={}",
-            encode_query_value(&filter)
-        );
-        let found: Vec<GraphUser> = advanced.get_all_pages(&url).await?;
-        for graph_user in found {
-            let user = SourceUser::from_graph(graph_user, None);
-            matching.insert(user.id.clone(), user);
-        }
-    }
-    Ok(matching)
 }

@@ -153,6 +153,115 @@ async fn an_empty_opening_page_and_410_gone_leave_the_snapshot_unchanged() {
     // (the emulator's clock cannot move here: the broker's assertions follow real time).
 }
 
+/// With an OData pre-filter the run still reads the delta once: the
+/// pre-filtered scope follows the whole directory's round, which the target
+/// list reuses; a quiet run asks Graph nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_filtered_run_with_nothing_changed_costs_one_delta_request() {
+    let harness = Harness::start().await;
+    seed_small(&harness);
+    let prefiltered = v1::SourceFilter {
+        odata_prefilter: "accountEnabled eq true".to_owned(),
+        ..Default::default()
+    };
+    let first = harness.take(prefiltered.clone()).await;
+    assert!(first.entry_count > 0);
+    resolve_all_mailboxes(&harness).await;
+    let delta_before = harness.requests_to("/users/delta");
+    let graph_before = harness.graph_requests();
+    let snapshot = harness.take(prefiltered.clone()).await;
+    resolve_all_mailboxes(&harness).await;
+    assert_eq!(snapshot.read_stats.unwrap().mode, "delta");
+    assert_eq!(
+        snapshot.snapshot_id, first.snapshot_id,
+        "the same directory"
+    );
+    assert_eq!(harness.requests_to("/users/delta") - delta_before, 1);
+    assert_eq!(
+        harness.graph_requests() - graph_before,
+        1,
+        "and nothing else"
+    );
+}
+
+/// The pre-filtered scope follows every round it missed (here the whole
+/// directory moved on twice without it), and a full read of the whole
+/// directory in between makes it read again in full — both exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_filtered_scope_catches_up_on_missed_rounds_and_after_a_full_read() {
+    let harness = Harness::start().await;
+    let inside = harness.add_user(member("Ian Inside"));
+    let leaving = harness.add_user(member("Lena Leaving"));
+    let removed = harness.add_user(member("Rita Removed"));
+    let mut outside_user = member("Otto Outside");
+    outside_user.department = Some("Warehouse".into());
+    let entering = harness.add_user(outside_user);
+    let prefiltered = v1::SourceFilter {
+        odata_prefilter: "department ne 'Warehouse'".to_owned(),
+        ..Default::default()
+    };
+    let ids = |snapshot_entries: Vec<v1::DirectoryEntry>| -> Vec<String> {
+        let mut ids: Vec<String> = snapshot_entries
+            .into_iter()
+            .map(|entry| entry.source_object_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = harness.take(prefiltered.clone()).await;
+    assert_eq!(
+        ids(harness.entries(&first.snapshot_id).await),
+        common::tenant::sorted(&[inside, leaving, removed])
+    );
+
+    // Two rounds of the whole directory the pre-filtered scope does not see.
+    let directory = &harness.emulator.state.directory;
+    directory
+        .modify_user(harness.tenant_id, inside, |user| {
+            user.mobile_phone = Some("+44 7700 900001".into())
+        })
+        .unwrap();
+    harness.take(v1::SourceFilter::default()).await;
+    directory
+        .modify_user(harness.tenant_id, leaving, |user| {
+            user.department = Some("Warehouse".into())
+        })
+        .unwrap();
+    directory
+        .modify_user(harness.tenant_id, entering, |user| {
+            user.department = Some("Sales".into())
+        })
+        .unwrap();
+    directory.delete_user(harness.tenant_id, removed).unwrap();
+    harness.take(v1::SourceFilter::default()).await;
+
+    let recheck_before = harness.requests_to("/users");
+    let caught_up = harness.take(prefiltered.clone()).await;
+    assert_eq!(caught_up.read_stats.clone().unwrap().mode, "delta");
+    let entries = harness.entries(&caught_up.snapshot_id).await;
+    let inside_entry = entries
+        .iter()
+        .find(|entry| entry.source_object_id == inside.to_string())
+        .expect("ian stays");
+    assert_eq!(inside_entry.mobile_phone, "+44 7700 900001");
+    assert_eq!(ids(entries), common::tenant::sorted(&[inside, entering]));
+    assert_eq!(
+        harness.requests_to("/users") - recheck_before,
+        1,
+        "the three changed users still in the directory, re-checked in one request"
+    );
+
+    // A full read of the whole directory: the pre-filtered scope reads again
+    // in full, with the same result.
+    harness
+        .take_request(v1::SourceFilter::default(), true, false)
+        .await
+        .unwrap();
+    let after_full = harness.take(prefiltered).await;
+    assert_eq!(after_full.read_stats.unwrap().mode, "full");
+    assert_eq!(after_full.snapshot_id, caught_up.snapshot_id);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_with_nothing_changed_costs_one_delta_request() {
     let harness = Harness::start().await;
