@@ -49,3 +49,243 @@ async fn without_mailbox_settings_read_test_connection_names_it_and_the_fix() {
     let check = directory_permission_check(all).await;
     assert!(check.ok, "{check:?}");
 }
+
+/// A tenant in client-secret mode whose secret Entra issued and the broker
+/// holds; `break_it` then changes one thing on either side.
+struct SecretTenant {
+    tenant_id: uuid::Uuid,
+    client_id: String,
+}
+
+async fn secret_tenant(
+    emulator: &Emulator,
+    admin: &mut galsync_proto::v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
+    broker_tenant_id: Option<uuid::Uuid>,
+    broker_client_id: Option<&str>,
+    secret: SecretKind,
+) -> SecretTenant {
+    let app = TenantApp {
+        auth_mode: v1::AuthMode::ClientSecret,
+        last_step: galsync_testkit::Step::RegisterTenant,
+        ..TenantApp::default()
+    };
+    let emulated = galsync_testkit::create_emulated_app(emulator, uuid::Uuid::new_v4(), &app);
+    emulator
+        .state
+        .identity
+        .grant_consent(emulated.tenant_id, &emulated.client_id, None)
+        .unwrap();
+    let expires_at = match secret {
+        SecretKind::Expired => chrono::Utc::now() - chrono::Duration::days(1),
+        _ => chrono::Utc::now() + chrono::Duration::days(365),
+    };
+    let issued = emulator
+        .state
+        .identity
+        .add_client_secret(&emulated.client_id, None, expires_at)
+        .unwrap();
+    let seen = galsync_testkit::EmulatedApp {
+        tenant_id: broker_tenant_id.unwrap_or(emulated.tenant_id),
+        client_id: broker_client_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| emulated.client_id.clone()),
+    };
+    galsync_testkit::register_with_broker(admin, &emulator.base_url(), &seen, &app).await;
+    let value = match secret {
+        SecretKind::Wrong => format!("{}x", issued.secret_text),
+        _ => issued.secret_text,
+    };
+    admin
+        .set_client_secret(v1::SetClientSecretRequest {
+            tenant_id: seen.tenant_id.to_string(),
+            client_id: seen.client_id.clone(),
+            secret: value,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    SecretTenant {
+        tenant_id: seen.tenant_id,
+        client_id: seen.client_id,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SecretKind {
+    Right,
+    Wrong,
+    Expired,
+}
+
+/// Every failure kind Test Connection diagnoses, produced for real against
+/// the emulator, with the code it names and the fix it gives.
+#[tokio::test]
+async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start().await;
+    let mut admin = broker.client_as("cli").await;
+    let unknown_app = "0b7e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    let token_cases: Vec<(
+        &str,
+        Option<uuid::Uuid>,
+        Option<&str>,
+        SecretKind,
+        &str,
+        &str,
+    )> = vec![
+        (
+            "unknown tenant",
+            Some(uuid::Uuid::new_v4()),
+            None,
+            SecretKind::Right,
+            "AADSTS90002",
+            "Directory (tenant) ID",
+        ),
+        (
+            "unknown app",
+            None,
+            Some(unknown_app),
+            SecretKind::Right,
+            "AADSTS700016",
+            "Application (client) ID",
+        ),
+        (
+            "wrong secret",
+            None,
+            None,
+            SecretKind::Wrong,
+            "AADSTS7000215",
+            "not its ID",
+        ),
+        (
+            "expired secret",
+            None,
+            None,
+            SecretKind::Expired,
+            "AADSTS7000222",
+            "create a new one",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, tenant, client, secret, code, fix) in token_cases {
+        let tenant = secret_tenant(&emulator, &mut admin, tenant, client, secret).await;
+        let report = admin
+            .test_connection(v1::TestConnectionRequest {
+                tenant_id: tenant.tenant_id.to_string(),
+                probe_mailbox: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let named = report
+            .checks
+            .iter()
+            .any(|check| !check.ok && check.error_code == code && check.fix.contains(fix));
+        if report.ok || !named {
+            wrong.push(format!(
+                "{what}: expected {code} with `{fix}`: {:?}",
+                report.checks
+            ));
+        }
+    }
+
+    // Mailboxes: unknown, unlicensed, outside the app's Exchange scope.
+    let tenant = secret_tenant(&emulator, &mut admin, None, None, SecretKind::Right).await;
+    let directory = &emulator.state.directory;
+    let licensed = directory.add_mailbox_user(
+        tenant.tenant_id,
+        "Lena Licensed",
+        "lena@contoso.example",
+        true,
+    );
+    let unlicensed = directory.add_mailbox_user(
+        tenant.tenant_id,
+        "Uma Unlicensed",
+        "uma@contoso.example",
+        false,
+    );
+    let blocked =
+        directory.add_mailbox_user(tenant.tenant_id, "Bo Blocked", "bo@contoso.example", true);
+    emulator
+        .state
+        .identity
+        .set_exchange_scope(
+            tenant.tenant_id,
+            &tenant.client_id,
+            Some(vec![licensed.clone(), unlicensed.clone()]),
+        )
+        .unwrap();
+    let mailbox_cases = [
+        ("a healthy mailbox", licensed.as_str(), "", ""),
+        (
+            "unknown mailbox",
+            "nobody@contoso.example",
+            "ErrorInvalidUser",
+            "probe mailbox",
+        ),
+        (
+            "unlicensed mailbox",
+            unlicensed.as_str(),
+            "MailboxNotEnabledForRESTAPI",
+            "Exchange Online license",
+        ),
+        (
+            "blocked mailbox",
+            blocked.as_str(),
+            "ErrorAccessDenied",
+            "application access policy",
+        ),
+    ];
+    for (what, mailbox, code, fix) in mailbox_cases {
+        let report = admin
+            .test_connection(v1::TestConnectionRequest {
+                tenant_id: tenant.tenant_id.to_string(),
+                probe_mailbox: mailbox.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let check = report
+            .checks
+            .iter()
+            .find(|check| check.name == "graph:mailbox")
+            .cloned()
+            .unwrap_or_default();
+        let right = if code.is_empty() {
+            check.ok
+        } else {
+            !check.ok && check.error_code == code && check.fix.contains(fix)
+        };
+        if !right {
+            wrong.push(format!("{what}: expected {code:?} with `{fix}`: {check:?}"));
+        }
+    }
+
+    // Clock skew: Entra's clock runs an hour ahead of this machine's.
+    emulator
+        .state
+        .clock
+        .advance(chrono::Duration::hours(1));
+    let skewed = galsync_testkit::TenantApp::default();
+    let tenant = galsync_testkit::connect_tenant(&emulator, &mut admin, skewed).await;
+    let report = admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id: tenant.tenant_id.to_string(),
+            probe_mailbox: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    if !report
+        .checks
+        .iter()
+        .any(|check| check.error_code == "AADSTS700024" && check.fix.contains("clock"))
+    {
+        wrong.push(format!(
+            "clock skew: expected AADSTS700024: {:?}",
+            report.checks
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
