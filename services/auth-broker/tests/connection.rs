@@ -117,6 +117,16 @@ enum SecretKind {
     Expired,
 }
 
+/// (what, broker tenant id, broker client id, secret, expected code, fix text)
+type TokenCase = (
+    &'static str,
+    Option<uuid::Uuid>,
+    Option<&'static str>,
+    SecretKind,
+    &'static str,
+    &'static str,
+);
+
 /// Every failure kind Test Connection diagnoses, produced for real against
 /// the emulator, with the code it names and the fix it gives.
 #[tokio::test]
@@ -126,14 +136,7 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
     let mut admin = broker.client_as("cli").await;
     let unknown_app = "0b7e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 
-    let token_cases: Vec<(
-        &str,
-        Option<uuid::Uuid>,
-        Option<&str>,
-        SecretKind,
-        &str,
-        &str,
-    )> = vec![
+    let token_cases: Vec<TokenCase> = vec![
         (
             "unknown tenant",
             Some(uuid::Uuid::new_v4()),
@@ -263,10 +266,7 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
     }
 
     // Clock skew: Entra's clock runs an hour ahead of this machine's.
-    emulator
-        .state
-        .clock
-        .advance(chrono::Duration::hours(1));
+    emulator.state.clock.advance(chrono::Duration::hours(1));
     let skewed = galsync_testkit::TenantApp::default();
     let tenant = galsync_testkit::connect_tenant(&emulator, &mut admin, skewed).await;
     let report = admin
