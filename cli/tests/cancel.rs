@@ -180,19 +180,7 @@ async fn cancel_mid_run_leaves_mailboxes_consistent_and_the_next_run_completes_t
     );
 
     // The CLI shows the same: `mailboxes: 6 (S succeeded, 0 failed, C cancelled)`.
-    let shown = common::galsync(
-        common::strings(&[
-            "--scheduler-url",
-            &format!("https://{}", cluster.addresses.scheduler),
-            "--pki-dir",
-            &cluster.pki_dir.display().to_string(),
-            "runs",
-            "show",
-            &run_id,
-        ]),
-        Vec::new(),
-    )
-    .await;
+    let shown = common::galsync_against(&cluster, &["runs", "show", &run_id]).await;
     assert_eq!(shown.code, Some(0), "{shown:?}");
     let expected_line = format!(
         "6 ({} succeeded, 0 failed, {} cancelled)",

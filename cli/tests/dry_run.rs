@@ -46,29 +46,16 @@ async fn a_dry_run_shows_each_planned_change_field_by_field() {
         .state
         .accounting
         .total(|key| key.method != "GET" && key.endpoint.contains("/contacts"));
-    let run_id = scheduler
-        .run_profile(v1::RunProfileRequest {
+    let dry = common::start_and_wait(
+        &mut scheduler,
+        v1::RunProfileRequest {
             profile_id: profile_id.clone(),
             dry_run: true,
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
-    let dry = loop {
-        let run = scheduler
-            .get_run(v1::GetRunRequest {
-                run_id: run_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if galsync::run::is_terminal(run.state) {
-            break run;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+        },
+    )
+    .await;
+    let run_id = dry.run_id.clone();
     assert_eq!(dry.state, v1::RunState::Succeeded as i32, "{dry:?}");
     assert_eq!(
         emulator
@@ -125,19 +112,7 @@ async fn a_dry_run_shows_each_planned_change_field_by_field() {
     }
 
     // The CLI, as an administrator reads it.
-    let shown = common::galsync(
-        common::strings(&[
-            "--scheduler-url",
-            &format!("https://{}", cluster.addresses.scheduler),
-            "--pki-dir",
-            &cluster.pki_dir.display().to_string(),
-            "runs",
-            "plan",
-            &run_id,
-        ]),
-        Vec::new(),
-    )
-    .await;
+    let shown = common::galsync_against(&cluster, &["runs", "plan", &run_id]).await;
     assert_eq!(shown.code, Some(0), "{shown:?}");
     let expected = format!("jobTitle: \"{old_title}\" → \"Head of Dry Runs\"");
     assert_eq!(

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
@@ -40,38 +38,7 @@ async fn a_mailbox_graph_refuses_for_good_fails_once_with_its_fix() {
     });
     emulator.state.accounting.reset();
 
-    let started = Instant::now();
-    let run_id = scheduler
-        .run_profile(v1::RunProfileRequest {
-            profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
-    let run = loop {
-        let run = scheduler
-            .get_run(v1::GetRunRequest {
-                run_id: run_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let running = [
-            v1::RunState::Queued as i32,
-            v1::RunState::Reading as i32,
-            v1::RunState::Writing as i32,
-        ];
-        if !running.contains(&run.state) {
-            break run;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the run did not end: {run:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let run = common::run_to_end(&mut scheduler, &profile_id).await;
 
     assert_eq!(run.state, v1::RunState::PartiallyFailed as i32, "{run:?}");
     let result = |mailbox: &str| {

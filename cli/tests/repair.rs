@@ -21,17 +21,11 @@ async fn the_repair_pass_runs_at_the_profiles_interval_and_restores_edits() {
         profile_id,
         data_dir: _data_dir,
     } = common::onboarded_cluster(&emulator, 40, 1, 13, true).await;
-    let cli = |args: &[&str]| {
-        let mut all = vec![
-            "--scheduler-url".to_owned(),
-            format!("https://{}", cluster.addresses.scheduler),
-            "--pki-dir".to_owned(),
-            cluster.pki_dir.display().to_string(),
-        ];
-        all.extend(args.iter().map(|arg| (*arg).to_owned()));
-        common::galsync(all, Vec::new())
-    };
-    let edited = cli(&["profile", "edit", &profile_id, "--repair-interval", "3s"]).await;
+    let edited = common::galsync_against(
+        &cluster,
+        &["profile", "edit", &profile_id, "--repair-interval", "3s"],
+    )
+    .await;
     assert_eq!(edited.code, Some(0), "{edited:?}");
     assert!(edited.stdout.contains("every 3s"), "{}", edited.stdout);
 
@@ -90,7 +84,7 @@ async fn the_repair_pass_runs_at_the_profiles_interval_and_restores_edits() {
     assert_eq!(third.counts.unwrap_or_default().restored, 1, "{third:?}");
     assert_eq!(title_now(), original_title);
 
-    let shown = cli(&["runs", "show", &third.run_id]).await;
+    let shown = common::galsync_against(&cluster, &["runs", "show", &third.run_id]).await;
     assert_eq!(shown.code, Some(0), "{shown:?}");
     assert!(
         shown

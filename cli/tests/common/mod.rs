@@ -190,21 +190,42 @@ pub async fn onboarded_cluster(
     }
 }
 
+type SchedulerClient =
+    galsync_proto::v1::scheduler_client::SchedulerClient<tonic::transport::Channel>;
+
 /// Starts a run of `profile_id` and waits (at most two minutes) until it ends.
 pub async fn run_to_end(
-    scheduler: &mut galsync_proto::v1::scheduler_client::SchedulerClient<tonic::transport::Channel>,
+    scheduler: &mut SchedulerClient,
     profile_id: &str,
 ) -> galsync_proto::v1::Run {
-    use galsync_proto::v1;
-    let run_id = scheduler
-        .run_profile(v1::RunProfileRequest {
+    start_and_wait(
+        scheduler,
+        galsync_proto::v1::RunProfileRequest {
             profile_id: profile_id.to_owned(),
             ..Default::default()
-        })
+        },
+    )
+    .await
+}
+
+/// Starts the run `request` asks for and waits (at most two minutes) until it ends.
+pub async fn start_and_wait(
+    scheduler: &mut SchedulerClient,
+    request: galsync_proto::v1::RunProfileRequest,
+) -> galsync_proto::v1::Run {
+    let run_id = scheduler
+        .run_profile(request)
         .await
         .unwrap()
         .into_inner()
         .run_id;
+    wait_for_end(scheduler, &run_id).await
+}
+
+/// Polls the run until it is no longer queued, reading or writing (at most two minutes).
+pub async fn wait_for_end(scheduler: &mut SchedulerClient, run_id: &str) -> galsync_proto::v1::Run {
+    use galsync_proto::v1;
+    let run_id = run_id.to_owned();
     let started = std::time::Instant::now();
     loop {
         let run = scheduler
@@ -228,4 +249,17 @@ pub async fn run_to_end(
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Runs the real `galsync` binary against `cluster`'s scheduler (mTLS with
+/// the cluster's PKI), with `args` after the connection flags.
+pub async fn galsync_against(cluster: &galsync::cluster::Cluster, args: &[&str]) -> Outcome {
+    let mut all = strings(&[
+        "--scheduler-url",
+        &format!("https://{}", cluster.addresses.scheduler),
+        "--pki-dir",
+    ]);
+    all.push(cluster.pki_dir.display().to_string());
+    all.extend(strings(args));
+    galsync(all, Vec::new()).await
 }

@@ -42,71 +42,56 @@ pub async fn health_status(
     Ok(response.into_inner().status())
 }
 
-/// Lists the services a server's reflection endpoint reports.
-pub async fn reflected_services(
-    channel: tonic::transport::Channel,
-) -> Result<Vec<String>, tonic::Status> {
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
+/// A function listing the services a server's reflection endpoint reports,
+/// for one version of the reflection protocol (the two differ only in their
+/// generated types).
+macro_rules! reflected_services_of {
+    ($(#[$doc:meta])* $name:ident, $version:ident) => {
+        $(#[$doc])*
+        pub async fn $name(
+            channel: tonic::transport::Channel,
+        ) -> Result<Vec<String>, tonic::Status> {
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+            use tonic_reflection::pb::$version::ServerReflectionRequest;
 
-    let mut client = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+            let mut client = ServerReflectionClient::new(channel);
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut responses = client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await?
+                .into_inner();
+            let Some(response) = responses.message().await? else {
+                return Err(tonic::Status::internal("reflection answered nothing"));
+            };
+            match response.message_response {
+                Some(MessageResponse::ListServicesResponse(list)) => Ok(list
+                    .service
+                    .into_iter()
+                    .map(|service| service.name)
+                    .collect()),
+                other => Err(tonic::Status::internal(format!(
+                    "unexpected reflection answer {other:?}"
+                ))),
+            }
+        }
     };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await?
-        .into_inner();
-    let Some(response) = responses.message().await? else {
-        return Err(tonic::Status::internal("reflection answered nothing"));
-    };
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => Ok(list
-            .service
-            .into_iter()
-            .map(|service| service.name)
-            .collect()),
-        other => Err(tonic::Status::internal(format!(
-            "unexpected reflection answer {other:?}"
-        ))),
-    }
 }
 
-/// Lists the services the older `grpc.reflection.v1alpha` endpoint reports.
-pub async fn reflected_services_v1alpha(
-    channel: tonic::transport::Channel,
-) -> Result<Vec<String>, tonic::Status> {
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-
-    let mut client = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await?
-        .into_inner();
-    let Some(response) = responses.message().await? else {
-        return Err(tonic::Status::internal("reflection answered nothing"));
-    };
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => Ok(list
-            .service
-            .into_iter()
-            .map(|service| service.name)
-            .collect()),
-        other => Err(tonic::Status::internal(format!(
-            "unexpected reflection answer {other:?}"
-        ))),
-    }
-}
+reflected_services_of!(
+    /// Lists the services a server's `grpc.reflection.v1` endpoint reports.
+    reflected_services,
+    v1
+);
+reflected_services_of!(
+    /// Lists the services the older `grpc.reflection.v1alpha` endpoint reports.
+    reflected_services_v1alpha,
+    v1alpha
+);
 
 /// A free loopback port (bound and released; a tiny race is acceptable in tests).
 pub fn free_port() -> u16 {

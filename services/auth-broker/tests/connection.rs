@@ -5,6 +5,25 @@ use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 use galsync_testkit::{connect_tenant, TenantApp, TestBroker, GALSYNC_ROLES};
 
+type BrokerClient =
+    galsync_proto::v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>;
+
+/// TestConnection of `tenant_id`, probing `probe_mailbox` when not empty.
+async fn test_connection(
+    admin: &mut BrokerClient,
+    tenant_id: String,
+    probe_mailbox: String,
+) -> v1::TestConnectionResponse {
+    admin
+        .test_connection(v1::TestConnectionRequest {
+            tenant_id,
+            probe_mailbox,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn directory_permission_check(requested_roles: Vec<String>) -> v1::ConnectionCheck {
     let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let broker = TestBroker::start().await;
@@ -14,14 +33,7 @@ async fn directory_permission_check(requested_roles: Vec<String>) -> v1::Connect
         ..TenantApp::default()
     };
     let tenant = connect_tenant(&emulator, &mut admin, app).await;
-    let report = admin
-        .test_connection(v1::TestConnectionRequest {
-            tenant_id: tenant.tenant_id.to_string(),
-            probe_mailbox: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let report = test_connection(&mut admin, tenant.tenant_id.to_string(), String::new()).await;
     report
         .checks
         .into_iter()
@@ -59,7 +71,7 @@ struct SecretTenant {
 
 async fn secret_tenant(
     emulator: &Emulator,
-    admin: &mut galsync_proto::v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
+    admin: &mut BrokerClient,
     broker_tenant_id: Option<uuid::Uuid>,
     broker_client_id: Option<&str>,
     secret: SecretKind,
@@ -173,14 +185,7 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
     let mut wrong = Vec::new();
     for (what, tenant, client, secret, code, fix) in token_cases {
         let tenant = secret_tenant(&emulator, &mut admin, tenant, client, secret).await;
-        let report = admin
-            .test_connection(v1::TestConnectionRequest {
-                tenant_id: tenant.tenant_id.to_string(),
-                probe_mailbox: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let report = test_connection(&mut admin, tenant.tenant_id.to_string(), String::new()).await;
         let named = report
             .checks
             .iter()
@@ -241,14 +246,8 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
         ),
     ];
     for (what, mailbox, code, fix) in mailbox_cases {
-        let report = admin
-            .test_connection(v1::TestConnectionRequest {
-                tenant_id: tenant.tenant_id.to_string(),
-                probe_mailbox: mailbox.to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let report =
+            test_connection(&mut admin, tenant.tenant_id.to_string(), mailbox.to_owned()).await;
         let check = report
             .checks
             .iter()
@@ -269,14 +268,7 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
     emulator.state.clock.advance(chrono::Duration::hours(1));
     let skewed = galsync_testkit::TenantApp::default();
     let tenant = galsync_testkit::connect_tenant(&emulator, &mut admin, skewed).await;
-    let report = admin
-        .test_connection(v1::TestConnectionRequest {
-            tenant_id: tenant.tenant_id.to_string(),
-            probe_mailbox: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let report = test_connection(&mut admin, tenant.tenant_id.to_string(), String::new()).await;
     if !report
         .checks
         .iter()

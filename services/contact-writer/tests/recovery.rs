@@ -13,6 +13,21 @@ fn policy() -> v1::WritePolicy {
     v1::WritePolicy::default()
 }
 
+/// A contact the user put into the galsync folder by hand (not galsync's).
+fn add_plumber(harness: &Harness, mailbox: &str, folder_id: &str) {
+    harness
+        .emulator
+        .state
+        .mailboxes
+        .user_create_contact(
+            harness.tenant_id,
+            mailbox,
+            Some(folder_id),
+            json!({"displayName": "Plumber"}),
+        )
+        .unwrap();
+}
+
 fn succeeded(report: &galsync_contact_writer::reconcile::Report) {
     assert_eq!(
         report.result.outcome,
@@ -217,17 +232,7 @@ async fn a_purge_naming_no_profile_leaves_no_profile_trusting_its_rows() {
     succeeded(&harness.sync(&mailbox, &entries, policy()).await);
     let folder_id = harness.folder_ids(&mailbox).remove(0);
     // The user's own contact keeps the folder (and its id) through the purge.
-    harness
-        .emulator
-        .state
-        .mailboxes
-        .user_create_contact(
-            harness.tenant_id,
-            &mailbox,
-            Some(&folder_id),
-            json!({"displayName": "Plumber"}),
-        )
-        .unwrap();
+    add_plumber(&harness, &mailbox, &folder_id);
     let purged = purge_naming_no_profile(&harness, &mailbox).await;
     assert_eq!(purged.counts.unwrap_or_default().deleted, 25);
     assert_eq!(harness.folder_ids(&mailbox), vec![folder_id]);
@@ -259,17 +264,7 @@ async fn contacts_deleted_behind_galsyncs_back_are_noticed_without_repair() {
     let folder_id = harness.folder_ids(&mailbox).remove(0);
     // A contact of the user's own, then 7 of galsync's deleted by another
     // client: nothing tells this writer's store.
-    harness
-        .emulator
-        .state
-        .mailboxes
-        .user_create_contact(
-            harness.tenant_id,
-            &mailbox,
-            Some(&folder_id),
-            json!({"displayName": "Plumber"}),
-        )
-        .unwrap();
+    add_plumber(&harness, &mailbox, &folder_id);
     let owned: Vec<String> = harness
         .owned_by_source(&mailbox)
         .values()
@@ -307,17 +302,7 @@ async fn purge_removes_only_galsync_contacts() {
     succeeded(&harness.sync(&mailbox, &directory(15), policy()).await);
     let folder_id = harness.folder_ids(&mailbox).remove(0);
     // A contact the user put into the galsync folder by hand.
-    harness
-        .emulator
-        .state
-        .mailboxes
-        .user_create_contact(
-            harness.tenant_id,
-            &mailbox,
-            Some(&folder_id),
-            json!({"displayName": "Plumber"}),
-        )
-        .unwrap();
+    add_plumber(&harness, &mailbox, &folder_id);
 
     let result = galsync_contact_writer::purge::purge(
         &harness.engine,

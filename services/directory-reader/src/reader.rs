@@ -102,6 +102,18 @@ impl DirectoryReads {
         locks.entry(key.clone()).or_default().clone()
     }
 
+    /// Starts a round of the scope: its lock (rounds of one scope run one at
+    /// a time; hold the guard for the round) and a client counting into `stats`.
+    async fn begin_round(
+        &self,
+        key: &ScopeKey,
+        stats: &Arc<RequestStats>,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, GraphClient)> {
+        let guard = self.round_lock(key).await.lock_owned().await;
+        let client = self.graph.client(&key.0).await?.with_stats(stats.clone());
+        Ok((guard, client))
+    }
+
     /// The scope as a round of this process left it at most `max_age` ago
     /// (e.g. the snapshot round of the same run), else a new round: a run
     /// that reads the directory twice costs one delta request.
@@ -140,13 +152,7 @@ impl DirectoryReads {
                 .await;
         }
         let key = (tenant_id.to_owned(), scope_key(prefilter));
-        let round_lock = self.round_lock(&key).await;
-        let _round = round_lock.lock().await;
-        let client = self
-            .graph
-            .client(tenant_id)
-            .await?
-            .with_stats(stats.clone());
+        let (_round, client) = self.begin_round(&key, stats).await?;
         let stored = self.store.scope(&key.0, &key.1).await?;
         let Some(stored) = stored else {
             let state = self.full_round(&client, &key, prefilter, None).await?;

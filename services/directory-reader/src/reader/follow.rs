@@ -37,13 +37,7 @@ impl DirectoryReads {
     ) -> Result<(ScopeState, ReadMode)> {
         let (whole, _) = Box::pin(self.read(tenant_id, "", force_full_read, stats)).await?;
         let key = (tenant_id.to_owned(), scope_key(prefilter));
-        let round_lock = self.round_lock(&key).await;
-        let _round = round_lock.lock().await;
-        let client = self
-            .graph
-            .client(tenant_id)
-            .await?
-            .with_stats(stats.clone());
+        let (_round, client) = self.begin_round(&key, stats).await?;
         let stored = self.store.scope(&key.0, &key.1).await?;
         let followed = match &stored {
             Some(row) if !force_full_read => match row.base_version {
