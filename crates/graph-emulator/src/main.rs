@@ -23,7 +23,7 @@ struct Args {
     no_limits: bool,
 
     /// Time scale of throttling windows: 1 = real time, 0.01 = 100x faster.
-    #[arg(long, env = "GALSYNC_EMULATOR_TIME_SCALE", default_value_t = 1.0)]
+    #[arg(long, env = "GALSYNC_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_parser = positive_scale)]
     time_scale: f64,
 
     /// Access token lifetime in seconds (default: random 60–90 minutes, as Entra).
@@ -35,15 +35,22 @@ struct Args {
     log: String,
 }
 
+/// A time scale above 0 (clap exits 2 naming the flag otherwise).
+fn positive_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(format!(
+            "`{text}` is not a time scale: give a number above 0, e.g. 1 or 0.01"
+        )),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(args.log.as_str())
         .init();
-    if args.time_scale.is_nan() || args.time_scale <= 0.0 {
-        anyhow::bail!("invalid --time-scale: must be greater than 0, e.g. 1 or 0.01");
-    }
     let config = EmulatorConfig {
         limits_enabled: !args.no_limits,
         time_scale: args.time_scale,
