@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::faults::FaultRule;
+use crate::floor::{Floor, Scenario};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -21,6 +22,8 @@ pub fn routes() -> Router<AppState> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/_admin/clock/advance", post(advance_clock))
+        .route("/_admin/cost-model", get(cost_model))
+        .route("/_admin/floor", post(floor))
         .route("/_admin/health", get(|| async { "ok" }))
 }
 
@@ -63,4 +66,26 @@ async fn advance_clock(
 ) -> Json<serde_json::Value> {
     state.clock.advance(chrono::Duration::seconds(body.seconds));
     Json(json!({"now": state.clock.now().to_rfc3339()}))
+}
+
+/// The limits and latencies this emulator applies, as a benchmark reports them.
+async fn cost_model(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let config = &state.config;
+    Json(json!({
+        "limits_enabled": config.limits_enabled,
+        "time_scale": config.time_scale,
+        "mailbox_concurrency": config.mailbox_concurrency,
+        "mailbox_requests_per_window": config.mailbox_requests_per_window,
+        "mailbox_window_secs": config.mailbox_window.as_secs_f64(),
+        "app_requests_per_window": config.app_requests_per_window,
+        "app_window_secs": config.app_window.as_secs_f64(),
+        "directory_requests_per_window": config.directory_requests_per_window,
+        "directory_window_secs": config.directory_window.as_secs_f64(),
+        "latency": config.latency.ops,
+    }))
+}
+
+/// The least wall time a scenario needs under this emulator's settings.
+async fn floor(State(state): State<AppState>, Json(scenario): Json<Scenario>) -> Json<Floor> {
+    Json(scenario.floor(&state.config))
 }

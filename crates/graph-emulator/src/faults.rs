@@ -292,10 +292,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         state.accounting.check_retry(&subject);
     }
 
-    // Per-app-per-mailbox limits: the in-flight slot is held (injected
-    // latency included) until the response exists.
+    // The app-wide limit first, then the per-app-per-mailbox limits: the
+    // in-flight slot is held (modelled and injected latency included) until
+    // the response exists.
     let throttle_slot = if is_graph {
-        crate::mailbox::throttle::admit_request(&state, &subject, request.headers())
+        admit_app(&state, &app).and_then(|()| {
+            crate::mailbox::throttle::admit_request(&state, &subject, request.headers())
+        })
     } else {
         Ok(None)
     };
@@ -303,8 +306,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         Err(throttled) => throttled.into_response(),
         Ok(slot) => {
             let decision = state.faults.decide(&method, &path, batched);
-            if !decision.latency.is_zero() {
-                tokio::time::sleep(decision.latency).await;
+            let modelled = state
+                .config
+                .scaled(state.config.latency.draw(&method, &endpoint));
+            let wait = decision.latency + modelled;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
             let response = match decision.respond {
                 Some(answer) if answer.after_apply => {
@@ -349,6 +356,14 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         batched,
     });
     response
+}
+
+/// Counts a request of `app` against Graph's app-wide limit, when limits are on.
+fn admit_app(state: &AppState, app: &str) -> Result<(), crate::errors::GraphError> {
+    if !state.config.limits_enabled || app.is_empty() {
+        return Ok(());
+    }
+    state.global_limit.admit(&state.config, app)
 }
 
 /// Tenant and app of a request's bearer token, when it carries a valid one.

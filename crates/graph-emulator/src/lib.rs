@@ -16,7 +16,10 @@ pub mod clock;
 pub mod directory;
 pub mod errors;
 pub mod faults;
+pub mod floor;
+pub mod global_limit;
 pub mod identity;
+pub mod latency;
 pub mod mailbox;
 pub mod tokens;
 
@@ -47,6 +50,14 @@ pub struct EmulatorConfig {
     pub directory_requests_per_window: u32,
     /// Length of the directory window at time scale 1.
     pub directory_window: Duration,
+    /// Requests one app may make across all tenants per app window
+    /// (throttling-limits, global limits: 130,000 per 10 seconds).
+    pub app_requests_per_window: u32,
+    /// Length of the app window at time scale 1.
+    pub app_window: Duration,
+    /// Modelled Graph latency per kind of operation (off by default; scaled
+    /// by `time_scale`, held while the request holds its mailbox slot).
+    pub latency: latency::LatencyModel,
 }
 
 impl Default for EmulatorConfig {
@@ -60,6 +71,9 @@ impl Default for EmulatorConfig {
             mailbox_concurrency: 4,
             directory_requests_per_window: 3_500,
             directory_window: Duration::from_secs(10),
+            app_requests_per_window: 130_000,
+            app_window: Duration::from_secs(10),
+            latency: latency::LatencyModel::off(),
         }
     }
 }
@@ -82,6 +96,7 @@ pub struct EmulatorState {
     pub mailboxes: mailbox::MailboxStore,
     pub accounting: accounting::Accounting,
     pub faults: faults::Faults,
+    pub global_limit: global_limit::GlobalLimit,
     /// The emulator's own base URL, e.g. `http://127.0.0.1:8480`, once bound.
     pub base_url: OnceLock<String>,
     /// The full router, so `$batch` can dispatch sub-requests through it.
@@ -101,6 +116,7 @@ impl EmulatorState {
             mailboxes: mailbox::MailboxStore::default(),
             accounting: accounting::Accounting::default(),
             faults: faults::Faults::default(),
+            global_limit: global_limit::GlobalLimit::default(),
             base_url: OnceLock::new(),
             router: OnceLock::new(),
         }))

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use galsync_graph_emulator::latency::{LatencyModel, LatencyOverride};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 
 /// A local emulator of the Entra ID token endpoints and Microsoft Graph.
@@ -22,9 +23,25 @@ struct Args {
     #[arg(long, env = "GALSYNC_EMULATOR_NO_LIMITS", default_value_t = false)]
     no_limits: bool,
 
-    /// Time scale of throttling windows: 1 = real time, 0.01 = 100x faster.
+    /// Time scale of throttling windows, Retry-After and modelled latency:
+    /// 1 = real time, 0.01 = 100x faster.
     #[arg(long, env = "GALSYNC_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_parser = positive_scale)]
     time_scale: f64,
+
+    /// Graph latency: `off` (answer at once) or `graph` (the modelled
+    /// Microsoft 365 latencies, scaled by --time-scale).
+    #[arg(long, env = "GALSYNC_EMULATOR_LATENCY", default_value = "off", value_parser = ["off", "graph"])]
+    latency: String,
+
+    /// One operation's latency, KIND=MEDIAN_MS:P99_MS (repeatable), e.g.
+    /// contact-create=100:400. Kinds: contact-create, contact-update,
+    /// contact-delete, contact-read, folder, directory-page, photo, token.
+    #[arg(long = "latency-op", value_name = "KIND=MEDIAN_MS:P99_MS")]
+    latency_ops: Vec<LatencyOverride>,
+
+    /// Requests one app may make across all tenants per 10 s (Graph: 130000).
+    #[arg(long, env = "GALSYNC_EMULATOR_APP_REQUESTS_PER_10S", default_value_t = 130_000, value_parser = clap::value_parser!(u32).range(1..))]
+    app_requests_per_10s: u32,
 
     /// Access token lifetime in seconds (default: random 60–90 minutes, as Entra).
     #[arg(long, env = "GALSYNC_EMULATOR_TOKEN_LIFETIME_SECS")]
@@ -51,8 +68,17 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(args.log.as_str())
         .init();
+    let mut latency = match args.latency.as_str() {
+        "graph" => LatencyModel::graph(),
+        _ => LatencyModel::off(),
+    };
+    for setting in &args.latency_ops {
+        latency.ops.insert(setting.kind, setting.latency);
+    }
     let config = EmulatorConfig {
         limits_enabled: !args.no_limits,
+        latency,
+        app_requests_per_window: args.app_requests_per_10s,
         time_scale: args.time_scale,
         token_lifetime: args.token_lifetime_secs.map(Duration::from_secs),
         ..EmulatorConfig::default()

@@ -4,7 +4,7 @@
 mod mailbox_support;
 
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::{start, Fixture, SOURCE_PROPERTY};
+use mailbox_support::{create_step, start, Fixture};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -13,19 +13,6 @@ fn unlimited() -> EmulatorConfig {
         limits_enabled: false,
         ..EmulatorConfig::default()
     }
-}
-
-fn create_request(id: &str, user: &str, folder_id: &str) -> Value {
-    json!({
-        "id": id,
-        "method": "POST",
-        "url": format!("/users/{user}/contactFolders/{folder_id}/contacts"),
-        "headers": {"Content-Type": "application/json"},
-        "body": {
-            "displayName": format!("Person {id}"),
-            "singleValueExtendedProperties": [{"id": SOURCE_PROPERTY, "value": id}],
-        },
-    })
 }
 
 async fn batch(fixture: &Fixture, requests: Vec<Value>) -> (StatusCode, Value) {
@@ -52,7 +39,7 @@ async fn every_request_is_answered_once_in_no_fixed_order() {
     let mut saw_reordering = false;
     for round in 0..5 {
         let requests: Vec<Value> = (0..20)
-            .map(|index| create_request(&format!("{}", round * 20 + index), &user, &folder_id))
+            .map(|index| create_step(&format!("{}", round * 20 + index), &user, &folder_id))
             .collect();
         let expected: Vec<String> = requests
             .iter()
@@ -138,20 +125,20 @@ async fn oversized_and_duplicate_batches_are_refused() {
     let user = fixture.alice_id.clone();
     let folder_id = fixture.create_folder(&user, "Company Directory").await;
     let too_many: Vec<Value> = (0..21)
-        .map(|index| create_request(&index.to_string(), &user, &folder_id))
+        .map(|index| create_step(&index.to_string(), &user, &folder_id))
         .collect();
     let (status, body) = batch(&fixture, too_many).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], json!("BadRequest"));
 
     let duplicates = vec![
-        create_request("a", &user, &folder_id),
-        create_request("A", &user, &folder_id),
+        create_step("a", &user, &folder_id),
+        create_step("A", &user, &folder_id),
     ];
     let (status, _) = batch(&fixture, duplicates).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let mut without_content_type = create_request("1", &user, &folder_id);
+    let mut without_content_type = create_step("1", &user, &folder_id);
     without_content_type["headers"] = json!({});
     let (status, _) = batch(&fixture, vec![without_content_type]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -178,17 +165,17 @@ async fn a_failed_dependency_fails_its_dependents_with_424() {
             None,
         )
         .await;
-    let mut after_failure = create_request("2", &user, &folder_id);
+    let mut after_failure = create_step("2", &user, &folder_id);
     after_failure["dependsOn"] = json!(["1"]);
-    let mut after_that = create_request("3", &user, &folder_id);
+    let mut after_that = create_step("3", &user, &folder_id);
     after_that["dependsOn"] = json!(["2"]);
-    let mut after_success = create_request("5", &user, &folder_id);
+    let mut after_success = create_step("5", &user, &folder_id);
     after_success["dependsOn"] = json!(["4"]);
     let requests = vec![
         json!({"id": "1", "method": "GET", "url": format!("/users/{user}/contacts/{missing_contact}")}),
         after_failure,
         after_that,
-        create_request("4", &user, &folder_id),
+        create_step("4", &user, &folder_id),
         after_success,
     ];
     let (status, body) = batch(&fixture, requests).await;
@@ -229,7 +216,7 @@ async fn each_sub_request_is_permission_checked_on_its_own() {
             Method::POST,
             "/v1.0/$batch",
             Some(json!({"requests": [
-                create_request("write", &user, &folder_id),
+                create_step("write", &user, &folder_id),
                 {"id": "read", "method": "GET", "url": format!("/users/{user}/contactFolders?$filter=displayName eq 'Company Directory'")},
             ]})),
         )
@@ -302,7 +289,7 @@ async fn a_gateway_timeout_after_the_write_was_applied_answers_504_with_html() {
             times: Some(1),
             ..Default::default()
         });
-    let (status, body) = batch(&fixture, vec![create_request("1", &user, &folder_id)]).await;
+    let (status, body) = batch(&fixture, vec![create_step("1", &user, &folder_id)]).await;
     assert_eq!(status, StatusCode::OK);
     let answer = &body["responses"][0];
     assert_eq!(answer["status"], json!(504), "{answer}");

@@ -22,17 +22,23 @@ fn help_lists_the_flags_and_a_bad_time_scale_exits_2_naming_it() {
         "--no-limits",
         "--time-scale",
         "--token-lifetime-secs",
+        "--latency",
+        "--latency-op",
+        "--app-requests-per-10s",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }
-    // A binary that starts anyway is killed after 10 s and fails the test.
+    exits_2_naming(&["--time-scale", "0"], "--time-scale");
+    exits_2_naming(&["--latency-op", "contact-write=1:2"], "--latency-op");
+    exits_2_naming(&["--latency", "fast"], "--latency");
+}
+
+/// Starts the emulator with `args` and a free `--listen`; it must exit 2 and
+/// name `flag`. A binary that starts anyway is killed after 10 s and fails the test.
+fn exits_2_naming(args: &[&str], flag: &str) {
     let mut bad = Command::new(BINARY)
-        .args([
-            "--time-scale",
-            "0",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -44,14 +50,14 @@ fn help_lists_the_flags_and_a_bad_time_scale_exits_2_naming_it() {
         }
         if Instant::now() > deadline {
             let _ = bad.kill();
-            panic!("--time-scale 0 was accepted: the emulator started anyway");
+            panic!("{args:?} was accepted: the emulator started anyway");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut bad.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--time-scale"), "{stderr}");
+    assert!(stderr.contains(flag), "{stderr}");
 }
 
 #[tokio::test]
@@ -64,6 +70,10 @@ async fn the_binary_serves_discovery_and_the_admin_api_and_stops_on_ctrl_c() {
             "--no-limits",
             "--time-scale",
             "0.01",
+            "--latency",
+            "graph",
+            "--latency-op",
+            "contact-create=50:200",
         ])
         .env_remove("GALSYNC_EMULATOR_LISTEN")
         .stdout(Stdio::null())
@@ -106,6 +116,25 @@ async fn the_binary_serves_discovery_and_the_admin_api_and_stops_on_ctrl_c() {
             .is_some_and(|endpoint| endpoint.starts_with(&base)),
         "{document}"
     );
+
+    // The cost model it runs with: Graph's latencies, one of them overridden.
+    let model: serde_json::Value = http
+        .get(format!("{base}/_admin/cost-model"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        model["latency"]["contact-create"]["median_ms"], 50.0,
+        "{model}"
+    );
+    assert_eq!(
+        model["latency"]["contact-update"]["median_ms"], 90.0,
+        "{model}"
+    );
+    assert_eq!(model["time_scale"], 0.01, "{model}");
 
     // Ctrl-C: SIGINT ends it with exit 0.
     let interrupted = Command::new("kill")

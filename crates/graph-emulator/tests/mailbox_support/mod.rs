@@ -6,7 +6,7 @@
 
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub const SOURCE_PROPERTY: &str =
@@ -159,4 +159,18 @@ impl Fixture {
             .await
             .expect("admin json")
     }
+}
+
+/// A `$batch` step that creates a contact owned by `id` in `folder_id`.
+pub fn create_step(id: &str, user: &str, folder_id: &str) -> Value {
+    json!({
+        "id": id,
+        "method": "POST",
+        "url": format!("/users/{user}/contactFolders/{folder_id}/contacts"),
+        "headers": {"Content-Type": "application/json"},
+        "body": {
+            "displayName": format!("Person {id}"),
+            "singleValueExtendedProperties": [{"id": SOURCE_PROPERTY, "value": id}],
+        },
+    })
 }
