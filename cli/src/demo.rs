@@ -532,17 +532,17 @@ fn report_check(check: &verify::Verification) -> anyhow::Result<()> {
 }
 
 /// Graph requests the emulator counted during one phase.
-struct GraphCounts {
-    http_calls: u64,
-    sub_requests: u64,
-    contact_writes: u64,
-    directory_reads: u64,
-    throttled: u64,
-    early_retries: u64,
+pub(crate) struct GraphCounts {
+    pub http_calls: u64,
+    pub sub_requests: u64,
+    pub contact_writes: u64,
+    pub directory_reads: u64,
+    pub throttled: u64,
+    pub early_retries: u64,
 }
 
 impl GraphCounts {
-    fn read(emulator: &Emulator) -> Self {
+    pub(crate) fn read(emulator: &Emulator) -> Self {
         let accounting = &emulator.state.accounting;
         let is_graph = |endpoint: &str| {
             !endpoint.starts_with("/{tenant}/") && !endpoint.starts_with("/_admin")

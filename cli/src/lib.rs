@@ -1,6 +1,7 @@
 //! The `galsync` CLI as a library: the binary's commands, and the in-process
 //! cluster and demo journey that tests drive directly.
 
+pub mod bench;
 pub mod cert;
 pub mod check;
 pub mod cluster;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use galsync::connect::GlobalArgs;
 use galsync::error::{CliError, CliResult};
-use galsync::{cert, check, consent, demo, pki, profile, reset, run, tenant, up};
+use galsync::{bench, cert, check, consent, demo, pki, profile, reset, run, tenant, up};
 
 const AFTER_HELP: &str = "\
 Getting started (see docs/cli.md for the whole walk-through):
@@ -52,6 +52,9 @@ enum Command {
     /// certificate, consent, test connection, profile, initial and incremental
     /// sync, every mailbox verified.
     Demo(demo::DemoArgs),
+    /// Measure galsync against Graph's modelled latency and limits: initial
+    /// sync, no-op resync and one change, each beside its floor and a naive client.
+    Bench(bench::BenchArgs),
     /// Run all four services in one process on loopback, with SQLite and mTLS
     /// material in the data directory (made on first start).
     Up(up::UpArgs),
@@ -138,6 +141,7 @@ async fn dispatch(cli: Cli) -> CliResult {
     let globals = cli.globals;
     match cli.command {
         Command::Demo(args) => demo::run(args).await.map_err(CliError::from_anyhow),
+        Command::Bench(args) => bench::run(args).await.map_err(CliError::from_anyhow),
         Command::Up(mut args) => {
             args.plaintext = globals.plaintext;
             up::run(args).await.map_err(CliError::from_anyhow)

@@ -180,3 +180,19 @@ pub fn change_directory(emulator: &Emulator, tenant: &DemoTenant) -> anyhow::Res
     }
     Ok(changes)
 }
+
+/// Gives one synced person (not a target) a new job title; returns their name.
+pub fn change_one_title(emulator: &Emulator, tenant: &DemoTenant) -> anyhow::Result<String> {
+    let directory = &emulator.state.directory;
+    let user = directory
+        .list_users(tenant.tenant_id, false)
+        .into_iter()
+        .find(|user| is_synced_by_default(user) && !tenant.targets.contains(&user.id))
+        .ok_or_else(|| anyhow::anyhow!("the tenant has no synced person to change"))?;
+    directory
+        .modify_user(tenant.tenant_id, user.id, |user| {
+            user.job_title = Some("Chief Benchmark Officer".to_owned());
+        })
+        .map_err(|error| anyhow::anyhow!("changing a user failed: {error}"))?;
+    Ok(user.display_name.clone())
+}

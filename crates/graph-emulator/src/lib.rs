@@ -85,6 +85,17 @@ impl EmulatorConfig {
     }
 }
 
+/// Value parser for a `--time-scale` flag: a number above 0 (clap exits 2
+/// naming the flag otherwise).
+pub fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(format!(
+            "`{text}` is not a time scale: give a number above 0, e.g. 1 or 0.01"
+        )),
+    }
+}
+
 /// Shared state of a running emulator.
 #[derive(Debug)]
 pub struct EmulatorState {

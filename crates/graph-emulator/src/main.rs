@@ -25,7 +25,7 @@ struct Args {
 
     /// Time scale of throttling windows, Retry-After and modelled latency:
     /// 1 = real time, 0.01 = 100x faster.
-    #[arg(long, env = "GALSYNC_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_parser = positive_scale)]
+    #[arg(long, env = "GALSYNC_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_parser = galsync_graph_emulator::parse_time_scale)]
     time_scale: f64,
 
     /// Graph latency: `off` (answer at once) or `graph` (the modelled
@@ -50,16 +50,6 @@ struct Args {
     /// Log filter.
     #[arg(long, env = "GALSYNC_LOG", default_value = "info")]
     log: String,
-}
-
-/// A time scale above 0 (clap exits 2 naming the flag otherwise).
-fn positive_scale(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
-        _ => Err(format!(
-            "`{text}` is not a time scale: give a number above 0, e.g. 1 or 0.01"
-        )),
-    }
 }
 
 #[tokio::main]

@@ -90,6 +90,17 @@ impl ApiError {
             || self.code.eq_ignore_ascii_case("TooManyRequests")
     }
 
+    /// A throttle of the app as a whole rather than of one mailbox: Graph's
+    /// Outlook limits name themselves in the message (`MailboxConcurrency`,
+    /// `MailboxRequestRate`, `IncomingBytes`, throttling-limits "Outlook
+    /// service limits"); any other 429 is taken as app-wide.
+    pub fn is_app_wide_throttle(&self) -> bool {
+        self.is_throttled()
+            && !["Mailbox", "IncomingBytes"]
+                .iter()
+                .any(|limit| self.message.contains(limit))
+    }
+
     /// An Exchange application access policy (or RBAC for Applications scope)
     /// keeps the app out of this mailbox.
     pub fn is_access_denied_by_policy(&self) -> bool {

@@ -43,7 +43,9 @@ pub struct Config {
     #[arg(long, env = "GALSYNC_SCHEDULER_URL", value_parser = galsync_platform::flags::http_url)]
     pub scheduler_url: Option<String>,
 
-    /// Work items reconciled at once (each one mailbox).
+    /// Mailboxes reconciled at once at start; the writer then drives more
+    /// while Graph throttles nothing app-wide, halves on an app-wide 429, and
+    /// never exceeds --max-workers.
     #[arg(
         long,
         env = "GALSYNC_WRITER_WORKERS",
@@ -51,6 +53,16 @@ pub struct Config {
         value_parser = galsync_platform::flags::at_least_one::<usize>
     )]
     pub workers: usize,
+
+    /// Most mailboxes reconciled at once (bounds memory; Graph's app-wide
+    /// limit binds at a few hundred mailboxes at ~100 ms per write).
+    #[arg(
+        long,
+        env = "GALSYNC_WRITER_MAX_WORKERS",
+        default_value_t = 512,
+        value_parser = galsync_platform::flags::at_least_one::<usize>
+    )]
+    pub max_workers: usize,
 
     /// Lease length asked of the work queue, in seconds (heartbeats at a third
     /// of it, at most every 5 s; a heartbeat is how a writer hears of a cancel).
@@ -195,6 +207,15 @@ impl ServiceConfig for Config {
         }
         if self.workers == 0 {
             return Err(ConfigError::new("workers", "must be at least 1"));
+        }
+        if self.workers > self.max_workers {
+            return Err(ConfigError::new(
+                "workers",
+                format!(
+                    "{} is above --max-workers {}: raise --max-workers or lower --workers",
+                    self.workers, self.max_workers
+                ),
+            ));
         }
         if self.mailbox_requests_per_window == 0 || self.mailbox_window_secs <= 0.0 {
             return Err(ConfigError::new(

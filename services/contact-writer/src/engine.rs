@@ -14,6 +14,7 @@ use galsync_proto::v1;
 use tonic::transport::Channel;
 
 use crate::coalesce::Coalescer;
+use crate::concurrency::MailboxConcurrency;
 use crate::error::Error;
 use crate::mailbox::{MailboxGraph, Tally};
 use crate::pacing::{Pacers, PacingConfig};
@@ -52,6 +53,10 @@ pub struct EngineSettings {
     /// How long a partial batch waits for other mailboxes' sub-requests to
     /// share its call (zero: mailboxes never share a call).
     pub batch_linger: Duration,
+    /// Mailboxes reconciled at once at start, and the most ever
+    /// ([`MailboxConcurrency`] finds how many Graph allows in between).
+    pub mailboxes_at_start: usize,
+    pub max_mailboxes: usize,
 }
 
 /// The default [`EngineSettings::batch_linger`]: short next to a Graph round
@@ -64,6 +69,8 @@ impl Default for EngineSettings {
             pacing: PacingConfig::default(),
             batch_size: 20,
             batch_linger: DEFAULT_BATCH_LINGER,
+            mailboxes_at_start: 8,
+            max_mailboxes: 512,
         }
     }
 }
@@ -81,6 +88,8 @@ pub struct Engine {
     pub settings: EngineSettings,
     pub pacers: Pacers,
     pub snapshots: SnapshotSource,
+    /// How many mailboxes the work loop reconciles at once.
+    pub concurrency: Arc<MailboxConcurrency>,
     http: reqwest::Client,
     broker: Channel,
     tenants: tokio::sync::Mutex<HashMap<String, TenantGraph>>,
@@ -115,6 +124,10 @@ impl Engine {
             settings,
             pacers: Pacers::new(settings.pacing),
             snapshots: SnapshotSource::new(reader),
+            concurrency: MailboxConcurrency::new(
+                settings.mailboxes_at_start,
+                settings.max_mailboxes,
+            ),
             http,
             broker,
             tenants: tokio::sync::Mutex::new(HashMap::new()),
@@ -134,6 +147,7 @@ impl Engine {
             user,
             batches: tenant.batches,
             tally: Arc::new(Tally::default()),
+            concurrency: Arc::clone(&self.concurrency),
         })
     }
 

@@ -11,6 +11,7 @@
 
 pub mod advice;
 pub mod coalesce;
+pub mod concurrency;
 mod config;
 pub mod engine;
 pub mod error;
@@ -100,6 +101,8 @@ pub async fn serve(
         pacing: config.pacing(),
         batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
         batch_linger: Duration::from_millis(config.batch_linger_ms),
+        mailboxes_at_start: config.workers,
+        max_mailboxes: config.max_workers,
     };
     let engine = Arc::new(Engine::new(store.clone(), broker, reader, settings)?);
 
@@ -110,7 +113,6 @@ pub async fn serve(
                 .context("invalid --scheduler-url")?;
             let settings = work::WorkSettings {
                 worker_id: format!("contact-writer-{}", std::process::id()),
-                workers: config.workers,
                 lease_secs: config.lease_secs,
                 idle_poll: Duration::from_secs(2),
                 drain: Duration::from_secs(config.drain_secs),

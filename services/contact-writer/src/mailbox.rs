@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use crate::coalesce::Coalescer;
+use crate::concurrency::MailboxConcurrency;
 use crate::error::Error;
 use crate::executor::{self, SubOutcome};
 use crate::mapping::{self, Fields};
@@ -94,9 +95,19 @@ pub struct MailboxGraph {
     /// The tenant's shared `$batch` calls.
     pub batches: Arc<Coalescer>,
     pub tally: Arc<Tally>,
+    /// Told of app-wide throttling, so the writer drives fewer mailboxes.
+    pub concurrency: Arc<MailboxConcurrency>,
 }
 
 impl MailboxGraph {
+    /// Tells the writer's mailbox concurrency of a throttle that is not this
+    /// mailbox's own limit.
+    fn note_throttle(&self, api: &galsync_graph::ApiError) {
+        if let Some(retry_after) = api.retry_after.filter(|_| api.is_app_wide_throttle()) {
+            self.concurrency.app_throttled(retry_after);
+        }
+    }
+
     /// Sets the request counts of what this mailbox sent so far.
     pub fn count_requests(&self, counts: &mut galsync_proto::v1::SyncCounts) {
         let stats = self.graph.stats();
@@ -116,7 +127,11 @@ impl MailboxGraph {
         let (throttled, server_retry_after) = match &result {
             Err(error) => match error.api() {
                 Some(api) if api.is_throttled() => (
-                    api.retry_after.map(|retry_after| Throttled {
+                    {
+                        self.note_throttle(api);
+                        api.retry_after
+                    }
+                    .map(|retry_after| Throttled {
                         refused: 1,
                         retry_after,
                     }),
@@ -161,9 +176,11 @@ impl MailboxGraph {
                     let Some(retry_after) = response.retry_after() else {
                         continue;
                     };
-                    let is_throttled = response
-                        .api_error()
-                        .is_some_and(|api_error| api_error.is_throttled());
+                    let api_error = response.api_error();
+                    if let Some(api_error) = &api_error {
+                        self.note_throttle(api_error);
+                    }
+                    let is_throttled = api_error.is_some_and(|api_error| api_error.is_throttled());
                     if !is_throttled {
                         server_retry_after = server_retry_after.max(Some(retry_after));
                         continue;
@@ -178,6 +195,7 @@ impl MailboxGraph {
             }
             Err(error) => match error.api() {
                 Some(api) if api.is_throttled() => {
+                    self.note_throttle(api);
                     throttled = api.retry_after.map(|retry_after| Throttled {
                         refused: count,
                         retry_after,

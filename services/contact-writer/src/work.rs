@@ -27,7 +27,6 @@ const MAX_HEARTBEAT_SECS: u64 = 5;
 #[derive(Debug, Clone)]
 pub struct WorkSettings {
     pub worker_id: String,
-    pub workers: usize,
     pub lease_secs: u32,
     /// Wait between leases when the queue is empty.
     pub idle_poll: Duration,
@@ -35,7 +34,9 @@ pub struct WorkSettings {
     pub drain: Duration,
 }
 
-/// Runs `settings.workers` leasing loops until `shutdown` turns true.
+/// Runs a leasing loop per mailbox the engine's concurrency may ever allow,
+/// each leasing only while it holds one of the places the current limit
+/// gives, until `shutdown` turns true.
 pub async fn run(
     engine: Arc<Engine>,
     queue: Channel,
@@ -43,7 +44,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let mut workers = Vec::new();
-    for index in 0..settings.workers.max(1) {
+    for index in 0..engine.concurrency.max() {
         let worker = Worker {
             engine: Arc::clone(&engine),
             queue: WorkQueueClient::new(queue.clone()),
@@ -76,7 +77,12 @@ async fn sleep_or_stop(duration: Duration, shutdown: &mut watch::Receiver<bool>)
 
 impl Worker {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let concurrency = Arc::clone(&self.engine.concurrency);
         while !*shutdown.borrow() {
+            let slot = tokio::select! {
+                slot = concurrency.acquire() => slot,
+                _ = shutdown.changed() => break,
+            };
             let request = v1::LeaseRequest {
                 worker_id: self.name.clone(),
                 lease_seconds: self.settings.lease_secs,
@@ -98,6 +104,7 @@ impl Worker {
                 continue;
             };
             self.process(lease, &mut shutdown).await;
+            concurrency.finished(slot);
         }
     }
 

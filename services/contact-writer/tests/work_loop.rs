@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{directory, no_limits, settings, Harness};
+use galsync_contact_writer::engine::EngineSettings;
 use galsync_contact_writer::work::{self, WorkSettings};
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_proto::v1;
@@ -20,13 +22,15 @@ struct FakeQueue {
     failed: Arc<Mutex<Vec<v1::FailRequest>>>,
     released: Arc<Mutex<Vec<String>>>,
     heartbeats: Arc<Mutex<Vec<v1::HeartbeatRequest>>>,
+    /// Items leased and not yet completed, failed or released; and its peak.
+    active: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
 }
 
 impl FakeQueue {
-    /// Serves the queue on port 0, runs the work loop (`workers` at once,
-    /// leases of `lease_secs`) until `items` items were completed or failed,
-    /// then stops it.
-    async fn work_through(&self, harness: &Harness, workers: usize, lease_secs: u32, items: usize) {
+    /// Serves the queue on port 0, runs the work loop (leases of
+    /// `lease_secs`) until `items` items were completed or failed, then stops it.
+    async fn work_through(&self, harness: &Harness, lease_secs: u32, items: usize) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = self.clone();
@@ -43,7 +47,6 @@ impl FakeQueue {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let settings = WorkSettings {
             worker_id: "writer-test".to_owned(),
-            workers,
             lease_secs,
             idle_poll: Duration::from_millis(50),
             drain: Duration::from_secs(5),
@@ -93,6 +96,10 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         _request: Request<v1::LeaseRequest>,
     ) -> Result<Response<v1::LeaseResponse>, Status> {
         let item = self.items.lock().unwrap().pop();
+        if item.is_some() {
+            let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(active, Ordering::SeqCst);
+        }
         Ok(Response::new(v1::LeaseResponse {
             lease: item.map(|item| v1::Lease {
                 lease_token: format!("lease-{}", item.work_item_id),
@@ -112,6 +119,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         &self,
         request: Request<v1::CompleteRequest>,
     ) -> Result<Response<v1::CompleteResponse>, Status> {
+        self.active.fetch_sub(1, Ordering::SeqCst);
         self.completed.lock().unwrap().push(request.into_inner());
         Ok(Response::new(v1::CompleteResponse {}))
     }
@@ -119,6 +127,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         &self,
         request: Request<v1::FailRequest>,
     ) -> Result<Response<v1::FailResponse>, Status> {
+        self.active.fetch_sub(1, Ordering::SeqCst);
         self.failed.lock().unwrap().push(request.into_inner());
         Ok(Response::new(v1::FailResponse { will_retry: false }))
     }
@@ -126,6 +135,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         &self,
         request: Request<v1::ReleaseRequest>,
     ) -> Result<Response<v1::ReleaseResponse>, Status> {
+        self.active.fetch_sub(1, Ordering::SeqCst);
         self.released
             .lock()
             .unwrap()
@@ -162,7 +172,7 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
             .unwrap()
             .push(sync_item(&harness, index, mailbox, index == 1));
     }
-    queue.work_through(&harness, 2, 30, 3).await;
+    queue.work_through(&harness, 30, 3).await;
 
     let completed = queue.completed.lock().unwrap().clone();
     let synced = completed
@@ -228,7 +238,7 @@ async fn a_permanent_graph_error_ends_the_attempt_at_once_with_its_fix() {
         .lock()
         .unwrap()
         .push(sync_item(&harness, 0, &mailbox, false));
-    queue.work_through(&harness, 1, 30, 1).await;
+    queue.work_through(&harness, 30, 1).await;
 
     let failed = queue.failed.lock().unwrap().clone();
     assert_eq!(failed.len(), 1);
@@ -276,7 +286,7 @@ async fn a_transient_503_is_retried_and_the_mailbox_completes() {
         .lock()
         .unwrap()
         .push(sync_item(&harness, 0, &mailbox, false));
-    queue.work_through(&harness, 1, 30, 1).await;
+    queue.work_through(&harness, 30, 1).await;
 
     assert!(queue.failed.lock().unwrap().is_empty());
     let completed = queue.completed.lock().unwrap().clone();
@@ -311,7 +321,7 @@ async fn heartbeats_carry_the_counts_so_far() {
         .unwrap()
         .push(sync_item(&harness, 0, &mailbox, false));
     // Leases of 3 s: a heartbeat every second.
-    queue.work_through(&harness, 1, 3, 1).await;
+    queue.work_through(&harness, 3, 1).await;
 
     let completed = queue.completed.lock().unwrap().clone();
     let final_counts = completed[0].result.as_ref().unwrap().counts.unwrap();
@@ -347,4 +357,94 @@ async fn heartbeats_carry_the_counts_so_far() {
     assert!(progress
         .iter()
         .all(|counts| counts.created <= final_counts.created));
+}
+
+/// Fills a queue with one sync item per mailbox of 10 people.
+fn queue_of(harness: &Harness, mailboxes: &[String]) -> FakeQueue {
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(10));
+    let queue = FakeQueue::default();
+    for (index, mailbox) in mailboxes.iter().enumerate() {
+        queue
+            .items
+            .lock()
+            .unwrap()
+            .push(sync_item(harness, index, mailbox, false));
+    }
+    queue
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_drives_more_mailboxes_at_once_while_graph_allows() {
+    let harness = Harness::start(
+        no_limits(),
+        EngineSettings {
+            mailboxes_at_start: 1,
+            max_mailboxes: 12,
+            ..settings()
+        },
+    )
+    .await;
+    let mailboxes = harness.add_mailboxes(40);
+    let queue = queue_of(&harness, &mailboxes);
+    queue.work_through(&harness, 30, 40).await;
+    assert_eq!(queue.completed.lock().unwrap().len(), 40);
+    let peak = queue.peak.load(Ordering::SeqCst);
+    assert!(
+        peak > 4,
+        "started at 1 mailbox at once and reached only {peak}"
+    );
+    assert!(
+        peak <= 12,
+        "{peak} mailboxes at once is above --max-workers 12"
+    );
+    assert!(harness.engine.concurrency.limit() > 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_wide_429_makes_the_writer_drive_fewer_mailboxes_and_nothing_is_lost() {
+    // An app-wide budget of 60 requests per (time-scaled) 10 s: 200 ms here.
+    let harness = Harness::start(
+        galsync_graph_emulator::EmulatorConfig {
+            app_requests_per_window: 60,
+            time_scale: 0.02,
+            ..galsync_graph_emulator::EmulatorConfig::default()
+        },
+        EngineSettings {
+            mailboxes_at_start: 16,
+            max_mailboxes: 16,
+            ..settings()
+        },
+    )
+    .await;
+    let mailboxes = harness.add_mailboxes(24);
+    let queue = queue_of(&harness, &mailboxes);
+    queue.work_through(&harness, 30, 24).await;
+    assert_eq!(
+        queue.completed.lock().unwrap().len(),
+        24,
+        "{:?}",
+        queue.failed.lock().unwrap()
+    );
+    for mailbox in &mailboxes {
+        assert_eq!(harness.owned_by_source(mailbox).len(), 10, "{mailbox}");
+    }
+    let app_wide = harness
+        .emulator
+        .state
+        .accounting
+        .total(|key| key.status == 429);
+    assert!(
+        app_wide > 0,
+        "the app-wide limit never bound: the test proves nothing"
+    );
+    assert!(
+        harness.engine.concurrency.limit() < 16,
+        "the writer kept driving {} mailboxes after app-wide 429s",
+        harness.engine.concurrency.limit()
+    );
 }
