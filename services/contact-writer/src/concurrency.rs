@@ -23,11 +23,14 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub struct MailboxConcurrency {
     limit: AtomicUsize,
+    initial: usize,
     max: usize,
     active: AtomicUsize,
     /// Bumped on every app-wide throttle; a mailbox that saw it change while
     /// it ran does not grow the limit.
     throttles: AtomicU64,
+    /// Times the limit was halved.
+    cuts: AtomicU64,
     /// No second cut before this instant (the Retry-After of the last cut).
     hold_cuts_until: Mutex<Option<Instant>>,
     freed: Notify,
@@ -53,9 +56,11 @@ impl MailboxConcurrency {
         let max = max.max(1);
         Arc::new(Self {
             limit: AtomicUsize::new(initial.clamp(1, max)),
+            initial: initial.clamp(1, max),
             max,
             active: AtomicUsize::new(0),
             throttles: AtomicU64::new(0),
+            cuts: AtomicU64::new(0),
             hold_cuts_until: Mutex::new(None),
             freed: Notify::new(),
         })
@@ -68,6 +73,11 @@ impl MailboxConcurrency {
 
     pub fn max(&self) -> usize {
         self.max
+    }
+
+    /// Times an app-wide throttle halved the limit.
+    pub fn cuts(&self) -> u64 {
+        self.cuts.load(Ordering::Acquire)
     }
 
     /// Mailboxes being reconciled right now.
@@ -113,6 +123,13 @@ impl MailboxConcurrency {
         }
     }
 
+    /// The queue had no work: back to the starting limit, so an idle writer
+    /// keeps few lease calls open (the next run grows it again in a few
+    /// rounds of mailboxes).
+    pub fn idle(&self) {
+        self.limit.store(self.initial, Ordering::Release);
+    }
+
     /// Graph refused a request for the app as a whole: halve the limit,
     /// once per `retry_after`.
     pub fn app_throttled(&self, retry_after: Duration) {
@@ -132,6 +149,7 @@ impl MailboxConcurrency {
                 Some((limit / 2).max(1))
             })
         {
+            self.cuts.fetch_add(1, Ordering::AcqRel);
             tracing::warn!(
                 before,
                 after = (before / 2).max(1),

@@ -20,6 +20,9 @@ use crate::error::Error;
 use crate::grpc;
 use crate::reconcile::{Progress, ProgressHandle, Report};
 
+/// How long a lease call may wait at the queue for work to arrive.
+const LEASE_WAIT_SECS: u32 = 10;
+
 /// Longest wait between two heartbeats of a leased item.
 const MAX_HEARTBEAT_SECS: u64 = 5;
 
@@ -86,8 +89,14 @@ impl Worker {
             let request = v1::LeaseRequest {
                 worker_id: self.name.clone(),
                 lease_seconds: self.settings.lease_secs,
+                wait_seconds: LEASE_WAIT_SECS,
             };
-            let lease = match self.queue.lease(request).await {
+            let asked_at = tokio::time::Instant::now();
+            let answer = tokio::select! {
+                answer = self.queue.lease(request) => answer,
+                _ = shutdown.changed() => break,
+            };
+            let lease = match answer {
                 Ok(response) => response.into_inner().lease,
                 Err(status) => {
                     warn!(worker = %self.name, error = %status.message(), "failed to lease work");
@@ -98,7 +107,12 @@ impl Worker {
                 }
             };
             let Some(lease) = lease else {
-                if sleep_or_stop(self.settings.idle_poll, &mut shutdown).await {
+                // The queue held the call while it had no work; one that
+                // answers at once (an older scheduler) is polled at idle_poll.
+                let held = asked_at.elapsed() >= Duration::from_secs(1);
+                drop(slot);
+                concurrency.idle();
+                if !held && sleep_or_stop(self.settings.idle_poll, &mut shutdown).await {
                     break;
                 }
                 continue;

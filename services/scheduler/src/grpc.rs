@@ -519,7 +519,11 @@ impl WorkQueue for WorkQueueService {
         } else {
             message.worker_id
         };
-        let lease = self.scheduler.lease(&worker, message.lease_seconds).await?;
+        let wait = std::time::Duration::from_secs(u64::from(message.wait_seconds));
+        let lease = self
+            .scheduler
+            .lease_waiting(&worker, message.lease_seconds, wait)
+            .await?;
         Ok(Response::new(v1::LeaseResponse { lease }))
     }
 

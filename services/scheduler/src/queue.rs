@@ -13,6 +13,11 @@ use crate::error::SchedulerError;
 use crate::scheduler::{now_millis, Scheduler};
 
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Longest a lease call is held waiting for work.
+pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
+/// How often a held lease call looks again (work queued by another
+/// scheduler replica, or a retry falling due, wakes no local waiter).
+const LEASE_RECHECK: Duration = Duration::from_secs(1);
 const MAX_LEASE: Duration = Duration::from_secs(3600);
 const RETRY_BASE_MILLIS: i64 = 2_000;
 const RETRY_CAP_MILLIS: i64 = 300_000;
@@ -40,6 +45,34 @@ pub fn retry_delay_millis(attempt: i64) -> i64 {
 }
 
 impl Scheduler {
+    /// Leases the next ready item, holding the call up to `wait` (at most
+    /// [`MAX_LEASE_WAIT`]) until one is ready: a writer hears of new work as
+    /// soon as it is queued instead of at its next poll.
+    pub async fn lease_waiting(
+        &self,
+        worker_id: &str,
+        lease_seconds: u32,
+        wait: Duration,
+    ) -> Result<Option<v1::Lease>, SchedulerError> {
+        let deadline = tokio::time::Instant::now() + wait.min(MAX_LEASE_WAIT);
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            let work_added = self.store.work_added();
+            if let Some(lease) = self.lease(worker_id, lease_seconds).await? {
+                return Ok(Some(lease));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline || *stopping.borrow() {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = work_added => {}
+                _ = tokio::time::sleep_until(deadline.min(now + LEASE_RECHECK)) => {}
+                _ = stopping.changed() => return Ok(None),
+            }
+        }
+    }
+
     pub async fn lease(
         &self,
         worker_id: &str,

@@ -76,11 +76,21 @@ const WORK_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct SchedulerStore {
     pool: StorePool,
+    /// Woken when this process queues work, so waiting leases answer at once.
+    work_added: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SchedulerStore {
     pub fn new(pool: StorePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            work_added: Default::default(),
+        }
+    }
+
+    /// Resolves when this process next queues work.
+    pub fn work_added(&self) -> tokio::sync::futures::Notified<'_> {
+        self.work_added.notified()
     }
 
     pub fn pool(&self) -> &StorePool {
@@ -496,6 +506,7 @@ impl SchedulerStore {
             }
             transaction.commit().await?;
         });
+        self.work_added.notify_waiters();
         Ok(())
     }
 

@@ -342,6 +342,47 @@ async fn concurrent_run_requests_start_one_run_and_watch_shows_every_step_in_ord
 }
 
 #[tokio::test]
+async fn a_waiting_lease_gets_work_as_soon_as_a_run_queues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let mut queue = scheduler.queue().await;
+    // A writer asks while the queue is empty, and is held.
+    let waiting = tokio::spawn(async move {
+        let asked_at = std::time::Instant::now();
+        let lease = queue
+            .lease(v1::LeaseRequest {
+                worker_id: "writer-a".to_owned(),
+                lease_seconds: 30,
+                wait_seconds: 15,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .lease;
+        (lease, asked_at.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "an empty queue answered at once");
+    let queued_at = std::time::Instant::now();
+    api.run_profile(v1::RunProfileRequest {
+        profile_id,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (lease, waited) = waiting.await.unwrap();
+    assert!(lease.is_some(), "the held lease answered without the work");
+    assert!(
+        queued_at.elapsed() < Duration::from_secs(3),
+        "the writer heard of the work {:?} after the run started",
+        queued_at.elapsed()
+    );
+    assert!(waited >= Duration::from_millis(300));
+}
+
+#[tokio::test]
 async fn an_expired_lease_is_offered_to_another_writer() {
     let dir = tempfile::tempdir().unwrap();
     let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
@@ -363,6 +404,7 @@ async fn an_expired_lease_is_offered_to_another_writer() {
             .lease(v1::LeaseRequest {
                 worker_id: "writer-a".to_owned(),
                 lease_seconds: 1,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -387,6 +429,7 @@ async fn an_expired_lease_is_offered_to_another_writer() {
         .lease(v1::LeaseRequest {
             worker_id: "writer-b".to_owned(),
             lease_seconds: 30,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -262,6 +262,7 @@ pub fn spawn_writer(
                 .lease(v1::LeaseRequest {
                     worker_id: "test-writer".to_owned(),
                     lease_seconds: 30,
+                    ..Default::default()
                 })
                 .await
                 .unwrap()
