@@ -68,7 +68,8 @@ pub struct Floor {
     pub floor_secs: f64,
     /// The same at real time (time scale 1).
     pub floor_secs_real_time: f64,
-    /// Which bound is the largest: `per-mailbox concurrency`, `per-mailbox window` or `app-wide limit`.
+    /// Which bound is the largest: `per-mailbox concurrency`, `per-mailbox
+    /// window` or `app-wide limit`; `directory read` when no mailbox work binds.
     pub binding: String,
     pub directory_secs: f64,
     pub mailbox_concurrency_secs: f64,
@@ -145,7 +146,7 @@ impl Scenario {
             bounds
                 .iter()
                 .copied()
-                .fold(("per-mailbox concurrency", 0.0), |best, bound| {
+                .fold(("directory read", 0.0), |best, bound| {
                     if bound.1 > best.1 {
                         bound
                     } else {

@@ -5,15 +5,17 @@
 //! only as fast as the number of mailboxes it drives together — until the
 //! app-wide limit (130,000 requests per 10 s per app across all tenants,
 //! <https://learn.microsoft.com/graph/throttling-limits>) binds. The limit
-//! starts at `--workers` and, while nothing is throttled app-wide, grows by
-//! one for every mailbox finished at full use (so it doubles every round of
-//! mailboxes, as TCP's slow start does), up to `--max-workers`, which bounds
-//! memory. An app-wide 429 halves it, at most once per Retry-After, so many
-//! writers sharing one app settle on their shares of the budget instead of
-//! storming it; a per-mailbox 429 is that mailbox's pacer's business and
-//! leaves the limit alone.
+//! starts at `--workers` and, while every place is in use and nothing is
+//! throttled app-wide, grows by one for every batch answered (so it doubles
+//! every round of batches, as TCP's slow start does), up to `--max-workers`,
+//! which bounds memory. An app-wide 429 halves it, at most once per
+//! Retry-After, and growth then slows to about one mailbox per round, so
+//! many writers sharing one app settle on their shares of the budget
+//! instead of storming it; a per-mailbox 429 is that mailbox's pacer's
+//! business and leaves the limit alone. An idle writer returns to
+//! `--workers`.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +33,10 @@ pub struct MailboxConcurrency {
     throttles: AtomicU64,
     /// Times the limit was halved.
     cuts: AtomicU64,
+    /// Growing slowly, after an app-wide throttle (until the queue idles).
+    avoiding: AtomicBool,
+    /// Progresses since the last growth while `avoiding`.
+    since_growth: AtomicUsize,
     /// No second cut before this instant (the Retry-After of the last cut).
     hold_cuts_until: Mutex<Option<Instant>>,
     freed: Notify,
@@ -61,6 +67,8 @@ impl MailboxConcurrency {
             active: AtomicUsize::new(0),
             throttles: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
+            avoiding: AtomicBool::new(false),
+            since_growth: AtomicUsize::new(0),
             hold_cuts_until: Mutex::new(None),
             freed: Notify::new(),
         })
@@ -105,21 +113,44 @@ impl MailboxConcurrency {
         }
     }
 
-    /// A mailbox finished: grow by one when every place was in use and no
-    /// app-wide throttle came while it ran.
+    /// A mailbox finished: its place frees, and it counts as progress when
+    /// no app-wide throttle came while it ran.
     pub fn finished(&self, slot: MailboxSlot) {
         let throttled = self.throttles.load(Ordering::Acquire) != slot.throttles_at_start;
         let full = self.active() >= self.limit();
         drop(slot);
         if !throttled && full {
-            let grown = self
-                .limit
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |limit| {
-                    (limit < self.max).then_some(limit + 1)
-                });
-            if grown.is_ok() {
-                self.freed.notify_waiters();
+            self.grow();
+        }
+    }
+
+    /// A mailbox's batch was answered without an app-wide throttle: while
+    /// every place is in use, Graph has room for more mailboxes.
+    pub fn progressed(&self) {
+        if self.active() >= self.limit() {
+            self.grow();
+        }
+    }
+
+    /// Slow start (+1 per progress, so the limit doubles every round of
+    /// batches) until the first app-wide throttle; after it, +1 per `limit`
+    /// progresses (about one more mailbox per round), as TCP's congestion
+    /// avoidance does.
+    fn grow(&self) {
+        if self.avoiding.load(Ordering::Acquire) {
+            let progressed = self.since_growth.fetch_add(1, Ordering::AcqRel) + 1;
+            if progressed < self.limit() {
+                return;
             }
+            self.since_growth.store(0, Ordering::Release);
+        }
+        let grown = self
+            .limit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |limit| {
+                (limit < self.max).then_some(limit + 1)
+            });
+        if grown.is_ok() {
+            self.freed.notify_waiters();
         }
     }
 
@@ -128,6 +159,7 @@ impl MailboxConcurrency {
     /// rounds of mailboxes).
     pub fn idle(&self) {
         self.limit.store(self.initial, Ordering::Release);
+        self.avoiding.store(false, Ordering::Release);
     }
 
     /// Graph refused a request for the app as a whole: halve the limit,
@@ -143,6 +175,8 @@ impl MailboxConcurrency {
             return;
         }
         *hold = Some(now + retry_after);
+        self.avoiding.store(true, Ordering::Release);
+        self.since_growth.store(0, Ordering::Release);
         if let Ok(before) = self
             .limit
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |limit| {
@@ -192,6 +226,24 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         concurrency.app_throttled(Duration::from_millis(50));
         assert_eq!(concurrency.limit(), 4);
+    }
+
+    #[tokio::test]
+    async fn after_an_app_wide_throttle_growth_is_one_per_round() {
+        let concurrency = MailboxConcurrency::new(8, 64);
+        let _slots: Vec<_> = futures::future::join_all((0..8).map(|_| concurrency.acquire())).await;
+        concurrency.progressed();
+        assert_eq!(concurrency.limit(), 9, "slow start: +1 per progress");
+        concurrency.app_throttled(Duration::from_millis(1));
+        assert_eq!(concurrency.limit(), 4);
+        for _ in 0..3 {
+            concurrency.progressed();
+        }
+        assert_eq!(concurrency.limit(), 4, "fewer progresses than the limit");
+        concurrency.progressed();
+        assert_eq!(concurrency.limit(), 5, "one more after a round");
+        concurrency.idle();
+        assert_eq!(concurrency.limit(), 8);
     }
 
     #[tokio::test]

@@ -205,6 +205,9 @@ impl MailboxGraph {
                 None => {}
             },
         }
+        if result.is_ok() && throttled.is_none() {
+            self.concurrency.progressed();
+        }
         self.pacer.finish(permit, throttled);
         if let Some(delay) = server_retry_after {
             self.pacer.pause(delay);
