@@ -48,6 +48,9 @@ pub struct BenchArgs {
     /// Mailboxes the contact-writer reconciles at once (default: the writer's own).
     #[arg(long, value_parser = galsync_platform::flags::at_least_one::<usize>)]
     pub writer_workers: Option<usize>,
+    /// The writer's --batch-linger-ms (default: the writer's own).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub batch_linger_ms: Option<u64>,
     /// Where the JSON and Markdown results go.
     #[arg(long, default_value = "bench/results")]
     pub out: PathBuf,
@@ -105,6 +108,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         port_base: None,
         tls: true,
         writer_workers: args.writer_workers,
+        writer_batch_linger_ms: args.batch_linger_ms,
     })
     .await?;
     println!(
@@ -258,6 +262,7 @@ async fn scenarios(
         "people_synced": people,
         "mailboxes": mailboxes,
         "writer_workers": args.writer_workers,
+        "batch_linger_ms": args.batch_linger_ms,
         "cost_model": cost_model,
         "scenarios": results,
         "baseline": {

@@ -32,6 +32,8 @@ pub struct ClusterSpec {
     pub tls: bool,
     /// Extra settings for the contact-writer (demo tuning).
     pub writer_workers: Option<usize>,
+    /// The writer's `--batch-linger-ms` (bench experiments).
+    pub writer_batch_linger_ms: Option<u64>,
 }
 
 pub struct Cluster {
@@ -155,6 +157,9 @@ impl Cluster {
         writer.trust_plaintext_loopback = !spec.tls;
         if let Some(workers) = spec.writer_workers {
             writer.workers = workers;
+        }
+        if let Some(linger) = spec.writer_batch_linger_ms {
+            writer.batch_linger_ms = linger;
         }
 
         let mut scheduler = galsync_scheduler::Config::local(store_url("scheduler"));

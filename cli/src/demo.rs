@@ -84,6 +84,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         port_base: None,
         tls: true,
         writer_workers: Some(16),
+        writer_batch_linger_ms: None,
     })
     .await?;
     // A service that stops early makes the journey's next call fail, which ends the demo.

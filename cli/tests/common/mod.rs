@@ -161,6 +161,7 @@ pub async fn onboarded_cluster(
         port_base: None,
         tls,
         writer_workers: Some(2),
+        writer_batch_linger_ms: None,
     })
     .await
     .unwrap();
