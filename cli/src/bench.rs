@@ -171,14 +171,10 @@ async fn scenarios(
 
     println!("\nS1 initial sync");
     let s1_floor = Scenario {
-        users: directory_users,
-        directory_page_size: 999,
         mailboxes,
         creates_per_mailbox: people,
-        updates_per_mailbox: 0,
-        deletes_per_mailbox: 0,
-        reads_per_mailbox: 0,
         folder_requests_per_mailbox: 1,
+        ..Scenario::directory_round(directory_users)
     }
     .floor(config);
     let s1 = measure(
@@ -193,17 +189,7 @@ async fn scenarios(
     .await?;
 
     println!("\nS3 no-op resync");
-    let one_round = Scenario {
-        users: 1,
-        directory_page_size: 999,
-        mailboxes: 0,
-        creates_per_mailbox: 0,
-        updates_per_mailbox: 0,
-        deletes_per_mailbox: 0,
-        reads_per_mailbox: 0,
-        folder_requests_per_mailbox: 0,
-    }
-    .floor(config);
+    let one_round = Scenario::directory_round(1).floor(config);
     let s3 = measure(
         "S3 no-op resync",
         emulator,
@@ -221,16 +207,7 @@ async fn scenarios(
     let mut s4_floor = Scenario {
         updates_per_mailbox: 1,
         mailboxes,
-        ..Scenario {
-            users: 1,
-            directory_page_size: 999,
-            mailboxes: 0,
-            creates_per_mailbox: 0,
-            updates_per_mailbox: 0,
-            deletes_per_mailbox: 0,
-            reads_per_mailbox: 0,
-            folder_requests_per_mailbox: 0,
-        }
+        ..Scenario::directory_round(1)
     }
     .floor(config);
     // Batches shared across mailboxes: 20 updates per round trip.

@@ -82,6 +82,21 @@ pub struct Floor {
 }
 
 impl Scenario {
+    /// A delta round of `users` users and nothing else: add the mailbox work
+    /// with struct update syntax.
+    pub fn directory_round(users: u64) -> Self {
+        Self {
+            users,
+            directory_page_size: default_page_size(),
+            mailboxes: 0,
+            creates_per_mailbox: 0,
+            updates_per_mailbox: 0,
+            deletes_per_mailbox: 0,
+            reads_per_mailbox: 0,
+            folder_requests_per_mailbox: 0,
+        }
+    }
+
     fn mailbox_steps(&self) -> u64 {
         self.creates_per_mailbox
             + self.updates_per_mailbox

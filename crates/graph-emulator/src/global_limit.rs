@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::errors::GraphError;
-use crate::mailbox::throttle::retry_after_secs;
+use crate::mailbox::throttle::{retry_after_secs, window_room};
 use crate::EmulatorConfig;
 
 #[derive(Debug, Default)]
@@ -32,15 +32,7 @@ impl GlobalLimit {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let admitted = apps.entry(app.to_owned()).or_default();
-        while admitted
-            .front()
-            .is_some_and(|admitted_at| *admitted_at + window <= now)
-        {
-            admitted.pop_front();
-        }
-        if admitted.len() >= config.app_requests_per_window as usize {
-            let oldest = admitted.front().copied().unwrap_or(now);
-            let wait = (oldest + window).saturating_duration_since(now);
+        if let Err(wait) = window_room(admitted, window, config.app_requests_per_window, now) {
             return Err(GraphError::throttled(
                 "TooManyRequests",
                 format!(

@@ -22,6 +22,14 @@ fn constant(kind: OpKind, millis: u64) -> LatencyModel {
     model
 }
 
+/// `took` lies in [low_ms, high_ms); `what` is printed with it otherwise.
+fn took_between(took: Duration, low_ms: u64, high_ms: u64, what: &str) {
+    assert!(
+        took >= Duration::from_millis(low_ms) && took < Duration::from_millis(high_ms),
+        "{what} took {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn twenty_writes_to_one_mailbox_in_a_batch_take_five_write_latencies() {
     let fixture = start(EmulatorConfig {
@@ -48,10 +56,7 @@ async fn twenty_writes_to_one_mailbox_in_a_batch_take_five_write_latencies() {
         .count();
     assert_eq!(created, 20, "{}", reply.body);
     // 4 at a time: 5 waves of 200 ms.
-    assert!(
-        took >= Duration::from_millis(1000) && took < Duration::from_millis(1500),
-        "a batch of 20 took {took:?}"
-    );
+    took_between(took, 1000, 1500, "a batch of 20");
 
     // 8 writes split over two mailboxes still run 4 at a time: 2 waves.
     let bob = fixture.bob_id.clone();
@@ -71,10 +76,7 @@ async fn twenty_writes_to_one_mailbox_in_a_batch_take_five_write_latencies() {
         .await;
     let took = started.elapsed();
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_millis(700),
-        "a batch of 8 over two mailboxes took {took:?}"
-    );
+    took_between(took, 400, 700, "a batch of 8 over two mailboxes");
 }
 
 #[tokio::test]
@@ -108,10 +110,7 @@ async fn latency_follows_the_time_scale() {
     let started = Instant::now();
     assert_eq!(fixture.get(&path).await.status, StatusCode::OK);
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(100) && took < Duration::from_millis(600),
-        "2 s at time scale 0.05 took {took:?}"
-    );
+    took_between(took, 100, 600, "2 s at time scale 0.05");
 }
 
 #[tokio::test]
@@ -143,11 +142,7 @@ async fn the_app_wide_limit_counts_every_batch_step_and_envelope() {
     assert!(refused.body["error"]["message"]
         .as_str()
         .is_some_and(|message| message.contains("global limit of 5 requests per 10 seconds")));
-    let retry_after: f64 = refused.headers["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
+    let retry_after = refused.retry_after_secs();
     assert!(retry_after > 0.0 && retry_after <= 1.0, "{retry_after}");
     tokio::time::sleep(Duration::from_secs_f64(retry_after + 0.05)).await;
     assert_eq!(fixture.get(&bob_path).await.status, StatusCode::OK);

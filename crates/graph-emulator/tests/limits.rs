@@ -69,11 +69,7 @@ async fn the_window_limit_answers_429_with_retry_after_and_counts_early_retries(
     let throttled = fixture.get(&path).await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(throttled.error_code(), "ApplicationThrottled");
-    let retry_after: f64 = throttled.headers["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("decimal seconds");
+    let retry_after = throttled.retry_after_secs();
     assert!(retry_after > 0.0 && retry_after <= 0.5, "{retry_after}");
 
     // Retrying at once ignores Retry-After: refused again and counted.
@@ -81,11 +77,7 @@ async fn the_window_limit_answers_429_with_retry_after_and_counts_early_retries(
     assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(fixture.request_counters().await["early_retries"].as_u64() >= Some(1));
 
-    let early_retry_after: f64 = early.headers["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("decimal seconds");
+    let early_retry_after = early.retry_after_secs();
     tokio::time::sleep(Duration::from_secs_f64(early_retry_after + 0.02)).await;
     let early_retries_before = fixture.request_counters().await["early_retries"].clone();
     let on_time = fixture.get(&path).await;

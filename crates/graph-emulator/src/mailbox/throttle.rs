@@ -98,15 +98,12 @@ impl MailboxThrottle {
             .admitted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while admitted
-            .front()
-            .is_some_and(|admitted_at| *admitted_at + window <= now)
-        {
-            admitted.pop_front();
-        }
-        if admitted.len() >= config.mailbox_requests_per_window as usize {
-            let oldest = admitted.front().copied().unwrap_or(now);
-            let wait = (oldest + window).saturating_duration_since(now);
+        if let Err(wait) = window_room(
+            &mut admitted,
+            window,
+            config.mailbox_requests_per_window,
+            now,
+        ) {
             return Err(GraphError::throttled(
                 "ApplicationThrottled",
                 "Application is over its MailboxRequestRate limit.",
@@ -132,6 +129,27 @@ impl MailboxThrottle {
             .map(|limits| limits.in_flight.load(Ordering::Acquire))
             .unwrap_or(0)
     }
+}
+
+/// Drops what left the sliding `window` from `admitted` (oldest first); when
+/// it holds `limit` or more, says how long until the oldest leaves.
+pub(crate) fn window_room(
+    admitted: &mut VecDeque<Instant>,
+    window: Duration,
+    limit: u32,
+    now: Instant,
+) -> Result<(), Duration> {
+    while admitted
+        .front()
+        .is_some_and(|admitted_at| *admitted_at + window <= now)
+    {
+        admitted.pop_front();
+    }
+    if admitted.len() >= limit as usize {
+        let oldest = admitted.front().copied().unwrap_or(now);
+        return Err((oldest + window).saturating_duration_since(now));
+    }
+    Ok(())
 }
 
 /// Records `upload_bytes` in the upload window, or refuses with the time

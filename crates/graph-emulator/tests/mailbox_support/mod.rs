@@ -31,6 +31,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The Retry-After header in (decimal) seconds.
+    pub fn retry_after_secs(&self) -> f64 {
+        self.headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("decimal seconds")
+    }
+
     /// The Graph error code, or "" for a success.
     pub fn error_code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
