@@ -158,20 +158,8 @@ async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_
             Some(mailboxes[..2].to_vec()),
         )
         .unwrap();
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(25));
-    let queue = FakeQueue::default();
-    for (index, mailbox) in mailboxes.iter().enumerate() {
-        queue
-            .items
-            .lock()
-            .unwrap()
-            .push(sync_item(&harness, index, mailbox, index == 1));
-    }
+    let queue = queue_of(&harness, &mailboxes, 25);
+    queue.items.lock().unwrap()[1].dry_run = true;
     queue.work_through(&harness, 30, 3).await;
 
     let completed = queue.completed.lock().unwrap().clone();
@@ -359,14 +347,14 @@ async fn heartbeats_carry_the_counts_so_far() {
         .all(|counts| counts.created <= final_counts.created));
 }
 
-/// Fills a queue with one sync item per mailbox of 10 people.
-fn queue_of(harness: &Harness, mailboxes: &[String]) -> FakeQueue {
+/// Fills a queue with one sync item per mailbox, of `people` people.
+fn queue_of(harness: &Harness, mailboxes: &[String], people: usize) -> FakeQueue {
     harness
         .reader
         .snapshots
         .lock()
         .unwrap()
-        .insert("snap-1".to_owned(), directory(10));
+        .insert("snap-1".to_owned(), directory(people));
     let queue = FakeQueue::default();
     for (index, mailbox) in mailboxes.iter().enumerate() {
         queue
@@ -390,7 +378,7 @@ async fn the_writer_drives_more_mailboxes_at_once_while_graph_allows() {
     )
     .await;
     let mailboxes = harness.add_mailboxes(40);
-    let queue = queue_of(&harness, &mailboxes);
+    let queue = queue_of(&harness, &mailboxes, 10);
     queue.work_through(&harness, 30, 40).await;
     assert_eq!(queue.completed.lock().unwrap().len(), 40);
     let peak = queue.peak.load(Ordering::SeqCst);
@@ -421,7 +409,7 @@ async fn an_app_wide_429_makes_the_writer_drive_fewer_mailboxes_and_nothing_is_l
     )
     .await;
     let mailboxes = harness.add_mailboxes(24);
-    let queue = queue_of(&harness, &mailboxes);
+    let queue = queue_of(&harness, &mailboxes, 10);
     queue.work_through(&harness, 30, 24).await;
     assert_eq!(
         queue.completed.lock().unwrap().len(),
