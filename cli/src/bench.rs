@@ -109,6 +109,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         tls: true,
         writer_workers: args.writer_workers,
         writer_batch_linger_ms: args.batch_linger_ms,
+        writer_max_workers: None,
     })
     .await?;
     println!(

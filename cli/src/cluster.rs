@@ -34,6 +34,9 @@ pub struct ClusterSpec {
     pub writer_workers: Option<usize>,
     /// The writer's `--batch-linger-ms` (bench experiments).
     pub writer_batch_linger_ms: Option<u64>,
+    /// The writer's `--max-workers` (tests that need a fixed number of
+    /// mailboxes at once).
+    pub writer_max_workers: Option<usize>,
 }
 
 pub struct Cluster {
@@ -157,6 +160,9 @@ impl Cluster {
         writer.trust_plaintext_loopback = !spec.tls;
         if let Some(workers) = spec.writer_workers {
             writer.workers = workers;
+        }
+        if let Some(max) = spec.writer_max_workers {
+            writer.max_workers = max;
         }
         if let Some(linger) = spec.writer_batch_linger_ms {
             writer.batch_linger_ms = linger;

@@ -85,6 +85,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tls: true,
         writer_workers: Some(16),
         writer_batch_linger_ms: None,
+        writer_max_workers: None,
     })
     .await?;
     // A service that stops early makes the journey's next call fail, which ends the demo.

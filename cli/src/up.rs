@@ -56,6 +56,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tls: !args.plaintext,
         writer_workers: None,
         writer_batch_linger_ms: None,
+        writer_max_workers: None,
     })
     .await?;
     let addresses = cluster.addresses;

@@ -162,6 +162,8 @@ pub async fn onboarded_cluster(
         tls,
         writer_workers: Some(2),
         writer_batch_linger_ms: None,
+        // Two mailboxes at once, no more: runs long enough to be cancelled mid-way.
+        writer_max_workers: Some(2),
     })
     .await
     .unwrap();
