@@ -1,6 +1,14 @@
 //! The one retry policy every Graph and token request goes through: honour
 //! `Retry-After` exactly, otherwise exponential backoff with full jitter,
 //! bounded in attempts and in total wait.
+//!
+//! A 429 that says when to come back is not a failed attempt: Graph's
+//! throttling guidance (<https://learn.microsoft.com/graph/throttling>, "Best
+//! practices to handle throttling") says "If the request fails again with a
+//! 429 error code, you are still being throttled. Continue to use the
+//! recommended Retry-After delay and retry the request until it succeeds."
+//! Those retries are bounded by the total wait and by their own, larger count;
+//! `max_attempts` bounds every other failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +19,13 @@ use rand::Rng;
 /// How persistently a request is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included (default 6).
+    /// Attempts that failed for any reason but throttling, the first
+    /// included (default 6).
     pub max_attempts: u32,
+    /// Attempts answered 429 with a `Retry-After`, which are retried as the
+    /// server says until `max_total_wait` runs out or this many were made
+    /// (default 60): a guard against a server that keeps saying "now".
+    pub max_throttled_attempts: u32,
     /// Backoff ceiling of the first retry when no `Retry-After` was given;
     /// doubles per retry (default 500 ms).
     pub base_delay: Duration,
@@ -28,6 +41,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 6,
+            max_throttled_attempts: 60,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_total_wait: Duration::from_secs(300),
@@ -41,6 +55,7 @@ impl RetryPolicy {
         RetryBudget {
             policy: self,
             attempts_made: 0,
+            throttled_attempts: 0,
             waited: Duration::ZERO,
         }
     }
@@ -66,6 +81,8 @@ impl RetryPolicy {
 pub(crate) struct RetryBudget<'policy> {
     policy: &'policy RetryPolicy,
     attempts_made: u32,
+    /// Of `attempts_made`, those answered 429 with a `Retry-After`.
+    throttled_attempts: u32,
     waited: Duration,
 }
 
@@ -83,14 +100,27 @@ impl RetryBudget<'_> {
     }
 
     /// The wait before the next attempt, or `None` when the budget is spent.
-    /// `retry_after` (the server's word) wins over backoff and is never shortened.
-    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
-        if self.attempts_made >= self.policy.max_attempts {
+    /// `retry_after` (the server's word) wins over backoff and is never
+    /// shortened; `throttled` says the last attempt was answered 429, which
+    /// with a `Retry-After` counts against `max_throttled_attempts` only.
+    pub(crate) fn next_delay(
+        &mut self,
+        retry_after: Option<Duration>,
+        throttled: bool,
+    ) -> Option<Duration> {
+        let paced = throttled && retry_after.is_some();
+        if paced {
+            self.throttled_attempts += 1;
+        }
+        let failed_attempts = self.attempts_made - self.throttled_attempts;
+        if self.throttled_attempts >= self.policy.max_throttled_attempts
+            || (!paced && failed_attempts >= self.policy.max_attempts)
+        {
             return None;
         }
         let delay = match retry_after {
             Some(server_delay) => server_delay,
-            None => self.policy.backoff_delay(self.attempts_made),
+            None => self.policy.backoff_delay(failed_attempts),
         };
         let total_after_wait = self.waited.saturating_add(delay);
         if total_after_wait > self.policy.max_total_wait {
@@ -234,11 +264,14 @@ mod tests {
         let mut budget = policy.budget();
         budget.record_attempt();
         assert_eq!(
-            budget.next_delay(Some(Duration::from_millis(600))),
+            budget.next_delay(Some(Duration::from_millis(600)), true),
             Some(Duration::from_millis(600))
         );
         budget.record_attempt();
-        assert_eq!(budget.next_delay(Some(Duration::from_millis(600))), None);
+        assert_eq!(
+            budget.next_delay(Some(Duration::from_millis(600)), true),
+            None
+        );
     }
 
     #[test]
@@ -279,8 +312,42 @@ mod tests {
         };
         let mut budget = policy.budget();
         budget.record_attempt();
-        assert!(budget.next_delay(Some(Duration::ZERO)).is_some());
+        assert!(budget.next_delay(Some(Duration::ZERO), false).is_some());
         budget.record_attempt();
-        assert!(budget.next_delay(Some(Duration::ZERO)).is_none());
+        assert!(budget.next_delay(None, false).is_none());
+    }
+
+    #[test]
+    fn a_429_with_retry_after_is_retried_past_max_attempts_until_its_own_bound() {
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            max_throttled_attempts: 10,
+            ..RetryPolicy::default()
+        };
+        let mut budget = policy.budget();
+        for throttled in 1..10 {
+            budget.record_attempt();
+            assert!(
+                budget
+                    .next_delay(Some(Duration::from_millis(1)), true)
+                    .is_some(),
+                "throttled attempt {throttled} ended the request"
+            );
+        }
+        budget.record_attempt();
+        assert!(budget
+            .next_delay(Some(Duration::from_millis(1)), true)
+            .is_none());
+        let mut budget = policy.budget();
+        budget.record_attempt();
+        assert!(
+            budget.next_delay(None, true).is_some(),
+            "429 without Retry-After backs off"
+        );
+        budget.record_attempt();
+        assert!(
+            budget.next_delay(None, true).is_none(),
+            "without Retry-After a 429 counts as a failed attempt"
+        );
     }
 }

@@ -252,7 +252,10 @@ impl GraphClient {
                 .iter()
                 .filter_map(|index| latest[*index].as_ref()?.retry_after())
                 .max();
-            let Some(delay) = budget.next_delay(longest_retry_after) else {
+            let throttled = to_retry
+                .iter()
+                .all(|index| latest[*index].as_ref().is_some_and(|r| r.status == 429));
+            let Some(delay) = budget.next_delay(longest_retry_after, throttled) else {
                 gave_up = true;
                 break;
             };

@@ -159,7 +159,8 @@ impl GraphClient {
         method: &str,
         path: &str,
     ) -> Result<(), GraphError> {
-        let Some(delay) = budget.next_delay(retry_after) else {
+        let throttled = failure.status() == Some(429);
+        let Some(delay) = budget.next_delay(retry_after, throttled) else {
             return Err(GraphError::GaveUp {
                 attempts: budget.attempts_made(),
                 waited: budget.waited(),

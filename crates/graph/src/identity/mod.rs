@@ -259,39 +259,41 @@ impl IdentityClient {
         loop {
             budget.record_attempt();
             let form = build_form()?;
-            let (failure, retry_after) = match self.http.post(url).form(&form).send().await {
-                Err(source) => (IdentityError::Transport { source }, None),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = retry::retry_after_header(response.headers());
-                    let body = match response.bytes().await {
-                        Ok(body) => body.to_vec(),
-                        Err(source) => {
-                            let failure = IdentityError::Transport { source };
-                            self.wait_or_give_up(&mut budget, failure, None).await?;
-                            continue;
+            let (failure, retry_after, throttled) =
+                match self.http.post(url).form(&form).send().await {
+                    Err(source) => (IdentityError::Transport { source }, None, false),
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let retry_after = retry::retry_after_header(response.headers());
+                        let body = match response.bytes().await {
+                            Ok(body) => body.to_vec(),
+                            Err(source) => {
+                                let failure = IdentityError::Transport { source };
+                                self.wait_or_give_up(&mut budget, failure, None, false)
+                                    .await?;
+                                continue;
+                            }
+                        };
+                        if (200..300).contains(&status) {
+                            return Ok(body);
                         }
-                    };
-                    if (200..300).contains(&status) {
-                        return Ok(body);
-                    }
-                    let failure = match EntraError::from_body(status, &body) {
-                        Some(mut entra_error) => {
-                            entra_error.certificate_thumbprint = certificate_thumbprint.clone();
-                            IdentityError::Entra(Box::new(entra_error))
+                        let failure = match EntraError::from_body(status, &body) {
+                            Some(mut entra_error) => {
+                                entra_error.certificate_thumbprint = certificate_thumbprint.clone();
+                                IdentityError::Entra(Box::new(entra_error))
+                            }
+                            None => IdentityError::UnexpectedResponse {
+                                status,
+                                detail: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                            },
+                        };
+                        if !retry::is_retryable_status(status) {
+                            return Err(failure);
                         }
-                        None => IdentityError::UnexpectedResponse {
-                            status,
-                            detail: String::from_utf8_lossy(&body).chars().take(200).collect(),
-                        },
-                    };
-                    if !retry::is_retryable_status(status) {
-                        return Err(failure);
+                        (failure, retry_after, status == 429)
                     }
-                    (failure, retry_after)
-                }
-            };
-            self.wait_or_give_up(&mut budget, failure, retry_after)
+                };
+            self.wait_or_give_up(&mut budget, failure, retry_after, throttled)
                 .await?;
         }
     }
@@ -301,8 +303,9 @@ impl IdentityClient {
         budget: &mut retry::RetryBudget<'_>,
         failure: IdentityError,
         retry_after: Option<Duration>,
+        throttled: bool,
     ) -> Result<(), IdentityError> {
-        let Some(delay) = budget.next_delay(retry_after) else {
+        let Some(delay) = budget.next_delay(retry_after, throttled) else {
             return Err(IdentityError::GaveUp {
                 attempts: budget.attempts_made(),
                 last_error: Box::new(failure),

@@ -96,6 +96,7 @@ async fn backoff_with_jitter_applies_when_retry_after_is_absent() {
     let sleeper = Arc::new(RecordingSleeper::default());
     let policy = RetryPolicy {
         max_attempts: 6,
+        max_throttled_attempts: 6,
         base_delay: Duration::from_millis(400),
         max_delay: Duration::from_millis(1000),
         max_total_wait: Duration::from_secs(60),
@@ -123,6 +124,34 @@ async fn backoff_with_jitter_applies_when_retry_after_is_absent() {
         distinct.len() > 1,
         "jittered delays should differ: {delays:?}"
     );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_as_told_beyond_max_attempts() {
+    // Graph's throttling guidance: "Continue to use the recommended
+    // Retry-After delay and retry the request until it succeeds."
+    let arrivals = Arrivals::default();
+    let server = spawn_server(failing_then_ok(
+        arrivals.clone(),
+        8,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("0.01"),
+    ))
+    .await;
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        max_throttled_attempts: 20,
+        ..fast_retry_policy()
+    };
+    let client = graph_client_with_policy(&server, GenerationTokenSource::new(), policy);
+
+    let user: Value = client
+        .get_json("/users/u1")
+        .await
+        .expect("still throttled after max_attempts, then served");
+
+    assert_eq!(user["id"], "u1");
+    assert_eq!(arrivals.count(), 9);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ pub async fn spawn_server(router: Router) -> String {
 pub fn fast_retry_policy() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
+        max_throttled_attempts: 4,
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
         max_total_wait: Duration::from_secs(5),
