@@ -1,1 +1,19 @@
-//! Cross-service end-to-end tests live in `tests/`; this crate has no library code.
+//! The end-to-end harness: galsync as its users run it. Every service is its
+//! own process started from its built binary, with its own store (SQLite, or
+//! a fresh PostgreSQL schema when `GALSYNC_TEST_POSTGRES_URL` is set) and its
+//! own data directory, talking mTLS over loopback sockets with certificates
+//! from `galsync pki init`; the Graph emulator is one more process. Tests
+//! drive it with the `galsync` CLI binary and the emulator's admin API, kill
+//! processes with SIGKILL or SIGTERM, and compare every target mailbox with
+//! the directory at the end.
+//!
+//! One harness for every scenario: [`spawn_cluster`].
+
+pub mod binaries;
+pub mod cluster;
+pub mod emulator;
+pub mod process;
+
+pub use cluster::{spawn_cluster, Cluster, ClusterSpec, Tenant};
+pub use emulator::Emulator;
+pub use process::Process;

@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use galsync_graph_emulator::Emulator;
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::tenant::{is_synced_by_default, DemoTenant};
+use super::tenant::DemoTenant;
 
 pub const FOLDER_NAME: &str = "Company Directory";
 
@@ -53,75 +52,137 @@ fn text(value: &Value, field: &str) -> String {
 }
 
 /// What a synced user's contact must show.
-struct Expected {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
     display_name: String,
     job_title: String,
     first_phone: String,
 }
 
+/// Whether the emulator's admin view of a user (`GET
+/// /_admin/tenants/{tenant}/directory/users`) is one galsync syncs by
+/// default: enabled members with mail that are not shared, room or equipment
+/// mailboxes.
+fn synced_by_default(user: &Value) -> bool {
+    !user["softDeleted"].as_bool().unwrap_or(false)
+        && user["accountEnabled"].as_bool().unwrap_or(false)
+        && user["mail"].as_str().is_some_and(|mail| !mail.is_empty())
+        && user["userType"].as_str() == Some("Member")
+        && matches!(user["mailbox"].as_str(), Some("none" | "user"))
+}
+
+/// The contact each synced user must have, by object id, from the admin
+/// view of the directory's users.
+pub fn expected_contacts(users: &[Value]) -> BTreeMap<String, Expected> {
+    users
+        .iter()
+        .filter(|user| synced_by_default(user))
+        .map(|user| {
+            let first_phone = user["businessPhones"]
+                .as_array()
+                .and_then(|phones| phones.first())
+                .and_then(Value::as_str)
+                .map(|phone| phone.trim().to_owned())
+                .unwrap_or_default();
+            (
+                text(user, "id"),
+                Expected {
+                    display_name: text(user, "displayName"),
+                    job_title: text(user, "jobTitle"),
+                    first_phone,
+                },
+            )
+        })
+        .collect()
+}
+
 pub fn verify(emulator: &Emulator, tenant: &DemoTenant) -> Verification {
-    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
-    for user in emulator.state.directory.list_users(tenant.tenant_id, false) {
-        if !is_synced_by_default(&user) {
-            continue;
-        }
-        expected.insert(
-            user.id.to_string(),
-            Expected {
-                display_name: user.display_name.clone(),
-                job_title: user.job_title.clone().unwrap_or_default(),
-                first_phone: user
-                    .business_phones
-                    .first()
-                    .map(|phone| phone.trim().to_owned())
-                    .unwrap_or_default(),
-            },
-        );
-    }
+    let users: Vec<Value> = emulator
+        .state
+        .directory
+        .list_users(tenant.tenant_id, false)
+        .iter()
+        .map(|user| galsync_graph_emulator::directory::admin::admin_view(user))
+        .collect();
+    let expected = expected_contacts(&users);
     let mut report = Verification {
         expected_contacts: expected.len(),
         ..Verification::default()
     };
     for mailbox in &tenant.targets {
-        report.mailboxes_checked += 1;
-        match check_mailbox(emulator, tenant.tenant_id, *mailbox, &expected) {
-            Ok((found, foreign)) => {
-                report.mailboxes_correct += 1;
-                report.contacts_found += found;
-                report.foreign_contacts += foreign;
-            }
-            Err(problem) => {
-                if report.problems.len() < 5 {
-                    report
-                        .problems
-                        .push(format!("mailbox {mailbox}: {problem}"));
-                }
-            }
-        }
+        let user_id = mailbox.to_string();
+        let folders: Vec<Value> = emulator
+            .state
+            .mailboxes
+            .folders(tenant.tenant_id, &user_id)
+            .iter()
+            .map(|folder| serde_json::to_value(folder).unwrap_or_default())
+            .collect();
+        let outcome = galsync_folder(&folders).and_then(|folder_id| {
+            let contacts = emulator
+                .state
+                .mailboxes
+                .folder_contacts(tenant.tenant_id, &user_id, &folder_id)
+                .map_err(|error| format!("cannot read the folder: {error:?}"))?;
+            check_folder(&contacts, &expected)
+        });
+        report.record(mailbox, outcome);
     }
     report
 }
 
-fn check_mailbox(
-    emulator: &Emulator,
-    tenant_id: Uuid,
-    mailbox: Uuid,
+impl Verification {
+    /// Counts one mailbox's outcome of [`check_folder`].
+    pub fn record(
+        &mut self,
+        mailbox: impl std::fmt::Display,
+        outcome: Result<(usize, usize), String>,
+    ) {
+        self.mailboxes_checked += 1;
+        match outcome {
+            Ok((found, foreign)) => {
+                self.mailboxes_correct += 1;
+                self.contacts_found += found;
+                self.foreign_contacts += foreign;
+            }
+            Err(problem) => {
+                if self.problems.len() < 5 {
+                    self.problems.push(format!("mailbox {mailbox}: {problem}"));
+                }
+            }
+        }
+    }
+}
+
+/// The id of the one galsync folder among a mailbox's folders (the admin
+/// API's `GET …/mailboxes/{user}/folders`).
+pub fn galsync_folder(folders: &[Value]) -> Result<String, String> {
+    let named: Vec<&Value> = folders
+        .iter()
+        .filter(|folder| {
+            folder["displayName"]
+                .as_str()
+                .is_some_and(|name| name.eq_ignore_ascii_case(FOLDER_NAME))
+        })
+        .collect();
+    match named.as_slice() {
+        [folder] => Ok(text(folder, "id")),
+        [] => Err(format!("no \"{FOLDER_NAME}\" folder")),
+        _ => Err(format!("{} folders named \"{FOLDER_NAME}\"", named.len())),
+    }
+}
+
+/// Checks one galsync folder's contacts against the directory: exactly one
+/// contact per synced user, with the user's current name, title and first
+/// business phone; contacts galsync does not own are counted, not judged.
+/// Gives the contacts found and the foreign ones.
+pub fn check_folder(
+    contacts: &[Value],
     expected: &BTreeMap<String, Expected>,
 ) -> Result<(usize, usize), String> {
-    let mailboxes = &emulator.state.mailboxes;
-    let user_id = mailbox.to_string();
-    let folders = mailboxes.folders_named(tenant_id, &user_id, FOLDER_NAME);
-    let folder = match folders.as_slice() {
-        [folder] => folder,
-        [] => return Err(format!("no \"{FOLDER_NAME}\" folder")),
-        _ => return Err(format!("{} folders named \"{FOLDER_NAME}\"", folders.len())),
-    };
-    let contacts = mailboxes
-        .folder_contacts(tenant_id, &user_id, &folder.id)
-        .map_err(|error| format!("cannot read the folder: {error:?}"))?;
     let mut seen = BTreeSet::new();
     let mut foreign = 0;
-    for contact in &contacts {
+    for contact in contacts {
         let Some(source_id) = source_object_id(contact) else {
             foreign += 1;
             continue;

@@ -413,6 +413,7 @@ async fn run(scale: Scale, binary: PathBuf) -> anyhow::Result<()> {
                 snapshot_id: SNAPSHOT_ID.to_owned(),
                 policy: Some(v1::WritePolicy::default()),
                 profile_id: "bench".to_owned(),
+                purge: false,
             };
             let report =
                 galsync_contact_writer::grpc::run_request(&writer.engine, &request, false).await?;

@@ -55,13 +55,33 @@ pub fn failed_result(mailbox_id: &str, error: &Error) -> v1::MailboxSyncResult {
 }
 
 /// Runs one `SyncMailboxRequest` (entries from the reader's snapshot),
-/// publishing counts to `progress` as it writes.
+/// publishing counts to `progress` as it writes; a request marked `purge`
+/// removes the profile's contacts from a mailbox that left its targets.
 pub async fn execute_request(
     engine: &Engine,
     request: &v1::SyncMailboxRequest,
     dry_run: bool,
     progress: &reconcile::Progress,
 ) -> Result<reconcile::Report, Error> {
+    if request.purge {
+        if dry_run {
+            return Err(Error::InvalidRequest(
+                "a purge is not planned: dry runs do not purge removed targets".to_owned(),
+            ));
+        }
+        let purge = v1::PurgeMailboxRequest {
+            tenant_id: request.tenant_id.clone(),
+            mailbox_id: request.mailbox_id.clone(),
+            folder_name: request
+                .policy
+                .as_ref()
+                .map(|policy| policy.folder_name.clone())
+                .unwrap_or_default(),
+            profile_id: request.profile_id.clone(),
+        };
+        let result = crate::purge::purge(engine, &purge).await?;
+        return Ok(reconcile::Report { result, plan: None });
+    }
     let job = MailboxJob::from_request(request, dry_run)?;
     if request.snapshot_id.is_empty() {
         return Err(Error::InvalidRequest("snapshot_id is required".to_owned()));

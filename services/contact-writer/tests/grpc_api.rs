@@ -63,6 +63,7 @@ fn sync_request(harness: &Harness, mailbox_id: &str, snapshot_id: &str) -> v1::S
         snapshot_id: snapshot_id.to_owned(),
         policy: Some(v1::WritePolicy::default()),
         profile_id: PROFILE.to_owned(),
+        purge: false,
     }
 }
 

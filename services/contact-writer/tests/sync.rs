@@ -299,6 +299,7 @@ async fn a_mailbox_behind_an_access_policy_fails_alone() {
         snapshot_id: "snap-1".to_owned(),
         policy: Some(policy()),
         profile_id: "profile-1".to_owned(),
+        purge: false,
     };
     harness
         .reader

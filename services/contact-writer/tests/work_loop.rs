@@ -83,6 +83,7 @@ fn sync_item(harness: &Harness, index: usize, mailbox: &str, dry_run: bool) -> v
             snapshot_id: "snap-1".to_owned(),
             policy: Some(v1::WritePolicy::default()),
             profile_id: "profile-1".to_owned(),
+            purge: false,
         }),
         attempt: 1,
         dry_run,

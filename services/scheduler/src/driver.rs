@@ -305,6 +305,7 @@ impl Scheduler {
                 snapshot_id: snapshot.snapshot_id.clone(),
                 policy: Some(write.clone()),
                 profile_id: profile.profile_id.clone(),
+                purge: false,
             };
             items.push(new_work_item(
                 &run.run_id,
@@ -314,6 +315,29 @@ impl Scheduler {
                 self.timings.max_attempts,
                 now,
             ));
+        }
+        if !run.dry_run && write.deletion_mode() != v1::DeletionMode::Never {
+            for mailbox_id in self
+                .removed_targets(&profile.profile_id, &run.run_id, &targets.mailbox_ids)
+                .await?
+            {
+                let request = v1::SyncMailboxRequest {
+                    tenant_id: profile.tenant_id.clone(),
+                    mailbox_id: mailbox_id.clone(),
+                    snapshot_id: snapshot.snapshot_id.clone(),
+                    policy: Some(write.clone()),
+                    profile_id: profile.profile_id.clone(),
+                    purge: true,
+                };
+                items.push(new_work_item(
+                    &run.run_id,
+                    &mailbox_id,
+                    request,
+                    false,
+                    self.timings.max_attempts,
+                    now,
+                ));
+            }
         }
         self.store.insert_work_items(&items).await?;
         run.snapshot_id = snapshot.snapshot_id.clone();
@@ -330,6 +354,42 @@ impl Scheduler {
             "directory read; mailboxes queued for the writers"
         );
         Ok(())
+    }
+
+    /// Mailboxes the profile's previous writing run worked on that are no
+    /// longer targets, and whose contacts are still there: everything but a
+    /// purge that finished. A purge that failed is tried again next run.
+    async fn removed_targets(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+        targets: &[String],
+    ) -> Result<Vec<String>, SchedulerError> {
+        let Some(previous) = self.store.previous_writing_run(profile_id, run_id).await? else {
+            return Ok(Vec::new());
+        };
+        let targets: std::collections::HashSet<&str> = targets.iter().map(String::as_str).collect();
+        let mut removed = Vec::new();
+        for item in self.store.work_items_of_run(&previous).await? {
+            if targets.contains(item.mailbox_id.as_str()) {
+                continue;
+            }
+            let purged = item.state == ITEM_DONE
+                && item.outcome == "succeeded"
+                && v1::SyncMailboxRequest::decode(item.request.as_slice())
+                    .is_ok_and(|request| request.purge);
+            if !purged && !removed.contains(&item.mailbox_id) {
+                removed.push(item.mailbox_id);
+            }
+        }
+        if !removed.is_empty() {
+            tracing::info!(
+                profile = %profile_id,
+                mailboxes = removed.len(),
+                "mailboxes left the profile's targets; their contacts will be purged"
+            );
+        }
+        Ok(removed)
     }
 
     /// Of a cancelled run: ends the items no writer holds (queued ones, and

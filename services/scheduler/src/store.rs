@@ -520,6 +520,29 @@ impl SchedulerStore {
         Ok(rows)
     }
 
+    /// The newest run of `profile_id` other than `run_id` that wrote (not a
+    /// dry run, and work was queued for it): its items say which mailboxes
+    /// hold the profile's contacts.
+    pub async fn previous_writing_run(
+        &self,
+        profile_id: &str,
+        run_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT r.run_id FROM runs r WHERE r.profile_id = $1 AND r.run_id <> $2 \
+                 AND r.dry_run = FALSE \
+                 AND EXISTS (SELECT 1 FROM work_items w WHERE w.run_id = r.run_id) \
+                 ORDER BY r.created_at DESC, r.run_id DESC LIMIT 1",
+            )
+            .bind(profile_id)
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(run_id,)| run_id))
+    }
+
     /// Leases the next ready item: queued and due, or leased with an expired
     /// lease (its writer died) and attempts left. PostgreSQL skips rows other
     /// schedulers hold (`FOR UPDATE SKIP LOCKED`); SQLite serialises writers.

@@ -1,0 +1,62 @@
+//! The binaries the suite runs, from this build's target directory. The
+//! first use in a test process asks cargo to build them (a no-op under
+//! `cargo test --workspace`, which has built them already), so `cargo test -p
+//! galsync-e2e` alone never runs stale binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The packages whose binaries the suite starts.
+const PACKAGES: [&str; 6] = [
+    "galsync",
+    "galsync-auth-broker",
+    "galsync-directory-reader",
+    "galsync-contact-writer",
+    "galsync-scheduler",
+    "galsync-graph-emulator",
+];
+
+/// `target/<profile>/`: the test executable lives in its `deps/`.
+fn profile_dir() -> PathBuf {
+    let executable = std::env::current_exe().expect("the test executable's path");
+    executable
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lies in target/<profile>/deps")
+        .to_owned()
+}
+
+fn build() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--bins", "--quiet"]);
+    if profile_dir()
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        command.arg("--release");
+    }
+    for package in PACKAGES {
+        command.args(["-p", package]);
+    }
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run cargo to build the binaries: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("building the binaries failed ({status})"))
+    }
+}
+
+/// The path of binary `name` (e.g. `galsync-scheduler`), built if needed.
+pub fn path(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(error) = BUILT.get_or_init(build) {
+        panic!("{error}");
+    }
+    let path = profile_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "no binary {}", path.display());
+    path
+}

@@ -1,0 +1,609 @@
+//! [`spawn_cluster`]: the four services as separate processes, each with its
+//! own store and data directory, an emulator process, and the `galsync` CLI
+//! to drive them — the suite's one harness.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use galsync::demo::verify::{self, Verification};
+use serde_json::{json, Value};
+
+use crate::binaries;
+use crate::emulator::Emulator;
+use crate::process::Process;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Contact-writer processes (each its own store).
+    pub writers: usize,
+    /// Extra flags for every writer.
+    pub writer_args: Vec<String>,
+    /// Extra flags for the scheduler.
+    pub scheduler_args: Vec<String>,
+    /// Flags for the emulator (its limits are on by default).
+    pub emulator_args: Vec<String>,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self {
+            writers: 1,
+            // Short leases so a killed writer's mailboxes go back to the queue
+            // within seconds, not the default minute.
+            writer_args: strings(&["--lease-secs", "4", "--workers", "2", "--max-workers", "4"]),
+            scheduler_args: Vec::new(),
+            emulator_args: Vec::new(),
+        }
+    }
+}
+
+/// One service process and the address it listens on.
+pub struct Service {
+    pub process: Process,
+    pub addr: SocketAddr,
+}
+
+impl Service {
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}
+
+/// The running system. Dropping it kills every process.
+pub struct Cluster {
+    pub emulator: Emulator,
+    pub broker: Service,
+    pub reader: Service,
+    pub scheduler: Service,
+    pub writers: Vec<Service>,
+    pub pki_dir: PathBuf,
+    /// The auth-broker's admin-consent callback (`http://…/consent/callback`).
+    pub consent_callback: String,
+    dir: tempfile::TempDir,
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| (*arg).to_owned()).collect()
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], galsync_platform::testing::free_port()))
+}
+
+/// A store for one service: a fresh PostgreSQL schema when
+/// `GALSYNC_TEST_POSTGRES_URL` is set (as in CI), else its own SQLite file.
+async fn store_url(dir: &Path, service: &str) -> String {
+    if std::env::var(galsync_platform::testing::POSTGRES_DSN_VAR).is_ok() {
+        if let Some(dsn) = galsync_platform::testing::fresh_postgres_dsn(service).await {
+            return dsn;
+        }
+    }
+    format!("sqlite://{}", dir.join(format!("{service}.db")).display())
+}
+
+/// The flags every service takes: where to listen, its store, its own data
+/// directory and its certificate from the internal PKI.
+async fn common_args(dir: &Path, pki: &Path, service: &str, addr: SocketAddr) -> Vec<String> {
+    let data_dir = dir.join(service);
+    std::fs::create_dir_all(&data_dir).expect("a data directory");
+    let file = |name: &str| pki.join(name).display().to_string();
+    vec![
+        "--listen".to_owned(),
+        addr.to_string(),
+        "--store-url".to_owned(),
+        store_url(dir, service).await,
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+        "--tls-cert".to_owned(),
+        file(&format!("{service}.pem")),
+        "--tls-key".to_owned(),
+        file(&format!("{service}.key")),
+        "--tls-ca".to_owned(),
+        file("ca.pem"),
+    ]
+}
+
+/// Starts the emulator, makes the PKI with `galsync pki init`, and starts the
+/// auth-broker, the directory-reader, the scheduler and `spec.writers`
+/// contact-writers, each as its own process; returns once every one answers
+/// its gRPC health check over mTLS.
+pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
+    let dir = tempfile::tempdir().expect("a cluster directory");
+    let root = dir.path().to_owned();
+    let pki_dir = root.join("pki");
+    let pki = cli_output(&[
+        "pki".to_owned(),
+        "init".to_owned(),
+        "--dir".to_owned(),
+        pki_dir.display().to_string(),
+    ])
+    .await;
+    assert_eq!(pki.code, Some(0), "galsync pki init: {}", pki.stderr);
+
+    let emulator = Emulator::start(&spec.emulator_args, &root).await;
+
+    let broker_addr = loopback();
+    let consent_addr = loopback();
+    let mut args = common_args(&root, &pki_dir, "auth-broker", broker_addr).await;
+    args.extend(["--consent-listen".to_owned(), consent_addr.to_string()]);
+    let broker = start_service("auth-broker", args, broker_addr, &root);
+
+    let reader_addr = loopback();
+    let mut args = common_args(&root, &pki_dir, "directory-reader", reader_addr).await;
+    args.extend(["--broker-url".to_owned(), format!("https://{broker_addr}")]);
+    let reader = start_service("directory-reader", args, reader_addr, &root);
+
+    let scheduler_addr = loopback();
+    let mut args = common_args(&root, &pki_dir, "scheduler", scheduler_addr).await;
+    args.extend(["--reader-url".to_owned(), format!("https://{reader_addr}")]);
+    args.extend(spec.scheduler_args.iter().cloned());
+    let scheduler = start_service("scheduler", args, scheduler_addr, &root);
+
+    let mut writers = Vec::new();
+    for index in 0..spec.writers {
+        let writer_addr = loopback();
+        // Each writer is its own host: its own store and data directory.
+        let host = root.join(format!("writer-{index}"));
+        std::fs::create_dir_all(&host).expect("a writer directory");
+        let mut args = common_args(&host, &pki_dir, "contact-writer", writer_addr).await;
+        args.extend([
+            "--broker-url".to_owned(),
+            format!("https://{broker_addr}"),
+            "--reader-url".to_owned(),
+            format!("https://{reader_addr}"),
+            "--scheduler-url".to_owned(),
+            format!("https://{scheduler_addr}"),
+        ]);
+        args.extend(spec.writer_args.iter().cloned());
+        writers.push(start_service(
+            &format!("contact-writer-{index}"),
+            args,
+            writer_addr,
+            &root,
+        ));
+    }
+
+    let cluster = Cluster {
+        emulator,
+        broker,
+        reader,
+        scheduler,
+        writers,
+        pki_dir,
+        consent_callback: format!("http://{consent_addr}/consent/callback"),
+        dir,
+    };
+    for service in cluster.services() {
+        cluster.wait_healthy(service).await;
+    }
+    cluster
+}
+
+fn start_service(name: &str, args: Vec<String>, addr: SocketAddr, log_dir: &Path) -> Service {
+    let binary = match name {
+        name if name.starts_with("contact-writer") => "galsync-contact-writer".to_owned(),
+        name => format!("galsync-{name}"),
+    };
+    Service {
+        process: Process::start(name, binaries::path(&binary), args, log_dir),
+        addr,
+    }
+}
+
+/// What one `galsync` invocation printed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Stdout as JSON (`--output json`); panics with both streams otherwise.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Panics naming the command unless it exited 0; gives the JSON.
+    pub fn ok(self, what: &str) -> Value {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "{what}: stdout {}\nstderr {}",
+            self.stdout,
+            self.stderr
+        );
+        self.json()
+    }
+}
+
+/// Runs the `galsync` binary with `args` and nothing from the test's
+/// `GALSYNC_*` environment.
+pub async fn cli_output(args: &[String]) -> Outcome {
+    let args = args.to_vec();
+    let binary = binaries::path("galsync");
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(binary);
+        for (variable, _) in std::env::vars() {
+            if variable.starts_with("GALSYNC_") {
+                command.env_remove(&variable);
+            }
+        }
+        let output = command
+            .env("GALSYNC_LOG", "warn")
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run galsync");
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("the galsync runner")
+}
+
+/// An emulated Microsoft 365 tenant onboarded through the CLI.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// Target mailboxes: object id → UPN.
+    pub targets: BTreeMap<String, String>,
+}
+
+/// The app roles galsync asks for.
+const APP_ROLES: [&str; 4] = [
+    "User.Read.All",
+    "Group.Read.All",
+    "MailboxSettings.Read",
+    "Contacts.ReadWrite",
+];
+
+impl Cluster {
+    fn services(&self) -> impl Iterator<Item = &Service> {
+        [&self.broker, &self.reader, &self.scheduler]
+            .into_iter()
+            .chain(self.writers.iter())
+    }
+
+    /// The cluster's directory (logs, stores, PKI).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Waits (30 s at most) until `service` answers its gRPC health check
+    /// over mTLS with the CLI's certificate.
+    pub async fn wait_healthy(&self, service: &Service) {
+        let tls = galsync_platform::TlsMaterial::from_pki_dir(&self.pki_dir, "cli")
+            .expect("the CLI's certificate");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(channel) =
+                galsync_platform::tls::channel(&service.url(), Some(&tls), "localhost")
+            {
+                if galsync_platform::testing::health_status(channel, "")
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become healthy in 30 s:\n{}",
+                service.process.name(),
+                service.process.log_tail(30)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `galsync --output json` against this cluster with the CLI's
+    /// certificate.
+    pub async fn galsync(&self, args: &[&str]) -> Outcome {
+        self.galsync_as("cli", &self.pki_dir, args).await
+    }
+
+    /// Runs `galsync` presenting `identity`'s certificate from `pki_dir`
+    /// (e.g. another service's, or another CA's).
+    pub async fn galsync_as(&self, identity: &str, pki_dir: &Path, args: &[&str]) -> Outcome {
+        // The CLI presents cli.pem/cli.key: lend it another identity's pair.
+        let pki = if identity == "cli" {
+            pki_dir.to_owned()
+        } else {
+            let borrowed = self.dir().join(format!("as-{identity}"));
+            std::fs::create_dir_all(&borrowed).expect("a PKI directory");
+            for (from, to) in [
+                (format!("{identity}.pem"), "cli.pem"),
+                (format!("{identity}.key"), "cli.key"),
+                ("ca.pem".to_owned(), "ca.pem"),
+            ] {
+                std::fs::copy(pki_dir.join(from), borrowed.join(to)).expect("copy a PKI file");
+            }
+            borrowed
+        };
+        let mut all = vec![
+            "--scheduler-url".to_owned(),
+            self.scheduler.url(),
+            "--broker-url".to_owned(),
+            self.broker.url(),
+            "--pki-dir".to_owned(),
+            pki.display().to_string(),
+            "--output".to_owned(),
+            "json".to_owned(),
+        ];
+        all.extend(strings(args));
+        cli_output(&all).await
+    }
+
+    /// Makes a tenant in the emulator with `users` seeded users and an app
+    /// registration, then onboards it the way an administrator does: `tenant
+    /// add`, `cert generate`, `cert export` and the upload, the consent link
+    /// opened and accepted, `test-connection` green. `mailboxes` licensed
+    /// members become the targets.
+    pub async fn onboard(&self, users: usize, mailboxes: usize, seed: u64) -> Tenant {
+        let tenant_id = uuid::Uuid::new_v4().to_string();
+        let emulator = &self.emulator;
+        emulator
+            .post(
+                "/_admin/tenants",
+                json!({"tenant_id": tenant_id, "domains": ["contoso.onmicrosoft.com"]}),
+            )
+            .await;
+        emulator
+            .post(
+                &format!("/_admin/tenants/{tenant_id}/seed"),
+                json!({"users": users, "seed": seed, "domain": "contoso.onmicrosoft.com"}),
+            )
+            .await;
+        let app = emulator
+            .post(
+                &format!("/_admin/tenants/{tenant_id}/apps"),
+                json!({
+                    "client_id": null,
+                    "display_name": "galsync",
+                    "requested_roles": APP_ROLES,
+                    "requested_scopes": [],
+                    "redirect_uris": [self.consent_callback],
+                    "multi_tenant": false,
+                    "public_client": false,
+                }),
+            )
+            .await;
+        let client_id = app["client_id"].as_str().expect("a client id").to_owned();
+        let targets: BTreeMap<String, String> = emulator
+            .users(&tenant_id)
+            .await
+            .iter()
+            .filter(|user| {
+                user["licensed"].as_bool() == Some(true)
+                    && user["mailbox"].as_str() == Some("user")
+                    && user["accountEnabled"].as_bool() == Some(true)
+                    && user["userType"].as_str() == Some("Member")
+            })
+            .take(mailboxes)
+            .map(|user| {
+                (
+                    user["id"].as_str().unwrap_or_default().to_owned(),
+                    user["userPrincipalName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(targets.len(), mailboxes, "too few licensed members");
+
+        let base = emulator.base_url.as_str();
+        self.galsync(&[
+            "tenant",
+            "add",
+            "--tenant-id",
+            &tenant_id,
+            "--name",
+            "Contoso",
+            "--client-id",
+            &client_id,
+            "--login-url",
+            base,
+            "--graph-url",
+            base,
+        ])
+        .await
+        .ok("tenant add");
+        self.galsync(&["cert", "generate", "--tenant-id", &tenant_id])
+            .await
+            .ok("cert generate");
+        let cer = self.dir().join(format!("{tenant_id}.cer"));
+        let cer_arg = cer.display().to_string();
+        self.galsync(&[
+            "cert",
+            "export",
+            "--tenant-id",
+            &tenant_id,
+            "--out",
+            &cer_arg,
+        ])
+        .await
+        .ok("cert export");
+        emulator
+            .upload_certificate(
+                &tenant_id,
+                &client_id,
+                std::fs::read(&cer).expect("the .cer"),
+            )
+            .await;
+        let link = self
+            .galsync(&["consent", "url", "--tenant-id", &tenant_id])
+            .await
+            .ok("consent url");
+        emulator
+            .post(
+                &format!("/_admin/tenants/{tenant_id}/apps/{client_id}/consent-decision"),
+                json!({"decision": "approve"}),
+            )
+            .await;
+        let landing = reqwest::get(link["url"].as_str().expect("a consent URL"))
+            .await
+            .expect("open the consent link");
+        assert!(
+            landing.status().is_success(),
+            "the consent callback answered {}",
+            landing.status()
+        );
+        let probe = targets.values().next().cloned().unwrap_or_default();
+        self.galsync(&[
+            "test-connection",
+            "--tenant-id",
+            &tenant_id,
+            "--mailbox",
+            &probe,
+        ])
+        .await
+        .ok("test-connection");
+        Tenant {
+            tenant_id,
+            client_id,
+            targets,
+        }
+    }
+
+    /// `galsync profile create` for `tenant`'s targets (by UPN), run on
+    /// demand; `extra` flags are appended. Gives the profile id.
+    pub async fn create_profile(&self, tenant: &Tenant, extra: &[&str]) -> String {
+        let mut args = vec![
+            "profile",
+            "create",
+            "--name",
+            "Company phones",
+            "--tenant-id",
+            &tenant.tenant_id,
+            "--on-demand",
+        ];
+        for upn in tenant.targets.values() {
+            args.extend(["--target-user", upn.as_str()]);
+        }
+        args.extend(extra);
+        let profile = self.galsync(&args).await.ok("profile create");
+        profile["profile_id"]
+            .as_str()
+            .expect("a profile id")
+            .to_owned()
+    }
+
+    /// `galsync run start`: gives the run id at once.
+    pub async fn start_run(&self, profile_id: &str) -> String {
+        let run = self
+            .galsync(&["run", "start", profile_id])
+            .await
+            .ok("run start");
+        run["run_id"].as_str().expect("a run id").to_owned()
+    }
+
+    /// `galsync runs show`, or `None` while the scheduler cannot answer.
+    pub async fn show_run(&self, run_id: &str) -> Option<Value> {
+        let outcome = self.galsync(&["runs", "show", run_id]).await;
+        (outcome.code == Some(0)).then(|| outcome.json())
+    }
+
+    /// Polls `runs show` until `done(run)` holds (`limit` at most).
+    pub async fn wait_run_until(
+        &self,
+        run_id: &str,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        let mut last = Value::Null;
+        loop {
+            if let Some(run) = self.show_run(run_id).await {
+                if done(&run) {
+                    return run;
+                }
+                last = run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run did not reach \"{what}\" in {limit:?}; last seen {last:#}\nscheduler log:\n{}",
+                self.scheduler.process.log_tail(30)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the run ended (succeeded, failed, cancelled, …).
+    pub async fn wait_run_end(&self, run_id: &str, limit: Duration) -> Value {
+        self.wait_run_until(run_id, limit, "ended", |run| {
+            !matches!(
+                run["state"].as_str(),
+                Some("queued" | "reading" | "writing")
+            )
+        })
+        .await
+    }
+
+    /// Starts a run of `profile_id` and waits (two minutes at most) until it
+    /// ended; asserts it succeeded.
+    pub async fn run_to_success(&self, profile_id: &str) -> Value {
+        let run_id = self.start_run(profile_id).await;
+        let run = self.wait_run_end(&run_id, Duration::from_secs(120)).await;
+        assert_eq!(run["state"], "succeeded", "{run:#}");
+        run
+    }
+
+    /// Compares every mailbox in `mailboxes` with the directory through the
+    /// emulator's admin API: exactly one contact per synced user in the
+    /// galsync folder, with the user's current fields; foreign contacts left
+    /// alone.
+    pub async fn verify<'a>(
+        &self,
+        tenant: &Tenant,
+        mailboxes: impl IntoIterator<Item = &'a String>,
+    ) -> Verification {
+        let users = self.emulator.users(&tenant.tenant_id).await;
+        let expected = verify::expected_contacts(&users);
+        let mut report = Verification {
+            expected_contacts: expected.len(),
+            ..Verification::default()
+        };
+        for mailbox in mailboxes {
+            let folders = self.emulator.folders(&tenant.tenant_id, mailbox).await;
+            let outcome = match verify::galsync_folder(&folders) {
+                Ok(folder_id) => {
+                    let contacts = self
+                        .emulator
+                        .contacts(&tenant.tenant_id, mailbox, &folder_id)
+                        .await;
+                    verify::check_folder(&contacts, &expected)
+                }
+                Err(problem) => Err(problem),
+            };
+            report.record(mailbox, outcome);
+        }
+        report
+    }
+
+    /// [`Cluster::verify`] over every target; panics with the problems.
+    pub async fn assert_mailboxes_match(&self, tenant: &Tenant) {
+        let report = self.verify(tenant, tenant.targets.keys()).await;
+        assert!(
+            report.passed(),
+            "{} of {} mailboxes match the directory: {:#?}",
+            report.mailboxes_correct,
+            report.mailboxes_checked,
+            report.problems
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The Graph emulator as its own process, and its admin API
+//! (`/_admin/…`), through which a test plays the Entra administrator and
+//! reads what Graph holds.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::binaries;
+use crate::process::Process;
+
+pub struct Emulator {
+    pub process: Process,
+    /// `http://127.0.0.1:<port>`: the login and Graph host of every tenant.
+    pub base_url: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// Starts `galsync-graph-emulator` on a free loopback port with `args`
+    /// (its limits are on unless `args` turn them off) and waits until it
+    /// answers.
+    pub async fn start(args: &[String], log_dir: &Path) -> Emulator {
+        let port = galsync_platform::testing::free_port();
+        let mut all = vec!["--listen".to_owned(), format!("127.0.0.1:{port}")];
+        all.extend(args.iter().cloned());
+        let process = Process::start(
+            "graph-emulator",
+            binaries::path("galsync-graph-emulator"),
+            all,
+            log_dir,
+        );
+        let emulator = Emulator {
+            process,
+            base_url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while emulator
+            .http
+            .get(format!("{}/_admin/health", emulator.base_url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the emulator did not answer in 30 s:\n{}",
+                emulator.process.log_tail(20)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        emulator
+    }
+
+    /// One admin call; panics with the status and body unless it succeeds.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{method} {path} answered {status}: {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.admin(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.admin(Method::POST, path, Some(body)).await
+    }
+
+    /// Uploads a `.cer` file (DER) to an app registration, as an
+    /// administrator does in the Entra admin center.
+    pub async fn upload_certificate(&self, tenant_id: &str, client_id: &str, der: Vec<u8>) {
+        let path = format!("/_admin/tenants/{tenant_id}/apps/{client_id}/certificates");
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/pkix-cert")
+            .body(der)
+            .send()
+            .await
+            .expect("upload the certificate");
+        assert!(
+            response.status().is_success(),
+            "POST {path} answered {}",
+            response.status()
+        );
+    }
+
+    /// Every user of the directory, as the admin API shows them.
+    pub async fn users(&self, tenant_id: &str) -> Vec<Value> {
+        let list = self
+            .get(&format!("/_admin/tenants/{tenant_id}/directory/users"))
+            .await;
+        list["users"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A mailbox's folders (id, displayName, contactCount, isDefault).
+    pub async fn folders(&self, tenant_id: &str, mailbox: &str) -> Vec<Value> {
+        let folders = self
+            .get(&format!(
+                "/_admin/tenants/{tenant_id}/mailboxes/{mailbox}/folders"
+            ))
+            .await;
+        folders.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every contact of one folder, exactly as stored.
+    pub async fn contacts(&self, tenant_id: &str, mailbox: &str, folder_id: &str) -> Vec<Value> {
+        let contacts = self
+            .get(&format!(
+                "/_admin/tenants/{tenant_id}/mailboxes/{mailbox}/folders/{folder_id}/contacts"
+            ))
+            .await;
+        contacts.as_array().cloned().unwrap_or_default()
+    }
+}
