@@ -1,0 +1,185 @@
+//! Scenarios 2, 3 and 9 of the process-level suite: a writer killed with
+//! SIGKILL, the scheduler killed and started again, a writer sent SIGTERM —
+//! each mid-run, against Graph's modelled latency so the run is still going
+//! when the process dies. Each ends with every mailbox exactly matching the
+//! directory, and no request retried before its Retry-After.
+
+use std::time::{Duration, Instant};
+
+use galsync_e2e::{spawn_cluster, Cluster, ClusterSpec, Process};
+
+/// Graph's modelled latency, with slower contact creates, so a mailbox takes
+/// seconds and a process can die in the middle of one.
+fn slow_graph(writers: usize, scheduler_args: &[&str]) -> ClusterSpec {
+    ClusterSpec {
+        writers,
+        emulator_args: [
+            "--latency",
+            "graph",
+            "--latency-op",
+            "contact-create=300:600",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        scheduler_args: scheduler_args.iter().map(|arg| (*arg).to_owned()).collect(),
+        ..ClusterSpec::default()
+    }
+}
+
+/// Waits until `process` has logged `needle` (60 s at most).
+async fn wait_for_log(process: &Process, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !process.log_tail(10_000).contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never logged \"{needle}\":\n{}",
+            process.name(),
+            process.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Without terminal colour codes.
+fn plain(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// Waits until the writer has leased a mailbox and written some of its
+/// contacts (not all: a create takes 300 ms here); gives the mailbox id.
+async fn writing_mid_mailbox(
+    cluster: &Cluster,
+    writer: usize,
+    tenant: &galsync_e2e::Tenant,
+) -> String {
+    let process = &cluster.writers[writer].process;
+    wait_for_log(process, "leased work").await;
+    let log = plain(&process.log_tail(10_000));
+    let mailbox = log
+        .lines()
+        .find(|line| line.contains("leased work"))
+        .and_then(|line| line.split("mailbox=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the lease line names the mailbox")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let folders = cluster.emulator.folders(&tenant.tenant_id, &mailbox).await;
+        let written: u64 = folders
+            .iter()
+            .filter(|folder| folder["isDefault"] != true)
+            .map(|folder| folder["contactCount"].as_u64().unwrap_or(0))
+            .sum();
+        if written > 0 {
+            return mailbox;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing written to {mailbox} in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The run ended well, every mailbox matches the directory, and the emulator
+/// saw no retry before its Retry-After.
+async fn assert_exact_end(
+    cluster: &Cluster,
+    tenant: &galsync_e2e::Tenant,
+    run: &serde_json::Value,
+) {
+    assert_eq!(run["state"], "succeeded", "{run:#}");
+    assert_eq!(
+        run["mailboxes_succeeded"].as_u64(),
+        Some(tenant.targets.len() as u64),
+        "{run:#}"
+    );
+    cluster.assert_mailboxes_match(tenant).await;
+    let requests = cluster.emulator.get("/_admin/requests").await;
+    assert_eq!(requests["early_retries"], 0, "retried before Retry-After");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_killed_mid_run_loses_nothing_and_writes_nothing_twice() {
+    let mut cluster = spawn_cluster(slow_graph(3, &[])).await;
+    let tenant = cluster.onboard(60, 9, 11).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+
+    let mailbox = writing_mid_mailbox(&cluster, 0, &tenant).await;
+    cluster.writers[0].process.kill();
+
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(180))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+    let taken_over = run["mailboxes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|result| result["mailbox_id"] == mailbox.as_str())
+        .expect("the killed writer's mailbox is in the run");
+    assert!(
+        taken_over["attempts"].as_u64().unwrap_or(0) > 1,
+        "the killed writer's mailbox was not taken over: {taken_over:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_killed_mid_run_is_restarted_and_the_run_completes() {
+    // A short run lock, so the restarted scheduler adopts the run soon.
+    let mut cluster = spawn_cluster(slow_graph(2, &["--run-lock-ttl-secs", "5"])).await;
+    let tenant = cluster.onboard(60, 6, 12).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+    cluster
+        .wait_run_until(&run_id, Duration::from_secs(60), "writing", |run| {
+            run["state"] == "writing"
+        })
+        .await;
+
+    cluster.scheduler.process.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.scheduler.process.restart();
+    let scheduler = &cluster.scheduler;
+    cluster.wait_healthy(scheduler).await;
+
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(180))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_sent_sigterm_mid_mailbox_hands_its_work_back() {
+    let mut cluster = spawn_cluster(slow_graph(2, &[])).await;
+    let tenant = cluster.onboard(60, 6, 13).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+
+    writing_mid_mailbox(&cluster, 0, &tenant).await;
+    let status = cluster.writers[0]
+        .process
+        .terminate(Duration::from_secs(30))
+        .await
+        .expect("the writer did not stop within 30 s of SIGTERM");
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(180))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+}
