@@ -309,6 +309,19 @@ impl Cluster {
         }
     }
 
+    /// A gRPC channel to `service` presenting `identity`'s certificate from
+    /// `pki_dir` (this cluster's PKI, or another CA's).
+    pub fn channel_as(
+        &self,
+        service: &Service,
+        pki_dir: &Path,
+        identity: &str,
+    ) -> tonic::transport::Channel {
+        let tls = galsync_platform::TlsMaterial::from_pki_dir(pki_dir, identity)
+            .unwrap_or_else(|error| panic!("{identity}'s certificate: {error}"));
+        galsync_platform::tls::channel(&service.url(), Some(&tls), "localhost").expect("a channel")
+    }
+
     /// Runs `galsync --output json` against this cluster with the CLI's
     /// certificate.
     pub async fn galsync(&self, args: &[&str]) -> Outcome {
