@@ -334,7 +334,10 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         }
     };
 
-    if is_graph && response.status() == StatusCode::TOO_MANY_REQUESTS {
+    // A batched sub-request's 429 reaches the client only if its batch is
+    // answered: the batch notes it then (`mailbox/batch.rs`), so a Retry-After
+    // lost with a dropped connection is not one the client could honour.
+    if is_graph && !batched && response.status() == StatusCode::TOO_MANY_REQUESTS {
         let retry_after = response
             .headers()
             .get("retry-after")

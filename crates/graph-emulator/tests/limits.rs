@@ -251,3 +251,64 @@ async fn a_running_batch_step_holds_its_mailbox_concurrency_slot() {
         other_mailbox.body
     );
 }
+
+#[tokio::test]
+async fn a_batch_retry_after_counts_only_once_the_client_received_it() {
+    let fixture = start(EmulatorConfig {
+        time_scale: 0.05,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let user = fixture.alice_id.clone();
+    let batch = |ids: &[&str]| {
+        let requests: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "method": "GET", "url": format!("/users/{user}/contactFolders")}))
+            .collect();
+        json!({"requests": requests})
+    };
+    // One sub-request throttled, a sibling's connection cut after it ran:
+    // the client never sees the 429, so it cannot honour its Retry-After.
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        status: Some(429),
+        retry_after: Some(5.0),
+        nth: Some(1),
+        ..FaultRule::default()
+    });
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        abort_after_apply: true,
+        nth: Some(2),
+        ..FaultRule::default()
+    });
+    let attempt = fixture
+        .client
+        .post(fixture.url("/v1.0/$batch"))
+        .bearer_auth(&fixture.token)
+        .json(&batch(&["a", "b"]))
+        .send()
+        .await;
+    let dropped = match attempt {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    };
+    assert!(dropped, "the batch's connection should have dropped");
+    fixture.emulator.state.faults.clear();
+    let next = fixture.post("/v1.0/$batch", batch(&["c"])).await;
+    assert_eq!(next.status, StatusCode::OK);
+    assert_eq!(fixture.request_counters().await["early_retries"], json!(0));
+
+    // The same 429 delivered: a batch sent before its Retry-After is early.
+    fixture.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contactFolders".to_owned()),
+        status: Some(429),
+        retry_after: Some(5.0),
+        nth: Some(1),
+        ..FaultRule::default()
+    });
+    let throttled = fixture.post("/v1.0/$batch", batch(&["d"])).await;
+    assert_eq!(throttled.body["responses"][0]["status"], 429);
+    fixture.post("/v1.0/$batch", batch(&["e"])).await;
+    assert_eq!(fixture.request_counters().await["early_retries"], json!(1));
+}

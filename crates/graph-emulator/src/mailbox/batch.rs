@@ -128,8 +128,52 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             Outcome::ConnectionDropped => return dropped_connection(),
         }
     }
+    note_delivered_throttling(&state, &caller, &requests, &responses);
     out_of_request_order(&requests, &mut responses);
     Json(json!({ "responses": responses })).into_response()
+}
+
+/// Remembers the Retry-After of each throttled sub-response the client is
+/// about to receive, so a later batch for that mailbox sent before it elapsed
+/// counts as an early retry (see [`check_early_retries`]).
+fn note_delivered_throttling(
+    state: &AppState,
+    caller: &GraphCaller,
+    requests: &[SubRequest],
+    responses: &[Value],
+) {
+    for response in responses {
+        if response["status"] != 429 {
+            continue;
+        }
+        let Some(secs) = response["headers"]["Retry-After"]
+            .as_str()
+            .and_then(|text| text.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        let Some(request) = requests
+            .iter()
+            .find(|request| Some(request.id.as_str()) == response["id"].as_str())
+        else {
+            continue;
+        };
+        state.accounting.note_throttled(
+            ThrottleSubject {
+                tenant: caller.claims.tid.clone(),
+                app: caller.claims.appid.clone(),
+                mailbox: subject_mailbox(&request.url),
+            },
+            std::time::Duration::from_secs_f64(secs.max(0.0)),
+        );
+    }
+}
+
+/// The mailbox (or "" for the directory) a sub-request's relative URL addresses.
+fn subject_mailbox(url: &str) -> String {
+    let path = url.split('?').next().unwrap_or("");
+    let separator = if path.starts_with('/') { "" } else { "/" };
+    classify(&format!("/v1.0{separator}{path}")).1
 }
 
 /// json-batching: "Responses to the batched requests might appear in a
@@ -153,13 +197,10 @@ fn out_of_request_order(requests: &[SubRequest], responses: &mut [Value]) {
 /// before a Retry-After for it elapsed. Sub-requests are not checked one by
 /// one: a 429 inside a batch cannot reach the client before its siblings left.
 fn check_early_retries(state: &AppState, caller: &GraphCaller, requests: &[SubRequest]) {
-    let mut subjects = HashSet::new();
-    for request in requests {
-        let path = request.url.split('?').next().unwrap_or("");
-        let separator = if path.starts_with('/') { "" } else { "/" };
-        let (_, mailbox) = classify(&format!("/v1.0{separator}{path}"));
-        subjects.insert(mailbox);
-    }
+    let subjects: HashSet<String> = requests
+        .iter()
+        .map(|request| subject_mailbox(&request.url))
+        .collect();
     for mailbox in subjects {
         state.accounting.check_retry(&ThrottleSubject {
             tenant: caller.claims.tid.clone(),
