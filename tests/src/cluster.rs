@@ -277,6 +277,20 @@ impl Cluster {
             .chain(self.writers.iter())
     }
 
+    /// The last `lines` lines of every service's log, for a failing test.
+    pub fn log_tails(&self, lines: usize) -> String {
+        self.services()
+            .map(|service| {
+                format!(
+                    "--- {} ---\n{}",
+                    service.process.name(),
+                    service.process.log_tail(lines)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The cluster's directory (logs, stores, PKI).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -549,8 +563,8 @@ impl Cluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "the run did not reach \"{what}\" in {limit:?}; last seen {last:#}\nscheduler log:\n{}",
-                self.scheduler.process.log_tail(30)
+                "the run did not reach \"{what}\" in {limit:?}; last seen {last:#}\n{}",
+                self.log_tails(15)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

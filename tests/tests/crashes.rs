@@ -183,3 +183,69 @@ async fn a_writer_sent_sigterm_mid_mailbox_hands_its_work_back() {
         .await;
     assert_exact_end(&cluster, &tenant, &run).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reader_killed_mid_read_is_restarted_and_the_run_completes() {
+    // Slow directory pages; a run lock shorter than the read, which the
+    // scheduler must keep renewing while it waits for the reader.
+    let mut cluster = spawn_cluster(ClusterSpec {
+        emulator_args: ["--latency-op", "directory-page=300:600"]
+            .map(str::to_owned)
+            .to_vec(),
+        scheduler_args: ["--run-lock-ttl-secs", "5"].map(str::to_owned).to_vec(),
+        ..ClusterSpec::default()
+    })
+    .await;
+    let tenant = cluster.onboard(100, 3, 14).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+    cluster
+        .wait_run_until(&run_id, Duration::from_secs(60), "reading", |run| {
+            run["state"] == "reading"
+        })
+        .await;
+    // Directory reads take 300 ms here, the whole read about 10 s.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cluster.reader.process.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.reader.process.restart();
+
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(120))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auth_broker_down_for_20_seconds_mid_run_fails_nothing() {
+    let mut cluster = spawn_cluster(ClusterSpec {
+        // Tokens that expire within the outage, so callers must come back
+        // to the broker while it is down.
+        emulator_args: [
+            "--latency",
+            "graph",
+            "--latency-op",
+            "contact-create=300:600",
+            "--token-lifetime-secs",
+            "10",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        writers: 2,
+        ..ClusterSpec::default()
+    })
+    .await;
+    let tenant = cluster.onboard(60, 8, 15).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+    writing_mid_mailbox(&cluster, 0, &tenant).await;
+
+    cluster.broker.process.kill();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    cluster.broker.process.restart();
+
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(240))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+}

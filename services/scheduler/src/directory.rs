@@ -39,6 +39,50 @@ impl GrpcDirectory {
     }
 }
 
+/// Waits between tries of a call the directory-reader could not answer
+/// because it was unreachable or died mid-call (restarted by its supervisor,
+/// a rolling update): about 30 s in all, then the run fails naming the cause.
+const READER_RETRY_DELAYS: [std::time::Duration; 5] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+    std::time::Duration::from_secs(8),
+    std::time::Duration::from_secs(15),
+];
+
+/// Whether the call may succeed when tried again: the reader was not there,
+/// or the connection broke under the call (tonic reports that as `Unknown`
+/// "transport error"). Reads and target resolution change nothing, so they
+/// are safe to repeat.
+fn reader_went_away(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted
+    ) || (status.code() == tonic::Code::Unknown && status.message().contains("transport"))
+}
+
+/// Runs `call` until it answers, retrying while the reader is away.
+async fn retrying<T, F, Fut>(what: &str, call: F) -> Result<T, SchedulerError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let mut delays = READER_RETRY_DELAYS.iter();
+    loop {
+        match call().await {
+            Ok(response) => return Ok(response.into_inner()),
+            Err(status) if reader_went_away(&status) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(error = %status.message(), code = ?status.code(), retry_in_secs = delay.as_secs(), "the directory-reader could not {what}; trying again");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => return Err(reader_error(what, status)),
+            },
+            Err(status) => return Err(reader_error(what, status)),
+        }
+    }
+}
+
 fn reader_error(what: &str, status: tonic::Status) -> SchedulerError {
     let message = format!(
         "the directory-reader could not {what}: {}",
@@ -60,14 +104,11 @@ impl DirectorySource for GrpcDirectory {
         &self,
         request: v1::TakeSnapshotRequest,
     ) -> BoxFuture<'_, Result<v1::Snapshot, SchedulerError>> {
-        Box::pin(async move {
+        Box::pin(retrying("read the directory", move || {
             let mut client = self.client.clone();
-            client
-                .take_snapshot(request)
-                .await
-                .map(|response| response.into_inner())
-                .map_err(|status| reader_error("read the directory", status))
-        })
+            let request = request.clone();
+            async move { client.take_snapshot(request).await }
+        }))
     }
 
     fn resolve_targets(
@@ -79,14 +120,11 @@ impl DirectorySource for GrpcDirectory {
             tenant_id: tenant_id.to_owned(),
             selector: Some(selector),
         };
-        Box::pin(async move {
+        Box::pin(retrying("resolve the target mailboxes", move || {
             let mut client = self.client.clone();
-            client
-                .resolve_targets(request)
-                .await
-                .map(|response| response.into_inner())
-                .map_err(|status| reader_error("resolve the target mailboxes", status))
-        })
+            let request = request.clone();
+            async move { client.resolve_targets(request).await }
+        }))
     }
 
     fn explain_filter(

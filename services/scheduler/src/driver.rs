@@ -179,6 +179,29 @@ impl Scheduler {
         )))
     }
 
+    /// Awaits `work` while renewing the run's profile lock every third of
+    /// its lifetime, so a directory read longer than the lock's TTL is not
+    /// taken for an orphan and started a second time.
+    async fn holding_lock<T>(
+        &self,
+        run: &RunRow,
+        work: impl std::future::Future<Output = Result<T, SchedulerError>>,
+    ) -> Result<T, SchedulerError> {
+        let every = std::time::Duration::from_millis(
+            u64::try_from(self.lock_ttl_millis() / 3)
+                .unwrap_or(1)
+                .max(1),
+        );
+        let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = renewal.tick() => self.renew_lock(run).await?,
+            }
+        }
+    }
+
     async fn drive(&self, run_id: &str) -> Result<(), SchedulerError> {
         let mut run = self.run(run_id).await?;
         if run.state == STATE_QUEUED || run.state == STATE_READING {
@@ -282,17 +305,22 @@ impl Scheduler {
                 .await?;
         run.repair = write.repair && !run.dry_run;
         let snapshot = self
-            .directory
-            .take_snapshot(v1::TakeSnapshotRequest {
-                tenant_id: profile.tenant_id.clone(),
-                filter: spec.source.clone(),
-                force_full_read: run.full_read,
-                include_photos: write.write_photos,
-            })
+            .holding_lock(
+                run,
+                self.directory.take_snapshot(v1::TakeSnapshotRequest {
+                    tenant_id: profile.tenant_id.clone(),
+                    filter: spec.source.clone(),
+                    force_full_read: run.full_read,
+                    include_photos: write.write_photos,
+                }),
+            )
             .await?;
         let targets = self
-            .directory
-            .resolve_targets(&profile.tenant_id, spec.targets.clone().unwrap_or_default())
+            .holding_lock(
+                run,
+                self.directory
+                    .resolve_targets(&profile.tenant_id, spec.targets.clone().unwrap_or_default()),
+            )
             .await?;
         self.renew_lock(run).await?;
 
