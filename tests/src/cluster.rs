@@ -23,6 +23,9 @@ pub struct ClusterSpec {
     pub writer_args: Vec<String>,
     /// Extra flags for the scheduler.
     pub scheduler_args: Vec<String>,
+    /// A second scheduler on the same store (a standby replica); the
+    /// writers are pointed at it, the CLI at the first.
+    pub standby_scheduler: bool,
     /// Flags for the emulator (its limits are on by default).
     pub emulator_args: Vec<String>,
 }
@@ -35,6 +38,7 @@ impl Default for ClusterSpec {
             // within seconds, not the default minute.
             writer_args: strings(&["--lease-secs", "4", "--workers", "2", "--max-workers", "4"]),
             scheduler_args: Vec::new(),
+            standby_scheduler: false,
             emulator_args: Vec::new(),
         }
     }
@@ -58,6 +62,8 @@ pub struct Cluster {
     pub broker: Service,
     pub reader: Service,
     pub scheduler: Service,
+    /// The second scheduler replica, when the spec asked for one.
+    pub standby: Option<Service>,
     pub writers: Vec<Service>,
     pub pki_dir: PathBuf,
     /// The auth-broker's admin-consent callback (`http://…/consent/callback`).
@@ -140,7 +146,29 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
     let mut args = common_args(&root, &pki_dir, "scheduler", scheduler_addr).await;
     args.extend(["--reader-url".to_owned(), format!("https://{reader_addr}")]);
     args.extend(spec.scheduler_args.iter().cloned());
+    // Started once the first replica has migrated the store they share.
+    let standby_flags = spec.standby_scheduler.then(|| {
+        // The same flags and store, its own address and data directory.
+        let standby_addr = loopback();
+        let mut standby_args = args.clone();
+        let listen = standby_args
+            .iter()
+            .position(|arg| arg == "--listen")
+            .expect("a --listen flag");
+        standby_args[listen + 1] = standby_addr.to_string();
+        let data_dir = root.join("scheduler-standby");
+        std::fs::create_dir_all(&data_dir).expect("a data directory");
+        let data = standby_args
+            .iter()
+            .position(|arg| arg == "--data-dir")
+            .expect("a --data-dir flag");
+        standby_args[data + 1] = data_dir.display().to_string();
+        (standby_args, standby_addr)
+    });
     let scheduler = start_service("scheduler", args, scheduler_addr, &root);
+    let writers_scheduler = standby_flags
+        .as_ref()
+        .map_or(scheduler_addr, |(_, addr)| *addr);
 
     let mut writers = Vec::new();
     for index in 0..spec.writers {
@@ -155,7 +183,7 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
             "--reader-url".to_owned(),
             format!("https://{reader_addr}"),
             "--scheduler-url".to_owned(),
-            format!("https://{scheduler_addr}"),
+            format!("https://{writers_scheduler}"),
         ]);
         args.extend(spec.writer_args.iter().cloned());
         writers.push(start_service(
@@ -166,11 +194,12 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
         ));
     }
 
-    let cluster = Cluster {
+    let mut cluster = Cluster {
         emulator,
         broker,
         reader,
         scheduler,
+        standby: None,
         writers,
         pki_dir,
         consent_callback: format!("http://{consent_addr}/consent/callback"),
@@ -179,12 +208,18 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
     for service in cluster.services() {
         cluster.wait_healthy(service).await;
     }
+    if let Some((args, addr)) = standby_flags {
+        let standby = start_service("scheduler-standby", args, addr, &root);
+        cluster.wait_healthy(&standby).await;
+        cluster.standby = Some(standby);
+    }
     cluster
 }
 
 fn start_service(name: &str, args: Vec<String>, addr: SocketAddr, log_dir: &Path) -> Service {
     let binary = match name {
         name if name.starts_with("contact-writer") => "galsync-contact-writer".to_owned(),
+        name if name.starts_with("scheduler") => "galsync-scheduler".to_owned(),
         name => format!("galsync-{name}"),
     };
     Service {
@@ -274,7 +309,15 @@ impl Cluster {
     fn services(&self) -> impl Iterator<Item = &Service> {
         [&self.broker, &self.reader, &self.scheduler]
             .into_iter()
+            .chain(self.standby.iter())
             .chain(self.writers.iter())
+    }
+
+    /// Makes the standby replica the scheduler the CLI talks to (after the
+    /// first one was killed); the old one becomes the standby.
+    pub fn fail_over(&mut self) {
+        let standby = self.standby.take().expect("a standby scheduler");
+        self.standby = Some(std::mem::replace(&mut self.scheduler, standby));
     }
 
     /// The last `lines` lines of every service's log, for a failing test.
@@ -568,6 +611,14 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Waits (a minute at most) until the run is in `state`, e.g. "writing".
+    pub async fn wait_run_state(&self, run_id: &str, state: &str) -> Value {
+        self.wait_run_until(run_id, Duration::from_secs(60), state, |run| {
+            run["state"] == state
+        })
+        .await
     }
 
     /// Waits until the run ended (succeeded, failed, cancelled, …).

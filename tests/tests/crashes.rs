@@ -40,6 +40,20 @@ async fn wait_for_log(process: &Process, needle: &str) {
     }
 }
 
+/// Onboards a tenant of `users` with `mailboxes` targets, makes a profile
+/// and starts a run of it; gives the tenant and the run id.
+async fn started_run(
+    cluster: &Cluster,
+    users: usize,
+    mailboxes: usize,
+    seed: u64,
+) -> (galsync_e2e::Tenant, String, String) {
+    let tenant = cluster.onboard(users, mailboxes, seed).await;
+    let profile_id = cluster.create_profile(&tenant, &[]).await;
+    let run_id = cluster.start_run(&profile_id).await;
+    (tenant, profile_id, run_id)
+}
+
 /// Without terminal colour codes.
 fn plain(text: &str) -> String {
     let mut plain = String::with_capacity(text.len());
@@ -115,9 +129,7 @@ async fn assert_exact_end(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_killed_mid_run_loses_nothing_and_writes_nothing_twice() {
     let mut cluster = spawn_cluster(slow_graph(3, &[])).await;
-    let tenant = cluster.onboard(60, 9, 11).await;
-    let profile_id = cluster.create_profile(&tenant, &[]).await;
-    let run_id = cluster.start_run(&profile_id).await;
+    let (tenant, _, run_id) = started_run(&cluster, 60, 9, 11).await;
 
     let mailbox = writing_mid_mailbox(&cluster, 0, &tenant).await;
     cluster.writers[0].process.kill();
@@ -142,14 +154,8 @@ async fn a_writer_killed_mid_run_loses_nothing_and_writes_nothing_twice() {
 async fn the_scheduler_killed_mid_run_is_restarted_and_the_run_completes() {
     // A short run lock, so the restarted scheduler adopts the run soon.
     let mut cluster = spawn_cluster(slow_graph(2, &["--run-lock-ttl-secs", "5"])).await;
-    let tenant = cluster.onboard(60, 6, 12).await;
-    let profile_id = cluster.create_profile(&tenant, &[]).await;
-    let run_id = cluster.start_run(&profile_id).await;
-    cluster
-        .wait_run_until(&run_id, Duration::from_secs(60), "writing", |run| {
-            run["state"] == "writing"
-        })
-        .await;
+    let (tenant, _, run_id) = started_run(&cluster, 60, 6, 12).await;
+    cluster.wait_run_state(&run_id, "writing").await;
 
     cluster.scheduler.process.kill();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -166,9 +172,7 @@ async fn the_scheduler_killed_mid_run_is_restarted_and_the_run_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_sent_sigterm_mid_mailbox_hands_its_work_back() {
     let mut cluster = spawn_cluster(slow_graph(2, &[])).await;
-    let tenant = cluster.onboard(60, 6, 13).await;
-    let profile_id = cluster.create_profile(&tenant, &[]).await;
-    let run_id = cluster.start_run(&profile_id).await;
+    let (tenant, _, run_id) = started_run(&cluster, 60, 6, 13).await;
 
     writing_mid_mailbox(&cluster, 0, &tenant).await;
     let status = cluster.writers[0]
@@ -196,14 +200,8 @@ async fn the_reader_killed_mid_read_is_restarted_and_the_run_completes() {
         ..ClusterSpec::default()
     })
     .await;
-    let tenant = cluster.onboard(100, 3, 14).await;
-    let profile_id = cluster.create_profile(&tenant, &[]).await;
-    let run_id = cluster.start_run(&profile_id).await;
-    cluster
-        .wait_run_until(&run_id, Duration::from_secs(60), "reading", |run| {
-            run["state"] == "reading"
-        })
-        .await;
+    let (tenant, _, run_id) = started_run(&cluster, 100, 3, 14).await;
+    cluster.wait_run_state(&run_id, "reading").await;
     // Directory reads take 300 ms here, the whole read about 10 s.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     cluster.reader.process.kill();
@@ -235,9 +233,7 @@ async fn the_auth_broker_down_for_20_seconds_mid_run_fails_nothing() {
         ..ClusterSpec::default()
     })
     .await;
-    let tenant = cluster.onboard(60, 8, 15).await;
-    let profile_id = cluster.create_profile(&tenant, &[]).await;
-    let run_id = cluster.start_run(&profile_id).await;
+    let (tenant, _, run_id) = started_run(&cluster, 60, 8, 15).await;
     writing_mid_mailbox(&cluster, 0, &tenant).await;
 
     cluster.broker.process.kill();
@@ -248,4 +244,44 @@ async fn the_auth_broker_down_for_20_seconds_mid_run_fails_nothing() {
         .wait_run_end(&run_id, Duration::from_secs(240))
         .await;
     assert_exact_end(&cluster, &tenant, &run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_scheduler_replicas_the_survivor_adopts_the_run_and_a_profile_never_runs_twice() {
+    let mut spec = slow_graph(2, &["--run-lock-ttl-secs", "5"]);
+    spec.standby_scheduler = true;
+    let mut cluster = spawn_cluster(spec).await;
+    let (tenant, profile_id, run_id) = started_run(&cluster, 60, 6, 16).await;
+    cluster.wait_run_state(&run_id, "writing").await;
+
+    // The other replica refuses a second run of the same profile.
+    cluster.fail_over();
+    let second = cluster.galsync(&["run", "start", &profile_id]).await;
+    assert_ne!(
+        second.code,
+        Some(0),
+        "a second run started: {}",
+        second.stdout
+    );
+
+    // The replica that drives the run dies; the survivor adopts it.
+    cluster
+        .standby
+        .as_mut()
+        .expect("the first replica")
+        .process
+        .kill();
+    let run = cluster
+        .wait_run_end(&run_id, Duration::from_secs(180))
+        .await;
+    assert_exact_end(&cluster, &tenant, &run).await;
+    let runs = cluster
+        .galsync(&["runs", "list", "--profile", &profile_id])
+        .await
+        .ok("runs list");
+    assert_eq!(
+        runs["runs"].as_array().map(Vec::len),
+        Some(1),
+        "the profile ran more than once: {runs:#}"
+    );
 }

@@ -340,3 +340,24 @@ where
         )
     }
 }
+
+/// Waits between tries of a call to a peer service that was unreachable or
+/// died under the call (restarted by its supervisor, a rolling update): about
+/// 30 s in all before the caller gives up and says why.
+pub const PEER_RETRY_DELAYS: [std::time::Duration; 5] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+    std::time::Duration::from_secs(8),
+    std::time::Duration::from_secs(15),
+];
+
+/// Whether a call failed because the peer was not there or the connection
+/// broke under it (tonic reports the latter as `Unknown` "transport error"),
+/// so the same call may succeed when tried again.
+pub fn peer_went_away(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted
+    ) || (status.code() == tonic::Code::Unknown && status.message().contains("transport"))
+}

@@ -51,22 +51,31 @@ impl BrokerTokenSource {
                 return Ok(entry.clone());
             }
         }
-        let mut client = self.client.clone();
-        let response = client
-            .get_graph_token(v1::GetGraphTokenRequest {
-                tenant_id: self.tenant_id.clone(),
-                purpose: self.purpose as i32,
-            })
-            .await
-            .map_err(|status| TokenError::Source {
-                message: format!(
-                    "the auth-broker refused a {} token: {}",
-                    purpose_name(self.purpose),
-                    status.message()
-                ),
-                source: None,
-            })?
-            .into_inner();
+        let request = v1::GetGraphTokenRequest {
+            tenant_id: self.tenant_id.clone(),
+            purpose: self.purpose as i32,
+        };
+        let mut delays = galsync_platform::grpc::PEER_RETRY_DELAYS.iter();
+        let response = loop {
+            let mut client = self.client.clone();
+            match client.get_graph_token(request.clone()).await {
+                Ok(response) => break response.into_inner(),
+                Err(status) if galsync_platform::grpc::peer_went_away(&status) => {
+                    // A token still valid serves while the broker is away.
+                    if let Some(entry) = cached.as_ref() {
+                        if !entry.token.expires_within(chrono::Duration::seconds(30)) {
+                            return Ok(entry.clone());
+                        }
+                    }
+                    let Some(delay) = delays.next() else {
+                        return Err(refused(self.purpose, &status));
+                    };
+                    tracing::warn!(error = %status.message(), retry_in_secs = delay.as_secs(), "the auth-broker cannot be reached; trying again");
+                    tokio::time::sleep(*delay).await;
+                }
+                Err(status) => return Err(refused(self.purpose, &status)),
+            }
+        };
         let expires_at = response
             .expires_at
             .and_then(|at| {
@@ -80,6 +89,17 @@ impl BrokerTokenSource {
         };
         *cached = Some(entry.clone());
         Ok(entry)
+    }
+}
+
+fn refused(purpose: v1::TokenPurpose, status: &tonic::Status) -> TokenError {
+    TokenError::Source {
+        message: format!(
+            "the auth-broker refused a {} token: {}",
+            purpose_name(purpose),
+            status.message()
+        ),
+        source: None,
     }
 }
 

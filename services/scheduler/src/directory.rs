@@ -39,39 +39,18 @@ impl GrpcDirectory {
     }
 }
 
-/// Waits between tries of a call the directory-reader could not answer
-/// because it was unreachable or died mid-call (restarted by its supervisor,
-/// a rolling update): about 30 s in all, then the run fails naming the cause.
-const READER_RETRY_DELAYS: [std::time::Duration; 5] = [
-    std::time::Duration::from_secs(1),
-    std::time::Duration::from_secs(2),
-    std::time::Duration::from_secs(4),
-    std::time::Duration::from_secs(8),
-    std::time::Duration::from_secs(15),
-];
-
-/// Whether the call may succeed when tried again: the reader was not there,
-/// or the connection broke under the call (tonic reports that as `Unknown`
-/// "transport error"). Reads and target resolution change nothing, so they
-/// are safe to repeat.
-fn reader_went_away(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted
-    ) || (status.code() == tonic::Code::Unknown && status.message().contains("transport"))
-}
-
 /// Runs `call` until it answers, retrying while the reader is away.
 async fn retrying<T, F, Fut>(what: &str, call: F) -> Result<T, SchedulerError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
-    let mut delays = READER_RETRY_DELAYS.iter();
+    // Reads and target resolution change nothing: safe to repeat.
+    let mut delays = galsync_platform::grpc::PEER_RETRY_DELAYS.iter();
     loop {
         match call().await {
             Ok(response) => return Ok(response.into_inner()),
-            Err(status) if reader_went_away(&status) => match delays.next() {
+            Err(status) if galsync_platform::grpc::peer_went_away(&status) => match delays.next() {
                 Some(delay) => {
                     tracing::warn!(error = %status.message(), code = ?status.code(), retry_in_secs = delay.as_secs(), "the directory-reader could not {what}; trying again");
                     tokio::time::sleep(*delay).await;
