@@ -267,15 +267,16 @@ async fn a_batch_retry_after_counts_only_once_the_client_received_it() {
             .collect();
         json!({"requests": requests})
     };
-    // One sub-request throttled, a sibling's connection cut after it ran:
-    // the client never sees the 429, so it cannot honour its Retry-After.
-    fixture.emulator.state.faults.add(FaultRule {
+    let first_throttled = || FaultRule {
         path_contains: Some("/contactFolders".to_owned()),
         status: Some(429),
         retry_after: Some(5.0),
         nth: Some(1),
         ..FaultRule::default()
-    });
+    };
+    // One sub-request throttled, a sibling's connection cut after it ran:
+    // the client never sees the 429, so it cannot honour its Retry-After.
+    fixture.emulator.state.faults.add(first_throttled());
     fixture.emulator.state.faults.add(FaultRule {
         path_contains: Some("/contactFolders".to_owned()),
         abort_after_apply: true,
@@ -300,13 +301,7 @@ async fn a_batch_retry_after_counts_only_once_the_client_received_it() {
     assert_eq!(fixture.request_counters().await["early_retries"], json!(0));
 
     // The same 429 delivered: a batch sent before its Retry-After is early.
-    fixture.emulator.state.faults.add(FaultRule {
-        path_contains: Some("/contactFolders".to_owned()),
-        status: Some(429),
-        retry_after: Some(5.0),
-        nth: Some(1),
-        ..FaultRule::default()
-    });
+    fixture.emulator.state.faults.add(first_throttled());
     let throttled = fixture.post("/v1.0/$batch", batch(&["d"])).await;
     assert_eq!(throttled.body["responses"][0]["status"], 429);
     fixture.post("/v1.0/$batch", batch(&["e"])).await;

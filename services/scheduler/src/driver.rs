@@ -325,47 +325,36 @@ impl Scheduler {
         self.renew_lock(run).await?;
 
         let now = now_millis();
-        let mut items = Vec::new();
-        for mailbox_id in &targets.mailbox_ids {
+        // A sync of each target; a purge of each mailbox that left the targets.
+        let item = |mailbox_id: &str, purge: bool| {
             let request = v1::SyncMailboxRequest {
                 tenant_id: profile.tenant_id.clone(),
-                mailbox_id: mailbox_id.clone(),
+                mailbox_id: mailbox_id.to_owned(),
                 snapshot_id: snapshot.snapshot_id.clone(),
                 policy: Some(write.clone()),
                 profile_id: profile.profile_id.clone(),
-                purge: false,
+                purge,
             };
-            items.push(new_work_item(
+            let dry_run = run.dry_run && !purge;
+            new_work_item(
                 &run.run_id,
                 mailbox_id,
                 request,
-                run.dry_run,
+                dry_run,
                 self.timings.max_attempts,
                 now,
-            ));
-        }
+            )
+        };
+        let mut items: Vec<WorkItemRow> = targets
+            .mailbox_ids
+            .iter()
+            .map(|mailbox_id| item(mailbox_id, false))
+            .collect();
         if !run.dry_run && write.deletion_mode() != v1::DeletionMode::Never {
-            for mailbox_id in self
+            let removed = self
                 .removed_targets(&profile.profile_id, &run.run_id, &targets.mailbox_ids)
-                .await?
-            {
-                let request = v1::SyncMailboxRequest {
-                    tenant_id: profile.tenant_id.clone(),
-                    mailbox_id: mailbox_id.clone(),
-                    snapshot_id: snapshot.snapshot_id.clone(),
-                    policy: Some(write.clone()),
-                    profile_id: profile.profile_id.clone(),
-                    purge: true,
-                };
-                items.push(new_work_item(
-                    &run.run_id,
-                    &mailbox_id,
-                    request,
-                    false,
-                    self.timings.max_attempts,
-                    now,
-                ));
-            }
+                .await?;
+            items.extend(removed.iter().map(|mailbox_id| item(mailbox_id, true)));
         }
         self.store.insert_work_items(&items).await?;
         run.snapshot_id = snapshot.snapshot_id.clone();
