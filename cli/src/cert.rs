@@ -13,8 +13,8 @@ pub use view::{certificate_json, certificate_note, print_certificate, state_name
 
 use crate::connect::{BrokerClient, GlobalArgs};
 use crate::error::{CliError, CliResult, ExitCode, Target};
+use crate::ids::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 use crate::output::{human_time, print_json, Table};
-use crate::tenant::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
@@ -154,11 +154,17 @@ async fn generate(globals: &GlobalArgs, args: GenerateArgs, rotate: bool) -> Cli
     );
     print_certificate(&certificate);
     println!();
-    println!("next: export it and upload the .cer to the app registration:");
-    println!(
-        "  galsync cert export --certificate-id {} --out galsync.cer",
-        certificate.certificate_id
-    );
+    let uploaded = certificate.registration.starts_with("uploaded");
+    if rotate && !certificate.registration.is_empty() {
+        println!("{}", certificate.registration);
+    }
+    if !uploaded {
+        println!("next: export it and upload the .cer to the app registration:");
+        println!(
+            "  galsync cert export --certificate-id {} --out galsync-{}.cer",
+            certificate.certificate_id, certificate.thumbprint_sha1
+        );
+    }
     if rotate {
         println!(
             "the current certificate keeps signing until a token request with the new one succeeds"
@@ -252,11 +258,7 @@ async fn export(globals: &GlobalArgs, args: ExportArgs) -> CliResult {
             pick_certificate(&mut broker, &target, &tenant_id, &client_id).await?
         }
     };
-    let exported = broker
-        .export_certificate(v1::ExportCertificateRequest { certificate_id })
-        .await
-        .map_err(|status| target.error(status))?
-        .into_inner();
+    let exported = export_certificate(&mut broker, &target, certificate_id).await?;
     let certificate = exported.certificate.unwrap_or_default();
     write_output("out", &args.out, &exported.cer_der)?;
     if let Some(pem_path) = &args.pem {
@@ -296,6 +298,19 @@ fn write_output(flag: &str, path: &PathBuf, bytes: &[u8]) -> CliResult {
     })
 }
 
+/// The public certificate (DER) and its thumbprints, as the broker holds them.
+pub(crate) async fn export_certificate(
+    broker: &mut BrokerClient,
+    target: &Target,
+    certificate_id: String,
+) -> CliResult<v1::ExportCertificateResponse> {
+    Ok(broker
+        .export_certificate(v1::ExportCertificateRequest { certificate_id })
+        .await
+        .map_err(|status| target.error(status))?
+        .into_inner())
+}
+
 /// The tenant's newest certificate awaiting upload, else its active one.
 async fn pick_certificate(
     broker: &mut BrokerClient,
@@ -303,6 +318,23 @@ async fn pick_certificate(
     tenant_id: &str,
     client_id: &str,
 ) -> CliResult<String> {
+    match current_certificate_id(broker, target, tenant_id, client_id).await? {
+        Some(certificate_id) => Ok(certificate_id),
+        None => Err(CliError::new(
+            ExitCode::NotFound,
+            format!("tenant {tenant_id} has no usable certificate: make one with `galsync cert generate --tenant-id {tenant_id}`"),
+        )),
+    }
+}
+
+/// [`pick_certificate`]'s choice, or `None` when the tenant has no
+/// certificate awaiting upload or active.
+pub(crate) async fn current_certificate_id(
+    broker: &mut BrokerClient,
+    target: &Target,
+    tenant_id: &str,
+    client_id: &str,
+) -> CliResult<Option<String>> {
     let mut certificates = broker
         .list_certificates(v1::ListCertificatesRequest {
             tenant_id: tenant_id.to_owned(),
@@ -329,13 +361,10 @@ async fn pick_certificate(
             .iter()
             .find(|certificate| certificate.state == wanted as i32)
         {
-            return Ok(found.certificate_id.clone());
+            return Ok(Some(found.certificate_id.clone()));
         }
     }
-    Err(CliError::new(
-        ExitCode::NotFound,
-        format!("tenant {tenant_id} has no usable certificate: make one with `galsync cert generate --tenant-id {tenant_id}`"),
-    ))
+    Ok(None)
 }
 
 async fn list(globals: &GlobalArgs, args: AppArgs) -> CliResult {

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult};
+use crate::ids::{require_guid, TENANT_ID_HELP};
 use crate::output::{human_time, json_time, print_json, Table};
-use crate::tenant::{purpose_name, require_guid, TENANT_ID_HELP};
+use crate::tenant::purpose_name;
 
 #[derive(Debug, Args)]
 pub struct TestConnectionArgs {
@@ -80,7 +81,7 @@ pub async fn run_test_connection(globals: &GlobalArgs, args: TestConnectionArgs)
     )))
 }
 
-fn print_checks(checks: &[v1::ConnectionCheck], tenant_id: &str) {
+pub(crate) fn print_checks(checks: &[v1::ConnectionCheck], tenant_id: &str) {
     let width = checks
         .iter()
         .map(|check| check.name.chars().count())

@@ -120,7 +120,7 @@ impl Cluster {
                 galsync_platform::grpc::bind(loopback(0)).await?,
                 galsync_platform::grpc::bind(loopback(0)).await?,
                 galsync_platform::grpc::bind(loopback(0)).await?,
-                loopback(galsync_platform::testing::free_port()),
+                loopback(galsync_platform::net::free_port()),
             ),
         };
         let addresses = Addresses {
@@ -172,6 +172,7 @@ impl Cluster {
         scheduler.server = server_args(spec.tls, &pki_dir, "scheduler");
         scheduler.data_dir = spec.data_dir.clone();
         scheduler.reader_url = Some(url(addresses.directory_reader));
+        scheduler.broker_url = Some(url(addresses.auth_broker));
         scheduler.trust_plaintext_loopback = !spec.tls;
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -209,10 +210,9 @@ impl Cluster {
     pub fn channel(&self, addr: SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
         let tls = self.client_tls()?;
         let scheme = if self.tls { "https" } else { "http" };
-        Ok(galsync_platform::tls::channel(
+        Ok(galsync_platform::tls::peer_channel(
             &format!("{scheme}://{addr}"),
             tls.as_ref(),
-            "localhost",
         )?)
     }
 

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use galsync_platform::tls::server_name;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 use crate::error::{CliError, CliResult, ServiceName, Target};
 use crate::output::OutputFormat;
@@ -62,6 +63,12 @@ pub struct GlobalArgs {
     /// API key for the scheduler, sent as `authorization: Bearer …` (never printed).
     #[arg(long, env = "GALSYNC_API_KEY", hide_env_values = true, global = true)]
     pub api_key: Option<String>,
+
+    /// With --api-key and no client certificate: the CA certificate that
+    /// signed the scheduler's (default: ca.pem in --pki-dir). An integrator
+    /// needs only this file and a key, no certificate of galsync's CA.
+    #[arg(long, env = "GALSYNC_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub type BrokerClient = AuthBrokerClient<Channel>;
@@ -106,39 +113,46 @@ impl GlobalArgs {
     /// shows up as the first call's error.
     pub fn broker(&self) -> CliResult<(BrokerClient, Target)> {
         let target = self.broker_target();
-        let channel = self.channel(&target)?;
+        let tls = self.mutual_tls(&target)?;
+        let channel = self.channel(&target, tls)?;
         Ok((AuthBrokerClient::new(channel), target))
     }
 
-    /// A client for the scheduler, sending the API key when one is set.
+    /// A client for the scheduler, sending the API key when one is set. With
+    /// a key and no client certificate in --pki-dir, over TLS that checks
+    /// the scheduler against --ca-file and presents no certificate.
     pub fn scheduler(&self) -> CliResult<(SchedulerApi, Target)> {
         let target = self.scheduler_target();
-        let channel = self.channel(&target)?;
-        let authorization = match &self.api_key {
-            Some(key) if !key.trim().is_empty() => {
-                let value =
-                    MetadataValue::try_from(format!("Bearer {}", key.trim())).map_err(|_| {
-                        CliError::usage(
-                            "invalid --api-key: it may only contain printable ASCII characters",
-                        )
-                    })?;
+        let api_key = self
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|key| !key.is_empty());
+        let tls = match api_key {
+            Some(_) if !self.plaintext && !self.has_client_certificate() => {
+                Some(self.server_only_tls(&target)?)
+            }
+            _ => self.mutual_tls(&target)?,
+        };
+        let channel = self.channel(&target, tls)?;
+        let authorization = match api_key {
+            Some(key) => {
+                let value = MetadataValue::try_from(format!("Bearer {key}")).map_err(|_| {
+                    CliError::usage(
+                        "invalid --api-key: it may only contain printable ASCII characters",
+                    )
+                })?;
                 Some(value)
             }
-            _ => None,
+            None => None,
         };
         let client =
             SchedulerClient::with_interceptor(channel, ApiKeyInterceptor { authorization });
         Ok((client, target))
     }
 
-    fn channel(&self, target: &Target) -> CliResult<Channel> {
-        let tls = if self.plaintext {
-            None
-        } else {
-            Some(self.tls_material()?)
-        };
-        let server_name = tls_server_name(&target.url);
-        galsync_platform::tls::channel(&target.url, tls.as_ref(), &server_name).map_err(|error| {
+    fn channel(&self, target: &Target, tls: Option<ClientTlsConfig>) -> CliResult<Channel> {
+        galsync_platform::tls::channel_with(&target.url, tls).map_err(|error| {
             let flag = match target.service {
                 ServiceName::Broker => "--broker-url",
                 ServiceName::Scheduler => "--scheduler-url",
@@ -150,9 +164,43 @@ impl GlobalArgs {
         })
     }
 
+    /// mTLS with the `cli` certificate, unless --plaintext.
+    fn mutual_tls(&self, target: &Target) -> CliResult<Option<ClientTlsConfig>> {
+        if self.plaintext {
+            return Ok(None);
+        }
+        let material = self.tls_material()?;
+        Ok(Some(material.client_config(&server_name(&target.url))))
+    }
+
+    fn has_client_certificate(&self) -> bool {
+        self.pki_dir.join("cli.pem").exists() && self.pki_dir.join("cli.key").exists()
+    }
+
+    /// TLS that trusts --ca-file (else ca.pem in --pki-dir) and presents no
+    /// certificate: an API-key caller's.
+    fn server_only_tls(&self, target: &Target) -> CliResult<ClientTlsConfig> {
+        let (path, flag) = match &self.ca_file {
+            Some(path) => (path.clone(), "--ca-file"),
+            None => (self.pki_dir.join("ca.pem"), "--pki-dir"),
+        };
+        let ca_pem = std::fs::read(&path).map_err(|error| {
+            CliError::usage(format!(
+                "cannot read the CA certificate {} ({flag}): {error}; with --api-key and no client \
+                 certificate, give the CA that signed the scheduler's certificate with --ca-file \
+                 (ca.pem of the deployment's PKI)",
+                path.display()
+            ))
+        })?;
+        Ok(galsync_platform::tls::server_only_client_config(
+            &ca_pem,
+            &server_name(&target.url),
+        ))
+    }
+
     fn tls_material(&self) -> CliResult<TlsMaterial> {
         let dir = &self.pki_dir;
-        if !dir.join("cli.pem").exists() || !dir.join("cli.key").exists() {
+        if !self.has_client_certificate() {
             return Err(CliError::usage(format!(
                 "no client certificate in {}: run `galsync pki init` or `galsync up` first \
                  (or point --pki-dir at the deployment's PKI; --plaintext for `galsync up --plaintext`)",
@@ -180,24 +228,6 @@ fn normalised_url(url: &str, plaintext: bool) -> String {
     format!("{scheme}://{without_scheme}")
 }
 
-/// The name the service certificate must carry: the URL's host when it is a
-/// DNS name, else `localhost` (the internal PKI's certificates name it and the
-/// loopback addresses).
-fn tls_server_name(url: &str) -> String {
-    let host = url::Url::parse(url)
-        .ok()
-        .and_then(|parsed| parsed.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let is_ip = host
-        .trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
-        .is_ok();
-    if host.is_empty() || is_ip {
-        return "localhost".to_owned();
-    }
-    host
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,15 +241,6 @@ mod tests {
         assert_eq!(
             normalised_url("127.0.0.1:50051/", false),
             "https://127.0.0.1:50051"
-        );
-    }
-
-    #[test]
-    fn server_name_is_the_dns_host_or_localhost() {
-        assert_eq!(tls_server_name("https://127.0.0.1:50050"), "localhost");
-        assert_eq!(
-            tls_server_name("https://scheduler.galsync.svc:50050"),
-            "scheduler.galsync.svc"
         );
     }
 }

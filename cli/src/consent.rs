@@ -1,9 +1,8 @@
-//! `galsync consent url|status`, `galsync signin` and `galsync secret set`:
-//! how an app gets its permissions and credentials. Secrets are read from
+//! `galsync consent url|status` and `galsync secret set|list`: how an app
+//! gets its permissions and credentials. Secrets are read from
 //! stdin or an environment variable, never from argv, and never printed.
 
 use std::io::{BufRead, IsTerminal};
-use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use galsync_proto::v1;
@@ -11,9 +10,9 @@ use serde_json::{json, Value};
 
 use crate::cert::AppArgs;
 use crate::connect::GlobalArgs;
-use crate::error::{CliError, CliResult, ExitCode};
+use crate::error::{CliError, CliResult};
+use crate::ids::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 use crate::output::{human_time, json_time, print_json, printable};
-use crate::tenant::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 
 #[derive(Debug, Subcommand)]
 pub enum ConsentCommand {
@@ -61,15 +60,6 @@ pub struct SecretSetArgs {
     /// When Entra expires the secret (YYYY-MM-DD), so galsync can warn ahead.
     #[arg(long, value_name = "DATE")]
     pub expires_on: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct SigninArgs {
-    #[command(flatten)]
-    pub app: AppArgs,
-    /// Give up waiting for the administrator after this many seconds.
-    #[arg(long, default_value_t = 900)]
-    pub timeout_seconds: u64,
 }
 
 fn ids(app: &AppArgs) -> CliResult<(String, String)> {
@@ -241,77 +231,6 @@ fn parse_date(text: &str) -> CliResult<prost_types::Timestamp> {
         .map(|at| at.and_utc().timestamp())
         .unwrap_or_default();
     Ok(prost_types::Timestamp { seconds, nanos: 0 })
-}
-
-pub async fn run_signin(globals: &GlobalArgs, args: SigninArgs) -> CliResult {
-    let (tenant_id, client_id) = ids(&args.app)?;
-    let (mut broker, target) = globals.broker()?;
-    let sign_in = broker
-        .start_device_sign_in(v1::StartDeviceSignInRequest {
-            tenant_id: tenant_id.clone(),
-            client_id,
-        })
-        .await
-        .map_err(|status| target.error(status))?
-        .into_inner();
-    let instructions = if sign_in.message.is_empty() {
-        format!(
-            "to sign in, open {} and enter the code {}",
-            sign_in.verification_uri, sign_in.user_code
-        )
-    } else {
-        sign_in.message.clone()
-    };
-    // In JSON mode stdout carries only the result document.
-    if globals.output.is_json() {
-        eprintln!("{instructions}");
-    } else {
-        println!("{instructions}");
-        println!("sign in as an administrator of the tenant; waiting (Ctrl-C to stop) …");
-    }
-    let interval = Duration::from_secs(u64::from(sign_in.interval_seconds.max(1)));
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_seconds);
-    loop {
-        tokio::time::sleep(interval).await;
-        let status = broker
-            .poll_device_sign_in(v1::PollDeviceSignInRequest {
-                sign_in_id: sign_in.sign_in_id.clone(),
-            })
-            .await
-            .map_err(|status| target.error(status))?
-            .into_inner();
-        let state = v1::device_sign_in_status::State::try_from(status.state)
-            .unwrap_or(v1::device_sign_in_status::State::Unspecified);
-        use v1::device_sign_in_status::State;
-        let outcome = match state {
-            State::Pending | State::Unspecified if Instant::now() < deadline => continue,
-            State::Pending | State::Unspecified => Err(CliError::new(
-                ExitCode::Failed,
-                format!(
-                    "nobody completed the sign-in within {} s: run `galsync signin` again",
-                    args.timeout_seconds
-                ),
-            )),
-            State::Completed => Ok(()),
-            State::Expired => Err(CliError::failed(
-                "the sign-in code expired before it was used: run `galsync signin` again",
-            )),
-            State::Declined => Err(CliError::failed(format!(
-                "the sign-in was declined: {}",
-                printable(&status.error_description)
-            ))),
-        };
-        if globals.output.is_json() {
-            print_json(&json!({
-                "state": state.as_str_name().trim_start_matches("STATE_").to_ascii_lowercase(),
-                "error_description": status.error_description,
-            }));
-        } else if outcome.is_ok() {
-            println!("signed in: the consent token is stored (sealed) in the auth-broker");
-            println!("check it with `galsync test-connection --tenant-id {tenant_id}`");
-        }
-        return outcome;
-    }
 }
 
 /// Days before a secret's expiry from which `secret list` warns (the broker's

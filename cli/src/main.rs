@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 use galsync::connect::GlobalArgs;
 use galsync::error::{CliError, CliResult};
-use galsync::{bench, cert, check, consent, demo, pki, profile, reset, run, tenant, up};
+use galsync::{api_key, cert, check, consent, pki, profile, reset, run, tenant, up};
+#[cfg(feature = "demo")]
+use galsync::{bench, demo};
 
 const AFTER_HELP: &str = "\
 Getting started (see docs/cli.md for the whole walk-through):
@@ -51,9 +53,11 @@ enum Command {
     /// See galsync work end to end against an emulated Microsoft 365 tenant:
     /// certificate, consent, test connection, profile, initial and incremental
     /// sync, every mailbox verified.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Measure galsync against Graph's modelled latency and limits: initial
     /// sync, no-op resync and one change, each beside its floor and a naive client.
+    #[cfg(feature = "demo")]
     Bench(bench::BenchArgs),
     /// Run all four services in one process on loopback, with SQLite and mTLS
     /// material in the data directory (made on first start).
@@ -83,8 +87,6 @@ enum Command {
         #[command(subcommand)]
         command: consent::ConsentCommand,
     },
-    /// Device-code sign-in of an administrator (apps in consent-token mode).
-    Signin(consent::SigninArgs),
     /// Check a tenant's credentials, permissions and Graph access end to end.
     TestConnection(check::TestConnectionArgs),
     /// Audit events of the auth-broker (token issuance, certificates, consent).
@@ -106,6 +108,11 @@ enum Command {
     },
     /// Release the deletes a run's deletion guard held back.
     Approve(run::ApproveArgs),
+    /// API keys for other systems (scripts, an MSP's portal): create, list, revoke.
+    ApiKey {
+        #[command(subcommand)]
+        command: api_key::ApiKeyCommand,
+    },
     /// After losing the master key: delete every sealed secret from the
     /// auth-broker's store (tenants and apps stay) to enrol credentials again.
     ResetCredentials(reset::ResetCredentialsArgs),
@@ -140,7 +147,9 @@ fn main() {
 async fn dispatch(cli: Cli) -> CliResult {
     let globals = cli.globals;
     match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await.map_err(CliError::from_anyhow),
+        #[cfg(feature = "demo")]
         Command::Bench(args) => bench::run(args).await.map_err(CliError::from_anyhow),
         Command::Up(mut args) => {
             args.plaintext = globals.plaintext;
@@ -151,13 +160,13 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Cert { command } => cert::run(&globals, command).await,
         Command::Secret { command } => consent::run_secret(&globals, command).await,
         Command::Consent { command } => consent::run_consent(&globals, command).await,
-        Command::Signin(args) => consent::run_signin(&globals, args).await,
         Command::TestConnection(args) => check::run_test_connection(&globals, args).await,
         Command::Audit(args) => check::run_audit(&globals, args).await,
         Command::Profile { command } => profile::run(&globals, command).await,
         Command::Run { command } => run::run(&globals, command).await,
         Command::Runs { command } => run::runs(&globals, command).await,
         Command::Approve(args) => run::approve(&globals, args).await,
+        Command::ApiKey { command } => api_key::run(&globals, command).await,
         Command::ResetCredentials(args) => reset::run(args).await,
     }
 }

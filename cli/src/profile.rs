@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 
 use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult, ExitCode};
+use crate::ids::{require_guid, TENANT_ID_HELP};
 use crate::output::{human_time, json_time, print_fields, print_json, yes_no, Table};
 use crate::profile_proto::{deletion_mode_name, from_spec, schedule_text, to_spec};
 use crate::profile_spec::{read_document, ProfileDocument, ProfileFlags};
-use crate::tenant::{require_guid, TENANT_ID_HELP};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {

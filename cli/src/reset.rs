@@ -2,7 +2,7 @@
 //! works on the auth-broker's store directly (the broker refuses to start
 //! without its key), deletes every sealed secret and keeps tenants and apps,
 //! so an administrator enrols the credentials again: a new certificate (or
-//! client secret) and, in consent-token mode, a new sign-in.
+//! client secret).
 
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ pub struct ResetCredentialsArgs {
     #[arg(long, env = "GALSYNC_AUTH_BROKER_STORE_URL")]
     pub store_url: Option<String>,
 
-    /// Really delete every certificate, client secret and consent token.
+    /// Really delete every certificate and client secret.
     #[arg(long)]
     pub yes: bool,
 }
@@ -66,7 +66,7 @@ pub async fn run(args: ResetCredentialsArgs) -> CliResult {
     println!("deleted {}; tenants and apps are kept", deleted.describe());
     println!(
         "next: start the broker (it seals under its current master key, made anew if missing), then per app \
-         `galsync cert generate` and upload the .cer, or `galsync secret set`, and `galsync consent url` or `galsync signin` again"
+         `galsync cert generate` and upload the .cer, or `galsync secret set`, and `galsync consent url` again"
     );
     Ok(())
 }

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use galsync_proto::v1;
 use serde_json::{json, Value};
 
+mod follow;
 mod view;
 
 pub use view::{is_terminal, outcome_name, print_summary, run_duration, run_json, state_name};
@@ -155,8 +156,7 @@ async fn start(globals: &GlobalArgs, args: StartArgs) -> CliResult {
             run.run_id, run.profile_id
         );
     }
-    let finished =
-        crate::follow::follow(&mut scheduler, &target, run, globals.output.is_json()).await?;
+    let finished = follow::follow(&mut scheduler, &target, run, globals.output.is_json()).await?;
     if globals.output.is_json() {
         print_json(&run_json(&finished));
     } else {
@@ -308,6 +308,7 @@ async fn show(globals: &GlobalArgs, run_id: &str) -> CliResult {
         ("created", human_time(run.created_at.as_ref())),
         ("started", human_time(run.started_at.as_ref())),
         ("finished", human_time(run.finished_at.as_ref())),
+        ("trace", run.trace_id.clone()),
     ]);
     print_summary(&run);
     if !run.mailboxes.is_empty() {

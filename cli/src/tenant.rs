@@ -1,11 +1,14 @@
-//! `galsync tenant add|list|show`: Entra tenants and their app registrations.
+//! `galsync tenant add|list|show`: Entra tenants and their app registrations
+//! (`update` and `remove` are in [`crate::tenant_change`], `provision` in
+//! [`crate::provision`]).
 
 use clap::{Args, Subcommand, ValueEnum};
 use galsync_proto::v1;
 use serde_json::{json, Value};
 
 use crate::connect::GlobalArgs;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
+use crate::ids::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 use crate::output::{human_time, json_time, print_fields, print_json, Table};
 
 #[derive(Debug, Subcommand)]
@@ -16,6 +19,29 @@ pub enum TenantCommand {
     List,
     /// Show one tenant: apps, auth modes, consent.
     Show(TenantIdArg),
+    /// Change a tenant's name, hosts or app client ids; only the flags given change.
+    Update(crate::tenant_change::UpdateArgs),
+    /// Remove a tenant and every secret the broker holds for it; refused
+    /// while a sync profile uses it (the scheduler is asked first).
+    Remove(TenantIdArg),
+    /// Make the tenant's app registration(s) in Entra ID: through Graph after
+    /// an administrator's device-code sign-in, or with --manual as
+    /// PowerShell scripts to run yourself, with the broker's certificate.
+    Provision(crate::provision::ProvisionArgs),
+    /// After the --manual scripts ran: find the apps they made, check them
+    /// (permissions, certificate, admin consent) and record their client ids,
+    /// changing nothing in Entra ID.
+    Adopt(AdoptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Directory (tenant) ID GUID of a tenant registered with `galsync tenant add`.
+    #[arg(long, env = "GALSYNC_TENANT_ID")]
+    pub tenant_id: String,
+    /// The scripts made two apps (`tenant provision --manual --two-apps`).
+    #[arg(long)]
+    pub two_apps: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,8 +83,6 @@ pub enum AuthModeArg {
     Certificate,
     /// A client secret (set it with `galsync secret set`).
     ClientSecret,
-    /// A delegated token from an administrator's sign-in (`galsync signin`).
-    ConsentToken,
 }
 
 impl AuthModeArg {
@@ -66,7 +90,6 @@ impl AuthModeArg {
         match self {
             AuthModeArg::Certificate => v1::AuthMode::Certificate,
             AuthModeArg::ClientSecret => v1::AuthMode::ClientSecret,
-            AuthModeArg::ConsentToken => v1::AuthMode::ConsentToken,
         }
     }
 }
@@ -76,30 +99,15 @@ pub async fn run(globals: &GlobalArgs, command: TenantCommand) -> CliResult {
         TenantCommand::Add(args) => add(globals, args).await,
         TenantCommand::List => list(globals).await,
         TenantCommand::Show(args) => show(globals, &args.tenant_id).await,
+        TenantCommand::Update(args) => crate::tenant_change::update(globals, args).await,
+        TenantCommand::Remove(args) => crate::tenant_change::remove(globals, &args.tenant_id).await,
+        TenantCommand::Provision(args) => crate::provision::run(globals, args).await,
+        TenantCommand::Adopt(args) => {
+            let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
+            crate::provision_auto::adopt(globals, tenant_id, args.two_apps).await
+        }
     }
 }
-
-/// Checks a GUID flag before any call, naming where the right value is found.
-pub fn require_guid(flag: &str, value: &str, where_to_find: &str) -> CliResult<String> {
-    let trimmed = value.trim();
-    if uuid::Uuid::parse_str(trimmed).is_ok() {
-        return Ok(trimmed.to_ascii_lowercase());
-    }
-    let what = if trimmed.contains('.') {
-        "is a domain name, not a GUID"
-    } else {
-        "is not a GUID"
-    };
-    Err(CliError::usage(format!(
-        "invalid --{flag}: `{trimmed}` {what}; {where_to_find}"
-    )))
-}
-
-pub const TENANT_ID_HELP: &str =
-    "use the Directory (tenant) ID, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47, \
-     found in the Microsoft Entra admin center under Overview > Tenant ID";
-pub const CLIENT_ID_HELP: &str =
-    "use the Application (client) ID from App registrations > your app > Overview";
 
 async fn add(globals: &GlobalArgs, args: AddArgs) -> CliResult {
     let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
@@ -153,9 +161,6 @@ async fn add(globals: &GlobalArgs, args: AddArgs) -> CliResult {
         }
         AuthModeArg::ClientSecret => {
             println!("  galsync secret set --tenant-id {tenant_id} --client-id {client_id}   (paste the secret on stdin)");
-        }
-        AuthModeArg::ConsentToken => {
-            println!("  galsync signin --tenant-id {tenant_id} --client-id {client_id}");
         }
     }
     println!(
@@ -254,6 +259,10 @@ async fn show(globals: &GlobalArgs, tenant_id: &str) -> CliResult {
         ("login host", tenant.login_base_url.clone()),
         ("graph host", tenant.graph_base_url.clone()),
         ("registered", human_time(tenant.created_at.as_ref())),
+        (
+            "key upload",
+            upload_setting_text(tenant.upload_rotated_certificates),
+        ),
     ]);
     println!();
     let mut table = Table::new(&["CLIENT ID", "AUTH", "PURPOSES", "CREDENTIAL", "CONSENT"]);
@@ -270,7 +279,7 @@ async fn show(globals: &GlobalArgs, tenant_id: &str) -> CliResult {
     Ok(())
 }
 
-fn print_apps(apps: &[v1::AppRegistration]) {
+pub(crate) fn print_apps(apps: &[v1::AppRegistration]) {
     let mut table = Table::new(&["  CLIENT ID", "AUTH", "PURPOSES"]);
     for app in apps {
         table.row(vec![
@@ -286,12 +295,9 @@ fn credential_text(app: &v1::AppRegistration) -> String {
     match v1::AuthMode::try_from(app.auth_mode) {
         Ok(v1::AuthMode::ClientSecret) if app.has_client_secret => "secret stored".to_owned(),
         Ok(v1::AuthMode::ClientSecret) => "no secret: galsync secret set".to_owned(),
-        Ok(v1::AuthMode::ConsentToken) if app.has_consent_token => format!(
-            "signed in (unused token expires {})",
-            human_time(app.consent_token_expires_at.as_ref())
-        ),
-        Ok(v1::AuthMode::ConsentToken) => "not signed in: galsync signin".to_owned(),
-        _ => "see galsync cert list".to_owned(),
+        Ok(v1::AuthMode::Certificate) => "see galsync cert list".to_owned(),
+        // The broker lists an app left in the removed consent-token mode so.
+        _ => "none: galsync test-connection says how to register the app again".to_owned(),
     }
 }
 
@@ -299,8 +305,7 @@ pub fn auth_mode_name(value: i32) -> &'static str {
     match v1::AuthMode::try_from(value) {
         Ok(v1::AuthMode::Certificate) => "certificate",
         Ok(v1::AuthMode::ClientSecret) => "client-secret",
-        Ok(v1::AuthMode::ConsentToken) => "consent-token",
-        _ => "unknown",
+        _ => "unsupported",
     }
 }
 
@@ -335,8 +340,6 @@ pub fn tenant_json(tenant: &v1::Tenant) -> Value {
                 "auth_mode": auth_mode_name(app.auth_mode),
                 "purposes": purposes,
                 "has_client_secret": app.has_client_secret,
-                "has_consent_token": app.has_consent_token,
-                "consent_token_expires_at": json_time(app.consent_token_expires_at.as_ref()),
             })
         })
         .collect();
@@ -346,6 +349,17 @@ pub fn tenant_json(tenant: &v1::Tenant) -> Value {
         "login_base_url": tenant.login_base_url,
         "graph_base_url": tenant.graph_base_url,
         "created_at": json_time(tenant.created_at.as_ref()),
+        "upload_rotated_certificates": tenant.upload_rotated_certificates,
         "apps": apps,
     })
+}
+
+/// Whether the broker uploads rotated certificates itself, for people.
+pub(crate) fn upload_setting_text(allowed: bool) -> String {
+    if allowed {
+        "on (cert rotate adds the new certificate to the app registration: --upload-rotated-certificates)".to_owned()
+    } else {
+        "off (upload each rotated .cer by hand; galsync tenant update --upload-rotated-certificates on)"
+            .to_owned()
+    }
 }

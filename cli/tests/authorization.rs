@@ -179,10 +179,34 @@ async fn call_family(family: Family, channel: Channel) -> Vec<(&'static str, Res
         }
         Family::BrokerAdministration => {
             let mut broker = AuthBrokerClient::new(channel);
-            vec![(
-                "galsync.v1.AuthBroker/ListTenants",
-                done(broker.list_tenants(v1::ListTenantsRequest::default()).await),
-            )]
+            vec![
+                (
+                    "galsync.v1.AuthBroker/ListTenants",
+                    done(broker.list_tenants(v1::ListTenantsRequest::default()).await),
+                ),
+                (
+                    "galsync.v1.AuthBroker/UpdateTenant",
+                    done(
+                        broker
+                            .update_tenant(v1::UpdateTenantRequest {
+                                tenant_id: UNKNOWN_TENANT.to_owned(),
+                                display_name: Some("Nobody".to_owned()),
+                                ..Default::default()
+                            })
+                            .await,
+                    ),
+                ),
+                (
+                    "galsync.v1.AuthBroker/RemoveTenant",
+                    done(
+                        broker
+                            .remove_tenant(v1::RemoveTenantRequest {
+                                tenant_id: UNKNOWN_TENANT.to_owned(),
+                            })
+                            .await,
+                    ),
+                ),
+            ]
         }
         Family::SchedulerPublicApi => {
             let mut scheduler = SchedulerClient::new(channel);
@@ -319,7 +343,7 @@ async fn each_service_lets_only_its_callers_call_each_rpc() {
             }
         }
     }
-    assert_eq!(cells_checked, 15 * (SAME_CA_IDENTITIES.len() + 1));
+    assert_eq!(cells_checked, 17 * (SAME_CA_IDENTITIES.len() + 1));
 
     // The broker audits the refusals of its administration RPCs.
     let cli = TlsMaterial::from_pki_dir(&cluster.pki_dir, "cli").unwrap();

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{emulated_tenant, sha1_hex_upper, TestBroker};
-use galsync_graph_emulator::identity::model::ConsentDecision;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,25 +327,14 @@ async fn test_connection_fails_with_the_upload_hint_until_the_cer_is_uploaded_an
         .await;
     assert_eq!(consent.code, Some(0), "{consent:?}");
     let consent_url = consent.json()["url"].as_str().unwrap().to_owned();
-    emulator
-        .state
-        .identity
-        .set_consent_decision(
-            tenant.tenant_id,
-            &tenant.client_id,
-            ConsentDecision::Approve,
-        )
-        .unwrap();
     // The administrator's browser: the emulator approves and redirects to the broker's callback.
-    let landing = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .unwrap()
-        .get(&consent_url)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(landing.status(), 200);
+    galsync_testkit::approve_consent_in_browser(
+        &emulator,
+        tenant.tenant_id,
+        &tenant.client_id,
+        &consent_url,
+    )
+    .await;
     let consent_status = broker
         .galsync(&["consent", "status", "--tenant-id", &tenant_id])
         .await;

@@ -10,7 +10,7 @@ use galsync_testkit::fresh_pki;
 async fn an_unreachable_service_exits_3_with_the_hint() {
     let (_dir, pki_dir) = fresh_pki();
     let pki = pki_dir.display().to_string();
-    let port = galsync_platform::testing::free_port();
+    let port = galsync_testkit::harness::free_port();
     let url = format!("https://127.0.0.1:{port}");
 
     let broker = galsync(

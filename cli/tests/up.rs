@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use galsync_platform::testing::{free_port, health_status};
 use galsync_platform::TlsMaterial;
+use galsync_testkit::harness::{free_port, health_status};
 use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -146,7 +146,7 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
 /// naming the flag (docs/cli.md, exit codes).
 #[test]
 fn up_with_bad_configuration_exits_2_naming_the_flag() {
-    use galsync_platform::testing::bad_config::{
+    use galsync_testkit::harness::bad_config::{
         assert_each_refused, bad, path_arg, BadConfigFiles,
     };
     let files = BadConfigFiles::new();

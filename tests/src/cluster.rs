@@ -11,7 +11,9 @@ use galsync::demo::verify::{self, Verification};
 use serde_json::{json, Value};
 
 use crate::binaries;
+use crate::databases::Databases;
 use crate::emulator::Emulator;
+use crate::hosts::Hosts;
 use crate::process::Process;
 
 /// What to start.
@@ -28,6 +30,11 @@ pub struct ClusterSpec {
     pub standby_scheduler: bool,
     /// Flags for the emulator (its limits are on by default).
     pub emulator_args: Vec<String>,
+    /// Each service on a host of its own (a network namespace with its own
+    /// address; see [`crate::hosts`]), stores on SQLite; needs root.
+    pub separate_hosts: bool,
+    /// Where every service exports its spans (`--otlp-endpoint`).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for ClusterSpec {
@@ -40,6 +47,26 @@ impl Default for ClusterSpec {
             scheduler_args: Vec::new(),
             standby_scheduler: false,
             emulator_args: Vec::new(),
+            separate_hosts: false,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// `writers` writers against Graph's modelled latency with slower
+    /// contact creates (300–600 ms), so a mailbox takes seconds and a
+    /// process can die, or a database go away, in the middle of one.
+    pub fn slow_graph(writers: usize) -> Self {
+        Self {
+            writers,
+            emulator_args: strings(&[
+                "--latency",
+                "graph",
+                "--latency-op",
+                "contact-create=300:600",
+            ]),
+            ..Self::default()
         }
     }
 }
@@ -48,6 +75,9 @@ impl Default for ClusterSpec {
 pub struct Service {
     pub process: Process,
     pub addr: SocketAddr,
+    /// Where it serves Prometheus metrics (`--metrics-listen`; every
+    /// service of a cluster has it on): see [`Cluster::scrape`].
+    pub metrics_addr: SocketAddr,
 }
 
 impl Service {
@@ -69,6 +99,11 @@ pub struct Cluster {
     /// The auth-broker's admin-consent callback (`http://…/consent/callback`).
     pub consent_callback: String,
     dir: tempfile::TempDir,
+    /// Each service's PostgreSQL database, dropped after the processes.
+    _databases: Databases,
+    /// The network namespaces, when each service has a host of its own;
+    /// last, so they go after the processes in them. Held for its `Drop`.
+    _hosts: Option<Hosts>,
 }
 
 pub fn strings(args: &[&str]) -> Vec<String> {
@@ -76,23 +111,28 @@ pub fn strings(args: &[&str]) -> Vec<String> {
 }
 
 fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], galsync_platform::testing::free_port()))
+    SocketAddr::from(([127, 0, 0, 1], galsync_testkit::harness::free_port()))
 }
 
-/// A store for one service: a fresh PostgreSQL schema when
-/// `GALSYNC_TEST_POSTGRES_URL` is set (as in CI), else its own SQLite file.
-async fn store_url(dir: &Path, service: &str) -> String {
-    if std::env::var(galsync_platform::testing::POSTGRES_DSN_VAR).is_ok() {
-        if let Some(dsn) = galsync_platform::testing::fresh_postgres_dsn(service).await {
-            return dsn;
-        }
+/// A store for one service: a database of its own on the test PostgreSQL
+/// when `GALSYNC_TEST_POSTGRES_URL` is set (as in CI), else its own SQLite
+/// file.
+async fn store_url(dir: &Path, service: &str, databases: &mut Databases) -> String {
+    match databases.create(service).await {
+        Some(dsn) => dsn,
+        None => format!("sqlite://{}", dir.join(format!("{service}.db")).display()),
     }
-    format!("sqlite://{}", dir.join(format!("{service}.db")).display())
 }
 
 /// The flags every service takes: where to listen, its store, its own data
 /// directory and its certificate from the internal PKI.
-async fn common_args(dir: &Path, pki: &Path, service: &str, addr: SocketAddr) -> Vec<String> {
+async fn common_args(
+    dir: &Path,
+    pki: &Path,
+    service: &str,
+    addr: SocketAddr,
+    databases: &mut Databases,
+) -> Vec<String> {
     let data_dir = dir.join(service);
     std::fs::create_dir_all(&data_dir).expect("a data directory");
     let file = |name: &str| pki.join(name).display().to_string();
@@ -100,7 +140,7 @@ async fn common_args(dir: &Path, pki: &Path, service: &str, addr: SocketAddr) ->
         "--listen".to_owned(),
         addr.to_string(),
         "--store-url".to_owned(),
-        store_url(dir, service).await,
+        store_url(dir, service, databases).await,
         "--data-dir".to_owned(),
         data_dir.display().to_string(),
         "--tls-cert".to_owned(),
@@ -120,31 +160,77 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
     let dir = tempfile::tempdir().expect("a cluster directory");
     let root = dir.path().to_owned();
     let pki_dir = root.join("pki");
-    let pki = cli_output(&[
+    let hosts = spec.separate_hosts.then(|| {
+        assert!(!spec.standby_scheduler, "separate hosts take one scheduler");
+        let mut names = vec![
+            "auth-broker".to_owned(),
+            "directory-reader".to_owned(),
+            "scheduler".to_owned(),
+        ];
+        names.extend((0..spec.writers).map(|index| format!("contact-writer-{index}")));
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Hosts::new(&names).unwrap_or_else(|reason| panic!("separate hosts: {reason}"))
+    });
+    let mut databases = Databases::default();
+    databases.sqlite_only = hosts.is_some();
+    // Where a service listens: its own host's address, or loopback.
+    let addr_of = |name: &str| match &hosts {
+        Some(hosts) => SocketAddr::new(hosts.address(name), galsync_testkit::harness::free_port()),
+        None => loopback(),
+    };
+    let start_service = |name: &str, mut args: Vec<String>, addr: SocketAddr| {
+        if let Some(endpoint) = &spec.otlp_endpoint {
+            args.extend(["--otlp-endpoint".to_owned(), endpoint.clone()]);
+        }
+        let prefix = hosts
+            .as_ref()
+            .map(|hosts| hosts.prefix(name.trim_end_matches("-standby")))
+            .unwrap_or_default();
+        launch(name, prefix, args, addr, &root)
+    };
+    let mut pki_args = vec![
         "pki".to_owned(),
         "init".to_owned(),
         "--dir".to_owned(),
         pki_dir.display().to_string(),
-    ])
-    .await;
+    ];
+    for address in hosts.iter().flat_map(Hosts::addresses) {
+        pki_args.extend(["--dns-name".to_owned(), address]);
+    }
+    let pki = cli_output(&pki_args).await;
     assert_eq!(pki.code, Some(0), "galsync pki init: {}", pki.stderr);
 
-    let emulator = Emulator::start(&spec.emulator_args, &root).await;
+    let emulator = match &hosts {
+        Some(hosts) => Emulator::start_on(hosts.gateway.into(), &spec.emulator_args, &root).await,
+        None => Emulator::start(&spec.emulator_args, &root).await,
+    };
 
-    let broker_addr = loopback();
-    let consent_addr = loopback();
-    let mut args = common_args(&root, &pki_dir, "auth-broker", broker_addr).await;
+    let broker_addr = addr_of("auth-broker");
+    let consent_addr = addr_of("auth-broker");
+    let mut args = common_args(&root, &pki_dir, "auth-broker", broker_addr, &mut databases).await;
     args.extend(["--consent-listen".to_owned(), consent_addr.to_string()]);
-    let broker = start_service("auth-broker", args, broker_addr, &root);
+    let broker = start_service("auth-broker", args, broker_addr);
 
-    let reader_addr = loopback();
-    let mut args = common_args(&root, &pki_dir, "directory-reader", reader_addr).await;
+    let reader_addr = addr_of("directory-reader");
+    let mut args = common_args(
+        &root,
+        &pki_dir,
+        "directory-reader",
+        reader_addr,
+        &mut databases,
+    )
+    .await;
     args.extend(["--broker-url".to_owned(), format!("https://{broker_addr}")]);
-    let reader = start_service("directory-reader", args, reader_addr, &root);
+    let reader = start_service("directory-reader", args, reader_addr);
 
-    let scheduler_addr = loopback();
-    let mut args = common_args(&root, &pki_dir, "scheduler", scheduler_addr).await;
-    args.extend(["--reader-url".to_owned(), format!("https://{reader_addr}")]);
+    let scheduler_addr = addr_of("scheduler");
+    let mut args = common_args(&root, &pki_dir, "scheduler", scheduler_addr, &mut databases).await;
+    args.extend([
+        "--reader-url".to_owned(),
+        format!("https://{reader_addr}"),
+        "--broker-url".to_owned(),
+        format!("https://{broker_addr}"),
+    ]);
     args.extend(spec.scheduler_args.iter().cloned());
     // Started once the first replica has migrated the store they share.
     let standby_flags = spec.standby_scheduler.then(|| {
@@ -165,18 +251,26 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
         standby_args[data + 1] = data_dir.display().to_string();
         (standby_args, standby_addr)
     });
-    let scheduler = start_service("scheduler", args, scheduler_addr, &root);
+    let scheduler = start_service("scheduler", args, scheduler_addr);
     let writers_scheduler = standby_flags
         .as_ref()
         .map_or(scheduler_addr, |(_, addr)| *addr);
 
     let mut writers = Vec::new();
     for index in 0..spec.writers {
-        let writer_addr = loopback();
+        let name = format!("contact-writer-{index}");
+        let writer_addr = addr_of(&name);
         // Each writer is its own host: its own store and data directory.
         let host = root.join(format!("writer-{index}"));
         std::fs::create_dir_all(&host).expect("a writer directory");
-        let mut args = common_args(&host, &pki_dir, "contact-writer", writer_addr).await;
+        let mut args = common_args(
+            &host,
+            &pki_dir,
+            "contact-writer",
+            writer_addr,
+            &mut databases,
+        )
+        .await;
         args.extend([
             "--broker-url".to_owned(),
             format!("https://{broker_addr}"),
@@ -186,12 +280,7 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
             format!("https://{writers_scheduler}"),
         ]);
         args.extend(spec.writer_args.iter().cloned());
-        writers.push(start_service(
-            &format!("contact-writer-{index}"),
-            args,
-            writer_addr,
-            &root,
-        ));
+        writers.push(start_service(&name, args, writer_addr));
     }
 
     let mut cluster = Cluster {
@@ -204,27 +293,38 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
         pki_dir,
         consent_callback: format!("http://{consent_addr}/consent/callback"),
         dir,
+        _databases: databases,
+        _hosts: hosts,
     };
     for service in cluster.services() {
         cluster.wait_healthy(service).await;
     }
     if let Some((args, addr)) = standby_flags {
-        let standby = start_service("scheduler-standby", args, addr, &root);
+        let standby = launch("scheduler-standby", Vec::new(), args, addr, &root);
         cluster.wait_healthy(&standby).await;
         cluster.standby = Some(standby);
     }
     cluster
 }
 
-fn start_service(name: &str, args: Vec<String>, addr: SocketAddr, log_dir: &Path) -> Service {
+fn launch(
+    name: &str,
+    prefix: Vec<String>,
+    mut args: Vec<String>,
+    addr: SocketAddr,
+    log_dir: &Path,
+) -> Service {
+    let metrics_addr = SocketAddr::new(addr.ip(), galsync_testkit::harness::free_port());
+    args.extend(["--metrics-listen".to_owned(), metrics_addr.to_string()]);
     let binary = match name {
         name if name.starts_with("contact-writer") => "galsync-contact-writer".to_owned(),
         name if name.starts_with("scheduler") => "galsync-scheduler".to_owned(),
         name => format!("galsync-{name}"),
     };
     Service {
-        process: Process::start(name, binaries::path(&binary), args, log_dir),
+        process: Process::start_under(name, prefix, binaries::path(&binary), args, log_dir),
         addr,
+        metrics_addr,
     }
 }
 
@@ -259,6 +359,10 @@ impl Outcome {
         self.json()
     }
 }
+
+/// The administrator [`Cluster::provisioned`] gives the Global
+/// Administrator role and signs in as.
+const TENANT_ADMIN: &str = "admin@contoso.onmicrosoft.com";
 
 /// Runs the `galsync` binary with `args` and nothing from the test's
 /// `GALSYNC_*` environment.
@@ -334,6 +438,17 @@ impl Cluster {
             .join("\n")
     }
 
+    /// `GET /metrics` of `service`; panics unless it answers 200.
+    pub async fn scrape(&self, service: &Service) -> crate::metrics::Scrape {
+        let url = format!("http://{}/metrics", service.metrics_addr);
+        let response = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {url}: {error}", service.process.name()));
+        assert_eq!(response.status(), 200, "{}: {url}", service.process.name());
+        let text = response.text().await.expect("a metrics body");
+        crate::metrics::Scrape::parse(service.process.name(), &text)
+    }
+
     /// The cluster's directory (logs, stores, PKI).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -349,7 +464,7 @@ impl Cluster {
             if let Ok(channel) =
                 galsync_platform::tls::channel(&service.url(), Some(&tls), "localhost")
             {
-                if galsync_platform::testing::health_status(channel, "")
+                if galsync_testkit::harness::health_status(channel, "")
                     .await
                     .is_ok()
                 {
@@ -385,6 +500,28 @@ impl Cluster {
         self.galsync_as("cli", &self.pki_dir, args).await
     }
 
+    /// Runs `galsync` as an integrator would: with an API key and the CA
+    /// that signed the scheduler's certificate, holding no certificate of
+    /// galsync's CA (`--pki-dir` points at an empty directory).
+    pub async fn galsync_with_api_key(&self, api_key: &str, args: &[&str]) -> Outcome {
+        let empty = self.dir().join("integrator");
+        std::fs::create_dir_all(&empty).expect("the integrator's directory");
+        let mut all = strings(&[
+            "--scheduler-url",
+            &self.scheduler.url(),
+            "--pki-dir",
+            &empty.display().to_string(),
+            "--ca-file",
+            &self.pki_dir.join("ca.pem").display().to_string(),
+            "--api-key",
+            api_key,
+            "--output",
+            "json",
+        ]);
+        all.extend(strings(args));
+        cli_output(&all).await
+    }
+
     /// Runs `galsync` presenting `identity`'s certificate from `pki_dir`
     /// (e.g. another service's, or another CA's).
     pub async fn galsync_as(&self, identity: &str, pki_dir: &Path, args: &[&str]) -> Outcome {
@@ -417,12 +554,14 @@ impl Cluster {
         cli_output(&all).await
     }
 
-    /// Makes a tenant in the emulator with `users` seeded users and an app
-    /// registration, then onboards it the way an administrator does: `tenant
-    /// add`, `cert generate`, `cert export` and the upload, the consent link
-    /// opened and accepted, `test-connection` green. `mailboxes` licensed
-    /// members become the targets.
-    pub async fn onboard(&self, users: usize, mailboxes: usize, seed: u64) -> Tenant {
+    /// A tenant in the emulator with `users` seeded users; gives its id and
+    /// `mailboxes` licensed members' mailboxes (object id → UPN) as targets.
+    async fn seeded_tenant(
+        &self,
+        users: usize,
+        mailboxes: usize,
+        seed: u64,
+    ) -> (String, BTreeMap<String, String>) {
         let tenant_id = uuid::Uuid::new_v4().to_string();
         let emulator = &self.emulator;
         emulator
@@ -437,21 +576,6 @@ impl Cluster {
                 json!({"users": users, "seed": seed, "domain": "contoso.onmicrosoft.com"}),
             )
             .await;
-        let app = emulator
-            .post(
-                &format!("/_admin/tenants/{tenant_id}/apps"),
-                json!({
-                    "client_id": null,
-                    "display_name": "galsync",
-                    "requested_roles": APP_ROLES,
-                    "requested_scopes": [],
-                    "redirect_uris": [self.consent_callback],
-                    "multi_tenant": false,
-                    "public_client": false,
-                }),
-            )
-            .await;
-        let client_id = app["client_id"].as_str().expect("a client id").to_owned();
         let targets: BTreeMap<String, String> = emulator
             .users(&tenant_id)
             .await
@@ -474,6 +598,110 @@ impl Cluster {
             })
             .collect();
         assert_eq!(targets.len(), mailboxes, "too few licensed members");
+        (tenant_id, targets)
+    }
+
+    /// Runs `galsync` with `args` (a command that signs an administrator in
+    /// with a device code: `tenant provision`, `tenant adopt`) and approves
+    /// the code it starts as [`TENANT_ADMIN`], as the administrator would in
+    /// a browser.
+    async fn galsync_with_admin_sign_in(&self, args: &[&str]) -> Outcome {
+        let emulator = &self.emulator;
+        let approve = async {
+            for _ in 0..600 {
+                let pending = emulator.get("/_admin/devicecodes").await;
+                if let Some(code) = pending.as_array().and_then(|codes| codes.first()) {
+                    let user_code = code["user_code"].as_str().expect("a user code");
+                    emulator
+                        .post(
+                            &format!("/_admin/devicecodes/{user_code}/approve"),
+                            json!({"upn": TENANT_ADMIN}),
+                        )
+                        .await;
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("galsync {args:?} never started a device code sign-in");
+        };
+        let (outcome, ()) = tokio::join!(self.galsync(args), approve);
+        outcome
+    }
+
+    /// Onboards a tenant the way `galsync tenant provision` does it, from a
+    /// tenant with no app: an administrator with `roles` (directory role
+    /// names) approves the device code the CLI started, and galsync creates
+    /// the app(s) (`extra`, e.g. `--two-apps`). Gives the tenant and the
+    /// command's JSON result.
+    pub async fn provisioned(
+        &self,
+        users: usize,
+        mailboxes: usize,
+        seed: u64,
+        extra: &[&str],
+    ) -> (Tenant, Value) {
+        let (tenant_id, targets) = self.seeded_tenant(users, mailboxes, seed).await;
+        let emulator = &self.emulator;
+        emulator
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/_admin/tenants/{tenant_id}/users/{TENANT_ADMIN}/directory-roles"),
+                Some(json!({"roles": ["Global Administrator"]})),
+            )
+            .await;
+        let base = emulator.base_url.as_str();
+        let mut args = vec![
+            "tenant",
+            "provision",
+            "--tenant-id",
+            &tenant_id,
+            "--name",
+            "Contoso",
+            "--login-url",
+            base,
+            "--graph-url",
+            base,
+        ];
+        args.extend(extra);
+        let outcome = self.galsync_with_admin_sign_in(&args).await;
+        let result = outcome.ok("tenant provision");
+        let client_id = result["apps"][0]["client_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the provisioned app's client id: {result:#}"))
+            .to_owned();
+        (
+            Tenant {
+                tenant_id,
+                client_id,
+                targets,
+            },
+            result,
+        )
+    }
+
+    /// Makes a tenant in the emulator with `users` seeded users and an app
+    /// registration, then onboards it the way an administrator does: `tenant
+    /// add`, `cert generate`, `cert export` and the upload, the consent link
+    /// opened and accepted, `test-connection` green. `mailboxes` licensed
+    /// members become the targets.
+    pub async fn onboard(&self, users: usize, mailboxes: usize, seed: u64) -> Tenant {
+        let (tenant_id, targets) = self.seeded_tenant(users, mailboxes, seed).await;
+        let emulator = &self.emulator;
+        let app = emulator
+            .post(
+                &format!("/_admin/tenants/{tenant_id}/apps"),
+                json!({
+                    "client_id": null,
+                    "display_name": "galsync",
+                    "requested_roles": APP_ROLES,
+                    "requested_scopes": [],
+                    "redirect_uris": [self.consent_callback],
+                    "multi_tenant": false,
+                    "public_client": false,
+                }),
+            )
+            .await;
+        let client_id = app["client_id"].as_str().expect("a client id").to_owned();
 
         let base = emulator.base_url.as_str();
         self.galsync(&[

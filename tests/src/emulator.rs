@@ -23,8 +23,14 @@ impl Emulator {
     /// (its limits are on unless `args` turn them off) and waits until it
     /// answers.
     pub async fn start(args: &[String], log_dir: &Path) -> Emulator {
-        let port = galsync_platform::testing::free_port();
-        let mut all = vec!["--listen".to_owned(), format!("127.0.0.1:{port}")];
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into(), args, log_dir).await
+    }
+
+    /// [`Emulator::start`] listening on `host` (the address every client,
+    /// on whichever host, reaches it at).
+    pub async fn start_on(host: std::net::IpAddr, args: &[String], log_dir: &Path) -> Emulator {
+        let port = galsync_testkit::harness::free_port();
+        let mut all = vec!["--listen".to_owned(), format!("{host}:{port}")];
         all.extend(args.iter().cloned());
         let process = Process::start(
             "graph-emulator",
@@ -34,7 +40,7 @@ impl Emulator {
         );
         let emulator = Emulator {
             process,
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("http://{host}:{port}"),
             http: reqwest::Client::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Process {
     name: String,
+    /// A command the binary runs under (e.g. `ip netns exec NS`), or none.
+    prefix: Vec<String>,
     binary: PathBuf,
     args: Vec<String>,
     log: PathBuf,
@@ -23,8 +25,22 @@ impl Process {
     /// `<log_dir>/<name>.log`. No `GALSYNC_*` variable of the test's
     /// environment leaks in: the flags are the whole configuration.
     pub fn start(name: &str, binary: PathBuf, args: Vec<String>, log_dir: &Path) -> Process {
+        Self::start_under(name, Vec::new(), binary, args, log_dir)
+    }
+
+    /// [`Process::start`], running the binary under `prefix` (a command
+    /// that execs it, such as `ip netns exec NS`, so the pid stays the
+    /// service's own).
+    pub fn start_under(
+        name: &str,
+        prefix: Vec<String>,
+        binary: PathBuf,
+        args: Vec<String>,
+        log_dir: &Path,
+    ) -> Process {
         let mut process = Process {
             name: name.to_owned(),
+            prefix,
             binary,
             args,
             log: log_dir.join(format!("{name}.log")),
@@ -48,7 +64,14 @@ impl Process {
             .append(true)
             .open(&self.log)
             .expect("open the process log");
-        let mut command = Command::new(&self.binary);
+        let mut command = match self.prefix.split_first() {
+            Some((program, prefix_args)) => {
+                let mut command = Command::new(program);
+                command.args(prefix_args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
         for (variable, _) in std::env::vars() {
             if variable.starts_with("GALSYNC_") {
                 command.env_remove(&variable);

@@ -42,7 +42,7 @@ pub fn state_name(value: i32) -> &'static str {
 }
 
 pub fn certificate_json(certificate: &v1::Certificate) -> Value {
-    json!({
+    let mut document = json!({
         "certificate_id": certificate.certificate_id,
         "tenant_id": certificate.tenant_id,
         "client_id": certificate.client_id,
@@ -54,5 +54,9 @@ pub fn certificate_json(certificate: &v1::Certificate) -> Value {
         "not_after": json_time(certificate.not_after.as_ref()),
         "key_bits": certificate.key_bits,
         "expiring_soon": certificate.expiring_soon,
-    })
+    });
+    if !certificate.registration.is_empty() {
+        document["registration"] = json!(certificate.registration);
+    }
+    document
 }

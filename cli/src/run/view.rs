@@ -168,6 +168,7 @@ pub fn run_json(run: &v1::Run) -> Value {
         "dry_run": run.dry_run,
         "repair": run.repair,
         "snapshot_id": run.snapshot_id,
+        "trace_id": run.trace_id,
         "created_at": json_time(run.created_at.as_ref()),
         "started_at": json_time(run.started_at.as_ref()),
         "finished_at": json_time(run.finished_at.as_ref()),

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod provisioning;
+
 use std::path::Path;
 
 use galsync_graph_emulator::Emulator;
@@ -227,31 +229,7 @@ pub async fn start_and_wait(
 
 /// Polls the run until it is no longer queued, reading or writing (at most two minutes).
 pub async fn wait_for_end(scheduler: &mut SchedulerClient, run_id: &str) -> galsync_proto::v1::Run {
-    use galsync_proto::v1;
-    let run_id = run_id.to_owned();
-    let started = std::time::Instant::now();
-    loop {
-        let run = scheduler
-            .get_run(v1::GetRunRequest {
-                run_id: run_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let running = [
-            v1::RunState::Queued as i32,
-            v1::RunState::Reading as i32,
-            v1::RunState::Writing as i32,
-        ];
-        if !running.contains(&run.state) {
-            return run;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the run did not end: {run:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    galsync_testkit::wait_for_run_end(scheduler, run_id, std::time::Duration::from_secs(120)).await
 }
 
 /// Runs the real `galsync` binary against `cluster`'s scheduler (mTLS with

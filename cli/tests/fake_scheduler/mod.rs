@@ -250,7 +250,7 @@ impl FakeServer {
         let (dir, pki_dir) = fresh_pki();
         let broker_url = format!(
             "https://127.0.0.1:{}",
-            galsync_platform::testing::free_port()
+            galsync_testkit::harness::free_port()
         );
         Self::serve(dir, pki_dir, broker_url).await
     }
@@ -265,19 +265,12 @@ impl FakeServer {
         let material = TlsMaterial::from_pki_dir(&pki_dir, "scheduler").unwrap();
         let fake = FakeScheduler::default();
         let recorded = fake.recorded.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
-                .tls_config(material.server_config())
-                .unwrap()
-                .add_service(SchedulerServer::new(fake))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await;
-            if let Err(error) = served {
-                eprintln!("fake scheduler stopped: {error}");
-            }
-        });
+        let tls = material.server_config(galsync_platform::tls::ClientCertificate::Required);
+        let addr = galsync_testkit::harness::serve_grpc(
+            tonic::service::Routes::new(SchedulerServer::new(fake)),
+            Some(tls),
+        )
+        .await;
         FakeServer {
             url: format!("https://{addr}"),
             pki_dir,

@@ -192,10 +192,18 @@ pub fn classify(path: &str) -> (String, String) {
         template.push_str(if is_id { "{id}" } else { segment });
         previous = segment;
     }
-    // Directory reads of a user are not mailbox calls.
-    let mailbox_call = ["contactFolders", "contacts", "mailFolders"]
-        .iter()
-        .any(|word| template.contains(word));
+    // Directory reads of a user are not mailbox calls; its mailbox settings
+    // are (Outlook's limits apply "for each app ID and mailbox combination",
+    // learn.microsoft.com/graph/throttling-limits#outlook-service-limits, so a
+    // 429 for one user's mailboxSettings does not hold another's).
+    let mailbox_call = [
+        "contactFolders",
+        "contacts",
+        "mailFolders",
+        "mailboxSettings",
+    ]
+    .iter()
+    .any(|word| template.contains(word));
     if !mailbox_call {
         mailbox.clear();
     }

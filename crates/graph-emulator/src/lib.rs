@@ -58,6 +58,11 @@ pub struct EmulatorConfig {
     /// Modelled Graph latency per kind of operation (off by default; scaled
     /// by `time_scale`, held while the request holds its mailbox slot).
     pub latency: latency::LatencyModel,
+    /// How long (at time scale 1) an app, service principal, key credential
+    /// or app role grant written through Graph takes to reach the token
+    /// endpoint. Scaled by `time_scale`; changeable at run time through
+    /// `PUT /_admin/replication-delay`.
+    pub replication_delay: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -74,6 +79,7 @@ impl Default for EmulatorConfig {
             app_requests_per_window: 130_000,
             app_window: Duration::from_secs(10),
             latency: latency::LatencyModel::off(),
+            replication_delay: identity::replication::DEFAULT_REPLICATION_DELAY,
         }
     }
 }
@@ -100,7 +106,7 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
 #[derive(Debug)]
 pub struct EmulatorState {
     pub config: EmulatorConfig,
-    pub clock: clock::Clock,
+    pub clock: Arc<clock::Clock>,
     pub signer: tokens::TokenSigner,
     pub identity: identity::IdentityStore,
     pub directory: directory::DirectoryStore,
@@ -118,11 +124,13 @@ pub type AppState = Arc<EmulatorState>;
 
 impl EmulatorState {
     pub fn new(config: EmulatorConfig) -> anyhow::Result<AppState> {
+        let clock = Arc::new(clock::Clock::default());
+        let replication_delay = config.scaled(config.replication_delay);
         Ok(Arc::new(Self {
             config,
-            clock: clock::Clock::default(),
+            clock: clock.clone(),
             signer: tokens::TokenSigner::generate()?,
-            identity: identity::IdentityStore::default(),
+            identity: identity::IdentityStore::new(clock, replication_delay),
             directory: directory::DirectoryStore::default(),
             mailboxes: mailbox::MailboxStore::default(),
             accounting: accounting::Accounting::default(),
@@ -183,9 +191,34 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             faults::middleware,
         ))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .with_state(state.clone());
     let _ = state.router.set(router.clone());
     router
+}
+
+/// Runs each request to its end even when the client goes away first.
+///
+/// Microsoft Graph documents no promise that a request is abandoned when its
+/// client disconnects or times out, so the emulator takes the strictest
+/// reading: a request that arrived is carried out (its modelled latency
+/// included) and only the answer is lost. A client that gives up on a write
+/// and lets someone else look at the mailbox meanwhile sees the write land
+/// later, as it can at Graph. Without this, hyper drops the handler with the
+/// connection and an abandoned write silently never happens.
+async fn run_to_completion(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "an emulated request ended abnormally");
+            axum::response::IntoResponse::into_response(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
 }
 
 /// A running emulator.

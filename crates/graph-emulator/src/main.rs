@@ -47,9 +47,25 @@ struct Args {
     #[arg(long, env = "GALSYNC_EMULATOR_TOKEN_LIFETIME_SECS")]
     token_lifetime_secs: Option<u64>,
 
+    /// Seconds (at time scale 1, scaled by --time-scale) before an app,
+    /// service principal, key credential or app role grant written through
+    /// Graph reaches the token endpoint.
+    #[arg(long, env = "GALSYNC_EMULATOR_REPLICATION_DELAY_SECS", default_value_t = 5.0, value_parser = parse_delay)]
+    replication_delay_secs: f64,
+
     /// Log filter.
     #[arg(long, env = "GALSYNC_LOG", default_value = "info")]
     log: String,
+}
+
+/// A number of seconds at or above 0.
+fn parse_delay(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!(
+            "`{text}` is not a delay: give seconds at or above 0, e.g. 5"
+        )),
+    }
 }
 
 #[tokio::main]
@@ -71,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         app_requests_per_window: args.app_requests_per_10s,
         time_scale: args.time_scale,
         token_lifetime: args.token_lifetime_secs.map(Duration::from_secs),
+        replication_delay: Duration::from_secs_f64(args.replication_delay_secs),
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on(args.listen, config)

@@ -1,12 +1,12 @@
 //! `$batch` over real HTTP: limits, ordering, dependsOn, and per-sub-request
 //! permissions and accounting.
 
-mod mailbox_support;
+mod support;
 
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::{create_step, start, Fixture};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::mailbox::{create_step, start, Fixture};
 
 fn unlimited() -> EmulatorConfig {
     EmulatorConfig {

@@ -3,15 +3,15 @@
 //! latencies, the app-wide limit counts every step and envelope, latency
 //! follows the time scale, and the admin API reports the floor.
 
-mod mailbox_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use galsync_graph_emulator::latency::{LatencyModel, LogNormal, OpKind};
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::{create_step, start};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::mailbox::{create_step, start};
 
 /// A constant latency (p99 = median) for `kind`.
 fn constant(kind: OpKind, millis: u64) -> LatencyModel {
@@ -193,4 +193,46 @@ async fn the_admin_api_reports_the_cost_model_and_the_floor() {
         .await
         .expect("answer");
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A client that gives up on a batch of writes mid-latency does not undo
+/// them: Graph carries out a request it received, and the writes land after
+/// the client has gone (the strictest reading; see `run_to_completion`).
+#[tokio::test]
+async fn writes_a_client_gave_up_on_still_land() {
+    let fixture = start(EmulatorConfig {
+        latency: constant(OpKind::ContactCreate, 300),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let alice = fixture.alice_id.clone();
+    let folder = fixture.create_folder(&alice, "Company Directory").await;
+    let steps: Vec<Value> = (0..8)
+        .map(|index| create_step(&format!("a{index}"), &alice, &folder))
+        .collect();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .post(fixture.url("/v1.0/$batch"))
+        .bearer_auth(&fixture.token)
+        .json(&json!({"requests": steps}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out before the answer");
+
+    // 8 creates, 4 at a time, 300 ms each: done 600 ms in.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let listed = fixture
+        .get(&format!(
+            "/v1.0/users/{alice}/contactFolders/{folder}/contacts?$top=100"
+        ))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let contacts = listed.body["value"].as_array().expect("value").len();
+    assert_eq!(
+        contacts, 8,
+        "the abandoned batch's writes are in the folder"
+    );
 }

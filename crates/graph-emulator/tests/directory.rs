@@ -1,15 +1,15 @@
 //! The emulated directory over real HTTP: paging, `$select`, `$filter`,
 //! permissions, groups with nested members, photos, mailbox kinds, throttling.
 
-mod directory_support;
+mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use directory_support::{start, unlimited};
 use galsync_graph_emulator::EmulatorConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use support::directory::{start, unlimited};
 
 const EVENTUAL: &[(&str, &str)] = &[("ConsistencyLevel", "eventual")];
 
@@ -92,7 +92,7 @@ async fn select_returns_exactly_the_selected_properties_and_rejects_unknown_ones
 }
 
 async fn filtered_count(
-    fixture: &directory_support::Fixture,
+    fixture: &support::directory::Fixture,
     filter: &str,
     advanced: bool,
 ) -> usize {

@@ -1,13 +1,13 @@
 //! Throughput of directory reads (a benchmark, not a timed test). Run with
 //! `cargo test --release -p galsync-graph-emulator --test directory_bench -- --ignored --nocapture`.
 
-mod directory_support;
+mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use directory_support::{start, unlimited};
+use support::directory::{start, unlimited};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run explicitly in release mode"]

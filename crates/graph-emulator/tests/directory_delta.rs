@@ -1,15 +1,15 @@
 //! `/users/delta` over real HTTP, the directory admin API that drives it, and
 //! the seed generator's guarantees.
 
-mod directory_support;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 
-use directory_support::{delta_round, round_items, start, unlimited, Reply};
 use galsync_graph_emulator::directory::seed::generate;
 use galsync_graph_emulator::directory::SeedOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::directory::{delta_round, round_items, start, unlimited, Reply};
 
 fn items(pages: &[Reply]) -> Vec<Value> {
     round_items(pages)
@@ -264,8 +264,8 @@ async fn invalid_expired_and_reset_delta_tokens_get_sync_state_not_found() {
         .advance(chrono::Duration::days(8));
     let token = fixture.emulator.state.mint_token(
         tenant,
-        directory_support::APP_ID,
-        directory_support::READER_ROLES,
+        support::directory::APP_ID,
+        support::directory::READER_ROLES,
     );
     let too_old = fixture.get_url(&fresh_link, &token, &[]).await;
     assert_eq!(too_old.error_code(), "syncStateNotFound");

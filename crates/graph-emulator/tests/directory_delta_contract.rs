@@ -3,11 +3,11 @@
 //! events a client must survive (a round opening with an empty page, 410 Gone
 //! with a Location). Plus `/users?$expand=manager` paging by at most 100.
 
-mod directory_support;
+mod support;
 
-use directory_support::{delta_round, round_items, start, unlimited};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::directory::{delta_round, round_items, start, unlimited};
 
 #[tokio::test]
 async fn delta_refuses_expand_top_and_orderby_with_graphs_error_shape() {

@@ -4,15 +4,15 @@
 //! identity_consent.rs; device code, refresh tokens and MSAL:
 //! identity_delegated.rs.
 
-mod identity_support;
+mod support;
 
 use chrono::Duration;
-use identity_support::{
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
+use support::identity::{
     app_key, assert_entra_error, jwt_claims, rs256, sign_assertion, start, stranger_key,
     Thumbprint, DOMAIN, GRAPH_DEFAULT, JWT_BEARER,
 };
-use jsonwebtoken::Algorithm;
-use serde_json::{json, Value};
 
 #[tokio::test]
 async fn rs256_assertion_with_x5t_in_both_base64_flavours_gets_a_token_with_consented_roles() {

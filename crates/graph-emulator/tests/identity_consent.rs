@@ -2,13 +2,13 @@
 //! ways, the Exchange application scope, the OpenID configuration, and the
 //! JWKS that verifies issued tokens.
 
-mod identity_support;
+mod support;
 
 use std::collections::HashMap;
 
-use identity_support::{admin_post, jwt_claims, rs256, start, DOMAIN, REDIRECT_URI};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
+use support::identity::{admin_post, jwt_claims, rs256, start, DOMAIN, REDIRECT_URI};
 
 /// The `Location` of a redirect and its query parameters.
 fn redirect_target(response: &reqwest::Response) -> (String, HashMap<String, String>) {

@@ -2,11 +2,11 @@
 //! approved, declined, expired), refresh-token rotation and inactivity
 //! expiry, and sign-in on `/organizations`. MSAL Python: identity_msal.rs.
 
-mod identity_support;
+mod support;
 
 use chrono::Duration;
-use identity_support::{admin_post, assert_entra_error, jwt_claims, start, TestTenant};
 use serde_json::{json, Value};
+use support::identity::{admin_post, assert_entra_error, jwt_claims, start, TestTenant};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const ADMIN_UPN: &str = "admin@contoso.example";

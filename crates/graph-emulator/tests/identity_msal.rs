@@ -2,10 +2,10 @@
 //! emulator with a certificate (RS256 + `x5t` and PS256 + `x5t#S256`). Runs
 //! when `python3 -c 'import msal'` works; otherwise says it skips.
 
-mod identity_support;
+mod support;
 
-use identity_support::{app_key, jwt_claims, start, GRAPH_DEFAULT};
 use serde_json::{json, Value};
+use support::identity::{app_key, jwt_claims, start, GRAPH_DEFAULT};
 
 const MSAL_SCRIPT: &str = r#"
 import json, os, sys

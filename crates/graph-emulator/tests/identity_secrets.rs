@@ -1,11 +1,11 @@
 //! Client secrets over real HTTP: value and expiry checks, values shown once,
 //! and `client_secret_basic`.
 
-mod identity_support;
+mod support;
 
 use chrono::{Duration, Utc};
-use identity_support::{admin_post, assert_entra_error, start, GRAPH_DEFAULT};
 use serde_json::{json, Value};
+use support::identity::{admin_post, assert_entra_error, start, GRAPH_DEFAULT};
 
 #[tokio::test]
 async fn client_secrets_are_checked_for_value_and_expiry() {

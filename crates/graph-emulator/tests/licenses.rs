@@ -3,11 +3,11 @@
 //! `mailboxSettings/userPurpose` (MailboxSettings.Read) tells user, shared,
 //! room and equipment mailboxes apart; a user without a mailbox has none.
 
-mod directory_support;
+mod support;
 
-use directory_support::{start, unlimited, Fixture};
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::directory::{start, unlimited, Fixture};
 
 const SELECT: &str = "id,mail,userType,assignedLicenses,assignedPlans";
 

@@ -1,15 +1,15 @@
 //! Graph's per-app-per-mailbox limits over real HTTP: 4 requests in flight,
 //! N requests per (time-scaled) window, Retry-After, early retries counted.
 
-mod mailbox_support;
+mod support;
 
 use std::time::Duration;
 
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::start;
 use reqwest::StatusCode;
 use serde_json::json;
+use support::mailbox::start;
 
 #[tokio::test]
 async fn a_fifth_concurrent_request_to_a_mailbox_is_throttled() {

@@ -1,13 +1,13 @@
 //! Contact folders, contacts, extended properties, photos and delta over real
 //! HTTP, with Graph's status codes and error codes.
 
-mod mailbox_support;
+mod support;
 
 use galsync_graph_emulator::identity::model::AppRegistrationRequest;
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::{start, Fixture, SOURCE_PROPERTY, WRITE_APP};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::mailbox::{start, Fixture, SOURCE_PROPERTY, WRITE_APP};
 
 fn unlimited() -> EmulatorConfig {
     EmulatorConfig {
@@ -322,6 +322,107 @@ async fn users_without_a_mailbox_or_outside_the_scope_are_refused() {
         .get(&format!("/v1.0/users/{}/contactFolders", fixture.bob_id))
         .await;
     assert_eq!(inside.status, StatusCode::OK);
+}
+
+/// RBAC for Applications: an Exchange application role reaches the mailboxes
+/// of its scope with no permission in the token, and adds to the token's
+/// grant (learn.microsoft.com/exchange/permissions-exo/application-rbac).
+#[tokio::test]
+async fn an_exchange_application_role_reaches_its_scope_without_a_token_role() {
+    let fixture = start(unlimited()).await;
+    fixture
+        .emulator
+        .state
+        .identity
+        .register_app(
+            fixture.tenant_id,
+            AppRegistrationRequest {
+                client_id: Some(WRITE_APP.to_owned()),
+                display_name: "galsync writer".to_owned(),
+                requested_roles: vec!["Contacts.ReadWrite".to_owned()],
+                ..AppRegistrationRequest::default()
+            },
+        )
+        .expect("app registers");
+    let no_role = fixture.token_with(&["User.Read.All"]);
+    let folders = |user: &str| format!("/v1.0/users/{user}/contactFolders");
+    let before = fixture
+        .send_as(&no_role, Method::GET, &folders(&fixture.bob_id), None)
+        .await;
+    assert_eq!(before.status, StatusCode::FORBIDDEN);
+
+    let assignment = fixture.url(&format!(
+        "/_admin/tenants/{}/apps/{WRITE_APP}/exchange-role-assignments/Application Contacts.ReadWrite",
+        fixture.tenant_id
+    ));
+    let assigned = fixture
+        .client
+        .put(&assignment)
+        .json(&json!({"user_ids": [fixture.bob_id]}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(assigned.status(), StatusCode::OK);
+    let view: Value = assigned.json().await.expect("json");
+    assert_eq!(
+        view["exchange_role_assignments"]["Application Contacts.ReadWrite"],
+        json!([fixture.bob_id])
+    );
+
+    let inside = fixture
+        .send_as(&no_role, Method::GET, &folders(&fixture.bob_id), None)
+        .await;
+    assert_eq!(inside.status, StatusCode::OK, "{:?}", inside.body);
+    let created = fixture
+        .send_as(
+            &no_role,
+            Method::POST,
+            &folders(&fixture.bob_id),
+            Some(json!({"displayName": "Company Directory"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let outside = fixture
+        .send_as(&no_role, Method::GET, &folders(&fixture.alice_upn), None)
+        .await;
+    assert_eq!(outside.status, StatusCode::FORBIDDEN);
+    assert_eq!(outside.error_code(), "ErrorAccessDenied");
+
+    // Additive: an application access policy limits the token's grant only.
+    fixture
+        .emulator
+        .state
+        .identity
+        .set_exchange_scope(fixture.tenant_id, WRITE_APP, Some(vec![]))
+        .expect("policy set");
+    let with_role = fixture.token_with(&["Contacts.ReadWrite"]);
+    let still = fixture
+        .send_as(&with_role, Method::GET, &folders(&fixture.bob_id), None)
+        .await;
+    assert_eq!(still.status, StatusCode::OK);
+
+    let unknown = fixture
+        .client
+        .put(fixture.url(&format!(
+            "/_admin/tenants/{}/apps/{WRITE_APP}/exchange-role-assignments/Application Mail.Send",
+            fixture.tenant_id
+        )))
+        .json(&json!({"user_ids": null}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let removed = fixture
+        .client
+        .delete(&assignment)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(removed.status(), StatusCode::OK);
+    let after = fixture
+        .send_as(&no_role, Method::GET, &folders(&fixture.bob_id), None)
+        .await;
+    assert_eq!(after.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -2,12 +2,12 @@
 //! option it takes, and pages follow `Prefer: odata.maxpagesize` (10 without
 //! it, at most 200).
 
-mod mailbox_support;
+mod support;
 
 use galsync_graph_emulator::EmulatorConfig;
-use mailbox_support::{start, Fixture, SOURCE_PROPERTY};
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::mailbox::{start, Fixture, SOURCE_PROPERTY};
 
 fn unlimited() -> EmulatorConfig {
     EmulatorConfig {

@@ -36,8 +36,9 @@ pub mod path;
 pub mod retry;
 pub mod stats;
 pub mod token;
+pub mod traffic;
 
-pub use client::batch::{BatchOutcome, BatchRequest, BatchResponse, MAX_BATCH_REQUESTS};
+pub use client::batch::{BatchGate, BatchOutcome, BatchRequest, BatchResponse, MAX_BATCH_REQUESTS};
 pub use client::paging::DeltaResult;
 pub use client::{GraphClient, GraphClientConfig, GraphRequest, GraphResponse, HttpOptions};
 pub use error::{ApiError, GraphError};

@@ -8,8 +8,6 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::identity::IdentityError;
-
 /// A bearer token for Graph. The value never prints.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
@@ -91,8 +89,11 @@ impl std::fmt::Display for InvalidationReason {
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// The identity platform refused or could not be reached: an
+    /// [`crate::identity::IdentityError`], boxed so that this module, which
+    /// the identity module builds on, does not depend on it.
     #[error(transparent)]
-    Identity(#[from] IdentityError),
+    Identity(Box<dyn std::error::Error + Send + Sync>),
 
     /// Any other source (e.g. the auth-broker over gRPC).
     #[error("token source failed: {message}")]

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::config::{ConfigError, ServerArgs};
-use crate::tls::TlsMaterial;
+use crate::tls::{ClientCertificate, TlsMaterial};
 
 /// Everything the bootstrap needs besides the service's own routes.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct ServeOptions {
     /// e.g. `galsync.v1.AuthBroker`.
     pub grpc_service_names: Vec<&'static str>,
     pub tls: Option<TlsMaterial>,
+    /// Whether TLS callers must present a client certificate (all services
+    /// but the scheduler's public API).
+    pub client_certificate: ClientCertificate,
     pub request_timeout: Duration,
     pub max_concurrent_calls: usize,
     pub shutdown_grace: Duration,
@@ -50,6 +53,7 @@ impl ServeOptions {
             service_name,
             grpc_service_names,
             tls,
+            client_certificate: ClientCertificate::Required,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_concurrent_calls: args.max_concurrent_calls,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
@@ -62,6 +66,7 @@ impl ServeOptions {
             service_name,
             grpc_service_names,
             tls: None,
+            client_certificate: ClientCertificate::Required,
             request_timeout: Duration::from_secs(300),
             max_concurrent_calls: 256,
             shutdown_grace: Duration::from_secs(4),
@@ -70,6 +75,13 @@ impl ServeOptions {
 
     pub fn with_tls(mut self, tls: Option<TlsMaterial>) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Accept TLS callers without a client certificate (see
+    /// [`ClientCertificate::Optional`]).
+    pub fn with_client_certificate(mut self, client_certificate: ClientCertificate) -> Self {
+        self.client_certificate = client_certificate;
         self
     }
 }
@@ -135,7 +147,7 @@ pub async fn serve(
     let tls_enabled = options.tls.is_some();
     if let Some(tls) = &options.tls {
         builder = builder
-            .tls_config(tls.server_config())
+            .tls_config(tls.server_config(options.client_certificate))
             .map_err(|error| ServeError::Config {
                 flag: "tls-key",
                 problem: format!(
@@ -154,7 +166,13 @@ pub async fn serve(
         .add_routes(routes.routes());
 
     mark_serving(&health_reporter, &options.grpc_service_names).await;
-    if tls_enabled {
+    if tls_enabled && options.client_certificate == ClientCertificate::Optional {
+        tracing::info!(
+            service = service_name,
+            addr = ?local_addr,
+            "serving gRPC over TLS: services present client certificates, API clients may present an API key instead"
+        );
+    } else if tls_enabled {
         tracing::info!(service = service_name, addr = ?local_addr, "serving gRPC with mutual TLS");
     } else {
         tracing::warn!(
@@ -360,4 +378,16 @@ pub fn peer_went_away(status: &tonic::Status) -> bool {
         status.code(),
         tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Aborted
     ) || (status.code() == tonic::Code::Unknown && status.message().contains("transport"))
+}
+
+/// The answer to a caller when `service` failed inside (its store, an
+/// encoder, a bug): the details go to the operator's log under a short
+/// incident id, and the caller gets only that id to quote — never the text,
+/// which can name tables, ids or paths.
+pub fn internal_status(service: &str, what: &str, error: &dyn std::fmt::Display) -> tonic::Status {
+    let incident = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    tracing::error!(error = %error, incident, "{service}: {what}");
+    tonic::Status::internal(format!(
+        "the {service} failed (incident {incident}; its log has the details)"
+    ))
 }

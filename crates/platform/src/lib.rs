@@ -6,12 +6,12 @@ pub mod config;
 pub mod flags;
 pub mod grpc;
 pub mod metrics;
+pub mod net;
 pub mod pki;
 pub mod private_files;
 pub mod service;
 pub mod store;
 pub mod telemetry;
-pub mod testing;
 pub mod tls;
 
 pub use access::{authorize, AllowedCallers, Refusal};

@@ -37,6 +37,18 @@ pub enum PkiError {
     },
     #[error("`{0}` is not a valid service name: use lowercase letters, digits and dashes")]
     InvalidName(String),
+    #[error(
+        "{dir} holds {present} but not {missing}: the CA of this directory's certificates \
+         cannot issue more without both. Put {missing} back (from where you keep it) to \
+         issue the missing certificates, or give a new --dir for a new CA (every service \
+         then needs the new ca.pem and a certificate of it)",
+        dir = dir.display()
+    )]
+    IncompleteCa {
+        dir: PathBuf,
+        present: &'static str,
+        missing: &'static str,
+    },
 }
 
 /// PEM certificate and private key.
@@ -189,12 +201,30 @@ pub fn init_dir(dir: &Path, extra_dns_names: &[String]) -> Result<(), PkiError> 
     })?;
     let ca_cert_path = dir.join("ca.pem");
     let ca_key_path = dir.join("ca.key");
-    let ca = if ca_cert_path.exists() && ca_key_path.exists() {
-        CertificateAuthority::load(&read_file(&ca_cert_path)?, &read_file(&ca_key_path)?)?
-    } else {
-        let ca = CertificateAuthority::generate()?;
-        ca.write(dir)?;
-        ca
+    let all_issued = SERVICE_NAMES.iter().all(|service| {
+        let files = ServiceTlsFiles::in_dir(dir, service);
+        files.cert.exists() && files.key.exists()
+    });
+    let ca = match (ca_cert_path.exists(), ca_key_path.exists()) {
+        (true, true) => {
+            CertificateAuthority::load(&read_file(&ca_cert_path)?, &read_file(&ca_key_path)?)?
+        }
+        (false, false) => {
+            let ca = CertificateAuthority::generate()?;
+            ca.write(dir)?;
+            ca
+        }
+        // The CA key kept offline, nothing to issue: nothing to do.
+        (true, false) if all_issued => return Ok(()),
+        // Never a new CA over half of an old one: the certificates already
+        // issued would stop verifying.
+        (cert, _) => {
+            return Err(PkiError::IncompleteCa {
+                dir: dir.to_owned(),
+                present: if cert { "ca.pem" } else { "ca.key" },
+                missing: if cert { "ca.key" } else { "ca.pem" },
+            })
+        }
     };
     for service in SERVICE_NAMES {
         issue_missing(&ca, dir, service, extra_dns_names)?;
@@ -296,6 +326,29 @@ mod tests {
             ca.issue("Bad Name", &[]),
             Err(PkiError::InvalidName(_))
         ));
+    }
+
+    #[test]
+    fn a_directory_without_its_ca_key_is_never_given_a_new_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        init_dir(dir.path(), &[]).unwrap();
+        let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+        std::fs::remove_file(dir.path().join("ca.key")).unwrap();
+        // The CA key offline and nothing to issue: fine, nothing changes.
+        init_dir(dir.path(), &[]).unwrap();
+        // A certificate to issue without the key: refused, naming the file.
+        std::fs::remove_file(dir.path().join("contact-writer.pem")).unwrap();
+        let error = init_dir(dir.path(), &[]).unwrap_err().to_string();
+        assert!(
+            error.contains("not ca.key") && error.contains("Put ca.key back"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(),
+            ca_pem,
+            "ca.pem is untouched"
+        );
+        assert!(!dir.path().join("ca.key").exists());
     }
 
     #[test]

@@ -40,27 +40,25 @@ pub fn init(service_name: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, 
         )
     })?;
 
-    let mut tracer_provider = None;
-    let otel_layer = match &args.otlp_endpoint {
-        Some(endpoint) => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()
-                .map_err(|error| ConfigError::new("otlp-endpoint", error.to_string()))?;
-            let resource = opentelemetry_sdk::Resource::builder()
-                .with_service_name(service_name.to_owned())
-                .build();
-            let provider = SdkTracerProvider::builder()
-                .with_resource(resource)
-                .with_batch_exporter(exporter)
-                .build();
-            let tracer = provider.tracer(service_name.to_owned());
-            tracer_provider = Some(provider);
-            Some(tracing_opentelemetry::layer().with_tracer(tracer))
-        }
-        None => None,
-    };
+    // Spans always carry a trace context (so a run's trace id reaches every
+    // service and Graph's client-request-id); they are exported only when
+    // an OTLP endpoint is configured.
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
+    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(endpoint) = &args.otlp_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()
+            .map_err(|error| ConfigError::new("otlp-endpoint", error.to_string()))?;
+        provider = provider.with_batch_exporter(exporter);
+    }
+    let provider = provider.build();
+    let tracer = provider.tracer(service_name.to_owned());
+    let tracer_provider = Some(provider);
+    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let fmt_layer = match args.log_format {
@@ -83,6 +81,59 @@ pub fn init(service_name: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, 
         });
     }
     Ok(TelemetryGuard { tracer_provider })
+}
+
+/// A channel whose calls carry the current span's trace context.
+pub type Traced = tonic::service::interceptor::InterceptedService<
+    tonic::transport::Channel,
+    TraceContextInterceptor,
+>;
+
+/// `channel`, with every call carrying the current span's trace context.
+pub fn traced(channel: tonic::transport::Channel) -> Traced {
+    tonic::service::interceptor::InterceptedService::new(channel, TraceContextInterceptor)
+}
+
+/// The trace of run `run_id`: its trace id is the run id's 16 bytes, so
+/// every service can join it from the run id alone (the writer from its
+/// work item, the scheduler again after adopting the run) and an operator
+/// finds it from `galsync run show`. An empty context for an id that is not
+/// a UUID.
+pub fn run_context(run_id: &str) -> opentelemetry::Context {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    let Ok(run) = uuid::Uuid::parse_str(run_id) else {
+        return opentelemetry::Context::new();
+    };
+    let bytes = run.as_bytes();
+    let mut span_bytes = [0u8; 8];
+    span_bytes.copy_from_slice(&bytes[8..]);
+    span_bytes[0] |= 1; // never the invalid all-zero span id
+    let span_context = SpanContext::new(
+        TraceId::from_bytes(*bytes),
+        SpanId::from_bytes(span_bytes),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    opentelemetry::Context::new().with_remote_span_context(span_context)
+}
+
+/// The trace id of run `run_id` in the W3C form (32 lowercase hex digits),
+/// or empty for an id that is not a UUID.
+pub fn run_trace_id(run_id: &str) -> String {
+    uuid::Uuid::parse_str(run_id)
+        .map(|run| run.simple().to_string())
+        .unwrap_or_default()
+}
+
+/// A span for work on run `run_id`, joined to the run's trace.
+pub fn run_span(name: &'static str, run_id: &str) -> tracing::Span {
+    let span = tracing::info_span!("run_work", otel.name = name, run = %run_id);
+    // Fails only for a disabled span, which has nothing to join.
+    let _ = span.set_parent(run_context(run_id));
+    span
 }
 
 /// Writes the current span's trace context into outgoing gRPC metadata.
@@ -168,5 +219,31 @@ mod tests {
             extracted.span().span_context().trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
+    }
+}
+
+#[cfg(test)]
+mod run_trace_tests {
+    use opentelemetry::trace::TraceContextExt;
+
+    #[test]
+    fn a_runs_trace_id_is_its_id() {
+        let run_id = "3f1c2a9e-8b7d-4c6e-9a0b-1d2e3f405162";
+        let context = super::run_context(run_id);
+        let span = context.span();
+        let span_context = span.span_context();
+        assert!(span_context.is_valid());
+        assert_eq!(
+            span_context.trace_id().to_string(),
+            "3f1c2a9e8b7d4c6e9a0b1d2e3f405162"
+        );
+        assert_eq!(
+            super::run_trace_id(run_id),
+            "3f1c2a9e8b7d4c6e9a0b1d2e3f405162"
+        );
+        assert!(!super::run_context("not a uuid")
+            .span()
+            .span_context()
+            .is_valid());
     }
 }

@@ -58,16 +58,19 @@ impl TlsMaterial {
         Self::load(&files.cert, &files.key, &files.ca)
     }
 
-    /// Server side: present our certificate and require a client certificate
-    /// signed by the CA.
-    pub fn server_config(&self) -> ServerTlsConfig {
+    /// Server side: present our certificate and check a client certificate
+    /// against the CA — required, or (for the scheduler's public API, where
+    /// an integrator authenticates with an API key) optional: a caller
+    /// without one is [`CallerIdentity::Unidentified`], and every handler
+    /// that needs a service identity refuses it.
+    pub fn server_config(&self, client_certificate: ClientCertificate) -> ServerTlsConfig {
         ServerTlsConfig::new()
             .identity(Identity::from_pem(
                 &self.certificate_pem,
                 &self.private_key_pem,
             ))
             .client_ca_root(Certificate::from_pem(&self.ca_pem))
-            .client_auth_optional(false)
+            .client_auth_optional(client_certificate == ClientCertificate::Optional)
     }
 
     /// Client side: trust only the CA, present our certificate, and check the
@@ -81,6 +84,25 @@ impl TlsMaterial {
             ))
             .domain_name(server_name)
     }
+}
+
+/// Whether a TLS server insists on a client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientCertificate {
+    /// Mutual TLS: the handshake fails without a certificate of our CA.
+    #[default]
+    Required,
+    /// Server-authenticated TLS for callers without one (API keys); one that
+    /// is presented must still chain to our CA.
+    Optional,
+}
+
+/// Server-authenticated TLS for a caller that holds no certificate of our
+/// CA (an integrator with an API key): trust only `ca_pem`, present nothing.
+pub fn server_only_client_config(ca_pem: &[u8], server_name: &str) -> ClientTlsConfig {
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca_pem))
+        .domain_name(server_name)
 }
 
 /// What a PEM file given by a TLS flag must hold.
@@ -204,6 +226,16 @@ fn plaintext_caller(remote_address: Option<std::net::SocketAddr>) -> CallerIdent
     }
 }
 
+/// A lazy channel to a galsync peer at `url`, checking its certificate
+/// against the URL's host (see [`server_name`]) when `tls` is given. The one
+/// rule every service uses for its peers.
+pub fn peer_channel(
+    url: &str,
+    tls: Option<&TlsMaterial>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    channel(url, tls, &server_name(url))
+}
+
 /// A gRPC channel to another galsync service: mTLS when `tls` is given
 /// (checking the server's name), plaintext otherwise. Connects lazily, so a
 /// service can start before the services it calls.
@@ -212,14 +244,55 @@ pub fn channel(
     tls: Option<&TlsMaterial>,
     server_name: &str,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    channel_with(url, tls.map(|material| material.client_config(server_name)))
+}
+
+/// A lazy gRPC channel with the given client TLS configuration (plaintext
+/// when `None`).
+pub fn channel_with(
+    url: &str,
+    tls: Option<ClientTlsConfig>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(std::time::Duration::from_secs(10))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(std::time::Duration::from_secs(30));
-    if let Some(material) = tls {
-        endpoint = endpoint.tls_config(material.client_config(server_name))?;
+    if let Some(config) = tls {
+        endpoint = endpoint.tls_config(config)?;
     }
     Ok(endpoint.connect_lazy())
+}
+
+/// The name a peer's certificate must hold: the URL's host (galsync's PKI
+/// issues certificates for localhost, loopback addresses and extra names).
+pub fn server_name(url: &str) -> String {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = without_scheme.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|character| character.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod server_name_tests {
+    #[test]
+    fn the_server_name_is_the_urls_host() {
+        assert_eq!(
+            super::server_name("https://broker.internal:50051"),
+            "broker.internal"
+        );
+        assert_eq!(super::server_name("https://localhost:50051/"), "localhost");
+        assert_eq!(super::server_name("http://127.0.0.1:50052"), "127.0.0.1");
+        assert_eq!(super::server_name("https://[::1]:50052"), "::1");
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use galsync_platform::grpc::{serve, ServeOptions};
 use galsync_platform::pki::CertificateAuthority;
-use galsync_platform::testing::{health_status, reflected_services, reflected_services_v1alpha};
 use galsync_platform::{caller_identity, TlsMaterial};
 use galsync_proto::v1;
 use galsync_proto::v1::work_queue_client::WorkQueueClient;
 use galsync_proto::v1::work_queue_server::{WorkQueue, WorkQueueServer};
+use galsync_testkit::harness::{health_status, reflected_services, reflected_services_v1alpha};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};

@@ -57,7 +57,7 @@ async fn sqlite_file_is_created_migrated_and_kept_across_reopen() {
 #[tokio::test]
 async fn postgres_is_migrated_and_usable() {
     let Some(dsn) =
-        galsync_platform::testing::fresh_postgres_dsn("postgres_is_migrated_and_usable").await
+        galsync_testkit::harness::fresh_postgres_dsn("postgres_is_migrated_and_usable").await
     else {
         return;
     };

@@ -43,7 +43,7 @@ pub fn fresh_pki() -> (TempDir, PathBuf) {
 pub enum BrokerStore {
     /// `auth-broker.db` in the broker's data directory.
     Sqlite,
-    /// A PostgreSQL DSN, e.g. from `galsync_platform::testing::fresh_postgres_dsn`.
+    /// A PostgreSQL DSN, e.g. from `crate::harness::fresh_postgres_dsn`.
     Postgres(String),
 }
 
@@ -87,7 +87,7 @@ impl TestBroker {
         config.server.tls_cert = Some(server_files.cert);
         config.server.tls_key = Some(server_files.key);
         config.server.tls_ca = Some(server_files.ca);
-        let consent_port = galsync_platform::testing::free_port();
+        let consent_port = crate::harness::free_port();
         config.consent_listen = SocketAddr::from((Ipv4Addr::LOCALHOST, consent_port));
         configure(&mut config);
         let consent_addr = config.consent_listen;

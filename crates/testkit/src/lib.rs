@@ -19,6 +19,7 @@
 //! that cannot set up its tenant has nothing to assert.
 
 mod broker;
+pub mod harness;
 mod sealed;
 
 pub use broker::{fresh_pki, BrokerStore, TestBroker};
@@ -80,7 +81,7 @@ pub struct TenantApp {
     pub display_name: String,
     /// Application permissions, e.g. `User.Read.All`.
     pub requested_roles: Vec<String>,
-    /// Delegated permissions (consent-token mode).
+    /// Delegated permissions; galsync runs app-only, so its apps ask for none.
     pub requested_scopes: Vec<String>,
     /// Where Entra may redirect after admin consent, e.g. the broker's
     /// `http://{consent_addr}/consent/callback`.
@@ -260,4 +261,68 @@ pub async fn register_with_broker(
         pem: exported.pem,
         cer_der: exported.cer_der,
     })
+}
+
+/// The administrator's click on the admin-consent link: the emulator is told
+/// to approve for `tenant_id`'s app `client_id`, and the link is followed as
+/// a browser would, to the broker's callback page, which must answer 200.
+pub async fn approve_consent_in_browser(
+    emulator: &Emulator,
+    tenant_id: Uuid,
+    client_id: &str,
+    consent_url: &str,
+) {
+    emulator
+        .state
+        .identity
+        .set_consent_decision(
+            tenant_id,
+            client_id,
+            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+        )
+        .unwrap_or_else(|error| panic!("failed to set the consent decision: {error}"));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .expect("an HTTP client");
+    let landing = browser
+        .get(consent_url)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("the consent link {consent_url} failed: {error}"));
+    let status = landing.status();
+    let page = landing.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "the broker's consent callback page: {page}");
+}
+
+/// Polls the scheduler until run `run_id` is no longer queued, reading or
+/// writing, for at most `limit`; returns the run.
+pub async fn wait_for_run_end(
+    scheduler: &mut galsync_proto::v1::scheduler_client::SchedulerClient<Channel>,
+    run_id: &str,
+    limit: std::time::Duration,
+) -> v1::Run {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let run = scheduler
+            .get_run(v1::GetRunRequest {
+                run_id: run_id.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("GetRun {run_id}: {status:?}"))
+            .into_inner();
+        let running = [
+            v1::RunState::Queued as i32,
+            v1::RunState::Reading as i32,
+            v1::RunState::Writing as i32,
+        ];
+        if !running.contains(&run.state) {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {run_id} did not end within {limit:?}: {run:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
 }

@@ -1,5 +1,7 @@
-//! The broker's domain: tenants and apps, certificates, secrets, and token
-//! issuance under the purpose policy, every step audited.
+//! The broker's domain: its parts, tenants and apps; the use cases are
+//! beside it (`credentials`: certificates and secrets, `issuance`: Graph
+//! tokens under the purpose policy, `provision`, `connection`, `consent`),
+//! every step audited.
 
 use std::sync::Arc;
 
@@ -8,13 +10,12 @@ use galsync_graph::AccessToken;
 use galsync_platform::CallerIdentity;
 
 use crate::audit::Auditor;
-use crate::certificates::{self, CertificateMaterial};
 use crate::clock::Clock;
 use crate::error::BrokerError;
 use crate::policy::{Policy, Purpose};
 use crate::seal::MasterKey;
-use crate::store::{AppRow, BrokerStore, CertificateRow, TenantRow};
-use crate::tokens::{self, TokenService, STATE_ACTIVE, STATE_PENDING};
+use crate::store::{AppRow, BrokerStore, TenantRow};
+use crate::tokens::TokenService;
 
 /// Settings the domain needs from the configuration.
 #[derive(Debug, Clone)]
@@ -23,13 +24,15 @@ pub struct BrokerSettings {
     pub default_graph_base_url: String,
     pub consent_redirect_uri: String,
     pub cert_renewal_days: u32,
+    /// The public client of the administrator's provisioning sign-in.
+    pub admin_signin_client_id: String,
 }
 
 /// An app registration as a caller describes it.
 #[derive(Debug, Clone)]
 pub struct AppSpec {
     pub client_id: String,
-    /// `certificate`, `client-secret` or `consent-token`.
+    /// `certificate` or `client-secret`.
     pub auth_mode: String,
     pub purposes: Vec<Purpose>,
 }
@@ -142,13 +145,16 @@ impl Broker {
         let mut covered: Vec<Purpose> = Vec::new();
         for app in &spec.apps {
             let client_id = validate_guid("apps.client_id", &app.client_id, CLIENT_ID_HELP)?;
-            if !matches!(
-                app.auth_mode.as_str(),
-                "certificate" | "client-secret" | "consent-token"
-            ) {
+            if app.auth_mode == crate::removed_mode::CONSENT_TOKEN_MODE {
                 return Err(BrokerError::invalid(
                     "apps.auth_mode",
-                    "use certificate (recommended), client-secret or consent-token",
+                    CONSENT_TOKEN_MODE_REMOVED,
+                ));
+            }
+            if !matches!(app.auth_mode.as_str(), "certificate" | "client-secret") {
+                return Err(BrokerError::invalid(
+                    "apps.auth_mode",
+                    "use certificate (recommended) or client-secret",
                 ));
             }
             if app.purposes.is_empty() {
@@ -178,8 +184,6 @@ impl Broker {
                 purposes: purposes.join(","),
                 sealed_client_secret: None,
                 client_secret_expires_at: None,
-                sealed_refresh_token: None,
-                refresh_token_used_at: None,
             });
         }
         let tenant = TenantRow {
@@ -213,11 +217,10 @@ impl Broker {
 
     pub async fn tenant(&self, tenant_id: &str) -> Result<TenantRow, BrokerError> {
         let tenant_id = validate_guid("tenant_id", tenant_id, TENANT_ID_HELP)?;
-        self.store.get_tenant(&tenant_id).await?.ok_or_else(|| {
-            BrokerError::NotFound(format!(
-                "tenant {tenant_id} is not registered: register it first"
-            ))
-        })
+        self.store
+            .get_tenant(&tenant_id)
+            .await?
+            .ok_or_else(|| not_registered(&tenant_id))
     }
 
     pub async fn apps(&self, tenant_id: &str) -> Result<Vec<AppRow>, BrokerError> {
@@ -265,410 +268,24 @@ impl Broker {
                 ))
             })
     }
-
-    pub async fn generate_certificate(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        client_id: &str,
-        key_bits: u32,
-        validity_days: u32,
-    ) -> Result<CertificateRow, BrokerError> {
-        self.require_admin(caller)?;
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app(&tenant.tenant_id, client_id).await?;
-        let key_bits = if key_bits == 0 {
-            certificates::DEFAULT_KEY_BITS
-        } else {
-            key_bits
-        };
-        let validity_days = if validity_days == 0 {
-            certificates::DEFAULT_VALIDITY_DAYS
-        } else {
-            validity_days
-        };
-        let now = self.clock.now();
-        let subject_tenant = tenant.tenant_id.clone();
-        // RSA key generation takes seconds at 4096 bits: keep it off the runtime.
-        let material = tokio::task::spawn_blocking(move || {
-            certificates::generate(&subject_tenant, key_bits, validity_days, now)
-        })
-        .await
-        .map_err(|error| {
-            BrokerError::Internal(format!("certificate generation stopped: {error}"))
-        })??;
-        let row = self.store_certificate(&app, material).await?;
-        self.audit
-            .record(
-                "certificate.generated",
-                caller,
-                &tenant.tenant_id,
-                None,
-                &format!(
-                    "thumbprint {} for app {}",
-                    row.thumbprint_sha1, app.client_id
-                ),
-                None,
-            )
-            .await?;
-        Ok(row)
-    }
-
-    pub async fn import_certificate(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        client_id: &str,
-        material: CertificateMaterial,
-    ) -> Result<CertificateRow, BrokerError> {
-        self.require_admin(caller)?;
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app(&tenant.tenant_id, client_id).await?;
-        if material.not_after <= self.clock.now() {
-            return Err(BrokerError::invalid(
-                "certificate",
-                format!(
-                    "it expired on {}; import a current one",
-                    material.not_after.format("%Y-%m-%d")
-                ),
-            ));
-        }
-        let row = self.store_certificate(&app, material).await?;
-        self.audit
-            .record(
-                "certificate.imported",
-                caller,
-                &tenant.tenant_id,
-                None,
-                &format!(
-                    "thumbprint {} for app {}",
-                    row.thumbprint_sha1, app.client_id
-                ),
-                None,
-            )
-            .await?;
-        Ok(row)
-    }
-
-    /// Seals the key and stores the certificate as pending registration: it
-    /// becomes active when Entra first accepts it.
-    async fn store_certificate(
-        &self,
-        app: &AppRow,
-        material: CertificateMaterial,
-    ) -> Result<CertificateRow, BrokerError> {
-        let certificate_id = uuid::Uuid::new_v4().to_string();
-        let sealed_private_key = self.master_key.seal(
-            &tokens::certificate_context(&certificate_id),
-            &material.private_key_pkcs8,
-        );
-        let row = CertificateRow {
-            certificate_id,
-            tenant_id: app.tenant_id.clone(),
-            client_id: app.client_id.clone(),
-            der: material.der,
-            sealed_private_key,
-            subject: material.subject,
-            thumbprint_sha1: material.thumbprint_sha1,
-            thumbprint_sha256: material.thumbprint_sha256,
-            not_before: material.not_before.timestamp_millis(),
-            not_after: material.not_after.timestamp_millis(),
-            key_bits: i64::from(material.key_bits),
-            state: STATE_PENDING.to_owned(),
-            created_at: self.clock.now_millis(),
-            last_probe_at: None,
-        };
-        self.store.insert_certificate(&row).await?;
-        Ok(row)
-    }
-
-    pub async fn certificate(&self, certificate_id: &str) -> Result<CertificateRow, BrokerError> {
-        self.store
-            .get_certificate(certificate_id.trim())
-            .await?
-            .ok_or_else(|| {
-                BrokerError::NotFound(format!("certificate {certificate_id} does not exist"))
-            })
-    }
-
-    pub async fn certificates(
-        &self,
-        tenant_id: &str,
-        client_id: &str,
-    ) -> Result<Vec<CertificateRow>, BrokerError> {
-        let tenant = self.tenant(tenant_id).await?;
-        let client_filter = if client_id.trim().is_empty() {
-            None
-        } else {
-            Some(client_id.trim())
-        };
-        Ok(self
-            .store
-            .list_certificates(&tenant.tenant_id, client_filter)
-            .await?)
-    }
-
-    /// Whether a certificate is within the renewal window.
-    /// A client secret expiring within the renewal window (`--cert-renewal-days`).
-    pub fn secret_expiring_soon(&self, expires_at_millis: i64) -> bool {
-        let window = chrono::Duration::days(i64::from(self.settings.cert_renewal_days));
-        millis_to_time(expires_at_millis) - self.clock.now() <= window
-    }
-
-    pub fn expiring_soon(&self, certificate: &CertificateRow) -> bool {
-        let window = chrono::Duration::days(i64::from(self.settings.cert_renewal_days));
-        millis_to_time(certificate.not_after) - self.clock.now() <= window
-    }
-
-    /// Makes replacement certificates for active certificates inside the
-    /// renewal window that have no pending replacement yet. Returns the new ones.
-    pub async fn renew_due_certificates(&self) -> Result<Vec<CertificateRow>, BrokerError> {
-        let system = CallerIdentity::Service("auth-broker".to_owned());
-        let mut created = Vec::new();
-        for tenant in self.store.list_tenants().await? {
-            for app in self.store.list_apps(&tenant.tenant_id).await? {
-                if app.auth_mode != "certificate" {
-                    continue;
-                }
-                let certificates = self
-                    .store
-                    .list_certificates(&tenant.tenant_id, Some(&app.client_id))
-                    .await?;
-                let Some(active) = certificates
-                    .iter()
-                    .find(|certificate| certificate.state == STATE_ACTIVE)
-                else {
-                    continue;
-                };
-                let has_replacement = certificates.iter().any(|certificate| {
-                    certificate.state == STATE_PENDING && certificate.created_at > active.created_at
-                });
-                if has_replacement || !self.expiring_soon(active) {
-                    continue;
-                }
-                let now = self.clock.now();
-                let subject_tenant = tenant.tenant_id.clone();
-                let key_bits = active.key_bits as u32;
-                let material = tokio::task::spawn_blocking(move || {
-                    certificates::generate(
-                        &subject_tenant,
-                        key_bits,
-                        certificates::DEFAULT_VALIDITY_DAYS,
-                        now,
-                    )
-                })
-                .await
-                .map_err(|error| {
-                    BrokerError::Internal(format!("certificate generation stopped: {error}"))
-                })??;
-                let row = self.store_certificate(&app, material).await?;
-                tracing::warn!(
-                    tenant = %tenant.tenant_id,
-                    client_id = %app.client_id,
-                    expiring_thumbprint = %active.thumbprint_sha1,
-                    new_thumbprint = %row.thumbprint_sha1,
-                    "certificate expires soon: made a replacement; upload its .cer to the app registration"
-                );
-                self.audit
-                    .record(
-                        "certificate.renewal_created",
-                        &system,
-                        &tenant.tenant_id,
-                        None,
-                        &format!(
-                            "replacement {} for expiring {}",
-                            row.thumbprint_sha1, active.thumbprint_sha1
-                        ),
-                        None,
-                    )
-                    .await?;
-                created.push(row);
-            }
-        }
-        Ok(created)
-    }
-
-    pub async fn set_client_secret(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        client_id: &str,
-        secret: &str,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<AppRow, BrokerError> {
-        self.require_admin(caller)?;
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app(&tenant.tenant_id, client_id).await?;
-        if secret.trim().is_empty() {
-            return Err(BrokerError::invalid(
-                "secret",
-                "is empty; paste the secret's Value, not its ID",
-            ));
-        }
-        let sealed = self
-            .master_key
-            .seal(&tokens::secret_context(&app), secret.as_bytes());
-        self.store
-            .set_client_secret(
-                &app.tenant_id,
-                &app.client_id,
-                &sealed,
-                expires_at.map(|at| at.timestamp_millis()),
-            )
-            .await?;
-        self.tokens.invalidate(&app.tenant_id, &app.client_id).await;
-        self.audit
-            .record(
-                "secret.set",
-                caller,
-                &tenant.tenant_id,
-                None,
-                &format!("app {}", app.client_id),
-                None,
-            )
-            .await?;
-        self.app(&tenant.tenant_id, &app.client_id).await
-    }
-
-    /// Issues a token for `purpose` if the caller is allowed it. Refusals and
-    /// issuances are both audited.
-    pub async fn graph_token(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        purpose: Option<Purpose>,
-    ) -> Result<IssuedToken, BrokerError> {
-        let Some(purpose) = purpose else {
-            return Err(BrokerError::invalid(
-                "purpose",
-                "use TOKEN_PURPOSE_DIRECTORY or TOKEN_PURPOSE_CONTACTS",
-            ));
-        };
-        if !self.policy.may_get_token(caller, purpose) {
-            self.count("galsync_broker_tokens_denied_total");
-            self.audit
-                .record(
-                    "token.denied",
-                    caller,
-                    tenant_id,
-                    Some(purpose),
-                    "caller not allowed this purpose",
-                    None,
-                )
-                .await?;
-            return Err(BrokerError::PermissionDenied(format!(
-                "{caller} may not call galsync.v1.AuthBroker/GetGraphToken for {purpose} tokens; only --allow-purpose identities may"
-            )));
-        }
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app_for_purpose(&tenant.tenant_id, purpose).await?;
-        let result = self.tokens.token(&tenant, &app).await;
-        let (token, notes) = match result {
-            Ok(issued) => issued,
-            Err(error) => {
-                self.count("galsync_broker_tokens_failed_total");
-                self.audit
-                    .record(
-                        "token.failed",
-                        caller,
-                        &tenant.tenant_id,
-                        Some(purpose),
-                        &error.to_string(),
-                        None,
-                    )
-                    .await?;
-                return Err(error);
-            }
-        };
-        self.audit_promotion(caller, &tenant.tenant_id, Some(purpose), &notes)
-            .await?;
-        self.count("galsync_broker_tokens_issued_total");
-        let detail = format!(
-            "app {}{}",
-            app.client_id,
-            if notes.cached { " (cached)" } else { "" }
-        );
-        self.audit
-            .record(
-                "token.issued",
-                caller,
-                &tenant.tenant_id,
-                Some(purpose),
-                &detail,
-                Some(token.expires_at),
-            )
-            .await?;
-        Ok(IssuedToken {
-            token,
-            graph_base_url: tenant.graph_base_url.clone(),
-        })
-    }
-
-    /// Audits a certificate that Entra accepted for the first time.
-    pub(crate) async fn audit_promotion(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        purpose: Option<Purpose>,
-        notes: &tokens::AcquireNotes,
-    ) -> Result<(), BrokerError> {
-        let Some(certificate_id) = &notes.promoted_certificate else {
-            return Ok(());
-        };
-        self.audit
-            .record(
-                "certificate.activated",
-                caller,
-                tenant_id,
-                purpose,
-                &format!("certificate {certificate_id} accepted by entra"),
-                None,
-            )
-            .await
-    }
-
-    pub async fn invalidate_token(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        purpose: Option<Purpose>,
-        reason: &str,
-    ) -> Result<bool, BrokerError> {
-        let Some(purpose) = purpose else {
-            return Err(BrokerError::invalid(
-                "purpose",
-                "use TOKEN_PURPOSE_DIRECTORY or TOKEN_PURPOSE_CONTACTS",
-            ));
-        };
-        if !self.policy.may_get_token(caller, purpose) && !self.policy.may_administer(caller) {
-            return Err(BrokerError::PermissionDenied(format!(
-                "{caller} may not invalidate {purpose} tokens"
-            )));
-        }
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app_for_purpose(&tenant.tenant_id, purpose).await?;
-        let invalidated = self
-            .tokens
-            .invalidate(&tenant.tenant_id, &app.client_id)
-            .await;
-        let reason_text: String = reason.chars().take(300).collect();
-        self.audit
-            .record(
-                "token.invalidated",
-                caller,
-                &tenant.tenant_id,
-                Some(purpose),
-                &reason_text,
-                None,
-            )
-            .await?;
-        Ok(invalidated)
-    }
 }
 
-const TENANT_ID_HELP: &str = "must be the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47; \
+/// The answer for a tenant the broker does not hold: never registered, or removed.
+pub(crate) fn not_registered(tenant_id: &str) -> BrokerError {
+    BrokerError::NotFound(format!(
+        "tenant {tenant_id} is not registered: register it first"
+    ))
+}
+
+/// Why a new app cannot be in consent-token mode (see [`crate::removed_mode`]).
+pub const CONSENT_TOKEN_MODE_REMOVED: &str =
+    "consent-token mode was removed: a delegated token reaches only the signed-in account's own \
+     contacts, never every target mailbox; use certificate (recommended) or client-secret, with \
+     Microsoft Graph application permissions granted by admin consent";
+
+pub(crate) const TENANT_ID_HELP: &str = "must be the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47; \
      find it in the Microsoft Entra admin center under Overview > Tenant ID (a domain name like contoso.onmicrosoft.com is not accepted)";
-const CLIENT_ID_HELP: &str =
+pub(crate) const CLIENT_ID_HELP: &str =
     "must be the Application (client) ID GUID from the app registration's Overview page";
 
 /// Parses a GUID field, or explains where to find the right value.
@@ -683,7 +300,11 @@ pub fn validate_guid(field: &'static str, value: &str, help: &str) -> Result<Str
     }
 }
 
-fn non_empty_url(field: &'static str, value: &str, default: &str) -> Result<String, BrokerError> {
+pub(crate) fn non_empty_url(
+    field: &'static str,
+    value: &str,
+    default: &str,
+) -> Result<String, BrokerError> {
     let chosen = if value.trim().is_empty() {
         default
     } else {

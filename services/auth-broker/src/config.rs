@@ -88,6 +88,18 @@ pub struct Config {
         value_parser = galsync_platform::flags::http_url
     )]
     pub default_graph_base_url: String,
+
+    /// The public client an administrator signs in with for `galsync tenant
+    /// provision` (device code, delegated, no secret). Default: Microsoft's
+    /// first-party "Microsoft Graph Command Line Tools", the client
+    /// Microsoft Graph PowerShell's Connect-MgGraph uses; organisations that
+    /// block it give the client id of their own public client app here.
+    #[arg(
+        long,
+        env = "GALSYNC_ADMIN_SIGNIN_CLIENT_ID",
+        default_value = crate::provision::MICROSOFT_GRAPH_CLI_CLIENT_ID
+    )]
+    pub admin_signin_client_id: String,
 }
 
 impl Config {

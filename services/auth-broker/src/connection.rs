@@ -64,6 +64,15 @@ impl Broker {
             let purpose_names: Vec<&str> =
                 purposes.iter().map(|purpose| purpose.as_str()).collect();
             let label = purpose_names.join("+");
+            if let Some(refusal) = self.removed_mode_refusal(&tenant, &app).await? {
+                checks.push(ConnectionCheck::failed(
+                    format!("token:{label}"),
+                    refusal.reason,
+                    refusal.fix,
+                    "",
+                ));
+                continue;
+            }
             // A fresh token, so the check sees the permissions granted right now.
             let token = match self.tokens.acquire(&tenant, &app).await {
                 Ok((token, notes)) => {
@@ -83,19 +92,30 @@ impl Broker {
             };
             // After the token request, which activates a newly uploaded certificate.
             self.check_certificates(&app, &label, &mut checks).await?;
+            let probe_mailbox = probe_mailbox.trim();
+            let mailbox_check =
+                if purposes.contains(&Purpose::Contacts) && !probe_mailbox.is_empty() {
+                    Some(self.probe_mailbox(&tenant, probe_mailbox, &token).await)
+                } else {
+                    None
+                };
             for purpose in &purposes {
-                checks.push(permission_check(*purpose, &token));
+                let check = permission_check(*purpose, &token);
+                if *purpose == Purpose::Contacts && !check.ok {
+                    checks.push(exchange_rbac_check(
+                        check,
+                        probe_mailbox,
+                        mailbox_check.as_ref(),
+                    ));
+                } else {
+                    checks.push(check);
+                }
             }
             if purposes.contains(&Purpose::Directory) {
                 let url = format!("{}/v1.0/users?$top=1&$select=id", tenant.graph_base_url);
                 checks.push(self.probe("graph:users", &url, &token, "read users").await);
             }
-            if purposes.contains(&Purpose::Contacts) && !probe_mailbox.trim().is_empty() {
-                checks.push(
-                    self.probe_mailbox(&tenant, probe_mailbox.trim(), &token)
-                        .await,
-                );
-            }
+            checks.extend(mailbox_check);
         }
         let failures = checks.iter().filter(|check| !check.ok).count();
         self.audit
@@ -154,10 +174,24 @@ impl Broker {
                     "",
                 ));
             } else if self.expiring_soon(&certificate) && certificate.state == "active" {
+                let fix = if self
+                    .store
+                    .upload_rotated_certificates(&app.tenant_id)
+                    .await?
+                {
+                    "galsync adds its replacement to the app registration itself (addKey) before \
+                     then; `galsync cert rotate` does it now, and its output says if the upload failed"
+                } else {
+                    "upload the replacement certificate galsync made (galsync cert list) before then, \
+                     or let galsync upload it: galsync tenant update --upload-rotated-certificates on"
+                };
                 checks.push(ConnectionCheck::failed(
                     name,
-                    format!("expires on {}", millis_to_time(certificate.not_after).format("%Y-%m-%d")),
-                    "upload the replacement certificate galsync made (galsync cert list) before then",
+                    format!(
+                        "expires on {}",
+                        millis_to_time(certificate.not_after).format("%Y-%m-%d")
+                    ),
+                    fix,
                     "",
                 ));
             }
@@ -351,4 +385,38 @@ fn permission_check(purpose: Purpose, token: &AccessToken) -> ConnectionCheck {
         ),
         "",
     )
+}
+
+/// The contacts permission when the token lacks it: Exchange RBAC for
+/// Applications grants it per mailbox and never in the token
+/// (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>),
+/// so the probe mailbox decides. Passed when Exchange let the app into it;
+/// otherwise the token check's failure, with the Exchange way named too.
+fn exchange_rbac_check(
+    token_check: ConnectionCheck,
+    probe_mailbox: &str,
+    mailbox_check: Option<&ConnectionCheck>,
+) -> ConnectionCheck {
+    if let Some(mailbox) = mailbox_check.filter(|check| check.ok) {
+        return ConnectionCheck::passed(
+            token_check.name,
+            format!(
+                "Contacts.ReadWrite is not in the token, but Exchange let the app into {probe_mailbox} \
+                 (an RBAC for Applications role assignment): every target mailbox must be in its \
+                 scope ({})",
+                mailbox.detail
+            ),
+        );
+    }
+    let how_to_check = if probe_mailbox.is_empty() {
+        "; if Exchange grants it per mailbox (RBAC for Applications, galsync-exchange.ps1), \
+         run Test Connection with a target mailbox (--mailbox) to check that grant"
+    } else {
+        ", or assign the app the Exchange role \"Application Contacts.ReadWrite\" over the \
+         target mailboxes (galsync-exchange.ps1 from tenant provision --manual --target-group)"
+    };
+    ConnectionCheck {
+        fix: format!("{}{how_to_check}", token_check.fix),
+        ..token_check
+    }
 }

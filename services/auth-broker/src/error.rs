@@ -1,5 +1,6 @@
 //! The broker's errors and their one mapping to gRPC status codes.
 
+use galsync_platform::grpc::internal_status;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,7 @@ pub enum BrokerError {
     #[error("{0}")]
     Unavailable(String),
     #[error("store error: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[source] sqlx::Error),
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
     #[error("internal error: {0}")]
@@ -77,18 +78,26 @@ pub fn status_from_broker_error(error: BrokerError) -> Status {
             Status::failed_precondition(message)
         }
         BrokerError::Unavailable(message) => Status::unavailable(message),
-        BrokerError::Store(source) => {
-            tracing::error!(error = %source, "auth-broker store failed");
-            Status::internal("the auth-broker store failed; see its log")
-        }
+        BrokerError::Store(source) => internal_status("auth-broker", "store failed", &source),
+        // The seal's messages name the master key and the fix, never a secret.
         BrokerError::Seal(source) => {
             tracing::error!(error = %source, "a sealed secret could not be opened");
             Status::internal(source.to_string())
         }
+        // Internal text (key handling, encoders, ids) is for the operator's
+        // log; the caller gets an incident id to quote.
         BrokerError::Internal(message) => {
-            tracing::error!(error = %message, "auth-broker internal error");
-            Status::internal(message)
+            internal_status("auth-broker", "internal error", &message)
         }
+    }
+}
+
+/// Every store error that becomes a service error is counted
+/// (`galsync_store_errors_total`).
+impl From<sqlx::Error> for BrokerError {
+    fn from(error: sqlx::Error) -> Self {
+        galsync_platform::metrics::count_store_error();
+        Self::Store(error)
     }
 }
 
@@ -108,5 +117,23 @@ mod tests {
         let status = status_from_broker_error(BrokerError::Store(sqlx::Error::PoolTimedOut));
         assert_eq!(status.code(), tonic::Code::Internal);
         assert!(!status.message().contains("pool"));
+    }
+
+    #[test]
+    fn internal_errors_give_an_incident_id_not_their_text() {
+        let status = status_from_broker_error(BrokerError::Internal(
+            "rsa key 7f3a for tenant contoso could not be encoded".to_owned(),
+        ));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(
+            !status.message().contains("rsa key"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("incident"),
+            "{}",
+            status.message()
+        );
     }
 }

@@ -10,8 +10,11 @@ use tonic::{Request, Response, Status};
 
 use crate::broker::{millis_to_time, AppSpec, Broker, TenantSpec};
 use crate::certificates;
+use crate::connection::ConnectionCheck;
 use crate::policy::Purpose;
+use crate::provision::{ProvisionEvent, ProvisionRequest};
 use crate::store::{AppRow, CertificateRow, TenantRow};
+use crate::tenants::TenantUpdate;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING, STATE_RETIRED};
 
 /// The `galsync.v1.AuthBroker` service.
@@ -46,14 +49,13 @@ impl AuthBrokerService {
 
     async fn tenant_message(&self, tenant: TenantRow) -> Result<v1::Tenant, Status> {
         let apps = self.broker.apps(&tenant.tenant_id).await?;
-        Ok(v1::Tenant {
-            tenant_id: tenant.tenant_id,
-            display_name: tenant.display_name,
-            login_base_url: tenant.login_base_url,
-            graph_base_url: tenant.graph_base_url,
-            apps: apps.into_iter().map(app_message).collect(),
-            created_at: Some(timestamp(tenant.created_at)),
-        })
+        let upload = self
+            .broker
+            .store
+            .upload_rotated_certificates(&tenant.tenant_id)
+            .await
+            .map_err(crate::error::BrokerError::from)?;
+        Ok(tenant_with_apps(tenant, apps, upload))
     }
 
     async fn new_certificate(
@@ -95,6 +97,7 @@ impl AuthBrokerService {
             state: state as i32,
             key_bits: row.key_bits as u32,
             expiring_soon: self.broker.expiring_soon(row),
+            registration: String::new(),
         }
     }
 }
@@ -106,11 +109,115 @@ fn timestamp(millis: i64) -> prost_types::Timestamp {
     }
 }
 
+fn test_connection_message(checks: Vec<ConnectionCheck>) -> v1::TestConnectionResponse {
+    let ok = checks.iter().all(|check| check.ok);
+    v1::TestConnectionResponse {
+        ok,
+        checks: checks
+            .into_iter()
+            .map(|check| v1::ConnectionCheck {
+                name: check.name,
+                ok: check.ok,
+                detail: check.detail,
+                fix: check.fix,
+                error_code: check.error_code,
+            })
+            .collect(),
+    }
+}
+
+fn provision_event_message(event: ProvisionEvent) -> v1::ProvisionEvent {
+    use v1::provision_event::Event;
+    let event = match event {
+        ProvisionEvent::SignIn {
+            user_code,
+            verification_uri,
+            message,
+            expires_at,
+        } => Event::SignIn(v1::ProvisionSignIn {
+            user_code,
+            verification_uri,
+            message,
+            expires_at: Some(timestamp(expires_at.timestamp_millis())),
+        }),
+        ProvisionEvent::Step(text) => Event::Step(v1::ProvisionStep { text }),
+    };
+    v1::ProvisionEvent { event: Some(event) }
+}
+
+/// Runs provisioning, forwarding its events to `out`; the last item is
+/// `Done` or the error status.
+async fn run_provisioning(
+    broker: Arc<Broker>,
+    caller: CallerIdentity,
+    request: ProvisionRequest,
+    out: tokio::sync::mpsc::Sender<Result<v1::ProvisionEvent, Status>>,
+) {
+    let (events, mut received) = tokio::sync::mpsc::channel::<ProvisionEvent>(16);
+    let forward_out = out.clone();
+    let forwarding = tokio::spawn(async move {
+        while let Some(event) = received.recv().await {
+            if forward_out
+                .send(Ok(provision_event_message(event)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let outcome = broker.provision_tenant(&caller, request, &events).await;
+    drop(events);
+    let _ = forwarding.await;
+    let last = match outcome {
+        Ok(provisioned) => match broker.apps(&provisioned.tenant.tenant_id).await {
+            Ok(apps) => Ok(v1::ProvisionEvent {
+                event: Some(v1::provision_event::Event::Done(v1::ProvisionDone {
+                    tenant: Some(tenant_with_apps(
+                        provisioned.tenant,
+                        apps,
+                        provisioned.upload_rotated_certificates,
+                    )),
+                    signed_in_as: provisioned.signed_in_as,
+                    changes: provisioned.changes,
+                    test_connection: Some(test_connection_message(provisioned.checks)),
+                })),
+            }),
+            Err(error) => Err(Status::from(error)),
+        },
+        Err(error) => Err(Status::from(error)),
+    };
+    // The caller may have gone; nothing is left to tell it then.
+    let _ = out.send(last).await;
+}
+
+fn tenant_with_apps(
+    tenant: TenantRow,
+    apps: Vec<AppRow>,
+    upload_rotated_certificates: bool,
+) -> v1::Tenant {
+    v1::Tenant {
+        upload_rotated_certificates,
+        tenant_id: tenant.tenant_id,
+        display_name: tenant.display_name,
+        login_base_url: tenant.login_base_url,
+        graph_base_url: tenant.graph_base_url,
+        apps: apps.into_iter().map(app_message).collect(),
+        created_at: Some(timestamp(tenant.created_at)),
+    }
+}
+
+/// A row count for a `uint32` field.
+fn count(rows: i64) -> u32 {
+    u32::try_from(rows).unwrap_or(u32::MAX)
+}
+
 fn app_message(app: AppRow) -> v1::AppRegistration {
+    // An app in the removed consent-token mode has no AuthMode value any more:
+    // it is listed as unspecified, and its token requests say what to do.
     let auth_mode = match app.auth_mode.as_str() {
         "certificate" => v1::AuthMode::Certificate,
         "client-secret" => v1::AuthMode::ClientSecret,
-        "consent-token" => v1::AuthMode::ConsentToken,
         _ => v1::AuthMode::Unspecified,
     };
     let purposes = app
@@ -119,11 +226,6 @@ fn app_message(app: AppRow) -> v1::AppRegistration {
         .filter_map(Purpose::parse)
         .map(|purpose| purpose_to_proto(purpose) as i32)
         .collect();
-    // A consent token expires after 90 days without use.
-    let consent_token_expires_at = app
-        .refresh_token_used_at
-        .filter(|_| app.sealed_refresh_token.is_some())
-        .map(|used_at| timestamp(used_at + 90 * 24 * 3600 * 1000));
     let client_secret_expires_at = app
         .client_secret_expires_at
         .filter(|_| app.sealed_client_secret.is_some())
@@ -133,8 +235,6 @@ fn app_message(app: AppRow) -> v1::AppRegistration {
         auth_mode: auth_mode as i32,
         purposes,
         has_client_secret: app.sealed_client_secret.is_some(),
-        has_consent_token: app.sealed_refresh_token.is_some(),
-        consent_token_expires_at,
         client_secret_expires_at,
     }
 }
@@ -154,13 +254,23 @@ fn purpose_from_proto(value: i32) -> Option<Purpose> {
     }
 }
 
+/// The number `AUTH_MODE_CONSENT_TOKEN` had, now reserved: a client built
+/// before the mode was removed may still send it.
+const REMOVED_AUTH_MODE_CONSENT_TOKEN: i32 = 3;
+
 fn auth_mode_from_proto(value: i32) -> Result<String, Status> {
+    if value == REMOVED_AUTH_MODE_CONSENT_TOKEN {
+        return Err(crate::error::BrokerError::invalid(
+            "apps.auth_mode",
+            crate::broker::CONSENT_TOKEN_MODE_REMOVED,
+        )
+        .into());
+    }
     match v1::AuthMode::try_from(value) {
         Ok(v1::AuthMode::Certificate) | Ok(v1::AuthMode::Unspecified) => {
             Ok("certificate".to_owned())
         }
         Ok(v1::AuthMode::ClientSecret) => Ok("client-secret".to_owned()),
-        Ok(v1::AuthMode::ConsentToken) => Ok("consent-token".to_owned()),
         Err(_) => Err(Status::invalid_argument(
             "invalid apps.auth_mode: unknown value",
         )),
@@ -169,6 +279,34 @@ fn auth_mode_from_proto(value: i32) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl AuthBroker for AuthBrokerService {
+    async fn provision_tenant(
+        &self,
+        request: Request<v1::ProvisionTenantRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<v1::ProvisionEvent>>, Status> {
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/ProvisionTenant")
+            .await?;
+        let message = request.into_inner();
+        let provision_request = ProvisionRequest {
+            tenant_id: message.tenant_id,
+            display_name: message.display_name,
+            login_base_url: message.login_base_url,
+            graph_base_url: message.graph_base_url,
+            two_apps: message.two_apps,
+            adopt: message.adopt,
+            upload_rotated_certificates: message.upload_rotated_certificates,
+        };
+        let (out, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(run_provisioning(
+            self.broker.clone(),
+            caller,
+            provision_request,
+            out,
+        ));
+        let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn register_tenant(
         &self,
         request: Request<v1::RegisterTenantRequest>,
@@ -234,6 +372,59 @@ impl AuthBroker for AuthBrokerService {
             tenants.push(self.tenant_message(tenant).await?);
         }
         Ok(Response::new(v1::ListTenantsResponse { tenants }))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<v1::UpdateTenantRequest>,
+    ) -> Result<Response<v1::UpdateTenantResponse>, Status> {
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/UpdateTenant")
+            .await?;
+        let message = request.into_inner();
+        let update = TenantUpdate {
+            display_name: message.display_name,
+            login_base_url: message.login_base_url,
+            graph_base_url: message.graph_base_url,
+            client_id_changes: message
+                .client_id_changes
+                .into_iter()
+                .map(|change| (change.client_id, change.new_client_id))
+                .collect(),
+            upload_rotated_certificates: message.upload_rotated_certificates,
+        };
+        let updated = self
+            .broker
+            .update_tenant(&caller, &message.tenant_id, update)
+            .await?;
+        Ok(Response::new(v1::UpdateTenantResponse {
+            tenant: Some(self.tenant_message(updated.tenant).await?),
+            changed_fields: updated
+                .changed_fields
+                .iter()
+                .map(|field| (*field).to_owned())
+                .collect(),
+        }))
+    }
+
+    async fn remove_tenant(
+        &self,
+        request: Request<v1::RemoveTenantRequest>,
+    ) -> Result<Response<v1::RemoveTenantResponse>, Status> {
+        let caller = self
+            .authorize_admin(&request, "galsync.v1.AuthBroker/RemoveTenant")
+            .await?;
+        let removed = self
+            .broker
+            .remove_tenant(&caller, &request.into_inner().tenant_id)
+            .await?;
+        let sealed = removed.removed.sealed;
+        Ok(Response::new(v1::RemoveTenantResponse {
+            tenant: Some(tenant_with_apps(removed.tenant, removed.apps, false)),
+            apps: count(removed.removed.apps),
+            certificate_keys: count(sealed.certificate_keys),
+            client_secrets: count(sealed.client_secrets),
+        }))
     }
 
     async fn generate_certificate(
@@ -330,14 +521,22 @@ impl AuthBroker for AuthBrokerService {
             .authorize_admin(&request, "galsync.v1.AuthBroker/RotateCertificate")
             .await?;
         let message = request.into_inner();
-        self.new_certificate(
-            &caller,
-            &message.tenant_id,
-            &message.client_id,
-            message.key_bits,
-            message.validity_days,
-        )
-        .await
+        let rotated = self
+            .broker
+            .rotate_certificate(
+                &caller,
+                &message.tenant_id,
+                &message.client_id,
+                message.key_bits,
+                message.validity_days,
+            )
+            .await?;
+        let mut answer = self.certificate_message(&rotated.certificate);
+        answer.registration = rotated.upload.describe(
+            &rotated.certificate.client_id,
+            &rotated.certificate.thumbprint_sha1,
+        );
+        Ok(Response::new(answer))
     }
 
     async fn set_client_secret(
@@ -407,52 +606,6 @@ impl AuthBroker for AuthBrokerService {
         Ok(Response::new(status))
     }
 
-    async fn start_device_sign_in(
-        &self,
-        request: Request<v1::StartDeviceSignInRequest>,
-    ) -> Result<Response<v1::DeviceSignIn>, Status> {
-        let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/StartDeviceSignIn")
-            .await?;
-        let message = request.into_inner();
-        let row = self
-            .broker
-            .start_device_sign_in(&caller, &message.tenant_id, &message.client_id)
-            .await?;
-        Ok(Response::new(v1::DeviceSignIn {
-            sign_in_id: row.sign_in_id,
-            user_code: row.user_code,
-            verification_uri: row.verification_uri,
-            message: row.message,
-            expires_at: Some(timestamp(row.expires_at)),
-            interval_seconds: row.interval_seconds as u32,
-        }))
-    }
-
-    async fn poll_device_sign_in(
-        &self,
-        request: Request<v1::PollDeviceSignInRequest>,
-    ) -> Result<Response<v1::DeviceSignInStatus>, Status> {
-        let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/PollDeviceSignIn")
-            .await?;
-        let row = self
-            .broker
-            .poll_device_sign_in(&caller, &request.into_inner().sign_in_id)
-            .await?;
-        let state = match row.state.as_str() {
-            "pending" => v1::device_sign_in_status::State::Pending,
-            "completed" => v1::device_sign_in_status::State::Completed,
-            "expired" => v1::device_sign_in_status::State::Expired,
-            "declined" => v1::device_sign_in_status::State::Declined,
-            _ => v1::device_sign_in_status::State::Unspecified,
-        };
-        Ok(Response::new(v1::DeviceSignInStatus {
-            state: state as i32,
-            error_description: row.error_description,
-        }))
-    }
-
     async fn get_graph_token(
         &self,
         request: Request<v1::GetGraphTokenRequest>,
@@ -506,20 +659,7 @@ impl AuthBroker for AuthBrokerService {
             .broker
             .test_connection(&caller, &message.tenant_id, &message.probe_mailbox)
             .await?;
-        let ok = checks.iter().all(|check| check.ok);
-        Ok(Response::new(v1::TestConnectionResponse {
-            ok,
-            checks: checks
-                .into_iter()
-                .map(|check| v1::ConnectionCheck {
-                    name: check.name,
-                    ok: check.ok,
-                    detail: check.detail,
-                    fix: check.fix,
-                    error_code: check.error_code,
-                })
-                .collect(),
-        }))
+        Ok(Response::new(test_connection_message(checks)))
     }
 
     async fn list_audit_events(

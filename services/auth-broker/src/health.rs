@@ -1,6 +1,6 @@
 //! Credential health as Prometheus metrics and log warnings: certificates
-//! expiring soon, waiting for upload or expired, consent tokens close to their
-//! 90-day inactivity expiry, and token issuance counters.
+//! expiring soon, waiting for upload or expired, client secrets expiring,
+//! apps left in the removed consent-token mode, and token issuance counters.
 
 use std::sync::atomic::Ordering;
 
@@ -8,10 +8,8 @@ use galsync_platform::metrics::Metrics;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::removed_mode::CONSENT_TOKEN_MODE;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING};
-
-/// A consent token unused this long (of Entra's 90 days) is reported.
-const CONSENT_TOKEN_WARNING_DAYS: i64 = 60;
 
 /// What [`Broker::credential_health`] found.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -20,9 +18,13 @@ pub struct CredentialHealth {
     pub certificates_expiring_soon: i64,
     pub certificates_pending_registration: i64,
     pub certificates_expired: i64,
-    pub consent_tokens_expiring_soon: i64,
+    /// Apps registered in the removed consent-token mode: they get no tokens.
+    pub apps_in_consent_token_mode: i64,
     pub client_secrets_expiring_soon: i64,
     pub client_secrets_expired: i64,
+    /// Whole days until the first active certificate expires; -1 when no
+    /// certificate is active.
+    pub certificate_days_to_expiry_min: i64,
 }
 
 impl Broker {
@@ -30,22 +32,20 @@ impl Broker {
     /// updates the gauges.
     pub async fn credential_health(&self) -> Result<CredentialHealth, BrokerError> {
         let now_millis = self.clock.now_millis();
-        let mut health = CredentialHealth::default();
+        let mut health = CredentialHealth {
+            certificate_days_to_expiry_min: -1,
+            ..CredentialHealth::default()
+        };
         for tenant in self.store.list_tenants().await? {
             for app in self.store.list_apps(&tenant.tenant_id).await? {
-                if let (Some(_), Some(used_at)) =
-                    (&app.sealed_refresh_token, app.refresh_token_used_at)
-                {
-                    let idle_days = (now_millis - used_at) / 86_400_000;
-                    if idle_days >= CONSENT_TOKEN_WARNING_DAYS {
-                        health.consent_tokens_expiring_soon += 1;
-                        tracing::warn!(
-                            tenant = %tenant.tenant_id,
-                            client_id = %app.client_id,
-                            idle_days,
-                            "the consent token expires after 90 days unused: run a sync or sign in again (galsync signin)"
-                        );
-                    }
+                if app.auth_mode == CONSENT_TOKEN_MODE {
+                    health.apps_in_consent_token_mode += 1;
+                    tracing::warn!(
+                        tenant = %tenant.tenant_id,
+                        client_id = %app.client_id,
+                        "the app is in consent-token mode, which galsync no longer supports: it gets no tokens; \
+                         galsync test-connection names the commands that register it again in certificate mode"
+                    );
                 }
                 if let (Some(_), Some(expires_at)) =
                     (&app.sealed_client_secret, app.client_secret_expires_at)
@@ -82,6 +82,12 @@ impl Broker {
                     }
                     if certificate.state == STATE_ACTIVE {
                         health.certificates_active += 1;
+                        let days_left = (certificate.not_after - now_millis) / 86_400_000;
+                        if health.certificate_days_to_expiry_min < 0
+                            || days_left < health.certificate_days_to_expiry_min
+                        {
+                            health.certificate_days_to_expiry_min = days_left;
+                        }
                         if self.expiring_soon(&certificate) {
                             health.certificates_expiring_soon += 1;
                         }
@@ -107,8 +113,8 @@ impl Broker {
                 health.certificates_expired,
             ),
             (
-                "galsync_broker_consent_tokens_expiring_soon",
-                health.consent_tokens_expiring_soon,
+                "galsync_broker_apps_consent_token_mode",
+                health.apps_in_consent_token_mode,
             ),
             (
                 "galsync_broker_client_secrets_expiring_soon",
@@ -124,6 +130,12 @@ impl Broker {
                 .gauge(name, "credential health of the auth-broker")
                 .store(value, Ordering::Relaxed);
         }
+        self.metrics
+            .gauge(
+                "galsync_broker_certificate_days_to_expiry_min",
+                "whole days until the first active certificate (any tenant) expires; -1 when none is active",
+            )
+            .store(health.certificate_days_to_expiry_min, Ordering::Relaxed);
         Ok(health)
     }
 
@@ -131,9 +143,29 @@ impl Broker {
         &self.metrics
     }
 
+    /// Registers the token counters at zero, so they are scraped before the
+    /// first request.
+    pub fn register_token_counters(&self) {
+        for name in TOKEN_COUNTERS {
+            self.count_by(name, 0);
+        }
+    }
+
     pub(crate) fn count(&self, name: &str) {
+        self.count_by(name, 1);
+    }
+
+    fn count_by(&self, name: &str, by: i64) {
         self.metrics
             .counter(name, "token requests answered by the auth-broker")
-            .fetch_add(1, Ordering::Relaxed);
+            .fetch_add(by, Ordering::Relaxed);
     }
 }
+
+/// Token requests: issued, denied by policy (the caller's identity may not
+/// have the purpose), failed (Entra or the stored credentials refused).
+pub const TOKEN_COUNTERS: [&str; 3] = [
+    "galsync_broker_tokens_issued_total",
+    "galsync_broker_tokens_denied_total",
+    "galsync_broker_tokens_failed_total",
+];

@@ -1,24 +1,32 @@
 //! galsync auth-broker: the only holder of credentials. It keeps certificates
-//! (private keys sealed under the master key), client secrets and consent
-//! tokens, and issues short-lived Graph tokens to callers whose mTLS identity
-//! is allowed the purpose. Every issuance and refusal is audited.
+//! (private keys sealed under the master key) and client secrets, and issues
+//! short-lived app-only Graph tokens to callers whose mTLS identity is allowed
+//! the purpose. Every issuance and refusal is audited.
 
 mod audit;
 pub mod broker;
+pub mod certificate_upload;
 pub mod certificates;
-pub mod client;
 pub mod clock;
 mod config;
 mod connection;
 mod consent;
+mod credentials;
 mod error;
 mod grpc;
 pub mod health;
+mod issuance;
 pub mod master_key;
 pub mod policy;
+mod provision;
+mod provision_graph;
+pub mod removed_mode;
 pub mod seal;
 pub mod store;
+pub mod tenants;
+pub mod tenants_store;
 pub mod tokens;
+mod upload_store;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -82,6 +90,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {
             .to_owned(),
         consent_redirect_uri: config.consent_redirect_uri(),
         cert_renewal_days: config.cert_renewal_days,
+        admin_signin_client_id: config.admin_signin_client_id.trim().to_owned(),
     };
     Ok(Broker::new(
         store,
@@ -137,14 +146,10 @@ pub async fn serve_broker(
             }
         }
     });
-    let metrics_task = config.server.metrics_listen.map(|addr| {
-        let metrics = broker.metrics().clone();
-        tokio::spawn(async move {
-            if let Err(error) = galsync_platform::metrics::serve(addr, metrics).await {
-                tracing::error!(%error, "metrics endpoint failed");
-            }
-        })
-    });
+    broker.register_token_counters();
+    let _metrics_endpoint =
+        galsync_platform::metrics::start(config.server.metrics_listen, broker.metrics().clone())
+            .await?;
 
     let options = ServeOptions::from_args("auth-broker", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();
@@ -154,9 +159,6 @@ pub async fn serve_broker(
     let served = galsync_platform::grpc::serve(options, listener, routes, shutdown).await;
     consent_task.abort();
     renewal_task.abort();
-    if let Some(task) = metrics_task {
-        task.abort();
-    }
     broker.store.pool().close().await;
     served?;
     Ok(())

@@ -28,32 +28,28 @@ pub const RESET_COMMAND: &str = "galsync reset-credentials";
 pub struct SealedInventory {
     pub certificate_keys: i64,
     pub client_secrets: i64,
-    pub consent_tokens: i64,
-    pub device_codes: i64,
 }
 
 impl SealedInventory {
     pub fn total(&self) -> i64 {
-        self.certificate_keys + self.client_secrets + self.consent_tokens + self.device_codes
+        self.certificate_keys + self.client_secrets
     }
 
-    /// E.g. `2 certificate keys, 1 client secrets, 0 consent tokens, 0 device codes`.
+    /// E.g. `2 certificate keys, 1 client secrets`.
     pub fn describe(&self) -> String {
         format!(
-            "{} certificate keys, {} client secrets, {} consent tokens, {} device codes",
-            self.certificate_keys, self.client_secrets, self.consent_tokens, self.device_codes
+            "{} certificate keys, {} client secrets",
+            self.certificate_keys, self.client_secrets
         )
     }
 }
 
 /// Counts what is sealed in the store.
 pub async fn inventory(store: &BrokerStore) -> StoreResult<SealedInventory> {
-    let counts: (i64, i64, i64, i64) = with_pool!(store.pool(), pool => {
+    let counts: (i64, i64) = with_pool!(store.pool(), pool => {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM certificates), \
-                    (SELECT COUNT(*) FROM apps WHERE sealed_client_secret IS NOT NULL), \
-                    (SELECT COUNT(*) FROM apps WHERE sealed_refresh_token IS NOT NULL), \
-                    (SELECT COUNT(*) FROM device_sign_ins)",
+                    (SELECT COUNT(*) FROM apps WHERE sealed_client_secret IS NOT NULL)",
         )
         .fetch_one(pool)
         .await?
@@ -61,8 +57,6 @@ pub async fn inventory(store: &BrokerStore) -> StoreResult<SealedInventory> {
     Ok(SealedInventory {
         certificate_keys: counts.0,
         client_secrets: counts.1,
-        consent_tokens: counts.2,
-        device_codes: counts.3,
     })
 }
 
@@ -199,7 +193,7 @@ fn warn_if_readable_by_others(path: &Path) {
 }
 
 /// Deletes every sealed secret (certificates with their keys, client
-/// secrets, consent tokens, device sign-ins) and the canary, keeping tenants,
+/// secrets) and the canary, keeping tenants,
 /// apps, consent outcomes and the audit log; audits the reset. Returns what
 /// was deleted. The next start seals a new canary under whatever key it has.
 pub async fn reset_credentials(store: &BrokerStore) -> StoreResult<SealedInventory> {
@@ -207,13 +201,9 @@ pub async fn reset_credentials(store: &BrokerStore) -> StoreResult<SealedInvento
     with_pool!(store.pool(), pool => {
         let mut transaction = pool.begin().await?;
         sqlx::query("DELETE FROM certificates").execute(&mut *transaction).await?;
-        sqlx::query(
-            "UPDATE apps SET sealed_client_secret = NULL, client_secret_expires_at = NULL, \
-             sealed_refresh_token = NULL, refresh_token_used_at = NULL",
-        )
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query("DELETE FROM device_sign_ins").execute(&mut *transaction).await?;
+        sqlx::query("UPDATE apps SET sealed_client_secret = NULL, client_secret_expires_at = NULL")
+            .execute(&mut *transaction)
+            .await?;
         sqlx::query("DELETE FROM master_key_check").execute(&mut *transaction).await?;
         transaction.commit().await?;
     });

@@ -47,6 +47,60 @@ impl Purpose {
     }
 }
 
+impl Purpose {
+    /// The least-privileged permission of each group of
+    /// [`Purpose::required_roles`]: what `ProvisionTenant` grants an app for
+    /// this purpose (as Microsoft Graph app role values).
+    pub fn provisioned_roles(self) -> Vec<&'static str> {
+        self.required_roles()
+            .iter()
+            .filter_map(|group| group.first().copied())
+            .collect()
+    }
+}
+
+/// One app registration galsync wants in a tenant, the same for
+/// `ProvisionTenant` and the scripts of `tenant provision --manual`, so
+/// either path finds the apps the other made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPlan {
+    /// The application's `uniqueName`, by which both paths find it
+    /// (https://learn.microsoft.com/graph/api/application-upsert).
+    pub unique_name: String,
+    pub display_name: String,
+    pub purposes: Vec<Purpose>,
+}
+
+impl AppPlan {
+    /// The Microsoft Graph application permissions the app is granted.
+    pub fn roles(&self) -> Vec<&'static str> {
+        let mut roles = Vec::new();
+        for purpose in &self.purposes {
+            roles.extend(purpose.provisioned_roles());
+        }
+        roles
+    }
+}
+
+/// One app for everything, or (least privilege) a read app and a write app.
+pub fn app_plans(tenant_id: &str, tenant_name: &str, two_apps: bool) -> Vec<AppPlan> {
+    if !two_apps {
+        return vec![AppPlan {
+            unique_name: format!("galsync-{tenant_id}"),
+            display_name: format!("galsync – {tenant_name}"),
+            purposes: vec![Purpose::Directory, Purpose::Contacts],
+        }];
+    }
+    [Purpose::Directory, Purpose::Contacts]
+        .into_iter()
+        .map(|purpose| AppPlan {
+            unique_name: format!("galsync-{purpose}-{tenant_id}"),
+            display_name: format!("galsync – {purpose} – {tenant_name}"),
+            purposes: vec![purpose],
+        })
+        .collect()
+}
+
 /// What galsync does with a required permission, for Test Connection's advice.
 pub fn why_needed(role: &str) -> &'static str {
     match role {
@@ -160,6 +214,18 @@ mod tests {
         assert!(!policy.may_get_token(&CallerIdentity::LocalPlaintext, Purpose::Directory));
         assert!(!policy.may_administer(&reader));
         assert!(policy.may_administer(&CallerIdentity::Service("cli".to_owned())));
+    }
+
+    #[test]
+    fn provisioning_grants_the_least_privileged_role_of_each_group() {
+        assert_eq!(
+            Purpose::Directory.provisioned_roles(),
+            ["User.Read.All", "Group.Read.All", "MailboxSettings.Read"]
+        );
+        assert_eq!(
+            Purpose::Contacts.provisioned_roles(),
+            ["Contacts.ReadWrite"]
+        );
     }
 
     #[test]

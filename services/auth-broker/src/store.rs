@@ -1,5 +1,5 @@
 //! The broker's repository: tenants, apps, certificates (keys sealed), consent
-//! state, device sign-ins and the audit log, over SQLite or PostgreSQL with one
+//! state and the audit log, over SQLite or PostgreSQL with one
 //! set of queries (see `galsync_platform::with_pool!`). Secrets arrive here
 //! already sealed; this module never sees a plaintext secret.
 
@@ -21,14 +21,13 @@ pub struct TenantRow {
 pub struct AppRow {
     pub tenant_id: String,
     pub client_id: String,
-    /// `certificate`, `client-secret` or `consent-token`.
+    /// `certificate` or `client-secret`; `consent-token` for an app registered
+    /// before that mode was removed (see [`crate::removed_mode`]).
     pub auth_mode: String,
     /// Comma-separated purposes: `directory`, `contacts`.
     pub purposes: String,
     pub sealed_client_secret: Option<String>,
     pub client_secret_expires_at: Option<i64>,
-    pub sealed_refresh_token: Option<String>,
-    pub refresh_token_used_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -59,22 +58,6 @@ pub struct ConsentOutcomeRow {
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct DeviceSignInRow {
-    pub sign_in_id: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub sealed_device_code: String,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub message: String,
-    pub expires_at: i64,
-    pub interval_seconds: i64,
-    /// `pending`, `completed`, `expired`, `declined`.
-    pub state: String,
-    pub error_description: String,
-}
-
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,
     pub at: i64,
@@ -87,11 +70,9 @@ pub struct AuditRow {
 }
 
 const APP_COLUMNS: &str = "tenant_id, client_id, auth_mode, purposes, sealed_client_secret, \
-     client_secret_expires_at, sealed_refresh_token, refresh_token_used_at";
+     client_secret_expires_at";
 const CERTIFICATE_COLUMNS: &str = "certificate_id, tenant_id, client_id, der, sealed_private_key, subject, \
      thumbprint_sha1, thumbprint_sha256, not_before, not_after, key_bits, state, created_at, last_probe_at";
-const DEVICE_COLUMNS: &str = "sign_in_id, tenant_id, client_id, sealed_device_code, user_code, \
-     verification_uri, message, expires_at, interval_seconds, state, error_description";
 
 #[derive(Debug, Clone)]
 pub struct BrokerStore {
@@ -128,7 +109,7 @@ impl BrokerStore {
             }
             for app in apps {
                 sqlx::query(&format!(
-                    "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
                 ))
                 .bind(&app.tenant_id)
                 .bind(&app.client_id)
@@ -136,8 +117,6 @@ impl BrokerStore {
                 .bind(&app.purposes)
                 .bind(&app.sealed_client_secret)
                 .bind(app.client_secret_expires_at)
-                .bind(&app.sealed_refresh_token)
-                .bind(app.refresh_token_used_at)
                 .execute(&mut *transaction)
                 .await?;
             }
@@ -195,29 +174,6 @@ impl BrokerStore {
             )
             .bind(sealed_secret)
             .bind(expires_at)
-            .bind(tenant_id)
-            .bind(client_id)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(affected == 1)
-    }
-
-    pub async fn set_refresh_token(
-        &self,
-        tenant_id: &str,
-        client_id: &str,
-        sealed_refresh_token: &str,
-        used_at: i64,
-    ) -> StoreResult<bool> {
-        let affected = with_pool!(&self.pool, pool => {
-            sqlx::query(
-                "UPDATE apps SET sealed_refresh_token = $1, refresh_token_used_at = $2 \
-                 WHERE tenant_id = $3 AND client_id = $4",
-            )
-            .bind(sealed_refresh_token)
-            .bind(used_at)
             .bind(tenant_id)
             .bind(client_id)
             .execute(pool)
@@ -417,58 +373,6 @@ impl BrokerStore {
                 recorded_at,
             },
         ))
-    }
-
-    pub async fn insert_device_sign_in(&self, row: &DeviceSignInRow) -> StoreResult<()> {
-        with_pool!(&self.pool, pool => {
-            sqlx::query(&format!(
-                "INSERT INTO device_sign_ins ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(&row.sign_in_id)
-            .bind(&row.tenant_id)
-            .bind(&row.client_id)
-            .bind(&row.sealed_device_code)
-            .bind(&row.user_code)
-            .bind(&row.verification_uri)
-            .bind(&row.message)
-            .bind(row.expires_at)
-            .bind(row.interval_seconds)
-            .bind(&row.state)
-            .bind(&row.error_description)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
-    }
-
-    pub async fn get_device_sign_in(
-        &self,
-        sign_in_id: &str,
-    ) -> StoreResult<Option<DeviceSignInRow>> {
-        let row: Option<DeviceSignInRow> = with_pool!(&self.pool, pool => {
-            sqlx::query_as(&format!("SELECT {DEVICE_COLUMNS} FROM device_sign_ins WHERE sign_in_id = $1"))
-                .bind(sign_in_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(row)
-    }
-
-    pub async fn set_device_sign_in_state(
-        &self,
-        sign_in_id: &str,
-        state: &str,
-        error_description: &str,
-    ) -> StoreResult<()> {
-        with_pool!(&self.pool, pool => {
-            sqlx::query("UPDATE device_sign_ins SET state = $1, error_description = $2 WHERE sign_in_id = $3")
-                .bind(state)
-                .bind(error_description)
-                .bind(sign_in_id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
     }
 
     pub async fn insert_audit(&self, row: &AuditRow) -> StoreResult<()> {

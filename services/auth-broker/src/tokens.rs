@@ -106,6 +106,33 @@ impl TokenService {
         cached.take().is_some()
     }
 
+    /// Drops every cached token of the tenant and its cache slots (a removed
+    /// tenant). A request already past the registration check may still
+    /// finish with the token it is getting; later ones find no tenant.
+    pub async fn forget_tenant(&self, tenant_id: &str) {
+        let removed: Vec<Slot> = {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let keys: Vec<(String, String)> = slots
+                .keys()
+                .filter(|(slot_tenant, _)| slot_tenant == tenant_id)
+                .cloned()
+                .collect();
+            let mut removed = Vec::new();
+            for key in keys {
+                if let Some(slot) = slots.remove(&key) {
+                    removed.push(slot);
+                }
+            }
+            removed
+        };
+        for slot in removed {
+            slot.lock().await.take();
+        }
+    }
+
     /// Asks Entra for a new token, bypassing the cache.
     pub async fn acquire(
         &self,
@@ -130,7 +157,14 @@ impl TokenService {
                     .map_err(|error| credential_error(&app.client_id, error))?;
                 Ok((token, AcquireNotes::default()))
             }
-            "consent-token" => self.acquire_with_refresh_token(&identity, app).await,
+            // The broker refuses these before asking (Broker::removed_mode_refusal),
+            // with the fix; this is the last line should a caller skip that.
+            crate::removed_mode::CONSENT_TOKEN_MODE => {
+                Err(BrokerError::FailedPrecondition(format!(
+                    "app {} is in consent-token mode, which galsync no longer supports",
+                    app.client_id
+                )))
+            }
             other => Err(BrokerError::Internal(format!("unknown auth mode {other}"))),
         }
     }
@@ -213,7 +247,7 @@ impl TokenService {
         }
     }
 
-    async fn request_with_certificate(
+    pub(crate) async fn request_with_certificate(
         &self,
         identity: &IdentityClient,
         app: &AppRow,
@@ -237,43 +271,6 @@ impl TokenService {
         identity
             .client_credentials(&app.client_id, &ClientCredential::Certificate(credential))
             .await
-    }
-
-    async fn acquire_with_refresh_token(
-        &self,
-        identity: &IdentityClient,
-        app: &AppRow,
-    ) -> Result<(AccessToken, AcquireNotes), BrokerError> {
-        let Some(sealed) = &app.sealed_refresh_token else {
-            return Err(BrokerError::FailedPrecondition(format!(
-                "app {} is in consent-token mode but no administrator has signed in: run galsync signin",
-                app.client_id
-            )));
-        };
-        let refresh_token = self.master_key.open(&refresh_token_context(app), sealed)?;
-        let refresh_token =
-            SecretString::from(String::from_utf8_lossy(&refresh_token).into_owned());
-        let tokens = identity
-            .refresh_token(&app.client_id, &refresh_token, None)
-            .await
-            .map_err(|error| credential_error(&app.client_id, error))?;
-        // Entra rotates refresh tokens: keep the new one, sealed.
-        if let Some(rotated) = &tokens.refresh_token {
-            use secrecy::ExposeSecret;
-            let sealed_rotated = self.master_key.seal(
-                &refresh_token_context(app),
-                rotated.expose_secret().as_bytes(),
-            );
-            self.store
-                .set_refresh_token(
-                    &app.tenant_id,
-                    &app.client_id,
-                    &sealed_rotated,
-                    self.clock.now_millis(),
-                )
-                .await?;
-        }
-        Ok((tokens.access_token, AcquireNotes::default()))
     }
 
     pub fn identity_client(&self, tenant: &TenantRow) -> Result<IdentityClient, BrokerError> {
@@ -300,10 +297,6 @@ pub fn certificate_context(certificate_id: &str) -> String {
 
 pub fn secret_context(app: &AppRow) -> String {
     format!("client-secret:{}:{}", app.tenant_id, app.client_id)
-}
-
-pub fn refresh_token_context(app: &AppRow) -> String {
-    format!("refresh-token:{}:{}", app.tenant_id, app.client_id)
 }
 
 /// An Entra refusal in plain words, with its AADSTS code and the fix.

@@ -281,3 +281,80 @@ async fn each_failure_test_connection_diagnoses_is_named_with_its_fix() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Fenced with Exchange RBAC for Applications (what galsync-exchange.ps1
+/// does): the write app's token carries no Contacts.ReadWrite, Exchange
+/// grants it over the target mailboxes only. Test Connection passes on a
+/// target, and names both fixes elsewhere.
+#[tokio::test]
+async fn a_contacts_grant_from_exchange_rbac_passes_on_a_mailbox_in_its_scope() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start().await;
+    let mut admin = broker.client_as("cli").await;
+    let app = TenantApp {
+        requested_roles: GALSYNC_ROLES
+            .iter()
+            .filter(|role| **role != "Contacts.ReadWrite")
+            .map(|role| role.to_string())
+            .collect(),
+        ..TenantApp::default()
+    };
+    let tenant = connect_tenant(&emulator, &mut admin, app).await;
+    let directory = &emulator.state.directory;
+    let target =
+        directory.add_mailbox_user(tenant.tenant_id, "Tia Target", "tia@contoso.example", true);
+    let other =
+        directory.add_mailbox_user(tenant.tenant_id, "Otto Other", "otto@contoso.example", true);
+    emulator
+        .state
+        .identity
+        .set_exchange_role_assignment(
+            tenant.tenant_id,
+            &tenant.client_id,
+            "Application Contacts.ReadWrite",
+            true,
+            Some(vec![target.clone()]),
+        )
+        .unwrap();
+    let contacts_checks = |report: &v1::TestConnectionResponse| {
+        let find = |name: &str| {
+            report
+                .checks
+                .iter()
+                .find(|check| check.name == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} check: {:?}", report.checks))
+        };
+        (find("permissions:contacts"), find("graph:mailbox"))
+    };
+
+    let on_target = test_connection(&mut admin, tenant.tenant_id.to_string(), target).await;
+    assert!(on_target.ok, "{:?}", on_target.checks);
+    let (permission, mailbox) = contacts_checks(&on_target);
+    assert!(
+        permission.detail.contains("RBAC for Applications"),
+        "{permission:?}"
+    );
+    assert!(mailbox.ok, "{mailbox:?}");
+
+    let elsewhere = test_connection(&mut admin, tenant.tenant_id.to_string(), other).await;
+    assert!(!elsewhere.ok);
+    let (permission, mailbox) = contacts_checks(&elsewhere);
+    assert!(!permission.ok && !mailbox.ok, "{permission:?} {mailbox:?}");
+    assert!(
+        permission.fix.contains("Application Contacts.ReadWrite")
+            && permission.fix.contains("admin consent"),
+        "{permission:?}"
+    );
+
+    let unprobed = test_connection(&mut admin, tenant.tenant_id.to_string(), String::new()).await;
+    let permission = unprobed
+        .checks
+        .iter()
+        .find(|check| check.name == "permissions:contacts")
+        .expect("the contacts permission is checked");
+    assert!(
+        !permission.ok && permission.fix.contains("--mailbox"),
+        "{permission:?}"
+    );
+}

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use galsync_platform::testing::free_port;
+use galsync_testkit::harness::free_port;
 use galsync_testkit::store_with_a_sealed_certificate;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_galsync-auth-broker");
@@ -118,7 +118,7 @@ async fn start_until_serving(data_dir: &Path) -> String {
         }
         let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
         if let Ok(channel) = endpoint.connect().await {
-            serving = galsync_platform::testing::health_status(channel, "")
+            serving = galsync_testkit::harness::health_status(channel, "")
                 .await
                 .is_ok();
         }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{bytes_under, contains};
-use galsync_graph_emulator::identity::model::{AppRegistrationRequest, ConsentDecision};
+use galsync_graph_emulator::identity::model::AppRegistrationRequest;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 use galsync_testkit::{
@@ -91,26 +91,13 @@ async fn consent_through_the_browser(
         .await
         .unwrap()
         .into_inner();
-    emulator
-        .state
-        .identity
-        .set_consent_decision(
-            tenant.tenant_id,
-            &tenant.client_id,
-            ConsentDecision::Approve,
-        )
-        .unwrap();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .unwrap();
-    let landing = browser.get(&link.url).send().await.unwrap();
-    assert_eq!(
-        landing.status(),
-        200,
-        "consent callback page: {}",
-        landing.text().await.unwrap()
-    );
+    galsync_testkit::approve_consent_in_browser(
+        emulator,
+        tenant.tenant_id,
+        &tenant.client_id,
+        &link.url,
+    )
+    .await;
     let status = admin
         .get_consent_status(v1::GetConsentStatusRequest {
             tenant_id: tenant.tenant_id.to_string(),
@@ -538,7 +525,15 @@ async fn renewal_switches_certificates_only_once_entra_accepts_the_new_one() {
     let health = broker.broker().credential_health().await.unwrap();
     assert_eq!(health.certificates_pending_registration, 1);
     assert_eq!(health.certificates_expiring_soon, 1);
+    assert!(health.certificate_days_to_expiry_min >= 0, "{health:?}");
     let metrics = broker.broker().metrics().render();
+    assert!(
+        metrics.contains(&format!(
+            "galsync_broker_certificate_days_to_expiry_min {}\n",
+            health.certificate_days_to_expiry_min
+        )),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("galsync_broker_certificates_pending_registration 1"),
         "{metrics}"
@@ -620,7 +615,6 @@ async fn secrets_never_reach_the_store(store: BrokerStore, postgres_dsn: Option<
                 "certificates",
                 "consent_states",
                 "consent_outcomes",
-                "device_sign_ins",
                 "audit_events",
             ] {
                 let rows: Vec<(String,)> =
@@ -655,120 +649,12 @@ async fn sqlite_store_holds_no_plaintext_secret() {
 #[tokio::test]
 async fn postgres_store_holds_no_plaintext_secret() {
     let Some(dsn) =
-        galsync_platform::testing::fresh_postgres_dsn("postgres_store_holds_no_plaintext_secret")
+        galsync_testkit::harness::fresh_postgres_dsn("postgres_store_holds_no_plaintext_secret")
             .await
     else {
         return;
     };
     secrets_never_reach_the_store(BrokerStore::Postgres(dsn.clone()), Some(dsn)).await;
-}
-
-#[tokio::test]
-async fn consent_token_mode_signs_in_with_a_device_code_and_rotates_the_refresh_token() {
-    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
-    let broker = TestBroker::start().await;
-    let mut admin = broker.client_as("cli").await;
-    let delegated = TenantApp {
-        display_name: "galsync delegated".to_owned(),
-        requested_roles: Vec::new(),
-        requested_scopes: vec![
-            "User.Read.All".to_owned(),
-            "Group.Read.All".to_owned(),
-            "Contacts.ReadWrite".to_owned(),
-        ],
-        public_client: true,
-        auth_mode: v1::AuthMode::ConsentToken,
-        purposes: vec![v1::TokenPurpose::Directory, v1::TokenPurpose::Contacts],
-        last_step: Step::RegisterTenant,
-        ..TenantApp::default()
-    };
-    let tenant_id = connect_tenant(&emulator, &mut admin, delegated)
-        .await
-        .tenant_id;
-    let mut reader = broker.client_as("directory-reader").await;
-    let request = v1::GetGraphTokenRequest {
-        tenant_id: tenant_id.to_string(),
-        purpose: v1::TokenPurpose::Directory as i32,
-    };
-    let status = reader.get_graph_token(request.clone()).await.unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition);
-    assert!(
-        status.message().contains("galsync signin"),
-        "{}",
-        status.message()
-    );
-
-    let sign_in = admin
-        .start_device_sign_in(v1::StartDeviceSignInRequest {
-            tenant_id: tenant_id.to_string(),
-            client_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!sign_in.user_code.is_empty());
-    let poll = v1::PollDeviceSignInRequest {
-        sign_in_id: sign_in.sign_in_id.clone(),
-    };
-    let pending = admin
-        .poll_device_sign_in(poll.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        pending.state,
-        v1::device_sign_in_status::State::Pending as i32
-    );
-    galsync_graph_emulator::identity::device::approve_device_code(
-        &emulator.state,
-        &sign_in.user_code,
-        "admin@contoso.example",
-    )
-    .unwrap();
-    let done = admin.poll_device_sign_in(poll).await.unwrap().into_inner();
-    assert_eq!(
-        done.state,
-        v1::device_sign_in_status::State::Completed as i32,
-        "{done:?}"
-    );
-
-    let first = reader
-        .get_graph_token(request.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let stored_before = broker.broker().apps(&tenant_id.to_string()).await.unwrap()[0]
-        .sealed_refresh_token
-        .clone();
-    reader
-        .invalidate_token(v1::InvalidateTokenRequest {
-            tenant_id: tenant_id.to_string(),
-            purpose: v1::TokenPurpose::Directory as i32,
-            reason: "test".to_owned(),
-        })
-        .await
-        .unwrap();
-    let second = reader.get_graph_token(request).await.unwrap().into_inner();
-    assert_ne!(first.access_token, second.access_token);
-    let stored_after = broker.broker().apps(&tenant_id.to_string()).await.unwrap()[0]
-        .sealed_refresh_token
-        .clone();
-    assert!(stored_after.is_some());
-    assert_ne!(
-        stored_before, stored_after,
-        "the rotated refresh token replaced the old one, sealed"
-    );
-    let users = reqwest::Client::new()
-        .get(format!("{}/users?$top=1", second.graph_base_url))
-        .bearer_auth(&second.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        users.status(),
-        200,
-        "a delegated token with User.Read.All reads users"
-    );
 }
 
 /// Client-secret mode end to end: the broker gets a token with a secret

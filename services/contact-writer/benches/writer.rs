@@ -195,7 +195,7 @@ impl Drop for EmulatorProcess {
 impl EmulatorProcess {
     /// Starts it with limits off on a free port and waits until it answers.
     async fn start(binary: &Path) -> anyhow::Result<EmulatorProcess> {
-        let port = galsync_platform::testing::free_port();
+        let port = galsync_testkit::harness::free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(binary)
             .args(["--listen", &listen, "--no-limits", "--log", "warn"])
@@ -416,7 +416,7 @@ async fn run(scale: Scale, binary: PathBuf) -> anyhow::Result<()> {
                 purge: false,
             };
             let report =
-                galsync_contact_writer::grpc::run_request(&writer.engine, &request, false).await?;
+                galsync_contact_writer::sync::run_request(&writer.engine, &request, false).await?;
             anyhow::Ok(
                 report
                     .result

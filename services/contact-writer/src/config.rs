@@ -104,7 +104,8 @@ pub struct Config {
     )]
     pub mailbox_window_secs: f64,
 
-    /// Seconds a running work item gets to finish after SIGTERM before its
+    /// Seconds a running work item gets to finish after SIGTERM; then it is
+    /// asked to stop after its batch in flight (given as long again) and its
     /// lease is given back.
     #[arg(long, env = "GALSYNC_WRITER_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,

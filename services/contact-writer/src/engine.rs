@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use galsync_auth_broker::client::BrokerTokenSource;
-use galsync_graph::{
-    GraphClient, GraphClientConfig, HttpOptions, RequestStats, RetryPolicy, TokenSource,
-};
+use galsync_broker_client::GraphClients;
+use galsync_graph::{HttpOptions, RequestStats};
 use galsync_proto::v1;
 use tonic::transport::Channel;
 
@@ -75,13 +73,6 @@ impl Default for EngineSettings {
     }
 }
 
-/// A tenant's Graph client and its shared batches.
-#[derive(Debug, Clone)]
-struct TenantGraph {
-    client: GraphClient,
-    batches: Arc<Coalescer>,
-}
-
 /// Everything a reconciliation needs, shared by the RPCs and the work loop.
 pub struct Engine {
     pub store: WriterStore,
@@ -90,9 +81,12 @@ pub struct Engine {
     pub snapshots: SnapshotSource,
     /// How many mailboxes the work loop reconciles at once.
     pub concurrency: Arc<MailboxConcurrency>,
-    http: reqwest::Client,
-    broker: Channel,
-    tenants: tokio::sync::Mutex<HashMap<String, TenantGraph>>,
+    /// Served on `--metrics-listen`.
+    pub metrics: crate::metrics::WriterMetrics,
+    /// Graph clients by tenant, on `contacts` tokens from the broker.
+    graph: GraphClients,
+    /// Each tenant's batches, shared by its mailboxes.
+    batches: tokio::sync::Mutex<HashMap<String, Arc<Coalescer>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,9 +122,9 @@ impl Engine {
                 settings.mailboxes_at_start,
                 settings.max_mailboxes,
             ),
-            http,
-            broker,
-            tenants: tokio::sync::Mutex::new(HashMap::new()),
+            metrics: crate::metrics::WriterMetrics::default(),
+            graph: GraphClients::new(broker, http, v1::TokenPurpose::Contacts),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -139,48 +133,29 @@ impl Engine {
     pub async fn mailbox(&self, tenant_id: &str, mailbox_id: &str) -> Result<MailboxGraph, Error> {
         let user = galsync_graph::UserKey::parse("mailbox_id", mailbox_id)
             .map_err(|error| Error::InvalidRequest(error.to_string()))?;
-        let tenant = self.tenant(tenant_id).await?;
+        let client = self
+            .graph
+            .client(tenant_id)
+            .await
+            .map_err(|error| Error::GraphSetup {
+                tenant_id: tenant_id.to_owned(),
+                reason: error.to_string(),
+            })?;
+        let batches = Arc::clone(
+            self.batches
+                .lock()
+                .await
+                .entry(tenant_id.to_owned())
+                .or_insert_with(|| Coalescer::new(self.settings.batch_linger)),
+        );
         Ok(MailboxGraph {
-            graph: tenant.client.with_stats(Arc::new(RequestStats::new())),
+            graph: client.with_stats(Arc::new(RequestStats::new())),
             pacer: self.pacers.for_mailbox(tenant_id, mailbox_id),
             mailbox_id: mailbox_id.to_owned(),
             user,
-            batches: tenant.batches,
+            batches,
             tally: Arc::new(Tally::default()),
             concurrency: Arc::clone(&self.concurrency),
         })
-    }
-
-    async fn tenant(&self, tenant_id: &str) -> Result<TenantGraph, Error> {
-        let mut tenants = self.tenants.lock().await;
-        if let Some(tenant) = tenants.get(tenant_id) {
-            return Ok(tenant.clone());
-        }
-        let setup_error = |reason: String| Error::GraphSetup {
-            tenant_id: tenant_id.to_owned(),
-            reason,
-        };
-        let tokens = BrokerTokenSource::new(
-            self.broker.clone(),
-            tenant_id.to_owned(),
-            v1::TokenPurpose::Contacts,
-        );
-        let base_url = tokens
-            .graph_base_url()
-            .await
-            .map_err(|error| setup_error(error.to_string()))?;
-        let token_source: Arc<dyn TokenSource> = Arc::new(tokens);
-        let config = GraphClientConfig {
-            base_url,
-            retry: RetryPolicy::default(),
-        };
-        let client = GraphClient::new(self.http.clone(), config, token_source)
-            .map_err(|error| setup_error(error.to_string()))?;
-        let tenant = TenantGraph {
-            client,
-            batches: Coalescer::new(self.settings.batch_linger),
-        };
-        tenants.insert(tenant_id.to_owned(), tenant.clone());
-        Ok(tenant)
     }
 }

@@ -37,7 +37,7 @@ pub enum Error {
     GraphSetup { tenant_id: String, reason: String },
 
     #[error("contact-writer store failed")]
-    Store(#[from] sqlx::Error),
+    Store(#[source] sqlx::Error),
 
     #[error("failed to encode a contact as JSON")]
     Encode(#[from] serde_json::Error),
@@ -103,5 +103,14 @@ impl Error {
             Error::Graph { source, .. } => advice::graph_failure(source),
             other => other.to_string(),
         }
+    }
+}
+
+/// Every store error that becomes a service error is counted
+/// (`galsync_store_errors_total`).
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        galsync_platform::metrics::count_store_error();
+        Self::Store(error)
     }
 }

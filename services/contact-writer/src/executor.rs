@@ -1,11 +1,9 @@
-//! Sends a mailbox's writes as paced `$batch` calls and classifies each
-//! sub-response: throttled and transient ones are sent again after the
-//! mailbox's Retry-After (or a backoff); a create whose outcome is unknown is
-//! reported as uncertain, never re-sent blindly; 404 on a known contact id is
-//! reported so the caller re-plans that entry.
+//! Executes a mailbox's planned writes as `$batch` calls (each with its
+//! retries, `mailbox::run_batch`) and classifies each answer: a create whose
+//! outcome is unknown is reported as uncertain, never re-sent blindly; 404 on
+//! a known contact id is reported so the caller re-plans that entry.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 
 use galsync_graph::models::Page;
 use galsync_graph::{BatchRequest, BatchResponse};
@@ -14,16 +12,13 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::mailbox::{listed_contact, ListedContact, MailboxGraph};
+use crate::mailbox::{listed_contact, run_batch, ListedContact, MailboxGraph, SubOutcome};
 
 /// What galsync reads of a contact it created.
 #[derive(Deserialize)]
 struct Created {
     id: String,
 }
-
-/// Rounds one sub-request may take before it counts as failed.
-const MAX_ROUNDS: u32 = 8;
 
 /// A write, its JSON body serialized once when planned.
 #[derive(Debug, Clone)]
@@ -77,96 +72,6 @@ pub enum Outcome {
         source_id: String,
         reason: String,
     },
-}
-
-/// The final answer to one sub-request.
-#[derive(Debug, Clone)]
-pub(crate) enum SubOutcome {
-    Answered(BatchResponse),
-    /// The connection dropped under a create.
-    Uncertain,
-}
-
-fn is_retryable(status: u16, is_create: bool) -> bool {
-    match status {
-        429 | 503 => true,
-        500 | 502 | 504 => !is_create,
-        _ => false,
-    }
-}
-
-/// Sends `requests` (≤ 20) as one batch and again for the sub-requests that
-/// may be retried, honouring the mailbox pacer between rounds.
-pub(crate) async fn run_batch(
-    mailbox: &MailboxGraph,
-    requests: &[BatchRequest],
-) -> Result<Vec<SubOutcome>, Error> {
-    let mut latest: Vec<Option<SubOutcome>> = vec![None; requests.len()];
-    let mut pending: Vec<usize> = (0..requests.len()).collect();
-    for round in 1..=MAX_ROUNDS {
-        let to_send: Vec<BatchRequest> = pending
-            .iter()
-            .map(|index| requests[*index].clone())
-            .collect();
-        let mut next_pending = Vec::new();
-        let mut throttled = false;
-        match mailbox.batch(to_send).await {
-            Ok(responses) => {
-                for (index, response) in pending.iter().zip(responses) {
-                    if let Some(api_error) = response.api_error() {
-                        if api_error.is_access_denied_by_policy() {
-                            return Err(Error::BlockedByPolicy {
-                                mailbox_id: mailbox.mailbox_id.clone(),
-                            });
-                        }
-                        // Refused authentication or permission holds for
-                        // every request to the mailbox: it fails at once.
-                        if matches!(api_error.status, 401 | 403) {
-                            return Err(Error::from_graph(
-                                &mailbox.mailbox_id,
-                                galsync_graph::GraphError::Api(api_error),
-                            ));
-                        }
-                    }
-                    let is_create = requests[*index].method == "POST";
-                    if is_retryable(response.status, is_create) {
-                        throttled |= response.retry_after().is_some();
-                        next_pending.push(*index);
-                    }
-                    latest[*index] = Some(SubOutcome::Answered(response));
-                }
-            }
-            Err(error) if error.is_ambiguous() => {
-                tracing::warn!(mailbox = %mailbox.mailbox_id, %error, "a batch with creates may have been applied, looking before re-creating");
-                for index in &pending {
-                    if requests[*index].method == "POST" {
-                        latest[*index] = Some(SubOutcome::Uncertain);
-                    } else {
-                        next_pending.push(*index);
-                    }
-                }
-            }
-            Err(error) => return Err(Error::from_graph(&mailbox.mailbox_id, error)),
-        }
-        if next_pending.is_empty() {
-            break;
-        }
-        if round == MAX_ROUNDS {
-            break;
-        }
-        mailbox
-            .tally
-            .retries
-            .fetch_add(next_pending.len() as u64, Ordering::Relaxed);
-        if !throttled {
-            mailbox.back_off(round).await;
-        }
-        pending = next_pending;
-    }
-    Ok(latest
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or(SubOutcome::Uncertain))
-        .collect())
 }
 
 /// Executes up to 20 writes as one batch (plus retries).

@@ -20,12 +20,14 @@ pub mod grpc;
 pub mod known;
 pub mod mailbox;
 pub mod mapping;
+pub mod metrics;
 pub mod pacing;
 pub mod plan;
 pub mod purge;
 pub mod reconcile;
 pub mod snapshot;
 pub mod store;
+pub mod sync;
 pub mod work;
 
 use std::future::Future;
@@ -85,18 +87,10 @@ pub async fn serve(
         (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
         _ => None,
     };
-    let broker = galsync_platform::tls::channel(
-        &config.broker_url(),
-        tls.as_ref(),
-        &server_name(&config.broker_url()),
-    )
-    .context("invalid --broker-url")?;
-    let reader = galsync_platform::tls::channel(
-        &config.reader_url(),
-        tls.as_ref(),
-        &server_name(&config.reader_url()),
-    )
-    .context("invalid --reader-url")?;
+    let broker = galsync_platform::tls::peer_channel(&config.broker_url(), tls.as_ref())
+        .context("invalid --broker-url")?;
+    let reader = galsync_platform::tls::peer_channel(&config.reader_url(), tls.as_ref())
+        .context("invalid --reader-url")?;
     let settings = EngineSettings {
         pacing: config.pacing(),
         batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
@@ -105,11 +99,16 @@ pub async fn serve(
         max_mailboxes: config.max_workers,
     };
     let engine = Arc::new(Engine::new(store.clone(), broker, reader, settings)?);
+    let _metrics_endpoint = galsync_platform::metrics::start(
+        config.server.metrics_listen,
+        engine.metrics.registry().clone(),
+    )
+    .await?;
 
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let work_loop = match &config.scheduler_url {
         Some(url) => {
-            let queue = galsync_platform::tls::channel(url, tls.as_ref(), &server_name(url))
+            let queue = galsync_platform::tls::peer_channel(url, tls.as_ref())
                 .context("invalid --scheduler-url")?;
             let settings = work::WorkSettings {
                 worker_id: format!("contact-writer-{}", std::process::id()),
@@ -146,35 +145,4 @@ pub async fn serve(
     store.close().await;
     served?;
     Ok(())
-}
-
-/// The name a peer's certificate must hold: the URL's host (galsync's PKI
-/// issues certificates for localhost, loopback addresses and extra names).
-fn server_name(url: &str) -> String {
-    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = without_scheme.split('/').next().unwrap_or_default();
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|character| character.is_ascii_digit()) => host,
-        _ => authority,
-    };
-    if host.is_empty() {
-        "localhost".to_owned()
-    } else {
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_server_name_is_the_urls_host() {
-        assert_eq!(
-            super::server_name("https://broker.internal:50051"),
-            "broker.internal"
-        );
-        assert_eq!(super::server_name("https://localhost:50051/"), "localhost");
-        assert_eq!(super::server_name("http://127.0.0.1:50052"), "127.0.0.1");
-    }
 }

@@ -16,9 +16,12 @@ use tracing::{info, warn};
 use crate::coalesce::Coalescer;
 use crate::concurrency::MailboxConcurrency;
 use crate::error::Error;
-use crate::executor::{self, SubOutcome};
 use crate::mapping::{self, Fields};
 use crate::pacing::{MailboxPacer, Throttled};
+
+mod batches;
+
+pub(crate) use batches::{run_batch, SubOutcome};
 
 /// Outlook's largest page.
 const PAGE_SIZE: usize = 1000;
@@ -245,23 +248,28 @@ impl MailboxGraph {
                 return Ok(choice);
             }
         }
-        let filter = encode_query_value(&format!("displayName eq {}", odata_literal(folder_name)));
-        let url = format!(
-            "/users/{}/contactFolders?$filter={filter}&$top=100",
-            self.user
-        );
-        let listed = self.get_json(&url).await?;
-        let mut folder_ids: Vec<String> = Vec::new();
-        for folder in listed["value"].as_array().into_iter().flatten() {
-            if let Some(id) = folder["id"].as_str() {
-                folder_ids.push(id.to_owned());
-            }
-        }
+        let mut folder_ids = self.folders_named(folder_name).await?;
         if folder_ids.is_empty() {
             if dry_run {
                 return Ok(FolderChoice::default());
             }
-            return self.create_folder(folder_name).await;
+            match self.create_folder(folder_name).await {
+                // Made meanwhile: by an earlier attempt whose create landed
+                // after this one listed the folders (Graph carries out a
+                // request whose client went away), or by the user.
+                Err(Error::Graph { source, .. })
+                    if source
+                        .api()
+                        .is_some_and(|api| api.code == "ErrorFolderExists") =>
+                {
+                    info!(mailbox = %self.mailbox_id, folder = %folder_name, "the galsync folder appeared meanwhile, using it");
+                    folder_ids = self.folders_named(folder_name).await?;
+                    if folder_ids.is_empty() {
+                        return Err(self.error(source));
+                    }
+                }
+                created => return created,
+            }
         }
         if folder_ids.len() == 1 {
             return Ok(FolderChoice {
@@ -308,7 +316,7 @@ impl MailboxGraph {
                 ..probe
             });
         }
-        let mut answers = executor::run_batch(self, &lookup).await?.into_iter();
+        let mut answers = run_batch(self, &lookup).await?.into_iter();
         let answer = answers.next();
         let probe = match answers.next() {
             Some(SubOutcome::Answered(response)) => Some(response),
@@ -351,6 +359,22 @@ impl MailboxGraph {
             probe,
             ..FolderChoice::default()
         }))
+    }
+
+    /// The ids of the contact folders named `folder_name`.
+    async fn folders_named(&self, folder_name: &str) -> Result<Vec<String>, Error> {
+        let filter = encode_query_value(&format!("displayName eq {}", odata_literal(folder_name)));
+        let url = format!(
+            "/users/{}/contactFolders?$filter={filter}&$top=100",
+            self.user
+        );
+        let listed = self.get_json(&url).await?;
+        Ok(listed["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|folder| folder["id"].as_str().map(str::to_owned))
+            .collect())
     }
 
     async fn create_folder(&self, folder_name: &str) -> Result<FolderChoice, Error> {
@@ -555,7 +579,7 @@ impl MailboxGraph {
                     )
                 })
                 .collect();
-            let answers = executor::run_batch(self, &requests).await?;
+            let answers = run_batch(self, &requests).await?;
             for (contact_id, answer) in chunk.iter().zip(answers) {
                 let SubOutcome::Answered(response) = answer else {
                     return Err(self.error(GraphError::InvalidBatch {

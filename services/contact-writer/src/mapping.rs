@@ -2,7 +2,7 @@
 //! profile's field rules, Graph's field names, a normalised form both sides
 //! compare in, the content hash, and request bodies.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use galsync_proto::v1;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -243,6 +243,19 @@ fn normalise(kind: FieldKind, raw: &Value) -> Option<Value> {
             (!address.is_empty()).then_some(Value::Object(address))
         }
     }
+}
+
+/// The desired contacts of a snapshot, one per source id.
+pub fn desired_contacts(entries: &[v1::DirectoryEntry], rules: &FieldRules) -> Vec<Desired> {
+    let mut seen = HashSet::with_capacity(entries.len());
+    let mut desired = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.source_object_id.is_empty() || !seen.insert(entry.source_object_id.as_str()) {
+            continue;
+        }
+        desired.push(self::desired(entry, rules));
+    }
+    desired
 }
 
 /// The desired contact of `entry` under `rules`.

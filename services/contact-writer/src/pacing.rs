@@ -174,11 +174,12 @@ impl MailboxPacer {
             Err(_) => unreachable_closed(),
         };
         loop {
-            let wait_until = {
+            let (wait_until, for_retry_after) = {
                 let mut state = self.lock();
                 let now = Instant::now();
                 self.prune(&mut state, now);
-                self.admit(&mut state, now, requests)
+                let for_retry_after = state.not_before.is_some_and(|until| until > now);
+                (self.admit(&mut state, now, requests), for_retry_after)
             };
             match wait_until {
                 None => {
@@ -188,7 +189,11 @@ impl MailboxPacer {
                         _slots: slots,
                     }
                 }
-                Some(instant) => tokio::time::sleep_until(instant).await,
+                Some(instant) => {
+                    let started = Instant::now();
+                    tokio::time::sleep_until(instant).await;
+                    crate::metrics::count_pacing_wait(started.elapsed(), for_retry_after);
+                }
             }
         }
     }

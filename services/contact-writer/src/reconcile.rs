@@ -2,7 +2,7 @@
 //! then writes (deletes, updates, creates in batches), look-ups for anything
 //! uncertain, photos, and the store kept safe at every crash point.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use galsync_proto::v1;
 use tracing::{info, warn};
@@ -75,19 +75,6 @@ pub struct Report {
     pub plan: Option<v1::MailboxPlan>,
 }
 
-/// The desired contacts of a snapshot, one per source id.
-pub fn desired_contacts(entries: &[v1::DirectoryEntry], rules: &FieldRules) -> Vec<Desired> {
-    let mut seen = HashSet::with_capacity(entries.len());
-    let mut desired = Vec::with_capacity(entries.len());
-    for entry in entries {
-        if entry.source_object_id.is_empty() || !seen.insert(entry.source_object_id.as_str()) {
-            continue;
-        }
-        desired.push(mapping::desired(entry, rules));
-    }
-    desired
-}
-
 /// Where a reconciliation publishes its counts while it writes (the work
 /// loop forwards the latest in each heartbeat), and how it is asked to stop.
 ///
@@ -146,7 +133,7 @@ pub async fn reconcile(
     photos: &dyn PhotoSource,
 ) -> Result<Report, Error> {
     let rules = FieldRules::from_proto(&job.policy.field_rules);
-    let desired = desired_contacts(entries, &rules);
+    let desired = mapping::desired_contacts(entries, &rules);
     reconcile_desired(engine, job, &desired, photos, &Progress::unobserved()).await
 }
 

@@ -3,6 +3,7 @@
 //! contacts per snapshot and field rules: each is fetched or computed once
 //! however many mailboxes of a run ask at the same time.
 
+use galsync_platform::telemetry::{traced, Traced};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +61,7 @@ impl<T> OnceCache<T> {
 /// The directory-reader as the writer uses it.
 #[derive(Debug, Clone)]
 pub struct SnapshotSource {
-    client: DirectoryReaderClient<Channel>,
+    client: DirectoryReaderClient<Traced>,
     entries: Arc<OnceCache<Entries>>,
     desired: Arc<OnceCache<Arc<Vec<Desired>>>>,
 }
@@ -68,7 +69,8 @@ pub struct SnapshotSource {
 impl SnapshotSource {
     pub fn new(channel: Channel) -> Self {
         Self {
-            client: DirectoryReaderClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            client: DirectoryReaderClient::new(traced(channel))
+                .max_decoding_message_size(64 * 1024 * 1024),
             entries: Arc::new(OnceCache::new()),
             desired: Arc::new(OnceCache::new()),
         }
@@ -99,9 +101,7 @@ impl SnapshotSource {
             .get_or_try_init(|| async {
                 let entries = self.entries(snapshot_id).await?;
                 let rules = FieldRules::from_proto(field_rules);
-                Ok::<_, Error>(Arc::new(crate::reconcile::desired_contacts(
-                    &entries, &rules,
-                )))
+                Ok::<_, Error>(Arc::new(crate::mapping::desired_contacts(&entries, &rules)))
             })
             .await?;
         Ok(Arc::clone(desired))

@@ -2,8 +2,11 @@
 //! it while heartbeating (each heartbeat carries the counts so far, which the
 //! scheduler forwards to `WatchRun`), then complete it with its counts or fail
 //! it with a reason. On shutdown a running item gets the drain time to
-//! finish, else its lease is released (the store is marked uncertain, so the
-//! next writer rebuilds before writing).
+//! finish, then is asked to stop after its batch in flight and its lease is
+//! given back with the counts of the writes that happened (the store is
+//! marked uncertain, so the next writer rebuilds before writing). Heartbeats
+//! go on until the reconciliation has ended, so the lease never lapses while
+//! a write is in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +15,14 @@ use galsync_proto::v1;
 use galsync_proto::v1::work_queue_client::WorkQueueClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grpc;
 use crate::reconcile::{Progress, ProgressHandle, Report};
+use crate::sync;
 
 /// How long a lease call may wait at the queue for work to arrive.
 const LEASE_WAIT_SECS: u32 = 10;
@@ -33,7 +37,8 @@ pub struct WorkSettings {
     pub lease_secs: u32,
     /// Wait between leases when the queue is empty.
     pub idle_poll: Duration,
-    /// Time a running item gets after shutdown before its lease is released.
+    /// Time a running item gets after shutdown to finish, and then again
+    /// to stop after its batch in flight.
     pub drain: Duration,
 }
 
@@ -138,22 +143,41 @@ impl Worker {
         let engine = Arc::clone(&self.engine);
         let dry_run = item.dry_run;
         let (progress, handle) = Progress::new();
-        let mut work: JoinHandle<Result<Report, Error>> = tokio::spawn(async move {
-            grpc::execute_request(&engine, &request, dry_run, &progress).await
-        });
+        // Joined to the run's trace: the reader's and broker's spans of the
+        // calls it makes come under it.
+        let span = galsync_platform::telemetry::run_span("sync_mailbox", &item.run_id);
+        let mut work: JoinHandle<Result<Report, Error>> =
+            tokio::spawn(tracing::Instrument::instrument(
+                async move { sync::execute_request(&engine, &request, dry_run, &progress).await },
+                span,
+            ));
         // A third of the lease, and at most 5 s: a heartbeat is also how a
         // writer learns its run was cancelled.
         let heartbeat_every = Duration::from_secs(
             (u64::from(self.settings.lease_secs.max(3)) / 3).min(MAX_HEARTBEAT_SECS),
         );
-        let mut heartbeat = tokio::time::interval_at(
-            tokio::time::Instant::now() + heartbeat_every,
-            heartbeat_every,
-        );
+        let mut heartbeat =
+            tokio::time::interval_at(Instant::now() + heartbeat_every, heartbeat_every);
+        // Heartbeats go on until the reconciliation has ended, however it
+        // ends: a lease that lapsed while writes were still in flight would
+        // hand the mailbox to a second writer, which could create the same
+        // contacts again.
+        let mut ending = Ending::Running;
+        // When the lease was last renewed; two thirds of a lease later
+        // without a renewal the writer stops writing.
+        let mut renewed = Instant::now();
+        let at_risk_after = Duration::from_secs(u64::from(self.settings.lease_secs)) * 2 / 3;
         loop {
             tokio::select! {
                 finished = &mut work => {
-                    self.report(&lease_token, finished).await;
+                    match (finished, ending) {
+                        (Ok(Err(Error::Cancelled)), Ending::Stopping { .. }) => {
+                            let counts = *handle.counts.borrow();
+                            info!(worker = %self.name, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped after the batch in flight; giving the lease back");
+                            self.release(&lease_token, counts).await;
+                        }
+                        (finished, _) => self.report(&lease_token, finished).await,
+                    }
                     return;
                 }
                 _ = heartbeat.tick() => {
@@ -162,33 +186,62 @@ impl Worker {
                         lease_seconds: self.settings.lease_secs,
                         progress: Some(*handle.counts.borrow()),
                     };
-                    match self.queue.heartbeat(request).await {
-                        Ok(response) if response.get_ref().cancel_requested => {
-                            info!(worker = %self.name, "run cancelled, stopping after the batch in flight");
-                            self.stop_cancelled(&lease_token, work, handle).await;
-                            return;
+                    let sent = Instant::now();
+                    let answer = tokio::time::timeout(heartbeat_every, self.queue.heartbeat(request))
+                        .await
+                        .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer within the heartbeat interval")));
+                    match answer {
+                        Ok(response) => {
+                            renewed = sent;
+                            if response.get_ref().cancel_requested && !matches!(ending, Ending::Stopping { .. }) {
+                                info!(worker = %self.name, "run cancelled, stopping after the batch in flight");
+                                ending = Ending::stop_now(&handle, self.settings.drain, Reason::Cancelled);
+                            }
                         }
-                        Ok(_) => {}
                         Err(status) if status.code() == tonic::Code::FailedPrecondition => {
                             warn!(worker = %self.name, "lease lost to another writer, stopping");
                             work.abort();
                             return;
                         }
-                        Err(status) => warn!(worker = %self.name, error = %status.message(), "heartbeat failed"),
-                    }
-                }
-                _ = shutdown.changed() => {
-                    match tokio::time::timeout(self.settings.drain, &mut work).await {
-                        Ok(finished) => self.report(&lease_token, finished).await,
-                        Err(_) => {
-                            info!(worker = %self.name, "shutting down mid-item, releasing the lease");
-                            work.abort();
-                            let counts = *handle.counts.borrow();
-                            self.release(&lease_token, counts).await;
+                        Err(status) => {
+                            warn!(worker = %self.name, error = %status.message(), "heartbeat failed");
+                            // The queue may give the mailbox to another writer
+                            // once the lease lapses: stop writing well before.
+                            if renewed.elapsed() >= at_risk_after && !matches!(ending, Ending::Stopping { .. }) {
+                                warn!(worker = %self.name, lease_secs = self.settings.lease_secs, "the lease could not be renewed and may lapse; stopping after the batch in flight");
+                                ending = Ending::stop_now(&handle, self.settings.drain, Reason::LeaseAtRisk);
+                            }
                         }
                     }
-                    return;
                 }
+                _ = shutdown.changed(), if matches!(ending, Ending::Running) => {
+                    info!(worker = %self.name, drain_secs = self.settings.drain.as_secs(), "shutting down: the item in flight may finish within the drain time");
+                    ending = Ending::Draining { until: Instant::now() + self.settings.drain };
+                }
+                () = ending.deadline() => match ending {
+                    Ending::Draining { .. } => {
+                        info!(worker = %self.name, "drain time over, stopping after the batch in flight");
+                        ending = Ending::stop_now(&handle, self.settings.drain, Reason::Shutdown);
+                    }
+                    Ending::Stopping { reason, .. } => {
+                        work.abort();
+                        let counts = *handle.counts.borrow();
+                        match reason {
+                            // Nothing re-leases a cancelled run's item.
+                            Reason::Cancelled => {
+                                warn!(worker = %self.name, "the reconciliation did not stop within the drain time; aborted it");
+                                self.release(&lease_token, counts).await;
+                            }
+                            // A write may still be in flight: the lease is
+                            // left to lapse, as after a crash, so no other
+                            // writer starts on the mailbox before Graph has
+                            // answered it.
+                            Reason::Shutdown | Reason::LeaseAtRisk => warn!(worker = %self.name, lease_secs = self.settings.lease_secs, "the reconciliation did not stop within the drain time; aborted it and left its lease to lapse"),
+                        }
+                        return;
+                    }
+                    Ending::Running => {}
+                },
             }
         }
     }
@@ -237,33 +290,6 @@ impl Worker {
         }
     }
 
-    /// Stops a reconciliation whose run was cancelled between two batches
-    /// (waiting up to the drain time) and gives the item back with the
-    /// counts of the writes that happened; one that finished meanwhile is
-    /// completed as usual.
-    async fn stop_cancelled(
-        &mut self,
-        lease_token: &str,
-        mut work: JoinHandle<Result<Report, Error>>,
-        handle: ProgressHandle,
-    ) {
-        let _ = handle.stop.send(true);
-        match tokio::time::timeout(self.settings.drain, &mut work).await {
-            Ok(Ok(Ok(report))) => {
-                self.report(lease_token, Ok(Ok(report))).await;
-                return;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                warn!(worker = %self.name, "the reconciliation did not stop within the drain time; aborting it");
-                work.abort();
-            }
-        }
-        let counts = *handle.counts.borrow();
-        info!(worker = %self.name, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped for the cancelled run");
-        self.release(lease_token, counts).await;
-    }
-
     async fn release(&mut self, lease_token: &str, counts: v1::SyncCounts) {
         let request = v1::ReleaseRequest {
             lease_token: lease_token.to_owned(),
@@ -271,6 +297,49 @@ impl Worker {
         };
         if let Err(status) = self.queue.release(request).await {
             warn!(worker = %self.name, error = %status.message(), "failed to release the lease");
+        }
+    }
+}
+
+/// How a leased item's processing is coming to an end.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Running,
+    /// Shutting down: the item may finish on its own until then.
+    Draining {
+        until: Instant,
+    },
+    /// Asked to stop after the batch in flight; aborted if not stopped by then.
+    Stopping {
+        until: Instant,
+        reason: Reason,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Cancelled,
+    Shutdown,
+    /// The lease could not be renewed for two thirds of its length.
+    LeaseAtRisk,
+}
+
+impl Ending {
+    fn stop_now(handle: &ProgressHandle, grace: Duration, reason: Reason) -> Ending {
+        let _ = handle.stop.send(true);
+        Ending::Stopping {
+            until: Instant::now() + grace,
+            reason,
+        }
+    }
+
+    /// Resolves at the current phase's deadline; never while running.
+    async fn deadline(self) {
+        match self {
+            Ending::Running => std::future::pending().await,
+            Ending::Draining { until } | Ending::Stopping { until, .. } => {
+                tokio::time::sleep_until(until).await;
+            }
         }
     }
 }

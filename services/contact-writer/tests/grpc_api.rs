@@ -13,8 +13,8 @@ use galsync_proto::v1;
 use galsync_proto::v1::contact_writer_client::ContactWriterClient;
 use galsync_proto::v1::contact_writer_server::ContactWriterServer;
 use galsync_proto::v1::planned_change::Action;
+use galsync_testkit::harness::serve_grpc;
 use serde_json::json;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
 const PROFILE: &str = "profile-1";
@@ -27,18 +27,9 @@ fn plaintext_scheduler() -> galsync_platform::AllowedCallers {
 
 /// Serves the writer on 127.0.0.1:0 and returns a client connected to it.
 async fn serve(engine: Arc<Engine>) -> ContactWriterClient<Channel> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(ContactWriterServer::new(ContactWriterService::new(
-                engine,
-                plaintext_scheduler(),
-            )))
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
-            .unwrap();
-    });
+    let service =
+        ContactWriterServer::new(ContactWriterService::new(engine, plaintext_scheduler()));
+    let addr = serve_grpc(tonic::service::Routes::new(service), None).await;
     ContactWriterClient::connect(format!("http://{addr}"))
         .await
         .unwrap()

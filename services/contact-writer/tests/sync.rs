@@ -308,7 +308,7 @@ async fn a_mailbox_behind_an_access_policy_fails_alone() {
         .unwrap()
         .insert("snap-1".to_owned(), directory(30));
     let blocked =
-        galsync_contact_writer::grpc::run_request(&harness.engine, &request(&mailboxes[0]), false)
+        galsync_contact_writer::sync::run_request(&harness.engine, &request(&mailboxes[0]), false)
             .await
             .unwrap();
     assert_eq!(blocked.result.outcome, v1::MailboxOutcome::Failed as i32);
@@ -329,7 +329,7 @@ async fn a_mailbox_behind_an_access_policy_fails_alone() {
         "a fresh token cannot help: one request"
     );
     let allowed =
-        galsync_contact_writer::grpc::run_request(&harness.engine, &request(&mailboxes[1]), false)
+        galsync_contact_writer::sync::run_request(&harness.engine, &request(&mailboxes[1]), false)
             .await
             .unwrap();
     assert_eq!(allowed.result.outcome, v1::MailboxOutcome::Succeeded as i32);
@@ -387,7 +387,7 @@ async fn a_dry_run_reports_field_changes_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_store_keeps_state_across_runs() {
     let Some(dsn) =
-        galsync_platform::testing::fresh_postgres_dsn("the_postgres_store_keeps_state_across_runs")
+        galsync_testkit::harness::fresh_postgres_dsn("the_postgres_store_keeps_state_across_runs")
             .await
     else {
         return;

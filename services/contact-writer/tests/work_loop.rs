@@ -12,7 +12,7 @@ use galsync_contact_writer::engine::EngineSettings;
 use galsync_contact_writer::work::{self, WorkSettings};
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_proto::v1;
-use tokio_stream::wrappers::TcpListenerStream;
+use galsync_testkit::harness::serve_grpc;
 use tonic::{Request, Response, Status};
 
 #[derive(Default, Clone)]
@@ -31,16 +31,8 @@ impl FakeQueue {
     /// Serves the queue on port 0, runs the work loop (leases of
     /// `lease_secs`) until `items` items were completed or failed, then stops it.
     async fn work_through(&self, harness: &Harness, lease_secs: u32, items: usize) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = self.clone();
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(v1::work_queue_server::WorkQueueServer::new(server))
-                .serve_with_incoming(TcpListenerStream::new(listener))
-                .await
-                .unwrap();
-        });
+        let queue = v1::work_queue_server::WorkQueueServer::new(self.clone());
+        let addr = serve_grpc(tonic::service::Routes::new(queue), None).await;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect_lazy();

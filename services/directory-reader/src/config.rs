@@ -50,6 +50,18 @@ pub struct Config {
     #[arg(long, env = "GALSYNC_MAX_GRAPH_CONCURRENCY", default_value_t = 4)]
     pub max_graph_concurrency: usize,
 
+    /// `$batch` calls (20 users each) that read users' mailbox purpose
+    /// (`mailboxSettings/userPurpose`) in flight at once. Graph runs 4
+    /// sub-requests of a call at a time, so one call at a time makes an
+    /// initial read of N users N/20 round trips; an app-wide 429 in any call
+    /// pauses them all for its Retry-After.
+    #[arg(
+        long,
+        env = "GALSYNC_PURPOSE_BATCHES_IN_FLIGHT",
+        default_value_t = crate::purpose::DEFAULT_BATCHES_IN_FLIGHT
+    )]
+    pub purpose_batches_in_flight: usize,
+
     /// Seconds a target list may reuse the last round of the whole directory
     /// (e.g. the snapshot a run took just before) instead of a delta round of
     /// its own; 0 = always read.
@@ -141,6 +153,12 @@ impl ServiceConfig for Config {
                 "must be at least 1",
             ));
         }
+        if self.purpose_batches_in_flight == 0 {
+            return Err(ConfigError::new(
+                "purpose-batches-in-flight",
+                "must be at least 1",
+            ));
+        }
         if self.snapshot_retention == 0 {
             return Err(ConfigError::new("snapshot-retention", "must be at least 1"));
         }
@@ -170,6 +188,15 @@ mod tests {
         config.max_graph_concurrency = 0;
         let error = config.validate().unwrap_err();
         assert_eq!(error.flag, "max-graph-concurrency");
+    }
+
+    #[test]
+    fn purpose_batches_default_to_several_in_flight_and_zero_is_refused() {
+        let mut config = Config::local("sqlite://reader.db");
+        assert_eq!(config.purpose_batches_in_flight, 8);
+        config.purpose_batches_in_flight = 0;
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.flag, "purpose-batches-in-flight");
     }
 
     #[test]

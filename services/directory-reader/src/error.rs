@@ -36,7 +36,7 @@ pub enum Error {
     #[error("another read of tenant {tenant_id} finished first; take the snapshot again")]
     Conflict { tenant_id: String },
     #[error("store error: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[source] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -96,13 +96,20 @@ pub fn status_from_error(error: Error) -> Status {
         },
         Error::Conflict { .. } => Status::aborted(error.to_string()),
         Error::Store(source) => {
-            tracing::error!(error = %source, "directory-reader store failed");
-            Status::internal("the directory-reader store failed; see its log")
+            galsync_platform::grpc::internal_status("directory-reader", "store failed", &source)
         }
         Error::Internal(message) => {
-            tracing::error!(error = %message, "directory-reader internal error");
-            Status::internal("internal error; see the directory-reader log")
+            galsync_platform::grpc::internal_status("directory-reader", "internal error", &message)
         }
+    }
+}
+
+/// Every store error that becomes a service error is counted
+/// (`galsync_store_errors_total`).
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        galsync_platform::metrics::count_store_error();
+        Self::Store(error)
     }
 }
 

@@ -63,7 +63,7 @@ fn broker_channel(config: &Config) -> anyhow::Result<tonic::transport::Channel> 
         (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
         _ => None,
     };
-    galsync_platform::tls::channel(&broker_url, tls.as_ref(), "localhost")
+    galsync_platform::tls::peer_channel(&broker_url, tls.as_ref())
         .with_context(|| format!("failed to set up the channel to the auth-broker at {broker_url}"))
 }
 
@@ -90,7 +90,7 @@ pub async fn serve(
         http,
     ));
     let store = store::Store::new(pool.clone());
-    let reads = reader::DirectoryReads::new(store.clone(), graph);
+    let reads = reader::DirectoryReads::new(store.clone(), graph, config.purpose_batches_in_flight);
     let settings = service::ReaderSettings {
         snapshot_retention: config.snapshot_retention,
         fetch_photos: config.fetch_photos,
@@ -98,6 +98,9 @@ pub async fn serve(
         target_round_reuse: std::time::Duration::from_secs(config.target_round_reuse_secs),
     };
     let reader = Arc::new(service::Reader::new(store, reads, settings));
+    let _metrics_endpoint =
+        galsync_platform::metrics::start(config.server.metrics_listen, reader.metrics().clone())
+            .await?;
     let options =
         ServeOptions::from_args("directory-reader", GRPC_SERVICES.to_vec(), &config.server)?;
     let mut routes = RoutesBuilder::default();

@@ -9,11 +9,20 @@
 //! (json-batching: at most 20 requests), and kept with the stored user. A
 //! round that adds or changes a user clears its purpose (the reader's
 //! contract), so exactly the new and changed users are read again.
+//!
+//! Several calls are in flight at once (`--purpose-batches-in-flight`, default
+//! [`DEFAULT_BATCHES_IN_FLIGHT`]): Graph runs at most 4 sub-requests of one
+//! batch at a time (throttling-limits, "Outlook service limits": "up to 4
+//! requests in parallel at any point, irrespective of the target mailbox"),
+//! so one call at a time leaves an initial read of N users at N/20 round
+//! trips. Every sub-request addresses a different user's mailbox, so no
+//! mailbox's limit of 4 concurrent requests is approached.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use galsync_graph::{BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
+use futures::stream::{self, StreamExt};
+use galsync_graph::{BatchGate, BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -21,6 +30,10 @@ use crate::error::{Error, Result};
 use crate::reader::ScopeState;
 use crate::source::SourceUser;
 use crate::store::Store;
+
+/// `$batch` calls of purpose reads in flight at once unless configured:
+/// 8 × 20 users, 32 sub-requests running at Graph (4 per call).
+pub const DEFAULT_BATCHES_IN_FLIGHT: usize = 8;
 
 /// A user's mailbox kind, `mailboxSettings.userPurpose`, or no mailbox at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,9 +134,11 @@ fn purpose_from_response(tenant_id: &str, response: &BatchResponse) -> Result<Ma
     })
 }
 
-/// Reads the purpose of one batch of at most 20 users.
+/// Reads the purpose of one batch of at most 20 users; `gate` is shared with
+/// the calls beside it.
 async fn read_batch(
     client: &GraphClient,
+    gate: &BatchGate,
     tenant_id: &str,
     user_ids: &[String],
 ) -> Result<Vec<(String, MailboxPurpose)>> {
@@ -132,7 +147,7 @@ async fn read_batch(
         requests.push(BatchRequest::get(index.to_string(), purpose_url(user_id)));
     }
     let outcome = client
-        .batch_with_retry(requests)
+        .batch_with_retry_gated(requests, gate)
         .await
         .map_err(|error| Error::graph(tenant_id, error))?;
     let mut purposes = Vec::with_capacity(user_ids.len());
@@ -174,11 +189,13 @@ pub async fn carry_over(
 /// in a round, or left unread by a failed attempt), stores it with the user
 /// and returns the completed state. Fails, storing what it read, when Graph
 /// refuses: the users left without a purpose are read by the next round.
+/// At most `batches_in_flight` `$batch` calls are in flight at once.
 pub async fn complete(
     client: &GraphClient,
     store: &Store,
     scope_key: &(String, String),
     state: ScopeState,
+    batches_in_flight: usize,
 ) -> Result<ScopeState> {
     let (tenant_id, key) = (scope_key.0.as_str(), scope_key.1.as_str());
     let mut unread: Vec<String> = state
@@ -194,24 +211,43 @@ pub async fn complete(
     let mut users: HashMap<String, SourceUser> = (*state.users).clone();
     let mut completed: Vec<SourceUser> = Vec::with_capacity(unread.len());
     let mut failure = None;
-    // One call at a time: a sub-request answered 429 makes the next call wait
-    // its Retry-After, and a second call in flight would reach Graph inside
-    // that wait (throttling: "wait the number of seconds specified in the
-    // Retry-After header before retrying").
-    for chunk in unread.chunks(MAX_BATCH_REQUESTS) {
-        match read_batch(client, tenant_id, chunk).await {
-            Ok(purposes) => {
-                for (user_id, purpose) in purposes {
-                    if let Some(user) = users.get_mut(&user_id) {
-                        user.mailbox_purpose = Some(purpose);
-                        completed.push(user.clone());
-                    }
-                }
-            }
+    // Up to `batches_in_flight` calls at once, a new one starting as soon as
+    // any finishes (a slow call does not hold the others' places), their
+    // results put back in the order of the sorted ids. A call answered
+    // with an app-wide 429 holds the shared gate for its Retry-After, so no
+    // call beside it starts or retries inside that wait (throttling: "wait
+    // the number of seconds specified in the Retry-After header before
+    // retrying"); a mailbox's own 429 is retried by its call alone.
+    let gate = BatchGate::new();
+    // The calls are made up front (an unpolled future sends nothing) so the
+    // stream's type names no closure, which keeps the gRPC handlers `Send`.
+    let calls: Vec<_> = unread
+        .chunks(MAX_BATCH_REQUESTS)
+        .enumerate()
+        .map(|(index, chunk)| {
+            let gate = &gate;
+            async move { (index, read_batch(client, gate, tenant_id, chunk).await) }
+        })
+        .collect();
+    let mut results = stream::iter(calls).buffer_unordered(batches_in_flight.max(1));
+    let mut read: Vec<(usize, Vec<(String, MailboxPurpose)>)> = Vec::new();
+    while let Some((index, result)) = results.next().await {
+        match result {
+            Ok(purposes) => read.push((index, purposes)),
             Err(error) => {
+                // The calls still in flight are dropped; their users are
+                // read by the next round.
                 failure = Some(error);
                 break;
             }
+        }
+    }
+    drop(results);
+    read.sort_unstable_by_key(|(index, _)| *index);
+    for (user_id, purpose) in read.into_iter().flat_map(|(_, purposes)| purposes) {
+        if let Some(user) = users.get_mut(&user_id) {
+            user.mailbox_purpose = Some(purpose);
+            completed.push(user.clone());
         }
     }
     // What was read is kept even when a later call failed.

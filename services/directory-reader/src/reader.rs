@@ -59,6 +59,8 @@ type ScopeKey = (String, String);
 pub struct DirectoryReads {
     store: Store,
     graph: Arc<GraphAccess>,
+    /// `$batch` calls of mailbox-purpose reads in flight at once.
+    purpose_batches_in_flight: usize,
     cache: Mutex<HashMap<ScopeKey, ScopeState>>,
     round_locks: Mutex<HashMap<ScopeKey, Arc<Mutex<()>>>>,
 }
@@ -84,10 +86,11 @@ fn delta_select() -> String {
 }
 
 impl DirectoryReads {
-    pub fn new(store: Store, graph: Arc<GraphAccess>) -> Self {
+    pub fn new(store: Store, graph: Arc<GraphAccess>, purpose_batches_in_flight: usize) -> Self {
         Self {
             store,
             graph,
+            purpose_batches_in_flight,
             cache: Mutex::new(HashMap::new()),
             round_locks: Mutex::new(HashMap::new()),
         }
@@ -259,7 +262,14 @@ impl DirectoryReads {
             users: Arc::new(by_id),
             read_at: Instant::now(),
         };
-        let state = crate::purpose::complete(client, &self.store, key, state).await?;
+        let state = crate::purpose::complete(
+            client,
+            &self.store,
+            key,
+            state,
+            self.purpose_batches_in_flight,
+        )
+        .await?;
         self.remember(key, &state).await;
         Ok(state)
     }
@@ -320,7 +330,14 @@ impl DirectoryReads {
         };
         // Upserts come without a mailbox purpose: exactly the new and changed
         // users (and any a failed attempt left unread) are read again.
-        let state = crate::purpose::complete(client, &self.store, key, state).await?;
+        let state = crate::purpose::complete(
+            client,
+            &self.store,
+            key,
+            state,
+            self.purpose_batches_in_flight,
+        )
+        .await?;
         self.remember(key, &state).await;
         Ok(state)
     }

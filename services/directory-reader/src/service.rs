@@ -39,6 +39,29 @@ pub struct Reader {
     pub(crate) store: Store,
     pub(crate) reads: DirectoryReads,
     pub(crate) settings: ReaderSettings,
+    metrics: ReaderMetrics,
+}
+
+/// The reader's Prometheus metrics (served on `--metrics-listen`).
+#[derive(Debug)]
+struct ReaderMetrics {
+    registry: galsync_platform::metrics::Metrics,
+    snapshots_full: Arc<std::sync::atomic::AtomicI64>,
+    snapshots_delta: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl ReaderMetrics {
+    fn new() -> Self {
+        const HELP: &str = "directory snapshots taken, by how the directory was read (full: every user; delta: changes since the last round)";
+        let registry = galsync_platform::metrics::Metrics::default();
+        registry.add_renderer(galsync_graph::traffic::render_prometheus);
+        Self {
+            snapshots_full: registry.counter("galsync_reader_snapshots_total{mode=\"full\"}", HELP),
+            snapshots_delta: registry
+                .counter("galsync_reader_snapshots_total{mode=\"delta\"}", HELP),
+            registry,
+        }
+    }
 }
 
 /// A directory round filtered: the users kept and the counts.
@@ -78,7 +101,13 @@ impl Reader {
             store,
             reads,
             settings,
+            metrics: ReaderMetrics::new(),
         }
+    }
+
+    /// The Prometheus metrics of this reader (Graph traffic included).
+    pub fn metrics(&self) -> &galsync_platform::metrics::Metrics {
+        &self.metrics.registry
     }
 
     /// One directory round, group memberships, and the filter applied off the runtime.
@@ -192,6 +221,11 @@ impl Reader {
             read_stats: read_stats.encode_to_vec(),
         };
         self.store.save_snapshot(&row, &built.blob).await?;
+        let taken = match filtered.mode {
+            crate::reader::ReadMode::Full => &self.metrics.snapshots_full,
+            crate::reader::ReadMode::Delta => &self.metrics.snapshots_delta,
+        };
+        taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pruned = self
             .store
             .prune_snapshots(tenant_id, self.settings.snapshot_retention)

@@ -2,7 +2,7 @@
 
 #[tokio::test]
 async fn binary_serves_health_and_reflection_and_stops_on_sigterm() {
-    galsync_platform::testing::check_service_binary(
+    galsync_testkit::harness::check_service_binary(
         env!("CARGO_BIN_EXE_galsync-directory-reader"),
         &["galsync.v1.DirectoryReader"],
     )
@@ -12,7 +12,7 @@ async fn binary_serves_health_and_reflection_and_stops_on_sigterm() {
 /// Each bad value stops the reader before it serves: exit 2, one line naming the flag.
 #[test]
 fn bad_configuration_exits_2_naming_the_flag() {
-    use galsync_platform::testing::bad_config::{
+    use galsync_testkit::harness::bad_config::{
         assert_each_refused, bad, shared_service_cases, BadConfigFiles,
     };
     let files = BadConfigFiles::new();
@@ -22,7 +22,7 @@ fn bad_configuration_exits_2_naming_the_flag() {
         bad(&["--max-graph-concurrency", "0"], "--max-graph-concurrency"),
         bad(&["--snapshot-retention", "0"], "--snapshot-retention"),
     ]);
-    let listen = format!("127.0.0.1:{}", galsync_platform::testing::free_port());
+    let listen = format!("127.0.0.1:{}", galsync_testkit::harness::free_port());
     let data_dir = files.fresh_data_dir();
     assert_each_refused(
         env!("CARGO_BIN_EXE_galsync-directory-reader"),

@@ -188,7 +188,7 @@ async fn snapshots_stream_in_chunks_and_retention_removes_the_oldest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_store_keeps_scopes_snapshots_and_photos() {
-    let Some(dsn) = galsync_platform::testing::fresh_postgres_dsn(
+    let Some(dsn) = galsync_testkit::harness::fresh_postgres_dsn(
         "the_postgres_store_keeps_scopes_snapshots_and_photos",
     )
     .await

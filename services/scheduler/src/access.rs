@@ -41,9 +41,39 @@ pub struct Caller {
     pub role: Role,
     /// For the audit log, e.g. `urn:galsync:service:cli` or `api-key:hr-onboarding`.
     pub actor: String,
+    /// The one tenant an API key is scoped to (an MSP's key for one
+    /// customer); `None` sees every tenant.
+    pub tenant: Option<String>,
 }
 
 impl Caller {
+    /// A caller that sees every tenant.
+    pub fn unscoped(role: Role, actor: impl Into<String>) -> Self {
+        Self {
+            role,
+            actor: actor.into(),
+            tenant: None,
+        }
+    }
+
+    /// Whether the caller may see and change `tenant_id`'s profiles and runs.
+    pub fn sees_tenant(&self, tenant_id: &str) -> bool {
+        self.tenant
+            .as_deref()
+            .is_none_or(|scope| scope == tenant_id)
+    }
+
+    /// The tenant a listing is limited to: the caller's scope, else what the
+    /// request asked for (empty: all). A scoped caller asking for another
+    /// tenant gets `None`: nothing to list.
+    pub fn tenant_filter<'a>(&'a self, asked: &'a str) -> Option<&'a str> {
+        match self.tenant.as_deref() {
+            None => Some(asked),
+            Some(scope) if asked.is_empty() || asked == scope => Some(scope),
+            Some(_) => None,
+        }
+    }
+
     pub fn require(&self, needed: Role) -> Result<(), SchedulerError> {
         if self.role >= needed {
             return Ok(());
@@ -105,18 +135,14 @@ impl Access {
         }
         match caller_identity(request) {
             CallerIdentity::Service(name) => match self.bindings.get(&name) {
-                Some(role) => Ok(Caller {
-                    role: *role,
-                    actor: format!("urn:galsync:service:{name}"),
-                }),
+                Some(role) => Ok(Caller::unscoped(*role, format!("urn:galsync:service:{name}"))),
                 None => Err(SchedulerError::PermissionDenied(format!(
                     "identity {name} has no role; bind one with --role-binding {name}=viewer|operator|admin"
                 ))),
             },
-            CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => Ok(Caller {
-                role: Role::Admin,
-                actor: LOCAL_PLAINTEXT_ACTOR.to_owned(),
-            }),
+            CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => {
+                Ok(Caller::unscoped(Role::Admin, LOCAL_PLAINTEXT_ACTOR))
+            }
             CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => Err(SchedulerError::Unauthenticated(
                 "present a client certificate or an API key (authorization: Bearer gsk_…)".to_owned(),
             )),
@@ -167,21 +193,29 @@ async fn api_key_caller(
         .and_then(|rest| rest.split_once('_'))
         .map(|(key_id, _)| key_id.to_owned())
         .ok_or_else(refused)?;
-    let Some((stored_hash, role_text, name, plaintext_only)) = store.api_key(&key_id).await? else {
+    let Some(key) = store.api_key(&key_id).await? else {
         return Err(refused());
     };
-    if !constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes()) {
+    if !constant_time_eq(hash_secret(secret).as_bytes(), key.key_hash.as_bytes()) {
         return Err(refused());
     }
-    if plaintext_only && !plaintext_mode {
+    if key.revoked_at.is_some() {
         return Err(SchedulerError::Unauthenticated(format!(
-            "the API key \"{name}\" was created in a plaintext session (galsync up --plaintext) and is refused while TLS is on; create a new key over mTLS"
+            "the API key \"{}\" was revoked; ask an administrator for a new one (galsync api-key create)",
+            key.name
         )));
     }
-    let role = Role::parse(&role_text).ok_or_else(refused)?;
+    if key.plaintext_only && !plaintext_mode {
+        return Err(SchedulerError::Unauthenticated(format!(
+            "the API key \"{}\" was created in a plaintext session (galsync up --plaintext) and is refused while TLS is on; create a new key over mTLS",
+            key.name
+        )));
+    }
+    let role = Role::parse(&key.role).ok_or_else(refused)?;
     Ok(Caller {
         role,
-        actor: format!("api-key:{name}"),
+        actor: format!("api-key:{}", key.name),
+        tenant: (!key.tenant_id.is_empty()).then_some(key.tenant_id),
     })
 }
 
@@ -226,10 +260,7 @@ mod tests {
         assert_eq!(access.bindings.get("cli"), Some(&Role::Admin));
         assert!(Access::new(&["cli:admin".to_owned()], &[], false).is_err());
         assert!(Access::new(&["cli=root".to_owned()], &[], false).is_err());
-        let viewer = Caller {
-            role: Role::Viewer,
-            actor: "x".to_owned(),
-        };
+        let viewer = Caller::unscoped(Role::Viewer, "x");
         assert!(viewer.require(Role::Operator).is_err());
     }
 

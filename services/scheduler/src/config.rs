@@ -27,6 +27,11 @@ pub struct Config {
     #[arg(long, env = "GALSYNC_READER_URL", value_parser = galsync_platform::flags::http_url)]
     pub reader_url: Option<String>,
 
+    /// The auth-broker, e.g. https://broker.internal:50051: a profile for a
+    /// tenant it does not know is refused when created. Unset: not checked.
+    #[arg(long, env = "GALSYNC_BROKER_URL", value_parser = galsync_platform::flags::http_url)]
+    pub broker_url: Option<String>,
+
     /// Roles of mTLS identities on the public API, as IDENTITY=ROLE (viewer, operator, admin).
     #[arg(long = "role-binding", env = "GALSYNC_ROLE_BINDING", value_delimiter = ',', default_values_t = ["cli=admin".to_owned()])]
     pub role_binding: Vec<String>,

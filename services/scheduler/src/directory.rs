@@ -2,6 +2,7 @@
 //! explanations. A trait, so tests can stand in a fake reader over real gRPC.
 
 use futures::future::BoxFuture;
+use galsync_platform::telemetry::{traced, Traced};
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
 use tonic::transport::Channel;
@@ -28,13 +29,14 @@ pub trait DirectorySource: Send + Sync + 'static {
 /// The directory-reader over gRPC.
 #[derive(Debug, Clone)]
 pub struct GrpcDirectory {
-    client: DirectoryReaderClient<Channel>,
+    client: DirectoryReaderClient<Traced>,
 }
 
 impl GrpcDirectory {
     pub fn new(channel: Channel) -> Self {
         Self {
-            client: DirectoryReaderClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            client: DirectoryReaderClient::new(traced(channel))
+                .max_decoding_message_size(64 * 1024 * 1024),
         }
     }
 }
@@ -74,7 +76,7 @@ fn reader_error(what: &str, status: tonic::Status) -> SchedulerError {
         tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::NotFound => {
             SchedulerError::FailedPrecondition(message)
         }
-        _ => SchedulerError::Internal(message),
+        _ => SchedulerError::Peer(message),
     }
 }
 

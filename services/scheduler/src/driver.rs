@@ -130,11 +130,46 @@ pub fn mailbox_result(item: &WorkItemRow) -> v1::MailboxResult {
     }
 }
 
+/// How often, and how far apart, a run is driven again after its store went
+/// away (60 × 1 s).
+const STORE_OUTAGE_RETRIES: u32 = 60;
+const STORE_OUTAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// True for store errors that say the database could not be reached or the
+/// connection broke, which pass when it is back; not for a query's own error.
+fn is_store_outage(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+    ) || matches!(error, sqlx::Error::Database(database) if database.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))
+}
+
 impl Scheduler {
     pub(crate) fn spawn_driver(self: &Arc<Self>, run_id: String) {
         let scheduler = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = scheduler.drive(&run_id).await {
+        let span = galsync_platform::telemetry::run_span("run", &run_id);
+        let driven = async move {
+            // A store that went away (PostgreSQL restarted, a connection
+            // reset) is an outage, not the run's failure: the run is driven
+            // again from what the store holds once it answers, for about a
+            // minute.
+            let mut outage_retries = 0;
+            let result = loop {
+                match scheduler.drive(&run_id).await {
+                    Err(SchedulerError::Store(error))
+                        if is_store_outage(&error) && outage_retries < STORE_OUTAGE_RETRIES =>
+                    {
+                        outage_retries += 1;
+                        tracing::warn!(run = %run_id, %error, attempt = outage_retries, "the store went away; driving the run again when it answers");
+                        tokio::time::sleep(STORE_OUTAGE_WAIT).await;
+                    }
+                    other => break other,
+                }
+            };
+            if let Err(error) = result {
                 tracing::error!(run = %run_id, %error, "run failed");
                 if let Err(store_error) =
                     scheduler.end_run_failed(&run_id, &error.to_string()).await
@@ -142,7 +177,8 @@ impl Scheduler {
                     tracing::error!(run = %run_id, error = %store_error, "could not record the failure");
                 }
             }
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(driven, span));
     }
 
     async fn end_run_failed(&self, run_id: &str, message: &str) -> Result<(), SchedulerError> {
@@ -156,6 +192,7 @@ impl Scheduler {
         self.store.update_run(&run).await?;
         self.append_state_event(run_id, v1::RunState::Failed)
             .await?;
+        self.metrics.run_ended(STATE_FAILED);
         self.store.release_run_lock(&run.profile_id, run_id).await?;
         Ok(())
     }
@@ -216,9 +253,11 @@ impl Scheduler {
             }
             self.renew_lock(&run).await?;
             let current = self.run(run_id).await?;
-            self.store
+            let exhausted = self
+                .store
                 .fail_exhausted_leases(run_id, now_millis())
                 .await?;
+            self.metrics.lease_expired(exhausted);
             let cancelling = current.cancel_requested;
             if cancelling {
                 self.stop_cancelled_items(run_id).await?;
@@ -417,9 +456,11 @@ impl Scheduler {
         self.store
             .set_run_items_state(run_id, ITEM_QUEUED, ITEM_CANCELLED, CANCELLED_REASON)
             .await?;
-        self.store
+        let expired = self
+            .store
             .end_expired_leases(run_id, now_millis(), ITEM_CANCELLED, CANCELLED_REASON)
             .await?;
+        self.metrics.lease_expired(expired);
         Ok(())
     }
 
@@ -429,6 +470,7 @@ impl Scheduler {
         self.store.update_run(&run).await?;
         self.append_state_event(&run.run_id, v1::RunState::Cancelled)
             .await?;
+        self.metrics.run_ended(STATE_CANCELLED);
         self.store
             .release_run_lock(&run.profile_id, &run.run_id)
             .await?;
@@ -466,6 +508,7 @@ impl Scheduler {
         self.store.update_run(&run).await?;
         self.append_state_event(&run.run_id, crate::scheduler::run_state_to_proto(state))
             .await?;
+        self.metrics.run_ended(state);
         self.store
             .release_run_lock(&run.profile_id, &run.run_id)
             .await?;
@@ -511,10 +554,7 @@ impl Scheduler {
 
     /// Runs forever: starts due scheduled runs, adopts orphaned runs, prunes history.
     pub async fn tick_forever(self: Arc<Self>) {
-        let system = Caller {
-            role: Role::Admin,
-            actor: "scheduler:schedule".to_owned(),
-        };
+        let system = Caller::unscoped(Role::Admin, "scheduler:schedule");
         let mut last_prune = 0i64;
         loop {
             if self.is_stopping() {
@@ -522,6 +562,13 @@ impl Scheduler {
             }
             if let Err(error) = self.tick(&system).await {
                 tracing::error!(%error, "scheduler tick failed");
+            }
+            match self.store.work_item_depth().await {
+                Ok((queued, leased)) => self.metrics.queue_depth(queued, leased),
+                Err(error) => {
+                    galsync_platform::metrics::count_store_error();
+                    tracing::warn!(%error, "counting queued work items failed");
+                }
             }
             let now = now_millis();
             if now - last_prune > 3_600_000 {

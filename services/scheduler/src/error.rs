@@ -1,5 +1,6 @@
 //! The scheduler's errors and their one mapping to gRPC status codes.
 
+use galsync_platform::grpc::internal_status;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +22,12 @@ pub enum SchedulerError {
     Unauthenticated(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A peer service failed; its answer (already written for callers by
+    /// that service) is passed on.
+    #[error("{0}")]
+    Peer(String),
     #[error("store error: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[source] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -52,14 +57,22 @@ pub fn status_from_scheduler_error(error: SchedulerError) -> Status {
         SchedulerError::PermissionDenied(message) => Status::permission_denied(message),
         SchedulerError::Unauthenticated(message) => Status::unauthenticated(message),
         SchedulerError::Unavailable(message) => Status::unavailable(message),
-        SchedulerError::Store(source) => {
-            tracing::error!(error = %source, "scheduler store failed");
-            Status::internal("the scheduler store failed; see its log")
-        }
+        SchedulerError::Peer(message) => Status::internal(message),
+        SchedulerError::Store(source) => internal_status("scheduler", "store failed", &source),
+        // Internal text (ids, decoder errors) is for the operator's log, not
+        // the caller: the caller gets an incident id to quote.
         SchedulerError::Internal(message) => {
-            tracing::error!(error = %message, "scheduler internal error");
-            Status::internal(message)
+            internal_status("scheduler", "internal error", &message)
         }
+    }
+}
+
+/// Every store error that becomes a service error is counted
+/// (`galsync_store_errors_total`).
+impl From<sqlx::Error> for SchedulerError {
+    fn from(error: sqlx::Error) -> Self {
+        galsync_platform::metrics::count_store_error();
+        Self::Store(error)
     }
 }
 
@@ -79,5 +92,19 @@ mod tests {
         let status = status_from_scheduler_error(SchedulerError::Store(sqlx::Error::PoolTimedOut));
         assert_eq!(status.code(), tonic::Code::Internal);
         assert!(!status.message().contains("pool"));
+        let status = status_from_scheduler_error(SchedulerError::Internal(
+            "profile 7 is unreadable: buffer underflow".to_owned(),
+        ));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(
+            !status.message().contains("underflow"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("incident"),
+            "{}",
+            status.message()
+        );
     }
 }

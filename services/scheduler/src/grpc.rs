@@ -10,13 +10,13 @@ use galsync_proto::v1::work_queue_server::WorkQueue;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::access::{claimed_actor, new_api_key, Access, Caller, Role};
+use crate::access::{claimed_actor, Access, Caller, Role};
 use crate::driver::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 use crate::error::SchedulerError;
 use crate::profiles;
 use crate::queue::millis_timestamp;
 use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
-use crate::store::{ProfileRow, RunRow};
+use crate::store::{ApiKeyRow, ProfileRow, RunRow};
 
 #[derive(Clone)]
 pub struct SchedulerService {
@@ -74,6 +74,7 @@ impl SchedulerService {
             .map(|item| mailbox_result(item))
             .collect();
         Ok(v1::Run {
+            trace_id: galsync_platform::telemetry::run_trace_id(&run.run_id),
             run_id: run.run_id,
             profile_id: run.profile_id,
             state: run_state_to_proto(&run.state) as i32,
@@ -113,6 +114,23 @@ fn profile_message(row: &ProfileRow) -> Result<v1::Profile, Status> {
     })
 }
 
+/// A tenant-scoped caller may create or move a profile only into its tenant.
+fn require_tenant_in_scope(caller: &Caller, spec: &v1::ProfileSpec) -> Result<(), Status> {
+    let Some(scope) = caller.tenant.as_deref() else {
+        return Ok(());
+    };
+    match profiles::tenant_id_field("spec.tenant_id", &spec.tenant_id) {
+        Ok(tenant_id) if tenant_id == scope => Ok(()),
+        Ok(tenant_id) => Err(SchedulerError::PermissionDenied(format!(
+            "{} is scoped to tenant {scope}; it cannot make or change a profile of tenant {tenant_id}",
+            caller.actor
+        ))
+        .into()),
+        // The profile's own validation names the bad field.
+        Err(_) => Ok(()),
+    }
+}
+
 /// What tonic's generated trait expects of a server stream.
 type EventStream = tonic::codegen::BoxStream<v1::RunEvent>;
 
@@ -128,6 +146,7 @@ impl SchedulerApi for SchedulerService {
         let Some(spec) = request.into_inner().spec else {
             return Err(SchedulerError::invalid("spec", "is missing").into());
         };
+        require_tenant_in_scope(&caller, &spec)?;
         let row = self.scheduler.create_profile(&caller, spec).await?;
         Ok(Response::new(profile_message(&row)?))
     }
@@ -143,14 +162,12 @@ impl SchedulerApi for SchedulerService {
         let Some(spec) = message.spec else {
             return Err(SchedulerError::invalid("spec", "is missing").into());
         };
+        let profile_id = profiles::id_field("profile_id", &message.profile_id)?;
+        self.scheduler.profile_for(&caller, profile_id).await?;
+        require_tenant_in_scope(&caller, &spec)?;
         let row = self
             .scheduler
-            .update_profile(
-                &caller,
-                profiles::id_field("profile_id", &message.profile_id)?,
-                spec,
-                message.expected_version,
-            )
+            .update_profile(&caller, profile_id, spec, message.expected_version)
             .await?;
         Ok(Response::new(profile_message(&row)?))
     }
@@ -159,14 +176,15 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::GetProfileRequest>,
     ) -> Result<Response<v1::Profile>, Status> {
-        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetProfile")
+        let caller = self
+            .caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetProfile")
             .await?;
         let row = self
             .scheduler
-            .profile(profiles::id_field(
-                "profile_id",
-                &request.into_inner().profile_id,
-            )?)
+            .profile_for(
+                &caller,
+                profiles::id_field("profile_id", &request.into_inner().profile_id)?,
+            )
             .await?;
         Ok(Response::new(profile_message(&row)?))
     }
@@ -175,12 +193,17 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ListProfilesRequest>,
     ) -> Result<Response<v1::ListProfilesResponse>, Status> {
-        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListProfiles")
+        let caller = self
+            .caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListProfiles")
             .await?;
+        let asked = request.into_inner().tenant_id;
+        let Some(tenant_id) = caller.tenant_filter(asked.trim()) else {
+            return Ok(Response::new(v1::ListProfilesResponse::default()));
+        };
         let rows = self
             .scheduler
             .store()
-            .list_profiles(request.into_inner().tenant_id.trim())
+            .list_profiles(tenant_id)
             .await
             .map_err(SchedulerError::from)?;
         let mut profiles = Vec::new();
@@ -197,12 +220,10 @@ impl SchedulerApi for SchedulerService {
         let caller = self
             .caller(&request, Role::Admin, "galsync.v1.Scheduler/DeleteProfile")
             .await?;
-        self.scheduler
-            .delete_profile(
-                &caller,
-                profiles::id_field("profile_id", &request.into_inner().profile_id)?,
-            )
-            .await?;
+        let message = request.into_inner();
+        let profile_id = profiles::id_field("profile_id", &message.profile_id)?;
+        self.scheduler.profile_for(&caller, profile_id).await?;
+        self.scheduler.delete_profile(&caller, profile_id).await?;
         Ok(Response::new(v1::DeleteProfileResponse {}))
     }
 
@@ -210,19 +231,17 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ExplainProfileRequest>,
     ) -> Result<Response<v1::ExplainProfileResponse>, Status> {
-        self.caller(
-            &request,
-            Role::Viewer,
-            "galsync.v1.Scheduler/ExplainProfile",
-        )
-        .await?;
-        let explanation = self
-            .scheduler
-            .explain_profile(profiles::id_field(
-                "profile_id",
-                &request.into_inner().profile_id,
-            )?)
+        let caller = self
+            .caller(
+                &request,
+                Role::Viewer,
+                "galsync.v1.Scheduler/ExplainProfile",
+            )
             .await?;
+        let message = request.into_inner();
+        let profile_id = profiles::id_field("profile_id", &message.profile_id)?;
+        self.scheduler.profile_for(&caller, profile_id).await?;
+        let explanation = self.scheduler.explain_profile(profile_id).await?;
         Ok(Response::new(explanation))
     }
 
@@ -235,11 +254,13 @@ impl SchedulerApi for SchedulerService {
             .await?;
         let message = request.into_inner();
         let trigger = format!("api:{}", caller.actor);
+        let profile_id = profiles::id_field("profile_id", &message.profile_id)?;
+        self.scheduler.profile_for(&caller, profile_id).await?;
         let run = self
             .scheduler
             .start_run(
                 &caller,
-                profiles::id_field("profile_id", &message.profile_id)?,
+                profile_id,
                 message.dry_run,
                 message.full_read,
                 &trigger,
@@ -252,11 +273,15 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::GetRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetRun")
+        let caller = self
+            .caller(&request, Role::Viewer, "galsync.v1.Scheduler/GetRun")
             .await?;
         let run = self
             .scheduler
-            .run(profiles::id_field("run_id", &request.into_inner().run_id)?)
+            .run_for(
+                &caller,
+                profiles::id_field("run_id", &request.into_inner().run_id)?,
+            )
             .await?;
         Ok(Response::new(self.run_message(run).await?))
     }
@@ -265,9 +290,13 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ListRunsRequest>,
     ) -> Result<Response<v1::ListRunsResponse>, Status> {
-        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListRuns")
+        let caller = self
+            .caller(&request, Role::Viewer, "galsync.v1.Scheduler/ListRuns")
             .await?;
         let message = request.into_inner();
+        let Some(tenant_id) = caller.tenant_filter("") else {
+            return Ok(Response::new(v1::ListRunsResponse::default()));
+        };
         let limit = if message.limit == 0 {
             50
         } else {
@@ -276,7 +305,7 @@ impl SchedulerApi for SchedulerService {
         let rows = self
             .scheduler
             .store()
-            .list_runs(message.profile_id.trim(), i64::from(limit))
+            .list_runs(message.profile_id.trim(), tenant_id, i64::from(limit))
             .await
             .map_err(SchedulerError::from)?;
         let mut runs = Vec::new();
@@ -290,10 +319,11 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::WatchRunRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        self.caller(&request, Role::Viewer, "galsync.v1.Scheduler/WatchRun")
+        let caller = self
+            .caller(&request, Role::Viewer, "galsync.v1.Scheduler/WatchRun")
             .await?;
         let run_id = profiles::id_field("run_id", &request.into_inner().run_id)?.to_owned();
-        self.scheduler.run(&run_id).await?;
+        self.scheduler.run_for(&caller, &run_id).await?;
         let scheduler = self.scheduler.clone();
         let poll = scheduler.timings.driver_poll;
         // Events come from the store, so a watcher on any scheduler replica
@@ -310,13 +340,10 @@ impl SchedulerApi for SchedulerService {
         let caller = self
             .caller(&request, Role::Operator, "galsync.v1.Scheduler/CancelRun")
             .await?;
-        let run = self
-            .scheduler
-            .cancel_run(
-                &caller,
-                profiles::id_field("run_id", &request.into_inner().run_id)?,
-            )
-            .await?;
+        let message = request.into_inner();
+        let run_id = profiles::id_field("run_id", &message.run_id)?;
+        self.scheduler.run_for(&caller, run_id).await?;
+        let run = self.scheduler.cancel_run(&caller, run_id).await?;
         Ok(Response::new(self.run_message(run).await?))
     }
 
@@ -331,13 +358,10 @@ impl SchedulerApi for SchedulerService {
                 "galsync.v1.Scheduler/ApproveDeletions",
             )
             .await?;
-        let run = self
-            .scheduler
-            .approve_deletions(
-                &caller,
-                profiles::id_field("run_id", &request.into_inner().run_id)?,
-            )
-            .await?;
+        let message = request.into_inner();
+        let run_id = profiles::id_field("run_id", &message.run_id)?;
+        self.scheduler.run_for(&caller, run_id).await?;
+        let run = self.scheduler.approve_deletions(&caller, run_id).await?;
         Ok(Response::new(self.run_message(run).await?))
     }
 
@@ -345,13 +369,17 @@ impl SchedulerApi for SchedulerService {
         &self,
         request: Request<v1::ListPlannedChangesRequest>,
     ) -> Result<Response<v1::ListPlannedChangesResponse>, Status> {
-        self.caller(
-            &request,
-            Role::Viewer,
-            "galsync.v1.Scheduler/ListPlannedChanges",
-        )
-        .await?;
+        let caller = self
+            .caller(
+                &request,
+                Role::Viewer,
+                "galsync.v1.Scheduler/ListPlannedChanges",
+            )
+            .await?;
         let message = request.into_inner();
+        self.scheduler
+            .run_for(&caller, profiles::id_field("run_id", &message.run_id)?)
+            .await?;
         let page = self
             .scheduler
             .planned_changes(
@@ -372,10 +400,6 @@ impl SchedulerApi for SchedulerService {
             .caller(&request, Role::Admin, "galsync.v1.Scheduler/CreateApiKey")
             .await?;
         let message = request.into_inner();
-        if message.name.trim().is_empty() {
-            return Err(SchedulerError::invalid("name", "is empty; say who the key is for").into());
-        }
-        let name = profiles::id_field("name", &message.name)?.to_owned();
         let role = match v1::ApiRole::try_from(message.role).unwrap_or_default() {
             v1::ApiRole::Viewer => Role::Viewer,
             v1::ApiRole::Operator => Role::Operator,
@@ -384,33 +408,61 @@ impl SchedulerApi for SchedulerService {
                 return Err(SchedulerError::invalid("role", "use VIEWER, OPERATOR or ADMIN").into())
             }
         };
-        let (key_id, secret, hash) = new_api_key();
-        self.scheduler
-            .store()
-            .insert_api_key(
-                &key_id,
-                &name,
-                &hash,
-                role.as_str(),
-                crate::scheduler::now_millis(),
-                caller.actor == crate::access::LOCAL_PLAINTEXT_ACTOR,
-            )
-            .await
-            .map_err(SchedulerError::from)?;
-        self.scheduler
-            .audit(
-                &caller,
-                "api_key.created",
-                &key_id,
-                &format!("{name} as {}", role.as_str()),
-            )
+        let created = self
+            .scheduler
+            .create_api_key(&caller, &message.name, role, &message.tenant_id)
             .await?;
         Ok(Response::new(v1::ApiKey {
-            key_id,
-            name,
-            role: message.role,
-            secret,
+            secret: created.secret,
+            ..api_key_message(&created.key)
         }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<v1::ListApiKeysRequest>,
+    ) -> Result<Response<v1::ListApiKeysResponse>, Status> {
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/ListApiKeys")
+            .await?;
+        let keys = self.scheduler.list_api_keys(&caller).await?;
+        Ok(Response::new(v1::ListApiKeysResponse {
+            keys: keys.iter().map(api_key_message).collect(),
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<v1::RevokeApiKeyRequest>,
+    ) -> Result<Response<v1::ApiKey>, Status> {
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/RevokeApiKey")
+            .await?;
+        let key = self
+            .scheduler
+            .revoke_api_key(&caller, &request.into_inner().key_id)
+            .await?;
+        Ok(Response::new(api_key_message(&key)))
+    }
+}
+
+/// A stored key as the API shows it: never its secret or hash.
+fn api_key_message(key: &ApiKeyRow) -> v1::ApiKey {
+    let role = match Role::parse(&key.role) {
+        Some(Role::Viewer) => v1::ApiRole::Viewer,
+        Some(Role::Operator) => v1::ApiRole::Operator,
+        Some(Role::Admin) => v1::ApiRole::Admin,
+        None => v1::ApiRole::Unspecified,
+    };
+    v1::ApiKey {
+        key_id: key.key_id.clone(),
+        name: key.name.clone(),
+        role: role as i32,
+        secret: String::new(),
+        tenant_id: key.tenant_id.clone(),
+        created_at: Some(millis_timestamp(key.created_at)),
+        created_by: key.created_by.clone(),
+        revoked_at: key.revoked_at.map(millis_timestamp),
     }
 }
 

@@ -2,15 +2,18 @@
 //! persisted lock), the work queue writers lease from, and the public API.
 
 pub mod access;
+mod api_keys;
 mod config;
 pub mod directory;
 mod driver;
 mod error;
 mod grpc;
+pub mod metrics;
 pub mod profiles;
 pub mod queue;
 pub mod scheduler;
 pub mod store;
+pub mod tenants;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
+use galsync_platform::tls::ClientCertificate;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
@@ -68,9 +72,8 @@ pub async fn serve(
         }
         _ => None,
     };
-    let reader_channel =
-        galsync_platform::tls::channel(&config.reader_url(), tls.as_ref(), "localhost")
-            .map_err(|error| galsync_platform::ConfigError::new("reader-url", error.to_string()))?;
+    let reader_channel = galsync_platform::tls::peer_channel(&config.reader_url(), tls.as_ref())
+        .map_err(|error| galsync_platform::ConfigError::new("reader-url", error.to_string()))?;
     let timings = Timings {
         lock_ttl: std::time::Duration::from_secs(config.run_lock_ttl_secs),
         max_attempts: config.max_attempts,
@@ -78,7 +81,26 @@ pub async fn serve(
         ..Timings::default()
     };
     let directory = Arc::new(directory::GrpcDirectory::new(reader_channel));
-    let scheduler = Scheduler::new(store::SchedulerStore::new(pool.clone()), directory, timings);
+    let tenants = match &config.broker_url {
+        Some(url) => {
+            let channel =
+                galsync_platform::tls::peer_channel(url, tls.as_ref()).map_err(|error| {
+                    galsync_platform::ConfigError::new("broker-url", error.to_string())
+                })?;
+            Some(Arc::new(tenants::BrokerTenants::new(channel, url))
+                as Arc<dyn tenants::TenantRegistry>)
+        }
+        None => {
+            tracing::warn!("no --broker-url: profiles are not checked against the auth-broker's tenants when they are created");
+            None
+        }
+    };
+    let scheduler = Scheduler::new(
+        store::SchedulerStore::new(pool.clone()),
+        directory,
+        timings,
+        tenants,
+    );
     let access = access::Access::new(
         &config.role_binding,
         &config.worker_identity,
@@ -98,8 +120,17 @@ pub async fn serve_scheduler(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _metrics_endpoint = galsync_platform::metrics::start(
+        config.server.metrics_listen,
+        scheduler.metrics().registry().clone(),
+    )
+    .await?;
     let ticker = tokio::spawn(scheduler.clone().tick_forever());
-    let options = ServeOptions::from_args("scheduler", GRPC_SERVICES.to_vec(), &config.server)?;
+    // The public API takes API keys from callers without a certificate of
+    // our CA (integrators); the work queue still refuses any caller that is
+    // not a writer's certificate.
+    let options = ServeOptions::from_args("scheduler", GRPC_SERVICES.to_vec(), &config.server)?
+        .with_client_certificate(ClientCertificate::Optional);
     let mut routes = RoutesBuilder::default();
     routes.add_service(v1::scheduler_server::SchedulerServer::new(
         grpc::SchedulerService::new(scheduler.clone(), access.clone()),

@@ -191,6 +191,23 @@ pub fn refuse_shared_folder(
     Ok(())
 }
 
+/// A tenant's Directory (tenant) ID in `field`, as a lower-case hyphenated
+/// GUID.
+pub fn tenant_id_field(field: &str, value: &str) -> Result<String, SchedulerError> {
+    let tenant_id = value.trim();
+    uuid::Uuid::parse_str(tenant_id)
+        .map(|parsed| parsed.hyphenated().to_string())
+        .map_err(|_| {
+            invalid(
+                field,
+                format!(
+                    "`{}` is not the Directory (tenant) ID GUID of a tenant registered with the auth-broker",
+                    echo(tenant_id)
+                ),
+            )
+        })
+}
+
 /// Checks a profile spec and fills defaults; the first problem is returned,
 /// naming its field as the API spells it (e.g. `spec.schedule.cron`).
 pub fn validate(mut spec: v1::ProfileSpec) -> Result<v1::ProfileSpec, SchedulerError> {
@@ -205,16 +222,7 @@ pub fn validate(mut spec: v1::ProfileSpec) -> Result<v1::ProfileSpec, SchedulerE
         return Err(invalid("spec.name", "is longer than 100 characters"));
     }
     refuse_control_characters("spec.name", &spec.name)?;
-    let tenant_id = spec.tenant_id.trim();
-    match uuid::Uuid::parse_str(tenant_id) {
-        Ok(parsed) => spec.tenant_id = parsed.hyphenated().to_string(),
-        Err(_) => {
-            return Err(invalid(
-                "spec.tenant_id",
-                format!("`{}` is not the Directory (tenant) ID GUID of a tenant registered with the auth-broker", echo(tenant_id)),
-            ))
-        }
-    }
+    spec.tenant_id = tenant_id_field("spec.tenant_id", &spec.tenant_id)?;
     let source = spec.source.get_or_insert_with(Default::default);
     validate_rules("spec.source.rules", &source.rules)?;
     validate_group_ids("spec.source.include_group_ids", &source.include_group_ids)?;

@@ -178,6 +178,11 @@ impl Scheduler {
         if !finished {
             return Err(lease_lost(lease_token));
         }
+        // Only dry runs send a plan; their counts are planned, not written.
+        if plan.is_none() {
+            self.metrics
+                .mailbox_completed(outcome, result.counts.as_ref());
+        }
         Ok(())
     }
 
@@ -214,6 +219,7 @@ impl Scheduler {
         if !finished {
             return Err(lease_lost(lease_token));
         }
+        self.metrics.mailbox_failed(will_retry);
         Ok(will_retry)
     }
 

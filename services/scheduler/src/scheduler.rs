@@ -14,6 +14,7 @@ use crate::directory::DirectorySource;
 use crate::error::SchedulerError;
 use crate::profiles;
 use crate::store::{ProfileRow, RunRow, SchedulerStore};
+use crate::tenants::TenantRegistry;
 
 /// Timing settings (shortened in tests).
 #[derive(Debug, Clone)]
@@ -75,6 +76,11 @@ pub struct Scheduler {
     /// Set when the process stops: drivers and the ticker end, leaving their
     /// runs for whichever scheduler takes the expired locks.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// The auth-broker's tenants, when `--broker-url` is set: profiles for
+    /// a tenant it does not know are refused.
+    pub(crate) tenants: Option<Arc<dyn TenantRegistry>>,
+    /// Served on `--metrics-listen`.
+    pub(crate) metrics: crate::metrics::SchedulerMetrics,
 }
 
 pub fn now_millis() -> i64 {
@@ -82,10 +88,13 @@ pub fn now_millis() -> i64 {
 }
 
 impl Scheduler {
+    /// `tenants`: the auth-broker's tenants, to refuse profiles for one it
+    /// does not know; `None` skips the check (no `--broker-url`).
     pub fn new(
         store: SchedulerStore,
         directory: Arc<dyn DirectorySource>,
         timings: Timings,
+        tenants: Option<Arc<dyn TenantRegistry>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -93,7 +102,26 @@ impl Scheduler {
             node_id: format!("scheduler-{}", uuid::Uuid::new_v4().simple()),
             timings,
             stopping: tokio::sync::watch::channel(false).0,
+            tenants,
+            metrics: crate::metrics::SchedulerMetrics::default(),
         })
+    }
+
+    /// The Prometheus metrics this scheduler counts into.
+    pub fn metrics(&self) -> &crate::metrics::SchedulerMetrics {
+        &self.metrics
+    }
+
+    /// Refuses a tenant the auth-broker does not know, naming `field`.
+    pub(crate) async fn require_registered_tenant(
+        &self,
+        field: &str,
+        tenant_id: &str,
+    ) -> Result<(), SchedulerError> {
+        match &self.tenants {
+            Some(tenants) => tenants.require_registered(field, tenant_id).await,
+            None => Ok(()),
+        }
     }
 
     /// This process's id as a run-lock holder.
@@ -158,6 +186,8 @@ impl Scheduler {
         spec: v1::ProfileSpec,
     ) -> Result<ProfileRow, SchedulerError> {
         let spec = profiles::validate(spec)?;
+        self.require_registered_tenant("spec.tenant_id", &spec.tenant_id)
+            .await?;
         self.refuse_shared_folder(&spec, None).await?;
         let now = Utc::now();
         let row = ProfileRow {
@@ -198,6 +228,10 @@ impl Scheduler {
             )));
         }
         let spec = profiles::validate(spec)?;
+        if spec.tenant_id != current.tenant_id {
+            self.require_registered_tenant("spec.tenant_id", &spec.tenant_id)
+                .await?;
+        }
         self.refuse_shared_folder(&spec, Some(&current.profile_id))
             .await?;
         let now = Utc::now();
@@ -407,6 +441,7 @@ impl Scheduler {
             .await?;
         self.append_state_event(&run_id, v1::RunState::Queued)
             .await?;
+        self.metrics.run_started();
         self.audit(
             caller,
             "run.started",
@@ -415,6 +450,38 @@ impl Scheduler {
         )
         .await?;
         self.spawn_driver(run_id);
+        Ok(run)
+    }
+
+    /// The profile, if `caller` may see its tenant: another tenant's profile
+    /// is "not found" to a tenant-scoped API key, as if it did not exist.
+    pub async fn profile_for(
+        &self,
+        caller: &Caller,
+        profile_id: &str,
+    ) -> Result<ProfileRow, SchedulerError> {
+        let row = self.profile(profile_id).await?;
+        if !caller.sees_tenant(&row.tenant_id) {
+            return Err(SchedulerError::NotFound(format!(
+                "profile {profile_id} does not exist"
+            )));
+        }
+        Ok(row)
+    }
+
+    /// The run, if `caller` may see its profile's tenant (see
+    /// [`Scheduler::profile_for`]); a run whose profile was deleted is seen
+    /// only by callers of every tenant.
+    pub async fn run_for(&self, caller: &Caller, run_id: &str) -> Result<RunRow, SchedulerError> {
+        let run = self.run(run_id).await?;
+        if caller.tenant.is_some() {
+            let profile = self.store.get_profile(&run.profile_id).await?;
+            if !profile.is_some_and(|profile| caller.sees_tenant(&profile.tenant_id)) {
+                return Err(SchedulerError::NotFound(format!(
+                    "run {run_id} does not exist"
+                )));
+            }
+        }
         Ok(run)
     }
 

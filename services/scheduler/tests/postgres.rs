@@ -11,7 +11,7 @@ use galsync_proto::v1;
 
 #[tokio::test]
 async fn two_schedulers_on_postgres_never_run_a_profile_twice() {
-    let Some(dsn) = galsync_platform::testing::fresh_postgres_dsn(
+    let Some(dsn) = galsync_testkit::harness::fresh_postgres_dsn(
         "two_schedulers_on_postgres_never_run_a_profile_twice",
     )
     .await

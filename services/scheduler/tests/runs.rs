@@ -803,6 +803,7 @@ async fn api_keys_carry_roles_and_bad_keys_are_refused() {
         .create_api_key(v1::CreateApiKeyRequest {
             name: "hr-onboarding".to_owned(),
             role: v1::ApiRole::Viewer as i32,
+            ..Default::default()
         })
         .await
         .unwrap()

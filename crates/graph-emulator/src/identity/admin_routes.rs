@@ -49,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route(&format!("{app}/exchange-scope"), put(set_exchange_scope))
         .route(
+            &format!("{app}/exchange-role-assignments/{{role}}"),
+            put(assign_exchange_role).delete(remove_exchange_role),
+        )
+        .route(
             "/_admin/tenants/{tenant}/users/{upn}/revoke-sessions",
             post(revoke_sessions),
         )
@@ -256,6 +260,37 @@ async fn set_exchange_scope(
     let view = state
         .identity
         .set_exchange_scope(tenant_id, &client_id, body.user_ids)?;
+    Ok(Json(view).into_response())
+}
+
+/// `New-ManagementRoleAssignment -App <service principal> -Role
+/// "Application Contacts.ReadWrite" [-CustomResourceScope <scope>]`, with the
+/// scope given as its members' user object ids.
+async fn assign_exchange_role(
+    State(state): State<AppState>,
+    Path((tenant, client_id, role)): Path<(String, String, String)>,
+    Json(body): Json<SetExchangeScope>,
+) -> AdminResult {
+    let tenant_id = resolve(&state, &tenant)?;
+    let view = state.identity.set_exchange_role_assignment(
+        tenant_id,
+        &client_id,
+        &role,
+        true,
+        body.user_ids,
+    )?;
+    Ok(Json(view).into_response())
+}
+
+/// `Remove-ManagementRoleAssignment` of that role from the app.
+async fn remove_exchange_role(
+    State(state): State<AppState>,
+    Path((tenant, client_id, role)): Path<(String, String, String)>,
+) -> AdminResult {
+    let tenant_id = resolve(&state, &tenant)?;
+    let view = state
+        .identity
+        .set_exchange_role_assignment(tenant_id, &client_id, &role, false, None)?;
     Ok(Json(view).into_response())
 }
 

@@ -36,6 +36,8 @@ pub fn parse_certificate(upload: &[u8]) -> Result<CertificateCredential, Identit
         exponent_b64,
         not_before: certificate.validity().not_before.timestamp(),
         not_after: certificate.validity().not_after.timestamp(),
+        display_name: certificate.subject().to_string(),
+        usable_from_ms: 0,
     })
 }
 

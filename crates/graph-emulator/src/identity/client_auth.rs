@@ -135,18 +135,31 @@ pub struct ClientInTenant {
 }
 
 /// Finds the app and its service principal in the tenant, else AADSTS700016.
+///
+/// What was written through Graph reaches the token endpoint only after the
+/// replication delay (`known_from_ms`, `usable_from_ms`, `effective_from_ms`
+/// against the emulator clock): until then the app is unknown, the
+/// certificate unregistered, the role not granted — what a client sees from
+/// Entra right after provisioning.
 pub fn find_client(
     store: &IdentityStore,
     tenant_id: Uuid,
     tenant_as_sent: &str,
     client_id: &str,
 ) -> Result<ClientInTenant, EntraError> {
+    let now_ms = store.now_ms();
     let key = client_key(client_id);
+    if key == MICROSOFT_GRAPH_CLI_CLIENT_ID {
+        return Ok(first_party_public_client(tenant_id));
+    }
     let apps = read(&store.apps);
     let service_principals = read(&store.service_principals);
     let found = apps
         .get(&key)
-        .zip(service_principals.get(&(tenant_id, key.clone())));
+        .zip(service_principals.get(&(tenant_id, key.clone())))
+        .filter(|(app, service_principal)| {
+            app.known_from_ms <= now_ms && service_principal.known_from_ms <= now_ms
+        });
     let Some((app, service_principal)) = found else {
         return Err(entra_errors::app_not_found(client_id, tenant_as_sent));
     };
@@ -154,12 +167,51 @@ pub fn find_client(
         client_id: key,
         tenant_id,
         service_principal_id: service_principal.object_id,
-        granted_roles: service_principal.granted_roles.iter().cloned().collect(),
+        granted_roles: service_principal
+            .granted_roles
+            .iter()
+            .filter(|(_, grant)| grant.effective_from_ms <= now_ms)
+            .map(|(role, _)| role.clone())
+            .collect(),
         requested_scopes: app.requested_scopes.iter().cloned().collect(),
         public_client: app.public_client,
-        certificates: app.certificates.clone(),
+        certificates: app
+            .certificates
+            .iter()
+            .filter(|certificate| certificate.usable_from_ms <= now_ms)
+            .cloned()
+            .collect(),
         secrets: app.secrets.clone(),
     })
+}
+
+/// "Microsoft Graph Command Line Tools": Microsoft's first-party public
+/// client, the default `-ClientId` of Microsoft Graph PowerShell's
+/// `Connect-MgGraph`
+/// (<https://learn.microsoft.com/powershell/module/microsoft.graph.authentication/connect-mggraph>).
+/// It exists in every tenant without registration, has no credential and
+/// signs users in with the device authorization grant
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code>);
+/// its delegated token's `scp` is exactly the Graph scopes asked for.
+pub const MICROSOFT_GRAPH_CLI_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+
+/// The first-party client in `tenant_id`: public, no app-only roles, no
+/// requested scopes (`.default` resolves to nothing). The emulator's
+/// choice: its service principal id is a fixed per-tenant value.
+fn first_party_public_client(tenant_id: Uuid) -> ClientInTenant {
+    let digest = sha2::Sha256::digest(format!("{tenant_id}|{MICROSOFT_GRAPH_CLI_CLIENT_ID}"));
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    ClientInTenant {
+        client_id: MICROSOFT_GRAPH_CLI_CLIENT_ID.to_owned(),
+        tenant_id,
+        service_principal_id: uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        granted_roles: Vec::new(),
+        requested_scopes: Vec::new(),
+        public_client: true,
+        certificates: Vec::new(),
+        secrets: Vec::new(),
+    }
 }
 
 /// Token URLs a client assertion's `aud` may name: Microsoft's and the

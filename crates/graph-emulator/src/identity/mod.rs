@@ -14,7 +14,12 @@
 //! [`client_auth`], [`token`] (the token endpoint and app-only tokens),
 //! [`device`] (device code and refresh tokens), [`consent`] (`/adminconsent`),
 //! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
-//! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers).
+//! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers),
+//! [`permissions`] (Graph permission and directory role ids),
+//! [`directory_roles`] (who is an administrator), [`replication`] (the
+//! delay before Graph writes reach the token endpoint), [`graph`]
+//! (`/v1.0/applications`, `/v1.0/servicePrincipals`, app role assignments —
+//! the same registrations the token endpoint uses).
 
 pub mod admin_routes;
 pub mod assertion;
@@ -23,14 +28,19 @@ pub mod client_auth;
 pub mod consent;
 pub mod delegated;
 pub mod device;
+pub mod directory_roles;
 pub mod discovery;
 pub mod entra_errors;
+pub mod graph;
 pub mod model;
+pub mod permissions;
 pub mod registry;
+pub mod replication;
 pub mod token;
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::Router;
 use uuid::Uuid;
@@ -47,6 +57,13 @@ use model::{AppRegistration, DeviceCodeRecord, RefreshGrant, ServicePrincipal};
 /// synchronous; locks are never held across an await.
 #[derive(Default)]
 pub struct IdentityStore {
+    /// The emulator's clock (shared with [`crate::EmulatorState::clock`]).
+    clock: Arc<crate::clock::Clock>,
+    /// Milliseconds (already time-scaled) before a write through Graph
+    /// reaches the token endpoint; see [`replication`].
+    replication_delay_ms: AtomicU64,
+    /// Directory roles of users, by (tenant, lower-case user object id).
+    directory_roles: RwLock<HashMap<(Uuid, String), BTreeSet<permissions::DirectoryRole>>>,
     tenants: RwLock<HashMap<Uuid, TenantRecord>>,
     /// App registrations by lower-case client id.
     apps: RwLock<HashMap<String, AppRegistration>>,
@@ -99,6 +116,22 @@ fn client_key(client_id: &str) -> String {
 }
 
 impl IdentityStore {
+    /// A store on the emulator's clock; writes through Graph reach the token
+    /// endpoint `replication_delay` (already time-scaled) after they happen.
+    pub fn new(clock: Arc<crate::clock::Clock>, replication_delay: std::time::Duration) -> Self {
+        let store = Self {
+            clock,
+            ..Self::default()
+        };
+        store.set_replication_delay(replication_delay);
+        store
+    }
+
+    /// The emulator clock in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
     /// Creates (or replaces the domains of) a tenant.
     pub fn create_tenant(&self, tenant_id: Uuid, verified_domains: Vec<String>) {
         let mut tenants = write(&self.tenants);
@@ -133,6 +166,14 @@ impl IdentityStore {
             .map(|record| record.verified_domains.clone())
     }
 
+    /// The object `id` Graph gives the application `client_id` (what a
+    /// proof of possession names as `iss`).
+    pub fn application_object_id(&self, client_id: &str) -> Option<Uuid> {
+        read(&self.apps)
+            .get(&client_key(client_id))
+            .map(|app| app.graph.object_id)
+    }
+
     /// False when an Exchange application access policy keeps `client_id` out of the mailbox.
     pub fn mailbox_in_app_scope(&self, tenant_id: Uuid, client_id: &str, user_id: &str) -> bool {
         let service_principals = read(&self.service_principals);
@@ -157,4 +198,7 @@ pub fn routes() -> Router<AppState> {
         .merge(consent::routes())
         .merge(discovery::routes())
         .merge(admin_routes::routes())
+        .merge(directory_roles::routes())
+        .merge(replication::routes())
+        .merge(graph::routes())
 }

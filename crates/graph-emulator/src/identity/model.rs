@@ -2,7 +2,7 @@
 //! credentials, service principals with granted roles, pending device codes
 //! and refresh tokens. Secrets are stored as hashes only.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,46 @@ pub struct AppRegistration {
     pub public_client: bool,
     pub certificates: Vec<CertificateCredential>,
     pub secrets: Vec<SecretCredential>,
+    /// What Graph shows of the registration (object id, tags, `uniqueName`,
+    /// `requiredResourceAccess`, owners); see [`GraphApplicationFields`].
+    pub graph: GraphApplicationFields,
+    /// Unix milliseconds from which the token endpoint knows the app: 0 for
+    /// apps registered through the admin API, creation + replication delay
+    /// for apps created through Graph.
+    pub known_from_ms: i64,
+}
+
+/// The parts of an `application` object only Graph shows or sets.
+#[derive(Debug, Clone, Default)]
+pub struct GraphApplicationFields {
+    /// The application object's `id` (not the client id, which is `appId`).
+    pub object_id: Uuid,
+    pub sign_in_audience: String,
+    pub tags: Vec<String>,
+    /// Client-provided alternate key (`applications(uniqueName='…')`).
+    pub unique_name: Option<String>,
+    /// As the client wrote it; `requested_roles` / `requested_scopes` are the
+    /// Microsoft Graph permissions among it, by name.
+    pub required_resource_access: Vec<RequiredResourceAccess>,
+    pub created_at: DateTime<Utc>,
+    /// Object ids of the users (or service principals) that own the app.
+    pub owners: Vec<String>,
+}
+
+/// One resource's entry in an app's `requiredResourceAccess`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredResourceAccess {
+    pub resource_app_id: String,
+    pub resource_access: Vec<ResourceAccess>,
+}
+
+/// A permission an app asks for: an app role (`Role`) or a delegated scope (`Scope`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceAccess {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// An uploaded certificate: only its public key and thumbprints are kept.
@@ -45,6 +85,11 @@ pub struct CertificateCredential {
     pub exponent_b64: String,
     pub not_before: i64,
     pub not_after: i64,
+    /// `displayName` of the key credential (Graph), else the subject.
+    pub display_name: String,
+    /// Unix milliseconds from which client assertions signed with it are
+    /// accepted: 0 for admin uploads, write + replication delay through Graph.
+    pub usable_from_ms: i64,
 }
 
 /// A client secret: the SHA-256 of its value, never the value.
@@ -72,23 +117,70 @@ impl std::fmt::Debug for SecretCredential {
 #[derive(Debug, Clone)]
 pub struct ServicePrincipal {
     pub object_id: Uuid,
-    /// App roles granted by admin consent (appRoleAssignments).
-    pub granted_roles: BTreeSet<String>,
+    /// App roles granted by admin consent (appRoleAssignments), by role name.
+    pub granted_roles: BTreeMap<String, RoleGrant>,
     pub admin_consented: bool,
     /// Exchange application access scope: the user object ids the app may
     /// reach. `None` = every mailbox.
     pub exchange_scope: Option<HashSet<String>>,
+    /// Exchange RBAC for Applications: role assignments made with
+    /// `New-ManagementRoleAssignment -App`, by the Graph permission the
+    /// application role carries (`Application Contacts.ReadWrite` →
+    /// `Contacts.ReadWrite`), each with its resource scope (the user object
+    /// ids of a management scope; `None` = the whole organisation).
+    /// <https://learn.microsoft.com/exchange/permissions-exo/application-rbac>:
+    /// these grants are independent of, and add to, the unscoped grants in
+    /// Entra ID, and they never show in the token's `roles`.
+    pub exchange_role_assignments: BTreeMap<String, Option<HashSet<String>>>,
+    /// Unix milliseconds from which the token endpoint knows it (see
+    /// [`AppRegistration::known_from_ms`]).
+    pub known_from_ms: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Default for ServicePrincipal {
     fn default() -> Self {
         Self {
             object_id: Uuid::new_v4(),
-            granted_roles: BTreeSet::new(),
+            granted_roles: BTreeMap::new(),
             admin_consented: false,
             exchange_scope: None,
+            exchange_role_assignments: BTreeMap::new(),
+            known_from_ms: 0,
+            created_at: Utc::now(),
         }
     }
+}
+
+/// One granted app role of Microsoft Graph (an `appRoleAssignment`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    /// The assignment's `id` as Graph shows it.
+    pub assignment_id: String,
+    pub created_at: DateTime<Utc>,
+    /// Unix milliseconds from which tokens carry the role: 0 for admin-API
+    /// consent, grant + replication delay for grants made through Graph.
+    pub effective_from_ms: i64,
+}
+
+impl RoleGrant {
+    /// A grant that takes effect at `effective_from_ms`.
+    pub fn new(created_at: DateTime<Utc>, effective_from_ms: i64) -> Self {
+        Self {
+            assignment_id: random_assignment_id(),
+            created_at,
+            effective_from_ms,
+        }
+    }
+}
+
+/// Graph's assignment ids are 43 base64url characters (32 bytes).
+fn random_assignment_id() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut random = [0_u8; 32];
+    rand::thread_rng().fill_bytes(&mut random);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
 }
 
 /// The admin's answer on the consent screen, stood in for by the admin API.
@@ -165,6 +257,9 @@ pub struct AppView {
     pub admin_consented: bool,
     pub granted_roles: Vec<String>,
     pub exchange_scope: Option<Vec<String>>,
+    /// Exchange application roles (`Application Contacts.ReadWrite`) with
+    /// their scopes' user object ids (`null` = the whole organisation).
+    pub exchange_role_assignments: BTreeMap<String, Option<Vec<String>>>,
     pub pending_consent_decision: Option<ConsentDecision>,
 }
 
@@ -263,6 +358,13 @@ pub enum IdentityAdminError {
     UserCodeExpired(String),
     #[error("user {0} cannot sign in to this tenant")]
     InvalidUser(String),
+    #[error("unknown directory role {0}")]
+    UnknownDirectoryRole(String),
+    #[error(
+        "unknown Exchange application role {0}: use Application Contacts.Read, \
+         Application Contacts.ReadWrite or Application MailboxSettings.Read"
+    )]
+    UnknownExchangeRole(String),
 }
 
 impl IdentityAdminError {
@@ -281,7 +383,9 @@ impl IdentityAdminError {
             | Self::UnknownRole(_)
             | Self::InvalidCertificate(_)
             | Self::InvalidClientId(_)
-            | Self::InvalidUser(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidUser(_)
+            | Self::UnknownDirectoryRole(_)
+            | Self::UnknownExchangeRole(_) => StatusCode::BAD_REQUEST,
         }
     }
 }

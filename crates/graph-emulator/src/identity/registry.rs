@@ -12,8 +12,10 @@ use uuid::Uuid;
 use super::certificates::parse_certificate;
 use super::model::{
     AppRegistration, AppRegistrationRequest, AppView, CertificateView, ConsentDecision,
-    IdentityAdminError, NewClientSecret, SecretCredential, SecretView, ServicePrincipal,
+    GraphApplicationFields, IdentityAdminError, NewClientSecret, RoleGrant, SecretCredential,
+    SecretView, ServicePrincipal,
 };
+use super::permissions::{required_resource_access_for, sign_in_audience};
 use super::{client_key, read, write, IdentityStore};
 
 impl IdentityStore {
@@ -35,6 +37,8 @@ impl IdentityStore {
             None => Uuid::new_v4(),
         };
         let key = client_key(&client_id.to_string());
+        let requested_roles: BTreeSet<String> = request.requested_roles.into_iter().collect();
+        let requested_scopes: BTreeSet<String> = request.requested_scopes.into_iter().collect();
         {
             let mut apps = write(&self.apps);
             if apps.contains_key(&key) {
@@ -46,13 +50,24 @@ impl IdentityStore {
                     client_id: key.clone(),
                     home_tenant,
                     display_name: request.display_name,
-                    requested_roles: request.requested_roles.into_iter().collect(),
-                    requested_scopes: request.requested_scopes.into_iter().collect(),
+                    requested_roles: requested_roles.clone(),
+                    requested_scopes: requested_scopes.clone(),
                     redirect_uris: request.redirect_uris,
                     multi_tenant: request.multi_tenant,
                     public_client: request.public_client,
                     certificates: Vec::new(),
                     secrets: Vec::new(),
+                    graph: GraphApplicationFields {
+                        object_id: Uuid::new_v4(),
+                        sign_in_audience: sign_in_audience(request.multi_tenant).to_owned(),
+                        required_resource_access: required_resource_access_for(
+                            &requested_roles,
+                            &requested_scopes,
+                        ),
+                        created_at: Utc::now(),
+                        ..GraphApplicationFields::default()
+                    },
+                    known_from_ms: 0,
                 },
             );
         }
@@ -100,6 +115,20 @@ impl IdentityStore {
         }
         app.certificates.push(credential);
         Ok(view)
+    }
+
+    /// Every app registration whose home is `tenant_id`, by client id (what
+    /// the Entra admin center lists under App registrations).
+    pub fn apps_in_tenant(&self, tenant_id: Uuid) -> Vec<AppView> {
+        let mut keys: Vec<String> = read(&self.apps)
+            .iter()
+            .filter(|(_, app)| app.home_tenant == tenant_id)
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort();
+        keys.iter()
+            .filter_map(|key| self.show_app(tenant_id, key).ok())
+            .collect()
     }
 
     /// Removes a certificate by SHA-1 or SHA-256 thumbprint (hex or base64).
@@ -190,7 +219,13 @@ impl IdentityStore {
             let service_principal = service_principals
                 .entry((tenant_id, key.clone()))
                 .or_default();
-            service_principal.granted_roles.extend(roles_to_grant);
+            // Admin-API consent stands in for the portal's and takes effect at once.
+            for role in roles_to_grant {
+                service_principal
+                    .granted_roles
+                    .entry(role)
+                    .or_insert_with(|| RoleGrant::new(Utc::now(), 0));
+            }
             service_principal.admin_consented = true;
         }
         self.show_app(tenant_id, &key)
@@ -235,6 +270,74 @@ impl IdentityStore {
             service_principal.exchange_scope = user_ids.map(|ids| ids.into_iter().collect());
         })?;
         self.show_app(tenant_id, client_id)
+    }
+
+    /// Assigns an Exchange application role (`Application Contacts.ReadWrite`)
+    /// to the app's service principal over `user_ids` (a management scope's
+    /// members; `None` = the whole organisation), or removes the assignment
+    /// (`assign` false): `New-` / `Remove-ManagementRoleAssignment -App`.
+    pub fn set_exchange_role_assignment(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        role: &str,
+        assign: bool,
+        user_ids: Option<Vec<String>>,
+    ) -> Result<AppView, IdentityAdminError> {
+        let permission = exchange_role_permission(role)
+            .ok_or_else(|| IdentityAdminError::UnknownExchangeRole(role.to_owned()))?;
+        self.with_service_principal(tenant_id, client_id, |service_principal| {
+            let assignments = &mut service_principal.exchange_role_assignments;
+            if assign {
+                let scope = user_ids.map(|ids| ids.into_iter().collect());
+                assignments.insert(permission.to_owned(), scope);
+            } else {
+                assignments.remove(permission);
+            }
+        })?;
+        self.show_app(tenant_id, client_id)
+    }
+
+    /// True when an Exchange application role carrying one of `permissions`
+    /// is assigned to the app, whatever its scope.
+    pub fn has_exchange_role(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        permissions: &[&str],
+    ) -> bool {
+        read(&self.service_principals)
+            .get(&(tenant_id, client_key(client_id)))
+            .is_some_and(|principal| {
+                permissions.iter().any(|permission| {
+                    principal
+                        .exchange_role_assignments
+                        .contains_key(*permission)
+                })
+            })
+    }
+
+    /// True when an Exchange application role carrying one of `permissions`
+    /// is assigned to the app over a scope that holds `user_id`.
+    pub fn exchange_role_allows(
+        &self,
+        tenant_id: Uuid,
+        client_id: &str,
+        permissions: &[&str],
+        user_id: &str,
+    ) -> bool {
+        let service_principals = read(&self.service_principals);
+        let Some(service_principal) = service_principals.get(&(tenant_id, client_key(client_id)))
+        else {
+            return false;
+        };
+        permissions.iter().any(|permission| {
+            match service_principal.exchange_role_assignments.get(*permission) {
+                None => false,
+                Some(None) => true,
+                Some(Some(scope)) => scope.iter().any(|id| id.eq_ignore_ascii_case(user_id)),
+            }
+        })
     }
 
     /// Decides what the admin answers on the next `/adminconsent` visit for
@@ -330,7 +433,7 @@ impl IdentityStore {
             service_principal_id: service_principal.map(|principal| principal.object_id),
             admin_consented: service_principal.is_some_and(|principal| principal.admin_consented),
             granted_roles: service_principal
-                .map(|principal| principal.granted_roles.iter().cloned().collect())
+                .map(|principal| principal.granted_roles.keys().cloned().collect())
                 .unwrap_or_default(),
             exchange_scope: service_principal.and_then(|principal| {
                 principal.exchange_scope.as_ref().map(|scope| {
@@ -339,6 +442,25 @@ impl IdentityStore {
                     ids
                 })
             }),
+            exchange_role_assignments: service_principal
+                .map(|principal| {
+                    principal
+                        .exchange_role_assignments
+                        .iter()
+                        .map(|(permission, scope)| {
+                            let scope = scope.as_ref().map(|ids| {
+                                let mut ids: Vec<String> = ids.iter().cloned().collect();
+                                ids.sort();
+                                ids
+                            });
+                            (
+                                format!("{EXCHANGE_APPLICATION_ROLE_PREFIX}{permission}"),
+                                scope,
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             pending_consent_decision: read(&self.consent_decisions)
                 .get(&(tenant_id, client_key(client_id)))
                 .cloned(),
@@ -378,4 +500,21 @@ fn generate_secret_text() -> String {
         .collect();
     text.replace_range(3..4, "~");
     text
+}
+
+/// How Exchange names its application roles: `Application <permission>`.
+const EXCHANGE_APPLICATION_ROLE_PREFIX: &str = "Application ";
+
+/// The Graph permission an Exchange application role carries, for the
+/// mailbox roles the emulator serves (contacts and mailbox settings).
+/// <https://learn.microsoft.com/exchange/permissions-exo/application-rbac#supported-application-roles>
+fn exchange_role_permission(role: &str) -> Option<&'static str> {
+    let permission = role.strip_prefix(EXCHANGE_APPLICATION_ROLE_PREFIX)?;
+    [
+        "Contacts.Read",
+        "Contacts.ReadWrite",
+        "MailboxSettings.Read",
+    ]
+    .into_iter()
+    .find(|known| known.eq_ignore_ascii_case(permission))
 }

@@ -64,13 +64,28 @@ impl OpenMailbox {
 
 /// Checks the caller's permission, resolves the user, and applies the app's
 /// Exchange scope, in the order Graph does.
+///
+/// Exchange authorises an app by either of two grants, which add up
+/// (<https://learn.microsoft.com/exchange/permissions-exo/application-rbac>:
+/// RBAC grants "are independent of the unscoped grants in Microsoft Entra
+/// ID"): the permission in the token's `roles` (limited by an application
+/// access policy, when one applies), or an Exchange application role
+/// assigned to the app whose scope holds the mailbox (not in the token).
 pub(crate) fn open_mailbox(
     state: &AppState,
     caller: &GraphCaller,
     user: &str,
     permissions: &[&str],
 ) -> Result<OpenMailbox, GraphError> {
-    caller.require_mailbox(permissions)?;
+    let entra_grant = caller.require_mailbox(permissions);
+    let entra_granted = entra_grant.is_ok();
+    if !entra_granted
+        && !state
+            .identity
+            .has_exchange_role(caller.tenant_id, &caller.claims.appid, permissions)
+    {
+        entra_grant?;
+    }
     let user_id = match state.directory.mailbox_user(caller.tenant_id, user) {
         Ok(user_id) => user_id,
         Err(MailboxLookup::NoSuchUser) => {
@@ -88,11 +103,25 @@ pub(crate) fn open_mailbox(
             ))
         }
     };
-    if !state
-        .identity
-        .mailbox_in_app_scope(caller.tenant_id, &caller.claims.appid, &user_id)
-    {
-        return Err(GraphError::access_denied("Access to OData is disabled."));
+    let exchange_grant = || {
+        state.identity.exchange_role_allows(
+            caller.tenant_id,
+            &caller.claims.appid,
+            permissions,
+            &user_id,
+        )
+    };
+    if entra_granted {
+        if !state
+            .identity
+            .mailbox_in_app_scope(caller.tenant_id, &caller.claims.appid, &user_id)
+            && !exchange_grant()
+        {
+            return Err(GraphError::access_denied("Access to OData is disabled."));
+        }
+    } else if !exchange_grant() {
+        // Out of every role assignment's scope: Exchange refuses as for no grant.
+        caller.require_mailbox(permissions)?;
     }
     Ok(OpenMailbox {
         mailbox: state.mailboxes.open(caller.tenant_id, &user_id),

@@ -2,7 +2,9 @@
 //! each sub-request throttled on its own.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -176,6 +178,77 @@ pub struct BatchOutcome {
     pub gave_up: bool,
 }
 
+/// Shared by `$batch` calls that run side by side: when Graph throttles the
+/// app as a whole (a 429 that names no mailbox limit, see
+/// [`ApiError::is_app_wide_throttle`]) in one of them, none of them calls
+/// Graph again — first call or retry — before that `Retry-After` has passed
+/// (throttling: "wait the number of seconds specified in the Retry-After
+/// header before retrying"). Without it, the calls still in flight would keep
+/// starting new batches inside the wait and meet 429 after 429. When the wait
+/// is over the calls go one at a time until one is answered without such a
+/// throttle, so the calls that waited do not all reach Graph at once.
+#[derive(Debug, Clone, Default)]
+pub struct BatchGate {
+    not_before: Arc<Mutex<Option<Instant>>>,
+    /// Set by a hold, cleared by the first call through `probe` that Graph
+    /// answers without throttling the app.
+    recovering: Arc<AtomicBool>,
+    probe: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl BatchGate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holds every call behind the gate for `wait` from now; a longer hold
+    /// already in place is kept.
+    pub fn hold_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut not_before = self
+            .not_before
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if not_before.is_none_or(|current| current < until) {
+            *not_before = Some(until);
+        }
+        self.recovering.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until this call may go: the hold has passed and, while the gate
+    /// recovers from a hold, no other call is on its way. The guard, when
+    /// given, is kept until the call's answer is known.
+    async fn enter(
+        &self,
+        sleeper: &dyn crate::retry::Sleeper,
+    ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let held = self.wait_left();
+        if !held.is_zero() {
+            sleeper.sleep(held).await;
+        }
+        if !self.recovering.load(Ordering::SeqCst) {
+            return None;
+        }
+        let guard = self.probe.clone().lock_owned().await;
+        let held = self.wait_left();
+        if !held.is_zero() {
+            sleeper.sleep(held).await;
+        }
+        Some(guard)
+    }
+
+    /// How long a call must still wait; zero when the gate is open.
+    pub fn wait_left(&self) -> Duration {
+        let not_before = self
+            .not_before
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        not_before.map_or(Duration::ZERO, |until| {
+            until.saturating_duration_since(Instant::now())
+        })
+    }
+}
+
 impl GraphClient {
     /// Sends up to 20 sub-requests in one `$batch` call and returns their
     /// responses in request order, matched by id. The call itself is retried
@@ -205,6 +278,7 @@ impl GraphClient {
         let mut by_id: HashMap<String, BatchResponse> = HashMap::new();
         for sub_response in body.responses {
             self.stats.record_status(sub_response.status);
+            crate::traffic::traffic().record_sub_response(sub_response.status);
             by_id.insert(sub_response.id.clone(), sub_response);
         }
         let mut ordered = Vec::with_capacity(relative_requests.len());
@@ -229,6 +303,19 @@ impl GraphClient {
         &self,
         requests: Vec<BatchRequest>,
     ) -> Result<BatchOutcome, GraphError> {
+        self.batch_with_retry_gated(requests, &BatchGate::new())
+            .await
+    }
+
+    /// [`Self::batch_with_retry`] for one of several calls in flight at once:
+    /// each call (the first and every retry) waits for `gate` to open, and a
+    /// sub-response that throttles the whole app holds `gate` for its
+    /// `Retry-After`, so the calls beside this one wait too.
+    pub async fn batch_with_retry_gated(
+        &self,
+        requests: Vec<BatchRequest>,
+        gate: &BatchGate,
+    ) -> Result<BatchOutcome, GraphError> {
         validate_batch(&requests)?;
         let mut latest: Vec<Option<BatchResponse>> = vec![None; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
@@ -237,6 +324,7 @@ impl GraphClient {
         let mut retried_sub_requests = 0;
         let mut gave_up = false;
         while !pending.is_empty() {
+            let probe = gate.enter(self.inner.sleeper.as_ref()).await;
             budget.record_attempt();
             let to_send = requests_for_round(&requests, &pending);
             let responses = self.batch(to_send).await?;
@@ -244,6 +332,11 @@ impl GraphClient {
             for (index, sub_response) in pending.iter().zip(responses) {
                 latest[*index] = Some(sub_response);
             }
+            let throttled_app = hold_for_app_wide_throttle(gate, &latest, &pending);
+            if probe.is_some() && !throttled_app {
+                gate.recovering.store(false, Ordering::SeqCst);
+            }
+            drop(probe);
             let to_retry = sub_requests_to_retry(&requests, &latest, &pending);
             if to_retry.is_empty() {
                 break;
@@ -267,6 +360,11 @@ impl GraphClient {
             self.inner.sleeper.sleep(delay).await;
             self.stats.record_wait(delay);
             self.stats.record_retries(to_retry.len() as u64);
+            crate::traffic::traffic().record_retry_wait(
+                delay,
+                longest_retry_after.is_some(),
+                to_retry.len() as u64,
+            );
             retried_sub_requests += to_retry.len() as u32;
             pending = to_retry;
         }
@@ -286,6 +384,26 @@ impl GraphClient {
         }
         request
     }
+}
+
+/// Holds `gate` for the longest `Retry-After` among the sub-responses just
+/// received that throttle the app as a whole; true when there was one.
+fn hold_for_app_wide_throttle(
+    gate: &BatchGate,
+    latest: &[Option<BatchResponse>],
+    pending: &[usize],
+) -> bool {
+    let longest = pending
+        .iter()
+        .filter_map(|index| latest[*index].as_ref()?.api_error())
+        .filter(ApiError::is_app_wide_throttle)
+        .filter_map(|error| error.retry_after)
+        .max();
+    if let Some(wait) = longest {
+        gate.hold_for(wait);
+        return true;
+    }
+    false
 }
 
 fn validate_batch(requests: &[BatchRequest]) -> Result<(), GraphError> {

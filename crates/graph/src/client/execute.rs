@@ -10,6 +10,7 @@ use super::{GraphClient, GraphRequest, GraphResponse};
 use crate::error::{ApiError, GraphError};
 use crate::retry::{self, RetryBudget};
 use crate::token::InvalidationReason;
+use crate::traffic::{self, Endpoint, StatusClass};
 
 /// What one attempt came to.
 enum AttemptOutcome {
@@ -107,15 +108,20 @@ impl GraphClient {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
+        if let Some(id) = client_request_id() {
+            builder = builder.header("client-request-id", id);
+        }
         if let Some(body) = &request.body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, body.content_type.as_str())
                 .body(body.bytes.clone());
         }
         self.stats.record_request();
+        let endpoint = Endpoint::of_path(path);
         let response = match builder.send().await {
             Ok(response) => response,
             Err(source) => {
+                traffic::traffic().record_request(endpoint, StatusClass::Transport);
                 let request_sent = !source.is_connect();
                 return Ok(AttemptOutcome::Transport {
                     source,
@@ -125,6 +131,7 @@ impl GraphClient {
         };
         let status = response.status().as_u16();
         self.stats.record_status(status);
+        traffic::traffic().record_request(endpoint, StatusClass::of_status(status));
         let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(body) => body.to_vec(),
@@ -179,6 +186,7 @@ impl GraphClient {
         self.inner.sleeper.sleep(delay).await;
         self.stats.record_wait(delay);
         self.stats.record_retries(1);
+        traffic::traffic().record_retry_wait(delay, retry_after.is_some(), 1);
         Ok(())
     }
 }
@@ -189,4 +197,21 @@ fn ambiguous(method: &str, path: &str, failure: GraphError) -> GraphError {
         path: path.to_owned(),
         source: Box::new(failure),
     }
+}
+
+/// Graph's `client-request-id` ("a client-generated GUID" that Microsoft
+/// support correlates a request by): the trace id of the span the request is
+/// made in, as a GUID — for a sync, the run's id (see
+/// `galsync_platform::telemetry::run_context`). None outside any trace.
+fn client_request_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context.is_valid().then(|| {
+        uuid::Uuid::from_bytes(span_context.trace_id().to_bytes())
+            .hyphenated()
+            .to_string()
+    })
 }

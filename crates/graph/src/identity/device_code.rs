@@ -1,5 +1,7 @@
-//! The device code flow: an administrator signs in on another device, and
-//! galsync receives a delegated refresh token (consent-token mode).
+//! The device code flow: a user (an administrator) signs in on another
+//! device, and the client receives delegated tokens. galsync's services run
+//! app-only and do not use it; it is here for signing an administrator in,
+//! e.g. to provision an app registration.
 
 use std::time::Duration;
 
@@ -59,11 +61,34 @@ impl IdentityClient {
     /// Starts a device code sign-in (`POST …/oauth2/v2.0/devicecode`) asking
     /// for the Graph scope and `offline_access`.
     pub async fn start_device_code(&self, client_id: &str) -> Result<DeviceCode, IdentityError> {
+        self.start_device_code_for_scope(client_id, &self.config.delegated_scope())
+            .await
+    }
+
+    /// Starts a device code sign-in for exactly `scopes` (Graph delegated
+    /// permissions such as `Application.ReadWrite.All`), without
+    /// `offline_access`: the token answered has no refresh token, so there is
+    /// nothing to store (an administrator's one-off sign-in).
+    pub async fn start_device_code_with_scopes(
+        &self,
+        client_id: &str,
+        scopes: &[&str],
+    ) -> Result<DeviceCode, IdentityError> {
+        let scope_parameter = scopes.join(" ");
+        self.start_device_code_for_scope(client_id, &scope_parameter)
+            .await
+    }
+
+    async fn start_device_code_for_scope(
+        &self,
+        client_id: &str,
+        scope_parameter: &str,
+    ) -> Result<DeviceCode, IdentityError> {
         let url = self.endpoint_url("devicecode");
         let build_form = || {
             Ok(vec![
                 ("client_id", client_id.to_owned()),
-                ("scope", self.config.delegated_scope()),
+                ("scope", scope_parameter.to_owned()),
             ])
         };
         let body = self.post_form(&url, build_form, None).await?;

@@ -68,6 +68,12 @@ pub enum IdentityError {
     DeviceCodeDeclined,
 }
 
+impl From<IdentityError> for crate::token::TokenError {
+    fn from(error: IdentityError) -> Self {
+        Self::Identity(Box::new(error))
+    }
+}
+
 impl IdentityError {
     /// The Entra error behind this error, looking through retries.
     pub fn entra(&self) -> Option<&EntraError> {

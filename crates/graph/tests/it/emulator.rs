@@ -2,6 +2,7 @@
 //! agree on the token request, paging, delta and `$batch`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use galsync_graph::identity::{
     AssertionAlgorithm, CachedTokenSource, ClientCredential, EntraErrorKind, IdentityClient,
@@ -11,8 +12,9 @@ use galsync_graph::models::{
     source_object_id_property_id, Contact, ContactFolder, SingleValueExtendedProperty, User,
     USER_SELECT,
 };
-use galsync_graph::{BatchRequest, GraphClient, GraphClientConfig, TokenSource};
+use galsync_graph::{BatchGate, BatchRequest, GraphClient, GraphClientConfig, TokenSource};
 use galsync_graph_emulator::directory::SeedOptions;
+use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -284,4 +286,92 @@ async fn batched_creates_read_back_with_their_extended_property() {
 
 fn urlencoding(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Two `$batch` calls side by side share a gate: when Graph throttles the app
+/// as a whole in one (an injected 429 "Too many requests." with a
+/// Retry-After), the other does not call Graph before that Retry-After has
+/// passed, though it addresses other users.
+#[tokio::test]
+async fn an_app_wide_429_in_one_batch_holds_the_batches_beside_it() {
+    let tenant = start_tenant().await;
+    let users = tenant
+        .emulator
+        .state
+        .directory
+        .list_users(tenant.tenant_id, false);
+    let retry_after = std::time::Duration::from_secs(1);
+    let rule = tenant.emulator.state.faults.add(FaultRule {
+        path_contains: Some(format!("/users/{}", users[0].id)),
+        status: Some(429),
+        retry_after: Some(retry_after.as_secs_f64()),
+        times: Some(1),
+        ..FaultRule::default()
+    });
+    let graph = tenant.graph();
+    let gate = BatchGate::new();
+    let first = async {
+        let started = Instant::now();
+        let outcome = graph
+            .batch_with_retry_gated(
+                vec![BatchRequest::get("0", format!("/users/{}", users[0].id))],
+                &gate,
+            )
+            .await
+            .expect("first batch");
+        (outcome, started.elapsed())
+    };
+    let second = async {
+        // Starts once the emulator has answered the first call 429, and its
+        // answer has had time to reach the client.
+        while fired(&tenant, &rule.id) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let requests = users[1..4]
+            .iter()
+            .enumerate()
+            .map(|(index, user)| {
+                BatchRequest::get(index.to_string(), format!("/users/{}", user.id))
+            })
+            .collect();
+        let outcome = graph
+            .batch_with_retry_gated(requests, &gate)
+            .await
+            .expect("second batch");
+        (outcome, started.elapsed())
+    };
+    let ((first, first_took), (second, second_took)) = tokio::join!(first, second);
+    assert_eq!(fired(&tenant, &rule.id), 1);
+    assert!(first
+        .responses
+        .iter()
+        .all(|response| response.status == 200));
+    assert!(second
+        .responses
+        .iter()
+        .all(|response| response.status == 200));
+    assert_eq!((first.calls, second.calls), (2, 1));
+    assert!(first_took >= retry_after, "first took {first_took:?}");
+    // The second call waited out (most of) the first's Retry-After instead
+    // of reaching Graph inside it.
+    assert!(
+        second_took >= retry_after.mul_f64(0.7),
+        "the second batch went out {second_took:?} after the first was throttled"
+    );
+    assert_eq!(tenant.emulator.state.accounting.early_retry_total(), 0);
+}
+
+/// Times the fault rule `id` fired.
+fn fired(tenant: &EmulatedTenant, id: &str) -> u64 {
+    tenant
+        .emulator
+        .state
+        .faults
+        .list()
+        .iter()
+        .filter(|listed| listed.id == id)
+        .map(|listed| listed.fired)
+        .sum()
 }

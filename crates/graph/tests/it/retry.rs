@@ -84,6 +84,44 @@ async fn decimal_retry_after_is_honoured_to_the_millisecond() {
 }
 
 #[tokio::test]
+async fn the_process_traffic_counts_the_429_its_retry_after_and_the_2xx() {
+    use galsync_graph::traffic::{traffic, Endpoint, StatusClass};
+    // Other tests in this binary count into the same process-wide traffic,
+    // so only growth is asserted.
+    let throttled = traffic().requests(Endpoint::Users, StatusClass::Throttled);
+    let ok = traffic().requests(Endpoint::Users, StatusClass::Success);
+    let all_429 = traffic().throttled();
+    let waited = traffic().retry_wait(true);
+    let arrivals = Arrivals::default();
+    let server = spawn_server(failing_then_ok(
+        arrivals.clone(),
+        1,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("0.2"),
+    ))
+    .await;
+    let client = graph_client(&server, GenerationTokenSource::new());
+    // Per-work-item stats do not take the request away from the process's.
+    let client = client.with_stats(Arc::new(galsync_graph::RequestStats::new()));
+
+    let _: Value = client
+        .get_json("/users/u1")
+        .await
+        .expect("user after one retry");
+
+    assert!(traffic().requests(Endpoint::Users, StatusClass::Throttled) > throttled);
+    assert!(traffic().requests(Endpoint::Users, StatusClass::Success) > ok);
+    assert!(traffic().throttled() > all_429);
+    assert!(traffic().retry_wait(true) >= waited + Duration::from_millis(200));
+    let mut text = String::new();
+    galsync_graph::traffic::render_prometheus(&mut text);
+    assert!(
+        text.contains("galsync_graph_requests_total{endpoint=\"users\",status=\"429\"} "),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn backoff_with_jitter_applies_when_retry_after_is_absent() {
     let arrivals = Arrivals::default();
     let server = spawn_server(failing_then_ok(

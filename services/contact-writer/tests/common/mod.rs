@@ -24,7 +24,6 @@ use galsync_testkit::{
     create_emulated_app, register_with_broker, EmulatedApp, TenantApp, TestBroker,
 };
 use serde_json::Value;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Endpoint;
 use uuid::Uuid;
 
@@ -93,18 +92,8 @@ impl v1::directory_reader_server::DirectoryReader for ReaderData {
 }
 
 async fn start_reader(data: ReaderData) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(v1::directory_reader_server::DirectoryReaderServer::new(
-                data,
-            ))
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
-            .unwrap();
-    });
-    addr
+    let reader = v1::directory_reader_server::DirectoryReaderServer::new(data);
+    galsync_testkit::harness::serve_grpc(tonic::service::Routes::new(reader), None).await
 }
 
 /// The emulated Entra side of the setup: what an administrator does in the

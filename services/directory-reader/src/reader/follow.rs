@@ -196,7 +196,14 @@ impl DirectoryReads {
             users: Arc::new(users),
             read_at: Instant::now(),
         };
-        let state = crate::purpose::complete(client, &self.store, key, state).await?;
+        let state = crate::purpose::complete(
+            client,
+            &self.store,
+            key,
+            state,
+            self.purpose_batches_in_flight,
+        )
+        .await?;
         self.remember(key, &state).await;
         Ok(state)
     }

@@ -148,7 +148,7 @@ impl TestScheduler {
         )
         .await
         .unwrap();
-        let scheduler = Scheduler::new(SchedulerStore::new(pool), directory, fast_timings());
+        let scheduler = Scheduler::new(SchedulerStore::new(pool), directory, fast_timings(), None);
         let access = Arc::new(
             Access::new(
                 &["cli=admin".to_owned()],
@@ -305,26 +305,5 @@ pub fn succeed(_: &v1::WorkItem) -> v1::MailboxOutcome {
 
 /// Waits for the run to reach a state that is not queued/reading/writing.
 pub async fn wait_for_end(api: &mut SchedulerClient<Channel>, run_id: &str) -> v1::Run {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let run = api
-            .get_run(v1::GetRunRequest {
-                run_id: run_id.to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let state = v1::RunState::try_from(run.state).unwrap();
-        if !matches!(
-            state,
-            v1::RunState::Queued | v1::RunState::Reading | v1::RunState::Writing
-        ) {
-            return run;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "run {run_id} did not end: {run:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    galsync_testkit::wait_for_run_end(api, run_id, Duration::from_secs(20)).await
 }

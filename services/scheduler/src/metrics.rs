@@ -1,0 +1,206 @@
+//! The scheduler's Prometheus metrics (served on `--metrics-listen`).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use galsync_platform::metrics::Metrics;
+use galsync_proto::v1;
+
+const RUNS_HELP: &str = "runs this scheduler started, and runs it ended by final state";
+const MAILBOXES_HELP: &str =
+    "mailbox work items writers reported to this scheduler, by outcome (failed: no attempts left)";
+const CONTACTS_HELP: &str =
+    "contacts writers reported written in completed mailbox work items, by change";
+const QUEUE_HELP: &str = "work items in the queue (all runs, all replicas) by state";
+
+/// Counters kept so that counting is one atomic add.
+#[derive(Debug, Clone)]
+pub struct SchedulerMetrics {
+    registry: Metrics,
+    runs_started: Arc<AtomicI64>,
+    runs_succeeded: Arc<AtomicI64>,
+    runs_partially_failed: Arc<AtomicI64>,
+    runs_failed: Arc<AtomicI64>,
+    runs_cancelled: Arc<AtomicI64>,
+    runs_awaiting_approval: Arc<AtomicI64>,
+    mailboxes_succeeded: Arc<AtomicI64>,
+    mailboxes_partial: Arc<AtomicI64>,
+    mailboxes_failed: Arc<AtomicI64>,
+    mailboxes_awaiting_approval: Arc<AtomicI64>,
+    mailboxes_cancelled: Arc<AtomicI64>,
+    mailbox_retries: Arc<AtomicI64>,
+    contacts_created: Arc<AtomicI64>,
+    contacts_updated: Arc<AtomicI64>,
+    contacts_deleted: Arc<AtomicI64>,
+    lease_expiries: Arc<AtomicI64>,
+    queued: Arc<AtomicI64>,
+    leased: Arc<AtomicI64>,
+}
+
+impl Default for SchedulerMetrics {
+    fn default() -> Self {
+        Self::new(Metrics::default())
+    }
+}
+
+impl SchedulerMetrics {
+    pub fn new(registry: Metrics) -> Self {
+        let runs = |state: &str| {
+            registry.counter(
+                &galsync_platform::metrics::series("galsync_scheduler_runs_total", "state", state),
+                RUNS_HELP,
+            )
+        };
+        let mailboxes = |outcome: &str| {
+            registry.counter(
+                &galsync_platform::metrics::series(
+                    "galsync_scheduler_mailboxes_total",
+                    "outcome",
+                    outcome,
+                ),
+                MAILBOXES_HELP,
+            )
+        };
+        let contacts = |change: &str| {
+            registry.counter(
+                &galsync_platform::metrics::series(
+                    "galsync_scheduler_contacts_total",
+                    "change",
+                    change,
+                ),
+                CONTACTS_HELP,
+            )
+        };
+        let queue = |state: &str| {
+            registry.gauge(
+                &galsync_platform::metrics::series("galsync_scheduler_work_items", "state", state),
+                QUEUE_HELP,
+            )
+        };
+        Self {
+            runs_started: runs("started"),
+            runs_succeeded: runs("succeeded"),
+            runs_partially_failed: runs("partially-failed"),
+            runs_failed: runs("failed"),
+            runs_cancelled: runs("cancelled"),
+            runs_awaiting_approval: runs("awaiting-approval"),
+            mailboxes_succeeded: mailboxes("succeeded"),
+            mailboxes_partial: mailboxes("partial"),
+            mailboxes_failed: mailboxes("failed"),
+            mailboxes_awaiting_approval: mailboxes("awaiting-approval"),
+            mailboxes_cancelled: mailboxes("cancelled"),
+            mailbox_retries: registry.counter(
+                "galsync_scheduler_mailbox_retries_total",
+                "mailbox work items a writer failed that were queued again for another attempt",
+            ),
+            contacts_created: contacts("created"),
+            contacts_updated: contacts("updated"),
+            contacts_deleted: contacts("deleted"),
+            lease_expiries: registry.counter(
+                "galsync_scheduler_lease_expiries_total",
+                "leased work items the run driver found with their lease run out (writer gone): failed with no attempts left, or ended in a cancelled run",
+            ),
+            queued: queue("queued"),
+            leased: queue("leased"),
+            registry,
+        }
+    }
+
+    pub fn registry(&self) -> &Metrics {
+        &self.registry
+    }
+
+    pub(crate) fn run_started(&self) {
+        self.runs_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A run ended in `state` (one of the scheduler's terminal states).
+    pub(crate) fn run_ended(&self, state: &str) {
+        let counter = match state {
+            crate::scheduler::STATE_SUCCEEDED => &self.runs_succeeded,
+            crate::scheduler::STATE_PARTIALLY_FAILED => &self.runs_partially_failed,
+            crate::scheduler::STATE_FAILED => &self.runs_failed,
+            crate::scheduler::STATE_CANCELLED => &self.runs_cancelled,
+            crate::scheduler::STATE_AWAITING_APPROVAL => &self.runs_awaiting_approval,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A writer completed a mailbox with `outcome` and `counts`.
+    pub(crate) fn mailbox_completed(&self, outcome: &str, counts: Option<&v1::SyncCounts>) {
+        let counter = match outcome {
+            "partial" => &self.mailboxes_partial,
+            "failed" => &self.mailboxes_failed,
+            "awaiting-approval" => &self.mailboxes_awaiting_approval,
+            "cancelled" => &self.mailboxes_cancelled,
+            _ => &self.mailboxes_succeeded,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(counts) = counts {
+            let add = |counter: &AtomicI64, value: u64| {
+                counter.fetch_add(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
+            };
+            add(&self.contacts_created, counts.created);
+            add(&self.contacts_updated, counts.updated);
+            add(&self.contacts_deleted, counts.deleted);
+        }
+    }
+
+    /// A writer failed a mailbox: queued again, or failed for good.
+    pub(crate) fn mailbox_failed(&self, will_retry: bool) {
+        let counter = if will_retry {
+            &self.mailbox_retries
+        } else {
+            &self.mailboxes_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn lease_expired(&self, count: u64) {
+        self.lease_expiries
+            .fetch_add(i64::try_from(count).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    pub(crate) fn queue_depth(&self, queued: i64, leased: i64) {
+        self.queued.store(queued, Ordering::Relaxed);
+        self.leased.store(leased, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_runs_mailboxes_and_contacts() {
+        let metrics = SchedulerMetrics::default();
+        metrics.run_started();
+        metrics.run_ended(crate::scheduler::STATE_SUCCEEDED);
+        metrics.run_ended("reading");
+        let counts = v1::SyncCounts {
+            created: 5,
+            updated: 2,
+            deleted: 1,
+            ..Default::default()
+        };
+        metrics.mailbox_completed("succeeded", Some(&counts));
+        metrics.mailbox_failed(true);
+        metrics.mailbox_failed(false);
+        metrics.queue_depth(3, 1);
+        let text = metrics.registry().render();
+        for line in [
+            "galsync_scheduler_runs_total{state=\"started\"} 1",
+            "galsync_scheduler_runs_total{state=\"succeeded\"} 1",
+            "galsync_scheduler_runs_total{state=\"failed\"} 0",
+            "galsync_scheduler_mailboxes_total{outcome=\"succeeded\"} 1",
+            "galsync_scheduler_mailboxes_total{outcome=\"failed\"} 1",
+            "galsync_scheduler_mailbox_retries_total 1",
+            "galsync_scheduler_contacts_total{change=\"created\"} 5",
+            "galsync_scheduler_contacts_total{change=\"deleted\"} 1",
+            "galsync_scheduler_work_items{state=\"queued\"} 3",
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
+        }
+    }
+}
