@@ -188,6 +188,13 @@ pub enum GraphError {
         last_error: Box<GraphError>,
     },
 
+    /// The client's deadline (a writer's lease on the mailbox) left too
+    /// little time to send the request, or ran out while it was in flight:
+    /// nothing more is sent under it, so nothing this process sends can land
+    /// after another holder of the lease has started.
+    #[error("{method} {path} not sent: the deadline of this client's work (its lease) has passed")]
+    PastDeadline { method: String, path: String },
+
     #[error("failed to get an access token for graph")]
     Token(#[from] TokenError),
 
@@ -274,6 +281,15 @@ impl GraphError {
     }
 
     /// The request may have been applied; the caller must look before retrying.
+    pub fn is_past_deadline(&self) -> bool {
+        match self {
+            GraphError::PastDeadline { .. } => true,
+            GraphError::Ambiguous { source, .. } => source.is_past_deadline(),
+            GraphError::GaveUp { last_error, .. } => last_error.is_past_deadline(),
+            _ => false,
+        }
+    }
+
     pub fn is_ambiguous(&self) -> bool {
         matches!(self, GraphError::Ambiguous { .. })
     }
@@ -291,6 +307,7 @@ impl GraphError {
             // The token service or the broker may be back later; a response
             // cut short may decode next time.
             GraphError::Token(_)
+            | GraphError::PastDeadline { .. }
             | GraphError::Decode { .. }
             | GraphError::InvalidBatch { .. }
             | GraphError::BatchResponseMissing { .. }

@@ -40,7 +40,9 @@ pub mod traffic;
 
 pub use client::batch::{BatchGate, BatchOutcome, BatchRequest, BatchResponse, MAX_BATCH_REQUESTS};
 pub use client::paging::DeltaResult;
-pub use client::{GraphClient, GraphClientConfig, GraphRequest, GraphResponse, HttpOptions};
+pub use client::{
+    Deadline, GraphClient, GraphClientConfig, GraphRequest, GraphResponse, HttpOptions,
+};
 pub use error::{ApiError, GraphError};
 pub use path::UserKey;
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};

@@ -22,8 +22,8 @@ type Reply = Result<Vec<BatchResponse>, GraphError>;
 
 /// One mailbox's sub-requests waiting for a shared call.
 struct Submission {
-    /// The mailbox's client: the first submission's sends the call, so its
-    /// run counts the HTTP request.
+    /// The mailbox's client: the one with the earliest deadline sends the
+    /// call, so its run counts the HTTP request.
     graph: GraphClient,
     requests: Vec<BatchRequest>,
     reply: oneshot::Sender<Reply>,
@@ -136,10 +136,20 @@ async fn collect(mut receiver: mpsc::UnboundedReceiver<Submission>, linger: Dura
 
 /// Sends a group as one call and hands each submission its own responses.
 async fn send(group: Vec<Submission>) {
-    let Some(first) = group.first() else {
+    // The call ends by the earliest deadline (lease) of the mailboxes in it,
+    // so no mailbox's writes land after its lease; that mailbox's run counts
+    // the HTTP request.
+    let Some(graph) = group
+        .iter()
+        .map(|submission| &submission.graph)
+        .min_by_key(|graph| {
+            let deadline = graph.deadline();
+            (deadline.is_none(), deadline)
+        })
+        .cloned()
+    else {
         return;
     };
-    let graph = first.graph.clone();
     let mut combined = Vec::with_capacity(MAX_BATCH_REQUESTS);
     let mut spans: Vec<Range<usize>> = Vec::with_capacity(group.len());
     for submission in &group {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use galsync_broker_client::GraphClients;
-use galsync_graph::{HttpOptions, RequestStats};
+use galsync_graph::{Deadline, HttpOptions, RequestStats};
 use galsync_proto::v1;
 use tonic::transport::Channel;
 
@@ -129,8 +129,14 @@ impl Engine {
     }
 
     /// Graph for one mailbox of a tenant (`contacts` tokens from the
-    /// broker), paced, counting into fresh stats.
-    pub async fn mailbox(&self, tenant_id: &str, mailbox_id: &str) -> Result<MailboxGraph, Error> {
+    /// broker), paced, counting into fresh stats; under a work item's
+    /// `lease`, nothing is sent to Graph once it is about to lapse.
+    pub async fn mailbox(
+        &self,
+        tenant_id: &str,
+        mailbox_id: &str,
+        lease: Option<Deadline>,
+    ) -> Result<MailboxGraph, Error> {
         let user = galsync_graph::UserKey::parse("mailbox_id", mailbox_id)
             .map_err(|error| Error::InvalidRequest(error.to_string()))?;
         let client = self
@@ -148,6 +154,10 @@ impl Engine {
                 .entry(tenant_id.to_owned())
                 .or_insert_with(|| Coalescer::new(self.settings.batch_linger)),
         );
+        let client = match lease {
+            Some(lease) => client.with_deadline(lease),
+            None => client,
+        };
         Ok(MailboxGraph {
             graph: client.with_stats(Arc::new(RequestStats::new())),
             pacer: self.pacers.for_mailbox(tenant_id, mailbox_id),

@@ -42,6 +42,12 @@ pub enum Error {
     #[error("failed to encode a contact as JSON")]
     Encode(#[from] serde_json::Error),
 
+    /// The lease on the mailbox came too near its end to send more to Graph:
+    /// the writer stops so that none of its writes can land after another
+    /// writer has taken the mailbox over.
+    #[error("the lease on mailbox {mailbox_id} ran out before its writes ended")]
+    LeaseLapsed { mailbox_id: String },
+
     /// The work item was cancelled or the service is stopping.
     #[error("reconciliation cancelled")]
     Cancelled,
@@ -50,6 +56,11 @@ pub enum Error {
 impl Error {
     /// Classifies a Graph failure of one mailbox.
     pub fn from_graph(mailbox_id: &str, source: GraphError) -> Self {
+        if source.is_past_deadline() {
+            return Error::LeaseLapsed {
+                mailbox_id: mailbox_id.to_owned(),
+            };
+        }
         if source.is_access_denied_by_policy() {
             return Error::BlockedByPolicy {
                 mailbox_id: mailbox_id.to_owned(),

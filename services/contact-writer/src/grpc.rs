@@ -38,6 +38,7 @@ impl From<Error> for Status {
                 Status::unavailable(message)
             }
             Error::Cancelled => Status::cancelled(message),
+            Error::LeaseLapsed { .. } => Status::aborted(message),
             // The store's and encoder's text is for the operator's log; the
             // caller gets an incident id to quote.
             Error::Store(_) | Error::Encode(_) => galsync_platform::grpc::internal_status(
@@ -90,7 +91,7 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
             &self.drivers,
         )?;
         let mailbox_id = request.get_ref().mailbox_id.clone();
-        match crate::purge::purge(&self.engine, request.get_ref()).await {
+        match crate::purge::purge(&self.engine, request.get_ref(), None).await {
             Ok(result) => Ok(Response::new(result)),
             Err(error) if error.is_mailbox_failure() => {
                 Ok(Response::new(failed_result(&mailbox_id, &error)))

@@ -109,7 +109,7 @@ impl WriterMetrics {
         }
         let outcome = match result {
             Ok(result) => v1::MailboxOutcome::try_from(result.outcome).unwrap_or_default(),
-            Err(Error::Cancelled) => v1::MailboxOutcome::Cancelled,
+            Err(Error::Cancelled | Error::LeaseLapsed { .. }) => v1::MailboxOutcome::Cancelled,
             Err(_) => v1::MailboxOutcome::Failed,
         };
         let counter = match outcome {

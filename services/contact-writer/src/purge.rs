@@ -12,9 +12,11 @@ use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
 use crate::reconcile::DEFAULT_FOLDER_NAME;
 
+/// Under a work item's `lease`, nothing is sent once it is about to lapse.
 pub async fn purge(
     engine: &Engine,
     request: &v1::PurgeMailboxRequest,
+    lease: Option<galsync_graph::Deadline>,
 ) -> Result<v1::MailboxSyncResult, Error> {
     if request.tenant_id.is_empty() || request.mailbox_id.is_empty() {
         return Err(Error::InvalidRequest(
@@ -34,7 +36,7 @@ pub async fn purge(
         request.folder_name.trim()
     };
     let mailbox = engine
-        .mailbox(&request.tenant_id, &request.mailbox_id)
+        .mailbox(&request.tenant_id, &request.mailbox_id, lease)
         .await?;
     let stored = engine
         .store

@@ -86,6 +86,8 @@ pub struct Report {
 pub struct Progress {
     counts: tokio::sync::watch::Sender<v1::SyncCounts>,
     stop: tokio::sync::watch::Receiver<bool>,
+    /// When the work item's lease may lapse: nothing is sent to Graph after.
+    lease: Option<galsync_graph::Deadline>,
 }
 
 /// The other ends of a [`Progress`]: the counts so far, and the stop switch.
@@ -103,6 +105,7 @@ impl Progress {
         let progress = Progress {
             counts: counts_sender,
             stop: stop_receiver,
+            lease: None,
         };
         let handle = ProgressHandle {
             counts: counts_receiver,
@@ -114,6 +117,16 @@ impl Progress {
     /// Progress nobody watches and nothing stops (a direct SyncMailbox call).
     pub fn unobserved() -> Progress {
         Progress::new().0
+    }
+
+    /// The same progress under a work item's lease (see [`galsync_graph::Deadline`]).
+    pub fn under_lease(mut self, lease: galsync_graph::Deadline) -> Progress {
+        self.lease = Some(lease);
+        self
+    }
+
+    pub fn lease(&self) -> Option<galsync_graph::Deadline> {
+        self.lease.clone()
     }
 
     pub fn publish(&self, counts: v1::SyncCounts) {
@@ -147,7 +160,9 @@ pub async fn reconcile_desired(
     photos: &dyn PhotoSource,
     progress: &Progress,
 ) -> Result<Report, Error> {
-    let mailbox = engine.mailbox(&job.tenant_id, &job.mailbox_id).await?;
+    let mailbox = engine
+        .mailbox(&job.tenant_id, &job.mailbox_id, progress.lease())
+        .await?;
     let _active = mailbox.batches.enter();
     let rules = FieldRules::from_proto(&job.policy.field_rules);
     let deletion = DeletionPolicy::from_proto(&job.policy);

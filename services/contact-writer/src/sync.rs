@@ -60,7 +60,7 @@ async fn execute_counted(
                 .unwrap_or_default(),
             profile_id: request.profile_id.clone(),
         };
-        let result = crate::purge::purge(engine, &purge).await?;
+        let result = crate::purge::purge(engine, &purge, progress.lease()).await?;
         return Ok(reconcile::Report { result, plan: None });
     }
     let job = MailboxJob::from_request(request, dry_run)?;

@@ -122,12 +122,18 @@ impl Worker {
                 }
                 continue;
             };
-            self.process(lease, &mut shutdown).await;
+            self.process(lease, asked_at, &mut shutdown).await;
             concurrency.finished(slot);
         }
     }
 
-    async fn process(&mut self, lease: v1::Lease, shutdown: &mut watch::Receiver<bool>) {
+    /// Processes a lease asked for at `asked_at` (it runs from no earlier).
+    async fn process(
+        &mut self,
+        lease: v1::Lease,
+        asked_at: Instant,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
         let lease_token = lease.lease_token.clone();
         let Some(item) = lease.item else {
             self.fail(&lease_token, "the work item is empty", false)
@@ -142,7 +148,14 @@ impl Worker {
         info!(worker = %self.name, work_item = %item.work_item_id, mailbox = %request.mailbox_id, attempt = item.attempt, "leased work");
         let engine = Arc::clone(&self.engine);
         let dry_run = item.dry_run;
+        // Graph requests end by three quarters of the lease after its last
+        // renewal was asked for (the queue counts from when it got the ask,
+        // later): a request still in flight then is abandoned, so no write of
+        // this writer lands once the queue may give the mailbox to another.
+        let fence = Duration::from_secs(u64::from(self.settings.lease_secs)) * 3 / 4;
+        let (lease_until, lease_deadline) = watch::channel(asked_at + fence);
         let (progress, handle) = Progress::new();
+        let progress = progress.under_lease(lease_deadline);
         // Joined to the run's trace: the reader's and broker's spans of the
         // calls it makes come under it.
         let span = galsync_platform::telemetry::run_span("sync_mailbox", &item.run_id);
@@ -176,6 +189,13 @@ impl Worker {
                             info!(worker = %self.name, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped after the batch in flight; giving the lease back");
                             self.release(&lease_token, counts).await;
                         }
+                        // Not the mailbox's fault: given back without using
+                        // up an attempt (if the queue still knows the lease).
+                        (Ok(Err(Error::LeaseLapsed { .. })), _) => {
+                            let counts = *handle.counts.borrow();
+                            warn!(worker = %self.name, created = counts.created, "the lease was about to lapse, so nothing more was sent to Graph; giving it back");
+                            self.release(&lease_token, counts).await;
+                        }
                         (finished, _) => self.report(&lease_token, finished).await,
                     }
                     return;
@@ -193,6 +213,7 @@ impl Worker {
                     match answer {
                         Ok(response) => {
                             renewed = sent;
+                            lease_until.send_replace(sent + fence);
                             if response.get_ref().cancel_requested && !matches!(ending, Ending::Stopping { .. }) {
                                 info!(worker = %self.name, "run cancelled, stopping after the batch in flight");
                                 ending = Ending::stop_now(&handle, self.settings.drain, Reason::Cancelled);

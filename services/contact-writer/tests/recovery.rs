@@ -219,6 +219,7 @@ async fn purge_naming_no_profile(harness: &Harness, mailbox: &str) -> v1::Mailbo
             folder_name: FOLDER.to_owned(),
             profile_id: String::new(),
         },
+        None,
     )
     .await
     .unwrap()
@@ -312,6 +313,7 @@ async fn purge_removes_only_galsync_contacts() {
             folder_name: FOLDER.to_owned(),
             profile_id: "profile-1".to_owned(),
         },
+        None,
     )
     .await
     .unwrap();
@@ -568,6 +570,7 @@ async fn two_profiles_writing_one_folder_never_delete_each_others_contacts() {
             folder_name: FOLDER.to_owned(),
             profile_id: "support".to_owned(),
         },
+        None,
     )
     .await
     .unwrap();

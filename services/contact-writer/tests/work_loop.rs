@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,12 +25,30 @@ struct FakeQueue {
     /// Items leased and not yet completed, failed or released; and its peak.
     active: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+    /// Heartbeats answer UNAVAILABLE (the queue's store is down).
+    heartbeats_fail: Arc<AtomicBool>,
+    /// When the last lease was granted and the last lease given back.
+    leased_at: Arc<Mutex<Option<tokio::time::Instant>>>,
+    released_at: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl FakeQueue {
     /// Serves the queue on port 0, runs the work loop (leases of
     /// `lease_secs`) until `items` items were completed or failed, then stops it.
     async fn work_through(&self, harness: &Harness, lease_secs: u32, items: usize) {
+        self.work_until(harness, lease_secs, |queue| {
+            queue.completed.lock().unwrap().len() + queue.failed.lock().unwrap().len() >= items
+        })
+        .await;
+    }
+
+    /// Serves the queue and runs the work loop until `done` holds, then stops it.
+    async fn work_until(
+        &self,
+        harness: &Harness,
+        lease_secs: u32,
+        done: impl Fn(&FakeQueue) -> bool,
+    ) {
         let queue = v1::work_queue_server::WorkQueueServer::new(self.clone());
         let addr = serve_grpc(tonic::service::Routes::new(queue), None).await;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -50,7 +68,7 @@ impl FakeQueue {
             stopped,
         ));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while self.completed.lock().unwrap().len() + self.failed.lock().unwrap().len() < items {
+        while !done(self) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "work items were not finished"
@@ -90,6 +108,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
     ) -> Result<Response<v1::LeaseResponse>, Status> {
         let item = self.items.lock().unwrap().pop();
         if item.is_some() {
+            *self.leased_at.lock().unwrap() = Some(tokio::time::Instant::now());
             let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(active, Ordering::SeqCst);
         }
@@ -106,6 +125,9 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         self.heartbeats.lock().unwrap().push(request.into_inner());
+        if self.heartbeats_fail.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("the work queue's store is down"));
+        }
         Ok(Response::new(v1::HeartbeatResponse::default()))
     }
     async fn complete(
@@ -129,6 +151,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         request: Request<v1::ReleaseRequest>,
     ) -> Result<Response<v1::ReleaseResponse>, Status> {
         self.active.fetch_sub(1, Ordering::SeqCst);
+        *self.released_at.lock().unwrap() = Some(tokio::time::Instant::now());
         self.released
             .lock()
             .unwrap()
@@ -338,6 +361,60 @@ async fn heartbeats_carry_the_counts_so_far() {
     assert!(progress
         .iter()
         .all(|counts| counts.created <= final_counts.created));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(200));
+    // Each batch takes 2.5 s at Graph: the second is in flight when the
+    // 4 s lease, unrenewed since it was granted, runs out.
+    harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("$batch".to_owned()),
+        method: Some("POST".to_owned()),
+        latency_ms: Some(2500),
+        ..Default::default()
+    });
+    let queue = FakeQueue::default();
+    queue.heartbeats_fail.store(true, Ordering::SeqCst);
+    queue
+        .items
+        .lock()
+        .unwrap()
+        .push(sync_item(&harness, 0, &mailbox, false));
+    queue
+        .work_until(&harness, 4, |queue| {
+            !queue.released.lock().unwrap().is_empty() || !queue.failed.lock().unwrap().is_empty()
+        })
+        .await;
+
+    let leased_at = queue.leased_at.lock().unwrap().expect("leased");
+    let lapses_at = leased_at + Duration::from_secs(4);
+    let released_at = *queue.released_at.lock().unwrap();
+    assert!(
+        released_at.is_some_and(|released| released < lapses_at),
+        "the writer must give the lease back before it lapses: released {:?} after the lease, failed {:?}",
+        released_at.map(|released| released - leased_at),
+        queue.failed.lock().unwrap()
+    );
+    tokio::time::sleep_until(lapses_at).await;
+    let at_lapse = harness.folder_contacts(&mailbox).len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        harness.folder_contacts(&mailbox).len(),
+        at_lapse,
+        "a write landed after the lease lapsed, when another writer may hold the mailbox"
+    );
+    assert!(
+        at_lapse < 200,
+        "the sync stopped part way: {at_lapse} contacts"
+    );
 }
 
 /// Fills a queue with one sync item per mailbox, of `people` people.

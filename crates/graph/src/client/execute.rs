@@ -36,8 +36,37 @@ impl GraphClient {
         let mut budget = self.inner.retry.budget();
         let mut token_refreshed = false;
         loop {
-            budget.record_attempt();
-            let outcome = self.attempt(request, &url, &path).await?;
+            let past_deadline = || GraphError::PastDeadline {
+                method: method.clone(),
+                path: path.clone(),
+            };
+            let started = tokio::time::Instant::now();
+            let outcome = match self.time_left() {
+                None => {
+                    budget.record_attempt();
+                    let outcome = self.attempt(request, &url, &path).await?;
+                    self.note_attempt_time(started.elapsed());
+                    outcome
+                }
+                // Graph might still be working on it when the deadline comes.
+                Some(left) if left.is_zero() || left <= self.recent_slowest() => {
+                    return Err(past_deadline())
+                }
+                Some(left) => {
+                    budget.record_attempt();
+                    match tokio::time::timeout(left, self.attempt(request, &url, &path)).await {
+                        Ok(outcome) => {
+                            self.note_attempt_time(started.elapsed());
+                            outcome?
+                        }
+                        // Abandoned in flight: a create may have been applied.
+                        Err(_) if !request.idempotent => {
+                            return Err(ambiguous(&method, &path, past_deadline()))
+                        }
+                        Err(_) => return Err(past_deadline()),
+                    }
+                }
+            };
             let (failure, retry_after) = match outcome {
                 AttemptOutcome::Success(response) => return Ok(response),
                 AttemptOutcome::Transport {
@@ -174,6 +203,12 @@ impl GraphClient {
                 last_error: Box::new(failure),
             });
         };
+        if self.time_left().is_some_and(|left| left <= delay) {
+            return Err(GraphError::PastDeadline {
+                method: method.to_owned(),
+                path: path.to_owned(),
+            });
+        }
         warn!(
             method,
             path,

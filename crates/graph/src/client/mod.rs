@@ -57,6 +57,12 @@ impl HttpOptions {
     }
 }
 
+/// The instant by which every request of a client must have ended, moved
+/// on as it is renewed: a writer's lease on a mailbox. Under a deadline a
+/// request is not sent (nor retried) once it has passed, and an attempt
+/// still in flight when it comes is abandoned.
+pub type Deadline = tokio::sync::watch::Receiver<tokio::time::Instant>;
+
 /// Where Graph is and how hard to retry.
 #[derive(Debug, Clone)]
 pub struct GraphClientConfig {
@@ -180,6 +186,12 @@ struct ClientInner {
     sleeper: Arc<dyn Sleeper>,
     /// Sent with every request of this client (e.g. `ConsistencyLevel`).
     default_headers: Vec<(String, String)>,
+    deadline: Option<Deadline>,
+    /// How long attempts have taken lately (µs, the slowest, decaying), shared
+    /// by every client derived from one: under a deadline a request is not
+    /// sent unless at least that much time is left, so Graph has answered it
+    /// (and applied it) before the deadline.
+    recent_slowest_micros: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Microsoft Graph for one tenant and one token source. Cheap to clone.
@@ -224,6 +236,8 @@ impl GraphClient {
             tokens,
             sleeper: retry::default_sleeper(),
             default_headers: Vec::new(),
+            deadline: None,
+            recent_slowest_micros: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -251,6 +265,50 @@ impl GraphClient {
             inner: Arc::new(inner),
             stats: Arc::clone(&self.stats),
         }
+    }
+
+    /// The same client sending nothing after `deadline` (see [`Deadline`]).
+    pub fn with_deadline(&self, deadline: Deadline) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.deadline = Some(deadline);
+        Self {
+            inner: Arc::new(inner),
+            stats: Arc::clone(&self.stats),
+        }
+    }
+
+    /// When this client's deadline comes, if it has one.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.inner
+            .deadline
+            .as_ref()
+            .map(|deadline| *deadline.borrow())
+    }
+
+    /// Notes how long an attempt took: the slowest lately, each newer attempt
+    /// taking an eighth off the one before.
+    pub(crate) fn note_attempt_time(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self.inner.recent_slowest_micros.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |slowest| Some(took.max(slowest - slowest / 8)),
+        );
+    }
+
+    /// The slowest attempt lately (see [`Self::note_attempt_time`]).
+    pub(crate) fn recent_slowest(&self) -> Duration {
+        Duration::from_micros(
+            self.inner
+                .recent_slowest_micros
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Time left before the deadline (zero once passed); None without one.
+    pub(crate) fn time_left(&self) -> Option<Duration> {
+        self.deadline()
+            .map(|deadline| deadline.saturating_duration_since(tokio::time::Instant::now()))
     }
 
     /// The same client counting into `stats` (e.g. one per work item).

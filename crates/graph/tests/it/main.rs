@@ -1,6 +1,7 @@
 //! Integration tests of galsync-graph over real HTTP against local servers.
 
 mod batch;
+mod deadline;
 mod emulator;
 mod identity;
 mod paging;
