@@ -301,3 +301,40 @@ async fn server_errors_never_cut_the_rate() {
         "{server_errors} server errors cut the rate"
     );
 }
+
+/// Graph's guidance: after a 429, wait the Retry-After and retry "until it
+/// succeeds" (throttling-limits). Twelve 429s in a row are more rounds than
+/// the writer gives server errors; the contact is still made, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_throttled_many_times_in_a_row_is_still_made_once() {
+    let harness = Harness::start(strict_graph(), documented_pacing()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    let rule = harness.emulator.state.faults.add(FaultRule {
+        path_contains: Some("/contacts".to_owned()),
+        method: Some("POST".to_owned()),
+        status: Some(429),
+        retry_after: Some(0.01),
+        times: Some(12),
+        ..FaultRule::default()
+    });
+    let entries = directory(1);
+
+    sync_all(
+        &harness,
+        std::slice::from_ref(&mailbox),
+        &entries,
+        Duration::from_secs(30),
+    )
+    .await;
+
+    assert_exact_state(&harness, std::slice::from_ref(&mailbox), &entries);
+    let fired = harness
+        .emulator
+        .state
+        .faults
+        .list()
+        .into_iter()
+        .find(|listed| listed.id == rule.id)
+        .map(|listed| listed.fired);
+    assert_eq!(fired, Some(12), "the create was throttled twelve times");
+}

@@ -9,8 +9,16 @@ use galsync_graph::{BatchRequest, BatchResponse};
 use super::MailboxGraph;
 use crate::error::Error;
 
-/// Rounds one sub-request may take before it counts as failed.
+/// Rounds after server errors (no Retry-After given as throttling) one
+/// sub-request may take before it counts as failed.
 const MAX_ROUNDS: u32 = 8;
+
+/// Rounds after throttling. Graph's guidance is to go on retrying after each
+/// Retry-After "until it succeeds" (throttling-limits, "Best practices to
+/// handle throttling"); under a work item's lease the lease's deadline ends
+/// the retries first (nothing is sent once it may lapse), so this only bounds
+/// a direct `SyncMailbox` call.
+const MAX_THROTTLED_ROUNDS: u32 = 64;
 
 /// The final answer to one sub-request.
 #[derive(Debug, Clone)]
@@ -36,7 +44,9 @@ pub(crate) async fn run_batch(
 ) -> Result<Vec<SubOutcome>, Error> {
     let mut latest: Vec<Option<SubOutcome>> = vec![None; requests.len()];
     let mut pending: Vec<usize> = (0..requests.len()).collect();
-    for round in 1..=MAX_ROUNDS {
+    let mut error_rounds = 0;
+    let mut throttled_rounds = 0;
+    loop {
         let to_send: Vec<BatchRequest> = pending
             .iter()
             .map(|index| requests[*index].clone())
@@ -84,7 +94,12 @@ pub(crate) async fn run_batch(
         if next_pending.is_empty() {
             break;
         }
-        if round == MAX_ROUNDS {
+        if throttled {
+            throttled_rounds += 1;
+        } else {
+            error_rounds += 1;
+        }
+        if error_rounds >= MAX_ROUNDS || throttled_rounds >= MAX_THROTTLED_ROUNDS {
             break;
         }
         mailbox
@@ -92,7 +107,7 @@ pub(crate) async fn run_batch(
             .retries
             .fetch_add(next_pending.len() as u64, Ordering::Relaxed);
         if !throttled {
-            mailbox.back_off(round).await;
+            mailbox.back_off(error_rounds).await;
         }
         pending = next_pending;
     }
