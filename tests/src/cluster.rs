@@ -424,6 +424,28 @@ impl Cluster {
         self.standby = Some(std::mem::replace(&mut self.scheduler, standby));
     }
 
+    /// What every service logged about the mailboxes named in `problems`
+    /// (`mailbox ID: …`), for a failing test.
+    fn mailbox_history(&self, problems: &[String]) -> String {
+        let mailboxes: std::collections::BTreeSet<&str> = problems
+            .iter()
+            .filter_map(|problem| problem.strip_prefix("mailbox ")?.split(':').next())
+            .collect();
+        let mut history = String::new();
+        for mailbox in mailboxes {
+            for service in self.services() {
+                let lines = service.process.log_lines_with(mailbox, 40);
+                if !lines.is_empty() {
+                    history.push_str(&format!(
+                        "--- {} about {mailbox} ---\n{lines}\n",
+                        service.process.name()
+                    ));
+                }
+            }
+        }
+        history
+    }
+
     /// The last `lines` lines of every service's log, for a failing test.
     pub fn log_tails(&self, lines: usize) -> String {
         self.services()
@@ -906,10 +928,11 @@ impl Cluster {
         let report = self.verify(tenant, tenant.targets.keys()).await;
         assert!(
             report.passed(),
-            "{} of {} mailboxes match the directory: {:#?}",
+            "{} of {} mailboxes match the directory: {:#?}\n{}",
             report.mailboxes_correct,
             report.mailboxes_checked,
-            report.problems
+            report.problems,
+            self.mailbox_history(&report.problems)
         );
     }
 }

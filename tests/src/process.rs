@@ -126,6 +126,13 @@ impl Process {
             .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
+    /// Up to the last `max` lines of its log that contain `needle`.
+    pub fn log_lines_with(&self, needle: &str, max: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let found: Vec<&str> = text.lines().filter(|line| line.contains(needle)).collect();
+        found[found.len().saturating_sub(max)..].join("\n")
+    }
+
     /// The last `lines` lines of its log.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

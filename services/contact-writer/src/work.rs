@@ -122,16 +122,18 @@ impl Worker {
                 }
                 continue;
             };
-            self.process(lease, asked_at, &mut shutdown).await;
+            // The queue may hold a lease call until work arrives: the lease
+            // runs from when it was granted, just before its answer came.
+            self.process(lease, Instant::now(), &mut shutdown).await;
             concurrency.finished(slot);
         }
     }
 
-    /// Processes a lease asked for at `asked_at` (it runs from no earlier).
+    /// Processes a lease granted (at the latest) at `granted_at`.
     async fn process(
         &mut self,
         lease: v1::Lease,
-        asked_at: Instant,
+        granted_at: Instant,
         shutdown: &mut watch::Receiver<bool>,
     ) {
         let lease_token = lease.lease_token.clone();
@@ -146,14 +148,15 @@ impl Worker {
             return;
         };
         info!(worker = %self.name, work_item = %item.work_item_id, mailbox = %request.mailbox_id, attempt = item.attempt, "leased work");
+        let mailbox_id = request.mailbox_id.clone();
         let engine = Arc::clone(&self.engine);
         let dry_run = item.dry_run;
         // Graph requests end by three quarters of the lease after its last
         // renewal was asked for (the queue counts from when it got the ask,
-        // later): a request still in flight then is abandoned, so no write of
-        // this writer lands once the queue may give the mailbox to another.
+        // later): none is sent that Graph might still be carrying out then,
+        // and one still in flight is abandoned.
         let fence = Duration::from_secs(u64::from(self.settings.lease_secs)) * 3 / 4;
-        let (lease_until, lease_deadline) = watch::channel(asked_at + fence);
+        let (lease_until, lease_deadline) = watch::channel(granted_at + fence);
         let (progress, handle) = Progress::new();
         let progress = progress.under_lease(lease_deadline);
         // Joined to the run's trace: the reader's and broker's spans of the
@@ -184,19 +187,27 @@ impl Worker {
             tokio::select! {
                 finished = &mut work => {
                     match (finished, ending) {
+                        // Past the deadline a write may have been abandoned in
+                        // flight (see below).
+                        (Ok(Err(Error::Cancelled)), Ending::Stopping { .. })
+                            if Instant::now() >= *lease_until.borrow() =>
+                        {
+                            warn!(worker = %self.name, mailbox = %mailbox_id, lease_secs = self.settings.lease_secs, "stopped past the lease's deadline; leaving the lease to lapse");
+                        }
                         (Ok(Err(Error::Cancelled)), Ending::Stopping { .. }) => {
                             let counts = *handle.counts.borrow();
-                            info!(worker = %self.name, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped after the batch in flight; giving the lease back");
+                            info!(worker = %self.name, mailbox = %mailbox_id, created = counts.created, updated = counts.updated, deleted = counts.deleted, "stopped after the batch in flight; giving the lease back");
                             self.release(&lease_token, counts).await;
                         }
-                        // Not the mailbox's fault: given back without using
-                        // up an attempt (if the queue still knows the lease).
+                        // A write abandoned at the deadline may still be carried
+                        // out by Graph: the lease is left to lapse, as after a
+                        // crash, which gives Graph the last quarter of it
+                        // before another writer can lease the mailbox.
                         (Ok(Err(Error::LeaseLapsed { .. })), _) => {
                             let counts = *handle.counts.borrow();
-                            warn!(worker = %self.name, created = counts.created, "the lease was about to lapse, so nothing more was sent to Graph; giving it back");
-                            self.release(&lease_token, counts).await;
+                            warn!(worker = %self.name, mailbox = %mailbox_id, created = counts.created, lease_secs = self.settings.lease_secs, "the lease was about to lapse, so nothing more was sent to Graph; leaving it to lapse");
                         }
-                        (finished, _) => self.report(&lease_token, finished).await,
+                        (finished, _) => self.report(&lease_token, &mailbox_id, finished).await,
                     }
                     return;
                 }
@@ -220,16 +231,16 @@ impl Worker {
                             }
                         }
                         Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                            warn!(worker = %self.name, "lease lost to another writer, stopping");
+                            warn!(worker = %self.name, mailbox = %mailbox_id, "lease lost to another writer, stopping");
                             work.abort();
                             return;
                         }
                         Err(status) => {
-                            warn!(worker = %self.name, error = %status.message(), "heartbeat failed");
+                            warn!(worker = %self.name, mailbox = %mailbox_id, error = %status.message(), "heartbeat failed");
                             // The queue may give the mailbox to another writer
                             // once the lease lapses: stop writing well before.
                             if renewed.elapsed() >= at_risk_after && !matches!(ending, Ending::Stopping { .. }) {
-                                warn!(worker = %self.name, lease_secs = self.settings.lease_secs, "the lease could not be renewed and may lapse; stopping after the batch in flight");
+                                warn!(worker = %self.name, mailbox = %mailbox_id, lease_secs = self.settings.lease_secs, "the lease could not be renewed and may lapse; stopping after the batch in flight");
                                 ending = Ending::stop_now(&handle, self.settings.drain, Reason::LeaseAtRisk);
                             }
                         }
@@ -250,14 +261,14 @@ impl Worker {
                         match reason {
                             // Nothing re-leases a cancelled run's item.
                             Reason::Cancelled => {
-                                warn!(worker = %self.name, "the reconciliation did not stop within the drain time; aborted it");
+                                warn!(worker = %self.name, mailbox = %mailbox_id, "the reconciliation did not stop within the drain time; aborted it");
                                 self.release(&lease_token, counts).await;
                             }
                             // A write may still be in flight: the lease is
                             // left to lapse, as after a crash, so no other
                             // writer starts on the mailbox before Graph has
                             // answered it.
-                            Reason::Shutdown | Reason::LeaseAtRisk => warn!(worker = %self.name, lease_secs = self.settings.lease_secs, "the reconciliation did not stop within the drain time; aborted it and left its lease to lapse"),
+                            Reason::Shutdown | Reason::LeaseAtRisk => warn!(worker = %self.name, mailbox = %mailbox_id, lease_secs = self.settings.lease_secs, "the reconciliation did not stop within the drain time; aborted it and left its lease to lapse"),
                         }
                         return;
                     }
@@ -270,6 +281,7 @@ impl Worker {
     async fn report(
         &mut self,
         lease_token: &str,
+        mailbox_id: &str,
         finished: Result<Result<Report, Error>, tokio::task::JoinError>,
     ) {
         match finished {
@@ -280,16 +292,16 @@ impl Worker {
                     plan: report.plan,
                 };
                 if let Err(status) = self.queue.complete(request).await {
-                    warn!(worker = %self.name, error = %status.message(), "failed to complete the work item");
+                    warn!(worker = %self.name, mailbox = %mailbox_id, error = %status.message(), "failed to complete the work item");
                 }
             }
             Ok(Err(error)) => {
-                warn!(worker = %self.name, %error, "work item failed");
+                warn!(worker = %self.name, mailbox = %mailbox_id, %error, "work item failed");
                 self.fail(lease_token, &error.plain_words(), error.is_retryable())
                     .await;
             }
             Err(join_error) => {
-                warn!(worker = %self.name, error = %join_error, "work item task ended abnormally");
+                warn!(worker = %self.name, mailbox = %mailbox_id, error = %join_error, "work item task ended abnormally");
                 self.fail(
                     lease_token,
                     "the reconciliation task ended abnormally",

@@ -27,9 +27,10 @@ struct FakeQueue {
     peak: Arc<AtomicUsize>,
     /// Heartbeats answer UNAVAILABLE (the queue's store is down).
     heartbeats_fail: Arc<AtomicBool>,
-    /// When the last lease was granted and the last lease given back.
+    /// How long a lease call waits at the queue before it is answered.
+    lease_hold: Duration,
+    /// When the last lease was granted.
     leased_at: Arc<Mutex<Option<tokio::time::Instant>>>,
-    released_at: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl FakeQueue {
@@ -106,6 +107,7 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         &self,
         _request: Request<v1::LeaseRequest>,
     ) -> Result<Response<v1::LeaseResponse>, Status> {
+        tokio::time::sleep(self.lease_hold).await;
         let item = self.items.lock().unwrap().pop();
         if item.is_some() {
             *self.leased_at.lock().unwrap() = Some(tokio::time::Instant::now());
@@ -151,7 +153,6 @@ impl v1::work_queue_server::WorkQueue for FakeQueue {
         request: Request<v1::ReleaseRequest>,
     ) -> Result<Response<v1::ReleaseResponse>, Status> {
         self.active.fetch_sub(1, Ordering::SeqCst);
-        *self.released_at.lock().unwrap() = Some(tokio::time::Instant::now());
         self.released
             .lock()
             .unwrap()
@@ -388,24 +389,31 @@ async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() 
         .lock()
         .unwrap()
         .push(sync_item(&harness, 0, &mailbox, false));
+    // Runs until 3 s after the lease lapsed, noting the contacts at the lapse.
+    let at_lapse: Mutex<Option<usize>> = Mutex::new(None);
     queue
         .work_until(&harness, 4, |queue| {
-            !queue.released.lock().unwrap().is_empty() || !queue.failed.lock().unwrap().is_empty()
+            let Some(leased_at) = *queue.leased_at.lock().unwrap() else {
+                return false;
+            };
+            let since = leased_at.elapsed();
+            if since >= Duration::from_secs(4) {
+                at_lapse
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| harness.folder_contacts(&mailbox).len());
+            }
+            since >= Duration::from_secs(7)
         })
         .await;
 
-    let leased_at = queue.leased_at.lock().unwrap().expect("leased");
-    let lapses_at = leased_at + Duration::from_secs(4);
-    let released_at = *queue.released_at.lock().unwrap();
     assert!(
-        released_at.is_some_and(|released| released < lapses_at),
-        "the writer must give the lease back before it lapses: released {:?} after the lease, failed {:?}",
-        released_at.map(|released| released - leased_at),
-        queue.failed.lock().unwrap()
+        queue.released.lock().unwrap().is_empty()
+            && queue.completed.lock().unwrap().is_empty()
+            && queue.failed.lock().unwrap().is_empty(),
+        "a write abandoned at the deadline may still land: the lease is left to lapse"
     );
-    tokio::time::sleep_until(lapses_at).await;
-    let at_lapse = harness.folder_contacts(&mailbox).len();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let at_lapse = at_lapse.lock().unwrap().expect("sampled at the lapse");
     assert_eq!(
         harness.folder_contacts(&mailbox).len(),
         at_lapse,
@@ -415,6 +423,53 @@ async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() 
         at_lapse < 200,
         "the sync stopped part way: {at_lapse} contacts"
     );
+    assert!(
+        queue.heartbeats.lock().unwrap().len() >= 2,
+        "the writer kept trying to renew"
+    );
+}
+
+/// A lease call the queue held until work came runs its whole length from
+/// when it was granted, not from when it was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_granted_after_a_long_wait_at_the_queue_runs_its_full_length() {
+    let harness = Harness::start(no_limits(), settings()).await;
+    let mailbox = harness.add_mailboxes(1).remove(0);
+    harness
+        .reader
+        .snapshots
+        .lock()
+        .unwrap()
+        .insert("snap-1".to_owned(), directory(40));
+    let queue = FakeQueue {
+        lease_hold: Duration::from_millis(3500),
+        ..FakeQueue::default()
+    };
+    queue
+        .items
+        .lock()
+        .unwrap()
+        .push(sync_item(&harness, 0, &mailbox, false));
+    queue.work_through(&harness, 4, 1).await;
+
+    let completed = queue.completed.lock().unwrap().clone();
+    assert_eq!(
+        completed.len(),
+        1,
+        "failed: {:?}",
+        queue.failed.lock().unwrap()
+    );
+    assert_eq!(
+        completed[0]
+            .result
+            .as_ref()
+            .unwrap()
+            .counts
+            .unwrap()
+            .created,
+        40
+    );
+    assert_eq!(harness.owned_by_source(&mailbox).len(), 40);
 }
 
 /// Fills a queue with one sync item per mailbox, of `people` people.
