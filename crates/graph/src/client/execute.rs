@@ -40,12 +40,15 @@ impl GraphClient {
                 method: method.clone(),
                 path: path.clone(),
             };
+            // Waiting for a token sends nothing, so it is not timed against
+            // the deadline.
+            let token = self.inner.tokens.token().await?;
             let started = tokio::time::Instant::now();
             let outcome = match self.time_left() {
                 None => {
                     budget.record_attempt();
-                    let outcome = self.attempt(request, &url, &path).await?;
-                    self.note_attempt_time(started.elapsed());
+                    let outcome = self.attempt(request, &url, &path, &token).await;
+                    self.note_answer_time(started.elapsed());
                     outcome
                 }
                 // Graph might still be working on it when the deadline comes.
@@ -54,10 +57,12 @@ impl GraphClient {
                 }
                 Some(left) => {
                     budget.record_attempt();
-                    match tokio::time::timeout(left, self.attempt(request, &url, &path)).await {
+                    match tokio::time::timeout(left, self.attempt(request, &url, &path, &token))
+                        .await
+                    {
                         Ok(outcome) => {
-                            self.note_attempt_time(started.elapsed());
-                            outcome?
+                            self.note_answer_time(started.elapsed());
+                            outcome
                         }
                         // Abandoned in flight: a create may have been applied.
                         Err(_) if !request.idempotent => {
@@ -124,8 +129,8 @@ impl GraphClient {
         request: &GraphRequest,
         url: &url::Url,
         path: &str,
-    ) -> Result<AttemptOutcome, GraphError> {
-        let token = self.inner.tokens.token().await?;
+        token: &crate::token::AccessToken,
+    ) -> AttemptOutcome {
         let mut builder = self
             .inner
             .http
@@ -152,10 +157,10 @@ impl GraphClient {
             Err(source) => {
                 traffic::traffic().record_request(endpoint, StatusClass::Transport);
                 let request_sent = !source.is_connect();
-                return Ok(AttemptOutcome::Transport {
+                return AttemptOutcome::Transport {
                     source,
                     request_sent,
-                });
+                };
             }
         };
         let status = response.status().as_u16();
@@ -165,26 +170,22 @@ impl GraphClient {
         let body = match response.bytes().await {
             Ok(body) => body.to_vec(),
             Err(source) => {
-                return Ok(AttemptOutcome::Transport {
+                return AttemptOutcome::Transport {
                     source,
                     request_sent: true,
-                })
+                }
             }
         };
         if (200..300).contains(&status) {
-            return Ok(AttemptOutcome::Success(GraphResponse {
+            return AttemptOutcome::Success(GraphResponse {
                 status,
                 headers,
                 body,
                 path: path.to_owned(),
-            }));
+            });
         }
         let retry_after = retry::retry_after_header(&headers);
-        Ok(AttemptOutcome::Status(ApiError::from_response(
-            status,
-            &body,
-            retry_after,
-        )))
+        AttemptOutcome::Status(ApiError::from_response(status, &body, retry_after))
     }
 
     async fn wait_before_retry(

@@ -187,11 +187,39 @@ struct ClientInner {
     /// Sent with every request of this client (e.g. `ConsistencyLevel`).
     default_headers: Vec<(String, String)>,
     deadline: Option<Deadline>,
-    /// How long attempts have taken lately (µs, the slowest, decaying), shared
+    /// How long Graph took to answer lately (the slowest, decaying), shared
     /// by every client derived from one: under a deadline a request is not
     /// sent unless at least that much time is left, so Graph has answered it
     /// (and applied it) before the deadline.
-    recent_slowest_micros: Arc<std::sync::atomic::AtomicU64>,
+    recent_slowest: Arc<std::sync::Mutex<RecentSlowest>>,
+}
+
+/// The slowest answer Graph gave lately: each newer answer takes an eighth
+/// off it, and it halves every 10 s without answers, so one slow answer
+/// cannot keep a client under a deadline from ever sending again.
+#[derive(Debug, Default)]
+pub(crate) struct RecentSlowest {
+    slowest: Duration,
+    noted_at: Option<tokio::time::Instant>,
+}
+
+impl RecentSlowest {
+    const HALF_LIFE: Duration = Duration::from_secs(10);
+
+    fn at(&self, now: tokio::time::Instant) -> Duration {
+        let Some(noted_at) = self.noted_at else {
+            return Duration::ZERO;
+        };
+        let halvings =
+            now.saturating_duration_since(noted_at).as_secs_f64() / Self::HALF_LIFE.as_secs_f64();
+        self.slowest.div_f64(2f64.powf(halvings))
+    }
+
+    fn note(&mut self, took: Duration, now: tokio::time::Instant) {
+        let decayed = self.at(now);
+        self.slowest = took.max(decayed - decayed / 8);
+        self.noted_at = Some(now);
+    }
 }
 
 /// Microsoft Graph for one tenant and one token source. Cheap to clone.
@@ -237,7 +265,7 @@ impl GraphClient {
             sleeper: retry::default_sleeper(),
             default_headers: Vec::new(),
             deadline: None,
-            recent_slowest_micros: Arc::default(),
+            recent_slowest: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -285,24 +313,22 @@ impl GraphClient {
             .map(|deadline| *deadline.borrow())
     }
 
-    /// Notes how long an attempt took: the slowest lately, each newer attempt
-    /// taking an eighth off the one before.
-    pub(crate) fn note_attempt_time(&self, took: Duration) {
-        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let _ = self.inner.recent_slowest_micros.fetch_update(
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-            |slowest| Some(took.max(slowest - slowest / 8)),
-        );
+    /// Notes how long Graph took to answer a request (see [`RecentSlowest`]).
+    pub(crate) fn note_answer_time(&self, took: Duration) {
+        self.inner
+            .recent_slowest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(took, tokio::time::Instant::now());
     }
 
-    /// The slowest attempt lately (see [`Self::note_attempt_time`]).
+    /// The slowest answer lately (see [`RecentSlowest`]).
     pub(crate) fn recent_slowest(&self) -> Duration {
-        Duration::from_micros(
-            self.inner
-                .recent_slowest_micros
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
+        self.inner
+            .recent_slowest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .at(tokio::time::Instant::now())
     }
 
     /// Time left before the deadline (zero once passed); None without one.
@@ -401,5 +427,26 @@ impl GraphClient {
             return Err(GraphError::ForeignUrl { url: full_url });
         }
         Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentSlowest;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[test]
+    fn a_slow_answer_fades_with_faster_ones_and_with_time() {
+        let start = Instant::now();
+        let mut recent = RecentSlowest::default();
+        assert_eq!(recent.at(start), Duration::ZERO, "nothing answered yet");
+        recent.note(Duration::from_secs(8), start);
+        recent.note(Duration::from_millis(100), start);
+        assert_eq!(recent.at(start), Duration::from_secs(7), "an eighth off per answer");
+        let later = start + Duration::from_secs(20);
+        assert_eq!(recent.at(later), Duration::from_millis(1750), "halved twice in 20 s");
+        recent.note(Duration::from_secs(3), later);
+        assert_eq!(recent.at(later), Duration::from_secs(3), "a slower answer raises it");
     }
 }
