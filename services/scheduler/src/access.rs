@@ -7,6 +7,7 @@ use galsync_platform::{authorize, caller_identity, AllowedCallers, CallerIdentit
 use sha2::Digest;
 
 use crate::error::SchedulerError;
+use crate::on_behalf::{console_caller, on_behalf_of, refuse_claim};
 use crate::store::SchedulerStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +93,9 @@ pub struct Access {
     bindings: BTreeMap<String, Role>,
     workers: AllowedCallers,
     trust_plaintext_loopback: bool,
+    /// The admin console's identity, the only one believed when it names the
+    /// person it calls for (see [`crate::on_behalf`]); `None`: nobody.
+    console_identity: Option<String>,
 }
 
 /// API key secrets look like `gsk_<key id>_<random>`.
@@ -120,7 +124,15 @@ impl Access {
             bindings: parsed,
             workers: AllowedCallers::new(worker_identities, trust_plaintext_loopback),
             trust_plaintext_loopback,
+            console_identity: None,
         })
+    }
+
+    /// Names the console's identity (`--console-identity`); blank: none.
+    pub fn with_console_identity(mut self, identity: &str) -> Self {
+        let trimmed = identity.trim();
+        self.console_identity = (!trimmed.is_empty()).then(|| trimmed.to_owned());
+        self
     }
 
     /// Authenticates a public-API request: an API key if one is presented,
@@ -130,22 +142,52 @@ impl Access {
         store: &SchedulerStore,
         request: &tonic::Request<T>,
     ) -> Result<Caller, SchedulerError> {
+        let claimed = on_behalf_of(request)?;
+        let console_identity = self.console_identity.as_deref();
         if let Some(secret) = bearer(request) {
+            if claimed.is_some() {
+                return Err(refuse_claim("an API key", console_identity));
+            }
             return api_key_caller(store, &secret, self.trust_plaintext_loopback).await;
         }
-        match caller_identity(request) {
-            CallerIdentity::Service(name) => match self.bindings.get(&name) {
-                Some(role) => Ok(Caller::unscoped(*role, format!("urn:galsync:service:{name}"))),
-                None => Err(SchedulerError::PermissionDenied(format!(
-                    "identity {name} has no role; bind one with --role-binding {name}=viewer|operator|admin"
-                ))),
-            },
+        let identity = caller_identity(request);
+        let is_console = matches!(&identity, CallerIdentity::Service(name) if Some(name.as_str()) == console_identity);
+        if claimed.is_some() && !is_console {
+            return Err(refuse_claim(&identity.to_string(), console_identity));
+        }
+        match identity {
+            CallerIdentity::Service(name) => {
+                let Some(role) = self.bindings.get(&name) else {
+                    return Err(SchedulerError::PermissionDenied(format!(
+                        "identity {name} has no role; bind one with --role-binding {name}=viewer|operator|admin"
+                    )));
+                };
+                if !is_console {
+                    return Ok(Caller::unscoped(
+                        *role,
+                        format!("urn:galsync:service:{name}"),
+                    ));
+                }
+                // The console never calls as itself: a call without a
+                // person would carry the console's own role.
+                match claimed {
+                    Some(claimed) => Ok(console_caller(&name, *role, claimed)),
+                    None => Err(SchedulerError::PermissionDenied(format!(
+                        "the console identity {name} calls only on behalf of a signed-in person; send {} and {}",
+                        crate::on_behalf::ON_BEHALF_OF_HEADER,
+                        crate::on_behalf::ON_BEHALF_OF_ROLE_HEADER
+                    ))),
+                }
+            }
             CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => {
                 Ok(Caller::unscoped(Role::Admin, LOCAL_PLAINTEXT_ACTOR))
             }
-            CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => Err(SchedulerError::Unauthenticated(
-                "present a client certificate or an API key (authorization: Bearer gsk_…)".to_owned(),
-            )),
+            CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => {
+                Err(SchedulerError::Unauthenticated(
+                    "present a client certificate or an API key (authorization: Bearer gsk_…)"
+                        .to_owned(),
+                ))
+            }
         }
     }
 

@@ -33,8 +33,15 @@ pub struct Config {
     pub broker_url: Option<String>,
 
     /// Roles of mTLS identities on the public API, as IDENTITY=ROLE (viewer, operator, admin).
-    #[arg(long = "role-binding", env = "GALSYNC_ROLE_BINDING", value_delimiter = ',', default_values_t = ["cli=admin".to_owned()])]
+    /// The console's binding caps what any signed-in person may do through it.
+    #[arg(long = "role-binding", env = "GALSYNC_ROLE_BINDING", value_delimiter = ',', default_values_t = ["cli=admin".to_owned(), "console=admin".to_owned()])]
     pub role_binding: Vec<String>,
+
+    /// The admin console's mTLS identity: the only caller whose
+    /// x-galsync-on-behalf-of metadata (the signed-in person and role) is
+    /// believed, capped at this identity's --role-binding. Empty: none.
+    #[arg(long, env = "GALSYNC_CONSOLE_IDENTITY", default_value = "console")]
+    pub console_identity: String,
 
     /// Service identities allowed to lease work from the queue.
     #[arg(long = "worker-identity", env = "GALSYNC_WORKER_IDENTITY", value_delimiter = ',', default_values_t = ["contact-writer".to_owned()])]

@@ -9,6 +9,7 @@ mod driver;
 mod error;
 mod grpc;
 pub mod metrics;
+pub mod on_behalf;
 pub mod profiles;
 pub mod queue;
 pub mod scheduler;
@@ -106,7 +107,8 @@ pub async fn serve(
         &config.worker_identity,
         config.trust_plaintext_loopback,
     )
-    .map_err(|problem| galsync_platform::ConfigError::new("role-binding", problem))?;
+    .map_err(|problem| galsync_platform::ConfigError::new("role-binding", problem))?
+    .with_console_identity(&config.console_identity);
     serve_scheduler(scheduler, Arc::new(access), &config, listener, shutdown).await?;
     pool.close().await;
     Ok(())
