@@ -5,6 +5,7 @@ pub mod access;
 pub mod config;
 pub mod flags;
 pub mod grpc;
+pub mod https;
 pub mod metrics;
 pub mod net;
 pub mod pki;

@@ -19,6 +19,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "directory-reader",
     "contact-writer",
     "cli",
+    "console",
 ];
 
 #[derive(Debug, thiserror::Error)]

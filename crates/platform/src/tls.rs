@@ -73,6 +73,12 @@ impl TlsMaterial {
             .client_auth_optional(client_certificate == ClientCertificate::Optional)
     }
 
+    /// An HTTPS server configuration presenting this certificate, asking
+    /// browsers for no client certificate (the admin console's pages).
+    pub fn https_server_config(&self) -> Result<rustls::ServerConfig, ConfigError> {
+        crate::https::server_config("tls-cert", &self.certificate_pem, &self.private_key_pem)
+    }
+
     /// Client side: trust only the CA, present our certificate, and check the
     /// server's name (`localhost` unless the deployment names another).
     pub fn client_config(&self, server_name: &str) -> ClientTlsConfig {
