@@ -1,0 +1,219 @@
+//! Signing in and out, cancelling a run, a run's live progress, and assets.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use secrecy::ExposeSecret;
+
+use crate::html::{document, error_page_body};
+use crate::pages::{is_active, state_name};
+use crate::session::{LinkRefusal, Role};
+use crate::web::{
+    cleared_session_cookie, error_page, require_csrf, session_cookie, status_page, SignedIn,
+};
+use crate::AppState;
+
+/// Every form's one field the console checks itself.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignInQuery {
+    #[serde(default)]
+    ended: Option<String>,
+}
+
+/// How to sign in; what every anonymous request is sent to.
+pub async fn sign_in_page(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<SignInQuery>,
+) -> Response {
+    let mut body = String::new();
+    if query.ended.is_some() {
+        body.push_str(&format!(
+            "<p class=\"notice\">Your session ended after {} minutes without activity, or the console restarted. Sign in again.</p>\n",
+            state.session_idle.as_secs().div_ceil(60)
+        ));
+    }
+    body.push_str(
+        "<p>Sign-in with your organisation's Microsoft Entra ID is not available in this version.</p>\n\
+         <p>To sign in, open the <strong>one-time administrator link</strong> that <code>galsync-console</code> \
+         (or <code>galsync up</code>) printed when it started. It works once, for a few minutes. \
+         For a new link, restart the console.</p>\n",
+    );
+    Html(document("Sign in", None, &body, false)).into_response()
+}
+
+/// Follows a one-time link: starts a session and opens the overview.
+pub async fn redeem_link(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+) -> Response {
+    let (session_id, session) = match state.sessions.redeem_link(&token) {
+        Ok(started) => started,
+        Err(refusal) => {
+            let message = match refusal {
+                LinkRefusal::Unknown => "This sign-in link was used already (each link works once), or the console restarted since it printed it. Restart the console for a new link.",
+                LinkRefusal::Expired => "This sign-in link has expired. Restart the console for a new link.",
+            };
+            tracing::warn!(?refusal, "refused a sign-in link");
+            return error_page(StatusCode::FORBIDDEN, "Sign-in link refused", message, None);
+        }
+    };
+    tracing::info!(person = %session.person, role = session.role.as_str(), "signed in with a one-time link");
+    let mut response = Redirect::to("/").into_response();
+    match HeaderValue::from_str(&session_cookie(session_id.expose_secret())) {
+        Ok(cookie) => {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        Err(_) => {
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in failed",
+                "the session cookie could not be made",
+                None,
+            )
+        }
+    }
+    response
+}
+
+pub async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = require_csrf(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    state.sessions.end(&signed_in.session_id);
+    tracing::info!(person = %signed_in.session.person, "signed out");
+    let mut response = Redirect::to("/sign-in").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cleared_session_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Cancels a run (operator); the scheduler checks the role again.
+pub async fn cancel_run(
+    State(state): State<Arc<AppState>>,
+    Path(run_id): Path<String>,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = require_csrf(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    if signed_in.session.role < Role::Operator {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Cancelling a run needs the operator role; you are signed in as a viewer.",
+            Some(signed_in.header()),
+        );
+    }
+    if let Err(status) = state.api.cancel_run(&signed_in.session, &run_id).await {
+        return status_page(&status, &signed_in);
+    }
+    tracing::info!(person = %signed_in.session.person, run_id, "cancel requested");
+    Redirect::to(&format!("/runs/{run_id}")).into_response()
+}
+
+/// A run's progress as server-sent `progress` events: the run's numbers now,
+/// then again after each event the scheduler's WatchRun reports, until it ends.
+pub async fn run_events(
+    State(state): State<Arc<AppState>>,
+    Path(run_id): Path<String>,
+    signed_in: SignedIn,
+) -> Response {
+    let watch = match state.api.watch_run(&signed_in.session, &run_id).await {
+        Ok(watch) => watch,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let api = state.api.clone();
+    let session = signed_in.session;
+    let first = Some((watch, true));
+    let events = futures::stream::unfold(first, move |position| {
+        let api = api.clone();
+        let session = session.clone();
+        let run_id = run_id.clone();
+        async move {
+            let (mut watch, is_first) = position?;
+            if !is_first {
+                // Any event means the numbers moved; the run says by how much.
+                match watch.message().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return None,
+                }
+            }
+            let run = api.run(&session, &run_id).await.ok()?;
+            let ended = !is_active(run.state);
+            let event = Event::default()
+                .event("progress")
+                .data(progress_json(&run, ended));
+            let next = if ended { None } else { Some((watch, false)) };
+            Some((Ok::<Event, Infallible>(event), next))
+        }
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Numbers and fixed state names only, so no escaping is needed.
+fn progress_json(run: &galsync_proto::v1::Run, ended: bool) -> String {
+    let counts = run.counts.clone().unwrap_or_default();
+    format!(
+        "{{\"state\":\"{}\",\"mailboxes_done\":{},\"mailboxes_total\":{},\"created\":{},\"updated\":{},\"deleted\":{},\"ended\":{}}}",
+        state_name(run.state),
+        run.mailboxes_done,
+        run.mailboxes_total,
+        counts.created,
+        counts.updated,
+        counts.deleted,
+        ended
+    )
+}
+
+pub async fn stylesheet() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../assets/console.css"),
+    )
+}
+
+pub async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/console.js"),
+    )
+}
+
+fn asset(content_type: &'static str, text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(error_page_body("Not found", "There is no such page.")),
+    )
+        .into_response()
+}

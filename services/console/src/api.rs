@@ -1,0 +1,94 @@
+//! The scheduler's public API as the console uses it: every call carries the
+//! signed-in person and their role (see the scheduler's `on_behalf` module),
+//! over mTLS with the console's own identity.
+
+use galsync_proto::v1;
+use galsync_proto::v1::scheduler_client::SchedulerClient;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use crate::session::Session;
+
+/// Metadata naming the person; the scheduler believes it only from the
+/// console's identity.
+const ON_BEHALF_OF_HEADER: &str = "x-galsync-on-behalf-of";
+const ON_BEHALF_OF_ROLE_HEADER: &str = "x-galsync-on-behalf-of-role";
+
+/// How many runs the pages list.
+const RUNS_LISTED: u32 = 50;
+
+#[derive(Clone)]
+pub struct Api {
+    client: SchedulerClient<Channel>,
+}
+
+impl Api {
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            client: SchedulerClient::new(channel),
+        }
+    }
+
+    fn request<T>(&self, person: &Session, message: T) -> Result<tonic::Request<T>, tonic::Status> {
+        let mut request = tonic::Request::new(message);
+        let person_value = MetadataValue::try_from(person.person.as_str()).map_err(|_| {
+            tonic::Status::invalid_argument("the signed-in person's name is not plain ASCII")
+        })?;
+        let metadata = request.metadata_mut();
+        metadata.insert(ON_BEHALF_OF_HEADER, person_value);
+        metadata.insert(
+            ON_BEHALF_OF_ROLE_HEADER,
+            MetadataValue::from_static(person.role.as_str()),
+        );
+        Ok(request)
+    }
+
+    pub async fn profiles(&self, person: &Session) -> Result<Vec<v1::Profile>, tonic::Status> {
+        let request = self.request(person, v1::ListProfilesRequest::default())?;
+        let response = self.client.clone().list_profiles(request).await?;
+        Ok(response.into_inner().profiles)
+    }
+
+    /// The newest runs first.
+    pub async fn runs(&self, person: &Session) -> Result<Vec<v1::Run>, tonic::Status> {
+        let message = v1::ListRunsRequest {
+            profile_id: String::new(),
+            limit: RUNS_LISTED,
+        };
+        let request = self.request(person, message)?;
+        let response = self.client.clone().list_runs(request).await?;
+        Ok(response.into_inner().runs)
+    }
+
+    pub async fn run(&self, person: &Session, run_id: &str) -> Result<v1::Run, tonic::Status> {
+        let message = v1::GetRunRequest {
+            run_id: run_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self.client.clone().get_run(request).await?.into_inner())
+    }
+
+    pub async fn cancel_run(
+        &self,
+        person: &Session,
+        run_id: &str,
+    ) -> Result<v1::Run, tonic::Status> {
+        let message = v1::CancelRunRequest {
+            run_id: run_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self.client.clone().cancel_run(request).await?.into_inner())
+    }
+
+    pub async fn watch_run(
+        &self,
+        person: &Session,
+        run_id: &str,
+    ) -> Result<tonic::Streaming<v1::RunEvent>, tonic::Status> {
+        let message = v1::WatchRunRequest {
+            run_id: run_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self.client.clone().watch_run(request).await?.into_inner())
+    }
+}

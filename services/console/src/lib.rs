@@ -1,0 +1,185 @@
+//! galsync admin console: server-rendered pages over HTTPS on the
+//! scheduler's public API. It holds no credential of its own beyond its
+//! service identity, and calls the scheduler on behalf of the signed-in
+//! person with that person's role, so it can do nothing the API would refuse
+//! them. Sign-in in this version: one-time links (the administrator link
+//! printed at start); Entra ID sign-in is not built yet.
+
+mod actions;
+mod api;
+mod config;
+pub mod html;
+mod pages;
+pub mod session;
+mod tls_listener;
+mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::{get, post};
+use galsync_platform::config::ConfigError;
+use galsync_platform::TlsMaterial;
+
+pub use config::Config;
+pub use session::{Role, SignInLink};
+pub use web::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};
+
+/// Where the console listens unless `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// The console's mTLS identity in the internal PKI.
+pub const IDENTITY: &str = "console";
+
+/// The person a bootstrap link signs in.
+pub const BOOTSTRAP_PERSON: &str = "bootstrap-admin";
+
+pub struct AppState {
+    sessions: session::Sessions,
+    api: api::Api,
+    session_idle: Duration,
+}
+
+/// A console ready to serve on a bound listener.
+pub struct Console {
+    state: Arc<AppState>,
+    https: Arc<rustls::ServerConfig>,
+    public_url: String,
+    sign_in_link_ttl: Duration,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Console")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Console {
+    /// Loads the TLS material and prepares the scheduler's channel (it
+    /// connects lazily). `bound` is the listener's address, for links.
+    pub fn new(config: &Config, bound: SocketAddr) -> Result<Console, ConfigError> {
+        config.validate()?;
+        let identity = TlsMaterial::from_pki_dir(&config.pki_dir, IDENTITY).map_err(|error| {
+            ConfigError::new(
+                "pki-dir",
+                format!(
+                    "{} (the console presents {IDENTITY}.pem / {IDENTITY}.key from it; `galsync pki init --dir {}` makes them)",
+                    error,
+                    config.pki_dir.display()
+                ),
+            )
+        })?;
+        let mut https = match (&config.https_cert, &config.https_key) {
+            (Some(cert), Some(key)) => {
+                let certificate_pem = read("https-cert", cert)?;
+                let private_key_pem = read("https-key", key)?;
+                galsync_platform::https::server_config(
+                    "https-cert",
+                    &certificate_pem,
+                    &private_key_pem,
+                )?
+            }
+            _ => identity.https_server_config().map_err(|error| {
+                ConfigError::new("pki-dir", format!("{IDENTITY}.pem: {}", error.problem))
+            })?,
+        };
+        // axum serves HTTP/1.1 here.
+        https.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let channel = galsync_platform::tls::peer_channel(&config.scheduler_url, Some(&identity))
+            .map_err(|error| ConfigError::new("scheduler-url", error.to_string()))?;
+        let session_idle = Duration::from_secs(config.session_idle_secs);
+        let state = AppState {
+            sessions: session::Sessions::new(session_idle),
+            api: api::Api::new(channel),
+            session_idle,
+        };
+        Ok(Console {
+            state: Arc::new(state),
+            https: Arc::new(https),
+            public_url: config.public_url(bound),
+            sign_in_link_ttl: Duration::from_secs(config.sign_in_link_ttl_secs),
+        })
+    }
+
+    /// The console's address as browsers reach it.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// A one-time link signing in the bootstrap administrator, valid for
+    /// `--sign-in-link-ttl-secs`. Show it once, to the person who started
+    /// the console; never log it.
+    pub fn bootstrap_link(&self) -> String {
+        self.sign_in_link(BOOTSTRAP_PERSON, Role::Admin, self.sign_in_link_ttl)
+    }
+
+    /// A one-time link signing in `person` with `role`.
+    pub fn sign_in_link(&self, person: &str, role: Role, valid_for: Duration) -> String {
+        let link = self.state.sessions.issue_link(person, role, valid_for);
+        link.url(&self.public_url)
+    }
+
+    /// Serves HTTPS on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let tls_listener = tls_listener::TlsListener::new(listener, self.https.clone())
+            .context("failed to read the console's listening address")?;
+        let app = router(self.state.clone());
+        tracing::info!(url = %self.public_url, "console serving https");
+        axum::serve(tls_listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the console's https server failed")
+    }
+}
+
+fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path)
+        .map_err(|error| ConfigError::new(flag, format!("cannot read {}: {error}", path.display())))
+}
+
+fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(pages::overview))
+        .route("/runs", get(pages::runs))
+        .route("/runs/{run_id}", get(pages::run_detail))
+        .route("/runs/{run_id}/cancel", post(actions::cancel_run))
+        .route("/runs/{run_id}/events", get(actions::run_events))
+        .route("/sign-in", get(actions::sign_in_page))
+        .route("/sign-in/link/{token}", get(actions::redeem_link))
+        .route("/sign-out", post(actions::sign_out))
+        .route("/assets/console.css", get(actions::stylesheet))
+        .route("/assets/console.js", get(actions::script))
+        .fallback(actions::not_found)
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .with_state(state)
+}
+
+/// The binary's body: prints the URL and the one-time administrator link on
+/// stdout (never to the log), then serves until `shutdown`.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bound = listener
+        .local_addr()
+        .context("failed to read the console's listening address")?;
+    let console = Console::new(&config, bound)?;
+    let link = console.bootstrap_link();
+    println!("galsync console: {}", console.public_url());
+    println!(
+        "one-time administrator sign-in link (works once, for {} s): {link}",
+        config.sign_in_link_ttl_secs
+    );
+    console.serve(listener, shutdown).await
+}

@@ -1,0 +1,301 @@
+//! The pages people read: overview, runs, one run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use galsync_proto::v1;
+
+use crate::html::{document, Page};
+use crate::session::Role;
+use crate::web::{status_page, SignedIn};
+use crate::AppState;
+
+/// A run state as people read it, e.g. `writing`.
+pub fn state_name(state: i32) -> &'static str {
+    match v1::RunState::try_from(state).unwrap_or(v1::RunState::Unspecified) {
+        v1::RunState::Unspecified => "unknown",
+        v1::RunState::Queued => "queued",
+        v1::RunState::Reading => "reading",
+        v1::RunState::Writing => "writing",
+        v1::RunState::Succeeded => "succeeded",
+        v1::RunState::PartiallyFailed => "partially_failed",
+        v1::RunState::Failed => "failed",
+        v1::RunState::Cancelled => "cancelled",
+        v1::RunState::AwaitingApproval => "awaiting_approval",
+    }
+}
+
+/// Whether the run may still change (and may be cancelled).
+pub fn is_active(state: i32) -> bool {
+    matches!(
+        v1::RunState::try_from(state),
+        Ok(v1::RunState::Queued
+            | v1::RunState::Reading
+            | v1::RunState::Writing
+            | v1::RunState::AwaitingApproval)
+    )
+}
+
+fn outcome_name(outcome: i32) -> &'static str {
+    match v1::MailboxOutcome::try_from(outcome).unwrap_or(v1::MailboxOutcome::Unspecified) {
+        v1::MailboxOutcome::Unspecified => "unknown",
+        v1::MailboxOutcome::Succeeded => "succeeded",
+        v1::MailboxOutcome::Partial => "partial",
+        v1::MailboxOutcome::Failed => "failed",
+        v1::MailboxOutcome::AwaitingApproval => "awaiting_approval",
+        v1::MailboxOutcome::Cancelled => "cancelled",
+    }
+}
+
+/// A timestamp in UTC, or a dash.
+fn when(timestamp: Option<&prost_types::Timestamp>) -> String {
+    let Some(timestamp) = timestamp else {
+        return "—".to_owned();
+    };
+    match chrono::DateTime::from_timestamp(timestamp.seconds, 0) {
+        Some(at) => at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        None => "—".to_owned(),
+    }
+}
+
+fn counts_of(run: &v1::Run) -> v1::SyncCounts {
+    run.counts.clone().unwrap_or_default()
+}
+
+fn page(title: &str, signed_in: &SignedIn, body: Page, live: bool) -> Response {
+    Html(document(
+        title,
+        Some(signed_in.header()),
+        &body.into_body(),
+        live,
+    ))
+    .into_response()
+}
+
+/// Each tenant with a profile, its profiles, and its newest run.
+pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {
+    let person = &signed_in.session;
+    let profiles = match state.api.profiles(person).await {
+        Ok(profiles) => profiles,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let runs = match state.api.runs(person).await {
+        Ok(runs) => runs,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let mut tenants: BTreeMap<&str, Vec<&v1::Profile>> = BTreeMap::new();
+    for profile in &profiles {
+        let tenant_id = profile
+            .spec
+            .as_ref()
+            .map_or("", |spec| spec.tenant_id.as_str());
+        tenants.entry(tenant_id).or_default().push(profile);
+    }
+    let mut body = Page::default();
+    if tenants.is_empty() {
+        body.markup("<p>No tenant has a sync profile yet. Create one with <code>galsync profile create</code>; it shows here.</p>");
+        return page("Overview", &signed_in, body, false);
+    }
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Profiles</th><th scope=\"col\">Last run</th><th scope=\"col\">Started</th><th scope=\"col\">Next run</th></tr></thead><tbody>\n");
+    for (tenant_id, tenant_profiles) in &tenants {
+        // ListRuns gives the newest first: the first run of one of this
+        // tenant's profiles is its last run.
+        let last_run = runs.iter().find(|run| {
+            tenant_profiles
+                .iter()
+                .any(|profile| profile.profile_id == run.profile_id)
+        });
+        let next_run = tenant_profiles
+            .iter()
+            .filter_map(|profile| profile.next_run_at.as_ref())
+            .min_by_key(|at| (at.seconds, at.nanos));
+        body.markup("<tr><td>").text(tenant_id).markup("</td><td>");
+        for (index, profile) in tenant_profiles.iter().enumerate() {
+            if index > 0 {
+                body.markup(", ");
+            }
+            let name = profile.spec.as_ref().map_or("", |spec| spec.name.as_str());
+            body.text(name);
+        }
+        body.markup("</td>");
+        match last_run {
+            Some(run) => {
+                let state_text = state_name(run.state);
+                body.markup("<td><a class=\"state-")
+                    .text(state_text)
+                    .markup("\" href=\"/runs/")
+                    .text(&run.run_id)
+                    .markup("\">")
+                    .text(state_text)
+                    .markup("</a></td><td>")
+                    .text(&when(run.created_at.as_ref()))
+                    .markup("</td>");
+            }
+            None => {
+                body.markup("<td>never run</td><td>—</td>");
+            }
+        }
+        body.markup("<td>")
+            .text(&when(next_run))
+            .markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
+    page("Overview", &signed_in, body, false)
+}
+
+/// The newest runs with their state and counts.
+pub async fn runs(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {
+    let person = &signed_in.session;
+    let runs = match state.api.runs(person).await {
+        Ok(runs) => runs,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let profiles = match state.api.profiles(person).await {
+        Ok(profiles) => profiles,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let mut profile_names: HashMap<&str, &str> = HashMap::new();
+    for profile in &profiles {
+        let name = profile.spec.as_ref().map_or("", |spec| spec.name.as_str());
+        profile_names.insert(profile.profile_id.as_str(), name);
+    }
+    let mut body = Page::default();
+    if runs.is_empty() {
+        body.markup("<p>No run yet.</p>");
+        return page("Runs", &signed_in, body, false);
+    }
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Profile</th><th scope=\"col\">State</th><th scope=\"col\">Mailboxes done</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Started</th></tr></thead><tbody>\n");
+    for run in &runs {
+        let counts = counts_of(run);
+        let profile_name = profile_names
+            .get(run.profile_id.as_str())
+            .copied()
+            .unwrap_or(run.profile_id.as_str());
+        let state_text = state_name(run.state);
+        body.markup("<tr><td><a href=\"/runs/")
+            .text(&run.run_id)
+            .markup("\">")
+            .text(&run.run_id)
+            .markup("</a></td><td>")
+            .text(profile_name)
+            .markup("</td><td class=\"state-")
+            .text(state_text)
+            .markup("\">")
+            .text(state_text)
+            .markup("</td><td>")
+            .number(run.mailboxes_done)
+            .markup(" / ")
+            .number(run.mailboxes_total)
+            .markup("</td><td>")
+            .number(counts.created)
+            .markup("</td><td>")
+            .number(counts.updated)
+            .markup("</td><td>")
+            .number(counts.deleted)
+            .markup("</td><td>")
+            .number(counts.failed)
+            .markup("</td><td>")
+            .text(&when(run.created_at.as_ref()))
+            .markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
+    page("Runs", &signed_in, body, false)
+}
+
+/// One run: live progress while it is active, cancel, per-mailbox results.
+pub async fn run_detail(
+    State(state): State<Arc<AppState>>,
+    Path(run_id): Path<String>,
+    signed_in: SignedIn,
+) -> Response {
+    let run = match state.api.run(&signed_in.session, &run_id).await {
+        Ok(run) => run,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let active = is_active(run.state);
+    let counts = counts_of(&run);
+    let state_text = state_name(run.state);
+    let mut body = Page::default();
+    body.markup("<p id=\"progress\" class=\"progress\"");
+    if active {
+        body.markup(" data-events=\"/runs/")
+            .text(&run.run_id)
+            .markup("/events\"");
+    }
+    body.markup(" aria-live=\"polite\">State <strong id=\"state\">")
+        .text(state_text)
+        .markup("</strong> · <span id=\"mailboxes_done\">")
+        .number(run.mailboxes_done)
+        .markup("</span> / <span id=\"mailboxes_total\">")
+        .number(run.mailboxes_total)
+        .markup("</span> mailboxes done · contacts <span id=\"created\">")
+        .number(counts.created)
+        .markup("</span> created, <span id=\"updated\">")
+        .number(counts.updated)
+        .markup("</span> updated, <span id=\"deleted\">")
+        .number(counts.deleted)
+        .markup("</span> deleted</p>\n<p>Started ")
+        .text(&when(run.created_at.as_ref()))
+        .markup(" · trigger ")
+        .text(&run.trigger)
+        .markup(" · <a href=\"/runs/")
+        .text(&run.run_id)
+        .markup("\">Refresh</a></p>\n");
+    if !run.error.is_empty() {
+        body.markup("<p class=\"error\">")
+            .text(&run.error)
+            .markup("</p>\n");
+    }
+    if active {
+        if signed_in.session.role >= Role::Operator {
+            body.markup("<form method=\"post\" action=\"/runs/")
+                .text(&run.run_id)
+                .markup("/cancel\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
+                .text(signed_in.session.csrf_token())
+                .markup("\"><button class=\"danger\" type=\"submit\">Cancel run</button></form>\n");
+        } else {
+            body.markup("<p>Cancelling a run needs the operator role.</p>\n");
+        }
+    }
+    mailbox_table(&mut body, &run);
+    let title = format!("Run {}", run.run_id);
+    page(&title, &signed_in, body, active)
+}
+
+fn mailbox_table(body: &mut Page, run: &v1::Run) {
+    body.markup("<h2>Mailboxes</h2>\n");
+    if run.mailboxes.is_empty() {
+        body.markup("<p>No mailbox has finished yet.</p>\n");
+        return;
+    }
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Outcome</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Attempts</th><th scope=\"col\">Errors</th></tr></thead><tbody>\n");
+    for mailbox in &run.mailboxes {
+        let counts = mailbox.counts.clone().unwrap_or_default();
+        body.markup("<tr><td>")
+            .text(&mailbox.mailbox_id)
+            .markup("</td><td>")
+            .text(outcome_name(mailbox.outcome))
+            .markup("</td><td>")
+            .number(counts.created)
+            .markup("</td><td>")
+            .number(counts.updated)
+            .markup("</td><td>")
+            .number(counts.deleted)
+            .markup("</td><td>")
+            .number(counts.failed)
+            .markup("</td><td>")
+            .number(mailbox.attempts)
+            .markup("</td><td>");
+        if !mailbox.errors.is_empty() {
+            body.markup("<ul class=\"error\">");
+            for error in &mailbox.errors {
+                body.markup("<li>").text(error).markup("</li>");
+            }
+            body.markup("</ul>");
+        }
+        body.markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
+}
