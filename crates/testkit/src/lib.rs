@@ -20,6 +20,7 @@
 
 mod broker;
 pub mod harness;
+pub mod scheduler;
 mod sealed;
 
 pub use broker::{fresh_pki, BrokerStore, TestBroker};

@@ -15,7 +15,7 @@ use crate::html::{document, error_page_body};
 use crate::pages::{is_active, state_name};
 use crate::session::{LinkRefusal, Role};
 use crate::web::{
-    cleared_session_cookie, error_page, require_csrf, session_cookie, status_page, SignedIn,
+    cleared_session_cookie, csrf_refusal, error_page, session_cookie, status_page, SignedIn,
 };
 use crate::AppState;
 
@@ -92,7 +92,7 @@ pub async fn sign_out(
     signed_in: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = require_csrf(&signed_in, &form.csrf_token) {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
     state.sessions.end(&signed_in.session_id);
@@ -111,7 +111,7 @@ pub async fn cancel_run(
     signed_in: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = require_csrf(&signed_in, &form.csrf_token) {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
     if signed_in.session.role < Role::Operator {
@@ -172,7 +172,7 @@ pub async fn run_events(
 
 /// Numbers and fixed state names only, so no escaping is needed.
 fn progress_json(run: &galsync_proto::v1::Run, ended: bool) -> String {
-    let counts = run.counts.clone().unwrap_or_default();
+    let counts = run.counts.unwrap_or_default();
     format!(
         "{{\"state\":\"{}\",\"mailboxes_done\":{},\"mailboxes_total\":{},\"created\":{},\"updated\":{},\"deleted\":{},\"ended\":{}}}",
         state_name(run.state),

@@ -77,11 +77,11 @@ pub fn document(
     html.push_str("</head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">galsync</a>\n");
     if let Some(header) = header {
         html.push_str("<nav aria-label=\"Main\"><a href=\"/\">Overview</a> <a href=\"/runs\">Runs</a></nav>\n");
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<form class=\"who\" method=\"post\" action=\"/sign-out\"><span>{} ({})</span> \
              <input type=\"hidden\" name=\"csrf_token\" value=\"{}\"> \
-             <button type=\"submit\">Sign out</button></form>\n",
+             <button type=\"submit\">Sign out</button></form>",
             escape(header.person),
             escape(header.role),
             escape(header.csrf_token)

@@ -61,7 +61,7 @@ fn when(timestamp: Option<&prost_types::Timestamp>) -> String {
 }
 
 fn counts_of(run: &v1::Run) -> v1::SyncCounts {
-    run.counts.clone().unwrap_or_default()
+    run.counts.unwrap_or_default()
 }
 
 fn page(title: &str, signed_in: &SignedIn, body: Page, live: bool) -> Response {
@@ -272,7 +272,7 @@ fn mailbox_table(body: &mut Page, run: &v1::Run) {
     }
     body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Outcome</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Attempts</th><th scope=\"col\">Errors</th></tr></thead><tbody>\n");
     for mailbox in &run.mailboxes {
-        let counts = mailbox.counts.clone().unwrap_or_default();
+        let counts = mailbox.counts.unwrap_or_default();
         body.markup("<tr><td>")
             .text(&mailbox.mailbox_id)
             .markup("</td><td>")

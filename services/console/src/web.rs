@@ -121,13 +121,14 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
     }
 }
 
-/// Refuses a form whose CSRF token is not the session's.
-pub fn require_csrf(signed_in: &SignedIn, presented: &str) -> Result<(), Response> {
+/// The refusal of a form whose CSRF token is not the session's; `None`
+/// when it is.
+pub fn csrf_refusal(signed_in: &SignedIn, presented: &str) -> Option<Response> {
     if signed_in.session.csrf_matches(presented) {
-        return Ok(());
+        return None;
     }
     tracing::warn!(person = %signed_in.session.person, "refused a form with a missing or wrong csrf token");
-    Err(error_page(
+    Some(error_page(
         StatusCode::FORBIDDEN,
         "Refused",
         "This form did not come from this console's page (its CSRF token is missing or wrong). Reload the page and try again.",

@@ -1,0 +1,255 @@
+//! A real scheduler served in-process over mTLS with a fresh internal PKI,
+//! on a stand-in directory (a fixed list of target mailboxes), for tests of
+//! the scheduler's clients (the admin console). No writer works its queue:
+//! a run stays `writing` until the test completes mailboxes itself as the
+//! contact-writer identity ([`MtlsScheduler::complete_one_mailbox`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use galsync_proto::v1;
+use galsync_proto::v1::scheduler_client::SchedulerClient;
+use galsync_proto::v1::work_queue_client::WorkQueueClient;
+use galsync_scheduler::access::Access;
+use galsync_scheduler::directory::DirectorySource;
+use galsync_scheduler::store::SchedulerStore;
+use galsync_scheduler::{Config, Scheduler, SchedulerError, Timings};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+
+/// The tenant of [`profile_spec`].
+pub const TENANT: &str = "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11";
+
+/// A directory whose target list is `mailbox-000` … and whose snapshot has
+/// ten entries.
+pub struct StandInDirectory {
+    mailboxes: Vec<String>,
+}
+
+impl StandInDirectory {
+    pub fn with_mailboxes(count: usize) -> Arc<Self> {
+        let mailboxes = (0..count)
+            .map(|index| format!("mailbox-{index:03}"))
+            .collect();
+        Arc::new(Self { mailboxes })
+    }
+}
+
+impl DirectorySource for StandInDirectory {
+    fn take_snapshot(
+        &self,
+        request: v1::TakeSnapshotRequest,
+    ) -> BoxFuture<'_, Result<v1::Snapshot, SchedulerError>> {
+        Box::pin(async move {
+            Ok(v1::Snapshot {
+                snapshot_id: "snapshot-1".to_owned(),
+                tenant_id: request.tenant_id,
+                entry_count: 10,
+                created_at: None,
+                read_stats: None,
+            })
+        })
+    }
+
+    fn resolve_targets(
+        &self,
+        _tenant_id: &str,
+        _selector: v1::TargetSelector,
+    ) -> BoxFuture<'_, Result<v1::TargetList, SchedulerError>> {
+        let mailbox_ids = self.mailboxes.clone();
+        Box::pin(async move {
+            Ok(v1::TargetList {
+                mailbox_ids,
+                unresolved: Vec::new(),
+            })
+        })
+    }
+
+    fn explain_filter(
+        &self,
+        _tenant_id: &str,
+        _filter: v1::SourceFilter,
+    ) -> BoxFuture<'_, Result<v1::FilterExplanation, SchedulerError>> {
+        Box::pin(async move { Ok(v1::FilterExplanation::default()) })
+    }
+}
+
+/// A profile named `name` for every mailbox of `tenant_id`.
+pub fn profile_spec(name: &str, tenant_id: &str) -> v1::ProfileSpec {
+    v1::ProfileSpec {
+        name: name.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        targets: Some(v1::TargetSelector {
+            all_mailboxes: true,
+            ..Default::default()
+        }),
+        write: Some(v1::WritePolicy {
+            folder_name: name.to_owned(),
+            ..Default::default()
+        }),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+/// The running scheduler; dropping it stops serving.
+pub struct MtlsScheduler {
+    pub addr: SocketAddr,
+    /// The PKI every identity's certificate comes from (`console`, `cli`, …).
+    pub pki_dir: PathBuf,
+    pub store: SchedulerStore,
+    _dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl MtlsScheduler {
+    /// Serves with the scheduler's default role bindings (`cli=admin`,
+    /// `console=admin`) and console identity unless `role_bindings` is
+    /// not empty, on a stand-in directory of `mailboxes` targets.
+    pub async fn start(mailboxes: usize, role_bindings: &[&str]) -> MtlsScheduler {
+        let (dir, pki_dir) = crate::fresh_pki();
+        let store_url = format!("sqlite://{}", dir.path().join("scheduler.db").display());
+        let mut config = Config::local(&store_url);
+        let files = galsync_platform::pki::ServiceTlsFiles::in_dir(&pki_dir, "scheduler");
+        config.server.tls_cert = Some(files.cert);
+        config.server.tls_key = Some(files.key);
+        config.server.tls_ca = Some(files.ca);
+        if !role_bindings.is_empty() {
+            config.role_binding = role_bindings
+                .iter()
+                .map(|binding| binding.to_string())
+                .collect();
+        }
+        let pool = galsync_platform::store::connect(
+            "store-url",
+            &store_url,
+            galsync_scheduler::MIGRATIONS,
+            galsync_platform::store::PoolSettings::default(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("failed to open the scheduler's test store: {error}"));
+        let store = SchedulerStore::new(pool);
+        let timings = Timings {
+            lock_ttl: Duration::from_secs(2),
+            driver_poll: Duration::from_millis(40),
+            tick: Duration::from_millis(100),
+            ..Timings::default()
+        };
+        let scheduler = Scheduler::new(
+            store.clone(),
+            StandInDirectory::with_mailboxes(mailboxes),
+            timings,
+            None,
+        );
+        let access = Access::new(&config.role_binding, &config.worker_identity, false)
+            .unwrap_or_else(|problem| panic!("bad role bindings: {problem}"))
+            .with_console_identity(&config.console_identity);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("failed to bind a loopback port: {error}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("no local address: {error}"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            let served = galsync_scheduler::serve_scheduler(
+                scheduler,
+                Arc::new(access),
+                &config,
+                listener,
+                shutdown,
+            )
+            .await;
+            if let Err(error) = served {
+                eprintln!("the test scheduler stopped: {error:#}");
+            }
+        });
+        MtlsScheduler {
+            addr,
+            pki_dir,
+            store,
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// A channel presenting `identity`'s certificate (issued on first use).
+    pub fn channel(&self, identity: &str) -> Channel {
+        galsync_platform::pki::issue_identity(&self.pki_dir, identity, &[])
+            .unwrap_or_else(|error| panic!("failed to issue {identity}'s certificate: {error}"));
+        let material = galsync_platform::TlsMaterial::from_pki_dir(&self.pki_dir, identity)
+            .unwrap_or_else(|error| panic!("failed to read {identity}'s certificate: {error}"));
+        galsync_platform::tls::peer_channel(&self.url(), Some(&material))
+            .unwrap_or_else(|error| panic!("failed to make a channel: {error}"))
+    }
+
+    /// The public API as `identity` (e.g. `cli`, an admin).
+    pub fn api(&self, identity: &str) -> SchedulerClient<Channel> {
+        SchedulerClient::new(self.channel(identity))
+    }
+
+    /// Leases one work item as the contact-writer and completes it as
+    /// succeeded with `created` contacts; returns its mailbox. Waits up to
+    /// 10 s for an item.
+    pub async fn complete_one_mailbox(&self, created: u64) -> String {
+        let mut queue = WorkQueueClient::new(self.channel("contact-writer"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let lease = loop {
+            let response = queue
+                .lease(v1::LeaseRequest {
+                    worker_id: "test-writer".to_owned(),
+                    lease_seconds: 30,
+                    wait_seconds: 1,
+                })
+                .await
+                .unwrap_or_else(|status| panic!("Lease: {status:?}"));
+            if let Some(lease) = response.into_inner().lease {
+                break lease;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no work item to lease within 10 s"
+            );
+        };
+        let item = lease.item.unwrap_or_default();
+        let mailbox_id = item.request.unwrap_or_default().mailbox_id;
+        let result = v1::MailboxSyncResult {
+            mailbox_id: mailbox_id.clone(),
+            outcome: v1::MailboxOutcome::Succeeded as i32,
+            counts: Some(v1::SyncCounts {
+                created,
+                graph_requests: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        queue
+            .complete(v1::CompleteRequest {
+                lease_token: lease.lease_token,
+                result: Some(result),
+                plan: None,
+            })
+            .await
+            .unwrap_or_else(|status| panic!("Complete: {status:?}"));
+        mailbox_id
+    }
+}
+
+impl Drop for MtlsScheduler {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! The console over real HTTPS, in front of a real scheduler over mTLS
+//! (crates/testkit's `MtlsScheduler`, a stand-in directory, no writer: the
+//! test completes mailboxes itself).
+
+use std::time::Duration;
+
+use galsync_console::{Config, Console, Role, CONTENT_SECURITY_POLICY, SESSION_COOKIE};
+use galsync_proto::v1;
+use galsync_testkit::scheduler::{profile_spec, MtlsScheduler, TENANT};
+use reqwest::header::{CONTENT_SECURITY_POLICY as CSP, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+struct TestConsole {
+    url: String,
+    admin_link: String,
+    viewer_link: String,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestConsole {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn spawn_console(scheduler: &MtlsScheduler, session_idle_secs: u64) -> TestConsole {
+    let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
+    config.session_idle_secs = session_idle_secs;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let console = Console::new(&config, bound).unwrap();
+    let admin_link = console.bootstrap_link();
+    let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
+    let url = console.public_url().to_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        console.serve(listener, shutdown).await.unwrap();
+    });
+    let ca = std::fs::read(scheduler.pki_dir.join("ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    TestConsole {
+        url,
+        admin_link,
+        viewer_link,
+        http,
+        stop: Some(stop),
+    }
+}
+
+impl TestConsole {
+    /// Follows a sign-in link; returns the session cookie (`name=value`).
+    async fn sign_in(&self, link: &str) -> String {
+        let response = self.http.get(link).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn page(&self, path: &str, cookie: &str) -> String {
+        let response = self.get(path, Some(cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.url));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let form: Vec<(&str, &str)> = csrf
+            .map(|token| ("csrf_token", token))
+            .into_iter()
+            .collect();
+        request.form(&form).send().await.unwrap()
+    }
+}
+
+fn csrf_token_in(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).expect("a form with a csrf token") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+/// Creates a profile for `tenant_id` and starts a run; waits until it writes.
+async fn writing_run(scheduler: &MtlsScheduler, tenant_id: &str) -> String {
+    let mut api = scheduler.api("cli");
+    let profile = api
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("phones", tenant_id)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile.profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = run_state(scheduler, &run.run_id).await;
+        if state == v1::RunState::Writing as i32 {
+            return run.run_id;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never wrote");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn run_state(scheduler: &MtlsScheduler, run_id: &str) -> i32 {
+    let request = v1::GetRunRequest {
+        run_id: run_id.to_owned(),
+    };
+    scheduler
+        .api("cli")
+        .get_run(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+}
+
+#[tokio::test]
+async fn anonymous_requests_are_sent_to_sign_in_and_every_response_has_the_csp() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    for path in ["/", "/runs", "/runs/some-run", "/runs/some-run/events"] {
+        let response = console.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
+        assert_eq!(location(&response), "/sign-in", "GET {path}");
+        assert_eq!(response.headers()[CSP], CONTENT_SECURITY_POLICY);
+    }
+    for path in ["/runs/some-run/cancel", "/sign-out"] {
+        let response = console.post(path, None, Some("anything")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "POST {path}");
+        assert_eq!(location(&response), "/sign-in", "POST {path}");
+    }
+    let forged_cookie = format!("{SESSION_COOKIE}=not-a-session");
+    let response = console.get("/", Some(&forged_cookie)).await;
+    assert!(location(&response).starts_with("/sign-in"));
+    let sign_in = console.get("/sign-in", None).await;
+    assert_eq!(sign_in.status(), StatusCode::OK);
+    assert_eq!(sign_in.headers()[CSP], CONTENT_SECURITY_POLICY);
+    assert!(sign_in
+        .text()
+        .await
+        .unwrap()
+        .contains("one-time administrator link"));
+    let stylesheet = console.get("/assets/console.css", None).await;
+    assert_eq!(stylesheet.status(), StatusCode::OK);
+    assert_eq!(stylesheet.headers()[CSP], CONTENT_SECURITY_POLICY);
+}
+
+#[tokio::test]
+async fn the_bootstrap_link_signs_in_once_with_a_strict_cookie() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let first = console.http.get(&console.admin_link).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&first), "/");
+    let set_cookie = first.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.starts_with(&format!("{SESSION_COOKIE}=")),
+        "{set_cookie}"
+    );
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(flag), "{flag} missing: {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let overview = console.page("/", &cookie).await;
+    assert!(overview.contains("bootstrap-admin (admin)"), "{overview}");
+
+    let again = console.http.get(&console.admin_link).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(again.headers().get(SET_COOKIE).is_none());
+    assert!(again.text().await.unwrap().contains("used already"));
+}
+
+#[tokio::test]
+async fn the_overview_lists_a_tenant_created_through_the_api_with_its_last_run() {
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.admin_link).await;
+    let empty = console.page("/", &cookie).await;
+    assert!(empty.contains("No tenant has a sync profile yet"));
+
+    let run_id = writing_run(&scheduler, TENANT).await;
+    let overview = console.page("/", &cookie).await;
+    assert!(overview.contains(TENANT), "{overview}");
+    assert!(overview.contains("phones"));
+    assert!(
+        overview.contains(&format!("href=\"/runs/{run_id}\">writing</a>")),
+        "{overview}"
+    );
+    let runs = console.page("/runs", &cookie).await;
+    assert!(runs.contains(&run_id));
+    assert!(runs.contains("<td>0 / 2</td>"), "{runs}");
+}
+
+#[tokio::test]
+async fn the_run_page_shows_progress_and_cancel_needs_the_sessions_csrf_token() {
+    let scheduler = MtlsScheduler::start(3, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.admin_link).await;
+    let run_id = writing_run(&scheduler, TENANT).await;
+    let mailbox = scheduler.complete_one_mailbox(7).await;
+
+    let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
+    assert!(
+        page.contains(
+            "<span id=\"mailboxes_done\">1</span> / <span id=\"mailboxes_total\">3</span>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span id=\"created\">7</span> created"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<td>{mailbox}</td><td>succeeded</td>")),
+        "{page}"
+    );
+    assert!(
+        page.contains("http-equiv=\"refresh\""),
+        "no refresh without script"
+    );
+    let events = console
+        .get(&format!("/runs/{run_id}/events"), Some(&cookie))
+        .await;
+    assert_eq!(events.status(), StatusCode::OK);
+    let mut events = events;
+    let first = events.chunk().await.unwrap().expect("a first event");
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("event: progress"), "{first}");
+    assert!(
+        first.contains("\"mailboxes_done\":1,\"mailboxes_total\":3,\"created\":7"),
+        "{first}"
+    );
+    drop(events);
+
+    let cancel = format!("/runs/{run_id}/cancel");
+    let forged = console
+        .post(&cancel, Some(&cookie), Some("forged-token"))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let missing = console.post(&cancel, Some(&cookie), None).await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        run_state(&scheduler, &run_id).await,
+        v1::RunState::Writing as i32
+    );
+
+    let token = csrf_token_in(&page);
+    let accepted = console.post(&cancel, Some(&cookie), Some(&token)).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&accepted), format!("/runs/{run_id}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while run_state(&scheduler, &run_id).await != v1::RunState::Cancelled as i32 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = scheduler.store.list_audit(20).await.unwrap();
+    let cancel_entry = audit
+        .iter()
+        .find(|(_, _, action, target, _)| action == "run.cancel_requested" && target == &run_id)
+        .expect("the cancel is audited");
+    assert_eq!(
+        cancel_entry.1,
+        "bootstrap-admin via urn:galsync:service:console"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_cancel_and_the_scheduler_caps_the_console_at_the_persons_role() {
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.viewer_link).await;
+    let run_id = writing_run(&scheduler, TENANT).await;
+    let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
+    assert!(page.contains("needs the operator role"));
+    assert!(!page.contains("Cancel run"));
+    let token = csrf_token_in(&page);
+    let refused = console
+        .post(
+            &format!("/runs/{run_id}/cancel"),
+            Some(&cookie),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        run_state(&scheduler, &run_id).await,
+        v1::RunState::Writing as i32
+    );
+
+    // The scheduler itself refuses the console a viewer's cancel.
+    let mut as_console = scheduler.api("console");
+    let mut request = tonic::Request::new(v1::CancelRunRequest {
+        run_id: run_id.clone(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-galsync-on-behalf-of", "vera".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-galsync-on-behalf-of-role", "viewer".parse().unwrap());
+    let status = as_console.cancel_run(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("vera via urn:galsync:service:console has role viewer"),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_console_identity_may_act_on_behalf_of_a_person_and_never_above_its_own_role() {
+    let scheduler = MtlsScheduler::start(1, &["cli=admin", "console=operator"]).await;
+    let on_behalf = |role: &str| {
+        let mut request = tonic::Request::new(v1::ListProfilesRequest::default());
+        request
+            .metadata_mut()
+            .insert("x-galsync-on-behalf-of", "ada".parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("x-galsync-on-behalf-of-role", role.parse().unwrap());
+        request
+    };
+    let status = scheduler
+        .api("cli")
+        .list_profiles(on_behalf("viewer"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status
+            .message()
+            .contains("only the console identity console may"),
+        "{status:?}"
+    );
+
+    let status = scheduler
+        .api("console")
+        .list_profiles(v1::ListProfilesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status
+            .message()
+            .contains("only on behalf of a signed-in person"),
+        "{status:?}"
+    );
+
+    scheduler
+        .api("console")
+        .list_profiles(on_behalf("admin"))
+        .await
+        .unwrap();
+    let mut create = tonic::Request::new(v1::CreateProfileRequest {
+        spec: Some(profile_spec("phones", TENANT)),
+    });
+    create
+        .metadata_mut()
+        .insert("x-galsync-on-behalf-of", "ada".parse().unwrap());
+    create
+        .metadata_mut()
+        .insert("x-galsync-on-behalf-of-role", "admin".parse().unwrap());
+    let status = scheduler
+        .api("console")
+        .create_profile(create)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status
+            .message()
+            .contains("has role operator; this needs admin"),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_session_is_sent_to_sign_in_and_sign_out_ends_it() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let idle_console = spawn_console(&scheduler, 1).await;
+    let cookie = idle_console.sign_in(&idle_console.admin_link).await;
+    idle_console.page("/", &cookie).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let expired = idle_console.get("/", Some(&cookie)).await;
+    assert_eq!(expired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&expired), "/sign-in?ended=1");
+
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.admin_link).await;
+    let page = console.page("/runs", &cookie).await;
+    let forged = console
+        .post("/sign-out", Some(&cookie), Some("forged"))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let signed_out = console
+        .post("/sign-out", Some(&cookie), Some(&csrf_token_in(&page)))
+        .await;
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    assert!(signed_out.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = console.get("/", Some(&cookie)).await;
+    assert!(location(&after).starts_with("/sign-in"));
+}
