@@ -2,9 +2,12 @@
 //! paths as the separate binaries (each its own gRPC server and store, mTLS
 //! between them with the internal PKI). See [`crate::cluster`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+
+use galsync_platform::config::ConfigError;
 
 use crate::cluster::{Cluster, ClusterSpec, MAX_PORT_BASE, PORT_SPAN};
 
@@ -30,6 +33,11 @@ pub struct UpArgs {
     #[arg(skip)]
     pub plaintext: bool,
 
+    /// Where the admin console serves HTTPS (not started with --plaintext:
+    /// it needs the internal PKI).
+    #[arg(long, env = "GALSYNC_CONSOLE_LISTEN", default_value = "127.0.0.1:8443")]
+    pub console_listen: SocketAddr,
+
     #[command(flatten)]
     pub telemetry: galsync_platform::config::TelemetryArgs,
 }
@@ -50,6 +58,15 @@ fn port_base(text: &str) -> Result<u16, String> {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = galsync_platform::telemetry::init("galsync", &args.telemetry)?;
+    // Bound first, so a busy console port fails before anything starts.
+    let console_listener = if args.plaintext {
+        None
+    } else {
+        let listener = galsync_platform::grpc::bind(args.console_listen)
+            .await
+            .map_err(|error| ConfigError::new("console-listen", error.problem))?;
+        Some(listener)
+    };
     let cluster = Cluster::start(ClusterSpec {
         data_dir: args.data_dir.clone(),
         port_base: Some(args.port_base),
@@ -71,15 +88,64 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "admin-consent callback: http://{}/consent/callback",
         addresses.consent_callback
     );
-    if args.plaintext {
+    let Some(console_listener) = console_listener else {
         println!("plaintext gRPC on loopback (no mTLS); press Ctrl-C to stop");
-    } else {
-        println!(
-            "mTLS with the internal PKI in {}; press Ctrl-C to stop",
-            cluster.pki_dir.display()
-        );
-    }
-    cluster.serve_until_signal().await?;
+        println!("the admin console is not started with --plaintext: it serves HTTPS with the internal PKI");
+        cluster.serve_until_signal().await?;
+        println!("galsync stopped");
+        return Ok(());
+    };
+    println!(
+        "mTLS with the internal PKI in {}; press Ctrl-C to stop",
+        cluster.pki_dir.display()
+    );
+    let console = start_console(console_listener, &cluster)?;
+    let served = cluster.serve_until_signal().await;
+    console.stop().await;
+    served?;
     println!("galsync stopped");
     Ok(())
+}
+
+/// The admin console beside the services, until [`RunningConsole::stop`].
+struct RunningConsole {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningConsole {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = %format!("{error:#}"), "the console stopped with an error")
+            }
+            Err(error) => tracing::error!(%error, "the console stopped abnormally"),
+        }
+    }
+}
+
+/// Binds and starts the console, and prints its URL and the one-time
+/// administrator link (on stdout only: the link is a secret).
+fn start_console(
+    listener: tokio::net::TcpListener,
+    cluster: &Cluster,
+) -> anyhow::Result<RunningConsole> {
+    let bound = listener.local_addr()?;
+    let scheduler_url = format!("https://{}", cluster.addresses.scheduler);
+    let config = galsync_console::Config::local(cluster.pki_dir.clone(), scheduler_url);
+    let console = galsync_console::Console::new(&config, bound)?;
+    let link = console.bootstrap_link();
+    println!("admin console: {}", console.public_url());
+    println!(
+        "one-time administrator sign-in link (works once, for {} min): {link}",
+        config.sign_in_link_ttl_secs.div_ceil(60)
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(console.serve(listener, shutdown));
+    Ok(RunningConsole { stop, task })
 }
