@@ -58,7 +58,9 @@ fn port_base(text: &str) -> Result<u16, String> {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = galsync_platform::telemetry::init("galsync", &args.telemetry)?;
-    // Bound first, so a busy console port fails before anything starts.
+    // Bound first, so a busy console port fails before anything starts
+    // (after the data directory's check, which names its own flag).
+    galsync_platform::flags::usable_data_dir("data-dir", &args.data_dir)?;
     let console_listener = if args.plaintext {
         None
     } else {

@@ -63,9 +63,12 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
         .args(["up", "--port-base", &port_base.to_string(), "--data-dir"])
         .arg(&data_dir)
+        .args(["--console-listen", "127.0.0.1:0"])
         .env("GALSYNC_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start galsync up");
+    let printed_lines = read_lines(child.stdout.take().expect("piped stdout"));
 
     // The CLI's own certificate from the generated PKI authenticates us.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -114,6 +117,8 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
         );
     }
 
+    console_link_signs_in_once(&printed_lines, &data_dir).await;
+
     #[cfg(unix)]
     {
         let wrong = paths_others_can_read(&data_dir);
@@ -142,6 +147,70 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
+/// Lines the child prints, as they come.
+fn read_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The admin console's one-time link, printed by `galsync up`, opens the
+/// overview once over HTTPS with the PKI's certificate; a second use is refused.
+async fn console_link_signs_in_once(
+    printed_lines: &std::sync::mpsc::Receiver<String>,
+    data_dir: &std::path::Path,
+) {
+    let marker = "one-time administrator sign-in link";
+    let link = loop {
+        let line = printed_lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("galsync up printed no console link within 30 s");
+        if line.contains(marker) {
+            break line
+                .rsplit(' ')
+                .next()
+                .expect("a link at the end of the line")
+                .to_owned();
+        }
+    };
+    let ca = std::fs::read(data_dir.join("pki/ca.pem")).expect("the PKI's ca.pem");
+    let http = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM CA"))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTPS client");
+    let first = http.get(&link).send().await.expect("the console answers");
+    assert_eq!(first.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = first.headers()["set-cookie"]
+        .to_str()
+        .expect("an ASCII cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let base = link.split("/sign-in/").next().unwrap_or_default();
+    let overview = http
+        .get(format!("{base}/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("the overview answers");
+    assert_eq!(overview.status(), reqwest::StatusCode::OK);
+    let page = overview.text().await.expect("a page");
+    assert!(page.contains("<h1>Overview</h1>"), "{page}");
+    let again = http.get(&link).send().await.expect("the console answers");
+    assert_eq!(again.status(), reqwest::StatusCode::FORBIDDEN);
+}
+
 /// `galsync up` with a bad value stops before it serves: exit 2, one line
 /// naming the flag (docs/cli.md, exit codes).
 #[test]
@@ -155,6 +224,8 @@ fn up_with_bad_configuration_exits_2_naming_the_flag() {
     let regular_file = path_arg(&files.regular_file);
     // A base whose ports are free, so a case that starts anyway is noticed.
     let port_base = free_port().min(65_000).to_string();
+    let occupied = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let occupied_addr = occupied.local_addr().expect("its address").to_string();
     // The CLI refuses a flag given twice: each case gives both.
     let cases = [
         bad(
@@ -176,6 +247,17 @@ fn up_with_bad_configuration_exits_2_naming_the_flag() {
         bad(
             &["--port-base", &port_base, "--data-dir", &regular_file],
             "--data-dir",
+        ),
+        bad(
+            &[
+                "--port-base",
+                &port_base,
+                "--data-dir",
+                &data_dir,
+                "--console-listen",
+                &occupied_addr,
+            ],
+            "--console-listen",
         ),
     ];
     assert_each_refused(env!("CARGO_BIN_EXE_galsync"), &["up"], &cases);
