@@ -34,6 +34,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 /// The console's mTLS identity in the internal PKI.
 pub const IDENTITY: &str = "console";
 
+/// How long open connections (event streams) get to finish after the
+/// shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The person a bootstrap link signs in.
 pub const BOOTSTRAP_PERSON: &str = "bootstrap-admin";
 
@@ -70,7 +74,7 @@ impl Console {
                 "pki-dir",
                 format!(
                     "{} (the console presents {IDENTITY}.pem / {IDENTITY}.key from it; `galsync pki init --dir {}` makes them)",
-                    error,
+                    error.problem,
                     config.pki_dir.display()
                 ),
             )
@@ -83,7 +87,18 @@ impl Console {
                     "https-cert",
                     &certificate_pem,
                     &private_key_pem,
-                )?
+                )
+                .map_err(|error| {
+                    ConfigError::new(
+                        "https-cert",
+                        format!(
+                            "{} with {}: {}; give a PEM certificate chain (leaf first) and its PEM private key",
+                            cert.display(),
+                            key.display(),
+                            error.problem
+                        ),
+                    )
+                })?
             }
             _ => identity.https_server_config().map_err(|error| {
                 ConfigError::new("pki-dir", format!("{IDENTITY}.pem: {}", error.problem))
@@ -135,10 +150,28 @@ impl Console {
             .context("failed to read the console's listening address")?;
         let app = router(self.state.clone());
         tracing::info!(url = %self.public_url, "console serving https");
-        axum::serve(tls_listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the console's https server failed")
+        let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
+        let signalled = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
+        let server = axum::serve(tls_listener, app).with_graceful_shutdown(signalled);
+        // A browser following a run's events keeps its connection open as
+        // long as the run lasts: after the grace, stop without it.
+        let grace_over = async move {
+            let mut stopping_seen = stopping_seen;
+            if stopping_seen.wait_for(|stopping| *stopping).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            served = server => served.context("the console's https server failed"),
+            () = grace_over => {
+                tracing::info!(grace_secs = SHUTDOWN_GRACE.as_secs(), "closed the connections still open after the shutdown grace");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -1,0 +1,204 @@
+//! The real `galsync-console` binary: it prints its URL and one-time link,
+//! serves HTTPS in front of a real scheduler, stops on SIGTERM, and refuses
+//! bad configuration with one line naming the flag.
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use galsync_testkit::harness::bad_config::{assert_each_refused, bad, path_arg, BadConfigFiles};
+use galsync_testkit::scheduler::MtlsScheduler;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_galsync-console");
+
+#[tokio::test]
+async fn the_binary_prints_a_link_that_signs_in_and_stops_on_sigterm() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let pki_dir = path_arg(&scheduler.pki_dir);
+    let mut child = std::process::Command::new(BINARY)
+        .args(["--listen", "127.0.0.1:0", "--pki-dir", &pki_dir])
+        .args(["--scheduler-url", &scheduler.url()])
+        .env("GALSYNC_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start galsync-console");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let link = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no link printed within 30 s");
+        if line.starts_with("one-time administrator sign-in link") {
+            break line.rsplit(' ').next().unwrap().to_owned();
+        }
+    };
+    let ca = std::fs::read(scheduler.pki_dir.join("ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http.get(&link).send().await.unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let base = link.split("/sign-in/").next().unwrap();
+    let overview = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), reqwest::StatusCode::OK);
+    assert!(overview
+        .text()
+        .await
+        .unwrap()
+        .contains("No tenant has a sync profile yet"));
+
+    // A page following a run's live progress stays open while the run
+    // lasts; it must not keep the console from stopping.
+    let run_id = writing_run(&scheduler).await;
+    let mut events = http
+        .get(format!("{base}/runs/{run_id}/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), reqwest::StatusCode::OK);
+    let first = events.chunk().await.unwrap().expect("a first event");
+    assert!(String::from_utf8_lossy(&first).contains("\"state\":\"writing\""));
+
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("galsync-console did not stop within 5 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    drop(events);
+}
+
+/// Starts a run of a new profile and waits until it writes (no writer
+/// works the queue, so it stays there).
+async fn writing_run(scheduler: &MtlsScheduler) -> String {
+    use galsync_proto::v1;
+    let mut api = scheduler.api("cli");
+    let spec =
+        galsync_testkit::scheduler::profile_spec("phones", galsync_testkit::scheduler::TENANT);
+    let profile = api
+        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile.profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let request = v1::GetRunRequest {
+            run_id: run.run_id.clone(),
+        };
+        let state = api.get_run(request).await.unwrap().into_inner().state;
+        if state == v1::RunState::Writing as i32 {
+            return run.run_id;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never wrote");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_flag() {
+    let files = BadConfigFiles::new();
+    let pki_dir = path_arg(files.tls.ca.parent().expect("the PKI directory"));
+    let missing_pki = path_arg(&files.dir.join("no-pki-here"));
+    let garbage = path_arg(&files.garbage_pem);
+    let key = path_arg(&files.tls.key);
+    let occupied = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let occupied_addr = occupied.local_addr().expect("its address").to_string();
+    // The CLI refuses a flag given twice: --listen is in each case.
+    let free = "127.0.0.1:0";
+    let cases = [
+        bad(&["--listen", free, "--pki-dir", &missing_pki], "--pki-dir"),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--https-cert",
+                &garbage,
+            ],
+            "--https-key",
+        ),
+        bad(
+            &["--listen", free, "--pki-dir", &pki_dir, "--https-key", &key],
+            "--https-cert",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--https-cert",
+                &garbage,
+                "--https-key",
+                &key,
+            ],
+            "--https-cert",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--session-idle-secs",
+                "0",
+            ],
+            "--session-idle-secs",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--scheduler-url",
+                "ftp://scheduler",
+            ],
+            "--scheduler-url",
+        ),
+        bad(
+            &["--listen", &occupied_addr, "--pki-dir", &pki_dir],
+            "--listen",
+        ),
+    ];
+    assert_each_refused(BINARY, &[], &cases);
+}
