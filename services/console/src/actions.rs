@@ -140,12 +140,11 @@ pub async fn run_events(
         Ok(watch) => watch,
         Err(status) => return status_page(&status, &signed_in),
     };
-    let api = state.api.clone();
-    let session = signed_in.session;
     let first = Some((watch, true));
     let events = futures::stream::unfold(first, move |position| {
-        let api = api.clone();
-        let session = session.clone();
+        let state = state.clone();
+        let session = signed_in.session.clone();
+        let session_id = signed_in.session_id.clone();
         let run_id = run_id.clone();
         async move {
             let (mut watch, is_first) = position?;
@@ -156,7 +155,11 @@ pub async fn run_events(
                     Ok(None) | Err(_) => return None,
                 }
             }
-            let run = api.run(&session, &run_id).await.ok()?;
+            // A session that ended (sign-out, idle) stops its streams.
+            if !state.sessions.is_live(&session_id) {
+                return None;
+            }
+            let run = state.api.run(&session, &run_id).await.ok()?;
             let ended = !is_active(run.state);
             let event = Event::default()
                 .event("progress")

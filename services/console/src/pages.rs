@@ -100,13 +100,10 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
     }
     body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Profiles</th><th scope=\"col\">Last run</th><th scope=\"col\">Started</th><th scope=\"col\">Next run</th></tr></thead><tbody>\n");
     for (tenant_id, tenant_profiles) in &tenants {
-        // ListRuns gives the newest first: the first run of one of this
-        // tenant's profiles is its last run.
-        let last_run = runs.iter().find(|run| {
-            tenant_profiles
-                .iter()
-                .any(|profile| profile.profile_id == run.profile_id)
-        });
+        let last_run = match last_run_of(&state, &signed_in, tenant_profiles, &runs).await {
+            Ok(last_run) => last_run,
+            Err(status) => return status_page(&status, &signed_in),
+        };
         let next_run = tenant_profiles
             .iter()
             .filter_map(|profile| profile.next_run_at.as_ref())
@@ -120,7 +117,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
             body.text(name);
         }
         body.markup("</td>");
-        match last_run {
+        match &last_run {
             Some(run) => {
                 let state_text = state_name(run.state);
                 body.markup("<td><a class=\"state-")
@@ -143,6 +140,44 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
     }
     body.markup("</tbody></table></div>\n");
     page("Overview", &signed_in, body, false)
+}
+
+/// The newest of the last runs of `profiles`: from the listing of recent
+/// runs when it is there, else asked for by id (a profile that last ran long
+/// ago).
+async fn last_run_of(
+    state: &AppState,
+    signed_in: &SignedIn,
+    profiles: &[&v1::Profile],
+    recent_runs: &[v1::Run],
+) -> Result<Option<v1::Run>, tonic::Status> {
+    let mut newest: Option<v1::Run> = None;
+    for profile in profiles {
+        if profile.last_run_id.is_empty() {
+            continue;
+        }
+        let listed = recent_runs
+            .iter()
+            .find(|run| run.run_id == profile.last_run_id);
+        let run = match listed {
+            Some(run) => run.clone(),
+            None => {
+                state
+                    .api
+                    .run(&signed_in.session, &profile.last_run_id)
+                    .await?
+            }
+        };
+        let started = |run: &v1::Run| run.created_at.map(|at| (at.seconds, at.nanos));
+        let is_newer = match &newest {
+            Some(current) => started(&run) > started(current),
+            None => true,
+        };
+        if is_newer {
+            newest = Some(run);
+        }
+    }
+    Ok(newest)
 }
 
 /// The newest runs with their state and counts.

@@ -161,6 +161,16 @@ impl Sessions {
         Some(session.clone())
     }
 
+    /// Whether `session_id` is a live session, without counting as activity
+    /// (an open event stream is not a person at the keyboard).
+    pub fn is_live(&self, session_id: &str) -> bool {
+        let now = Instant::now();
+        let sessions = lock(&self.sessions);
+        sessions
+            .get(&digest(session_id))
+            .is_some_and(|session| now.duration_since(session.last_seen) < self.idle)
+    }
+
     /// Ends a session (sign-out).
     pub fn end(&self, session_id: &str) {
         lock(&self.sessions).remove(&digest(session_id));

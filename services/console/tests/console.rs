@@ -447,3 +447,66 @@ async fn an_idle_session_is_sent_to_sign_in_and_sign_out_ends_it() {
     let after = console.get("/", Some(&cookie)).await;
     assert!(location(&after).starts_with("/sign-in"));
 }
+
+#[tokio::test]
+async fn the_overview_shows_a_last_run_older_than_the_recent_runs_listed() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.admin_link).await;
+    let old_run = writing_run(&scheduler, TENANT).await;
+    // 50 newer runs of another tenant's profiles push it out of ListRuns' 50.
+    let other_tenant = "0d7d3b0c-2a11-4c36-9a53-6f1d2f8c4f7a";
+    let mut api = scheduler.api("cli");
+    for index in 0..50 {
+        let spec = profile_spec(&format!("other-{index}"), other_tenant);
+        let profile = api
+            .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
+            .await
+            .unwrap()
+            .into_inner();
+        api.run_profile(v1::RunProfileRequest {
+            profile_id: profile.profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let overview = console.page("/", &cookie).await;
+    let tenant_row = overview
+        .split("<tr>")
+        .find(|row| row.contains(TENANT))
+        .expect("a row for the tenant");
+    assert!(
+        tenant_row.contains(&format!("href=\"/runs/{old_run}\"")),
+        "{tenant_row}"
+    );
+}
+
+#[tokio::test]
+async fn a_runs_event_stream_ends_with_its_session() {
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let cookie = console.sign_in(&console.admin_link).await;
+    let run_id = writing_run(&scheduler, TENANT).await;
+    let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
+    let mut events = console
+        .get(&format!("/runs/{run_id}/events"), Some(&cookie))
+        .await;
+    let first = events.chunk().await.unwrap().expect("a first event");
+    assert!(String::from_utf8_lossy(&first).contains("\"mailboxes_done\":0"));
+    let signed_out = console
+        .post("/sign-out", Some(&cookie), Some(&csrf_token_in(&page)))
+        .await;
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    scheduler.complete_one_mailbox(3).await;
+    let rest = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = String::new();
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            rest.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        rest
+    })
+    .await
+    .expect("the stream ended");
+    assert!(!rest.contains("\"mailboxes_done\":1"), "{rest}");
+}
