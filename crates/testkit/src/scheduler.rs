@@ -199,6 +199,52 @@ impl MtlsScheduler {
         SchedulerClient::new(self.channel(identity))
     }
 
+    /// Creates a profile named `name` for `tenant_id` and starts a run, as
+    /// `cli`; returns once the run is writing (no writer works the queue,
+    /// so it stays there until the test completes its mailboxes).
+    pub async fn start_writing_run(&self, name: &str, tenant_id: &str) -> String {
+        let mut api = self.api("cli");
+        let profile = api
+            .create_profile(v1::CreateProfileRequest {
+                spec: Some(profile_spec(name, tenant_id)),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("CreateProfile: {status:?}"))
+            .into_inner();
+        let run = api
+            .run_profile(v1::RunProfileRequest {
+                profile_id: profile.profile_id,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|status| panic!("RunProfile: {status:?}"))
+            .into_inner();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.run_state(&run.run_id).await != v1::RunState::Writing {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {} did not start writing within 10 s",
+                run.run_id
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        run.run_id
+    }
+
+    /// A run's state, read as `cli`.
+    pub async fn run_state(&self, run_id: &str) -> v1::RunState {
+        let request = v1::GetRunRequest {
+            run_id: run_id.to_owned(),
+        };
+        let run = self
+            .api("cli")
+            .get_run(request)
+            .await
+            .unwrap_or_else(|status| panic!("GetRun {run_id}: {status:?}"))
+            .into_inner();
+        run.state()
+    }
+
     /// Leases one work item as the contact-writer and completes it as
     /// succeeded with `created` contacts; returns its mailbox. Waits up to
     /// 10 s for an item.

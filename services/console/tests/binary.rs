@@ -2,6 +2,8 @@
 //! serves HTTPS in front of a real scheduler, stops on SIGTERM, and refuses
 //! bad configuration with one line naming the flag.
 
+mod common;
+
 use std::io::BufRead;
 use std::time::Duration;
 
@@ -41,17 +43,10 @@ async fn the_binary_prints_a_link_that_signs_in_and_stops_on_sigterm() {
             break line.rsplit(' ').next().unwrap().to_owned();
         }
     };
-    let ca = std::fs::read(scheduler.pki_dir.join("ca.pem")).unwrap();
-    let http = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = common::https_client(&scheduler.pki_dir);
     let signed_in = http.get(&link).send().await.unwrap();
     assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let cookie = common::cookie_of(&signed_in);
     let base = link.split("/sign-in/").next().unwrap();
     let overview = http
         .get(format!("{base}/"))
@@ -68,7 +63,9 @@ async fn the_binary_prints_a_link_that_signs_in_and_stops_on_sigterm() {
 
     // A page following a run's live progress stays open while the run
     // lasts; it must not keep the console from stopping.
-    let run_id = writing_run(&scheduler).await;
+    let run_id = scheduler
+        .start_writing_run("phones", galsync_testkit::scheduler::TENANT)
+        .await;
     let mut events = http
         .get(format!("{base}/runs/{run_id}/events"))
         .header("cookie", &cookie)
@@ -97,41 +94,6 @@ async fn the_binary_prints_a_link_that_signs_in_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0));
     drop(events);
 }
-
-/// Starts a run of a new profile and waits until it writes (no writer
-/// works the queue, so it stays there).
-async fn writing_run(scheduler: &MtlsScheduler) -> String {
-    use galsync_proto::v1;
-    let mut api = scheduler.api("cli");
-    let spec =
-        galsync_testkit::scheduler::profile_spec("phones", galsync_testkit::scheduler::TENANT);
-    let profile = api
-        .create_profile(v1::CreateProfileRequest { spec: Some(spec) })
-        .await
-        .unwrap()
-        .into_inner();
-    let run = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id: profile.profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let request = v1::GetRunRequest {
-            run_id: run.run_id.clone(),
-        };
-        let state = api.get_run(request).await.unwrap().into_inner().state;
-        if state == v1::RunState::Writing as i32 {
-            return run.run_id;
-        }
-        assert!(std::time::Instant::now() < deadline, "the run never wrote");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[test]
 fn bad_configuration_exits_2_naming_the_flag() {
     let files = BadConfigFiles::new();

@@ -2,155 +2,16 @@
 //! (crates/testkit's `MtlsScheduler`, a stand-in directory, no writer: the
 //! test completes mailboxes itself).
 
+mod common;
+
 use std::time::Duration;
 
-use galsync_console::{Config, Console, Role, CONTENT_SECURITY_POLICY, SESSION_COOKIE};
+use common::{csrf_token_in, location, spawn_console};
+use galsync_console::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};
 use galsync_proto::v1;
 use galsync_testkit::scheduler::{profile_spec, MtlsScheduler, TENANT};
-use reqwest::header::{CONTENT_SECURITY_POLICY as CSP, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY as CSP, SET_COOKIE};
 use reqwest::StatusCode;
-
-struct TestConsole {
-    url: String,
-    admin_link: String,
-    viewer_link: String,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for TestConsole {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn spawn_console(scheduler: &MtlsScheduler, session_idle_secs: u64) -> TestConsole {
-    let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
-    config.session_idle_secs = session_idle_secs;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bound = listener.local_addr().unwrap();
-    let console = Console::new(&config, bound).unwrap();
-    let admin_link = console.bootstrap_link();
-    let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
-    let url = console.public_url().to_owned();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        console.serve(listener, shutdown).await.unwrap();
-    });
-    let ca = std::fs::read(scheduler.pki_dir.join("ca.pem")).unwrap();
-    let http = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    TestConsole {
-        url,
-        admin_link,
-        viewer_link,
-        http,
-        stop: Some(stop),
-    }
-}
-
-impl TestConsole {
-    /// Follows a sign-in link; returns the session cookie (`name=value`).
-    async fn sign_in(&self, link: &str) -> String {
-        let response = self.http.get(link).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-        set_cookie.split(';').next().unwrap().to_owned()
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}{path}", self.url));
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn page(&self, path: &str, cookie: &str) -> String {
-        let response = self.get(path, Some(cookie)).await;
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        cookie: Option<&str>,
-        csrf: Option<&str>,
-    ) -> reqwest::Response {
-        let mut request = self.http.post(format!("{}{path}", self.url));
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        let form: Vec<(&str, &str)> = csrf
-            .map(|token| ("csrf_token", token))
-            .into_iter()
-            .collect();
-        request.form(&form).send().await.unwrap()
-    }
-}
-
-fn csrf_token_in(page: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = page.find(marker).expect("a form with a csrf token") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[LOCATION].to_str().unwrap().to_owned()
-}
-
-/// Creates a profile for `tenant_id` and starts a run; waits until it writes.
-async fn writing_run(scheduler: &MtlsScheduler, tenant_id: &str) -> String {
-    let mut api = scheduler.api("cli");
-    let profile = api
-        .create_profile(v1::CreateProfileRequest {
-            spec: Some(profile_spec("phones", tenant_id)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let run = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id: profile.profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let state = run_state(scheduler, &run.run_id).await;
-        if state == v1::RunState::Writing as i32 {
-            return run.run_id;
-        }
-        assert!(std::time::Instant::now() < deadline, "the run never wrote");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn run_state(scheduler: &MtlsScheduler, run_id: &str) -> i32 {
-    let request = v1::GetRunRequest {
-        run_id: run_id.to_owned(),
-    };
-    scheduler
-        .api("cli")
-        .get_run(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .state
-}
 
 #[tokio::test]
 async fn anonymous_requests_are_sent_to_sign_in_and_every_response_has_the_csp() {
@@ -216,7 +77,7 @@ async fn the_overview_lists_a_tenant_created_through_the_api_with_its_last_run()
     let empty = console.page("/", &cookie).await;
     assert!(empty.contains("No tenant has a sync profile yet"));
 
-    let run_id = writing_run(&scheduler, TENANT).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
     let overview = console.page("/", &cookie).await;
     assert!(overview.contains(TENANT), "{overview}");
     assert!(overview.contains("phones"));
@@ -234,7 +95,7 @@ async fn the_run_page_shows_progress_and_cancel_needs_the_sessions_csrf_token() 
     let scheduler = MtlsScheduler::start(3, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let cookie = console.sign_in(&console.admin_link).await;
-    let run_id = writing_run(&scheduler, TENANT).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
     let mailbox = scheduler.complete_one_mailbox(7).await;
 
     let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
@@ -278,17 +139,14 @@ async fn the_run_page_shows_progress_and_cancel_needs_the_sessions_csrf_token() 
     let missing = console.post(&cancel, Some(&cookie), None).await;
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        run_state(&scheduler, &run_id).await,
-        v1::RunState::Writing as i32
-    );
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
 
     let token = csrf_token_in(&page);
     let accepted = console.post(&cancel, Some(&cookie), Some(&token)).await;
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&accepted), format!("/runs/{run_id}"));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while run_state(&scheduler, &run_id).await != v1::RunState::Cancelled as i32 {
+    while scheduler.run_state(&run_id).await != v1::RunState::Cancelled {
         assert!(
             std::time::Instant::now() < deadline,
             "the run was not cancelled"
@@ -311,7 +169,7 @@ async fn a_viewer_cannot_cancel_and_the_scheduler_caps_the_console_at_the_person
     let scheduler = MtlsScheduler::start(2, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let cookie = console.sign_in(&console.viewer_link).await;
-    let run_id = writing_run(&scheduler, TENANT).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
     let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
     assert!(page.contains("needs the operator role"));
     assert!(!page.contains("Cancel run"));
@@ -325,10 +183,7 @@ async fn a_viewer_cannot_cancel_and_the_scheduler_caps_the_console_at_the_person
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        run_state(&scheduler, &run_id).await,
-        v1::RunState::Writing as i32
-    );
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
 
     // The scheduler itself refuses the console a viewer's cancel.
     let mut as_console = scheduler.api("console");
@@ -453,7 +308,7 @@ async fn the_overview_shows_a_last_run_older_than_the_recent_runs_listed() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let cookie = console.sign_in(&console.admin_link).await;
-    let old_run = writing_run(&scheduler, TENANT).await;
+    let old_run = scheduler.start_writing_run("phones", TENANT).await;
     // 50 newer runs of another tenant's profiles push it out of ListRuns' 50.
     let other_tenant = "0d7d3b0c-2a11-4c36-9a53-6f1d2f8c4f7a";
     let mut api = scheduler.api("cli");
@@ -487,7 +342,7 @@ async fn a_runs_event_stream_ends_with_its_session() {
     let scheduler = MtlsScheduler::start(2, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let cookie = console.sign_in(&console.admin_link).await;
-    let run_id = writing_run(&scheduler, TENANT).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
     let page = console.page(&format!("/runs/{run_id}"), &cookie).await;
     let mut events = console
         .get(&format!("/runs/{run_id}/events"), Some(&cookie))

@@ -1,0 +1,125 @@
+//! The console served in-process over HTTPS in front of a test scheduler,
+//! and an HTTPS client that trusts only the test PKI's CA.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use galsync_console::{Config, Console, Role};
+use galsync_testkit::scheduler::MtlsScheduler;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+/// A client trusting only `pki_dir`'s CA, following no redirect.
+pub fn https_client(pki_dir: &Path) -> reqwest::Client {
+    let ca = std::fs::read(pki_dir.join("ca.pem")).expect("the PKI's ca.pem");
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM CA"))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("an HTTPS client")
+}
+
+/// The `name=value` part of a response's `Set-Cookie`.
+pub fn cookie_of(response: &reqwest::Response) -> String {
+    let set_cookie = response.headers()[SET_COOKIE]
+        .to_str()
+        .expect("an ASCII cookie");
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+pub struct TestConsole {
+    pub url: String,
+    pub admin_link: String,
+    pub viewer_link: String,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestConsole {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A console for `scheduler` with the given idle expiry, with a bootstrap
+/// (admin) link and a viewer's link issued.
+pub async fn spawn_console(scheduler: &MtlsScheduler, session_idle_secs: u64) -> TestConsole {
+    let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
+    config.session_idle_secs = session_idle_secs;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let console = Console::new(&config, bound).unwrap();
+    let admin_link = console.bootstrap_link();
+    let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
+    let url = console.public_url().to_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        console.serve(listener, shutdown).await.unwrap();
+    });
+    TestConsole {
+        url,
+        admin_link,
+        viewer_link,
+        http: https_client(&scheduler.pki_dir),
+        stop: Some(stop),
+    }
+}
+
+impl TestConsole {
+    /// Follows a sign-in link; returns the session cookie (`name=value`).
+    pub async fn sign_in(&self, link: &str) -> String {
+        let response = self.http.get(link).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        cookie_of(&response)
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn page(&self, path: &str, cookie: &str) -> String {
+        let response = self.get(path, Some(cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.url));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let form: Vec<(&str, &str)> = csrf
+            .map(|token| ("csrf_token", token))
+            .into_iter()
+            .collect();
+        request.form(&form).send().await.unwrap()
+    }
+}
+
+pub fn csrf_token_in(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).expect("a form with a csrf token") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
