@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use secrecy::ExposeSecret;
 
-use crate::html::{document, error_page_body};
+use crate::html::{document, document_redirecting_to_overview, error_page_body, escape};
 use crate::pages::{is_active, state_name};
 use crate::session::{LinkRefusal, Role};
 use crate::web::{
@@ -53,7 +53,8 @@ pub async fn sign_in_page(
     Html(document("Sign in", None, &body, false)).into_response()
 }
 
-/// Follows a one-time link: starts a session and opens the overview.
+/// Follows a one-time link: starts a session and opens the overview (at
+/// once, by a refresh).
 pub async fn redeem_link(
     State(state): State<Arc<AppState>>,
     Path(token): Path<String>,
@@ -70,7 +71,16 @@ pub async fn redeem_link(
         }
     };
     tracing::info!(person = %session.person, role = session.role.as_str(), "signed in with a one-time link");
-    let mut response = Redirect::to("/").into_response();
+    // Not a 303: when the link was opened from another site (a web mail),
+    // browsers withhold a SameSite=Strict cookie on every redirect of that
+    // navigation, and the used link would land on the sign-in page. A
+    // refresh from this page is a navigation this site starts.
+    let body = format!(
+        "<p>Signed in as {} ({}). <a href=\"/\">Open the overview</a>.</p>",
+        escape(&session.person),
+        session.role.as_str()
+    );
+    let mut response = Html(document_redirecting_to_overview("Signed in", &body)).into_response();
     match HeaderValue::from_str(&session_cookie(session_id.expose_secret())) {
         Ok(cookie) => {
             response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -94,6 +94,17 @@ pub fn document(
     html
 }
 
+/// A page that opens the overview at once (a refresh, not an HTTP
+/// redirect: see the sign-in link's handler); `body` is markup.
+pub fn document_redirecting_to_overview(title: &str, body: &str) -> String {
+    let page = document(title, None, body, false);
+    page.replacen(
+        "</title>\n",
+        "</title>\n<meta http-equiv=\"refresh\" content=\"0; url=/\">\n",
+        1,
+    )
+}
+
 /// A whole page saying `message` (escaped here), for anyone.
 pub fn error_page_body(title: &str, message: &str) -> String {
     let body = format!("<p class=\"error\">{}</p>", escape(message));

@@ -23,6 +23,11 @@ pub fn https_client(pki_dir: &Path) -> reqwest::Client {
         .expect("an HTTPS client")
 }
 
+/// Whether a page sends the browser on to the overview at once.
+pub fn opens_the_overview(page: &str) -> bool {
+    page.contains("<meta http-equiv=\"refresh\" content=\"0; url=/\">")
+}
+
 /// The `name=value` part of a response's `Set-Cookie`.
 pub fn cookie_of(response: &reqwest::Response) -> String {
     let set_cookie = response.headers()[SET_COOKIE]
@@ -78,8 +83,10 @@ impl TestConsole {
     /// Follows a sign-in link; returns the session cookie (`name=value`).
     pub async fn sign_in(&self, link: &str) -> String {
         let response = self.http.get(link).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        cookie_of(&response)
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = cookie_of(&response);
+        assert!(opens_the_overview(&response.text().await.unwrap()));
+        cookie
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
