@@ -132,11 +132,14 @@ pub async fn cancel_run(
             Some(signed_in.header()),
         );
     }
-    if let Err(status) = state.api.cancel_run(&signed_in.session, &run_id).await {
-        return status_page(&status, &signed_in);
-    }
-    tracing::info!(person = %signed_in.session.person, run_id, "cancel requested");
-    Redirect::to(&format!("/runs/{run_id}")).into_response()
+    let run = match state.api.cancel_run(&signed_in.session, &run_id).await {
+        Ok(run) => run,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, "cancel requested");
+    // The scheduler's run id (a UUID), never the path's text, goes into
+    // the Location header.
+    Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
 }
 
 /// A run's progress as server-sent `progress` events: the run's numbers now,
