@@ -224,12 +224,6 @@ fn mailbox_requests(harness: &Harness, mailbox: &str, status: u16) -> u64 {
 async fn a_permanent_graph_error_ends_the_attempt_at_once_with_its_fix() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(5));
     // Graph refuses the folder look-up as malformed, as it would a query it
     // does not support: retrying cannot change its answer.
     harness.emulator.state.faults.add(FaultRule {
@@ -237,12 +231,7 @@ async fn a_permanent_graph_error_ends_the_attempt_at_once_with_its_fix() {
         status: Some(400),
         ..Default::default()
     });
-    let queue = FakeQueue::default();
-    queue
-        .items
-        .lock()
-        .unwrap()
-        .push(sync_item(&harness, 0, &mailbox, false));
+    let queue = queue_of(&harness, std::slice::from_ref(&mailbox), 5);
     queue.work_through(&harness, 30, 1).await;
 
     let failed = queue.failed.lock().unwrap().clone();
@@ -272,12 +261,6 @@ async fn a_permanent_graph_error_ends_the_attempt_at_once_with_its_fix() {
 async fn a_transient_503_is_retried_and_the_mailbox_completes() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(5));
     harness.emulator.state.faults.add(FaultRule {
         path_contains: Some("/contactFolders".to_owned()),
         method: Some("GET".to_owned()),
@@ -285,12 +268,7 @@ async fn a_transient_503_is_retried_and_the_mailbox_completes() {
         times: Some(2),
         ..Default::default()
     });
-    let queue = FakeQueue::default();
-    queue
-        .items
-        .lock()
-        .unwrap()
-        .push(sync_item(&harness, 0, &mailbox, false));
+    let queue = queue_of(&harness, std::slice::from_ref(&mailbox), 5);
     queue.work_through(&harness, 30, 1).await;
 
     assert!(queue.failed.lock().unwrap().is_empty());
@@ -306,12 +284,6 @@ async fn a_transient_503_is_retried_and_the_mailbox_completes() {
 async fn heartbeats_carry_the_counts_so_far() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(400));
     // Slow batches make the sync outlast several heartbeats.
     harness.emulator.state.faults.add(FaultRule {
         path_contains: Some("$batch".to_owned()),
@@ -319,12 +291,7 @@ async fn heartbeats_carry_the_counts_so_far() {
         latency_ms: Some(250),
         ..Default::default()
     });
-    let queue = FakeQueue::default();
-    queue
-        .items
-        .lock()
-        .unwrap()
-        .push(sync_item(&harness, 0, &mailbox, false));
+    let queue = queue_of(&harness, std::slice::from_ref(&mailbox), 400);
     // Leases of 3 s: a heartbeat every second.
     queue.work_through(&harness, 3, 1).await;
 
@@ -368,12 +335,6 @@ async fn heartbeats_carry_the_counts_so_far() {
 async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(200));
     // Each batch takes 2.5 s at Graph: the second is in flight when the
     // 4 s lease, unrenewed since it was granted, runs out.
     harness.emulator.state.faults.add(FaultRule {
@@ -382,13 +343,8 @@ async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() 
         latency_ms: Some(2500),
         ..Default::default()
     });
-    let queue = FakeQueue::default();
+    let queue = queue_of(&harness, std::slice::from_ref(&mailbox), 200);
     queue.heartbeats_fail.store(true, Ordering::SeqCst);
-    queue
-        .items
-        .lock()
-        .unwrap()
-        .push(sync_item(&harness, 0, &mailbox, false));
     // Runs until 3 s after the lease lapsed, noting the contacts at the lapse.
     let at_lapse: Mutex<Option<usize>> = Mutex::new(None);
     queue
@@ -435,21 +391,8 @@ async fn a_writer_that_cannot_renew_its_lease_sends_nothing_once_it_may_lapse() 
 async fn a_lease_granted_after_a_long_wait_at_the_queue_runs_its_full_length() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    harness
-        .reader
-        .snapshots
-        .lock()
-        .unwrap()
-        .insert("snap-1".to_owned(), directory(40));
-    let queue = FakeQueue {
-        lease_hold: Duration::from_millis(3500),
-        ..FakeQueue::default()
-    };
-    queue
-        .items
-        .lock()
-        .unwrap()
-        .push(sync_item(&harness, 0, &mailbox, false));
+    let mut queue = queue_of(&harness, std::slice::from_ref(&mailbox), 40);
+    queue.lease_hold = Duration::from_millis(3500);
     queue.work_through(&harness, 4, 1).await;
 
     let completed = queue.completed.lock().unwrap().clone();

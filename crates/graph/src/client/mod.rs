@@ -443,10 +443,22 @@ mod tests {
         assert_eq!(recent.at(start), Duration::ZERO, "nothing answered yet");
         recent.note(Duration::from_secs(8), start);
         recent.note(Duration::from_millis(100), start);
-        assert_eq!(recent.at(start), Duration::from_secs(7), "an eighth off per answer");
+        assert_eq!(
+            recent.at(start),
+            Duration::from_secs(7),
+            "an eighth off per answer"
+        );
         let later = start + Duration::from_secs(20);
-        assert_eq!(recent.at(later), Duration::from_millis(1750), "halved twice in 20 s");
+        assert_eq!(
+            recent.at(later),
+            Duration::from_millis(1750),
+            "halved twice in 20 s"
+        );
         recent.note(Duration::from_secs(3), later);
-        assert_eq!(recent.at(later), Duration::from_secs(3), "a slower answer raises it");
+        assert_eq!(
+            recent.at(later),
+            Duration::from_secs(3),
+            "a slower answer raises it"
+        );
     }
 }
