@@ -117,27 +117,21 @@ fn add_key(
         request.password_credential.as_ref(),
         state.identity.replicated_from_ms(),
     )?;
-    let key = find_application(state, caller.tenant_id, reference)
-        .ok_or_else(|| resource_not_found(reference_text(reference)))?;
-    let mut apps = write(&state.identity.apps);
-    let app = apps
-        .get_mut(&key)
-        .ok_or_else(|| resource_not_found(reference_text(reference)))?;
-    require_roll_access(state, caller, app)?;
-    verify_proof(proof, app, state.clock.unix_now())?;
-    let duplicate = app
-        .certificates
-        .iter()
-        .any(|known| known.sha256_thumbprint == new_certificate.sha256_thumbprint);
-    if duplicate {
-        return Err(bad_request(
-            "keyCredentials contains the same certificate more than once.",
-        ));
-    }
-    let mut rendered = render_key_credential(&new_certificate);
-    rendered["@odata.context"] = json!(odata_context("microsoft.graph.keyCredential"));
-    app.certificates.push(new_certificate);
-    Ok((StatusCode::OK, Json(rendered)).into_response())
+    with_proven_application(state, caller, reference, proof, |app| {
+        let duplicate = app
+            .certificates
+            .iter()
+            .any(|known| known.sha256_thumbprint == new_certificate.sha256_thumbprint);
+        if duplicate {
+            return Err(bad_request(
+                "keyCredentials contains the same certificate more than once.",
+            ));
+        }
+        let mut rendered = render_key_credential(&new_certificate);
+        rendered["@odata.context"] = json!(odata_context("microsoft.graph.keyCredential"));
+        app.certificates.push(new_certificate);
+        Ok((StatusCode::OK, Json(rendered)).into_response())
+    })
 }
 
 fn remove_key(
@@ -159,6 +153,27 @@ fn remove_key(
             bad_request("A GUID value is required for parameter 'keyId' of action 'removeKey'.")
         })?;
     let proof = required_proof(request.proof.as_deref(), "removeKey")?;
+    with_proven_application(state, caller, reference, proof, |app| {
+        let before = app.certificates.len();
+        app.certificates.retain(|known| known.key_id != key_id);
+        if app.certificates.len() == before {
+            return Err(bad_request(format!(
+                "Invalid value specified for parameter 'keyId' of action 'removeKey': no key with keyId {key_id}."
+            )));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// Runs `change` on the application `reference` names once the caller may
+/// roll its keys and `proof` holds (both actions' pages).
+fn with_proven_application(
+    state: &AppState,
+    caller: &GraphCaller,
+    reference: &ApplicationRef,
+    proof: &str,
+    change: impl FnOnce(&mut AppRegistration) -> Result<Response, GraphError>,
+) -> Result<Response, GraphError> {
     let key = find_application(state, caller.tenant_id, reference)
         .ok_or_else(|| resource_not_found(reference_text(reference)))?;
     let mut apps = write(&state.identity.apps);
@@ -167,14 +182,7 @@ fn remove_key(
         .ok_or_else(|| resource_not_found(reference_text(reference)))?;
     require_roll_access(state, caller, app)?;
     verify_proof(proof, app, state.clock.unix_now())?;
-    let before = app.certificates.len();
-    app.certificates.retain(|known| known.key_id != key_id);
-    if app.certificates.len() == before {
-        return Err(bad_request(format!(
-            "Invalid value specified for parameter 'keyId' of action 'removeKey': no key with keyId {key_id}."
-        )));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change(app)
 }
 
 fn required_proof<'a>(proof: Option<&'a str>, action: &str) -> Result<&'a str, GraphError> {
