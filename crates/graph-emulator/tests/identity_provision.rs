@@ -25,6 +25,9 @@ const ADMIN_UPN: &str = "admin@contoso.example";
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 const PROVISIONING_SCOPES: &str = "Application.ReadWrite.All AppRoleAssignment.ReadWrite.All";
 /// The roles galsync asks for, with Microsoft's app role ids.
+/// Microsoft Graph's `Contacts.ReadWrite` application role.
+const CONTACTS_READWRITE: &str = "6918b873-d17a-4dc1-b314-35f528134491";
+
 const SYNC_ROLES: &[(&str, &str)] = &[
     ("User.Read.All", "df021288-bdef-4463-88db-98f22de89214"),
     ("Group.Read.All", "5b567255-7703-4780-807c-7be8301ae99b"),
@@ -36,7 +39,7 @@ const SYNC_ROLES: &[(&str, &str)] = &[
         "MailboxSettings.Read",
         "40f97065-369a-49f4-947c-6a255697ae91",
     ),
-    ("Contacts.ReadWrite", "6918b873-d17a-4dc1-b314-35f528134491"),
+    ("Contacts.ReadWrite", CONTACTS_READWRITE),
 ];
 
 /// The emulator's default replication delay, plus a second.
@@ -62,6 +65,13 @@ fn required_resource_access() -> Value {
 }
 
 /// Microsoft Graph's service principal in the tenant.
+async fn microsoft_graph_principal_id(tenant: &TestTenant, token: &str) -> String {
+    microsoft_graph_principal(tenant, token).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 async fn microsoft_graph_principal(tenant: &TestTenant, token: &str) -> Value {
     let (status, body) = tenant
         .graph(
@@ -305,10 +315,7 @@ async fn a_new_key_and_a_new_grant_reach_the_token_endpoint_only_after_the_repli
         .set_directory_roles(ADMIN_UPN, &["Global Administrator"])
         .await;
     let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
-    let graph_principal_id = microsoft_graph_principal(&tenant, &token).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let graph_principal_id = microsoft_graph_principal_id(&tenant, &token).await;
     let app = create_sync_app(&tenant, &token, "galsync replication").await;
     let app_id = app["appId"].as_str().expect("appId").to_owned();
     let principal = create_service_principal(&tenant, &token, &app_id).await;
@@ -320,7 +327,7 @@ async fn a_new_key_and_a_new_grant_reach_the_token_endpoint_only_after_the_repli
     assert_eq!(answer.0, 200, "{}", answer.1);
     assert!(token_roles(&answer).is_empty());
 
-    let contacts = "6918b873-d17a-4dc1-b314-35f528134491";
+    let contacts = CONTACTS_READWRITE;
     let (status, _) = grant_role(
         &tenant,
         &token,
@@ -375,16 +382,13 @@ async fn a_signed_in_user_without_an_admin_role_may_not_create_apps_or_grant_rol
         )
         .await;
     assert_denied(&create);
-    let graph_principal_id = microsoft_graph_principal(&tenant, &token).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let graph_principal_id = microsoft_graph_principal_id(&tenant, &token).await;
     let grant = grant_role(
         &tenant,
         &token,
         &graph_principal_id,
         &Uuid::new_v4().to_string(),
-        "6918b873-d17a-4dc1-b314-35f528134491",
+        CONTACTS_READWRITE,
     )
     .await;
     assert_denied(&grant);
@@ -400,16 +404,13 @@ async fn an_application_administrator_creates_the_app_but_cannot_grant_microsoft
     let app = create_sync_app(&tenant, &token, "galsync by app admin").await;
     let app_id = app["appId"].as_str().expect("appId");
     let principal = create_service_principal(&tenant, &token, app_id).await;
-    let graph_principal_id = microsoft_graph_principal(&tenant, &token).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let graph_principal_id = microsoft_graph_principal_id(&tenant, &token).await;
     let grant = grant_role(
         &tenant,
         &token,
         &graph_principal_id,
         principal["id"].as_str().expect("id"),
-        "6918b873-d17a-4dc1-b314-35f528134491",
+        CONTACTS_READWRITE,
     )
     .await;
     assert_denied(&grant);
@@ -472,17 +473,14 @@ async fn an_app_only_token_with_only_contacts_readwrite_cannot_manage_applicatio
             &tenant.client_id,
             &["Application.Read.All"],
         );
-        microsoft_graph_principal(&tenant, &reader).await["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        microsoft_graph_principal_id(&tenant, &reader).await
     };
     let grant = grant_role(
         &tenant,
         &token,
         &graph_principal_id,
         &Uuid::new_v4().to_string(),
-        "6918b873-d17a-4dc1-b314-35f528134491",
+        CONTACTS_READWRITE,
     )
     .await;
     assert_denied(&grant);
