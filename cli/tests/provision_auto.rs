@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::provisioning::{
-    answer_the_sign_in, approve_the_sign_in, emulated_tenant, SignIn, ADMIN_UPN,
-};
 use common::{Outcome, TestBroker};
 use galsync_graph_emulator::Emulator;
+use galsync_testkit::provisioning::{
+    answer_the_sign_in, approve_the_sign_in, emulated_tenant, SignIn, ADMIN_UPN,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 

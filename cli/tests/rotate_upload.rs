@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::provisioning::{approve_the_sign_in, emulated_tenant};
 use common::{Outcome, TestBroker};
 use galsync_graph_emulator::Emulator;
+use galsync_testkit::provisioning::{approve_the_sign_in, emulated_tenant};
 use uuid::Uuid;
 
 async fn provision(

@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod provisioning;
-
 use std::path::Path;
 
 use galsync_graph_emulator::Emulator;

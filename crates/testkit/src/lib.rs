@@ -20,6 +20,7 @@
 
 mod broker;
 pub mod harness;
+pub mod provisioning;
 pub mod scheduler;
 mod sealed;
 

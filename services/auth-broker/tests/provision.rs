@@ -5,19 +5,15 @@
 //! Connection. A second run creates nothing and repairs what was removed;
 //! an administrator without the role is refused with the role named.
 
-use std::time::Duration;
-
-use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_graph_emulator::Emulator;
 use galsync_proto::v1;
 use galsync_proto::v1::provision_event::Event;
+use galsync_testkit::provisioning::{approve_device_code, emulated_tenant, ADMIN_UPN};
 use galsync_testkit::TestBroker;
-use serde_json::json;
 use uuid::Uuid;
 
 type BrokerClient =
     galsync_proto::v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>;
-
-const ADMIN_UPN: &str = "admin@contoso.example";
 
 struct Tenant {
     emulator: Emulator,
@@ -28,31 +24,11 @@ struct Tenant {
 /// An emulated tenant with no app registration, a replication delay of two
 /// seconds, and `ADMIN_UPN` holding `roles`.
 async fn empty_tenant(roles: &[&str]) -> Tenant {
-    let config = EmulatorConfig {
-        replication_delay: Duration::from_secs(2),
-        ..EmulatorConfig::default()
-    };
-    let emulator = Emulator::start(config).await.unwrap();
-    let tenant_id = Uuid::new_v4();
-    emulator
-        .state
-        .identity
-        .create_tenant(tenant_id, vec!["contoso.example".to_owned()]);
-    let http = reqwest::Client::new();
-    let response = http
-        .put(format!(
-            "{}/_admin/tenants/{tenant_id}/users/{ADMIN_UPN}/directory-roles",
-            emulator.base_url()
-        ))
-        .json(&json!({"roles": roles}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{response:?}");
+    let (emulator, tenant_id) = emulated_tenant(roles).await;
     Tenant {
         emulator,
         tenant_id,
-        http,
+        http: reqwest::Client::new(),
     }
 }
 
@@ -103,17 +79,7 @@ async fn run_provision(
         match event {
             Event::SignIn(sign_in) => {
                 assert!(run.steps.is_empty(), "the sign-in comes first");
-                let approved = tenant
-                    .http
-                    .post(format!(
-                        "{base}/_admin/devicecodes/{}/approve",
-                        sign_in.user_code
-                    ))
-                    .json(&json!({"upn": ADMIN_UPN}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(approved.status().is_success(), "{approved:?}");
+                approve_device_code(&tenant.http, &base, &sign_in.user_code).await;
                 run.sign_in = Some(sign_in);
             }
             Event::Step(step) => run.steps.push(step.text),

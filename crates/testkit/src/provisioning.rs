@@ -45,6 +45,17 @@ pub enum SignIn {
     Expire,
 }
 
+/// Signs in as `ADMIN_UPN` with the device code `user_code` shows.
+pub async fn approve_device_code(http: &reqwest::Client, base: &str, user_code: &str) {
+    let approved = http
+        .post(format!("{base}/_admin/devicecodes/{user_code}/approve"))
+        .json(&json!({"upn": ADMIN_UPN}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success(), "{approved:?}");
+}
+
 /// Waits for the one pending device code and approves it as `ADMIN_UPN`;
 /// returns the code as the emulator listed it.
 pub async fn approve_the_sign_in(base: String) -> Value {
@@ -64,10 +75,12 @@ pub async fn answer_the_sign_in(base: String, answer: SignIn) -> Value {
             .unwrap();
         if let Some(code) = pending.first() {
             let user_code = code["user_code"].as_str().unwrap();
+            if let SignIn::Approve = answer {
+                approve_device_code(&http, &base, user_code).await;
+                return code.clone();
+            }
             let answered = match answer {
-                SignIn::Approve => http
-                    .post(format!("{base}/_admin/devicecodes/{user_code}/approve"))
-                    .json(&json!({"upn": ADMIN_UPN})),
+                SignIn::Approve => unreachable!("approved above"),
                 SignIn::Decline => {
                     http.post(format!("{base}/_admin/devicecodes/{user_code}/decline"))
                 }
