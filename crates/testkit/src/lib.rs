@@ -19,6 +19,7 @@
 //! that cannot set up its tenant has nothing to assert.
 
 mod broker;
+pub mod browser;
 pub mod harness;
 pub mod provisioning;
 pub mod scheduler;

@@ -1,0 +1,276 @@
+//! The console in a real browser: Debian's headless Chromium over WebDriver
+//! (`galsync_testkit::browser`), in front of the same in-process console
+//! and mTLS scheduler as tests/console.rs. Every page visited is checked
+//! with axe-core and photographed under
+//! `target/console-screenshots/<test name>/`.
+//!
+//! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
+//! `chromium chromium-driver`), or without npm for axe-core, each test
+//! prints `skipping <test>: <reason>` and passes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{spawn_console, TestConsole};
+use galsync_proto::v1;
+use galsync_testkit::browser::axe::Axe;
+use galsync_testkit::browser::{spki_sha256_of_pem, target_dir, Browser};
+use galsync_testkit::scheduler::{MtlsScheduler, TENANT};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// How long a page may take to show what the test waits for.
+const PAGE_LIMIT: Duration = Duration::from_secs(15);
+
+/// A browser on a console, the accessibility check, and where the test's
+/// screenshots go.
+struct Visit {
+    browser: Browser,
+    axe: Axe,
+    test_name: &'static str,
+}
+
+/// A browser trusting the console's certificate (its public key only), or
+/// `None` after printing why the test skips.
+async fn open_browser(test_name: &'static str, scheduler: &MtlsScheduler) -> Option<Visit> {
+    let axe = match Axe::load() {
+        Ok(axe) => axe,
+        Err(reason) => {
+            eprintln!("skipping {test_name}: {reason}");
+            return None;
+        }
+    };
+    let console_key = spki_sha256_of_pem(&scheduler.pki_dir.join("console.pem"));
+    match Browser::start(&console_key).await {
+        Ok(browser) => Some(Visit {
+            browser,
+            axe,
+            test_name,
+        }),
+        Err(reason) => {
+            eprintln!("skipping {test_name}: {reason}");
+            None
+        }
+    }
+}
+
+impl Visit {
+    /// Checks the page the browser shows with axe and saves its screenshot
+    /// as `<page>.png`.
+    async fn check(&self, page: &str) {
+        let folder = target_dir()
+            .join("console-screenshots")
+            .join(self.test_name);
+        self.browser
+            .screenshot(&folder.join(format!("{page}.png")))
+            .await;
+        self.axe
+            .assert_no_serious_violations(&self.browser, page)
+            .await;
+    }
+
+    async fn sign_in(&self, link: &str) {
+        self.browser.goto(link).await;
+        self.browser
+            .wait_for(
+                "the overview after the sign-in link",
+                "return location.pathname === '/' && document.querySelector('h1') !== null;",
+                PAGE_LIMIT,
+            )
+            .await;
+    }
+
+    async fn heading(&self) -> String {
+        self.browser.text_of("h1").await
+    }
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
+    let test_name = "an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end";
+    let scheduler = MtlsScheduler::start(3, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    browser.goto(&format!("{}/", console.url)).await;
+    assert!(browser.current_url().await.ends_with("/sign-in"));
+    assert_eq!(visit.heading().await, "Sign in");
+    visit.check("sign-in").await;
+
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    visit.sign_in(&console.admin_link).await;
+    assert_eq!(visit.heading().await, "Overview");
+    let overview = browser.text_of("main").await;
+    assert!(overview.contains(TENANT), "{overview}");
+    assert!(overview.contains("phones"), "{overview}");
+    assert!(
+        browser
+            .text_of("header")
+            .await
+            .contains("bootstrap-admin (admin)"),
+        "the header names the person"
+    );
+    visit.check("overview").await;
+
+    let runs_link = browser.element("nav a[href='/runs']").await;
+    browser.click(&runs_link).await;
+    assert_eq!(visit.heading().await, "Runs");
+    visit.check("runs").await;
+
+    let run_link = browser.element(&format!("a[href='/runs/{run_id}']")).await;
+    browser.click(&run_link).await;
+    assert_eq!(visit.heading().await, format!("Run {run_id}"));
+    assert_eq!(browser.text_of("#state").await, "writing");
+    assert_eq!(browser.text_of("#mailboxes_done").await, "0");
+    assert_eq!(browser.text_of("#mailboxes_total").await, "3");
+
+    // A mark on this very document: if it survives, the numbers below
+    // changed live (server-sent events), not by a reload.
+    browser
+        .execute("window.galsyncSamePage = true; return null;", json!([]))
+        .await;
+    scheduler.complete_one_mailbox(7).await;
+    browser
+        .wait_for_text("#mailboxes_done", "1", Duration::from_secs(4))
+        .await;
+    assert_eq!(browser.text_of("#created").await, "7");
+    let same_page = browser
+        .execute("return window.galsyncSamePage === true;", json!([]))
+        .await;
+    assert_eq!(same_page, json!(true), "the progress came live, no reload");
+    visit.check("run-in-progress").await;
+
+    scheduler.complete_one_mailbox(5).await;
+    scheduler.complete_one_mailbox(4).await;
+    browser
+        .wait_for_text("#state", "succeeded", PAGE_LIMIT)
+        .await;
+    assert_eq!(browser.text_of("#mailboxes_done").await, "3");
+    assert_eq!(browser.text_of("#created").await, "16");
+    // The page reloaded once the run ended, for its per-mailbox results.
+    let results = browser.text_of("table").await;
+    assert_eq!(results.matches("succeeded").count(), 3, "{results}");
+    assert!(browser.find("form[action$='/cancel']").await.is_none());
+    visit.check("run-succeeded").await;
+    visit.browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form() {
+    let test_name = "a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form";
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let run_url = format!("{}/runs/{run_id}", console.url);
+
+    visit.sign_in(&console.viewer_link).await;
+    browser.goto(&run_url).await;
+    assert!(browser.find("form[action$='/cancel']").await.is_none());
+    let main = browser.text_of("main").await;
+    assert!(!main.contains("Cancel run"), "{main}");
+    assert!(main.contains("needs the operator role"), "{main}");
+    visit.check("run-as-viewer").await;
+
+    // The viewer's own session token in a hand-made Cancel form: refused.
+    let forged_form = "var form = document.createElement('form'); \
+        form.method = 'post'; form.action = arguments[0]; \
+        var token = document.querySelector('input[name=csrf_token]').cloneNode(); \
+        form.appendChild(token); document.body.appendChild(form); form.submit(); return null;";
+    browser
+        .execute(forged_form, json!([format!("/runs/{run_id}/cancel")]))
+        .await;
+    browser
+        .wait_for(
+            "the refusal page",
+            "return document.querySelector('h1') !== null && \
+             document.querySelector('h1').textContent === 'Not allowed';",
+            PAGE_LIMIT,
+        )
+        .await;
+    let refusal = browser.text_of("main").await;
+    assert!(refusal.contains("needs the operator role"), "{refusal}");
+    visit.check("cancel-refused").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
+
+    browser.submit("form.who").await;
+    visit.sign_in(&console.admin_link).await;
+    browser.goto(&run_url).await;
+    visit.check("run-before-cancel").await;
+    browser.submit("form[action$='/cancel']").await;
+    browser
+        .wait_for_text("#state", "cancelled", PAGE_LIMIT)
+        .await;
+    assert!(browser.find("form[action$='/cancel']").await.is_none());
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Cancelled);
+    visit.check("run-cancelled").await;
+    visit.browser.quit().await;
+}
+
+#[tokio::test]
+async fn sign_out_returns_to_sign_in_and_the_old_session_is_refused() {
+    let test_name = "sign_out_returns_to_sign_in_and_the_old_session_is_refused";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    visit.sign_in(&console.admin_link).await;
+    let old_cookie = session_cookie(browser).await;
+    browser.submit("form.who").await;
+    browser
+        .wait_for(
+            "the sign-in page",
+            "return location.pathname === '/sign-in';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert_eq!(visit.heading().await, "Sign in");
+    visit.check("signed-out").await;
+
+    // The link worked once: following it again does not sign in.
+    browser.goto(&console.admin_link).await;
+    assert!(browser.text_of_page().await.contains("used already"));
+    for path in ["/", "/runs", &format!("/runs/{run_id}")] {
+        browser.goto(&format!("{}{path}", console.url)).await;
+        assert!(
+            browser.current_url().await.contains("/sign-in"),
+            "GET {path} after sign-out"
+        );
+    }
+    refused_everywhere(&console, &old_cookie, &run_id).await;
+    visit.browser.quit().await;
+}
+
+/// The browser's session cookie, `name=value` (WebDriver sees HttpOnly ones).
+async fn session_cookie(browser: &Browser) -> String {
+    let name = galsync_console::SESSION_COOKIE;
+    let cookie = browser.cookie(name).await;
+    format!("{name}={cookie}")
+}
+
+/// Every page answers the signed-out session with a redirect to sign-in.
+async fn refused_everywhere(console: &TestConsole, cookie: &str, run_id: &str) {
+    for path in [
+        "/".to_owned(),
+        "/runs".to_owned(),
+        format!("/runs/{run_id}"),
+        format!("/runs/{run_id}/events"),
+    ] {
+        let response = console.get(&path, Some(cookie)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
+        assert!(
+            common::location(&response).starts_with("/sign-in"),
+            "GET {path}"
+        );
+    }
+}
