@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::{spawn_console, TestConsole};
 use galsync_proto::v1;
 use galsync_testkit::browser::axe::Axe;
-use galsync_testkit::browser::{spki_sha256_of_pem, target_dir, Browser};
+use galsync_testkit::browser::{print_skip, spki_sha256_of_pem, target_dir, Browser};
 use galsync_testkit::scheduler::{MtlsScheduler, TENANT};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -34,22 +34,22 @@ struct Visit {
 /// A browser trusting the console's certificate (its public key only), or
 /// `None` after printing why the test skips.
 async fn open_browser(test_name: &'static str, scheduler: &MtlsScheduler) -> Option<Visit> {
-    let axe = match Axe::load() {
-        Ok(axe) => axe,
+    let console_key = spki_sha256_of_pem(&scheduler.pki_dir.join("console.pem"));
+    let browser = match Browser::start(&console_key).await {
+        Ok(browser) => browser,
         Err(reason) => {
-            eprintln!("skipping {test_name}: {reason}");
+            print_skip(test_name, &reason);
             return None;
         }
     };
-    let console_key = spki_sha256_of_pem(&scheduler.pki_dir.join("console.pem"));
-    match Browser::start(&console_key).await {
-        Ok(browser) => Some(Visit {
+    match Axe::load() {
+        Ok(axe) => Some(Visit {
             browser,
             axe,
             test_name,
         }),
         Err(reason) => {
-            eprintln!("skipping {test_name}: {reason}");
+            print_skip(test_name, &reason);
             None
         }
     }
@@ -134,7 +134,7 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
         .await;
     scheduler.complete_one_mailbox(7).await;
     browser
-        .wait_for_text("#mailboxes_done", "1", Duration::from_secs(4))
+        .wait_for_text("#mailboxes_done", "1", PAGE_LIMIT)
         .await;
     assert_eq!(browser.text_of("#created").await, "7");
     let same_page = browser
