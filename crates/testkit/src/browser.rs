@@ -280,12 +280,15 @@ impl Browser {
         self.session("POST", "/execute/async", body).await
     }
 
-    /// Waits until `script` (a function body) returns `true`; panics with
-    /// `what` and the page's text after `limit`.
+    /// Waits until `script` (a function body) returns `true`, across
+    /// navigations; panics with `what` and the page's text after `limit`.
     pub async fn wait_for(&self, what: &str, script: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
+        let url = format!("{}/execute/sync", self.session_url);
+        let body = json!({"script": script, "args": []});
         loop {
-            if self.execute(script, json!([])).await == json!(true) {
+            // An error (a page mid-navigation) is "not yet".
+            if self.command("POST", &url, body.clone()).await == Ok(json!(true)) {
                 return;
             }
             if Instant::now() > deadline {

@@ -81,6 +81,19 @@ impl Visit {
             .await;
     }
 
+    /// Clicks **Sign out** and waits for the sign-in page: a click does not
+    /// wait for the navigation it starts, and a next `goto` could race it.
+    async fn sign_out(&self) {
+        self.browser.submit("form.who").await;
+        self.browser
+            .wait_for(
+                "the sign-in page after sign-out",
+                "return location.pathname === '/sign-in';",
+                PAGE_LIMIT,
+            )
+            .await;
+    }
+
     async fn heading(&self) -> String {
         self.browser.text_of("h1").await
     }
@@ -200,7 +213,7 @@ async fn a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
 
-    browser.submit("form.who").await;
+    visit.sign_out().await;
     visit.sign_in(&console.admin_link).await;
     browser.goto(&run_url).await;
     visit.check("run-before-cancel").await;
@@ -226,14 +239,7 @@ async fn sign_out_returns_to_sign_in_and_the_old_session_is_refused() {
     let run_id = scheduler.start_writing_run("phones", TENANT).await;
     visit.sign_in(&console.admin_link).await;
     let old_cookie = session_cookie(browser).await;
-    browser.submit("form.who").await;
-    browser
-        .wait_for(
-            "the sign-in page",
-            "return location.pathname === '/sign-in';",
-            PAGE_LIMIT,
-        )
-        .await;
+    visit.sign_out().await;
     assert_eq!(visit.heading().await, "Sign in");
     visit.check("signed-out").await;
 
