@@ -314,6 +314,16 @@ impl Browser {
         self.wait_for(&what, &script, limit).await;
     }
 
+    /// Makes pages see `prefers-color-scheme: dark` (or light again), through
+    /// Chromium's DevTools protocol; reload the page to restyle it.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        let body = json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+        });
+        self.session("POST", "/goog/cdp/execute", body).await;
+    }
+
     /// Saves a PNG of the viewport to `path` (its folder is made).
     pub async fn screenshot(&self, path: &Path) {
         use base64::Engine;

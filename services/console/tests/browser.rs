@@ -31,9 +31,16 @@ struct Visit {
     test_name: &'static str,
 }
 
+/// `target/console-screenshots/<test_name>`.
+fn screenshot_dir(test_name: &str) -> std::path::PathBuf {
+    target_dir().join("console-screenshots").join(test_name)
+}
+
 /// A browser trusting the console's certificate (its public key only), or
 /// `None` after printing why the test skips.
 async fn open_browser(test_name: &'static str, scheduler: &MtlsScheduler) -> Option<Visit> {
+    // This run's screenshots only, not a previous run's.
+    let _ = std::fs::remove_dir_all(screenshot_dir(test_name));
     let console_key = spki_sha256_of_pem(&scheduler.pki_dir.join("console.pem"));
     let browser = match Browser::start(&console_key).await {
         Ok(browser) => browser,
@@ -59,9 +66,7 @@ impl Visit {
     /// Checks the page the browser shows with axe and saves its screenshot
     /// as `<page>.png`.
     async fn check(&self, page: &str) {
-        let folder = target_dir()
-            .join("console-screenshots")
-            .join(self.test_name);
+        let folder = screenshot_dir(self.test_name);
         self.browser
             .screenshot(&folder.join(format!("{page}.png")))
             .await;
@@ -127,6 +132,9 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
         "the header names the person"
     );
     visit.check("overview").await;
+    browser.prefer_color_scheme("dark").await;
+    visit.check("overview-dark").await;
+    browser.prefer_color_scheme("light").await;
 
     let runs_link = browser.element("nav a[href='/runs']").await;
     browser.click(&runs_link).await;
@@ -155,6 +163,9 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
         .await;
     assert_eq!(same_page, json!(true), "the progress came live, no reload");
     visit.check("run-in-progress").await;
+    browser.prefer_color_scheme("dark").await;
+    visit.check("run-in-progress-dark").await;
+    browser.prefer_color_scheme("light").await;
 
     scheduler.complete_one_mailbox(5).await;
     scheduler.complete_one_mailbox(4).await;
