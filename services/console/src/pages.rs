@@ -299,8 +299,15 @@ pub async fn run_detail(
     page(&title, &signed_in, body, active)
 }
 
+/// The finished mailboxes, in a section the page's script replaces with a
+/// fresh copy whenever another mailbox is done.
 fn mailbox_table(body: &mut Page, run: &v1::Run) {
-    body.markup("<h2>Mailboxes</h2>\n");
+    body.markup("<section id=\"mailboxes\" aria-live=\"polite\"><h2>Mailboxes</h2>\n");
+    mailbox_rows(body, run);
+    body.markup("</section>\n");
+}
+
+fn mailbox_rows(body: &mut Page, run: &v1::Run) {
     if run.mailboxes.is_empty() {
         body.markup("<p>No mailbox has finished yet.</p>\n");
         return;

@@ -158,6 +158,14 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
         .wait_for_text("#mailboxes_done", "1", PAGE_LIMIT)
         .await;
     assert_eq!(browser.text_of("#created").await, "7");
+    // The finished mailbox joins the list on the same page.
+    browser
+        .wait_for(
+            "the finished mailbox in the list",
+            "return document.querySelectorAll('#mailboxes tbody tr').length === 1;",
+            PAGE_LIMIT,
+        )
+        .await;
     let same_page = browser
         .execute("return window.galsyncSamePage === true;", json!([]))
         .await;
