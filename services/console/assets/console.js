@@ -34,5 +34,6 @@
       refreshMailboxes();
     }
   });
-  source.onerror = function () { source.close(); };
+  // A dropped stream is reconnected by EventSource itself; an answer that
+  // is not an event stream (a session that ended) closes it for good.
 })();
