@@ -108,7 +108,7 @@ impl TokenSigner {
         })
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+    pub fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".to_owned());

@@ -56,6 +56,10 @@ pub fn routes() -> Router<AppState> {
             "/_admin/tenants/{tenant}/users/{upn}/revoke-sessions",
             post(revoke_sessions),
         )
+        .route(
+            "/_admin/tenants/{tenant}/browser-sign-in",
+            post(browser_sign_in),
+        )
         .route("/_admin/devicecodes", get(list_device_codes))
         .route("/_admin/devicecodes/{user_code}/approve", post(approve))
         .route("/_admin/devicecodes/{user_code}/decline", post(decline))
@@ -325,4 +329,15 @@ async fn approve(
 async fn decline(State(state): State<AppState>, Path(user_code): Path<String>) -> AdminResult {
     let declined = decline_device_code(&state, &user_code)?;
     Ok(Json(declined).into_response())
+}
+
+/// The user the emulated browser is signed in as on this tenant's
+/// `/authorize` (see [`super::authorize`]).
+async fn browser_sign_in(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Json(body): Json<ApproveDeviceCode>,
+) -> AdminResult {
+    let user = super::authorize::sign_in_browser(&state, &tenant, &body.upn)?;
+    Ok(Json(user).into_response())
 }

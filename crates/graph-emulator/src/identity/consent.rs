@@ -121,7 +121,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 
 /// The app must exist, be consentable in this tenant, and have registered
 /// the redirect URI exactly; Entra shows an error page otherwise.
-fn check_app_and_redirect(
+pub(super) fn check_app_and_redirect(
     state: &EmulatorState,
     tenant_id: Uuid,
     tenant: &str,
@@ -155,7 +155,7 @@ fn redirect_mismatch(client_id: &str, redirect_uri: &str) -> EntraError {
 }
 
 /// Entra shows errors it cannot send back as a page, not a redirect.
-fn error_page(error: &EntraError) -> Response {
+pub(super) fn error_page(error: &EntraError) -> Response {
     let body = error.body();
     let description = body["error_description"].as_str().unwrap_or_default();
     let page = format!(

@@ -147,7 +147,7 @@ fn id_token_claims(
 }
 
 /// Entra's `sub` is pairwise: stable per user and app, different across apps.
-fn pairwise_subject(user_object_id: &str, client_id: &str) -> String {
+pub fn pairwise_subject(user_object_id: &str, client_id: &str) -> String {
     let digest = sha2::Sha256::digest(format!("{user_object_id}|{client_id}").as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..24])
 }

@@ -11,7 +11,7 @@
 //!
 //! Layout: [`model`] (records and views), [`registry`] (admin operations on
 //! the store), [`certificates`], [`assertion`] (client assertion checks),
-//! [`client_auth`], [`token`] (the token endpoint and app-only tokens),
+//! [`client_auth`], [`authorize`] (authorization code flow with PKCE, ID tokens), [`token`] (the token endpoint and app-only tokens),
 //! [`device`] (device code and refresh tokens), [`consent`] (`/adminconsent`),
 //! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
 //! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers),
@@ -23,6 +23,7 @@
 
 pub mod admin_routes;
 pub mod assertion;
+pub mod authorize;
 pub mod certificates;
 pub mod client_auth;
 pub mod consent;
@@ -79,6 +80,10 @@ pub struct IdentityStore {
     device_codes: Mutex<HashMap<String, DeviceCodeRecord>>,
     /// Refresh tokens by the SHA-256 of the token.
     refresh_tokens: Mutex<HashMap<[u8; 32], RefreshGrant>>,
+    /// Authorization codes by the SHA-256 of the code.
+    authorization_codes: Mutex<HashMap<[u8; 32], authorize::AuthorizationCodeRecord>>,
+    /// Who the emulated browser is signed in as, by tenant (see [`authorize`]).
+    browser_users: Mutex<HashMap<Uuid, SignedInUser>>,
 }
 
 /// Counts only: device codes and refresh token hashes are credentials.
@@ -194,6 +199,7 @@ impl IdentityStore {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(token::routes())
+        .merge(authorize::routes())
         .merge(device::routes())
         .merge(consent::routes())
         .merge(discovery::routes())

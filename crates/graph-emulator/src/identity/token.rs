@@ -15,7 +15,7 @@ use super::client_auth::{
     accepted_audiences, authenticate_client, find_client, merge_basic_credentials, parse_form,
     request_base_url, required, resolve_tenant_segment, CredentialRule, LoginForm,
 };
-use super::{delegated, device, entra_errors};
+use super::{authorize, delegated, device, entra_errors};
 use crate::errors::EntraError;
 use crate::tokens::{AccessClaims, GRAPH_AUDIENCE};
 use crate::{AppState, EmulatorState};
@@ -95,6 +95,7 @@ fn handle_token_request(
     match grant_type {
         "client_credentials" => client_credentials_grant(state, request),
         "refresh_token" => delegated::refresh_token_grant(state, request),
+        "authorization_code" => authorize::authorization_code_grant(state, request),
         DEVICE_CODE_GRANT => device::device_code_grant(state, request),
         other => Err(entra_errors::unsupported_grant_type(other)),
     }
@@ -189,7 +190,7 @@ pub fn base_claims(now: i64, lifetime_secs: i64, tenant_id: Uuid, client_id: &st
     }
 }
 
-pub fn sign(state: &EmulatorState, claims: &AccessClaims) -> Result<String, EntraError> {
+pub fn sign<C: serde::Serialize>(state: &EmulatorState, claims: &C) -> Result<String, EntraError> {
     state.signer.sign(claims).map_err(|error| {
         tracing::error!(%error, "failed to sign an access token");
         EntraError::new(

@@ -374,3 +374,96 @@ pub fn assert_entra_error(answer: &(u16, Value), status: u16, error: &str, code:
         assert!(body[field].is_string(), "{field} missing in {body}");
     }
 }
+
+/// A PKCE pair: (code_verifier, S256 code_challenge).
+pub fn pkce_pair() -> (String, String) {
+    use rand::RngCore;
+    let mut random = [0_u8; 32];
+    rand::thread_rng().fill_bytes(&mut random);
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+impl TestTenant {
+    /// Adds a licensed user and a security group holding them (made through
+    /// the Rust API); returns (user object id, group id).
+    pub fn user_in_new_group(&self, display_name: &str, upn: &str, group: &str) -> (String, Uuid) {
+        let directory = &self.emulator.state.directory;
+        let user_id = directory.add_mailbox_user(self.tenant_id, display_name, upn, true);
+        let mut new_group = galsync_graph_emulator::directory::Group::new_security(group);
+        new_group
+            .members
+            .push(galsync_graph_emulator::directory::MemberRef::User(
+                user_id.parse().expect("user id"),
+            ));
+        let group_id = directory
+            .create_group(self.tenant_id, new_group)
+            .expect("create group");
+        (user_id, group_id)
+    }
+
+    /// The emulated browser of this tenant is signed in as `upn`.
+    pub async fn browser_sign_in(&self, upn: &str) {
+        admin_post(
+            &self.http,
+            &format!(
+                "{}/_admin/tenants/{}/browser-sign-in",
+                self.base, self.tenant_id
+            ),
+            json!({"upn": upn}),
+        )
+        .await;
+    }
+
+    /// `GET /authorize` with `parameters`; returns the status and the
+    /// Location header (the redirect back to the app), if any.
+    pub async fn authorize(&self, parameters: &[(&str, &str)]) -> (u16, Option<url::Url>) {
+        let response = self
+            .http
+            .get(format!(
+                "{}/{}/oauth2/v2.0/authorize",
+                self.base, self.tenant_id
+            ))
+            .query(parameters)
+            .send()
+            .await
+            .expect("authorize");
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| url::Url::parse(value).ok());
+        (response.status().as_u16(), location)
+    }
+
+    /// A well-formed authorize request: (code, verifier) after the redirect.
+    pub async fn authorization_code(&self, nonce: &str) -> (String, String) {
+        let (verifier, challenge) = pkce_pair();
+        let (status, location) = self
+            .authorize(&[
+                ("client_id", self.client_id.as_str()),
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid profile"),
+                ("state", "s1"),
+                ("nonce", nonce),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        assert_eq!(status, 302, "authorize redirects back");
+        let location = location.expect("location");
+        let code = query_value(&location, "code").expect("code in redirect");
+        assert_eq!(query_value(&location, "state").as_deref(), Some("s1"));
+        (code, verifier)
+    }
+}
+
+/// One query parameter of a URL.
+pub fn query_value(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
