@@ -9,6 +9,7 @@ mod actions;
 mod api;
 mod config;
 pub mod html;
+pub mod oidc;
 mod pages;
 pub mod session;
 mod tls_listener;
