@@ -43,35 +43,26 @@ impl GraphClient {
             // Waiting for a token sends nothing, so it is not timed against
             // the deadline.
             let token = self.inner.tokens.token().await?;
+            let left = self.time_left();
+            // Graph might still be working on it when the deadline comes.
+            if left.is_some_and(|left| left.is_zero() || left <= self.recent_slowest()) {
+                return Err(past_deadline());
+            }
+            budget.record_attempt();
             let started = tokio::time::Instant::now();
-            let outcome = match self.time_left() {
-                None => {
-                    budget.record_attempt();
-                    let outcome = self.attempt(request, &url, &path, &token).await;
-                    self.note_answer_time(started.elapsed());
-                    outcome
-                }
-                // Graph might still be working on it when the deadline comes.
-                Some(left) if left.is_zero() || left <= self.recent_slowest() => {
-                    return Err(past_deadline())
-                }
-                Some(left) => {
-                    budget.record_attempt();
-                    match tokio::time::timeout(left, self.attempt(request, &url, &path, &token))
-                        .await
-                    {
-                        Ok(outcome) => {
-                            self.note_answer_time(started.elapsed());
-                            outcome
-                        }
-                        // Abandoned in flight: a create may have been applied.
-                        Err(_) if !request.idempotent => {
-                            return Err(ambiguous(&method, &path, past_deadline()))
-                        }
-                        Err(_) => return Err(past_deadline()),
+            let sending = self.attempt(request, &url, &path, &token);
+            let outcome = match left {
+                None => sending.await,
+                Some(left) => match tokio::time::timeout(left, sending).await {
+                    Ok(outcome) => outcome,
+                    // Abandoned in flight: a create may have been applied.
+                    Err(_) if !request.idempotent => {
+                        return Err(ambiguous(&method, &path, past_deadline()))
                     }
-                }
+                    Err(_) => return Err(past_deadline()),
+                },
             };
+            self.note_answer_time(started.elapsed());
             let (failure, retry_after) = match outcome {
                 AttemptOutcome::Success(response) => return Ok(response),
                 AttemptOutcome::Transport {
