@@ -433,8 +433,19 @@ impl Cluster {
             .collect();
         let mut history = String::new();
         for mailbox in mailboxes {
+            // The scheduler names the work item, not the mailbox: the items
+            // the writers name beside the mailbox are followed too.
+            let mut needles = std::collections::BTreeSet::from([mailbox.to_owned()]);
             for service in self.services() {
-                let lines = service.process.log_lines_with(mailbox, 40);
+                for line in service.process.log_lines_with(mailbox, 200).lines() {
+                    if let Some(item) = line.split("work_item").nth(1).and_then(first_uuid) {
+                        needles.insert(item.to_owned());
+                    }
+                }
+            }
+            let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+            for service in self.services() {
+                let lines = service.process.log_lines_with_any(&needles, 60);
                 if !lines.is_empty() {
                     history.push_str(&format!(
                         "--- {} about {mailbox} ---\n{lines}\n",
@@ -935,4 +946,17 @@ impl Cluster {
             self.mailbox_history(&report.problems)
         );
     }
+}
+
+/// The first UUID (8-4-4-4-12 hex digits) in `text`.
+fn first_uuid(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(35)).find_map(|start| {
+        let candidate = &bytes[start..start + 36];
+        let shaped = candidate.iter().enumerate().all(|(at, byte)| match at {
+            8 | 13 | 18 | 23 => *byte == b'-',
+            _ => byte.is_ascii_hexdigit(),
+        });
+        shaped.then(|| &text[start..start + 36])
+    })
 }

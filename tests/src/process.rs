@@ -128,8 +128,16 @@ impl Process {
 
     /// Up to the last `max` lines of its log that contain `needle`.
     pub fn log_lines_with(&self, needle: &str, max: usize) -> String {
+        self.log_lines_with_any(&[needle], max)
+    }
+
+    /// The last `max` lines of its log that contain any of `needles`.
+    pub fn log_lines_with_any(&self, needles: &[&str], max: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let found: Vec<&str> = text.lines().filter(|line| line.contains(needle)).collect();
+        let found: Vec<&str> = text
+            .lines()
+            .filter(|line| needles.iter().any(|needle| line.contains(needle)))
+            .collect();
         found[found.len().saturating_sub(max)..].join("\n")
     }
 

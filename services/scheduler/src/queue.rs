@@ -19,6 +19,9 @@ pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
 /// scheduler replica, or a retry falling due, wakes no local waiter).
 const LEASE_RECHECK: Duration = Duration::from_secs(1);
 const MAX_LEASE: Duration = Duration::from_secs(3600);
+/// A lease granted this much after it was stamped is stamped again.
+const RESTAMP_AFTER_MILLIS: i64 = 200;
+const RESTAMPS: usize = 3;
 const RETRY_BASE_MILLIS: i64 = 2_000;
 const RETRY_CAP_MILLIS: i64 = 300_000;
 
@@ -80,12 +83,16 @@ impl Scheduler {
     ) -> Result<Option<v1::Lease>, SchedulerError> {
         let now = now_millis();
         let lease_token = uuid::Uuid::new_v4().to_string();
-        let expires_at = now + lease_length(lease_seconds);
+        let length = lease_length(lease_seconds);
         let Some(item) = self
             .store
-            .lease_next(now, &lease_token, expires_at, worker_id)
+            .lease_next(now, &lease_token, now + length, worker_id)
             .await?
         else {
+            return Ok(None);
+        };
+        let Some(expires_at) = self.restamp_if_slow(&lease_token, now, length).await? else {
+            tracing::warn!(worker = worker_id, work_item = %item.work_item_id, "the store took longer than the lease to grant it; leaving it to lapse");
             return Ok(None);
         };
         let request = v1::SyncMailboxRequest::decode(item.request.as_slice()).map_err(|error| {
@@ -94,7 +101,12 @@ impl Scheduler {
                 item.work_item_id
             ))
         })?;
-        tracing::debug!(worker = worker_id, item = %item.work_item_id, attempt = item.attempt, "leased");
+        if item.attempt > 1 {
+            // Offered again: its last lease lapsed, or its writer failed it.
+            tracing::info!(worker = worker_id, work_item = %item.work_item_id, attempt = item.attempt, "leased again");
+        } else {
+            tracing::debug!(worker = worker_id, work_item = %item.work_item_id, attempt = item.attempt, "leased");
+        }
         Ok(Some(v1::Lease {
             lease_token,
             expires_at: Some(millis_timestamp(expires_at)),
@@ -106,6 +118,43 @@ impl Scheduler {
                 dry_run: item.dry_run,
             }),
         }))
+    }
+
+    /// The expiry of a lease stamped at `stamped`: the writer counts the lease
+    /// from when its answer arrives, so a store that was slow to grant it
+    /// (unreachable for a while, say) must not have eaten into it. A lease
+    /// stamped more than [`RESTAMP_AFTER_MILLIS`] ago is stamped again from
+    /// now; `None` when it lapsed meanwhile (it may be another writer's by
+    /// now).
+    async fn restamp_if_slow(
+        &self,
+        lease_token: &str,
+        mut stamped: i64,
+        length: i64,
+    ) -> Result<Option<i64>, SchedulerError> {
+        for _ in 0..RESTAMPS {
+            let now = now_millis();
+            if now - stamped <= RESTAMP_AFTER_MILLIS {
+                return Ok(Some(stamped + length));
+            }
+            tracing::info!(
+                late_millis = now - stamped,
+                "the store was slow to grant a lease; it counts from now"
+            );
+            if self
+                .store
+                .heartbeat(lease_token, now, now + length, None)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            stamped = now;
+        }
+        // Still slow: the writer is told of the lease only if a fair part of
+        // it is left.
+        let left = stamped + length - now_millis();
+        Ok((left >= length * 3 / 4).then_some(stamped + length))
     }
 
     pub async fn heartbeat(

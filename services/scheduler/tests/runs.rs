@@ -928,3 +928,85 @@ async fn a_plaintext_caller_from_a_network_address_is_never_trusted() {
         .await
         .expect("a loopback caller is the local operator");
 }
+
+/// A store that answers late (here: locked by another connection; in
+/// production: PostgreSQL restarting) must not hand out a lease already
+/// partly spent: the writer counts the lease from when the answer arrives.
+#[tokio::test]
+async fn a_lease_granted_late_by_the_store_counts_from_its_answer() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let scheduler = TestScheduler::start(&url, FakeDirectory::with_mailboxes(1)).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    api.run_profile(v1::RunProfileRequest {
+        profile_id,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Wait for the item to be queued, without leasing it.
+    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    loop {
+        let (queued,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM work_items WHERE state = 'queued'")
+                .fetch_one(&mut lock)
+                .await
+                .unwrap();
+        if queued > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The store is locked for 2 s: the lease asked for now is granted then.
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let mut queue = scheduler.queue().await;
+    let asked = tokio::spawn(async move {
+        let lease = queue
+            .lease(v1::LeaseRequest {
+                worker_id: "writer-a".to_owned(),
+                lease_seconds: 4,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .lease;
+        (lease, std::time::SystemTime::now())
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
+    let (lease, answered) = asked.await.unwrap();
+    let expires = lease.expect("the item is leased").expires_at.unwrap();
+    let expires =
+        std::time::UNIX_EPOCH + Duration::new(expires.seconds as u64, expires.nanos as u32);
+    let left = expires.duration_since(answered).unwrap_or_default();
+    assert!(
+        left >= Duration::from_millis(3500),
+        "a 4 s lease answered with only {left:?} of it left"
+    );
+    // And the queue holds it to that expiry: a heartbeat 3 s on renews it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (state, expires_at): (String, i64) =
+        sqlx::query_as("SELECT state, lease_expires_at FROM work_items")
+            .fetch_one(&mut lock)
+            .await
+            .unwrap();
+    assert_eq!(state, "leased");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        expires_at > now,
+        "the lease lapsed {} ms early",
+        now - expires_at
+    );
+    scheduler.stop().await;
+}
