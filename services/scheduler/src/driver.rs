@@ -147,9 +147,23 @@ fn is_store_outage(error: &sqlx::Error) -> bool {
     ) || matches!(error, sqlx::Error::Database(database) if database.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))
 }
 
+/// Takes a run off the ones this process drives when its driver ends, however
+/// it ends.
+struct DrivingGuard(Arc<Scheduler>, String);
+
+impl Drop for DrivingGuard {
+    fn drop(&mut self) {
+        self.0.driving().remove(&self.1);
+    }
+}
+
 impl Scheduler {
     pub(crate) fn spawn_driver(self: &Arc<Self>, run_id: String) {
+        if !self.driving().insert(run_id.clone()) {
+            return;
+        }
         let scheduler = self.clone();
+        let driving = DrivingGuard(self.clone(), run_id.clone());
         let span = galsync_platform::telemetry::run_span("run", &run_id);
         let driven = async move {
             // A store that went away (PostgreSQL restarted, a connection
@@ -169,7 +183,9 @@ impl Scheduler {
                     other => break other,
                 }
             };
-            if let Err(error) = result {
+            if let Err(SchedulerError::RunTakenOver(_)) = result {
+                tracing::warn!(run = %run_id, "another scheduler took the run over; this one stops driving it");
+            } else if let Err(error) = result {
                 tracing::error!(run = %run_id, %error, "run failed");
                 if let Err(store_error) =
                     scheduler.end_run_failed(&run_id, &error.to_string()).await
@@ -177,6 +193,7 @@ impl Scheduler {
                     tracing::error!(run = %run_id, error = %store_error, "could not record the failure");
                 }
             }
+            drop(driving);
         };
         tokio::spawn(tracing::Instrument::instrument(driven, span));
     }
@@ -197,6 +214,12 @@ impl Scheduler {
         Ok(())
     }
 
+    fn driving(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.driving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn renew_lock(&self, run: &RunRow) -> Result<(), SchedulerError> {
         let renewed = self
             .store
@@ -210,10 +233,7 @@ impl Scheduler {
         if renewed {
             return Ok(());
         }
-        Err(SchedulerError::Internal(format!(
-            "run {} lost its profile lock (another scheduler took over)",
-            run.run_id
-        )))
+        Err(SchedulerError::RunTakenOver(run.run_id.clone()))
     }
 
     /// Awaits `work` while renewing the run's profile lock every third of

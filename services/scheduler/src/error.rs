@@ -26,6 +26,10 @@ pub enum SchedulerError {
     /// that service) is passed on.
     #[error("{0}")]
     Peer(String),
+    /// Another scheduler replica took over the run (its lock lapsed, say
+    /// while the store was unreachable): this one stops driving it.
+    #[error("run {0} lost its profile lock (another scheduler took over)")]
+    RunTakenOver(String),
     #[error("store error: {0}")]
     Store(#[source] sqlx::Error),
     #[error("internal error: {0}")]
@@ -58,6 +62,7 @@ pub fn status_from_scheduler_error(error: SchedulerError) -> Status {
         SchedulerError::Unauthenticated(message) => Status::unauthenticated(message),
         SchedulerError::Unavailable(message) => Status::unavailable(message),
         SchedulerError::Peer(message) => Status::internal(message),
+        SchedulerError::RunTakenOver(_) => Status::aborted(error.to_string()),
         SchedulerError::Store(source) => internal_status("scheduler", "store failed", &source),
         // Internal text (ids, decoder errors) is for the operator's log, not
         // the caller: the caller gets an incident id to quote.

@@ -81,6 +81,9 @@ pub struct Scheduler {
     pub(crate) tenants: Option<Arc<dyn TenantRegistry>>,
     /// Served on `--metrics-listen`.
     pub(crate) metrics: crate::metrics::SchedulerMetrics,
+    /// The runs this process drives: a run whose lock lapsed while its
+    /// driver here waited on the store is not adopted a second time.
+    pub(crate) driving: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 pub fn now_millis() -> i64 {
@@ -104,6 +107,7 @@ impl Scheduler {
             stopping: tokio::sync::watch::channel(false).0,
             tenants,
             metrics: crate::metrics::SchedulerMetrics::default(),
+            driving: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -1007,6 +1008,65 @@ async fn a_lease_granted_late_by_the_store_counts_from_its_answer() {
         expires_at > now,
         "the lease lapsed {} ms early",
         now - expires_at
+    );
+    scheduler.stop().await;
+}
+
+/// A replica that adopted a run (its lock lapsed while this scheduler could
+/// not renew it) keeps it: this scheduler neither takes the lock back nor
+/// fails the run it no longer drives.
+#[tokio::test]
+async fn a_run_taken_over_by_another_replica_is_left_to_it() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let directory = Arc::new(FakeDirectory {
+        read_delay: Duration::from_secs(4),
+        ..Arc::into_inner(FakeDirectory::with_mailboxes(1)).unwrap()
+    });
+    let scheduler = TestScheduler::start(&url, directory).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    let run_id = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    // While the directory read holds the run, another replica takes its lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut store = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let taken = sqlx::query("UPDATE run_locks SET holder = 'scheduler-other' WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&mut store)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(taken, 1, "the run holds its profile's lock");
+
+    // Within the lock's lifetime (2 s here) this scheduler renews at least once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (holder,): (String,) = sqlx::query_as("SELECT holder FROM run_locks WHERE run_id = $1")
+        .bind(&run_id)
+        .fetch_one(&mut store)
+        .await
+        .unwrap();
+    assert_eq!(holder, "scheduler-other", "the lock was taken back");
+    let run = api
+        .get_run(v1::GetRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(
+        run.state(),
+        v1::RunState::Failed,
+        "the run another replica drives was failed: {run:?}"
     );
     scheduler.stop().await;
 }

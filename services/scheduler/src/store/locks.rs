@@ -32,7 +32,8 @@ impl SchedulerStore {
         Ok(row.is_some())
     }
 
-    /// Extends the lock while `run_id` holds it; false when it was lost.
+    /// Extends the lock while `holder` holds it for `run_id`; false when it
+    /// was lost (to a replica that adopted the run after the lock lapsed).
     pub async fn renew_run_lock(
         &self,
         profile_id: &str,
@@ -41,7 +42,7 @@ impl SchedulerStore {
         expires_at: i64,
     ) -> StoreResult<bool> {
         let renewed = with_pool!(&self.pool, pool => {
-            sqlx::query("UPDATE run_locks SET expires_at = $1, holder = $2 WHERE profile_id = $3 AND run_id = $4")
+            sqlx::query("UPDATE run_locks SET expires_at = $1 WHERE holder = $2 AND profile_id = $3 AND run_id = $4")
                 .bind(expires_at)
                 .bind(holder)
                 .bind(profile_id)
