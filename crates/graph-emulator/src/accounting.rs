@@ -45,9 +45,17 @@ pub struct ThrottleSubject {
 #[derive(Debug, Default)]
 pub struct Accounting {
     counts: Mutex<HashMap<RequestKey, u64>>,
-    retry_not_before: Mutex<HashMap<ThrottleSubject, Instant>>,
+    /// When each subject was last told to wait, and until when.
+    retry_not_before: Mutex<HashMap<ThrottleSubject, (Instant, Instant)>>,
     early_retries: Mutex<HashMap<ThrottleSubject, u64>>,
+    /// Early retries by how long after the 429 was answered they arrived
+    /// (see [`EARLY_RETRY_BUCKETS_MILLIS`]): a request arriving within a few
+    /// milliseconds was most likely sent before its client read the 429.
+    early_retry_delays: Mutex<[u64; EARLY_RETRY_BUCKETS_MILLIS.len() + 1]>,
 }
+
+/// Upper bounds (ms after the 429 was answered) of the early-retry buckets.
+pub const EARLY_RETRY_BUCKETS_MILLIS: [u64; 4] = [10, 100, 1_000, 10_000];
 
 impl Accounting {
     pub fn record(&self, key: RequestKey) {
@@ -116,41 +124,67 @@ impl Accounting {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
+        *self
+            .early_retry_delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Default::default();
     }
 
     /// Remembers that `subject` was told to wait `retry_after`.
     pub fn note_throttled(&self, subject: ThrottleSubject, retry_after: Duration) {
-        let until = Instant::now() + retry_after;
+        let now = Instant::now();
+        let until = now + retry_after;
         let mut map = self
             .retry_not_before
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = map.entry(subject).or_insert(until);
-        if *entry < until {
-            *entry = until;
+        let entry = map.entry(subject).or_insert((now, until));
+        if entry.1 < until {
+            *entry = (now, until);
         }
     }
 
     /// Counts a request from `subject` that arrived before its Retry-After elapsed.
     /// Returns true when it was early.
     pub fn check_retry(&self, subject: &ThrottleSubject) -> bool {
-        let early = {
+        let now = Instant::now();
+        let told_at = {
             let map = self
                 .retry_not_before
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             // A little slack for clock granularity between client and server.
             map.get(subject)
-                .is_some_and(|until| Instant::now() + Duration::from_millis(5) < *until)
+                .filter(|(_, until)| now + Duration::from_millis(5) < *until)
+                .map(|(told_at, _)| *told_at)
         };
-        if early {
-            let mut early_map = self
-                .early_retries
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *early_map.entry(subject.clone()).or_insert(0) += 1;
-        }
-        early
+        let Some(told_at) = told_at else {
+            return false;
+        };
+        *self
+            .early_retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(subject.clone())
+            .or_insert(0) += 1;
+        let after = now.saturating_duration_since(told_at).as_millis() as u64;
+        let bucket = EARLY_RETRY_BUCKETS_MILLIS
+            .iter()
+            .position(|bound| after < *bound)
+            .unwrap_or(EARLY_RETRY_BUCKETS_MILLIS.len());
+        self.early_retry_delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())[bucket] += 1;
+        true
+    }
+
+    /// Early retries by how long after their 429 they arrived: one count per
+    /// bucket of [`EARLY_RETRY_BUCKETS_MILLIS`] (and one past the last).
+    pub fn early_retry_delays(&self) -> Vec<u64> {
+        self.early_retry_delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .to_vec()
     }
 
     /// Requests that ignored a Retry-After, in all.

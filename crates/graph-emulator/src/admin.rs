@@ -33,6 +33,13 @@ async fn list_requests(State(state): State<AppState>) -> Json<serde_json::Value>
     Json(json!({
         "total": total,
         "early_retries": state.accounting.early_retry_total(),
+        // How long after their 429 the early retries arrived, in ms buckets.
+        "early_retry_delays": crate::accounting::EARLY_RETRY_BUCKETS_MILLIS
+            .iter()
+            .map(|bound| format!("<{bound}"))
+            .chain([format!(">={}", crate::accounting::EARLY_RETRY_BUCKETS_MILLIS[3])])
+            .zip(state.accounting.early_retry_delays().into_iter().map(serde_json::Value::from))
+            .collect::<serde_json::Map<_, _>>(),
         "counters": counters,
     }))
 }

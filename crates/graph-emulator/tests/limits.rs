@@ -75,7 +75,13 @@ async fn the_window_limit_answers_429_with_retry_after_and_counts_early_retries(
     // Retrying at once ignores Retry-After: refused again and counted.
     let early = fixture.get(&path).await;
     assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(fixture.request_counters().await["early_retries"].as_u64() >= Some(1));
+    let counters = fixture.request_counters().await;
+    assert!(counters["early_retries"].as_u64() >= Some(1));
+    // Sent at once after the 429: the first bucket (under 10 ms) has it.
+    assert_eq!(
+        counters["early_retry_delays"]["<10"], counters["early_retries"],
+        "{counters:#}"
+    );
 
     let early_retry_after = early.retry_after_secs();
     tokio::time::sleep(Duration::from_secs_f64(early_retry_after + 0.02)).await;

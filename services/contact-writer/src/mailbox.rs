@@ -13,6 +13,7 @@ use galsync_graph::{BatchRequest, BatchResponse, GraphClient, GraphError, GraphR
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use self::batches::MAX_THROTTLED_ROUNDS;
 use crate::coalesce::Coalescer;
 use crate::concurrency::MailboxConcurrency;
 use crate::error::Error;
@@ -123,33 +124,49 @@ impl MailboxGraph {
         Error::from_graph(&self.mailbox_id, source)
     }
 
-    /// One paced request.
+    /// One paced request. Throttling comes back here rather than being
+    /// retried inside the Graph client, so the mailbox's pacer holds every
+    /// sender to it (batches too) for the Retry-After, then this request is
+    /// sent again.
     pub async fn send(&self, request: GraphRequest) -> Result<galsync_graph::GraphResponse, Error> {
-        let permit = self.pacer.acquire(1).await;
-        let result = self.graph.send(request).await;
-        let (throttled, server_retry_after) = match &result {
-            Err(error) => match error.api() {
-                Some(api) if api.is_throttled() => (
-                    {
+        let request = request.with_throttling_to_caller();
+        let mut throttled_rounds = 0;
+        loop {
+            let permit = self.pacer.acquire(1).await;
+            let result = self.graph.send(request.clone()).await;
+            let (throttled, server_retry_after) = match &result {
+                Err(error) => match error.api() {
+                    Some(api) if api.is_throttled() => {
                         self.note_throttle(api);
-                        api.retry_after
+                        // Without a Retry-After: back off, doubling.
+                        let retry_after = api
+                            .retry_after
+                            .unwrap_or_else(|| Duration::from_secs(1 << throttled_rounds.min(6)));
+                        (
+                            Some(Throttled {
+                                refused: 1,
+                                retry_after,
+                            }),
+                            None,
+                        )
                     }
-                    .map(|retry_after| Throttled {
-                        refused: 1,
-                        retry_after,
-                    }),
-                    None,
-                ),
-                Some(api) => (None, api.retry_after),
-                None => (None, None),
-            },
-            Ok(_) => (None, None),
-        };
-        self.pacer.finish(permit, throttled);
-        if let Some(delay) = server_retry_after {
-            self.pacer.pause(delay);
+                    Some(api) => (None, api.retry_after),
+                    None => (None, None),
+                },
+                Ok(_) => (None, None),
+            };
+            let again = throttled.is_some() && throttled_rounds < MAX_THROTTLED_ROUNDS;
+            self.pacer.finish(permit, throttled);
+            if let Some(delay) = server_retry_after {
+                self.pacer.pause(delay);
+            }
+            if again {
+                throttled_rounds += 1;
+                self.tally.retries.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            return result.map_err(|error| self.error(error));
         }
-        result.map_err(|error| self.error(error))
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, Error> {

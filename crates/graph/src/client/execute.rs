@@ -93,6 +93,9 @@ impl GraphClient {
                         self.inner.tokens.invalidate(reason).await;
                         continue;
                     }
+                    if request.throttling_to_caller && api_error.is_throttled() {
+                        return Err(GraphError::Api(api_error));
+                    }
                     let retryable = if request.idempotent {
                         retry::is_retryable_status(status)
                     } else {

@@ -100,6 +100,11 @@ pub struct GraphRequest {
     /// Whether sending twice is harmless. Defaults by method: POST is not,
     /// GET/PUT/PATCH/DELETE are.
     pub idempotent: bool,
+    /// A throttled answer (429) goes back to the caller instead of being
+    /// retried here: for callers that pace every sender to a mailbox
+    /// together, which must all hold for the Retry-After, not this request
+    /// alone.
+    pub throttling_to_caller: bool,
 }
 
 impl GraphRequest {
@@ -111,6 +116,7 @@ impl GraphRequest {
             headers: Vec::new(),
             body: None,
             idempotent,
+            throttling_to_caller: false,
         }
     }
 
@@ -142,6 +148,12 @@ impl GraphRequest {
 
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// See [`GraphRequest::throttling_to_caller`].
+    pub fn with_throttling_to_caller(mut self) -> Self {
+        self.throttling_to_caller = true;
         self
     }
 

@@ -18,7 +18,7 @@ const MAX_ROUNDS: u32 = 8;
 /// handle throttling"); under a work item's lease the lease's deadline ends
 /// the retries first (nothing is sent once it may lapse), so this only bounds
 /// a direct `SyncMailbox` call.
-const MAX_THROTTLED_ROUNDS: u32 = 64;
+pub(super) const MAX_THROTTLED_ROUNDS: u32 = 64;
 
 /// The final answer to one sub-request.
 #[derive(Debug, Clone)]
