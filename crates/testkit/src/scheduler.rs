@@ -249,6 +249,34 @@ impl MtlsScheduler {
     /// succeeded with `created` contacts; returns its mailbox. Waits up to
     /// 10 s for an item.
     pub async fn complete_one_mailbox(&self, created: u64) -> String {
+        let counts = v1::SyncCounts {
+            created,
+            graph_requests: 1,
+            ..Default::default()
+        };
+        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts)
+            .await
+    }
+
+    /// Leases one work item as the contact-writer and reports that the
+    /// deletion guard held `held` deletes of its mailbox (what a writer
+    /// reports before the run's deletes are approved); returns the mailbox.
+    /// A run whose mailboxes all end this way awaits approval.
+    pub async fn hold_deletes_of_one_mailbox(&self, held: u64) -> String {
+        let counts = v1::SyncCounts {
+            deletes_awaiting_approval: held,
+            graph_requests: 1,
+            ..Default::default()
+        };
+        self.complete_next_mailbox(v1::MailboxOutcome::AwaitingApproval, counts)
+            .await
+    }
+
+    async fn complete_next_mailbox(
+        &self,
+        outcome: v1::MailboxOutcome,
+        counts: v1::SyncCounts,
+    ) -> String {
         let mut queue = WorkQueueClient::new(self.channel("contact-writer"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let lease = loop {
@@ -272,12 +300,8 @@ impl MtlsScheduler {
         let mailbox_id = item.request.unwrap_or_default().mailbox_id;
         let result = v1::MailboxSyncResult {
             mailbox_id: mailbox_id.clone(),
-            outcome: v1::MailboxOutcome::Succeeded as i32,
-            counts: Some(v1::SyncCounts {
-                created,
-                graph_requests: 1,
-                ..Default::default()
-            }),
+            outcome: outcome as i32,
+            counts: Some(counts),
             ..Default::default()
         };
         queue

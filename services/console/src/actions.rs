@@ -1,4 +1,5 @@
-//! Signing in and out, cancelling a run, a run's live progress, and assets.
+//! Signing in and out, cancelling a run and approving its held deletes, a
+//! run's live progress, and assets.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -139,6 +140,38 @@ pub async fn cancel_run(
     tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, "cancel requested");
     // The scheduler's run id (a UUID), never the path's text, goes into
     // the Location header.
+    Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
+}
+
+/// Approves the deletes a run holds (operator); the scheduler checks the
+/// role and the run's state again. Rejecting is cancelling the run: the
+/// API has no other way to drop held deletes.
+pub async fn approve_deletions(
+    State(state): State<Arc<AppState>>,
+    Path(run_id): Path<String>,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    if signed_in.session.role < Role::Operator {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Approving deletions needs the operator role; you are signed in as a viewer.",
+            Some(signed_in.header()),
+        );
+    }
+    let run = match state
+        .api
+        .approve_deletions(&signed_in.session, &run_id)
+        .await
+    {
+        Ok(run) => run,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, "deletions approved");
     Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
 }
 

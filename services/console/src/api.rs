@@ -80,6 +80,25 @@ impl Api {
         Ok(self.client.clone().cancel_run(request).await?.into_inner())
     }
 
+    /// Releases the deletes the deletion guard held in a run awaiting
+    /// approval; the run goes back to writing.
+    pub async fn approve_deletions(
+        &self,
+        person: &Session,
+        run_id: &str,
+    ) -> Result<v1::Run, tonic::Status> {
+        let message = v1::ApproveDeletionsRequest {
+            run_id: run_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .approve_deletions(request)
+            .await?
+            .into_inner())
+    }
+
     pub async fn watch_run(
         &self,
         person: &Session,

@@ -187,6 +187,7 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route("/runs", get(pages::runs))
         .route("/runs/{run_id}", get(pages::run_detail))
         .route("/runs/{run_id}/cancel", post(actions::cancel_run))
+        .route("/runs/{run_id}/approve", post(actions::approve_deletions))
         .route("/runs/{run_id}/events", get(actions::run_events))
         .route("/sign-in", get(actions::sign_in_page))
         .route("/sign-in/link/{token}", get(actions::redeem_link))

@@ -283,7 +283,10 @@ pub async fn run_detail(
             .text(&run.error)
             .markup("</p>\n");
     }
-    if active {
+    let awaiting_approval = run.state == v1::RunState::AwaitingApproval as i32;
+    if awaiting_approval {
+        held_deletions(&mut body, &run, &signed_in);
+    } else if active {
         if signed_in.session.role >= Role::Operator {
             body.markup("<form method=\"post\" action=\"/runs/")
                 .text(&run.run_id)
@@ -296,7 +299,46 @@ pub async fn run_detail(
     }
     mailbox_table(&mut body, &run);
     let title = format!("Run {}", run.run_id);
-    page(&title, &signed_in, body, active)
+    // A run awaiting approval changes only when someone acts on it.
+    page(&title, &signed_in, body, active && !awaiting_approval)
+}
+
+/// The deletes the deletion guard held, per mailbox (the API reports how
+/// many, not which contacts), with Approve and Reject for operators.
+fn held_deletions(body: &mut Page, run: &v1::Run, signed_in: &SignedIn) {
+    let held_total = counts_of(run).deletes_awaiting_approval;
+    body.markup("<section id=\"held-deletions\" aria-labelledby=\"held-heading\"><h2 id=\"held-heading\">Deletions held for approval</h2>\n<p>The deletion guard held back <strong>")
+        .number(held_total)
+        .markup("</strong> contact deletions. Nothing held is deleted until someone approves.</p>\n");
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Deletions held</th></tr></thead><tbody>\n");
+    for mailbox in &run.mailboxes {
+        let held = mailbox.counts.unwrap_or_default().deletes_awaiting_approval;
+        if held == 0 && mailbox.outcome != v1::MailboxOutcome::AwaitingApproval as i32 {
+            continue;
+        }
+        body.markup("<tr><td>")
+            .text(&mailbox.mailbox_id)
+            .markup("</td><td>")
+            .number(held)
+            .markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
+    if signed_in.session.role < Role::Operator {
+        body.markup(
+            "<p>Approving or rejecting deletions needs the operator role.</p>\n</section>\n",
+        );
+        return;
+    }
+    let csrf_token = signed_in.session.csrf_token();
+    body.markup("<div class=\"actions\"><form method=\"post\" action=\"/runs/")
+        .text(&run.run_id)
+        .markup("/approve\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
+        .text(csrf_token)
+        .markup("\"><button type=\"submit\">Approve deletions</button></form>\n<form method=\"post\" action=\"/runs/")
+        .text(&run.run_id)
+        .markup("/cancel\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
+        .text(csrf_token)
+        .markup("\"><button class=\"danger\" type=\"submit\">Reject (cancel the run)</button></form></div>\n<p>Approve: the run writes these mailboxes again with the deletes allowed. Reject: the run is cancelled and nothing held is deleted.</p>\n</section>\n");
 }
 
 /// The finished mailboxes, in a section the page's script replaces with a

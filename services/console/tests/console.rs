@@ -23,7 +23,11 @@ async fn anonymous_requests_are_sent_to_sign_in_and_every_response_has_the_csp()
         assert_eq!(location(&response), "/sign-in", "GET {path}");
         assert_eq!(response.headers()[CSP], CONTENT_SECURITY_POLICY);
     }
-    for path in ["/runs/some-run/cancel", "/sign-out"] {
+    for path in [
+        "/runs/some-run/cancel",
+        "/runs/some-run/approve",
+        "/sign-out",
+    ] {
         let response = console.post(path, None, Some("anything")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "POST {path}");
         assert_eq!(location(&response), "/sign-in", "POST {path}");
@@ -364,4 +368,116 @@ async fn a_runs_event_stream_ends_with_its_session() {
     .await
     .expect("the stream ended");
     assert!(!rest.contains("\"mailboxes_done\":1"), "{rest}");
+}
+
+/// Waits up to 10 s for `run_id` to reach `expected`.
+async fn wait_for_state(scheduler: &MtlsScheduler, run_id: &str, expected: v1::RunState) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while scheduler.run_state(run_id).await != expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {run_id} did not reach {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn held_deletions_show_per_mailbox_and_an_operator_approves_them_with_the_form() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let mailbox = scheduler.hold_deletes_of_one_mailbox(4).await;
+    wait_for_state(&scheduler, &run_id, v1::RunState::AwaitingApproval).await;
+    let run_page = format!("/runs/{run_id}");
+    let approve = format!("/runs/{run_id}/approve");
+
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let page = console.page(&run_page, &viewer).await;
+    assert!(page.contains("Deletions held for approval"), "{page}");
+    assert!(
+        page.contains(&format!("<td>{mailbox}</td><td>4</td>")),
+        "{page}"
+    );
+    assert!(!page.contains("Approve deletions"), "{page}");
+    assert!(page.contains("needs the operator role"), "{page}");
+    let refused = console
+        .post(&approve, Some(&viewer), Some(&csrf_token_in(&page)))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let admin = console.sign_in(&console.admin_link).await;
+    let page = console.page(&run_page, &admin).await;
+    assert!(page.contains("held back <strong>4</strong>"), "{page}");
+    assert!(page.contains("Approve deletions"), "{page}");
+    assert!(page.contains("Reject (cancel the run)"), "{page}");
+    let forged = console
+        .post(&approve, Some(&admin), Some("forged-token"))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let missing = console.post(&approve, Some(&admin), None).await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        scheduler.run_state(&run_id).await,
+        v1::RunState::AwaitingApproval
+    );
+
+    let approved = console
+        .post(&approve, Some(&admin), Some(&csrf_token_in(&page)))
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&approved), run_page);
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
+    let page = console.page(&run_page, &admin).await;
+    assert!(
+        page.contains("<strong id=\"state\">writing</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("Approve deletions"), "{page}");
+    // The run proceeds: the writer gets the mailbox again and finishes it.
+    scheduler.complete_one_mailbox(0).await;
+    wait_for_state(&scheduler, &run_id, v1::RunState::Succeeded).await;
+
+    // Approving twice is the scheduler's refusal, shown as such.
+    let again = console
+        .post(&approve, Some(&admin), Some(&csrf_token_in(&page)))
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("not awaiting approval"));
+    let audit = scheduler.store.list_audit(20).await.unwrap();
+    assert!(audit.iter().any(
+        |(_, actor, action, target, _)| action == "run.deletions_approved"
+            && target == &run_id
+            && actor == "bootstrap-admin via urn:galsync:service:console"
+    ));
+}
+
+#[tokio::test]
+async fn rejecting_held_deletions_cancels_the_run() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    scheduler.hold_deletes_of_one_mailbox(2).await;
+    wait_for_state(&scheduler, &run_id, v1::RunState::AwaitingApproval).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let page = console.page(&format!("/runs/{run_id}"), &admin).await;
+    let rejected = console
+        .post(
+            &format!("/runs/{run_id}/cancel"),
+            Some(&admin),
+            Some(&csrf_token_in(&page)),
+        )
+        .await;
+    assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
+    wait_for_state(&scheduler, &run_id, v1::RunState::Cancelled).await;
+    let page = console.page(&format!("/runs/{run_id}"), &admin).await;
+    assert!(
+        page.contains("<strong id=\"state\">cancelled</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("Approve deletions"), "{page}");
 }
