@@ -99,6 +99,45 @@ impl Api {
             .into_inner())
     }
 
+    /// Every API key, newest first, revoked ones included (admin only).
+    pub async fn api_keys(&self, person: &Session) -> Result<Vec<v1::ApiKey>, tonic::Status> {
+        let request = self.request(person, v1::ListApiKeysRequest {})?;
+        let response = self.client.clone().list_api_keys(request).await?;
+        Ok(response.into_inner().keys)
+    }
+
+    /// A new key; its secret is in the answer, and nowhere ever again.
+    pub async fn create_api_key(
+        &self,
+        person: &Session,
+        message: v1::CreateApiKeyRequest,
+    ) -> Result<v1::ApiKey, tonic::Status> {
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .create_api_key(request)
+            .await?
+            .into_inner())
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        person: &Session,
+        key_id: &str,
+    ) -> Result<v1::ApiKey, tonic::Status> {
+        let message = v1::RevokeApiKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .revoke_api_key(request)
+            .await?
+            .into_inner())
+    }
+
     pub async fn watch_run(
         &self,
         person: &Session,

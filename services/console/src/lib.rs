@@ -7,6 +7,7 @@
 
 mod actions;
 mod api;
+mod api_keys;
 mod config;
 pub mod html;
 pub mod oidc;
@@ -189,6 +190,8 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route("/runs/{run_id}/cancel", post(actions::cancel_run))
         .route("/runs/{run_id}/approve", post(actions::approve_deletions))
         .route("/runs/{run_id}/events", get(actions::run_events))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/sign-in", get(actions::sign_in_page))
         .route("/sign-in/link/{token}", get(actions::redeem_link))
         .route("/sign-out", post(actions::sign_out))

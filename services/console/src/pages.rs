@@ -50,7 +50,7 @@ fn outcome_name(outcome: i32) -> &'static str {
 }
 
 /// A timestamp in UTC, or a dash.
-fn when(timestamp: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn when(timestamp: Option<&prost_types::Timestamp>) -> String {
     let Some(timestamp) = timestamp else {
         return "—".to_owned();
     };
@@ -64,7 +64,7 @@ fn counts_of(run: &v1::Run) -> v1::SyncCounts {
     run.counts.unwrap_or_default()
 }
 
-fn page(title: &str, signed_in: &SignedIn, body: Page, live: bool) -> Response {
+pub(crate) fn page(title: &str, signed_in: &SignedIn, body: Page, live: bool) -> Response {
     Html(document(
         title,
         Some(signed_in.header()),

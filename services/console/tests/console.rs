@@ -17,7 +17,13 @@ use reqwest::StatusCode;
 async fn anonymous_requests_are_sent_to_sign_in_and_every_response_has_the_csp() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
-    for path in ["/", "/runs", "/runs/some-run", "/runs/some-run/events"] {
+    for path in [
+        "/",
+        "/runs",
+        "/runs/some-run",
+        "/runs/some-run/events",
+        "/api-keys",
+    ] {
         let response = console.get(path, None).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
         assert_eq!(location(&response), "/sign-in", "GET {path}");
@@ -480,4 +486,120 @@ async fn rejecting_held_deletions_cancels_the_run() {
         "{page}"
     );
     assert!(!page.contains("Approve deletions"), "{page}");
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_api_key_sees_its_secret_once_and_revokes_it() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let page = console.page("/api-keys", &admin).await;
+    assert!(page.contains("No API key yet."), "{page}");
+    let token = csrf_token_in(&page);
+
+    let forged = console
+        .post_form(
+            "/api-keys",
+            &admin,
+            &[("csrf_token", "forged"), ("name", "hr"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let invalid = console
+        .post_form(
+            "/api-keys",
+            &admin,
+            &[("csrf_token", &token), ("name", "hr"), ("role", "nobody")],
+        )
+        .await;
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    let invalid = invalid.text().await.unwrap();
+    assert!(invalid.contains("id=\"create-error\""), "{invalid}");
+    assert!(invalid.contains("VIEWER, OPERATOR or ADMIN"), "{invalid}");
+
+    let created = console
+        .post_form(
+            "/api-keys",
+            &admin,
+            &[
+                ("csrf_token", &token),
+                ("name", "hr-onboarding"),
+                ("role", "operator"),
+                ("tenant_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = created.text().await.unwrap();
+    assert!(created.contains("it will not be shown again"), "{created}");
+    let keys = scheduler
+        .api("cli")
+        .list_api_keys(v1::ListApiKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    assert_eq!(key.name, "hr-onboarding");
+    assert_eq!(key.role, v1::ApiRole::Operator as i32);
+    assert_eq!(
+        key.created_by,
+        "bootstrap-admin via urn:galsync:service:console"
+    );
+    let secret_marker = "id=\"secret\" class=\"secret\" readonly size=\"60\" value=\"";
+    let secret_start = created.find(secret_marker).expect("the secret") + secret_marker.len();
+    let secret = created[secret_start..].split('"').next().unwrap();
+    assert!(secret.len() > 20, "{secret}");
+
+    let listed = console.page("/api-keys", &admin).await;
+    assert!(listed.contains("hr-onboarding"), "{listed}");
+    assert!(!listed.contains(secret), "the list never shows the secret");
+    let revoke = format!("/api-keys/{}/revoke", key.key_id);
+    let forged = console.post(&revoke, Some(&admin), Some("forged")).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let revoked = console.post(&revoke, Some(&admin), Some(&token)).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&revoked), "/api-keys");
+    let listed = console.page("/api-keys", &admin).await;
+    assert!(!listed.contains(&revoke), "{listed}");
+    let keys = scheduler
+        .api("cli")
+        .list_api_keys(v1::ListApiKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(keys[0].revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn a_viewer_sees_that_api_keys_need_an_admin_and_cannot_create_one() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let page = console.page("/api-keys", &viewer).await;
+    assert!(page.contains("needs the admin role"), "{page}");
+    assert!(!page.contains("Create key"), "{page}");
+    let refused = console
+        .post_form(
+            "/api-keys",
+            &viewer,
+            &[
+                ("csrf_token", &csrf_token_in(&page)),
+                ("name", "hr"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let keys = scheduler
+        .api("cli")
+        .list_api_keys(v1::ListApiKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(keys.is_empty());
 }

@@ -121,6 +121,24 @@ impl TestConsole {
     }
 }
 
+impl TestConsole {
+    /// Posts a form with `fields` (the CSRF token among them, or not).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", cookie)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 pub fn csrf_token_in(page: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = page.find(marker).expect("a form with a csrf token") + marker.len();
