@@ -254,7 +254,23 @@ impl MtlsScheduler {
             graph_requests: 1,
             ..Default::default()
         };
-        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts)
+        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, None)
+            .await
+    }
+
+    /// Leases one work item of a dry run and reports `changes` as its
+    /// mailbox's plan; returns the mailbox.
+    pub async fn plan_one_mailbox(&self, changes: Vec<v1::PlannedChange>) -> String {
+        let counts = v1::SyncCounts {
+            graph_requests: 1,
+            ..Default::default()
+        };
+        let plan = v1::MailboxPlan {
+            mailbox_id: String::new(),
+            changes,
+            counts: Some(counts),
+        };
+        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, Some(plan))
             .await
     }
 
@@ -268,7 +284,7 @@ impl MtlsScheduler {
             graph_requests: 1,
             ..Default::default()
         };
-        self.complete_next_mailbox(v1::MailboxOutcome::AwaitingApproval, counts)
+        self.complete_next_mailbox(v1::MailboxOutcome::AwaitingApproval, counts, None)
             .await
     }
 
@@ -276,6 +292,7 @@ impl MtlsScheduler {
         &self,
         outcome: v1::MailboxOutcome,
         counts: v1::SyncCounts,
+        plan: Option<v1::MailboxPlan>,
     ) -> String {
         let mut queue = WorkQueueClient::new(self.channel("contact-writer"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -308,7 +325,10 @@ impl MtlsScheduler {
             .complete(v1::CompleteRequest {
                 lease_token: lease.lease_token,
                 result: Some(result),
-                plan: None,
+                plan: plan.map(|plan| v1::MailboxPlan {
+                    mailbox_id: mailbox_id.clone(),
+                    ..plan
+                }),
             })
             .await
             .unwrap_or_else(|status| panic!("Complete: {status:?}"));

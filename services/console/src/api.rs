@@ -49,6 +49,110 @@ impl Api {
         Ok(response.into_inner().profiles)
     }
 
+    pub async fn profile(
+        &self,
+        person: &Session,
+        profile_id: &str,
+    ) -> Result<v1::Profile, tonic::Status> {
+        let message = v1::GetProfileRequest {
+            profile_id: profile_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self.client.clone().get_profile(request).await?.into_inner())
+    }
+
+    /// INVALID_ARGUMENT names the first invalid field of `spec`.
+    pub async fn create_profile(
+        &self,
+        person: &Session,
+        spec: v1::ProfileSpec,
+    ) -> Result<v1::Profile, tonic::Status> {
+        let message = v1::CreateProfileRequest { spec: Some(spec) };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .create_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    /// FAILED_PRECONDITION when the profile changed since `expected_version`.
+    pub async fn update_profile(
+        &self,
+        person: &Session,
+        profile_id: &str,
+        spec: v1::ProfileSpec,
+        expected_version: u64,
+    ) -> Result<v1::Profile, tonic::Status> {
+        let message = v1::UpdateProfileRequest {
+            profile_id: profile_id.to_owned(),
+            spec: Some(spec),
+            expected_version,
+        };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .update_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    pub async fn explain_profile(
+        &self,
+        person: &Session,
+        profile_id: &str,
+    ) -> Result<v1::ExplainProfileResponse, tonic::Status> {
+        let message = v1::ExplainProfileRequest {
+            profile_id: profile_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .explain_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Starts a dry run: the writers plan and change nothing.
+    pub async fn start_dry_run(
+        &self,
+        person: &Session,
+        profile_id: &str,
+    ) -> Result<v1::Run, tonic::Status> {
+        let message = v1::RunProfileRequest {
+            profile_id: profile_id.to_owned(),
+            dry_run: true,
+            full_read: false,
+        };
+        let request = self.request(person, message)?;
+        Ok(self.client.clone().run_profile(request).await?.into_inner())
+    }
+
+    /// The first `page_size` changes a dry run planned.
+    pub async fn planned_changes(
+        &self,
+        person: &Session,
+        run_id: &str,
+        page_size: u32,
+    ) -> Result<v1::ListPlannedChangesResponse, tonic::Status> {
+        let message = v1::ListPlannedChangesRequest {
+            run_id: run_id.to_owned(),
+            mailbox_id: String::new(),
+            page_size,
+            page_token: String::new(),
+        };
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .list_planned_changes(request)
+            .await?
+            .into_inner())
+    }
+
     /// The newest runs first.
     pub async fn runs(&self, person: &Session) -> Result<Vec<v1::Run>, tonic::Status> {
         let message = v1::ListRunsRequest {

@@ -12,6 +12,8 @@ mod config;
 pub mod html;
 pub mod oidc;
 mod pages;
+mod profile_form;
+mod profiles;
 pub mod session;
 mod tls_listener;
 mod web;
@@ -190,6 +192,18 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route("/runs/{run_id}/cancel", post(actions::cancel_run))
         .route("/runs/{run_id}/approve", post(actions::approve_deletions))
         .route("/runs/{run_id}/events", get(actions::run_events))
+        .route("/profiles", get(profiles::list))
+        .route(
+            "/profiles/new",
+            get(profiles::new_form).post(profiles::create),
+        )
+        .route("/profiles/{profile_id}", get(profiles::show))
+        .route(
+            "/profiles/{profile_id}/edit",
+            get(profiles::edit_form).post(profiles::update),
+        )
+        .route("/profiles/{profile_id}/explain", get(profiles::explain))
+        .route("/profiles/{profile_id}/dry-run", post(profiles::dry_run))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/sign-in", get(actions::sign_in_page))

@@ -298,9 +298,63 @@ pub async fn run_detail(
         }
     }
     mailbox_table(&mut body, &run);
+    if run.dry_run {
+        let plan = match state
+            .api
+            .planned_changes(&signed_in.session, &run.run_id, PLANNED_CHANGES_SHOWN)
+            .await
+        {
+            Ok(plan) => plan,
+            Err(status) => return status_page(&status, &signed_in),
+        };
+        planned_changes(&mut body, &plan);
+    }
     let title = format!("Run {}", run.run_id);
     // A run awaiting approval changes only when someone acts on it.
     page(&title, &signed_in, body, active && !awaiting_approval)
+}
+
+/// How many planned changes a dry run's page lists.
+const PLANNED_CHANGES_SHOWN: u32 = 200;
+
+fn action_name(action: i32) -> &'static str {
+    match v1::planned_change::Action::try_from(action)
+        .unwrap_or(v1::planned_change::Action::Unspecified)
+    {
+        v1::planned_change::Action::Unspecified => "unknown",
+        v1::planned_change::Action::Create => "create",
+        v1::planned_change::Action::Update => "update",
+        v1::planned_change::Action::Delete => "delete",
+    }
+}
+
+/// A dry run's plan: what its writers would create, update and delete.
+fn planned_changes(body: &mut Page, plan: &v1::ListPlannedChangesResponse) {
+    body.markup("<section id=\"plan\" aria-labelledby=\"plan-heading\"><h2 id=\"plan-heading\">Planned changes (dry run: nothing was written)</h2>\n");
+    if plan.changes.is_empty() {
+        body.markup("<p>No change planned yet.</p>\n</section>\n");
+        return;
+    }
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields changed</th></tr></thead><tbody>\n");
+    for mailbox_change in &plan.changes {
+        let change = mailbox_change.change.clone().unwrap_or_default();
+        body.markup("<tr><td>")
+            .text(&mailbox_change.mailbox_id)
+            .markup("</td><td>")
+            .text(action_name(change.action))
+            .markup("</td><td>")
+            .text(&change.display_name)
+            .markup("</td><td>")
+            .number(change.changes.len())
+            .markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
+    if !plan.next_page_token.is_empty() {
+        body.markup("<p>The first ")
+            .number(PLANNED_CHANGES_SHOWN)
+            .markup(" changes; <code>galsync runs show</code> lists them all.</p>\n");
+    }
+    body.markup("</section>\n");
 }
 
 /// The deletes the deletion guard held, per mailbox (the API reports how

@@ -1,0 +1,460 @@
+//! Profiles: the list per tenant, one profile's spec, the editor (create
+//! and update, validated by the scheduler), Explain and Dry run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use galsync_proto::v1;
+
+use crate::html::Page;
+use crate::pages::{page, when};
+use crate::profile_form::{Editor, FieldError, ProfileForm};
+use crate::session::Role;
+use crate::web::{csrf_refusal, error_page, status_page, SignedIn};
+use crate::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn refused_below(signed_in: &SignedIn, role: Role, what: &str) -> Option<Response> {
+    if signed_in.session.role >= role {
+        return None;
+    }
+    Some(error_page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!("{what} needs the {} role.", role.as_str()),
+        Some(signed_in.header()),
+    ))
+}
+
+pub async fn list(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {
+    let profiles = match state.api.profiles(&signed_in.session).await {
+        Ok(profiles) => profiles,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let mut tenants: BTreeMap<String, Vec<&v1::Profile>> = BTreeMap::new();
+    for profile in &profiles {
+        let tenant_id = profile
+            .spec
+            .as_ref()
+            .map_or("", |spec| spec.tenant_id.as_str());
+        tenants
+            .entry(tenant_id.to_owned())
+            .or_default()
+            .push(profile);
+    }
+    let mut body = Page::default();
+    if signed_in.session.role >= Role::Admin {
+        body.markup("<p><a href=\"/profiles/new\">New profile</a></p>\n");
+    }
+    if tenants.is_empty() {
+        body.markup("<p>No profile yet.</p>\n");
+    }
+    for (tenant_id, tenant_profiles) in &tenants {
+        body.markup("<h2>Tenant ")
+            .text(tenant_id)
+            .markup("</h2>\n<ul>\n");
+        for profile in tenant_profiles {
+            let spec = profile.spec.clone().unwrap_or_default();
+            body.markup("<li><a href=\"/profiles/")
+                .text(&profile.profile_id)
+                .markup("\">")
+                .text(&spec.name)
+                .markup("</a>")
+                .markup(if spec.enabled { "" } else { " (disabled)" })
+                .markup("</li>\n");
+        }
+        body.markup("</ul>\n");
+    }
+    page("Profiles", &signed_in, body, false)
+}
+
+fn lines_or_none(values: &[String]) -> String {
+    if values.is_empty() {
+        return "none".to_owned();
+    }
+    values.join(", ")
+}
+
+/// One profile: what it syncs where and when, and what may be done with it.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+) -> Response {
+    let profile = match state.api.profile(&signed_in.session, &profile_id).await {
+        Ok(profile) => profile,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let spec = profile.spec.clone().unwrap_or_default();
+    let source = spec.source.clone().unwrap_or_default();
+    let targets = spec.targets.clone().unwrap_or_default();
+    let write = spec.write.clone().unwrap_or_default();
+    let mut body = Page::default();
+    let rows: Vec<(&str, String)> = vec![
+        ("Tenant", spec.tenant_id.clone()),
+        (
+            "Enabled",
+            if spec.enabled { "yes" } else { "no" }.to_owned(),
+        ),
+        ("Version", profile.version.to_string()),
+        ("Only members of", lines_or_none(&source.include_group_ids)),
+        ("Never members of", lines_or_none(&source.exclude_group_ids)),
+        ("Attribute rules", source.rules.len().to_string()),
+        (
+            "Every user mailbox",
+            if targets.all_mailboxes { "yes" } else { "no" }.to_owned(),
+        ),
+        ("Target users", lines_or_none(&targets.users)),
+        ("Target groups", lines_or_none(&targets.group_ids)),
+        (
+            "Folder",
+            if write.folder_name.is_empty() {
+                "Company Directory".to_owned()
+            } else {
+                write.folder_name.clone()
+            },
+        ),
+        (
+            "Deletion mode",
+            deletion_mode_name(write.deletion_mode).to_owned(),
+        ),
+        (
+            "Deletion guard",
+            format!(
+                "{} %, {} contacts",
+                guard_percent(write.deletion_guard_percent),
+                guard_minimum(write.deletion_guard_minimum)
+            ),
+        ),
+        ("Schedule", schedule_text(spec.schedule.as_ref())),
+        ("Next run", when(profile.next_run_at.as_ref())),
+    ];
+    body.markup("<dl class=\"spec\">\n");
+    for (term, value) in &rows {
+        body.markup("<dt>")
+            .markup(term)
+            .markup("</dt><dd>")
+            .text(value)
+            .markup("</dd>\n");
+    }
+    body.markup("</dl>\n<div class=\"actions\"><a href=\"/profiles/")
+        .text(&profile.profile_id)
+        .markup("/explain\">Explain (who is kept, which mailboxes resolve)</a>");
+    if signed_in.session.role >= Role::Admin {
+        body.markup(" <a href=\"/profiles/")
+            .text(&profile.profile_id)
+            .markup("/edit\">Edit</a>");
+    }
+    body.markup("</div>\n");
+    if signed_in.session.role >= Role::Operator {
+        body.markup("<form method=\"post\" action=\"/profiles/")
+            .text(&profile.profile_id)
+            .markup("/dry-run\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
+            .text(signed_in.session.csrf_token())
+            .markup("\"><button type=\"submit\">Dry run</button> <span>plans the changes, writes nothing</span></form>\n");
+    } else {
+        body.markup("<p>Starting a dry run needs the operator role.</p>\n");
+    }
+    let title = format!("Profile {}", spec.name);
+    page(&title, &signed_in, body, false)
+}
+
+fn deletion_mode_name(mode: i32) -> &'static str {
+    match v1::DeletionMode::try_from(mode).unwrap_or(v1::DeletionMode::Unspecified) {
+        v1::DeletionMode::Unspecified | v1::DeletionMode::RemovedFromSource => {
+            "delete contacts whose user left the source"
+        }
+        v1::DeletionMode::Never => "never delete",
+        v1::DeletionMode::Mirror => "mirror",
+    }
+}
+
+fn guard_percent(percent: f64) -> String {
+    if percent == 0.0 {
+        return "10".to_owned();
+    }
+    percent.to_string()
+}
+
+fn guard_minimum(minimum: u32) -> u32 {
+    if minimum == 0 {
+        return 50;
+    }
+    minimum
+}
+
+fn schedule_text(schedule: Option<&v1::Schedule>) -> String {
+    let Some(schedule) = schedule else {
+        return "on demand only".to_owned();
+    };
+    let zone = if schedule.time_zone.is_empty() {
+        "UTC"
+    } else {
+        schedule.time_zone.as_str()
+    };
+    match &schedule.kind {
+        Some(v1::schedule::Kind::IntervalSeconds(seconds)) => format!("every {seconds} s"),
+        Some(v1::schedule::Kind::Cron(expression)) => format!("cron {expression} ({zone})"),
+        None => "on demand only".to_owned(),
+    }
+}
+
+fn editor_page(
+    signed_in: &SignedIn,
+    title: &str,
+    action: &str,
+    spec: &v1::ProfileSpec,
+    expected_version: u64,
+    error: Option<&FieldError>,
+) -> Response {
+    let mut body = Page::default();
+    let editor = Editor {
+        action,
+        csrf_token: signed_in.session.csrf_token(),
+        expected_version,
+        tenant_editable: expected_version == 0,
+        error,
+    };
+    editor.render(&mut body, spec);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, page(title, signed_in, body, false)).into_response()
+}
+
+pub async fn new_form(signed_in: SignedIn) -> Response {
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Creating a profile") {
+        return refused;
+    }
+    let spec = v1::ProfileSpec {
+        enabled: true,
+        ..Default::default()
+    };
+    editor_page(&signed_in, "New profile", "/profiles/new", &spec, 0, None)
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    signed_in: SignedIn,
+    Form(form): Form<ProfileForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Creating a profile") {
+        return refused;
+    }
+    let spec = match form.into_spec(v1::ProfileSpec::default()) {
+        Ok(spec) => spec,
+        Err(error) => {
+            return editor_page(
+                &signed_in,
+                "New profile",
+                "/profiles/new",
+                &v1::ProfileSpec::default(),
+                0,
+                Some(&error),
+            );
+        }
+    };
+    match state
+        .api
+        .create_profile(&signed_in.session, spec.clone())
+        .await
+    {
+        Ok(profile) => Redirect::to(&format!("/profiles/{}", profile.profile_id)).into_response(),
+        Err(status)
+            if status.code() == tonic::Code::InvalidArgument
+                || status.code() == tonic::Code::AlreadyExists =>
+        {
+            let error = FieldError::from_status(&status);
+            editor_page(
+                &signed_in,
+                "New profile",
+                "/profiles/new",
+                &spec,
+                0,
+                Some(&error),
+            )
+        }
+        Err(status) => status_page(&status, &signed_in),
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+) -> Response {
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Changing a profile") {
+        return refused;
+    }
+    let profile = match state.api.profile(&signed_in.session, &profile_id).await {
+        Ok(profile) => profile,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let spec = profile.spec.clone().unwrap_or_default();
+    let action = format!("/profiles/{}/edit", profile.profile_id);
+    editor_page(
+        &signed_in,
+        &format!("Edit profile {}", spec.name),
+        &action,
+        &spec,
+        profile.version,
+        None,
+    )
+}
+
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+    Form(form): Form<ProfileForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Changing a profile") {
+        return refused;
+    }
+    let profile = match state.api.profile(&signed_in.session, &profile_id).await {
+        Ok(profile) => profile,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let stored = profile.spec.clone().unwrap_or_default();
+    let action = format!("/profiles/{}/edit", profile.profile_id);
+    let title = format!("Edit profile {}", stored.name);
+    let expected_version = form.expected_version;
+    let spec = match form.into_spec(stored.clone()) {
+        Ok(spec) => spec,
+        Err(error) => {
+            return editor_page(
+                &signed_in,
+                &title,
+                &action,
+                &stored,
+                expected_version,
+                Some(&error),
+            )
+        }
+    };
+    match state
+        .api
+        .update_profile(
+            &signed_in.session,
+            &profile.profile_id,
+            spec.clone(),
+            expected_version,
+        )
+        .await
+    {
+        Ok(updated) => Redirect::to(&format!("/profiles/{}", updated.profile_id)).into_response(),
+        Err(status)
+            if status.code() == tonic::Code::InvalidArgument
+                || status.code() == tonic::Code::AlreadyExists =>
+        {
+            let error = FieldError::from_status(&status);
+            editor_page(
+                &signed_in,
+                &title,
+                &action,
+                &spec,
+                expected_version,
+                Some(&error),
+            )
+        }
+        Err(status) => status_page(&status, &signed_in),
+    }
+}
+
+/// Who the source filter keeps and drops, rule by rule, and the targets.
+pub async fn explain(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+) -> Response {
+    let profile = match state.api.profile(&signed_in.session, &profile_id).await {
+        Ok(profile) => profile,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let explained = match state
+        .api
+        .explain_profile(&signed_in.session, &profile_id)
+        .await
+    {
+        Ok(explained) => explained,
+        Err(status) => return status_page(&status, &signed_in),
+    };
+    let filter = explained.filter.clone().unwrap_or_default();
+    let name = profile.spec.as_ref().map_or("", |spec| spec.name.as_str());
+    let mut body = Page::default();
+    body.markup("<p><strong>")
+        .number(filter.users_kept)
+        .markup("</strong> of ")
+        .number(filter.users_read)
+        .markup(" users read are kept.</p>\n");
+    if !filter.rules.is_empty() {
+        body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Users dropped</th></tr></thead><tbody>\n");
+        for rule in &filter.rules {
+            body.markup("<tr><td>")
+                .text(&rule.rule)
+                .markup("</td><td>")
+                .number(rule.dropped)
+                .markup("</td></tr>\n");
+        }
+        body.markup("</tbody></table></div>\n");
+    }
+    body.markup("<h2>Targets</h2>\n<p><strong>")
+        .number(explained.target_mailboxes)
+        .markup("</strong> target mailboxes resolve.</p>\n");
+    if explained.unresolved_targets.is_empty() {
+        body.markup("<p>Every target resolved.</p>\n");
+    } else {
+        body.markup("<p>Unresolved:</p>\n<ul class=\"error\">\n");
+        for unresolved in &explained.unresolved_targets {
+            body.markup("<li>").text(unresolved).markup("</li>\n");
+        }
+        body.markup("</ul>\n");
+    }
+    body.markup("<p><a href=\"/profiles/")
+        .text(&profile.profile_id)
+        .markup("\">Back to the profile</a></p>\n");
+    page(&format!("Explain {name}"), &signed_in, body, false)
+}
+
+/// Starts a dry run and opens its run page, where its plan shows.
+pub async fn dry_run(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
+        return refused;
+    }
+    if let Some(refused) = refused_below(&signed_in, Role::Operator, "Starting a dry run") {
+        return refused;
+    }
+    match state
+        .api
+        .start_dry_run(&signed_in.session, &profile_id)
+        .await
+    {
+        Ok(run) => {
+            tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, "dry run started");
+            Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
+        }
+        Err(status) => status_page(&status, &signed_in),
+    }
+}

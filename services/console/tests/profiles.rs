@@ -1,0 +1,268 @@
+//! The profile pages over real HTTPS in front of the mTLS scheduler
+//! (tests/common): the list, the editor validated by the scheduler,
+//! Explain, and a dry run's plan on its run page.
+
+mod common;
+
+use common::{csrf_token_in, location, spawn_console};
+use galsync_proto::v1;
+use galsync_testkit::scheduler::{profile_spec, MtlsScheduler, TENANT};
+use reqwest::StatusCode;
+
+/// The editor's fields for a valid profile, with `overrides` replacing some.
+fn editor_fields<'a>(token: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("csrf_token", token),
+        ("name", "phones"),
+        ("tenant_id", TENANT),
+        ("enabled", "on"),
+        ("targets_all", "on"),
+        ("folder_name", "Phone book"),
+        ("deletion_mode", "never"),
+        ("schedule_kind", "none"),
+    ];
+    for (name, value) in overrides {
+        fields.retain(|(field, _)| field != name);
+        fields.push((name, value));
+    }
+    fields
+}
+
+async fn profile_of(scheduler: &MtlsScheduler, profile_id: &str) -> v1::Profile {
+    scheduler
+        .api("cli")
+        .get_profile(v1::GetProfileRequest {
+            profile_id: profile_id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn an_admin_creates_and_edits_a_profile_and_sees_the_apis_field_errors_by_the_field() {
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let list = console.page("/profiles", &admin).await;
+    assert!(list.contains("No profile yet."), "{list}");
+    let form = console.page("/profiles/new", &admin).await;
+    let token = csrf_token_in(&form);
+
+    let forged = console
+        .post_form("/profiles/new", &admin, &editor_fields("forged", &[]))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let unnamed = console
+        .post_form(
+            "/profiles/new",
+            &admin,
+            &editor_fields(&token, &[("name", "")]),
+        )
+        .await;
+    assert_eq!(unnamed.status(), StatusCode::BAD_REQUEST);
+    let unnamed = unnamed.text().await.unwrap();
+    assert!(
+        unnamed.contains("aria-describedby=\"name-error\""),
+        "{unnamed}"
+    );
+    assert!(
+        unnamed.contains("<p class=\"error field-error\" id=\"name-error\">is empty"),
+        "{unnamed}"
+    );
+    assert!(
+        unnamed.contains("value=\"Phone book\""),
+        "the form keeps what was typed"
+    );
+
+    let created = console
+        .post_form("/profiles/new", &admin, &editor_fields(&token, &[]))
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let profile_page = location(&created);
+    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    let profile = profile_of(&scheduler, &profile_id).await;
+    let spec = profile.spec.clone().unwrap();
+    assert_eq!(spec.name, "phones");
+    assert_eq!(spec.write.unwrap().folder_name, "Phone book");
+    let shown = console.page(&profile_page, &admin).await;
+    assert!(shown.contains("<dd>Phone book</dd>"), "{shown}");
+    assert!(shown.contains("<dd>never delete</dd>"), "{shown}");
+    let list = console.page("/profiles", &admin).await;
+    assert!(
+        list.contains(&format!("href=\"{profile_page}\">phones</a>")),
+        "{list}"
+    );
+
+    let edit = format!("/profiles/{profile_id}/edit");
+    let form = console.page(&edit, &admin).await;
+    assert!(
+        form.contains("name=\"expected_version\" value=\"1\""),
+        "{form}"
+    );
+    let bad_cron = console
+        .post_form(
+            &edit,
+            &admin,
+            &editor_fields(
+                &token,
+                &[
+                    ("expected_version", "1"),
+                    ("schedule_kind", "cron"),
+                    ("cron", "every morning"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(bad_cron.status(), StatusCode::BAD_REQUEST);
+    let bad_cron = bad_cron.text().await.unwrap();
+    assert!(
+        bad_cron.contains("<p class=\"error field-error\" id=\"cron-error\">"),
+        "{bad_cron}"
+    );
+    let saved = console
+        .post_form(
+            &edit,
+            &admin,
+            &editor_fields(
+                &token,
+                &[
+                    ("expected_version", "1"),
+                    ("folder_name", "Colleagues"),
+                    ("schedule_kind", "interval"),
+                    ("interval_seconds", "3600"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let profile = profile_of(&scheduler, &profile_id).await;
+    assert_eq!(profile.version, 2);
+    let shown = console.page(&profile_page, &admin).await;
+    assert!(shown.contains("<dd>Colleagues</dd>"), "{shown}");
+    assert!(shown.contains("<dd>every 3600 s</dd>"), "{shown}");
+
+    // Saving the form read at version 1 again is refused: someone changed it.
+    let stale = console
+        .post_form(
+            &edit,
+            &admin,
+            &editor_fields(&token, &[("expected_version", "1")]),
+        )
+        .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn explain_and_a_dry_run_show_who_is_kept_and_the_plan_on_the_run_page() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let profile = scheduler
+        .api("cli")
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("phones", TENANT)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let profile_page = format!("/profiles/{}", profile.profile_id);
+    let shown = console.page(&profile_page, &admin).await;
+    let explained = console
+        .page(&format!("{profile_page}/explain"), &admin)
+        .await;
+    assert!(
+        explained.contains("<strong>1</strong> target mailboxes resolve."),
+        "{explained}"
+    );
+    assert!(explained.contains("users read are kept."), "{explained}");
+
+    let started = console
+        .post(
+            &format!("{profile_page}/dry-run"),
+            Some(&admin),
+            Some(&csrf_token_in(&shown)),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let run_page = location(&started);
+    assert!(run_page.starts_with("/runs/"), "{run_page}");
+    let change = v1::PlannedChange {
+        action: v1::planned_change::Action::Create as i32,
+        source_object_id: "user-1".to_owned(),
+        display_name: "Ada Lovelace".to_owned(),
+        changes: Vec::new(),
+    };
+    let mailbox = scheduler.plan_one_mailbox(vec![change]).await;
+    let run_id = run_page.trim_start_matches("/runs/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scheduler.run_state(run_id).await != v1::RunState::Succeeded {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dry run did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = console.page(&run_page, &admin).await;
+    assert!(
+        page.contains("Planned changes (dry run: nothing was written)"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "<td>{mailbox}</td><td>create</td><td>Ada Lovelace</td>"
+        )),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_reads_profiles_but_cannot_edit_or_start_a_dry_run() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let profile = scheduler
+        .api("cli")
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("phones", TENANT)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let profile_page = format!("/profiles/{}", profile.profile_id);
+    let list = console.page("/profiles", &viewer).await;
+    assert!(!list.contains("New profile"), "{list}");
+    let shown = console.page(&profile_page, &viewer).await;
+    assert!(shown.contains("<dd>phones</dd>"), "{shown}");
+    assert!(!shown.contains(">Edit</a>"), "{shown}");
+    assert!(!shown.contains("Dry run</button>"), "{shown}");
+    assert!(shown.contains("Starting a dry run needs the operator role."));
+    let token = csrf_token_in(&shown);
+    let refused = console
+        .post(
+            &format!("{profile_page}/dry-run"),
+            Some(&viewer),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = console
+        .get(&format!("{profile_page}/edit"), Some(&viewer))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = console
+        .post_form(
+            &format!("{profile_page}/edit"),
+            &viewer,
+            &editor_fields(&token, &[("expected_version", "1"), ("name", "taken")]),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(profile_of(&scheduler, &profile.profile_id).await.version, 1);
+    for path in ["/profiles", &profile_page, "/profiles/new"] {
+        let anonymous = console.get(path, None).await;
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "GET {path}");
+        assert_eq!(location(&anonymous), "/sign-in");
+    }
+}
