@@ -299,3 +299,181 @@ async fn refused_everywhere(console: &TestConsole, cookie: &str, run_id: &str) {
         );
     }
 }
+
+#[tokio::test]
+async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms() {
+    let test_name = "an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let mailbox = scheduler.hold_deletes_of_one_mailbox(4).await;
+    let deadline = std::time::Instant::now() + PAGE_LIMIT;
+    while scheduler.run_state(&run_id).await != v1::RunState::AwaitingApproval {
+        assert!(std::time::Instant::now() < deadline, "no approval awaited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    visit.sign_in(&console.admin_link).await;
+    browser
+        .goto(&format!("{}/runs/{run_id}", console.url))
+        .await;
+    assert_eq!(browser.text_of("#state").await, "awaiting_approval");
+    let held = browser.text_of("#held-deletions").await;
+    assert!(held.contains(&mailbox), "{held}");
+    assert!(held.contains("held back 4 contact deletions"), "{held}");
+    visit.check("run-awaiting-approval").await;
+    browser.submit("form[action$='/approve']").await;
+    browser.wait_for_text("#state", "writing", PAGE_LIMIT).await;
+    assert!(browser.find("#held-deletions").await.is_none());
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Writing);
+    visit.check("run-approved").await;
+
+    let keys_link = browser.element("nav a[href='/api-keys']").await;
+    browser.click(&keys_link).await;
+    assert_eq!(visit.heading().await, "API keys");
+    visit.check("api-keys-empty").await;
+    browser
+        .execute(
+            "document.getElementById('key-name').value = 'hr-onboarding'; \
+             document.getElementById('key-role').value = 'operator'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.submit("form[action='/api-keys']").await;
+    browser
+        .wait_for(
+            "the new key's page",
+            "return document.querySelector('h1') !== null && \
+             document.querySelector('h1').textContent === 'API key created';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser
+        .text_of("main")
+        .await
+        .contains("it will not be shown again"));
+    visit.check("api-key-created").await;
+    browser.goto(&format!("{}/api-keys", console.url)).await;
+    assert!(browser.text_of("table").await.contains("hr-onboarding"));
+    visit.check("api-keys-listed").await;
+    browser.submit("form[action$='/revoke']").await;
+    browser
+        .wait_for(
+            "the list without a Revoke form",
+            "return location.pathname === '/api-keys' && \
+             document.querySelector('table') !== null && \
+             document.querySelector(\"form[action$='/revoke']\") === null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    visit.check("api-key-revoked").await;
+    visit.browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
+    let test_name = "an_admin_creates_a_profile_explains_it_and_starts_a_dry_run";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    visit.sign_in(&console.admin_link).await;
+    let profiles_link = browser.element("nav a[href='/profiles']").await;
+    browser.click(&profiles_link).await;
+    assert_eq!(visit.heading().await, "Profiles");
+    visit.check("profiles-empty").await;
+    let new_link = browser.element("a[href='/profiles/new']").await;
+    browser.click(&new_link).await;
+    assert_eq!(visit.heading().await, "New profile");
+    visit.check("profile-new").await;
+    // No name: the scheduler's refusal shows beside the Name field.
+    browser
+        .execute(
+            "document.getElementById('name').removeAttribute('required'); \
+             document.getElementById('tenant_id').value = arguments[0]; \
+             document.getElementById('targets_all').checked = true; \
+             document.getElementById('folder_name').value = 'Phone book'; return null;",
+            json!([TENANT]),
+        )
+        .await;
+    browser.submit("form[action='/profiles/new']").await;
+    browser
+        .wait_for(
+            "the field error",
+            "return document.getElementById('name-error') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.text_of("#name-error").await.contains("is empty"));
+    visit.check("profile-new-field-error").await;
+    browser
+        .execute(
+            "document.getElementById('name').value = 'phones'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.submit("form[action='/profiles/new']").await;
+    browser
+        .wait_for(
+            "the profile's page",
+            "return document.querySelector('h1') !== null && \
+             document.querySelector('h1').textContent === 'Profile phones';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.text_of("main").await.contains("Phone book"));
+    visit.check("profile").await;
+    let explain_link = browser.element("a[href$='/explain']").await;
+    browser.click(&explain_link).await;
+    assert_eq!(visit.heading().await, "Explain phones");
+    assert!(browser
+        .text_of("main")
+        .await
+        .contains("1 target mailboxes resolve."));
+    visit.check("profile-explain").await;
+    browser
+        .execute("history.back(); return null;", json!([]))
+        .await;
+    browser
+        .wait_for(
+            "the profile's page again",
+            "return document.querySelector(\"form[action$='/dry-run']\") !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    browser.submit("form[action$='/dry-run']").await;
+    browser
+        .wait_for(
+            "the dry run's page",
+            "return location.pathname.indexOf('/runs/') === 0 && document.getElementById('plan') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    let run_path = browser
+        .execute("return location.pathname;", json!([]))
+        .await;
+    let run_id = run_path
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("/runs/")
+        .to_owned();
+    let change = v1::PlannedChange {
+        action: v1::planned_change::Action::Create as i32,
+        source_object_id: "user-1".to_owned(),
+        display_name: "Ada Lovelace".to_owned(),
+        changes: Vec::new(),
+    };
+    scheduler.plan_one_mailbox(vec![change]).await;
+    browser
+        .wait_for_text("#state", "succeeded", PAGE_LIMIT)
+        .await;
+    assert_eq!(scheduler.run_state(&run_id).await, v1::RunState::Succeeded);
+    assert!(browser.text_of("#plan").await.contains("Ada Lovelace"));
+    visit.check("dry-run-plan").await;
+    visit.browser.quit().await;
+}
