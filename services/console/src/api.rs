@@ -242,6 +242,21 @@ impl Api {
             .into_inner())
     }
 
+    /// A page of the scheduler's audit log, newest first (admin only).
+    pub async fn audit_log(
+        &self,
+        person: &Session,
+        message: v1::ListAuditLogRequest,
+    ) -> Result<v1::ListAuditLogResponse, tonic::Status> {
+        let request = self.request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .list_audit_log(request)
+            .await?
+            .into_inner())
+    }
+
     pub async fn watch_run(
         &self,
         person: &Session,

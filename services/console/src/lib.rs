@@ -8,6 +8,7 @@
 mod actions;
 mod api;
 mod api_keys;
+mod audit;
 mod config;
 pub mod html;
 pub mod oidc;
@@ -204,6 +205,7 @@ fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/profiles/{profile_id}/explain", get(profiles::explain))
         .route("/profiles/{profile_id}/dry-run", post(profiles::dry_run))
+        .route("/audit", get(audit::audit_log))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/sign-in", get(actions::sign_in_page))

@@ -370,6 +370,19 @@ async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms
         )
         .await;
     visit.check("api-key-revoked").await;
+
+    let audit_link = browser.element("nav a[href='/audit']").await;
+    browser.click(&audit_link).await;
+    assert_eq!(visit.heading().await, "Audit log");
+    let log = browser.text_of("table").await;
+    for action in [
+        "run.deletions_approved",
+        "api_key.created",
+        "api_key.revoked",
+    ] {
+        assert!(log.contains(action), "{action} missing: {log}");
+    }
+    visit.check("audit-log").await;
     visit.browser.quit().await;
 }
 

@@ -18,6 +18,10 @@ use crate::queue::millis_timestamp;
 use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
 use crate::store::{ApiKeyRow, ProfileRow, RunRow};
 
+/// ListAuditLog's page when the request names none, and its largest.
+const AUDIT_LOG_DEFAULT_LIMIT: u32 = 100;
+const AUDIT_LOG_MAX_LIMIT: u32 = 500;
+
 #[derive(Clone)]
 pub struct SchedulerService {
     scheduler: Arc<Scheduler>,
@@ -428,6 +432,57 @@ impl SchedulerApi for SchedulerService {
         let keys = self.scheduler.list_api_keys(&caller).await?;
         Ok(Response::new(v1::ListApiKeysResponse {
             keys: keys.iter().map(api_key_message).collect(),
+        }))
+    }
+
+    async fn list_audit_log(
+        &self,
+        request: Request<v1::ListAuditLogRequest>,
+    ) -> Result<Response<v1::ListAuditLogResponse>, Status> {
+        let caller = self
+            .caller(&request, Role::Admin, "galsync.v1.Scheduler/ListAuditLog")
+            .await?;
+        if caller.tenant.is_some() {
+            return Err(Status::permission_denied(format!(
+                "{} is scoped to one tenant and the audit log is not kept per tenant; use a key for every tenant",
+                caller.actor
+            )));
+        }
+        let message = request.into_inner();
+        let limit = match message.limit {
+            0 => AUDIT_LOG_DEFAULT_LIMIT,
+            asked => asked.min(AUDIT_LOG_MAX_LIMIT),
+        };
+        let rows = self
+            .scheduler
+            .store()
+            .list_audit_filtered(
+                message.actor.trim(),
+                message.action.trim(),
+                message.before_id,
+                i64::from(limit),
+            )
+            .await
+            .map_err(SchedulerError::from)?;
+        let full_page = rows.len() == limit as usize;
+        let mut entries = Vec::with_capacity(rows.len());
+        for (id, at_millis, actor, action, target, detail) in rows {
+            entries.push(v1::AuditLogEntry {
+                id,
+                at: Some(millis_timestamp(at_millis)),
+                actor,
+                action,
+                target,
+                detail,
+            });
+        }
+        let next_before_id = match entries.last() {
+            Some(oldest) if full_page => oldest.id,
+            _ => 0,
+        };
+        Ok(Response::new(v1::ListAuditLogResponse {
+            entries,
+            next_before_id,
         }))
     }
 

@@ -1070,3 +1070,51 @@ async fn a_run_taken_over_by_another_replica_is_left_to_it() {
     );
     scheduler.stop().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_is_read_by_unscoped_admins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let mut admin = scheduler.api().await;
+    let scoped = admin
+        .create_api_key(v1::CreateApiKeyRequest {
+            name: "msp-customer".to_owned(),
+            role: v1::ApiRole::Admin as i32,
+            tenant_id: "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let log = admin
+        .list_audit_log(v1::ListAuditLogRequest {
+            action: "api_key.created".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(log.entries.len(), 1, "{log:?}");
+    assert_eq!(log.entries[0].target, scoped.key_id);
+    assert_eq!(log.next_before_id, 0);
+
+    let secret = scoped.secret.clone();
+    let channel = scheduler.channel().await;
+    let mut as_scoped = v1::scheduler_client::SchedulerClient::with_interceptor(
+        channel,
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+            Ok(request)
+        },
+    );
+    let status = as_scoped
+        .list_audit_log(v1::ListAuditLogRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(
+        status.message().contains("not kept per tenant"),
+        "{status:?}"
+    );
+}

@@ -100,6 +100,34 @@ impl SchedulerStore {
         Ok(())
     }
 
+    /// Audit entries newest first as (id, at, actor, action, target,
+    /// detail): those whose actor contains `actor` (empty: all), of
+    /// `action` (empty: all), older than `before_id` (0: from the newest).
+    pub async fn list_audit_filtered(
+        &self,
+        actor: &str,
+        action: &str,
+        before_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let before_id = if before_id <= 0 { i64::MAX } else { before_id };
+        let rows: Vec<AuditRow> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT id, at, actor, action, target, detail FROM audit_events \
+                 WHERE id < $1 AND ($2 = '' OR action = $2) \
+                 AND ($3 = '' OR actor LIKE '%' || $3 || '%') \
+                 ORDER BY id DESC LIMIT $4",
+            )
+            .bind(before_id)
+            .bind(action)
+            .bind(actor)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
     pub async fn list_audit(
         &self,
         limit: i64,
@@ -113,3 +141,6 @@ impl SchedulerStore {
         Ok(rows)
     }
 }
+
+/// An audit entry: id, at (Unix ms), actor, action, target, detail.
+pub type AuditRow = (i64, i64, String, String, String, String);
