@@ -92,4 +92,32 @@ async fn two_schedulers_on_postgres_never_run_a_profile_twice() {
     assert_eq!(unique.len(), 40, "no mailbox leased twice");
     let run = wait_for_end(&mut api_second, &started[0]).await;
     assert_eq!(run.state, v1::RunState::Succeeded as i32);
+
+    // The audit log reads back from PostgreSQL, filtered as the console does.
+    let all = api_first
+        .list_audit_log(v1::ListAuditLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let newest = all
+        .entries
+        .first()
+        .expect("the profile's creation is audited");
+    let filtered = api_first
+        .list_audit_log(v1::ListAuditLogRequest {
+            actor: newest.actor.chars().skip(1).take(4).collect(),
+            action: newest.action.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        filtered
+            .entries
+            .iter()
+            .all(|entry| entry.action == newest.action),
+        "{filtered:?}"
+    );
+    assert!(!filtered.entries.is_empty(), "{all:?}");
 }
