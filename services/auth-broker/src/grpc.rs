@@ -10,12 +10,18 @@ use tonic::{Request, Response, Status};
 
 use crate::broker::{millis_to_time, AppSpec, Broker, TenantSpec};
 use crate::certificates;
-use crate::connection::ConnectionCheck;
 use crate::policy::Purpose;
 use crate::provision::{ProvisionEvent, ProvisionRequest};
-use crate::store::{AppRow, CertificateRow, TenantRow};
+use crate::store::{CertificateRow, TenantRow};
 use crate::tenants::TenantUpdate;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING, STATE_RETIRED};
+
+mod convert;
+
+use convert::{
+    app_message, auth_mode_from_proto, count, provision_event_message, purpose_from_proto,
+    purpose_to_proto, tenant_with_apps, test_connection_message, timestamp,
+};
 
 /// The `galsync.v1.AuthBroker` service.
 #[derive(Clone)]
@@ -102,49 +108,6 @@ impl AuthBrokerService {
     }
 }
 
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
-fn test_connection_message(checks: Vec<ConnectionCheck>) -> v1::TestConnectionResponse {
-    let ok = checks.iter().all(|check| check.ok);
-    v1::TestConnectionResponse {
-        ok,
-        checks: checks
-            .into_iter()
-            .map(|check| v1::ConnectionCheck {
-                name: check.name,
-                ok: check.ok,
-                detail: check.detail,
-                fix: check.fix,
-                error_code: check.error_code,
-            })
-            .collect(),
-    }
-}
-
-fn provision_event_message(event: ProvisionEvent) -> v1::ProvisionEvent {
-    use v1::provision_event::Event;
-    let event = match event {
-        ProvisionEvent::SignIn {
-            user_code,
-            verification_uri,
-            message,
-            expires_at,
-        } => Event::SignIn(v1::ProvisionSignIn {
-            user_code,
-            verification_uri,
-            message,
-            expires_at: Some(timestamp(expires_at.timestamp_millis())),
-        }),
-        ProvisionEvent::Step(text) => Event::Step(v1::ProvisionStep { text }),
-    };
-    v1::ProvisionEvent { event: Some(event) }
-}
-
 /// Runs provisioning, forwarding its events to `out`; the last item is
 /// `Done` or the error status.
 async fn run_provisioning(
@@ -189,92 +152,6 @@ async fn run_provisioning(
     };
     // The caller may have gone; nothing is left to tell it then.
     let _ = out.send(last).await;
-}
-
-fn tenant_with_apps(
-    tenant: TenantRow,
-    apps: Vec<AppRow>,
-    upload_rotated_certificates: bool,
-) -> v1::Tenant {
-    v1::Tenant {
-        upload_rotated_certificates,
-        tenant_id: tenant.tenant_id,
-        display_name: tenant.display_name,
-        login_base_url: tenant.login_base_url,
-        graph_base_url: tenant.graph_base_url,
-        apps: apps.into_iter().map(app_message).collect(),
-        created_at: Some(timestamp(tenant.created_at)),
-    }
-}
-
-/// A row count for a `uint32` field.
-fn count(rows: i64) -> u32 {
-    u32::try_from(rows).unwrap_or(u32::MAX)
-}
-
-fn app_message(app: AppRow) -> v1::AppRegistration {
-    // An app in the removed consent-token mode has no AuthMode value any more:
-    // it is listed as unspecified, and its token requests say what to do.
-    let auth_mode = match app.auth_mode.as_str() {
-        "certificate" => v1::AuthMode::Certificate,
-        "client-secret" => v1::AuthMode::ClientSecret,
-        _ => v1::AuthMode::Unspecified,
-    };
-    let purposes = app
-        .purposes
-        .split(',')
-        .filter_map(Purpose::parse)
-        .map(|purpose| purpose_to_proto(purpose) as i32)
-        .collect();
-    let client_secret_expires_at = app
-        .client_secret_expires_at
-        .filter(|_| app.sealed_client_secret.is_some())
-        .map(timestamp);
-    v1::AppRegistration {
-        client_id: app.client_id,
-        auth_mode: auth_mode as i32,
-        purposes,
-        has_client_secret: app.sealed_client_secret.is_some(),
-        client_secret_expires_at,
-    }
-}
-
-fn purpose_to_proto(purpose: Purpose) -> v1::TokenPurpose {
-    match purpose {
-        Purpose::Directory => v1::TokenPurpose::Directory,
-        Purpose::Contacts => v1::TokenPurpose::Contacts,
-    }
-}
-
-fn purpose_from_proto(value: i32) -> Option<Purpose> {
-    match v1::TokenPurpose::try_from(value) {
-        Ok(v1::TokenPurpose::Directory) => Some(Purpose::Directory),
-        Ok(v1::TokenPurpose::Contacts) => Some(Purpose::Contacts),
-        _ => None,
-    }
-}
-
-/// The number `AUTH_MODE_CONSENT_TOKEN` had, now reserved: a client built
-/// before the mode was removed may still send it.
-const REMOVED_AUTH_MODE_CONSENT_TOKEN: i32 = 3;
-
-fn auth_mode_from_proto(value: i32) -> Result<String, Status> {
-    if value == REMOVED_AUTH_MODE_CONSENT_TOKEN {
-        return Err(crate::error::BrokerError::invalid(
-            "apps.auth_mode",
-            crate::broker::CONSENT_TOKEN_MODE_REMOVED,
-        )
-        .into());
-    }
-    match v1::AuthMode::try_from(value) {
-        Ok(v1::AuthMode::Certificate) | Ok(v1::AuthMode::Unspecified) => {
-            Ok("certificate".to_owned())
-        }
-        Ok(v1::AuthMode::ClientSecret) => Ok("client-secret".to_owned()),
-        Err(_) => Err(Status::invalid_argument(
-            "invalid apps.auth_mode: unknown value",
-        )),
-    }
 }
 
 #[tonic::async_trait]
