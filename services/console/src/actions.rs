@@ -45,12 +45,21 @@ pub async fn sign_in_page(
             state.session_idle.as_secs().div_ceil(60)
         ));
     }
-    body.push_str(
-        "<p>Sign-in with your organisation's Microsoft Entra ID is not available in this version.</p>\n\
-         <p>To sign in, open the <strong>one-time administrator link</strong> that <code>galsync-console</code> \
-         (or <code>galsync up</code>) printed when it started. It works once, for a few minutes. \
-         For a new link, restart the console.</p>\n",
-    );
+    if state.entra.is_some() {
+        body.push_str(
+            "<p><a class=\"button\" href=\"/auth/entra/start\">Sign in with Microsoft</a></p>\n\
+             <p>Your role in the console comes from your Entra groups.</p>\n\
+             <p>Or open the <strong>one-time administrator link</strong> that <code>galsync-console</code> \
+             (or <code>galsync up</code>) printed when it started.</p>\n",
+        );
+    } else {
+        body.push_str(
+            "<p>Sign-in with Microsoft Entra ID is not configured on this console (the <code>--entra-…</code> flags).</p>\n\
+             <p>To sign in, open the <strong>one-time administrator link</strong> that <code>galsync-console</code> \
+             (or <code>galsync up</code>) printed when it started. It works once, for a few minutes. \
+             For a new link, restart the console.</p>\n",
+        );
+    }
     Html(document("Sign in", None, &body, false)).into_response()
 }
 

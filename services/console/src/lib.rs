@@ -2,14 +2,18 @@
 //! scheduler's public API. It holds no credential of its own beyond its
 //! service identity, and calls the scheduler on behalf of the signed-in
 //! person with that person's role, so it can do nothing the API would refuse
-//! them. Sign-in in this version: one-time links (the administrator link
-//! printed at start); Entra ID sign-in is not built yet.
+//! them. Sign-in: with Microsoft Entra ID (OpenID Connect authorization code
+//! flow with PKCE, roles from Entra groups, `--entra-…` and `--role-group`)
+//! when configured, and always with one-time links (the administrator link
+//! printed at start).
 
 mod actions;
 mod api;
 mod api_keys;
 mod audit;
 mod config;
+mod entra;
+mod entra_routes;
 pub mod html;
 pub mod oidc;
 mod pages;
@@ -29,7 +33,8 @@ use axum::routing::{get, post};
 use galsync_platform::config::ConfigError;
 use galsync_platform::TlsMaterial;
 
-pub use config::Config;
+pub use config::{Config, EntraFlags};
+pub use entra_routes::FLOW_COOKIE;
 pub use session::{Role, SignInLink};
 pub use web::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};
 
@@ -50,6 +55,7 @@ pub struct AppState {
     sessions: session::Sessions,
     api: api::Api,
     session_idle: Duration,
+    entra: Option<entra::Entra>,
 }
 
 /// A console ready to serve on a bound listener.
@@ -114,15 +120,21 @@ impl Console {
         let channel = galsync_platform::tls::peer_channel(&config.scheduler_url, Some(&identity))
             .map_err(|error| ConfigError::new("scheduler-url", error.to_string()))?;
         let session_idle = Duration::from_secs(config.session_idle_secs);
+        let public_url = config.public_url(bound);
+        let entra = match config.entra_settings()? {
+            Some(flags) => Some(entra_sign_in(flags, &public_url)?),
+            None => None,
+        };
         let state = AppState {
             sessions: session::Sessions::new(session_idle),
             api: api::Api::new(channel),
             session_idle,
+            entra,
         };
         Ok(Console {
             state: Arc::new(state),
             https: Arc::new(https),
-            public_url: config.public_url(bound),
+            public_url,
             sign_in_link_ttl: Duration::from_secs(config.sign_in_link_ttl_secs),
         })
     }
@@ -180,6 +192,37 @@ impl Console {
     }
 }
 
+/// Entra sign-in with the client secret read from its file.
+fn entra_sign_in(flags: EntraFlags, public_url: &str) -> Result<entra::Entra, ConfigError> {
+    let secret_file = flags.client_secret_file.clone();
+    let text = std::fs::read_to_string(&secret_file).map_err(|error| {
+        ConfigError::new(
+            "entra-client-secret-file",
+            format!(
+                "cannot read {}: {error}; give a file holding the app registration's client secret",
+                secret_file.display()
+            ),
+        )
+    })?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(ConfigError::new(
+            "entra-client-secret-file",
+            format!(
+                "{} is empty; put the app registration's client secret in it",
+                secret_file.display()
+            ),
+        ));
+    }
+    let secret = secrecy::SecretString::from(secret.to_owned());
+    entra::Entra::new(flags, secret, public_url).map_err(|error| {
+        ConfigError::new(
+            "entra-authority",
+            format!("cannot make an https client: {error}"),
+        )
+    })
+}
+
 fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
     std::fs::read(path)
         .map_err(|error| ConfigError::new(flag, format!("cannot read {}: {error}", path.display())))
@@ -210,6 +253,8 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/sign-in", get(actions::sign_in_page))
         .route("/sign-in/link/{token}", get(actions::redeem_link))
+        .route("/auth/entra/start", get(entra_routes::start))
+        .route("/auth/entra/callback", get(entra_routes::callback))
         .route("/sign-out", post(actions::sign_out))
         .route("/assets/console.css", get(actions::stylesheet))
         .route("/assets/console.js", get(actions::script))

@@ -9,7 +9,8 @@
 //! Followed: <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>,
 //! <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>.
 //!
-//! NOT YET WIRED: the routes, flags and JWKS fetching that use this module.
+//! The HTTP side (discovery, the token endpoint, the cached key set) is
+//! [`crate::entra`]; the routes are in `entra_routes`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +23,9 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use crate::session::Role;
+
+/// Where people sign in unless `--entra-authority` says otherwise.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Leeway on `exp` and `nbf`, in seconds.
 pub const CLOCK_LEEWAY_SECS: u64 = 120;

@@ -139,15 +139,21 @@ impl Sessions {
         if Instant::now() >= pending.expires_at {
             return Err(LinkRefusal::Expired);
         }
+        Ok(self.start(pending.person, pending.role))
+    }
+
+    /// Starts a session for `person` with `role` (who they are was proven
+    /// elsewhere): (session id for the cookie, the session).
+    pub fn start(&self, person: String, role: Role) -> (SecretString, Session) {
         let session_id = random_secret();
         let session = Session {
-            person: pending.person,
-            role: pending.role,
+            person,
+            role,
             csrf_token: SecretString::from(random_secret()),
             last_seen: Instant::now(),
         };
         lock(&self.sessions).insert(digest(&session_id), session.clone());
-        Ok((SecretString::from(session_id), session))
+        (SecretString::from(session_id), session)
     }
 
     /// The live session of `session_id`, marked as seen now; an idle one

@@ -62,20 +62,25 @@ pub fn cleared_session_cookie() -> String {
     format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
-fn session_id_from(headers: &HeaderMap) -> Option<String> {
+/// The value of the request's cookie `cookie_name`, when it has a non-empty one.
+pub fn cookie_value(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     for value in headers.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else {
             continue;
         };
         for pair in text.split(';') {
-            if let Some((name, id)) = pair.trim().split_once('=') {
-                if name == SESSION_COOKIE && !id.is_empty() {
-                    return Some(id.to_owned());
+            if let Some((name, found)) = pair.trim().split_once('=') {
+                if name == cookie_name && !found.is_empty() {
+                    return Some(found.to_owned());
                 }
             }
         }
     }
     None
+}
+
+fn session_id_from(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
 }
 
 /// A request from a signed-in person. Without a live session the request

@@ -1,0 +1,256 @@
+//! The console as an OpenID Connect client of Microsoft Entra ID: the
+//! authorize URL it sends people to, the code exchange at the token
+//! endpoint, and the authority's key set (fetched from the discovery
+//! document, cached, fetched again once when a token names a key it does
+//! not hold, as after Entra rolls its keys).
+//!
+//! Followed: <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>,
+//! <https://learn.microsoft.com/entra/identity-platform/signing-key-rollover>.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::config::EntraFlags;
+use crate::oidc::{
+    validate_id_token, IdTokenRefusal, IdentityClaims, PendingFlow, PendingFlows, RoleGroups,
+};
+
+/// How long a sign-in may take between the start and the callback.
+pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Each call to the authority.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The endpoints of the authority's discovery document the console uses.
+#[derive(Debug, Clone, Deserialize)]
+struct Discovery {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+/// Why a callback did not sign anybody in.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInFailure {
+    #[error("cannot reach Microsoft Entra ID at {url}: {problem}")]
+    Unreachable { url: String, problem: String },
+    #[error("Microsoft Entra ID refused the sign-in: {error}: {description}")]
+    Refused { error: String, description: String },
+    #[error(transparent)]
+    IdToken(#[from] IdTokenRefusal),
+}
+
+/// Entra sign-in as configured.
+pub struct Entra {
+    authority: String,
+    tenant_id: String,
+    client_id: String,
+    client_secret: SecretString,
+    pub role_groups: RoleGroups,
+    redirect_uri: String,
+    pub flows: PendingFlows,
+    http: reqwest::Client,
+    discovery: tokio::sync::Mutex<Option<Discovery>>,
+    jwks: tokio::sync::Mutex<Option<serde_json::Value>>,
+}
+
+impl std::fmt::Debug for Entra {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Entra")
+            .field("authority", &self.authority)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entra {
+    pub fn new(
+        flags: EntraFlags,
+        client_secret: SecretString,
+        public_url: &str,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            authority: flags.authority,
+            tenant_id: flags.tenant_id,
+            client_id: flags.client_id,
+            client_secret,
+            role_groups: flags.role_groups,
+            redirect_uri: format!("{public_url}/auth/entra/callback"),
+            flows: PendingFlows::new(FLOW_LIFETIME),
+            http,
+            discovery: tokio::sync::Mutex::new(None),
+            jwks: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Where the browser goes to sign in for `flow`.
+    pub fn authorize_url(&self, flow: &PendingFlow) -> String {
+        let endpoint = format!(
+            "{}/{}/oauth2/v2.0/authorize",
+            self.authority, self.tenant_id
+        );
+        let challenge = flow.code_challenge();
+        let parameters = [
+            ("client_id", self.client_id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("response_mode", "query"),
+            ("scope", "openid profile"),
+            ("state", flow.state.as_str()),
+            ("nonce", flow.nonce.as_str()),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        match url::Url::parse_with_params(&endpoint, parameters) {
+            Ok(url) => url.into(),
+            // The authority was checked to be a URL at start.
+            Err(_) => endpoint,
+        }
+    }
+
+    /// Exchanges `code` with the flow's verifier and validates the ID token.
+    pub async fn finish(
+        &self,
+        flow: &PendingFlow,
+        code: &str,
+    ) -> Result<IdentityClaims, SignInFailure> {
+        let discovery = self.discovery().await?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose_secret()),
+            ("code", code),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("code_verifier", flow.code_verifier.as_str()),
+            ("scope", "openid profile"),
+        ];
+        let unreachable = |error: reqwest::Error| SignInFailure::Unreachable {
+            url: discovery.token_endpoint.clone(),
+            problem: error.to_string(),
+        };
+        let response = self
+            .http
+            .post(&discovery.token_endpoint)
+            .form(&form)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let refusal: TokenError = response.json().await.unwrap_or(TokenError {
+                error: format!("http {status}"),
+                error_description: String::new(),
+            });
+            return Err(SignInFailure::Refused {
+                error: refusal.error,
+                description: refusal.error_description,
+            });
+        }
+        let answer: TokenAnswer = response.json().await.map_err(unreachable)?;
+        let Some(id_token) = answer.id_token else {
+            return Err(SignInFailure::Refused {
+                error: "no_id_token".to_owned(),
+                description: "the token endpoint answered without an ID token".to_owned(),
+            });
+        };
+        let jwks = self.jwks(&discovery, false).await?;
+        let validate = |jwks: &serde_json::Value| {
+            validate_id_token(
+                &id_token,
+                jwks,
+                &discovery.issuer,
+                &self.client_id,
+                &self.tenant_id,
+                &flow.nonce,
+            )
+        };
+        match validate(&jwks) {
+            Err(IdTokenRefusal::UnknownKey(kid)) => {
+                // Entra may have rolled its keys since the set was cached.
+                tracing::info!(
+                    ?kid,
+                    "an id token names a key not in the cached key set; fetching the set again"
+                );
+                let fresh = self.jwks(&discovery, true).await?;
+                Ok(validate(&fresh)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn discovery(&self) -> Result<Discovery, SignInFailure> {
+        let mut cached = self.discovery.lock().await;
+        if let Some(discovery) = cached.as_ref() {
+            return Ok(discovery.clone());
+        }
+        let url = format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            self.authority, self.tenant_id
+        );
+        let mut discovery: Discovery = self.get_json(&url).await?;
+        // A multi-tenant document names the issuer with a placeholder.
+        discovery.issuer = discovery.issuer.replace("{tenantid}", &self.tenant_id);
+        *cached = Some(discovery.clone());
+        Ok(discovery)
+    }
+
+    async fn jwks(
+        &self,
+        discovery: &Discovery,
+        refresh: bool,
+    ) -> Result<serde_json::Value, SignInFailure> {
+        let mut cached = self.jwks.lock().await;
+        if !refresh {
+            if let Some(jwks) = cached.as_ref() {
+                return Ok(jwks.clone());
+            }
+        }
+        let jwks: serde_json::Value = self.get_json(&discovery.jwks_uri).await?;
+        *cached = Some(jwks.clone());
+        Ok(jwks)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, SignInFailure> {
+        let unreachable = |problem: String| SignInFailure::Unreachable {
+            url: url.to_owned(),
+            problem,
+        };
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        if !response.status().is_success() {
+            return Err(unreachable(format!("http {}", response.status())));
+        }
+        response
+            .json()
+            .await
+            .map_err(|error| unreachable(error.to_string()))
+    }
+}
