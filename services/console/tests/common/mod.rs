@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod entra;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,8 +60,30 @@ pub async fn spawn_console(scheduler: &MtlsScheduler, session_idle_secs: u64) ->
     let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
     config.session_idle_secs = session_idle_secs;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_console(&config, listener, scheduler)
+}
+
+/// A console for `scheduler` that signs people in with `tenant`'s emulated
+/// Entra ID, its app registration's redirect URI being this console's.
+pub async fn spawn_entra_console(
+    scheduler: &MtlsScheduler,
+    tenant: &mut entra::EntraTenant,
+) -> TestConsole {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bound = listener.local_addr().unwrap();
-    let console = Console::new(&config, bound).unwrap();
+    let config = tenant
+        .console_config(scheduler, &format!("https://{bound}"))
+        .await;
+    serve_console(&config, listener, scheduler)
+}
+
+fn serve_console(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    scheduler: &MtlsScheduler,
+) -> TestConsole {
+    let bound = listener.local_addr().unwrap();
+    let console = Console::new(config, bound).unwrap();
     let admin_link = console.bootstrap_link();
     let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
     let url = console.public_url().to_owned();
