@@ -108,6 +108,10 @@ pub struct EmulatorState {
     pub config: EmulatorConfig,
     pub clock: Arc<clock::Clock>,
     pub signer: tokens::TokenSigner,
+    /// When set, ID tokens of the authorization code flow are signed with
+    /// this key, which the JWKS does not publish (a test of relying parties;
+    /// see `identity::authorize::sign_id_token`).
+    pub unpublished_id_token_signer: std::sync::Mutex<Option<tokens::TokenSigner>>,
     pub identity: identity::IdentityStore,
     pub directory: directory::DirectoryStore,
     pub mailboxes: mailbox::MailboxStore,
@@ -130,6 +134,7 @@ impl EmulatorState {
             config,
             clock: clock.clone(),
             signer: tokens::TokenSigner::generate()?,
+            unpublished_id_token_signer: std::sync::Mutex::new(None),
             identity: identity::IdentityStore::new(clock, replication_delay),
             directory: directory::DirectoryStore::default(),
             mailboxes: mailbox::MailboxStore::default(),

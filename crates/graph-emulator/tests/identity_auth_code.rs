@@ -293,3 +293,54 @@ async fn authorize_without_a_signed_in_browser_user_is_interaction_required() {
         Some("interaction_required")
     );
 }
+
+#[tokio::test]
+async fn an_admin_switch_signs_id_tokens_with_a_key_the_jwks_does_not_publish() {
+    let (tenant, secret) = ready().await;
+    tenant.user_in_new_group("Ada Lovelace", ADA, "Console admins");
+    tenant.browser_sign_in(ADA).await;
+    let jwks_url = format!("{}/{}/discovery/v2.0/keys", tenant.base, tenant.tenant_id);
+    let published: Value = tenant
+        .http
+        .get(&jwks_url)
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json");
+    let published_kids: Vec<String> = published["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|key| key["kid"].as_str().map(str::to_owned))
+        .collect();
+    let kid_of_new_id_token = |answer: &(u16, Value)| {
+        let id_token = answer.1["id_token"].as_str().expect("id_token");
+        jsonwebtoken::decode_header(id_token)
+            .expect("header")
+            .kid
+            .expect("kid")
+    };
+
+    admin_post(
+        &tenant.http,
+        &format!("{}/_admin/id-tokens/unpublished-key", tenant.base),
+        json!({"enabled": true}),
+    )
+    .await;
+    let (code, verifier) = tenant.authorization_code("n").await;
+    let answer = redeem(&tenant, &secret, &code, Some(&verifier), REDIRECT_URI).await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    assert!(!published_kids.contains(&kid_of_new_id_token(&answer)));
+
+    admin_post(
+        &tenant.http,
+        &format!("{}/_admin/id-tokens/unpublished-key", tenant.base),
+        json!({"enabled": false}),
+    )
+    .await;
+    let (code, verifier) = tenant.authorization_code("n").await;
+    let answer = redeem(&tenant, &secret, &code, Some(&verifier), REDIRECT_URI).await;
+    assert!(published_kids.contains(&kid_of_new_id_token(&answer)));
+}

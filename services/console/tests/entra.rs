@@ -248,3 +248,25 @@ async fn a_member_of_the_viewer_group_sees_runs_but_cannot_cancel_one() {
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn an_id_token_signed_by_a_key_the_authority_does_not_publish_is_refused() {
+    let (_scheduler, tenant, console) = setup(1).await;
+    let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
+    tenant.browser_signs_in_as(&ada).await;
+    // A first sign-in caches the key set.
+    let first = sign_in_with_microsoft(&console, &tenant).await;
+    assert_eq!(first.status(), StatusCode::OK);
+
+    tenant.sign_id_tokens_with_unpublished_key(true).await;
+    let (status, page) = refusal(sign_in_with_microsoft(&console, &tenant).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains("not signed with RS256 by a key of the authority&#39;s key set"),
+        "{page}"
+    );
+
+    tenant.sign_id_tokens_with_unpublished_key(false).await;
+    let again = sign_in_with_microsoft(&console, &tenant).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}

@@ -60,6 +60,10 @@ pub fn routes() -> Router<AppState> {
             "/_admin/tenants/{tenant}/browser-sign-in",
             post(browser_sign_in),
         )
+        .route(
+            "/_admin/id-tokens/unpublished-key",
+            post(sign_id_tokens_with_unpublished_key),
+        )
         .route("/_admin/devicecodes", get(list_device_codes))
         .route("/_admin/devicecodes/{user_code}/approve", post(approve))
         .route("/_admin/devicecodes/{user_code}/decline", post(decline))
@@ -340,4 +344,45 @@ async fn browser_sign_in(
 ) -> AdminResult {
     let user = super::authorize::sign_in_browser(&state, &tenant, &body.upn)?;
     Ok(Json(user).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct UnpublishedKey {
+    enabled: bool,
+}
+
+/// `{"enabled": true}`: from now on the authorization code flow's ID tokens
+/// are signed with a fresh key the JWKS does not publish (a relying party
+/// must refuse them); `false` goes back to the published key.
+async fn sign_id_tokens_with_unpublished_key(
+    State(state): State<AppState>,
+    Json(body): Json<UnpublishedKey>,
+) -> Response {
+    let signer = if body.enabled {
+        // RSA key generation is slow: off the runtime.
+        match tokio::task::spawn_blocking(crate::tokens::TokenSigner::generate).await {
+            Ok(Ok(signer)) => Some(signer),
+            Ok(Err(error)) => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot make a key: {error}"),
+                )
+                    .into_response()
+            }
+            Err(error) => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot make a key: {error}"),
+                )
+                    .into_response()
+            }
+        }
+    } else {
+        None
+    };
+    *state
+        .unpublished_id_token_signer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = signer;
+    Json(json!({"enabled": body.enabled})).into_response()
 }

@@ -294,7 +294,7 @@ pub fn authorization_code_grant(
         .get("client_info")
         .is_some_and(|value| value == "1");
     let mut body = issue_delegated_tokens(state, &client, &record.user, &scopes, client_info)?;
-    let id_token = sign(state, &id_token_claims(state, &record, now))?;
+    let id_token = sign_id_token(state, &id_token_claims(state, &record, now))?;
     if let Some(object) = body.as_object_mut() {
         let granted = object
             .get("scope")
@@ -308,6 +308,32 @@ pub fn authorization_code_grant(
         object.insert("id_token".to_owned(), json!(id_token));
     }
     Ok(body)
+}
+
+/// Signs an ID token with the published key, or with the unpublished one
+/// when a test asked for it (`POST /_admin/id-tokens/unpublished-key`): a
+/// relying party must then refuse the token, since "the token is signed with
+/// one of the keys published in the OpenID Connect metadata document" is
+/// what it checks.
+/// <https://learn.microsoft.com/entra/identity-platform/signing-key-rollover>,
+/// <https://learn.microsoft.com/entra/identity-platform/id-tokens#validate-tokens>.
+fn sign_id_token(state: &EmulatorState, claims: &IdTokenClaims) -> Result<String, EntraError> {
+    let unpublished = state
+        .unpublished_id_token_signer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match unpublished.as_ref() {
+        Some(signer) => signer.sign(claims).map_err(|error| {
+            tracing::error!(%error, "failed to sign an id token with the unpublished key");
+            EntraError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                50000,
+                "There was an error issuing a token.",
+            )
+        }),
+        None => sign(state, claims),
+    }
 }
 
 fn id_token_claims(

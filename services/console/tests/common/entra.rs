@@ -102,6 +102,17 @@ impl EntraTenant {
         .await;
     }
 
+    /// From now on the emulator signs ID tokens with a key its JWKS does
+    /// not publish (`enabled`), or with its published key again.
+    pub async fn sign_id_tokens_with_unpublished_key(&self, enabled: bool) {
+        admin_post(
+            &self.http,
+            &format!("{}/_admin/id-tokens/unpublished-key", self.base),
+            json!({"enabled": enabled}),
+        )
+        .await;
+    }
+
     /// Registers the console's app (redirect URI under `public_url`, a
     /// client secret in a file) and the console's configuration for it.
     pub async fn console_config(&mut self, scheduler: &MtlsScheduler, public_url: &str) -> Config {
