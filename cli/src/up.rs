@@ -38,6 +38,10 @@ pub struct UpArgs {
     #[arg(long, env = "GALSYNC_CONSOLE_LISTEN", default_value = "127.0.0.1:8443")]
     pub console_listen: SocketAddr,
 
+    /// Entra ID sign-in for the admin console, as `galsync-console` takes it.
+    #[command(flatten)]
+    pub console_entra: galsync_console::EntraArgs,
+
     #[command(flatten)]
     pub telemetry: galsync_platform::config::TelemetryArgs,
 }
@@ -61,6 +65,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Bound first, so a busy console port fails before anything starts
     // (after the data directory's check, which names its own flag).
     galsync_platform::flags::usable_data_dir("data-dir", &args.data_dir)?;
+    args.console_entra.validate()?;
     let console_listener = if args.plaintext {
         None
     } else {
@@ -101,7 +106,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "mTLS with the internal PKI in {}; press Ctrl-C to stop",
         cluster.pki_dir.display()
     );
-    let console = start_console(console_listener, &cluster)?;
+    let console = start_console(console_listener, &cluster, &args.console_entra)?;
     let served = cluster.serve_until_signal().await;
     console.stop().await;
     served?;
@@ -133,10 +138,12 @@ impl RunningConsole {
 fn start_console(
     listener: tokio::net::TcpListener,
     cluster: &Cluster,
+    entra: &galsync_console::EntraArgs,
 ) -> anyhow::Result<RunningConsole> {
     let bound = listener.local_addr()?;
     let scheduler_url = format!("https://{}", cluster.addresses.scheduler);
-    let config = galsync_console::Config::local(cluster.pki_dir.clone(), scheduler_url);
+    let mut config = galsync_console::Config::local(cluster.pki_dir.clone(), scheduler_url);
+    config.entra = entra.clone();
     let console = galsync_console::Console::new(&config, bound)?;
     let link = console.bootstrap_link();
     println!("admin console: {}", console.public_url());

@@ -19,6 +19,124 @@ pub struct EntraFlags {
     pub role_groups: RoleGroups,
 }
 
+/// The Entra sign-in flags, shared with `galsync up`, which passes them on
+/// to the console it starts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EntraArgs {
+    /// Entra ID sign-in: the directory (tenant) ID, a GUID. With
+    /// --entra-client-id, --entra-client-secret-file and --role-group, the
+    /// sign-in page offers "Sign in with Microsoft"; all of them or none.
+    #[arg(long = "entra-tenant-id", env = "GALSYNC_CONSOLE_ENTRA_TENANT_ID")]
+    pub tenant_id: Option<String>,
+
+    /// Entra ID sign-in: the application (client) ID of the console's app
+    /// registration, whose redirect URI is {public URL}/auth/entra/callback.
+    #[arg(long = "entra-client-id", env = "GALSYNC_CONSOLE_ENTRA_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Entra ID sign-in: a file holding the app registration's client secret
+    /// (never the secret itself on the command line).
+    #[arg(
+        long = "entra-client-secret-file",
+        env = "GALSYNC_CONSOLE_ENTRA_CLIENT_SECRET_FILE"
+    )]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Entra ID sign-in: the authority people sign in at.
+    #[arg(
+        long = "entra-authority",
+        env = "GALSYNC_CONSOLE_ENTRA_AUTHORITY",
+        default_value = crate::oidc::DEFAULT_AUTHORITY,
+        value_parser = galsync_platform::flags::http_url
+    )]
+    pub authority: String,
+
+    /// Entra ID sign-in: `role=group-object-id` (viewer, operator or admin),
+    /// repeatable; a person gets the highest role of their groups, and
+    /// someone in none of them is refused.
+    #[arg(long, env = "GALSYNC_CONSOLE_ROLE_GROUP", value_delimiter = ',')]
+    pub role_group: Vec<String>,
+}
+
+impl EntraArgs {
+    /// The Entra sign-in flags, checked together: `None` when none is given.
+    /// The secret file is read later, by [`crate::Console::new`].
+    pub fn validate(&self) -> Result<Option<EntraFlags>, ConfigError> {
+        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, --entra-client-secret-file and at least one --role-group, or none of them";
+        let (tenant_id, client_id, secret_file) =
+            match (&self.tenant_id, &self.client_id, &self.client_secret_file) {
+                (None, None, None) => {
+                    if self.role_group.is_empty() {
+                        return Ok(None);
+                    }
+                    return Err(ConfigError::new(
+                        "role-group",
+                        format!("only means something with Entra sign-in; {fix}"),
+                    ));
+                }
+                (Some(tenant_id), Some(client_id), Some(secret_file)) => {
+                    (tenant_id, client_id, secret_file)
+                }
+                (None, _, _) => {
+                    return Err(ConfigError::new(
+                        "entra-tenant-id",
+                        format!("missing; {fix}"),
+                    ))
+                }
+                (_, None, _) => {
+                    return Err(ConfigError::new(
+                        "entra-client-id",
+                        format!("missing; {fix}"),
+                    ))
+                }
+                (_, _, None) => {
+                    return Err(ConfigError::new(
+                        "entra-client-secret-file",
+                        format!("missing; {fix}"),
+                    ))
+                }
+            };
+        if tenant_id.trim().is_empty() || tenant_id.contains('/') {
+            return Err(ConfigError::new(
+                "entra-tenant-id",
+                "give the directory (tenant) ID, the GUID on the tenant's overview page in the Entra admin center",
+            ));
+        }
+        if client_id.trim().is_empty() {
+            return Err(ConfigError::new(
+                "entra-client-id",
+                "give the application (client) ID of the console's app registration",
+            ));
+        }
+        if self.role_group.is_empty() {
+            return Err(ConfigError::new(
+                "role-group",
+                format!("missing: nobody could sign in; map at least one Entra group, e.g. --role-group admin=<group object id>; {fix}"),
+            ));
+        }
+        let mut role_groups = RoleGroups::default();
+        for mapping in &self.role_group {
+            role_groups
+                .add(mapping)
+                .map_err(|problem| ConfigError::new("role-group", problem))?;
+        }
+        let authority = self.authority.trim_end_matches('/').to_owned();
+        if authority.starts_with("http://") && !is_loopback_url(&authority) {
+            return Err(ConfigError::new(
+                "entra-authority",
+                "must be https:// (plain http only for a local emulator on 127.0.0.1 or localhost)",
+            ));
+        }
+        Ok(Some(EntraFlags {
+            authority,
+            tenant_id: tenant_id.trim().to_owned(),
+            client_id: client_id.trim().to_owned(),
+            client_secret_file: secret_file.clone(),
+            role_groups,
+        }))
+    }
+}
+
 fn is_loopback_url(url: &str) -> bool {
     let Ok(parsed) = url::Url::parse(url) else {
         return false;
@@ -84,36 +202,8 @@ pub struct Config {
     )]
     pub sign_in_link_ttl_secs: u64,
 
-    /// Entra ID sign-in: the directory (tenant) ID, a GUID. With
-    /// --entra-client-id, --entra-client-secret-file and --role-group, the
-    /// sign-in page offers "Sign in with Microsoft"; all of them or none.
-    #[arg(long, env = "GALSYNC_CONSOLE_ENTRA_TENANT_ID")]
-    pub entra_tenant_id: Option<String>,
-
-    /// Entra ID sign-in: the application (client) ID of the console's app
-    /// registration, whose redirect URI is {public URL}/auth/entra/callback.
-    #[arg(long, env = "GALSYNC_CONSOLE_ENTRA_CLIENT_ID")]
-    pub entra_client_id: Option<String>,
-
-    /// Entra ID sign-in: a file holding the app registration's client secret
-    /// (never the secret itself on the command line).
-    #[arg(long, env = "GALSYNC_CONSOLE_ENTRA_CLIENT_SECRET_FILE")]
-    pub entra_client_secret_file: Option<PathBuf>,
-
-    /// Entra ID sign-in: the authority people sign in at.
-    #[arg(
-        long,
-        env = "GALSYNC_CONSOLE_ENTRA_AUTHORITY",
-        default_value = crate::oidc::DEFAULT_AUTHORITY,
-        value_parser = galsync_platform::flags::http_url
-    )]
-    pub entra_authority: String,
-
-    /// Entra ID sign-in: `role=group-object-id` (viewer, operator or admin),
-    /// repeatable; a person gets the highest role of their groups, and
-    /// someone in none of them is refused.
-    #[arg(long, env = "GALSYNC_CONSOLE_ROLE_GROUP", value_delimiter = ',')]
-    pub role_group: Vec<String>,
+    #[command(flatten)]
+    pub entra: EntraArgs,
 
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -165,82 +255,7 @@ impl Config {
     }
 
     /// The Entra sign-in flags, checked together: `None` when none is given.
-    /// The secret file is read later, by [`crate::Console::new`].
     pub fn entra_settings(&self) -> Result<Option<EntraFlags>, ConfigError> {
-        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, --entra-client-secret-file and at least one --role-group, or none of them";
-        let (tenant_id, client_id, secret_file) = match (
-            &self.entra_tenant_id,
-            &self.entra_client_id,
-            &self.entra_client_secret_file,
-        ) {
-            (None, None, None) => {
-                if self.role_group.is_empty() {
-                    return Ok(None);
-                }
-                return Err(ConfigError::new(
-                    "role-group",
-                    format!("only means something with Entra sign-in; {fix}"),
-                ));
-            }
-            (Some(tenant_id), Some(client_id), Some(secret_file)) => {
-                (tenant_id, client_id, secret_file)
-            }
-            (None, _, _) => {
-                return Err(ConfigError::new(
-                    "entra-tenant-id",
-                    format!("missing; {fix}"),
-                ))
-            }
-            (_, None, _) => {
-                return Err(ConfigError::new(
-                    "entra-client-id",
-                    format!("missing; {fix}"),
-                ))
-            }
-            (_, _, None) => {
-                return Err(ConfigError::new(
-                    "entra-client-secret-file",
-                    format!("missing; {fix}"),
-                ))
-            }
-        };
-        if tenant_id.trim().is_empty() || tenant_id.contains('/') {
-            return Err(ConfigError::new(
-                "entra-tenant-id",
-                "give the directory (tenant) ID, the GUID on the tenant's overview page in the Entra admin center",
-            ));
-        }
-        if client_id.trim().is_empty() {
-            return Err(ConfigError::new(
-                "entra-client-id",
-                "give the application (client) ID of the console's app registration",
-            ));
-        }
-        if self.role_group.is_empty() {
-            return Err(ConfigError::new(
-                "role-group",
-                format!("missing: nobody could sign in; map at least one Entra group, e.g. --role-group admin=<group object id>; {fix}"),
-            ));
-        }
-        let mut role_groups = RoleGroups::default();
-        for mapping in &self.role_group {
-            role_groups
-                .add(mapping)
-                .map_err(|problem| ConfigError::new("role-group", problem))?;
-        }
-        let authority = self.entra_authority.trim_end_matches('/').to_owned();
-        if authority.starts_with("http://") && !is_loopback_url(&authority) {
-            return Err(ConfigError::new(
-                "entra-authority",
-                "must be https:// (plain http only for a local emulator on 127.0.0.1 or localhost)",
-            ));
-        }
-        Ok(Some(EntraFlags {
-            authority,
-            tenant_id: tenant_id.trim().to_owned(),
-            client_id: client_id.trim().to_owned(),
-            client_secret_file: secret_file.clone(),
-            role_groups,
-        }))
+        self.entra.validate()
     }
 }

@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 use galsync_platform::config::ConfigError;
 use galsync_platform::TlsMaterial;
 
-pub use config::{Config, EntraFlags};
+pub use config::{Config, EntraArgs, EntraFlags};
 pub use entra_routes::FLOW_COOKIE;
 pub use session::{Role, SignInLink};
 pub use web::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};

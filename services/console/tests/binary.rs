@@ -105,6 +105,9 @@ fn bad_configuration_exits_2_naming_the_flag() {
     let occupied_addr = occupied.local_addr().expect("its address").to_string();
     // The CLI refuses a flag given twice: --listen is in each case.
     let free = "127.0.0.1:0";
+    let secret_file = path_arg(&files.dir.join("entra-client-secret"));
+    std::fs::write(files.dir.join("entra-client-secret"), "s3cret\n").expect("a secret file");
+    let missing_secret = path_arg(&files.dir.join("no-secret-here"));
     let cases = [
         bad(&["--listen", free, "--pki-dir", &missing_pki], "--pki-dir"),
         bad(
@@ -161,6 +164,82 @@ fn bad_configuration_exits_2_naming_the_flag() {
             &["--listen", &occupied_addr, "--pki-dir", &pki_dir],
             "--listen",
         ),
+        // Entra sign-in: all of its flags or none, each checked.
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--entra-tenant-id",
+                TENANT_ID,
+            ],
+            "--entra-client-id",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--role-group",
+                "admin=g1",
+            ],
+            "--role-group",
+        ),
+        bad(
+            &entra(free, &pki_dir, &secret_file, &["--role-group", "root=g1"]),
+            "--role-group",
+        ),
+        bad(&entra(free, &pki_dir, &secret_file, &[]), "--role-group"),
+        bad(
+            &entra(
+                free,
+                &pki_dir,
+                &secret_file,
+                &[
+                    "--role-group",
+                    "admin=g1",
+                    "--entra-authority",
+                    "http://login.example",
+                ],
+            ),
+            "--entra-authority",
+        ),
+        bad(
+            &entra(
+                free,
+                &pki_dir,
+                &missing_secret,
+                &["--role-group", "admin=g1"],
+            ),
+            "--entra-client-secret-file",
+        ),
     ];
     assert_each_refused(BINARY, &[], &cases);
+}
+
+const TENANT_ID: &str = "9f1c2d3e-0000-4000-8000-000000000001";
+
+/// Arguments with every Entra flag but --role-group, and `more`.
+fn entra<'a>(
+    listen: &'a str,
+    pki_dir: &'a str,
+    secret_file: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--listen",
+        listen,
+        "--pki-dir",
+        pki_dir,
+        "--entra-tenant-id",
+        TENANT_ID,
+        "--entra-client-id",
+        "c0ffee00-0000-4000-8000-000000000002",
+        "--entra-client-secret-file",
+        secret_file,
+    ];
+    args.extend_from_slice(more);
+    args
 }

@@ -142,11 +142,11 @@ impl EntraTenant {
 
         let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
         config.public_url = Some(public_url.to_owned());
-        config.entra_tenant_id = Some(self.tenant_id.to_string());
-        config.entra_client_id = Some(self.client_id.clone());
-        config.entra_client_secret_file = Some(secret_file);
-        config.entra_authority = self.base.clone();
-        config.role_group = vec![
+        config.entra.tenant_id = Some(self.tenant_id.to_string());
+        config.entra.client_id = Some(self.client_id.clone());
+        config.entra.client_secret_file = Some(secret_file);
+        config.entra.authority = self.base.clone();
+        config.entra.role_group = vec![
             format!("admin={}", self.admin_group),
             format!("viewer={}", self.viewer_group),
         ];
