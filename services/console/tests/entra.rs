@@ -86,6 +86,35 @@ async fn a_person_in_the_admin_group_signs_in_with_microsoft_and_the_overview_sh
 }
 
 #[tokio::test]
+async fn what_a_person_signed_in_with_microsoft_does_is_audited_under_their_username() {
+    let (scheduler, tenant, console) = setup(2).await;
+    let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
+    tenant.browser_signs_in_as(&ada).await;
+    let signed_in = sign_in_with_microsoft(&console, &tenant).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let session = session_cookie_of(&signed_in);
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let page = console.page(&format!("/runs/{run_id}"), &session).await;
+    let cancel = console
+        .post(
+            &format!("/runs/{run_id}/cancel"),
+            Some(&session),
+            Some(&csrf_token_in(&page)),
+        )
+        .await;
+    assert_eq!(cancel.status(), StatusCode::SEE_OTHER);
+    let audit = scheduler.store.list_audit(20).await.unwrap();
+    let cancel_entry = audit
+        .iter()
+        .find(|(_, _, action, target, _)| action == "run.cancel_requested" && target == &run_id)
+        .expect("the cancel is audited");
+    assert_eq!(
+        cancel_entry.1,
+        "ada@contoso.example via urn:galsync:service:console"
+    );
+}
+
+#[tokio::test]
 async fn a_callback_without_its_browsers_flow_or_with_another_state_or_twice_is_refused() {
     let (_scheduler, tenant, console) = setup(1).await;
     let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
@@ -254,9 +283,12 @@ async fn an_id_token_signed_by_a_key_the_authority_does_not_publish_is_refused()
     let (_scheduler, tenant, console) = setup(1).await;
     let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
     tenant.browser_signs_in_as(&ada).await;
-    // A first sign-in caches the key set.
-    let first = sign_in_with_microsoft(&console, &tenant).await;
-    assert_eq!(first.status(), StatusCode::OK);
+    // A first sign-in fetches the key set; a second uses the cached one.
+    for _ in 0..2 {
+        let signed_in = sign_in_with_microsoft(&console, &tenant).await;
+        assert_eq!(signed_in.status(), StatusCode::OK);
+    }
+    assert_eq!(tenant.key_set_fetches().await, 1);
 
     tenant.sign_id_tokens_with_unpublished_key(true).await;
     let (status, page) = refusal(sign_in_with_microsoft(&console, &tenant).await).await;
@@ -265,6 +297,8 @@ async fn an_id_token_signed_by_a_key_the_authority_does_not_publish_is_refused()
         page.contains("not signed with RS256 by a key of the authority&#39;s key set"),
         "{page}"
     );
+    // An unknown key: the set fetched again once, in case Entra rolled it.
+    assert_eq!(tenant.key_set_fetches().await, 2);
 
     tenant.sign_id_tokens_with_unpublished_key(false).await;
     let again = sign_in_with_microsoft(&console, &tenant).await;

@@ -113,6 +113,27 @@ impl EntraTenant {
         .await;
     }
 
+    /// How many times the emulator answered a request for its key set.
+    pub async fn key_set_fetches(&self) -> u64 {
+        let requests: Value = self
+            .http
+            .get(format!("{}/_admin/requests", self.base))
+            .send()
+            .await
+            .expect("request counters")
+            .json()
+            .await
+            .expect("request counters as json");
+        let mut fetches = 0;
+        for counter in requests["counters"].as_array().expect("counters") {
+            let endpoint = counter["endpoint"].as_str().unwrap_or_default();
+            if endpoint.ends_with("/discovery/v2.0/keys") {
+                fetches += counter["count"].as_u64().unwrap_or_default();
+            }
+        }
+        fetches
+    }
+
     /// Registers the console's app (redirect URI under `public_url`, a
     /// client secret in a file) and the console's configuration for it.
     pub async fn console_config(&mut self, scheduler: &MtlsScheduler, public_url: &str) -> Config {
