@@ -12,7 +12,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn_console, TestConsole};
+use common::entra::EntraTenant;
+use common::{spawn_console, spawn_entra_console, TestConsole};
 use galsync_proto::v1;
 use galsync_testkit::browser::axe::Axe;
 use galsync_testkit::browser::{print_skip, spki_sha256_of_pem, target_dir, Browser};
@@ -273,6 +274,50 @@ async fn sign_out_returns_to_sign_in_and_the_old_session_is_refused() {
         );
     }
     refused_everywhere(&console, &old_cookie, &run_id).await;
+    visit.browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_person_in_the_admin_group_signs_in_with_microsoft() {
+    let test_name = "a_person_in_the_admin_group_signs_in_with_microsoft";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let mut tenant = EntraTenant::start().await;
+    let console = spawn_entra_console(&scheduler, &mut tenant).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let ada = tenant.person(
+        "Ada Lovelace",
+        "ada@contoso.example",
+        Some(tenant.admin_group),
+    );
+    // The emulator's authorize signs in whoever its admin API names.
+    tenant.browser_signs_in_as(&ada).await;
+
+    browser.goto(&format!("{}/sign-in", console.url)).await;
+    visit.check("sign-in-with-microsoft").await;
+    let button = browser.element("a[href=\"/auth/entra/start\"]").await;
+    assert_eq!(browser.text(&button).await, "Sign in with Microsoft");
+    // The console, Entra's authorize (another site), the console's callback,
+    // then the overview.
+    browser.click(&button).await;
+    browser
+        .wait_for(
+            "the overview after signing in with Microsoft",
+            "return location.pathname === '/' && document.querySelector('h1') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(
+        browser
+            .text_of_page()
+            .await
+            .contains("ada@contoso.example (admin)"),
+        "{}",
+        browser.text_of_page().await
+    );
+    visit.check("overview-after-microsoft").await;
     visit.browser.quit().await;
 }
 
