@@ -259,6 +259,29 @@ fn up_with_bad_configuration_exits_2_naming_the_flag() {
             ],
             "--console-listen",
         ),
+        // The console's Entra sign-in flags, passed on: all of them or none.
+        bad(
+            &[
+                "--port-base",
+                &port_base,
+                "--data-dir",
+                &data_dir,
+                "--entra-tenant-id",
+                "9f1c2d3e-0000-4000-8000-000000000001",
+            ],
+            "--entra-client-id",
+        ),
+        bad(
+            &[
+                "--port-base",
+                &port_base,
+                "--data-dir",
+                &data_dir,
+                "--role-group",
+                "admin=g1",
+            ],
+            "--role-group",
+        ),
     ];
     assert_each_refused(env!("CARGO_BIN_EXE_galsync"), &["up"], &cases);
 }
