@@ -96,7 +96,7 @@ impl EntraArgs {
                     ))
                 }
             };
-        if tenant_id.trim().is_empty() || tenant_id.contains('/') {
+        if !is_guid(tenant_id.trim()) {
             return Err(ConfigError::new(
                 "entra-tenant-id",
                 "give the directory (tenant) ID, the GUID on the tenant's overview page in the Entra admin center",
@@ -135,6 +135,17 @@ impl EntraArgs {
             role_groups,
         }))
     }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex: ID tokens name the tenant
+/// by this ID (`tid`), never by a domain.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    let lengths: Vec<usize> = groups.iter().map(|group| group.len()).collect();
+    lengths == [8, 4, 4, 4, 12]
+        && groups
+            .iter()
+            .all(|group| group.chars().all(|character| character.is_ascii_hexdigit()))
 }
 
 fn is_loopback_url(url: &str) -> bool {

@@ -193,6 +193,23 @@ fn bad_configuration_exits_2_naming_the_flag() {
         ),
         bad(&entra(free, &pki_dir, &secret_file, &[]), "--role-group"),
         bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--entra-tenant-id",
+                "contoso.example",
+                "--entra-client-id",
+                "c0ffee00-0000-4000-8000-000000000002",
+                "--entra-client-secret-file",
+                &secret_file,
+                "--role-group",
+                "admin=g1",
+            ],
+            "--entra-tenant-id",
+        ),
+        bad(
             &entra(
                 free,
                 &pki_dir,
