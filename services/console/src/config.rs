@@ -15,8 +15,18 @@ pub struct EntraFlags {
     pub authority: String,
     pub tenant_id: String,
     pub client_id: String,
-    pub client_secret_file: PathBuf,
+    pub credential: CredentialSource,
     pub role_groups: RoleGroups,
+}
+
+/// How the console proves itself at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// A file holding the client secret.
+    SecretFile(PathBuf),
+    /// A PEM certificate registered on the app registration and its PEM
+    /// private key: the console signs a client assertion.
+    Certificate { certificate: PathBuf, key: PathBuf },
 }
 
 /// The Entra sign-in flags, shared with `galsync up`, which passes them on
@@ -24,7 +34,8 @@ pub struct EntraFlags {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EntraArgs {
     /// Entra ID sign-in: the directory (tenant) ID, a GUID. With
-    /// --entra-client-id, --entra-client-secret-file and --role-group, the
+    /// --entra-client-id, a credential (--entra-client-secret-file, or
+    /// --entra-client-cert and --entra-client-key) and --role-group, the
     /// sign-in page offers "Sign in with Microsoft"; all of them or none.
     #[arg(long = "entra-tenant-id", env = "GALSYNC_CONSOLE_ENTRA_TENANT_ID")]
     pub tenant_id: Option<String>,
@@ -41,6 +52,16 @@ pub struct EntraArgs {
         env = "GALSYNC_CONSOLE_ENTRA_CLIENT_SECRET_FILE"
     )]
     pub client_secret_file: Option<PathBuf>,
+
+    /// Entra ID sign-in, instead of a client secret: a PEM certificate
+    /// uploaded to the app registration; the console signs its client
+    /// assertions with --entra-client-key.
+    #[arg(long = "entra-client-cert", env = "GALSYNC_CONSOLE_ENTRA_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Entra ID sign-in: the PEM private key (RSA) of --entra-client-cert.
+    #[arg(long = "entra-client-key", env = "GALSYNC_CONSOLE_ENTRA_CLIENT_KEY")]
+    pub client_key: Option<PathBuf>,
 
     /// Entra ID sign-in: the authority people sign in at.
     #[arg(
@@ -62,40 +83,68 @@ impl EntraArgs {
     /// The Entra sign-in flags, checked together: `None` when none is given.
     /// The secret file is read later, by [`crate::Console::new`].
     pub fn validate(&self) -> Result<Option<EntraFlags>, ConfigError> {
-        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, --entra-client-secret-file and at least one --role-group, or none of them";
-        let (tenant_id, client_id, secret_file) =
-            match (&self.tenant_id, &self.client_id, &self.client_secret_file) {
-                (None, None, None) => {
-                    if self.role_group.is_empty() {
-                        return Ok(None);
-                    }
-                    return Err(ConfigError::new(
-                        "role-group",
-                        format!("only means something with Entra sign-in; {fix}"),
-                    ));
-                }
-                (Some(tenant_id), Some(client_id), Some(secret_file)) => {
-                    (tenant_id, client_id, secret_file)
-                }
-                (None, _, _) => {
-                    return Err(ConfigError::new(
-                        "entra-tenant-id",
-                        format!("missing; {fix}"),
-                    ))
-                }
-                (_, None, _) => {
-                    return Err(ConfigError::new(
-                        "entra-client-id",
-                        format!("missing; {fix}"),
-                    ))
-                }
-                (_, _, None) => {
-                    return Err(ConfigError::new(
-                        "entra-client-secret-file",
-                        format!("missing; {fix}"),
-                    ))
-                }
-            };
+        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, a credential (--entra-client-secret-file, or --entra-client-cert with --entra-client-key) and at least one --role-group, or none of them";
+        let nothing_given = self.tenant_id.is_none()
+            && self.client_id.is_none()
+            && self.client_secret_file.is_none()
+            && self.client_cert.is_none()
+            && self.client_key.is_none();
+        if nothing_given {
+            if self.role_group.is_empty() {
+                return Ok(None);
+            }
+            return Err(ConfigError::new(
+                "role-group",
+                format!("only means something with Entra sign-in; {fix}"),
+            ));
+        }
+        let Some(tenant_id) = &self.tenant_id else {
+            return Err(ConfigError::new(
+                "entra-tenant-id",
+                format!("missing; {fix}"),
+            ));
+        };
+        let Some(client_id) = &self.client_id else {
+            return Err(ConfigError::new(
+                "entra-client-id",
+                format!("missing; {fix}"),
+            ));
+        };
+        let credential = match (
+            &self.client_secret_file,
+            &self.client_cert,
+            &self.client_key,
+        ) {
+            (Some(secret_file), None, None) => CredentialSource::SecretFile(secret_file.clone()),
+            (None, Some(certificate), Some(key)) => CredentialSource::Certificate {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            },
+            (Some(_), _, _) => {
+                return Err(ConfigError::new(
+                    "entra-client-cert",
+                    "give --entra-client-secret-file or --entra-client-cert with --entra-client-key, not both",
+                ))
+            }
+            (None, Some(_), None) => {
+                return Err(ConfigError::new(
+                    "entra-client-key",
+                    "--entra-client-cert needs --entra-client-key, the certificate's private key",
+                ))
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "entra-client-cert",
+                    "--entra-client-key needs --entra-client-cert, the certificate it belongs to",
+                ))
+            }
+            (None, None, None) => {
+                return Err(ConfigError::new(
+                    "entra-client-secret-file",
+                    format!("missing; {fix}"),
+                ))
+            }
+        };
         if !is_guid(tenant_id.trim()) {
             return Err(ConfigError::new(
                 "entra-tenant-id",
@@ -131,7 +180,7 @@ impl EntraArgs {
             authority,
             tenant_id: tenant_id.trim().to_owned(),
             client_id: client_id.trim().to_owned(),
-            client_secret_file: secret_file.clone(),
+            credential,
             role_groups,
         }))
     }

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use galsync_graph::identity::ClientCredential;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -19,6 +20,9 @@ use crate::oidc::{
 
 /// How long a sign-in may take between the start and the callback.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
+
+/// A client assertion signed with the certificate's key.
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Each call to the authority.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -53,6 +57,8 @@ pub enum SignInFailure {
     Refused { error: String, description: String },
     #[error(transparent)]
     IdToken(#[from] IdTokenRefusal),
+    #[error("the console cannot sign its client assertion: {0}")]
+    Credential(String),
 }
 
 /// Entra sign-in as configured.
@@ -60,7 +66,7 @@ pub struct Entra {
     authority: String,
     tenant_id: String,
     client_id: String,
-    client_secret: SecretString,
+    credential: ClientCredential,
     pub role_groups: RoleGroups,
     redirect_uri: String,
     pub flows: PendingFlows,
@@ -83,7 +89,7 @@ impl std::fmt::Debug for Entra {
 impl Entra {
     pub fn new(
         flags: EntraFlags,
-        client_secret: SecretString,
+        credential: ClientCredential,
         public_url: &str,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -94,7 +100,7 @@ impl Entra {
             authority: flags.authority,
             tenant_id: flags.tenant_id,
             client_id: flags.client_id,
-            client_secret,
+            credential,
             role_groups: flags.role_groups,
             redirect_uri: format!("{public_url}/auth/entra/callback"),
             flows: PendingFlows::new(FLOW_LIFETIME),
@@ -136,15 +142,27 @@ impl Entra {
         code: &str,
     ) -> Result<IdentityClaims, SignInFailure> {
         let discovery = self.discovery().await?;
-        let form = [
+        let proof: SecretString = match &self.credential {
+            ClientCredential::Secret(secret) => secret.clone(),
+            ClientCredential::Certificate(certificate) => certificate
+                .client_assertion(&self.client_id, &discovery.token_endpoint)
+                .map_err(|error| SignInFailure::Credential(error.to_string()))?,
+        };
+        let mut form = vec![
             ("grant_type", "authorization_code"),
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
             ("code", code),
             ("redirect_uri", self.redirect_uri.as_str()),
             ("code_verifier", flow.code_verifier.as_str()),
             ("scope", "openid profile"),
         ];
+        match &self.credential {
+            ClientCredential::Secret(_) => form.push(("client_secret", proof.expose_secret())),
+            ClientCredential::Certificate(_) => {
+                form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+                form.push(("client_assertion", proof.expose_secret()));
+            }
+        }
         let unreachable = |error: reqwest::Error| SignInFailure::Unreachable {
             url: discovery.token_endpoint.clone(),
             problem: error.to_string(),

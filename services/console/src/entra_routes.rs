@@ -122,6 +122,7 @@ pub async fn callback(
             tracing::warn!(%failure, "an entra sign-in failed");
             let status = match failure {
                 SignInFailure::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                SignInFailure::Credential(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 SignInFailure::Refused { .. } | SignInFailure::IdToken(_) => StatusCode::FORBIDDEN,
             };
             return failure_page(status, "Sign-in failed", &failure.to_string());

@@ -30,6 +30,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::routing::{get, post};
+use galsync_graph::identity::{
+    AssertionAlgorithm, CertificateCredential, ClientCredential, PrivateKey,
+};
 use galsync_platform::config::ConfigError;
 use galsync_platform::TlsMaterial;
 
@@ -192,33 +195,71 @@ impl Console {
     }
 }
 
-/// Entra sign-in with the client secret read from its file.
+/// Entra sign-in with its credential read from its files.
 fn entra_sign_in(flags: EntraFlags, public_url: &str) -> Result<entra::Entra, ConfigError> {
-    let secret_file = flags.client_secret_file.clone();
-    let text = std::fs::read_to_string(&secret_file).map_err(|error| {
-        ConfigError::new(
-            "entra-client-secret-file",
-            format!(
-                "cannot read {}: {error}; give a file holding the app registration's client secret",
-                secret_file.display()
-            ),
-        )
-    })?;
-    let secret = text.trim();
-    if secret.is_empty() {
-        return Err(ConfigError::new(
-            "entra-client-secret-file",
-            format!(
-                "{} is empty; put the app registration's client secret in it",
-                secret_file.display()
-            ),
-        ));
-    }
-    let secret = secrecy::SecretString::from(secret.to_owned());
-    entra::Entra::new(flags, secret, public_url).map_err(|error| {
+    let credential = match &flags.credential {
+        config::CredentialSource::SecretFile(secret_file) => {
+            let text = std::fs::read_to_string(secret_file).map_err(|error| {
+                ConfigError::new(
+                    "entra-client-secret-file",
+                    format!(
+                        "cannot read {}: {error}; give a file holding the app registration's client secret",
+                        secret_file.display()
+                    ),
+                )
+            })?;
+            let secret = text.trim();
+            if secret.is_empty() {
+                return Err(ConfigError::new(
+                    "entra-client-secret-file",
+                    format!(
+                        "{} is empty; put the app registration's client secret in it",
+                        secret_file.display()
+                    ),
+                ));
+            }
+            ClientCredential::Secret(secrecy::SecretString::from(secret.to_owned()))
+        }
+        config::CredentialSource::Certificate { certificate, key } => {
+            ClientCredential::Certificate(client_certificate(certificate, key)?)
+        }
+    };
+    entra::Entra::new(flags, credential, public_url).map_err(|error| {
         ConfigError::new(
             "entra-authority",
             format!("cannot make an https client: {error}"),
+        )
+    })
+}
+
+/// The certificate and key of `--entra-client-cert` / `--entra-client-key`.
+fn client_certificate(
+    certificate: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<CertificateCredential, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    let certificate_pem = read("entra-client-cert", certificate)?;
+    let key_pem = read("entra-client-key", key)?;
+    let certificate_der = rustls::pki_types::CertificateDer::from_pem_slice(&certificate_pem)
+        .map_err(|error| {
+            ConfigError::new(
+                "entra-client-cert",
+                format!("{}: not a PEM certificate ({error})", certificate.display()),
+            )
+        })?;
+    let key_text = String::from_utf8_lossy(&key_pem);
+    let private_key = PrivateKey::from_pem(&key_text).map_err(|error| {
+        ConfigError::new("entra-client-key", format!("{}: {error}", key.display()))
+    })?;
+    CertificateCredential::new(
+        certificate_der.to_vec(),
+        private_key,
+        AssertionAlgorithm::Rs256,
+    )
+    .map_err(|error| {
+        ConfigError::new(
+            "entra-client-key",
+            format!("{} with {}: {error}", key.display(), certificate.display()),
         )
     })
 }

@@ -101,6 +101,7 @@ fn bad_configuration_exits_2_naming_the_flag() {
     let missing_pki = path_arg(&files.dir.join("no-pki-here"));
     let garbage = path_arg(&files.garbage_pem);
     let key = path_arg(&files.tls.key);
+    let cert = path_arg(&files.tls.cert);
     let occupied = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let occupied_addr = occupied.local_addr().expect("its address").to_string();
     // The CLI refuses a flag given twice: --listen is in each case.
@@ -231,6 +232,51 @@ fn bad_configuration_exits_2_naming_the_flag() {
                 &["--role-group", "admin=g1"],
             ),
             "--entra-client-secret-file",
+        ),
+        bad(
+            &entra(
+                free,
+                &pki_dir,
+                &secret_file,
+                &["--role-group", "admin=g1", "--entra-client-cert", &cert],
+            ),
+            "--entra-client-cert",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--entra-tenant-id",
+                TENANT_ID,
+                "--entra-client-id",
+                "c0ffee00-0000-4000-8000-000000000002",
+                "--entra-client-cert",
+                &cert,
+                "--role-group",
+                "admin=g1",
+            ],
+            "--entra-client-key",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
+                "--entra-tenant-id",
+                TENANT_ID,
+                "--entra-client-id",
+                "c0ffee00-0000-4000-8000-000000000002",
+                "--entra-client-cert",
+                &garbage,
+                "--entra-client-key",
+                &key,
+                "--role-group",
+                "admin=g1",
+            ],
+            "--entra-client-cert",
         ),
     ];
     assert_each_refused(BINARY, &[], &cases);

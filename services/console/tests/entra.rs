@@ -115,6 +115,23 @@ async fn what_a_person_signed_in_with_microsoft_does_is_audited_under_their_user
 }
 
 #[tokio::test]
+async fn the_console_can_prove_itself_with_a_certificate_instead_of_a_secret() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let mut tenant = EntraTenant::start().await;
+    tenant.with_certificate = true;
+    let console = spawn_entra_console(&scheduler, &mut tenant).await;
+    let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
+    tenant.browser_signs_in_as(&ada).await;
+    let signed_in = sign_in_with_microsoft(&console, &tenant).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let overview = console.page("/", &session_cookie_of(&signed_in)).await;
+    assert!(
+        overview.contains("ada@contoso.example (admin)"),
+        "{overview}"
+    );
+}
+
+#[tokio::test]
 async fn a_callback_without_its_browsers_flow_or_with_another_state_or_twice_is_refused() {
     let (_scheduler, tenant, console) = setup(1).await;
     let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));

@@ -24,7 +24,35 @@ pub struct EntraTenant {
     pub http: reqwest::Client,
     pub admin_group: Uuid,
     pub viewer_group: Uuid,
+    /// The console proves itself with a certificate (a client assertion)
+    /// instead of a client secret.
+    pub with_certificate: bool,
     secret_dir: Option<tempfile::TempDir>,
+}
+
+/// A PEM certificate and its PEM (PKCS#8) RSA key, self-signed.
+fn certificate_and_key() -> (String, String) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let private_key =
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("rsa key generation");
+    let pkcs8 = private_key.to_pkcs8_der().expect("pkcs8 encoding");
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &pkcs8.as_bytes().into(),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .expect("rcgen key pair");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "galsync console");
+    let certificate = params
+        .self_signed(&key_pair)
+        .expect("self-signed certificate");
+    let key_pem = private_key
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("pkcs8 pem")
+        .to_string();
+    (certificate.pem(), key_pem)
 }
 
 async fn admin_post(http: &reqwest::Client, url: &str, body: Value) -> Value {
@@ -72,6 +100,7 @@ impl EntraTenant {
             http,
             admin_group,
             viewer_group,
+            with_certificate: false,
             secret_dir: None,
         }
     }
@@ -154,18 +183,34 @@ impl EntraTenant {
             self.base, self.tenant_id, self.client_id
         );
         admin_post(&self.http, &format!("{app_url}/consent"), json!({})).await;
-        let secret = admin_post(&self.http, &format!("{app_url}/secrets"), json!({})).await;
-        let secret_text = secret["secret_text"].as_str().expect("a secret");
         let secret_dir = tempfile::tempdir().expect("a temporary directory");
-        let secret_file = secret_dir.path().join("entra-client-secret");
-        std::fs::write(&secret_file, format!("{secret_text}\n")).expect("write the secret");
+        let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
+        if self.with_certificate {
+            let (certificate_pem, key_pem) = certificate_and_key();
+            admin_post(
+                &self.http,
+                &format!("{app_url}/certificates"),
+                json!({"certificate": certificate_pem}),
+            )
+            .await;
+            let certificate_file = secret_dir.path().join("entra-client.pem");
+            let key_file = secret_dir.path().join("entra-client.key");
+            std::fs::write(&certificate_file, certificate_pem).expect("write the certificate");
+            std::fs::write(&key_file, key_pem).expect("write the key");
+            config.entra.client_cert = Some(certificate_file);
+            config.entra.client_key = Some(key_file);
+        } else {
+            let secret = admin_post(&self.http, &format!("{app_url}/secrets"), json!({})).await;
+            let secret_text = secret["secret_text"].as_str().expect("a secret");
+            let secret_file = secret_dir.path().join("entra-client-secret");
+            std::fs::write(&secret_file, format!("{secret_text}\n")).expect("write the secret");
+            config.entra.client_secret_file = Some(secret_file);
+        }
         self.secret_dir = Some(secret_dir);
 
-        let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
         config.public_url = Some(public_url.to_owned());
         config.entra.tenant_id = Some(self.tenant_id.to_string());
         config.entra.client_id = Some(self.client_id.clone());
-        config.entra.client_secret_file = Some(secret_file);
         config.entra.authority = self.base.clone();
         config.entra.role_group = vec![
             format!("admin={}", self.admin_group),
