@@ -60,11 +60,22 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
             break base;
         }
     };
+    // The console's Entra sign-in, given through the environment, reaches
+    // the console `up` starts (no sign-in is finished: nothing calls Entra).
+    let secret_file = std::env::temp_dir().join(format!("galsync-up-secret-{port_base}"));
+    std::fs::write(&secret_file, "not-a-real-secret\n").expect("write the secret file");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
         .args(["up", "--port-base", &port_base.to_string(), "--data-dir"])
         .arg(&data_dir)
         .args(["--console-listen", "127.0.0.1:0"])
         .env("GALSYNC_LOG", "warn")
+        .env("GALSYNC_CONSOLE_ENTRA_TENANT_ID", UP_TENANT_ID)
+        .env("GALSYNC_CONSOLE_ENTRA_CLIENT_ID", UP_CLIENT_ID)
+        .env("GALSYNC_CONSOLE_ENTRA_CLIENT_SECRET_FILE", &secret_file)
+        .env(
+            "GALSYNC_CONSOLE_ROLE_GROUP",
+            "admin=g-admins,viewer=g-viewers",
+        )
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start galsync up");
@@ -145,7 +156,11 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&data_dir);
+    let _ = std::fs::remove_file(&secret_file);
 }
+
+const UP_TENANT_ID: &str = "9f1c2d3e-0000-4000-8000-000000000001";
+const UP_CLIENT_ID: &str = "c0ffee00-0000-4000-8000-000000000002";
 
 /// Lines the child prints, as they come.
 fn read_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
@@ -209,6 +224,32 @@ async fn console_link_signs_in_once(
     assert!(page.contains("<h1>Overview</h1>"), "{page}");
     let again = http.get(&link).send().await.expect("the console answers");
     assert_eq!(again.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // The Entra flags reached the console: its sign-in page offers
+    // Microsoft, which sends the browser to the tenant's authorize endpoint.
+    let sign_in = http
+        .get(format!("{base}/sign-in"))
+        .send()
+        .await
+        .expect("the sign-in page answers");
+    let page = sign_in.text().await.expect("a page");
+    assert!(page.contains("Sign in with Microsoft"), "{page}");
+    let start = http
+        .get(format!("{base}/auth/entra/start"))
+        .send()
+        .await
+        .expect("the start answers");
+    let authorize = start.headers()["location"].to_str().expect("a location");
+    assert!(
+        authorize.starts_with(&format!(
+            "https://login.microsoftonline.com/{UP_TENANT_ID}/oauth2/v2.0/authorize?"
+        )),
+        "{authorize}"
+    );
+    assert!(
+        authorize.contains(&format!("client_id={UP_CLIENT_ID}")),
+        "{authorize}"
+    );
 }
 
 /// `galsync up` with a bad value stops before it serves: exit 2, one line
