@@ -6,6 +6,7 @@ pub mod config;
 pub mod flags;
 pub mod grpc;
 pub mod https;
+pub mod metadata_text;
 pub mod metrics;
 pub mod net;
 pub mod pki;

@@ -31,9 +31,13 @@ impl Api {
 
     fn request<T>(&self, person: &Session, message: T) -> Result<tonic::Request<T>, tonic::Status> {
         let mut request = tonic::Request::new(message);
-        let person_value = MetadataValue::try_from(person.person.as_str()).map_err(|_| {
-            tonic::Status::invalid_argument("the signed-in person's name is not plain ASCII")
-        })?;
+        // Any script: percent-encoded into visible ASCII, decoded by the
+        // scheduler.
+        let person_value =
+            MetadataValue::try_from(galsync_platform::metadata_text::encode(&person.person))
+                .map_err(|_| {
+                    tonic::Status::invalid_argument("the signed-in person's name cannot be sent")
+                })?;
         let metadata = request.metadata_mut();
         metadata.insert(ON_BEHALF_OF_HEADER, person_value);
         metadata.insert(

@@ -114,6 +114,38 @@ async fn what_a_person_signed_in_with_microsoft_does_is_audited_under_their_user
     );
 }
 
+/// A username outside ASCII (gRPC metadata carries ASCII only) reaches the
+/// scheduler whole: the pages work and the audit names the person as signed in.
+#[tokio::test]
+async fn a_username_outside_ascii_is_shown_and_audited_as_it_is() {
+    const ZOE: &str = "zoë.müller@contoso.example";
+    let (scheduler, tenant, console) = setup(2).await;
+    let zoe = tenant.person("Zoë Müller", ZOE, Some(tenant.admin_group));
+    tenant.browser_signs_in_as(&zoe).await;
+    let signed_in = sign_in_with_microsoft(&console, &tenant).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let session = session_cookie_of(&signed_in);
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let page = console.page(&format!("/runs/{run_id}"), &session).await;
+    let cancel = console
+        .post(
+            &format!("/runs/{run_id}/cancel"),
+            Some(&session),
+            Some(&csrf_token_in(&page)),
+        )
+        .await;
+    assert_eq!(cancel.status(), StatusCode::SEE_OTHER);
+    let audit = scheduler.store.list_audit(20).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|(_, actor, action, target, _)| action == "run.cancel_requested"
+                && target == &run_id
+                && actor == "zoë.müller@contoso.example via urn:galsync:service:console"),
+        "{audit:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_console_can_prove_itself_with_a_certificate_instead_of_a_secret() {
     let scheduler = MtlsScheduler::start(1, &[]).await;

@@ -38,13 +38,20 @@ pub fn on_behalf_of<T>(request: &tonic::Request<T>) -> Result<Option<OnBehalfOf>
             )))
         }
     };
-    let person = person_value.to_str().unwrap_or_default().trim();
+    // Percent-encoded by the console (`platform::metadata_text`): a name in
+    // any script.
+    let person = person_value
+        .to_str()
+        .ok()
+        .and_then(galsync_platform::metadata_text::decode)
+        .unwrap_or_default();
+    let person = person.trim();
     let person_is_valid = !person.is_empty()
-        && person.len() <= MAX_ACTOR_LEN
-        && person.chars().all(|character| character.is_ascii_graphic());
+        && person.chars().count() <= MAX_ACTOR_LEN
+        && !person.chars().any(char::is_whitespace);
     if !person_is_valid {
         return Err(SchedulerError::PermissionDenied(format!(
-            "{ON_BEHALF_OF_HEADER} must name the person in 1 to {MAX_ACTOR_LEN} visible ASCII characters"
+            "{ON_BEHALF_OF_HEADER} must name the person in 1 to {MAX_ACTOR_LEN} characters without spaces, percent-encoded"
         )));
     }
     let role_text = role_value.to_str().unwrap_or_default();
@@ -119,6 +126,25 @@ mod tests {
             (ON_BEHALF_OF_ROLE_HEADER, "viewer"),
         ]))
         .is_err());
+        // A name in any script, percent-encoded by the console.
+        let encoded = galsync_platform::metadata_text::encode("zoë@contoso.example");
+        let claimed = on_behalf_of(&request_with(&[
+            (ON_BEHALF_OF_HEADER, &encoded),
+            (ON_BEHALF_OF_ROLE_HEADER, "viewer"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(claimed.person, "zoë@contoso.example");
+        for malformed in ["zo%C3", "a%0Ab", "a%20b"] {
+            assert!(
+                on_behalf_of(&request_with(&[
+                    (ON_BEHALF_OF_HEADER, malformed),
+                    (ON_BEHALF_OF_ROLE_HEADER, "viewer"),
+                ]))
+                .is_err(),
+                "{malformed}"
+            );
+        }
     }
 
     #[test]
