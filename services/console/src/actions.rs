@@ -16,7 +16,8 @@ use crate::html::{document, document_redirecting_to_overview, error_page_body, e
 use crate::pages::{is_active, state_name};
 use crate::session::{LinkRefusal, Role};
 use crate::web::{
-    cleared_session_cookie, csrf_refusal, error_page, session_cookie, status_page, SignedIn,
+    cleared_session_cookie, csrf_refusal, error_page, refused_below, session_cookie, status_page,
+    SignedIn,
 };
 use crate::AppState;
 
@@ -134,13 +135,8 @@ pub async fn cancel_run(
     if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
-    if signed_in.session.role < Role::Operator {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Cancelling a run needs the operator role; you are signed in as a viewer.",
-            Some(signed_in.header()),
-        );
+    if let Some(refused) = refused_below(&signed_in, Role::Operator, "Cancelling a run") {
+        return refused;
     }
     let run = match state.api.cancel_run(&signed_in.session, &run_id).await {
         Ok(run) => run,
@@ -164,13 +160,8 @@ pub async fn approve_deletions(
     if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
-    if signed_in.session.role < Role::Operator {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Approving deletions needs the operator role; you are signed in as a viewer.",
-            Some(signed_in.header()),
-        );
+    if let Some(refused) = refused_below(&signed_in, Role::Operator, "Approving deletions") {
+        return refused;
     }
     let run = match state
         .api

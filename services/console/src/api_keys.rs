@@ -13,7 +13,7 @@ use galsync_proto::v1;
 use crate::html::Page;
 use crate::pages::{page, when};
 use crate::session::Role;
-use crate::web::{csrf_refusal, error_page, status_page, SignedIn};
+use crate::web::{csrf_refusal, refused_below, status_page, SignedIn};
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
@@ -50,18 +50,6 @@ fn api_role(text: &str) -> v1::ApiRole {
         "admin" => v1::ApiRole::Admin,
         _ => v1::ApiRole::Unspecified,
     }
-}
-
-fn refused_unless_admin(signed_in: &SignedIn) -> Option<Response> {
-    if signed_in.session.role >= Role::Admin {
-        return None;
-    }
-    Some(error_page(
-        StatusCode::FORBIDDEN,
-        "Not allowed",
-        "Managing API keys needs the admin role.",
-        Some(signed_in.header()),
-    ))
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {
@@ -144,7 +132,7 @@ pub async fn create(
     if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
-    if let Some(refused) = refused_unless_admin(&signed_in) {
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Managing API keys") {
         return refused;
     }
     let message = v1::CreateApiKeyRequest {
@@ -186,7 +174,7 @@ pub async fn revoke(
     if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
         return refused;
     }
-    if let Some(refused) = refused_unless_admin(&signed_in) {
+    if let Some(refused) = refused_below(&signed_in, Role::Admin, "Managing API keys") {
         return refused;
     }
     match state.api.revoke_api_key(&signed_in.session, &key_id).await {

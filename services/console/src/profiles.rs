@@ -14,25 +14,13 @@ use crate::html::Page;
 use crate::pages::{page, when};
 use crate::profile_form::{Editor, FieldError, ProfileForm};
 use crate::session::Role;
-use crate::web::{csrf_refusal, error_page, status_page, SignedIn};
+use crate::web::{csrf_refusal, refused_below, status_page, SignedIn};
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
     csrf_token: String,
-}
-
-fn refused_below(signed_in: &SignedIn, role: Role, what: &str) -> Option<Response> {
-    if signed_in.session.role >= role {
-        return None;
-    }
-    Some(error_page(
-        StatusCode::FORBIDDEN,
-        "Not allowed",
-        &format!("{what} needs the {} role.", role.as_str()),
-        Some(signed_in.header()),
-    ))
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::html::{document, escape, Header};
-use crate::session::Session;
+use crate::session::{Role, Session};
 use crate::AppState;
 
 /// `__Host-`: the browser keeps it only when Secure, for `/`, without Domain.
@@ -137,6 +137,24 @@ pub fn csrf_refusal(signed_in: &SignedIn, presented: &str) -> Option<Response> {
         StatusCode::FORBIDDEN,
         "Refused",
         "This form did not come from this console's page (its CSRF token is missing or wrong). Reload the page and try again.",
+        Some(signed_in.header()),
+    ))
+}
+
+/// The refusal (403) of an action that needs `role`, for someone below it;
+/// `what` names the action ("Cancelling a run").
+pub fn refused_below(signed_in: &SignedIn, role: Role, what: &str) -> Option<Response> {
+    if signed_in.session.role >= role {
+        return None;
+    }
+    Some(error_page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!(
+            "{what} needs the {} role. You are signed in as {}.",
+            role.as_str(),
+            signed_in.session.role.as_str()
+        ),
         Some(signed_in.header()),
     ))
 }
