@@ -144,6 +144,7 @@ fn start_console(
     let scheduler_url = format!("https://{}", cluster.addresses.scheduler);
     let mut config = galsync_console::Config::local(cluster.pki_dir.clone(), scheduler_url);
     config.entra = entra.clone();
+    config.broker_url = Some(format!("https://{}", cluster.addresses.auth_broker));
     let console = galsync_console::Console::new(&config, bound)?;
     let link = console.bootstrap_link();
     println!("admin console: {}", console.public_url());

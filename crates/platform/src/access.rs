@@ -45,7 +45,7 @@ impl AllowedCallers {
         match caller {
             CallerIdentity::Service(name) => self.identities.contains(name),
             CallerIdentity::LocalPlaintext => self.trust_local_plaintext,
-            CallerIdentity::Unidentified => false,
+            CallerIdentity::Unidentified | CallerIdentity::Person(_) => false,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod https;
 pub mod metadata_text;
 pub mod metrics;
 pub mod net;
+pub mod on_behalf;
 pub mod pki;
 pub mod private_files;
 pub mod service;

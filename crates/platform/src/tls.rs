@@ -184,6 +184,11 @@ pub enum CallerIdentity {
     LocalPlaintext,
     /// A TLS client certificate without a galsync identity.
     Unidentified,
+    /// A person signed in to the admin console, for whom the console (the
+    /// service `via`) makes the call. Made by a service that believes the
+    /// console's on-behalf-of metadata ([`crate::on_behalf`]), never from a
+    /// certificate alone; no [`crate::AllowedCallers`] list admits it.
+    Person(Box<crate::on_behalf::Person>),
 }
 
 impl std::fmt::Display for CallerIdentity {
@@ -192,6 +197,9 @@ impl std::fmt::Display for CallerIdentity {
             CallerIdentity::Service(name) => write!(formatter, "urn:galsync:service:{name}"),
             CallerIdentity::LocalPlaintext => formatter.write_str("local-plaintext"),
             CallerIdentity::Unidentified => formatter.write_str("unidentified"),
+            CallerIdentity::Person(person) => {
+                formatter.write_str(&crate::on_behalf::actor(&person.person, &person.via))
+            }
         }
     }
 }

@@ -74,6 +74,24 @@ impl TestBroker {
     /// a real port, as [`TestBroker::consent_addr`] reports what it set).
     pub async fn start_with(store: BrokerStore, configure: impl FnOnce(&mut Config)) -> TestBroker {
         let (data_dir, pki_dir) = fresh_pki();
+        TestBroker::start_in(data_dir, pki_dir, store, configure).await
+    }
+
+    /// The broker on SQLite with its default policy, presenting and
+    /// trusting the PKI at `pki_dir` (e.g. a test scheduler's, so one
+    /// console reaches both).
+    pub async fn start_sharing_pki(pki_dir: &Path) -> TestBroker {
+        let data_dir = tempfile::tempdir()
+            .unwrap_or_else(|error| panic!("failed to create a temporary directory: {error}"));
+        TestBroker::start_in(data_dir, pki_dir.to_owned(), BrokerStore::Sqlite, |_| {}).await
+    }
+
+    async fn start_in(
+        data_dir: TempDir,
+        pki_dir: PathBuf,
+        store: BrokerStore,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestBroker {
         let store_url = match store {
             BrokerStore::Sqlite => format!(
                 "sqlite://{}",

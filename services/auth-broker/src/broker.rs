@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use galsync_graph::AccessToken;
+use galsync_platform::on_behalf::Role;
 use galsync_platform::CallerIdentity;
 
 use crate::audit::Auditor;
@@ -110,12 +111,23 @@ impl Broker {
     }
 
     pub(crate) fn require_admin(&self, caller: &CallerIdentity) -> Result<(), BrokerError> {
-        if self.policy.may_administer(caller) {
+        self.require(caller, Role::Admin)
+    }
+
+    /// Refuses `caller` unless it may do what needs `least` (see
+    /// [`crate::policy::Policy::may`]).
+    pub(crate) fn require(&self, caller: &CallerIdentity, least: Role) -> Result<(), BrokerError> {
+        if self.policy.may(caller, least) {
             return Ok(());
         }
-        Err(BrokerError::PermissionDenied(format!(
-            "{caller} may not manage tenants or credentials; use an admin identity (--admin-identity)"
-        )))
+        Err(BrokerError::PermissionDenied(match caller {
+            CallerIdentity::Person(person) => {
+                format!("{caller} has role {}; this needs {least}", person.role)
+            }
+            _ => format!(
+                "{caller} may not manage tenants or credentials; use an admin identity (--admin-identity)"
+            ),
+        }))
     }
 
     pub async fn register_tenant(

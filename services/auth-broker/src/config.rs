@@ -58,6 +58,13 @@ pub struct Config {
     )]
     pub admin_identity: Vec<String>,
 
+    /// The admin console's identity: the only one whose calls on behalf of
+    /// a signed-in person (and that person's role) the broker believes.
+    /// Viewers read tenants, certificates and consent; operators also test
+    /// connections; admins change them. Empty: no console.
+    #[arg(long, env = "GALSYNC_CONSOLE_IDENTITY", default_value = "console")]
+    pub console_identity: String,
+
     /// Treat plaintext loopback callers as trusted for everything (single-host
     /// development only; never with TLS off on a shared host).
     #[arg(

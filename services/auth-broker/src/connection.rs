@@ -55,7 +55,7 @@ impl Broker {
         tenant_id: &str,
         probe_mailbox: &str,
     ) -> Result<Vec<ConnectionCheck>, BrokerError> {
-        self.require_admin(caller)?;
+        self.require(caller, galsync_platform::on_behalf::Role::Operator)?;
         let tenant = self.tenant(tenant_id).await?;
         let mut checks = Vec::new();
         for app in self.apps(&tenant.tenant_id).await? {

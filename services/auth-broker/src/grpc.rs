@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use galsync_platform::{authorize, caller_identity, CallerIdentity};
+use galsync_platform::access::check;
+use galsync_platform::on_behalf::Role;
+use galsync_platform::{caller_identity, CallerIdentity};
 use galsync_proto::v1;
 use galsync_proto::v1::auth_broker_server::AuthBroker;
 use tonic::{Request, Response, Status};
@@ -35,22 +37,42 @@ impl AuthBrokerService {
     }
 
     /// Tenants, certificates, consent and the audit log are for admin
-    /// identities only (`--admin-identity`). A refusal names the caller and
-    /// the RPC, is logged and is audited as `access.denied`.
-    async fn authorize_admin<T>(
+    /// identities (`--admin-identity`), and for people signed in to the
+    /// console (`--console-identity`) as their role allows: `least`. A
+    /// refusal names the caller and the RPC, is logged and is audited as
+    /// `access.denied`.
+    async fn authorize<T>(
         &self,
         request: &Request<T>,
         rpc: &str,
+        least: Role,
     ) -> Result<CallerIdentity, Status> {
-        let refusal = match authorize(request, rpc, self.broker.policy.admins()) {
-            Ok(caller) => return Ok(caller),
-            Err(refusal) => refusal,
+        let policy = &self.broker.policy;
+        let (caller, refusal) = match policy.caller(request) {
+            Ok(caller) if policy.may(&caller, least) => return Ok(caller),
+            Ok(CallerIdentity::Person(person)) => {
+                let role = person.role;
+                let caller = CallerIdentity::Person(person);
+                let refusal = format!("{caller} has role {role}; {rpc} needs {least}");
+                tracing::warn!(caller = %caller, rpc, "refused a person's call below the role it needs");
+                (caller, refusal)
+            }
+            // `check` logs its refusal.
+            Ok(caller) => match check(caller.clone(), rpc, policy.admins()) {
+                Ok(caller) => return Ok(caller),
+                Err(refusal) => (caller, refusal.to_string()),
+            },
+            Err(refusal) => {
+                let caller = caller_identity(request);
+                tracing::warn!(caller = %caller, rpc, refusal = %refusal, "refused an on-behalf-of claim");
+                (caller, refusal)
+            }
         };
         self.broker
             .audit
-            .record("access.denied", &refusal.caller, "", None, rpc, None)
+            .record("access.denied", &caller, "", None, rpc, None)
             .await?;
-        Err(refusal.into())
+        Err(Status::permission_denied(refusal))
     }
 
     async fn tenant_message(&self, tenant: TenantRow) -> Result<v1::Tenant, Status> {
@@ -161,7 +183,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::ProvisionTenantRequest>,
     ) -> Result<Response<tonic::codegen::BoxStream<v1::ProvisionEvent>>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/ProvisionTenant")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/ProvisionTenant",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let provision_request = ProvisionRequest {
@@ -189,7 +215,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::RegisterTenantRequest>,
     ) -> Result<Response<v1::Tenant>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/RegisterTenant")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/RegisterTenant",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let mut apps = Vec::new();
@@ -226,7 +256,7 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GetTenantRequest>,
     ) -> Result<Response<v1::Tenant>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/GetTenant")
+        self.authorize(&request, "galsync.v1.AuthBroker/GetTenant", Role::Viewer)
             .await?;
         let tenant = self.broker.tenant(&request.into_inner().tenant_id).await?;
         Ok(Response::new(self.tenant_message(tenant).await?))
@@ -236,7 +266,7 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ListTenantsRequest>,
     ) -> Result<Response<v1::ListTenantsResponse>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListTenants")
+        self.authorize(&request, "galsync.v1.AuthBroker/ListTenants", Role::Viewer)
             .await?;
         let mut tenants = Vec::new();
         for tenant in self
@@ -256,7 +286,7 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::UpdateTenantRequest>,
     ) -> Result<Response<v1::UpdateTenantResponse>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/UpdateTenant")
+            .authorize(&request, "galsync.v1.AuthBroker/UpdateTenant", Role::Admin)
             .await?;
         let message = request.into_inner();
         let update = TenantUpdate {
@@ -289,7 +319,7 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::RemoveTenantRequest>,
     ) -> Result<Response<v1::RemoveTenantResponse>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/RemoveTenant")
+            .authorize(&request, "galsync.v1.AuthBroker/RemoveTenant", Role::Admin)
             .await?;
         let removed = self
             .broker
@@ -309,7 +339,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::GenerateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/GenerateCertificate")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/GenerateCertificate",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         self.new_certificate(
@@ -327,7 +361,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::ImportCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/ImportCertificate")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/ImportCertificate",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let material = match message.material {
@@ -356,8 +394,12 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ExportCertificateRequest>,
     ) -> Result<Response<v1::ExportCertificateResponse>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/ExportCertificate")
-            .await?;
+        self.authorize(
+            &request,
+            "galsync.v1.AuthBroker/ExportCertificate",
+            Role::Viewer,
+        )
+        .await?;
         let row = self
             .broker
             .certificate(&request.into_inner().certificate_id)
@@ -373,8 +415,12 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ListCertificatesRequest>,
     ) -> Result<Response<v1::ListCertificatesResponse>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListCertificates")
-            .await?;
+        self.authorize(
+            &request,
+            "galsync.v1.AuthBroker/ListCertificates",
+            Role::Viewer,
+        )
+        .await?;
         let message = request.into_inner();
         let rows = self
             .broker
@@ -395,7 +441,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::RotateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/RotateCertificate")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/RotateCertificate",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let rotated = self
@@ -421,7 +471,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::SetClientSecretRequest>,
     ) -> Result<Response<v1::AppRegistration>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/SetClientSecret")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/SetClientSecret",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let expires_at = message
@@ -445,7 +499,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::GetAdminConsentUrlRequest>,
     ) -> Result<Response<v1::GetAdminConsentUrlResponse>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/GetAdminConsentUrl")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/GetAdminConsentUrl",
+                Role::Admin,
+            )
             .await?;
         let message = request.into_inner();
         let (url, state) = self
@@ -464,8 +522,12 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::GetConsentStatusRequest>,
     ) -> Result<Response<v1::ConsentStatus>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/GetConsentStatus")
-            .await?;
+        self.authorize(
+            &request,
+            "galsync.v1.AuthBroker/GetConsentStatus",
+            Role::Viewer,
+        )
+        .await?;
         let message = request.into_inner();
         let outcome = self
             .broker
@@ -529,7 +591,11 @@ impl AuthBroker for AuthBrokerService {
         request: Request<v1::TestConnectionRequest>,
     ) -> Result<Response<v1::TestConnectionResponse>, Status> {
         let caller = self
-            .authorize_admin(&request, "galsync.v1.AuthBroker/TestConnection")
+            .authorize(
+                &request,
+                "galsync.v1.AuthBroker/TestConnection",
+                Role::Operator,
+            )
             .await?;
         let message = request.into_inner();
         let checks = self
@@ -543,8 +609,12 @@ impl AuthBroker for AuthBrokerService {
         &self,
         request: Request<v1::ListAuditEventsRequest>,
     ) -> Result<Response<v1::ListAuditEventsResponse>, Status> {
-        self.authorize_admin(&request, "galsync.v1.AuthBroker/ListAuditEvents")
-            .await?;
+        self.authorize(
+            &request,
+            "galsync.v1.AuthBroker/ListAuditEvents",
+            Role::Admin,
+        )
+        .await?;
         let message = request.into_inner();
         let rows = self
             .broker

@@ -78,7 +78,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {
         &config.admin_identity,
         config.trust_plaintext_loopback,
     )
-    .map_err(|problem| galsync_platform::ConfigError::new("allow-purpose", problem))?;
+    .map_err(|problem| galsync_platform::ConfigError::new("allow-purpose", problem))?
+    .with_console_identity(&config.console_identity);
     let settings = broker::BrokerSettings {
         default_login_base_url: config
             .default_login_base_url

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use galsync_platform::on_behalf::{Person, Role};
 use galsync_platform::{AllowedCallers, CallerIdentity};
 
 /// What a Graph token is for.
@@ -125,6 +126,9 @@ impl std::fmt::Display for Purpose {
 pub struct Policy {
     token_callers: BTreeMap<Purpose, AllowedCallers>,
     admins: AllowedCallers,
+    /// The admin console's identity, the only one believed when it names
+    /// the person it calls for (`--console-identity`); `None`: nobody.
+    console_identity: Option<String>,
 }
 
 impl Policy {
@@ -166,7 +170,60 @@ impl Policy {
         Ok(Self {
             token_callers,
             admins: AllowedCallers::new(admin_services, trust_local_plaintext),
+            console_identity: None,
         })
+    }
+
+    /// Names the console's identity (`--console-identity`); blank: none.
+    pub fn with_console_identity(mut self, identity: &str) -> Self {
+        let trimmed = identity.trim();
+        self.console_identity = (!trimmed.is_empty()).then(|| trimmed.to_owned());
+        self
+    }
+
+    /// Who makes `request`: its certificate's identity, or — from the
+    /// console's identity only, and only with both on-behalf-of entries —
+    /// the person the console names. The refusal's text otherwise.
+    pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<CallerIdentity, String> {
+        let identity = galsync_platform::caller_identity(request);
+        let claimed = galsync_platform::on_behalf::on_behalf_of(request)?;
+        let console = self.console_identity.as_deref();
+        let is_console =
+            matches!(&identity, CallerIdentity::Service(name) if Some(name.as_str()) == console);
+        match (claimed, is_console) {
+            (None, false) => Ok(identity),
+            (Some(claimed), true) => Ok(CallerIdentity::Person(Box::new(Person {
+                person: claimed.person,
+                role: claimed.role,
+                via: console.unwrap_or_default().to_owned(),
+            }))),
+            (None, true) => Err(format!(
+                "the console identity {identity} calls only on behalf of a signed-in person; send {} and {}",
+                galsync_platform::on_behalf::ON_BEHALF_OF_HEADER,
+                galsync_platform::on_behalf::ON_BEHALF_OF_ROLE_HEADER
+            )),
+            (Some(_), false) => Err(format!(
+                "{identity} may not act on behalf of a person ({}); {}",
+                galsync_platform::on_behalf::ON_BEHALF_OF_HEADER,
+                match console {
+                    Some(name) => format!("only the console identity {name} may (--console-identity)"),
+                    None => "no identity may: --console-identity is empty".to_owned(),
+                }
+            )),
+        }
+    }
+
+    /// Whether `caller` may do what needs `least`: an admin identity
+    /// (`--admin-identity`) may do everything; a person through the console
+    /// what their role allows.
+    pub fn may(&self, caller: &CallerIdentity, least: Role) -> bool {
+        match caller {
+            CallerIdentity::Person(person) => {
+                Some(person.via.as_str()) == self.console_identity.as_deref()
+                    && person.role >= least
+            }
+            other => self.admins.admits(other),
+        }
     }
 
     pub fn may_get_token(&self, caller: &CallerIdentity, purpose: Purpose) -> bool {
@@ -176,7 +233,7 @@ impl Policy {
     }
 
     pub fn may_administer(&self, caller: &CallerIdentity) -> bool {
-        self.admins.admits(caller)
+        self.may(caller, Role::Admin)
     }
 
     /// The identities that manage tenants, certificates and consent.

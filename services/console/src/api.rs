@@ -4,15 +4,9 @@
 
 use galsync_proto::v1;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use crate::session::Session;
-
-/// Metadata naming the person; the scheduler believes it only from the
-/// console's identity.
-const ON_BEHALF_OF_HEADER: &str = "x-galsync-on-behalf-of";
-const ON_BEHALF_OF_ROLE_HEADER: &str = "x-galsync-on-behalf-of-role";
 
 /// How many runs the pages list.
 const RUNS_LISTED: u32 = 50;
@@ -30,21 +24,7 @@ impl Api {
     }
 
     fn request<T>(&self, person: &Session, message: T) -> Result<tonic::Request<T>, tonic::Status> {
-        let mut request = tonic::Request::new(message);
-        // Any script: percent-encoded into visible ASCII, decoded by the
-        // scheduler.
-        let person_value =
-            MetadataValue::try_from(galsync_platform::metadata_text::encode(&person.person))
-                .map_err(|_| {
-                    tonic::Status::invalid_argument("the signed-in person's name cannot be sent")
-                })?;
-        let metadata = request.metadata_mut();
-        metadata.insert(ON_BEHALF_OF_HEADER, person_value);
-        metadata.insert(
-            ON_BEHALF_OF_ROLE_HEADER,
-            MetadataValue::from_static(person.role.as_str()),
-        );
-        Ok(request)
+        on_behalf_request(person, message)
     }
 
     pub async fn profiles(&self, person: &Session) -> Result<Vec<v1::Profile>, tonic::Status> {
@@ -272,4 +252,17 @@ impl Api {
         let request = self.request(person, message)?;
         Ok(self.client.clone().watch_run(request).await?.into_inner())
     }
+}
+
+/// A request the console makes for `person`: the two on-behalf-of entries
+/// (`galsync_platform::on_behalf`) that the scheduler and the auth-broker
+/// believe only from the console's identity.
+pub(crate) fn on_behalf_request<T>(
+    person: &Session,
+    message: T,
+) -> Result<tonic::Request<T>, tonic::Status> {
+    let mut request = tonic::Request::new(message);
+    galsync_platform::on_behalf::attach(&mut request, &person.person, person.role)
+        .map_err(tonic::Status::invalid_argument)?;
+    Ok(request)
 }

@@ -241,6 +241,12 @@ pub struct Config {
     )]
     pub scheduler_url: String,
 
+    /// The auth-broker's gRPC API, for the tenant pages (certificates,
+    /// consent, Test Connection) and the overview's connection health.
+    /// Without it the console shows profiles and runs only.
+    #[arg(long, env = "GALSYNC_BROKER_URL", value_parser = galsync_platform::flags::http_url)]
+    pub broker_url: Option<String>,
+
     /// The console's address as browsers reach it, for the printed sign-in
     /// link. Default: https:// and --listen.
     #[arg(long, env = "GALSYNC_CONSOLE_PUBLIC_URL", value_parser = galsync_platform::flags::http_url)]

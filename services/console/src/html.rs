@@ -76,7 +76,7 @@ pub fn document(
     }
     html.push_str("</head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">galsync</a>\n");
     if let Some(header) = header {
-        html.push_str("<nav aria-label=\"Main\"><a href=\"/\">Overview</a> <a href=\"/runs\">Runs</a> <a href=\"/profiles\">Profiles</a> <a href=\"/audit\">Audit log</a> <a href=\"/api-keys\">API keys</a></nav>\n");
+        html.push_str("<nav aria-label=\"Main\"><a href=\"/\">Overview</a> <a href=\"/tenants\">Tenants</a> <a href=\"/runs\">Runs</a> <a href=\"/profiles\">Profiles</a> <a href=\"/audit\">Audit log</a> <a href=\"/api-keys\">API keys</a></nav>\n");
         let _ = writeln!(
             html,
             "<form class=\"who\" method=\"post\" action=\"/sign-out\"><span>{} ({})</span> \

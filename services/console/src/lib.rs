@@ -11,6 +11,7 @@ mod actions;
 mod api;
 mod api_keys;
 mod audit;
+mod broker_api;
 mod config;
 mod entra;
 mod entra_routes;
@@ -20,6 +21,8 @@ mod pages;
 mod profile_form;
 mod profiles;
 pub mod session;
+mod tenant_actions;
+mod tenants;
 mod tls_listener;
 mod web;
 
@@ -57,6 +60,8 @@ pub const BOOTSTRAP_PERSON: &str = "bootstrap-admin";
 pub struct AppState {
     sessions: session::Sessions,
     api: api::Api,
+    /// The auth-broker, when the console was given `--broker-url`.
+    broker: Option<broker_api::BrokerApi>,
     session_idle: Duration,
     entra: Option<entra::Entra>,
 }
@@ -122,6 +127,13 @@ impl Console {
         https.alpn_protocols = vec![b"http/1.1".to_vec()];
         let channel = galsync_platform::tls::peer_channel(&config.scheduler_url, Some(&identity))
             .map_err(|error| ConfigError::new("scheduler-url", error.to_string()))?;
+        let broker = match &config.broker_url {
+            Some(url) => Some(broker_api::BrokerApi::new(
+                galsync_platform::tls::peer_channel(url, Some(&identity))
+                    .map_err(|error| ConfigError::new("broker-url", error.to_string()))?,
+            )),
+            None => None,
+        };
         let session_idle = Duration::from_secs(config.session_idle_secs);
         let public_url = config.public_url(bound);
         let entra = match config.entra_settings()? {
@@ -131,6 +143,7 @@ impl Console {
         let state = AppState {
             sessions: session::Sessions::new(session_idle),
             api: api::Api::new(channel),
+            broker,
             session_idle,
             entra,
         };
@@ -272,6 +285,28 @@ fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
 fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/", get(pages::overview))
+        .route("/tenants", get(tenants::list).post(tenants::register))
+        .route("/tenants/{tenant_id}", get(tenants::show))
+        .route(
+            "/tenants/{tenant_id}/test",
+            post(tenant_actions::test_connection),
+        )
+        .route(
+            "/tenants/{tenant_id}/certificates/{certificate_id}/cer",
+            get(tenant_actions::download_cer),
+        )
+        .route(
+            "/tenants/{tenant_id}/apps/{client_id}/certificates",
+            post(tenant_actions::certificate),
+        )
+        .route(
+            "/tenants/{tenant_id}/apps/{client_id}/secret",
+            post(tenant_actions::secret),
+        )
+        .route(
+            "/tenants/{tenant_id}/apps/{client_id}/consent",
+            get(tenant_actions::consent),
+        )
         .route("/runs", get(pages::runs))
         .route("/runs/{run_id}", get(pages::run_detail))
         .route("/runs/{run_id}/cancel", post(actions::cancel_run))

@@ -74,7 +74,9 @@ pub(crate) fn page(title: &str, signed_in: &SignedIn, body: Page, live: bool) ->
     .into_response()
 }
 
-/// Each tenant with a profile, its profiles, and its newest run.
+/// Each tenant — registered at the auth-broker or named by a profile — with
+/// its connection health (certificate, consent), its profiles, its newest
+/// run and its next.
 pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Response {
     let person = &signed_in.session;
     let profiles = match state.api.profiles(person).await {
@@ -85,7 +87,17 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         Ok(runs) => runs,
         Err(status) => return status_page(&status, &signed_in),
     };
+    let registered = match &state.broker {
+        Some(broker) => match broker.tenants(person).await {
+            Ok(tenants) => Some(tenants),
+            Err(status) => return crate::tenants::broker_page(&status, &signed_in),
+        },
+        None => None,
+    };
     let mut tenants: BTreeMap<&str, Vec<&v1::Profile>> = BTreeMap::new();
+    for tenant in registered.iter().flatten() {
+        tenants.entry(tenant.tenant_id.as_str()).or_default();
+    }
     for profile in &profiles {
         let tenant_id = profile
             .spec
@@ -94,11 +106,20 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         tenants.entry(tenant_id).or_default().push(profile);
     }
     let mut body = Page::default();
+    if registered.is_none() {
+        body.markup("<p class=\"notice\">")
+            .text(crate::tenants::NO_BROKER)
+            .markup("</p>\n");
+    }
     if tenants.is_empty() {
-        body.markup("<p>No tenant has a sync profile yet. Create one with <code>galsync profile create</code>; it shows here.</p>");
+        body.markup("<p>No tenant yet. <a href=\"/tenants\">Register one</a>, then create a sync profile for it.</p>");
         return page("Overview", &signed_in, body, false);
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Profiles</th><th scope=\"col\">Last run</th><th scope=\"col\">Started</th><th scope=\"col\">Next run</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th>");
+    if registered.is_some() {
+        body.markup("<th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th>");
+    }
+    body.markup("<th scope=\"col\">Profiles</th><th scope=\"col\">Last run</th><th scope=\"col\">Started</th><th scope=\"col\">Next run</th></tr></thead><tbody>\n");
     for (tenant_id, tenant_profiles) in &tenants {
         let last_run = match last_run_of(&state, &signed_in, tenant_profiles, &runs).await {
             Ok(last_run) => last_run,
@@ -108,7 +129,52 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
             .iter()
             .filter_map(|profile| profile.next_run_at.as_ref())
             .min_by_key(|at| (at.seconds, at.nanos));
-        body.markup("<tr><td>").text(tenant_id).markup("</td><td>");
+        let tenant = registered
+            .iter()
+            .flatten()
+            .find(|tenant| tenant.tenant_id == *tenant_id);
+        body.markup("<tr><td>");
+        match tenant {
+            Some(tenant) => {
+                body.markup("<a href=\"/tenants/")
+                    .text(tenant_id)
+                    .markup("\">")
+                    .text(&tenant.display_name)
+                    .markup("</a>");
+            }
+            None => {
+                body.text(tenant_id);
+            }
+        }
+        body.markup("</td>");
+        if let (Some(broker), Some(_)) = (&state.broker, &registered) {
+            match tenant {
+                Some(tenant) => {
+                    let health = match crate::tenants::health(broker, person, tenant).await {
+                        Ok(health) => health,
+                        Err(status) => return crate::tenants::broker_page(&status, &signed_in),
+                    };
+                    crate::tenants::health_cell(
+                        &mut body,
+                        &health.certificate,
+                        health.certificate_needs_action,
+                    );
+                    crate::tenants::health_cell(
+                        &mut body,
+                        &health.consent,
+                        health.consent_needs_action,
+                    );
+                }
+                None => {
+                    crate::tenants::health_cell(&mut body, "not registered", true);
+                    body.markup("<td>—</td>");
+                }
+            }
+        }
+        body.markup("<td>");
+        if tenant_profiles.is_empty() {
+            body.markup("none yet");
+        }
         for (index, profile) in tenant_profiles.iter().enumerate() {
             if index > 0 {
                 body.markup(", ");

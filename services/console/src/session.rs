@@ -14,23 +14,8 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest;
 
-/// What a person may do, the same roles the scheduler's API enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+/// What a person may do: the same roles the scheduler's API enforces.
+pub use galsync_platform::on_behalf::Role;
 
 /// A signed-in person.
 #[derive(Clone)]

@@ -170,46 +170,85 @@ pub fn error_page(
     (status, Html(document(title, header, &body, false))).into_response()
 }
 
+/// A galsync service the console calls, for the pages of its refusals.
+#[derive(Debug, Clone, Copy)]
+pub enum Service {
+    Scheduler,
+    AuthBroker,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Scheduler => "scheduler",
+            Service::AuthBroker => "auth-broker",
+        }
+    }
+
+    /// What to do when the service refuses the console itself.
+    fn identity_fix(self) -> &'static str {
+        match self {
+            Service::Scheduler => "give the console a certificate of the scheduler's CA (--pki-dir) and bind its identity on the scheduler (--role-binding console=admin)",
+            Service::AuthBroker => "give the console a certificate of the auth-broker's CA (--pki-dir) and name its identity on the auth-broker (--console-identity console)",
+        }
+    }
+
+    fn url_flag(self) -> &'static str {
+        match self {
+            Service::Scheduler => "--scheduler-url",
+            Service::AuthBroker => "--broker-url",
+        }
+    }
+}
+
 /// The page for a refusal or failure of the scheduler's API.
 pub fn status_page(status: &tonic::Status, signed_in: &SignedIn) -> Response {
+    service_status_page(Service::Scheduler, status, signed_in)
+}
+
+/// The page for a refusal or failure of `service`'s API.
+pub fn service_status_page(
+    service: Service,
+    status: &tonic::Status,
+    signed_in: &SignedIn,
+) -> Response {
+    let name = service.name();
     let (code, title, message) = match status.code() {
         tonic::Code::PermissionDenied => (
             StatusCode::FORBIDDEN,
-            "Not allowed",
-            format!("The scheduler refused: {}", status.message()),
+            "Not allowed".to_owned(),
+            format!("The {name} refused: {}", status.message()),
         ),
         tonic::Code::NotFound => (
             StatusCode::NOT_FOUND,
-            "Not found",
+            "Not found".to_owned(),
             status.message().to_owned(),
         ),
         tonic::Code::InvalidArgument => (
             StatusCode::BAD_REQUEST,
-            "Invalid request",
+            "Invalid request".to_owned(),
             status.message().to_owned(),
         ),
-        tonic::Code::FailedPrecondition | tonic::Code::Aborted => (
+        tonic::Code::FailedPrecondition | tonic::Code::Aborted | tonic::Code::AlreadyExists => (
             StatusCode::CONFLICT,
-            "Not possible now",
+            "Not possible now".to_owned(),
             status.message().to_owned(),
         ),
         tonic::Code::Unauthenticated => (
             StatusCode::BAD_GATEWAY,
-            "The scheduler refused the console",
-            format!(
-                "{}; give the console a certificate of the scheduler's CA (--pki-dir) and bind its identity on the scheduler (--role-binding console=admin)",
-                status.message()
-            ),
+            format!("The {name} refused the console"),
+            format!("{}; {}", status.message(), service.identity_fix()),
         ),
         _ => (
             StatusCode::BAD_GATEWAY,
-            "The scheduler did not answer",
+            format!("The {name} did not answer"),
             format!(
-                "{} (check --scheduler-url and that the scheduler runs)",
-                status.message()
+                "{} (check {} and that the {name} runs)",
+                status.message(),
+                service.url_flag()
             ),
         ),
     };
-    tracing::warn!(code = ?status.code(), message = status.message(), "the scheduler's api failed a page");
-    error_page(code, title, &message, Some(signed_in.header()))
+    tracing::warn!(service = name, code = ?status.code(), message = status.message(), "a service's api failed a page");
+    error_page(code, &title, &message, Some(signed_in.header()))
 }

@@ -535,3 +535,129 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
     visit.check("dry-run-plan").await;
     visit.browser.quit().await;
 }
+
+#[tokio::test]
+async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
+    let test_name = "an_admin_onboards_a_tenant_certificate_consent_and_test_connection";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let setup = common::tenant::onboarding(&scheduler).await;
+    let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let tenant_id = setup.tenant_id.to_string();
+    let base = setup.emulator.base_url();
+    visit.sign_in(&console.admin_link).await;
+    let tenants_link = browser.element("nav a[href='/tenants']").await;
+    browser.click(&tenants_link).await;
+    assert_eq!(visit.heading().await, "Tenants");
+    visit.check("tenants-empty").await;
+
+    // Register, as typed into the form.
+    browser
+        .execute(
+            "document.getElementById('tenant-id').value = arguments[0]; \
+             document.getElementById('tenant-name').value = 'Contoso'; \
+             document.getElementById('client-id').value = arguments[1]; \
+             document.getElementById('login-base').value = arguments[2]; \
+             document.getElementById('graph-base').value = arguments[2]; return null;",
+            json!([tenant_id, setup.client_id, base]),
+        )
+        .await;
+    browser.submit("form[action='/tenants']").await;
+    browser
+        .wait_for(
+            "the tenant's page",
+            "return document.querySelector('h1') !== null && \
+             document.querySelector('h1').textContent === 'Contoso';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.text_of("main").await.contains("Not granted yet."));
+    visit.check("tenant-registered").await;
+
+    // The certificate, then its .cer as the browser downloads it, uploaded
+    // as the administrator would in the Entra admin center.
+    browser.submit("form[action$='/certificates']").await;
+    browser
+        .wait_for_text("h1", "Certificate made", PAGE_LIMIT)
+        .await;
+    assert!(browser
+        .text_of("main")
+        .await
+        .contains("pending registration"));
+    visit.check("certificate-made").await;
+    let cer_base64 = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(document.querySelector('a[download]').href) \
+               .then(response => response.arrayBuffer()) \
+               .then(bytes => done(btoa(String.fromCharCode(...new Uint8Array(bytes)))));",
+            json!([]),
+        )
+        .await;
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cer_base64.as_str().expect("the .cer as base64"))
+        .expect("base64");
+    setup
+        .emulator
+        .state
+        .identity
+        .upload_certificate(&setup.client_id, &der)
+        .expect("the emulated app takes the downloaded .cer");
+
+    // Admin consent: the link leaves for Entra (the emulator, which
+    // approves) and comes back to the broker's callback page.
+    setup
+        .emulator
+        .state
+        .identity
+        .set_consent_decision(
+            setup.tenant_id,
+            &setup.client_id,
+            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+        )
+        .unwrap();
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    let consent_link = browser.element("a[href$='/consent']").await;
+    browser.click(&consent_link).await;
+    let callback = format!("http://{}/consent/callback", setup.broker.consent_addr());
+    browser
+        .wait_for(
+            "the broker's consent callback",
+            &format!("return location.href.indexOf('{callback}') === 0 && document.readyState === 'complete';"),
+            PAGE_LIMIT,
+        )
+        .await;
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    assert!(
+        browser.text_of("main").await.contains("Granted "),
+        "{}",
+        browser.text_of("main").await
+    );
+    visit.check("tenant-consented").await;
+
+    // Test Connection, green.
+    browser.submit("form[action$='/test']").await;
+    browser
+        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
+        .await;
+    let result = browser.text_of("main").await;
+    assert!(result.contains("Every check passed."), "{result}");
+    visit.check("test-connection").await;
+
+    // The overview: the tenant's health at a glance.
+    browser.goto(&format!("{}/", console.url)).await;
+    let overview = browser.text_of("main").await;
+    assert!(overview.contains("Contoso"), "{overview}");
+    assert!(overview.contains("expires in 7"), "{overview}");
+    assert!(overview.contains("granted "), "{overview}");
+    visit.check("overview-tenant-health").await;
+    visit.browser.quit().await;
+}

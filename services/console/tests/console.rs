@@ -85,7 +85,7 @@ async fn the_overview_lists_a_tenant_created_through_the_api_with_its_last_run()
     let console = spawn_console(&scheduler, 1800).await;
     let cookie = console.sign_in(&console.admin_link).await;
     let empty = console.page("/", &cookie).await;
-    assert!(empty.contains("No tenant has a sync profile yet"));
+    assert!(empty.contains("No tenant yet"));
 
     let run_id = scheduler.start_writing_run("phones", TENANT).await;
     let overview = console.page("/", &cookie).await;

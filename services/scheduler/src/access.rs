@@ -10,31 +10,7 @@ use crate::error::SchedulerError;
 use crate::on_behalf::{console_caller, on_behalf_of, refuse_claim};
 use crate::store::SchedulerStore;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(text: &str) -> Option<Role> {
-        match text.trim() {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use galsync_platform::on_behalf::Role;
 
 /// The authenticated caller of an RPC.
 #[derive(Debug, Clone)]
@@ -182,12 +158,12 @@ impl Access {
             CallerIdentity::LocalPlaintext if self.trust_plaintext_loopback => {
                 Ok(Caller::unscoped(Role::Admin, LOCAL_PLAINTEXT_ACTOR))
             }
-            CallerIdentity::LocalPlaintext | CallerIdentity::Unidentified => {
-                Err(SchedulerError::Unauthenticated(
-                    "present a client certificate or an API key (authorization: Bearer gsk_…)"
-                        .to_owned(),
-                ))
-            }
+            CallerIdentity::LocalPlaintext
+            | CallerIdentity::Unidentified
+            | CallerIdentity::Person(_) => Err(SchedulerError::Unauthenticated(
+                "present a client certificate or an API key (authorization: Bearer gsk_…)"
+                    .to_owned(),
+            )),
         }
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod entra;
+pub mod tenant;
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +60,18 @@ impl Drop for TestConsole {
 pub async fn spawn_console(scheduler: &MtlsScheduler, session_idle_secs: u64) -> TestConsole {
     let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
     config.session_idle_secs = session_idle_secs;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_console(&config, listener, scheduler)
+}
+
+/// A console for `scheduler` and `broker` (which share the scheduler's
+/// PKI: `TestBroker::start_sharing_pki`), with the tenant pages.
+pub async fn spawn_tenant_console(
+    scheduler: &MtlsScheduler,
+    broker: &galsync_testkit::TestBroker,
+) -> TestConsole {
+    let mut config = Config::local(scheduler.pki_dir.clone(), scheduler.url());
+    config.broker_url = Some(broker.url());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     serve_console(&config, listener, scheduler)
 }

@@ -1,0 +1,34 @@
+//! A tenant to onboard through the console: the emulated Entra tenant with
+//! its app registration (nothing uploaded or consented) and an auth-broker
+//! sharing the test scheduler's PKI that does not know it yet.
+
+use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_testkit::scheduler::MtlsScheduler;
+use galsync_testkit::{create_emulated_app, TenantApp, TestBroker};
+use uuid::Uuid;
+
+pub struct Onboarding {
+    pub emulator: Emulator,
+    pub broker: TestBroker,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+}
+
+/// The emulated tenant and its app (nothing uploaded or consented), and a
+/// broker that knows nothing of it yet.
+pub async fn onboarding(scheduler: &MtlsScheduler) -> Onboarding {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let broker = TestBroker::start_sharing_pki(&scheduler.pki_dir).await;
+    let tenant_id = Uuid::new_v4();
+    let app = TenantApp {
+        redirect_uris: vec![format!("http://{}/consent/callback", broker.consent_addr())],
+        ..TenantApp::default()
+    };
+    let emulated = create_emulated_app(&emulator, tenant_id, &app);
+    Onboarding {
+        emulator,
+        broker,
+        tenant_id,
+        client_id: emulated.client_id,
+    }
+}
