@@ -37,6 +37,16 @@ pub struct DemoArgs {
     /// Turn off the emulated Graph throttling limits.
     #[arg(long, default_value_t = false)]
     pub no_limits: bool,
+
+    /// Also start the admin console (HTTPS, the demo's own PKI) and keep
+    /// the demo running after the journey, until Ctrl-C, to look at the
+    /// emulated tenant, its runs and profile in a browser.
+    #[arg(long, default_value_t = false)]
+    pub console: bool,
+
+    /// Where the console serves HTTPS with --console.
+    #[arg(long, env = "GALSYNC_CONSOLE_LISTEN", default_value = "127.0.0.1:8443")]
+    pub console_listen: std::net::SocketAddr,
 }
 
 /// Numbered narration of the journey.
@@ -73,6 +83,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         total: 10,
     };
 
+    // Bound first, so a busy console port fails before anything starts.
+    let console_listener = if args.console {
+        let listener = galsync_platform::grpc::bind(args.console_listen)
+            .await
+            .map_err(|error| galsync_platform::ConfigError::new("console-listen", error.problem))?;
+        Some(listener)
+    } else {
+        None
+    };
     let emulator = Emulator::start(EmulatorConfig {
         limits_enabled: !args.no_limits,
         ..EmulatorConfig::default()
@@ -88,15 +107,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         writer_max_workers: None,
     })
     .await?;
+    let console = match console_listener {
+        Some(listener) => Some(crate::up::start_console(listener, &cluster, None)?),
+        None => None,
+    };
     // A service that stops early makes the journey's next call fail, which ends the demo.
     let result = journey(&args, &emulator, &cluster, &mut step).await;
-    cluster.stop().await?;
+    match console {
+        Some(console) if result.is_ok() => {
+            if let Ok(summary) = &result {
+                println!("\n{summary}");
+            }
+            println!(
+                "\nthe admin console stays up with the demo tenant (the link printed above; trust {} in the browser); press Ctrl-C to stop",
+                cluster.pki_dir.join("ca.pem").display()
+            );
+            let served = cluster.serve_until_signal().await;
+            console.stop().await;
+            served?;
+        }
+        Some(console) => {
+            console.stop().await;
+            cluster.stop().await?;
+        }
+        None => cluster.stop().await?,
+    }
     emulator.stop().await;
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&temporary);
     }
     let summary = result?;
-    println!("\n{summary}");
+    if !args.console {
+        println!("\n{summary}");
+    }
     println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

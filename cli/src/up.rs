@@ -106,7 +106,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "mTLS with the internal PKI in {}; press Ctrl-C to stop",
         cluster.pki_dir.display()
     );
-    let console = start_console(console_listener, &cluster, &args.console_entra)?;
+    let console = start_console(console_listener, &cluster, Some(&args.console_entra))?;
     let served = cluster.serve_until_signal().await;
     console.stop().await;
     served?;
@@ -115,13 +115,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 }
 
 /// The admin console beside the services, until [`RunningConsole::stop`].
-struct RunningConsole {
+pub(crate) struct RunningConsole {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl RunningConsole {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         match self.task.await {
             Ok(Ok(())) => {}
@@ -135,15 +135,17 @@ impl RunningConsole {
 
 /// Binds and starts the console, and prints its URL and the one-time
 /// administrator link (on stdout only: the link is a secret).
-fn start_console(
+pub(crate) fn start_console(
     listener: tokio::net::TcpListener,
     cluster: &Cluster,
-    entra: &galsync_console::EntraArgs,
+    entra: Option<&galsync_console::EntraArgs>,
 ) -> anyhow::Result<RunningConsole> {
     let bound = listener.local_addr()?;
     let scheduler_url = format!("https://{}", cluster.addresses.scheduler);
     let mut config = galsync_console::Config::local(cluster.pki_dir.clone(), scheduler_url);
-    config.entra = entra.clone();
+    if let Some(entra) = entra {
+        config.entra = entra.clone();
+    }
     config.broker_url = Some(format!("https://{}", cluster.addresses.auth_broker));
     let console = galsync_console::Console::new(&config, bound)?;
     let link = console.bootstrap_link();

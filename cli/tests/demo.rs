@@ -1,6 +1,12 @@
 //! `galsync demo` end to end on a small tenant: the real binary walks the
 //! whole journey and verifies every mailbox against the directory.
 
+mod common;
+
+use std::time::Duration;
+
+use common::console::{console_link, line_with, read_lines, terminate, ConsoleSession, Running};
+
 #[test]
 fn demo_walks_the_journey_and_verifies_every_mailbox() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
@@ -73,4 +79,39 @@ fn number_after(text: &str, marker: &str) -> u64 {
     let word = line.split_whitespace().last().unwrap_or("");
     word.parse()
         .unwrap_or_else(|_| panic!("no number at the end of {line:?}"))
+}
+
+/// `galsync demo --console`: the console starts with the demo, and after the
+/// journey it stays up with the emulated tenant — registered, certificate
+/// active, consent granted, the profile's last run succeeded — until SIGTERM.
+#[tokio::test]
+async fn demo_with_the_console_keeps_it_up_on_the_demo_tenant_until_stopped() {
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
+        .args(["demo", "--users", "60", "--mailboxes", "2", "--console"])
+        .args(["--console-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("GALSYNC_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start galsync demo --console");
+    let mut child = Running(child);
+    let printed_lines = read_lines(child.0.stdout.take().expect("piped stdout"));
+    let link = console_link(&printed_lines);
+    line_with(
+        &printed_lines,
+        "the admin console stays up",
+        Duration::from_secs(180),
+    );
+    let session = ConsoleSession::sign_in(&link, data_dir.path()).await;
+    let overview = session.page("/").await;
+    assert!(overview.contains("Contoso (emulated)"), "{overview}");
+    assert!(overview.contains("<td>expires in 7"), "{overview}");
+    assert!(overview.contains("<td>granted "), "{overview}");
+    assert!(overview.contains(">succeeded</a>"), "{overview}");
+    let runs = session.page("/runs").await;
+    assert_eq!(runs.matches(">succeeded<").count(), 2, "{runs}");
+
+    let status = terminate(&mut child.0, Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0));
 }

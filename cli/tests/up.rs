@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::console::{console_link, read_lines, terminate, ConsoleSession, Running};
 use galsync_platform::TlsMaterial;
 use galsync_testkit::harness::{free_port, health_status};
 use tonic::transport::Endpoint;
@@ -64,7 +67,7 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     // the console `up` starts (no sign-in is finished: nothing calls Entra).
     let secret_file = std::env::temp_dir().join(format!("galsync-up-secret-{port_base}"));
     std::fs::write(&secret_file, "not-a-real-secret\n").expect("write the secret file");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_galsync"))
         .args(["up", "--port-base", &port_base.to_string(), "--data-dir"])
         .arg(&data_dir)
         .args(["--console-listen", "127.0.0.1:0"])
@@ -79,7 +82,8 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start galsync up");
-    let printed_lines = read_lines(child.stdout.take().expect("piped stdout"));
+    let mut child = Running(child);
+    let printed_lines = read_lines(child.0.stdout.take().expect("piped stdout"));
 
     // The CLI's own certificate from the generated PKI authenticates us.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -133,27 +137,10 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     #[cfg(unix)]
     {
         let wrong = paths_others_can_read(&data_dir);
-        if !wrong.is_empty() {
-            let _ = child.kill();
-        }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let stop_deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < stop_deadline,
-            "galsync up did not stop within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = terminate(&mut child.0, Duration::from_secs(5)).await;
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&data_dir);
     let _ = std::fs::remove_file(&secret_file);
@@ -162,66 +149,21 @@ async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
 const UP_TENANT_ID: &str = "9f1c2d3e-0000-4000-8000-000000000001";
 const UP_CLIENT_ID: &str = "c0ffee00-0000-4000-8000-000000000002";
 
-/// Lines the child prints, as they come.
-fn read_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
-    use std::io::BufRead;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
 /// The admin console's one-time link, printed by `galsync up`, opens the
 /// overview once over HTTPS with the PKI's certificate; a second use is refused.
 async fn console_link_signs_in_once(
     printed_lines: &std::sync::mpsc::Receiver<String>,
     data_dir: &std::path::Path,
 ) {
-    let marker = "one-time administrator sign-in link";
-    let link = loop {
-        let line = printed_lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("galsync up printed no console link within 30 s");
-        if line.contains(marker) {
-            break line
-                .rsplit(' ')
-                .next()
-                .expect("a link at the end of the line")
-                .to_owned();
-        }
-    };
-    let ca = std::fs::read(data_dir.join("pki/ca.pem")).expect("the PKI's ca.pem");
-    let http = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM CA"))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTPS client");
-    let first = http.get(&link).send().await.expect("the console answers");
-    assert_eq!(first.status(), reqwest::StatusCode::OK);
-    let cookie = first.headers()["set-cookie"]
-        .to_str()
-        .expect("an ASCII cookie")
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let base = link.split("/sign-in/").next().unwrap_or_default();
-    let overview = http
-        .get(format!("{base}/"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("the overview answers");
-    assert_eq!(overview.status(), reqwest::StatusCode::OK);
-    let page = overview.text().await.expect("a page");
+    let link = console_link(printed_lines);
+    let session = ConsoleSession::sign_in(&link, data_dir).await;
+    let page = session.page("/").await;
     assert!(page.contains("<h1>Overview</h1>"), "{page}");
+    // `up` gives the console the auth-broker: the tenant pages work.
+    assert!(!page.contains("not connected to the auth-broker"), "{page}");
+    let tenants = session.page("/tenants").await;
+    assert!(tenants.contains("No tenant is registered yet"), "{tenants}");
+    let (http, base) = (&session.http, &session.base);
     let again = http.get(&link).send().await.expect("the console answers");
     assert_eq!(again.status(), reqwest::StatusCode::FORBIDDEN);
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::path::Path;
 
 use galsync_graph_emulator::Emulator;
