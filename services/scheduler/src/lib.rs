@@ -15,6 +15,8 @@ pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod tenants;
+mod ticker;
+mod work_items;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};

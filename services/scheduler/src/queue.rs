@@ -8,9 +8,9 @@ use galsync_proto::v1;
 use prost::Message;
 use rand::Rng;
 
-use crate::driver::{CANCELLED_REASON, ITEM_CANCELLED, ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
 use crate::error::SchedulerError;
 use crate::scheduler::{now_millis, Scheduler};
+use crate::work_items::{CANCELLED_REASON, ITEM_CANCELLED, ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
 
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// Longest a lease call is held waiting for work.

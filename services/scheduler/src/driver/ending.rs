@@ -1,0 +1,109 @@
+//! How a run ends: succeeded, partly failed or awaiting approval from its
+//! items, cancelled once its writers stopped, failed on an error — each
+//! recorded, counted and its profile's run lock released.
+
+use galsync_proto::v1;
+
+use crate::error::SchedulerError;
+use crate::scheduler::{
+    now_millis, Scheduler, ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED, STATE_FAILED,
+    STATE_PARTIALLY_FAILED, STATE_SUCCEEDED,
+};
+use crate::store::{RunRow, WorkItemRow};
+use crate::work_items::{
+    CANCELLED_REASON, ITEM_CANCELLED, ITEM_FAILED, ITEM_QUEUED, ITEM_SUPERSEDED,
+};
+
+impl Scheduler {
+    pub(super) async fn end_run_failed(
+        &self,
+        run_id: &str,
+        message: &str,
+    ) -> Result<(), SchedulerError> {
+        let mut run = self.run(run_id).await?;
+        if !ACTIVE_STATES.contains(&run.state.as_str()) {
+            return Ok(());
+        }
+        run.state = STATE_FAILED.to_owned();
+        run.error = message.to_owned();
+        run.finished_at = Some(now_millis());
+        self.store.update_run(&run).await?;
+        self.append_state_event(run_id, v1::RunState::Failed)
+            .await?;
+        self.metrics.run_ended(STATE_FAILED);
+        self.store.release_run_lock(&run.profile_id, run_id).await?;
+        Ok(())
+    }
+
+    /// Of a cancelled run: ends the items no writer holds (queued ones, and
+    /// leased ones whose writer is gone). Writers holding the others learn of
+    /// the cancellation at their next heartbeat, stop between two batches and
+    /// release the item with the counts of what they wrote.
+    pub(super) async fn stop_cancelled_items(&self, run_id: &str) -> Result<(), SchedulerError> {
+        self.store
+            .set_run_items_state(run_id, ITEM_QUEUED, ITEM_CANCELLED, CANCELLED_REASON)
+            .await?;
+        let expired = self
+            .store
+            .end_expired_leases(run_id, now_millis(), ITEM_CANCELLED, CANCELLED_REASON)
+            .await?;
+        self.metrics.lease_expired(expired);
+        Ok(())
+    }
+
+    pub(super) async fn end_cancelled(&self, mut run: RunRow) -> Result<(), SchedulerError> {
+        run.state = STATE_CANCELLED.to_owned();
+        run.finished_at = Some(now_millis());
+        self.store.update_run(&run).await?;
+        self.append_state_event(&run.run_id, v1::RunState::Cancelled)
+            .await?;
+        self.metrics.run_ended(STATE_CANCELLED);
+        self.store
+            .release_run_lock(&run.profile_id, &run.run_id)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn end_run(
+        &self,
+        mut run: RunRow,
+        items: &[WorkItemRow],
+    ) -> Result<(), SchedulerError> {
+        let live: Vec<&WorkItemRow> = items
+            .iter()
+            .filter(|item| item.state != ITEM_SUPERSEDED)
+            .collect();
+        let failed = live
+            .iter()
+            .filter(|item| item.state == ITEM_FAILED || item.outcome == "failed")
+            .count();
+        let awaiting = live
+            .iter()
+            .filter(|item| item.outcome == "awaiting-approval")
+            .count();
+        let partial = live.iter().filter(|item| item.outcome == "partial").count();
+        let state = if !live.is_empty() && failed == live.len() {
+            STATE_FAILED
+        } else if awaiting > 0 && !run.dry_run {
+            STATE_AWAITING_APPROVAL
+        } else if failed > 0 || partial > 0 {
+            STATE_PARTIALLY_FAILED
+        } else {
+            STATE_SUCCEEDED
+        };
+        run.state = state.to_owned();
+        run.finished_at = Some(now_millis());
+        if failed > 0 && run.error.is_empty() {
+            run.error = format!("{failed} of {} mailbox(es) failed", live.len());
+        }
+        self.store.update_run(&run).await?;
+        self.append_state_event(&run.run_id, crate::scheduler::run_state_to_proto(state))
+            .await?;
+        self.metrics.run_ended(state);
+        self.store
+            .release_run_lock(&run.profile_id, &run.run_id)
+            .await?;
+        tracing::info!(run = %run.run_id, state, "run ended");
+        Ok(())
+    }
+}
