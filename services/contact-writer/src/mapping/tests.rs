@@ -1,3 +1,5 @@
+use sha2::Digest;
+
 use super::*;
 
 fn entry() -> v1::DirectoryEntry {
