@@ -127,8 +127,7 @@ fn calls() -> Vec<(&'static str, Call)> {
 
 #[tokio::test]
 async fn every_id_field_of_every_rpc_answers_bad_values_plainly() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut api = scheduler.api().await;
     let bad_values: [(&str, String); 4] = [
         ("empty", String::new()),

@@ -13,8 +13,7 @@ use tonic::Code;
 
 #[tokio::test]
 async fn invalid_profiles_are_refused_naming_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut api = scheduler.api().await;
     let mut spec = profile_spec("x");
     spec.tenant_id = "contoso.onmicrosoft.com".to_owned();
@@ -51,8 +50,7 @@ async fn invalid_profiles_are_refused_naming_the_field() {
 /// second is refused naming the first, whichever way it gets there.
 #[tokio::test]
 async fn a_profile_writing_another_profiles_folder_is_refused_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut api = scheduler.api().await;
     let mut sales = profile_spec("Sales");
     sales.write.get_or_insert_with(Default::default).folder_name = "Company Directory".into();
@@ -219,8 +217,7 @@ async fn each_bad_profile_field_is_refused_naming_that_field() {
             "spec.schedule.cron",
         ),
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut api = scheduler.api().await;
     let mut wrong = Vec::new();
     for (index, (what, mutate, field)) in rows.into_iter().enumerate() {
@@ -271,8 +268,7 @@ async fn each_bad_profile_field_is_refused_naming_that_field() {
 
 #[tokio::test]
 async fn concurrent_run_requests_start_one_run_and_watch_shows_every_step_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(5)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(5).await;
     let mut api = scheduler.api().await;
     let profile_id = create_profile(&mut api, "All staff").await;
 
@@ -344,10 +340,8 @@ async fn concurrent_run_requests_start_one_run_and_watch_shows_every_step_in_ord
 
 #[tokio::test]
 async fn a_waiting_lease_gets_work_as_soon_as_a_run_queues_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
+    let (_dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(1)).await;
     let mut queue = scheduler.queue().await;
     // A writer asks while the queue is empty, and is held.
     let waiting = tokio::spawn(async move {
@@ -367,12 +361,7 @@ async fn a_waiting_lease_gets_work_as_soon_as_a_run_queues_it() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "an empty queue answered at once");
     let queued_at = std::time::Instant::now();
-    api.run_profile(v1::RunProfileRequest {
-        profile_id,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    start_run(&mut api, &profile_id).await;
     let (lease, waited) = waiting.await.unwrap();
     assert!(lease.is_some(), "the held lease answered without the work");
     assert!(
@@ -385,37 +374,20 @@ async fn a_waiting_lease_gets_work_as_soon_as_a_run_queues_it() {
 
 #[tokio::test]
 async fn an_expired_lease_is_offered_to_another_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
-    let run_id = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
+    let (_dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(1)).await;
+    let run_id = start_run(&mut api, &profile_id).await;
 
     let mut queue = scheduler.queue().await;
-    let first = loop {
-        let lease = queue
-            .lease(v1::LeaseRequest {
-                worker_id: "writer-a".to_owned(),
-                lease_seconds: 1,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .lease;
-        if let Some(lease) = lease {
-            break lease;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let first = lease_when_queued(
+        &mut queue,
+        v1::LeaseRequest {
+            worker_id: "writer-a".to_owned(),
+            lease_seconds: 1,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(first.item.as_ref().unwrap().attempt, 1);
     let nothing = queue
         .lease(v1::LeaseRequest::default())
@@ -469,19 +441,9 @@ async fn an_expired_lease_is_offered_to_another_writer() {
 
 #[tokio::test]
 async fn failed_items_retry_with_backoff_then_fail_the_run_partially() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(2)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
-    let run_id = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
+    let (_dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(2)).await;
+    let run_id = start_run(&mut api, &profile_id).await;
     let mut queue = scheduler.queue().await;
     let mut failed_mailbox = None;
     let mut seen = 0;
@@ -538,10 +500,8 @@ async fn failed_items_retry_with_backoff_then_fail_the_run_partially() {
 
 #[tokio::test]
 async fn cancel_ends_the_run_and_the_next_run_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(3)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
+    let (_dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(3)).await;
     let request = v1::RunProfileRequest {
         profile_id: profile_id.clone(),
         ..Default::default()
@@ -553,18 +513,7 @@ async fn cancel_ends_the_run_and_the_next_run_starts() {
         .into_inner()
         .run_id;
     let mut queue = scheduler.queue().await;
-    let lease = loop {
-        if let Some(lease) = queue
-            .lease(v1::LeaseRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .lease
-        {
-            break lease;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let lease = lease_when_queued(&mut queue, v1::LeaseRequest::default()).await;
     api.cancel_run(v1::CancelRunRequest {
         run_id: run_id.clone(),
     })
@@ -627,10 +576,8 @@ async fn cancel_ends_the_run_and_the_next_run_starts() {
 
 #[tokio::test]
 async fn held_deletions_wait_for_approval_then_run_approved() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(2)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
+    let (_dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(2)).await;
     fn guard(item: &v1::WorkItem) -> v1::MailboxOutcome {
         let approved = item
             .request
@@ -647,15 +594,7 @@ async fn held_deletions_wait_for_approval_then_run_approved() {
         }
     }
     let (writer, stop_writer) = spawn_writer(scheduler.queue().await, guard);
-    let run_id = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
+    let run_id = start_run(&mut api, &profile_id).await;
     let run = wait_for_end(&mut api, &run_id).await;
     assert_eq!(run.state, v1::RunState::AwaitingApproval as i32);
     api.approve_deletions(v1::ApproveDeletionsRequest {
@@ -678,15 +617,7 @@ async fn the_run_lock_survives_a_restart_and_a_dead_schedulers_run_is_adopted() 
     let first = TestScheduler::start(&url, directory.clone()).await;
     let mut api = first.api().await;
     let profile_id = create_profile(&mut api, "p").await;
-    let run_id = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id: profile_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
+    let run_id = start_run(&mut api, &profile_id).await;
     // The first scheduler dies mid-run (nothing leased the work yet).
     first.stop().await;
 
@@ -737,8 +668,7 @@ async fn the_run_lock_survives_a_restart_and_a_dead_schedulers_run_is_adopted() 
 
 #[tokio::test]
 async fn a_due_schedule_starts_a_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut api = scheduler.api().await;
     let mut spec = profile_spec("hourly");
     spec.schedule = Some(v1::Schedule {
@@ -797,8 +727,7 @@ async fn a_due_schedule_starts_a_run() {
 
 #[tokio::test]
 async fn api_keys_carry_roles_and_bad_keys_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut admin = scheduler.api().await;
     let key = admin
         .create_api_key(v1::CreateApiKeyRequest {
@@ -937,17 +866,10 @@ async fn a_plaintext_caller_from_a_network_address_is_never_trusted() {
 async fn a_lease_granted_late_by_the_store_counts_from_its_answer() {
     use sqlx::Connection;
 
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, scheduler, mut api, profile_id) =
+        scheduler_with_profile(FakeDirectory::with_mailboxes(1)).await;
     let url = sqlite_url(&dir);
-    let scheduler = TestScheduler::start(&url, FakeDirectory::with_mailboxes(1)).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
-    api.run_profile(v1::RunProfileRequest {
-        profile_id,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    start_run(&mut api, &profile_id).await;
     // Wait for the item to be queued, without leasing it.
     let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
     loop {
@@ -1019,24 +941,13 @@ async fn a_lease_granted_late_by_the_store_counts_from_its_answer() {
 async fn a_run_taken_over_by_another_replica_is_left_to_it() {
     use sqlx::Connection;
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
     let directory = Arc::new(FakeDirectory {
         read_delay: Duration::from_secs(4),
         ..Arc::into_inner(FakeDirectory::with_mailboxes(1)).unwrap()
     });
-    let scheduler = TestScheduler::start(&url, directory).await;
-    let mut api = scheduler.api().await;
-    let profile_id = create_profile(&mut api, "p").await;
-    let run_id = api
-        .run_profile(v1::RunProfileRequest {
-            profile_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
+    let (dir, scheduler, mut api, profile_id) = scheduler_with_profile(directory).await;
+    let url = sqlite_url(&dir);
+    let run_id = start_run(&mut api, &profile_id).await;
     // While the directory read holds the run, another replica takes its lock.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut store = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -1073,8 +984,7 @@ async fn a_run_taken_over_by_another_replica_is_left_to_it() {
 
 #[tokio::test]
 async fn the_audit_log_is_read_by_unscoped_admins_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let scheduler = TestScheduler::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(1)).await;
+    let (_dir, scheduler) = TestScheduler::start_on_fresh_store(1).await;
     let mut admin = scheduler.api().await;
     let scoped = admin
         .create_api_key(v1::CreateApiKeyRequest {

@@ -116,6 +116,15 @@ impl TestScheduler {
         Self::start_trusting(store_url, directory, true).await
     }
 
+    /// [`Self::start`] on a fresh SQLite store whose directory holds
+    /// `mailboxes` target mailboxes; the store's folder goes when the test ends.
+    pub async fn start_on_fresh_store(mailboxes: usize) -> (tempfile::TempDir, TestScheduler) {
+        let dir = tempfile::tempdir().unwrap();
+        let scheduler =
+            Self::start(&sqlite_url(&dir), FakeDirectory::with_mailboxes(mailboxes)).await;
+        (dir, scheduler)
+    }
+
     /// Serves plaintext on loopback; `trust_plaintext_loopback` false stands
     /// for a deployment with TLS on (only API keys get in over plaintext).
     pub async fn start_trusting(
@@ -243,6 +252,55 @@ pub async fn create_profile(api: &mut SchedulerClient<Channel>, name: &str) -> S
     .unwrap()
     .into_inner()
     .profile_id
+}
+
+/// A scheduler on a fresh SQLite store reading `directory`, with one profile
+/// ("p") ready to run: where the run and lease tests start. The store's
+/// folder goes when the test ends.
+pub async fn scheduler_with_profile(
+    directory: Arc<FakeDirectory>,
+) -> (
+    tempfile::TempDir,
+    TestScheduler,
+    SchedulerClient<Channel>,
+    String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduler = TestScheduler::start(&sqlite_url(&dir), directory).await;
+    let mut api = scheduler.api().await;
+    let profile_id = create_profile(&mut api, "p").await;
+    (dir, scheduler, api, profile_id)
+}
+
+/// Starts a run of the profile; the run's id.
+pub async fn start_run(api: &mut SchedulerClient<Channel>, profile_id: &str) -> String {
+    api.run_profile(v1::RunProfileRequest {
+        profile_id: profile_id.to_owned(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .run_id
+}
+
+/// Asks for a lease until the queue has work to give.
+pub async fn lease_when_queued(
+    queue: &mut WorkQueueClient<Channel>,
+    request: v1::LeaseRequest,
+) -> v1::Lease {
+    loop {
+        let lease = queue
+            .lease(request.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .lease;
+        if let Some(lease) = lease {
+            return lease;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Works the queue until told to stop: completes every item with
