@@ -16,11 +16,6 @@ use support::identity::{
 
 const ADA: &str = "ada@contoso.example";
 
-async fn add_secret(tenant: &TestTenant) -> String {
-    let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
-    secret["secret_text"].as_str().expect("secret").to_owned()
-}
-
 async fn redeem(
     tenant: &TestTenant,
     secret: &str,
@@ -42,10 +37,27 @@ async fn redeem(
     tenant.token_request(&tenant_id, &form).await
 }
 
+/// Turns the admin switch that signs ID tokens with a key the JWKS does not
+/// publish on or off, then redeems a new code of the signed-in browser user.
+async fn sign_in_with_unpublished_key(
+    tenant: &TestTenant,
+    secret: &str,
+    enabled: bool,
+) -> (u16, Value) {
+    admin_post(
+        &tenant.http,
+        &format!("{}/_admin/id-tokens/unpublished-key", tenant.base),
+        json!({"enabled": enabled}),
+    )
+    .await;
+    let (code, verifier) = tenant.authorization_code("n").await;
+    redeem(tenant, secret, &code, Some(&verifier), REDIRECT_URI).await
+}
+
 async fn ready() -> (TestTenant, String) {
     let tenant = start().await;
     tenant.consent_all().await;
-    let secret = add_secret(&tenant).await;
+    let secret = tenant.add_secret().await;
     (tenant, secret)
 }
 
@@ -62,18 +74,9 @@ async fn code_with_pkce_yields_an_id_token_signed_by_the_jwks_key_with_nonce_and
     // Verified with the key the emulator's JWKS publishes under its kid.
     let header = jsonwebtoken::decode_header(id_token).expect("header");
     assert_eq!(header.alg, Algorithm::RS256);
-    let jwks: Value = tenant
-        .http
-        .get(format!(
-            "{}/{}/discovery/v2.0/keys",
-            tenant.base, tenant.tenant_id
-        ))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("jwks json");
+    let jwks = tenant
+        .jwks(&format!("/{}/discovery/v2.0/keys", tenant.tenant_id))
+        .await;
     let key = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -299,16 +302,9 @@ async fn an_admin_switch_signs_id_tokens_with_a_key_the_jwks_does_not_publish() 
     let (tenant, secret) = ready().await;
     tenant.user_in_new_group("Ada Lovelace", ADA, "Console admins");
     tenant.browser_sign_in(ADA).await;
-    let jwks_url = format!("{}/{}/discovery/v2.0/keys", tenant.base, tenant.tenant_id);
-    let published: Value = tenant
-        .http
-        .get(&jwks_url)
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("jwks json");
+    let published = tenant
+        .jwks(&format!("/{}/discovery/v2.0/keys", tenant.tenant_id))
+        .await;
     let published_kids: Vec<String> = published["keys"]
         .as_array()
         .expect("keys")
@@ -323,24 +319,10 @@ async fn an_admin_switch_signs_id_tokens_with_a_key_the_jwks_does_not_publish() 
             .expect("kid")
     };
 
-    admin_post(
-        &tenant.http,
-        &format!("{}/_admin/id-tokens/unpublished-key", tenant.base),
-        json!({"enabled": true}),
-    )
-    .await;
-    let (code, verifier) = tenant.authorization_code("n").await;
-    let answer = redeem(&tenant, &secret, &code, Some(&verifier), REDIRECT_URI).await;
+    let answer = sign_in_with_unpublished_key(&tenant, &secret, true).await;
     assert_eq!(answer.0, 200, "{}", answer.1);
     assert!(!published_kids.contains(&kid_of_new_id_token(&answer)));
 
-    admin_post(
-        &tenant.http,
-        &format!("{}/_admin/id-tokens/unpublished-key", tenant.base),
-        json!({"enabled": false}),
-    )
-    .await;
-    let (code, verifier) = tenant.authorization_code("n").await;
-    let answer = redeem(&tenant, &secret, &code, Some(&verifier), REDIRECT_URI).await;
+    let answer = sign_in_with_unpublished_key(&tenant, &secret, false).await;
     assert!(published_kids.contains(&kid_of_new_id_token(&answer)));
 }

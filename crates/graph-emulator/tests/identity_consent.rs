@@ -32,15 +32,7 @@ async fn issued_token_verifies_with_the_published_jwks() {
         format!("/{}/discovery/v2.0/keys", tenant.tenant_id),
         "/common/discovery/v2.0/keys".to_owned(),
     ] {
-        let jwks: Value = tenant
-            .http
-            .get(format!("{}{path}", tenant.base))
-            .send()
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("jwks json");
+        let jwks = tenant.jwks(&path).await;
         let header = jsonwebtoken::decode_header(access_token).expect("header");
         let key = jwks["keys"]
             .as_array()
@@ -200,23 +192,8 @@ async fn msp_admin_consent_on_organizations_installs_a_multi_tenant_app_in_the_a
     )
     .await;
     let client_id = app["client_id"].as_str().expect("client id").to_owned();
-    let secret = admin_post(
-        &tenant.http,
-        &format!("{base}/_admin/tenants/{DOMAIN}/apps/{client_id}/secrets"),
-        json!({}),
-    )
-    .await;
-    let secret_text = secret["secret_text"].as_str().expect("secret").to_owned();
-    let customer = admin_post(
-        &tenant.http,
-        &format!("{base}/_admin/tenants"),
-        json!({"domains": ["fabrikam.example"]}),
-    )
-    .await;
-    let customer_id = customer["tenant_id"]
-        .as_str()
-        .expect("tenant id")
-        .to_owned();
+    let secret_text = tenant.add_client_secret(DOMAIN, &client_id).await;
+    let customer_id = tenant.add_customer_tenant("fabrikam.example").await;
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", client_id.as_str()),

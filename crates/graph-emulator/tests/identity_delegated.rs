@@ -43,11 +43,6 @@ async fn poll(tenant: &TestTenant, secret: &str, device_code: &str) -> (u16, Val
         .await
 }
 
-async fn add_secret(tenant: &TestTenant) -> String {
-    let secret = admin_post(&tenant.http, &tenant.app_admin_url("/secrets"), json!({})).await;
-    secret["secret_text"].as_str().expect("secret").to_owned()
-}
-
 async fn decide(tenant: &TestTenant, user_code: &str, verb: &str) -> u16 {
     tenant
         .http
@@ -66,7 +61,7 @@ async fn decide(tenant: &TestTenant, user_code: &str, verb: &str) -> u16 {
 #[tokio::test]
 async fn device_code_flow_issues_delegated_tokens_after_approval_and_refresh_rotates() {
     let tenant = start().await;
-    let secret = add_secret(&tenant).await;
+    let secret = tenant.add_secret().await;
     let flow = start_device_flow(
         &tenant,
         "https://graph.microsoft.com/Application.ReadWrite.All offline_access openid",
@@ -167,7 +162,7 @@ async fn device_code_flow_issues_delegated_tokens_after_approval_and_refresh_rot
 #[tokio::test]
 async fn declined_and_expired_device_codes_end_the_flow() {
     let tenant = start().await;
-    let secret = add_secret(&tenant).await;
+    let secret = tenant.add_secret().await;
     let declined = start_device_flow(&tenant, "User.Read offline_access").await;
     let user_code = declined["user_code"].as_str().expect("user_code");
     assert_eq!(decide(&tenant, user_code, "decline").await, 200);
@@ -247,26 +242,10 @@ async fn device_code_on_organizations_signs_in_an_admin_of_another_tenant() {
     )
     .await;
     let client_id = app["client_id"].as_str().expect("client id").to_owned();
-    let secret = admin_post(
-        &tenant.http,
-        &format!(
-            "{base}/_admin/tenants/{}/apps/{client_id}/secrets",
-            tenant.tenant_id
-        ),
-        json!({}),
-    )
-    .await;
-    let secret_text = secret["secret_text"].as_str().expect("secret").to_owned();
-    let customer = admin_post(
-        &tenant.http,
-        &format!("{base}/_admin/tenants"),
-        json!({"domains": ["fabrikam.example"]}),
-    )
-    .await;
-    let customer_id = customer["tenant_id"]
-        .as_str()
-        .expect("tenant id")
-        .to_owned();
+    let secret_text = tenant
+        .add_client_secret(&tenant.tenant_id.to_string(), &client_id)
+        .await;
+    let customer_id = tenant.add_customer_tenant("fabrikam.example").await;
 
     let flow: Value = tenant
         .http

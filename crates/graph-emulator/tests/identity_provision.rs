@@ -140,6 +140,60 @@ async fn grant_role(
         .await
 }
 
+/// A delegated token with the provisioning scopes for the administrator,
+/// who holds the directory role `role`.
+async fn provisioning_token(tenant: &TestTenant, role: &str) -> String {
+    tenant.set_directory_roles(ADMIN_UPN, &[role]).await;
+    tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await
+}
+
+/// POST /applications with only a display name.
+async fn create_app_named(tenant: &TestTenant, token: &str, name: &str) -> (u16, Value) {
+    tenant
+        .graph(
+            Method::POST,
+            "/applications",
+            token,
+            Some(json!({"displayName": name})),
+        )
+        .await
+}
+
+/// Grants `Contacts.ReadWrite` to a principal id nobody has.
+async fn grant_to_an_unknown_principal(
+    tenant: &TestTenant,
+    token: &str,
+    graph_principal_id: &str,
+) -> (u16, Value) {
+    grant_role(
+        tenant,
+        token,
+        graph_principal_id,
+        &Uuid::new_v4().to_string(),
+        CONTACTS_READWRITE,
+    )
+    .await
+}
+
+/// PATCH `path` (an application by unique name) with `Prefer:
+/// create-if-missing`, setting its display name.
+async fn upsert_display_name(
+    tenant: &TestTenant,
+    token: &str,
+    path: &str,
+    display_name: &str,
+) -> reqwest::Response {
+    tenant
+        .http
+        .patch(format!("{}/v1.0{path}", tenant.base))
+        .bearer_auth(token)
+        .header("Prefer", "create-if-missing")
+        .json(&json!({"displayName": display_name}))
+        .send()
+        .await
+        .expect("upsert")
+}
+
 /// Client credentials for `client_id`, asserted with `key`'s certificate.
 async fn app_token(tenant: &TestTenant, client_id: &str, key: &TestKey) -> (u16, Value) {
     let now = tenant.emulator.state.clock.unix_now();
@@ -197,10 +251,7 @@ fn assert_denied(answer: &(u16, Value)) {
 async fn an_admin_provisions_the_sync_app_and_after_replication_it_signs_in_with_the_granted_roles()
 {
     let tenant = start().await;
-    tenant
-        .set_directory_roles(ADMIN_UPN, &["Global Administrator"])
-        .await;
-    let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
+    let token = provisioning_token(&tenant, "Global Administrator").await;
     let admin_claims = jwt_claims(&token);
     let scopes: BTreeSet<&str> = admin_claims["scp"]
         .as_str()
@@ -311,10 +362,7 @@ async fn an_admin_provisions_the_sync_app_and_after_replication_it_signs_in_with
 #[tokio::test]
 async fn a_new_key_and_a_new_grant_reach_the_token_endpoint_only_after_the_replication_delay() {
     let tenant = start().await;
-    tenant
-        .set_directory_roles(ADMIN_UPN, &["Global Administrator"])
-        .await;
-    let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
+    let token = provisioning_token(&tenant, "Global Administrator").await;
     let graph_principal_id = microsoft_graph_principal_id(&tenant, &token).await;
     let app = create_sync_app(&tenant, &token, "galsync replication").await;
     let app_id = app["appId"].as_str().expect("appId").to_owned();
@@ -373,34 +421,17 @@ async fn a_signed_in_user_without_an_admin_role_may_not_create_apps_or_grant_rol
     let token = tenant
         .delegated_token("someone@contoso.example", PROVISIONING_SCOPES)
         .await;
-    let create = tenant
-        .graph(
-            Method::POST,
-            "/applications",
-            &token,
-            Some(json!({"displayName": "not allowed"})),
-        )
-        .await;
+    let create = create_app_named(&tenant, &token, "not allowed").await;
     assert_denied(&create);
     let graph_principal_id = microsoft_graph_principal_id(&tenant, &token).await;
-    let grant = grant_role(
-        &tenant,
-        &token,
-        &graph_principal_id,
-        &Uuid::new_v4().to_string(),
-        CONTACTS_READWRITE,
-    )
-    .await;
+    let grant = grant_to_an_unknown_principal(&tenant, &token, &graph_principal_id).await;
     assert_denied(&grant);
 }
 
 #[tokio::test]
 async fn an_application_administrator_creates_the_app_but_cannot_grant_microsoft_graph_roles() {
     let tenant = start().await;
-    tenant
-        .set_directory_roles(ADMIN_UPN, &["Application Administrator"])
-        .await;
-    let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
+    let token = provisioning_token(&tenant, "Application Administrator").await;
     let app = create_sync_app(&tenant, &token, "galsync by app admin").await;
     let app_id = app["appId"].as_str().expect("appId");
     let principal = create_service_principal(&tenant, &token, app_id).await;
@@ -428,14 +459,7 @@ async fn a_delegated_token_without_application_readwrite_all_is_refused() {
             "AppRoleAssignment.ReadWrite.All Directory.Read.All",
         )
         .await;
-    let create = tenant
-        .graph(
-            Method::POST,
-            "/applications",
-            &token,
-            Some(json!({"displayName": "no scope"})),
-        )
-        .await;
+    let create = create_app_named(&tenant, &token, "no scope").await;
     assert_denied(&create);
 }
 
@@ -457,16 +481,7 @@ async fn an_app_only_token_with_only_contacts_readwrite_cannot_manage_applicatio
             .graph(Method::GET, "/servicePrincipals", &token, None)
             .await,
     );
-    assert_denied(
-        &tenant
-            .graph(
-                Method::POST,
-                "/applications",
-                &token,
-                Some(json!({"displayName": "app-only"})),
-            )
-            .await,
-    );
+    assert_denied(&create_app_named(&tenant, &token, "app-only").await);
     let graph_principal_id = {
         let reader = tenant.emulator.state.mint_token(
             tenant.tenant_id,
@@ -475,24 +490,14 @@ async fn an_app_only_token_with_only_contacts_readwrite_cannot_manage_applicatio
         );
         microsoft_graph_principal_id(&tenant, &reader).await
     };
-    let grant = grant_role(
-        &tenant,
-        &token,
-        &graph_principal_id,
-        &Uuid::new_v4().to_string(),
-        CONTACTS_READWRITE,
-    )
-    .await;
+    let grant = grant_to_an_unknown_principal(&tenant, &token, &graph_principal_id).await;
     assert_denied(&grant);
 }
 
 #[tokio::test]
 async fn upsert_by_unique_name_creates_once_then_updates() {
     let tenant = start().await;
-    tenant
-        .set_directory_roles(ADMIN_UPN, &["Cloud Application Administrator"])
-        .await;
-    let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
+    let token = provisioning_token(&tenant, "Cloud Application Administrator").await;
     let path = "/applications(uniqueName='galsync-contoso')";
     let without_prefer = tenant
         .graph(
@@ -507,25 +512,9 @@ async fn upsert_by_unique_name_creates_once_then_updates() {
         without_prefer.1["error"]["code"],
         "Request_ResourceNotFound"
     );
-    let created = tenant
-        .http
-        .patch(format!("{}/v1.0{path}", tenant.base))
-        .bearer_auth(&token)
-        .header("Prefer", "create-if-missing")
-        .json(&json!({"displayName": "galsync"}))
-        .send()
-        .await
-        .expect("upsert");
+    let created = upsert_display_name(&tenant, &token, path, "galsync").await;
     assert_eq!(created.status(), 201);
-    let updated = tenant
-        .http
-        .patch(format!("{}/v1.0{path}", tenant.base))
-        .bearer_auth(&token)
-        .header("Prefer", "create-if-missing")
-        .json(&json!({"displayName": "galsync renamed"}))
-        .send()
-        .await
-        .expect("upsert");
+    let updated = upsert_display_name(&tenant, &token, path, "galsync renamed").await;
     assert_eq!(updated.status(), 204);
     let (status, app) = tenant.graph(Method::GET, path, &token, None).await;
     assert_eq!(
@@ -554,10 +543,7 @@ async fn the_replication_delay_is_set_through_the_admin_api() {
         .await
         .expect("set delay");
     assert_eq!(response.status(), 200);
-    tenant
-        .set_directory_roles(ADMIN_UPN, &["Global Administrator"])
-        .await;
-    let token = tenant.delegated_token(ADMIN_UPN, PROVISIONING_SCOPES).await;
+    let token = provisioning_token(&tenant, "Global Administrator").await;
     let app = create_sync_app(&tenant, &token, "galsync no delay").await;
     let app_id = app["appId"].as_str().expect("appId");
     create_service_principal(&tenant, &token, app_id).await;

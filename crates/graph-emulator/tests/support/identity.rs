@@ -172,6 +172,55 @@ impl TestTenant {
         admin_post(&self.http, &self.app_admin_url("/consent"), json!({})).await;
     }
 
+    /// A client secret for this tenant's app; the secret's text.
+    pub async fn add_secret(&self) -> String {
+        self.add_client_secret(&self.tenant_id.to_string(), &self.client_id)
+            .await
+    }
+
+    /// A client secret for the app `client_id` of `tenant` (its id or one
+    /// of its domains), through the admin API; the secret's text.
+    pub async fn add_client_secret(&self, tenant: &str, client_id: &str) -> String {
+        let secret = admin_post(
+            &self.http,
+            &format!(
+                "{}/_admin/tenants/{tenant}/apps/{client_id}/secrets",
+                self.base
+            ),
+            json!({}),
+        )
+        .await;
+        secret["secret_text"].as_str().expect("secret").to_owned()
+    }
+
+    /// Another tenant (a customer's) with `domain`, through the admin API;
+    /// its id.
+    pub async fn add_customer_tenant(&self, domain: &str) -> String {
+        let customer = admin_post(
+            &self.http,
+            &format!("{}/_admin/tenants", self.base),
+            json!({"domains": [domain]}),
+        )
+        .await;
+        customer["tenant_id"]
+            .as_str()
+            .expect("tenant id")
+            .to_owned()
+    }
+
+    /// The signing keys the emulator publishes at `path` (e.g.
+    /// `/{tenant}/discovery/v2.0/keys`).
+    pub async fn jwks(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("jwks json")
+    }
+
     /// Claims of a client assertion for this app, valid for ten minutes.
     pub fn assertion_claims(&self) -> Value {
         let now = self.emulator.state.clock.unix_now();
@@ -221,8 +270,7 @@ impl TestTenant {
     /// (authenticated with a new client secret) asking for `scope`; returns
     /// the delegated access token.
     pub async fn delegated_token(&self, upn: &str, scope: &str) -> String {
-        let secret = admin_post(&self.http, &self.app_admin_url("/secrets"), json!({})).await;
-        let secret = secret["secret_text"].as_str().expect("secret").to_owned();
+        let secret = self.add_secret().await;
         let flow: Value = self
             .http
             .post(format!(
