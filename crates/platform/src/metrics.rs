@@ -48,6 +48,12 @@ pub fn count_store_error() {
     STORE_ERRORS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Adds `amount` to `counter`; an amount beyond `i64::MAX` (which no count
+/// reaches) adds `i64::MAX`.
+pub fn add_count(counter: &AtomicI64, amount: u64) {
+    counter.fetch_add(i64::try_from(amount).unwrap_or(i64::MAX), Ordering::Relaxed);
+}
+
 /// The name of one series of `family` with one label: `family{label="value"}`.
 pub fn series(family: &str, label: &str, value: &str) -> String {
     format!("{family}{{{label}=\"{value}\"}}")
@@ -217,6 +223,17 @@ mod tests {
             series("galsync_runs_total", "state", "failed"),
             "galsync_runs_total{state=\"failed\"}"
         );
+    }
+
+    #[test]
+    fn a_count_beyond_the_counters_range_adds_its_largest_value() {
+        let metrics = Metrics::default();
+        let counter = metrics.counter("galsync_contacts_total", "contacts");
+        add_count(&counter, 4);
+        assert!(metrics.render().contains("galsync_contacts_total 4\n"));
+        let huge = metrics.counter("galsync_huge_total", "huge");
+        add_count(&huge, u64::MAX);
+        assert_eq!(huge.load(Ordering::Relaxed), i64::MAX);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use galsync_platform::metrics::Metrics;
+use galsync_platform::metrics::{add_count, Metrics};
 use galsync_proto::v1;
 
 use crate::error::Error;
@@ -125,12 +125,9 @@ impl WriterMetrics {
             ..
         }) = result
         {
-            let add = |counter: &AtomicI64, value: u64| {
-                counter.fetch_add(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
-            };
-            add(&self.created, counts.created);
-            add(&self.updated, counts.updated);
-            add(&self.deleted, counts.deleted);
+            add_count(&self.created, counts.created);
+            add_count(&self.updated, counts.updated);
+            add_count(&self.deleted, counts.deleted);
         }
     }
 }

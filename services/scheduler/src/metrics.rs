@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use galsync_platform::metrics::Metrics;
+use galsync_platform::metrics::{add_count, Metrics};
 use galsync_proto::v1;
 
 const RUNS_HELP: &str = "runs this scheduler started, and runs it ended by final state";
@@ -138,12 +138,9 @@ impl SchedulerMetrics {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(counts) = counts {
-            let add = |counter: &AtomicI64, value: u64| {
-                counter.fetch_add(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
-            };
-            add(&self.contacts_created, counts.created);
-            add(&self.contacts_updated, counts.updated);
-            add(&self.contacts_deleted, counts.deleted);
+            add_count(&self.contacts_created, counts.created);
+            add_count(&self.contacts_updated, counts.updated);
+            add_count(&self.contacts_deleted, counts.deleted);
         }
     }
 
@@ -158,8 +155,7 @@ impl SchedulerMetrics {
     }
 
     pub(crate) fn lease_expired(&self, count: u64) {
-        self.lease_expiries
-            .fetch_add(i64::try_from(count).unwrap_or(i64::MAX), Ordering::Relaxed);
+        add_count(&self.lease_expiries, count);
     }
 
     pub(crate) fn queue_depth(&self, queued: i64, leased: i64) {
