@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use galsync_contact_writer::engine::{Engine, EngineSettings};
-use galsync_contact_writer::mapping::source_property_id;
 use galsync_contact_writer::reconcile::{self, MailboxJob, Report};
 use galsync_contact_writer::snapshot::PhotoMap;
 use galsync_contact_writer::store::WriterStore;
@@ -359,19 +358,10 @@ impl Harness {
 
     /// Contacts in the folder by the ownership property's value.
     pub fn owned_by_source(&self, mailbox_id: &str) -> HashMap<String, Vec<Value>> {
-        let property_id = source_property_id();
         let mut owned: HashMap<String, Vec<Value>> = HashMap::new();
         for contact in self.folder_contacts(mailbox_id) {
-            let source = contact["singleValueExtendedProperties"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|property| {
-                    property["id"]
-                        .as_str()
-                        .is_some_and(|id| id.eq_ignore_ascii_case(&property_id))
-                })
-                .and_then(|property| property["value"].as_str())
+            let source = galsync_contact_writer::mailbox::source_property(&contact)
+                .as_deref()
                 .and_then(galsync_contact_writer::mapping::Owner::parse)
                 .map(|owner| owner.source_id);
             if let Some(source) = source {
