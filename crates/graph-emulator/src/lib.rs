@@ -21,6 +21,7 @@ pub mod global_limit;
 pub mod identity;
 pub mod latency;
 pub mod mailbox;
+mod odata_filter;
 pub mod tokens;
 
 use std::net::SocketAddr;

@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use crate::auth::GraphCaller;
 use crate::errors::GraphError;
+use crate::odata_filter::expression::{parse, unsupported_query, CompareOp, Expr, Literal};
 use crate::AppState;
 
 use super::delta_round::{collect_page, Phase, RoundQuery};
-use super::filter::{parse, unsupported_query, CompareOp, Expr, Literal};
 use super::http::{authorize, METADATA, USER_READ};
 use super::properties::SelectedUserProperty;
 use super::query::{parse_user_select, request_bad_request, GraphQuery};

@@ -6,11 +6,45 @@ use axum::http::StatusCode;
 
 use crate::errors::GraphError;
 
-use super::filter::{
-    advanced_operator_required, unsupported_query, BoundProperty, CompareOp, Expr, FieldValue,
-    FilterSubject, Literal, ValueKind,
-};
 use super::properties::Filterable;
+use crate::odata_filter::expression::{unsupported_query, CompareOp, Expr, Literal};
+
+/// The type of a filterable property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Bool,
+}
+
+/// What binding needs to know of a property.
+pub struct BoundProperty<F> {
+    pub field: F,
+    pub filterable: Filterable,
+    pub kind: ValueKind,
+}
+
+/// A property's value as filters see it.
+pub enum FieldValue<'a> {
+    Text(Option<&'a str>),
+    Bool(bool),
+    /// An object id: compared as a GUID, whatever its spelling.
+    Id(uuid::Uuid),
+}
+
+/// Something a bound filter can be evaluated against.
+pub trait FilterSubject<F> {
+    fn field_value(&self, field: &F) -> FieldValue<'_>;
+}
+
+fn advanced_operator_required(operator: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "Request_UnsupportedQuery",
+        format!(
+            "Operator '{operator}' is not supported because the required parameters might be missing. Try adding $count with a value of true and ConsistencyLevel header with a value of 'eventual'."
+        ),
+    )
+}
 
 /// Resolves paths to fields and enforces Graph's rules on plain vs advanced queries.
 pub fn bind<F>(

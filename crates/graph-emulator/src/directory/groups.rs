@@ -15,8 +15,7 @@ use crate::auth::GraphCaller;
 use crate::errors::GraphError;
 use crate::AppState;
 
-use super::filter::{FieldValue, FilterSubject};
-use super::filter_eval::evaluate;
+use super::filter_eval::{evaluate, FieldValue, FilterSubject};
 use super::http::{
     authorize, bind_group_filter, bind_user_filter, collection_response, next_link,
     resource_not_found, GroupFilterField, PageToken, GROUP_READ, METADATA,

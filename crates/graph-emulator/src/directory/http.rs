@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use crate::auth::GraphCaller;
 use crate::errors::GraphError;
+use crate::odata_filter::expression::{parse, Expr};
 use crate::AppState;
 
-use super::filter::{parse, BoundProperty, Expr, ValueKind};
-use super::filter_eval::bind;
+use super::filter_eval::{bind, BoundProperty, ValueKind};
 use super::properties::{user_field, Filterable, UserField, GROUP_PROPERTIES};
 use super::store::UserFilterField;
 

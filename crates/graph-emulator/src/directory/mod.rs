@@ -23,7 +23,6 @@ pub mod admin_groups;
 pub mod deleted;
 pub mod delta;
 pub mod delta_round;
-pub mod filter;
 pub mod filter_eval;
 pub mod group_properties;
 pub mod groups;

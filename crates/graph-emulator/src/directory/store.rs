@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use super::filter::{FieldValue, FilterSubject};
+use super::filter_eval::{FieldValue, FilterSubject};
 use super::model::{Group, MemberRef, User};
 use super::properties::UserField;
 use super::query::TokenSeal;

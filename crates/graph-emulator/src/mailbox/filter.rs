@@ -2,11 +2,9 @@
 //! (`displayName eq '…'`, `singleValueExtendedProperties/Any(ep: ep/id eq '…'
 //! and ep/value eq '…')`, `emailAddresses/any(a: a/address eq '…')`).
 
-use axum::http::StatusCode;
-
 use super::model::{field_index, Contact};
-use super::odata::invalid_query;
 use crate::errors::GraphError;
+use crate::odata_filter::conditions::{parse_filter_conditions, unsupported_filter, Condition};
 
 /// A `$filter` on contacts.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +71,11 @@ impl ContactFilter {
     }
 }
 
-pub(crate) fn unsupported_filter() -> GraphError {
-    GraphError::new(
-        StatusCode::BAD_REQUEST,
-        "ErrorInvalidUrlQueryFilter",
-        "The query filter contains one or more invalid nodes.",
-    )
-}
-
 /// Parses the contact `$filter` forms the emulator supports; every
 /// condition must hold.
 pub fn contact_filter(text: &str) -> Result<Vec<ContactFilter>, GraphError> {
-    let mut tokens = tokenize(text)?.into_iter().peekable();
     let mut filters = Vec::new();
-    for condition in parse_conditions(&mut tokens)? {
+    for condition in parse_filter_conditions(text)? {
         filters.push(match condition {
             Condition::Compare { path, literal } => {
                 if field_index(&path).is_none() {
@@ -165,165 +154,11 @@ fn any_filter(
 
 /// `displayName eq '…'` on contact folders.
 pub fn folder_filter(text: &str) -> Result<String, GraphError> {
-    let conditions = parse_conditions(&mut tokenize(text)?.into_iter().peekable())?;
+    let conditions = parse_filter_conditions(text)?;
     match conditions.as_slice() {
         [Condition::Compare { path, literal }] if path == "displayName" => Ok(literal.clone()),
         _ => Err(unsupported_filter()),
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Literal(String),
-    Open,
-    Close,
-    Colon,
-}
-
-fn malformed_filter(text: &str) -> GraphError {
-    invalid_query(format!("Invalid filter clause: '{text}'."))
-}
-
-fn tokenize(text: &str) -> Result<Vec<Token>, GraphError> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&next) = chars.peek() {
-        match next {
-            ' ' | '\t' => {
-                chars.next();
-            }
-            '(' | ')' | ':' => {
-                chars.next();
-                tokens.push(match next {
-                    '(' => Token::Open,
-                    ')' => Token::Close,
-                    _ => Token::Colon,
-                });
-            }
-            '\'' => {
-                chars.next();
-                let mut literal = String::new();
-                let mut closed = false;
-                while let Some(character) = chars.next() {
-                    if character == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            chars.next();
-                            literal.push('\'');
-                            continue;
-                        }
-                        closed = true;
-                        break;
-                    }
-                    literal.push(character);
-                }
-                if !closed {
-                    return Err(malformed_filter(text));
-                }
-                tokens.push(Token::Literal(literal));
-            }
-            _ => {
-                let mut word = String::new();
-                while let Some(&character) = chars.peek() {
-                    if matches!(character, ' ' | '\t' | '(' | ')' | ':' | '\'') {
-                        break;
-                    }
-                    word.push(character);
-                    chars.next();
-                }
-                tokens.push(Token::Word(word));
-            }
-        }
-    }
-    Ok(tokens)
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Condition {
-    Compare {
-        path: String,
-        literal: String,
-    },
-    Any {
-        collection: String,
-        variable: String,
-        inner: Vec<Condition>,
-    },
-    /// `startswith(path, 'literal')`
-    StartsWith {
-        path: String,
-        literal: String,
-    },
-}
-
-type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
-
-/// condition ('and' condition)*, up to the end or a closing parenthesis.
-fn parse_conditions(tokens: &mut Tokens) -> Result<Vec<Condition>, GraphError> {
-    let mut conditions = vec![parse_condition(tokens)?];
-    while let Some(Token::Word(word)) = tokens.peek() {
-        if !word.eq_ignore_ascii_case("and") {
-            return Err(unsupported_filter());
-        }
-        tokens.next();
-        conditions.push(parse_condition(tokens)?);
-    }
-    Ok(conditions)
-}
-
-fn parse_condition(tokens: &mut Tokens) -> Result<Condition, GraphError> {
-    let Some(Token::Word(path)) = tokens.next() else {
-        return Err(invalid_query("Invalid filter clause."));
-    };
-    let lowered = path.to_ascii_lowercase();
-    if lowered == "startswith" {
-        // The tokenizer leaves the comma on the path: `ep/value,`.
-        let (Some(Token::Open), Some(Token::Word(argument)), Some(Token::Literal(literal))) =
-            (tokens.next(), tokens.next(), tokens.next())
-        else {
-            return Err(invalid_query("Invalid filter clause."));
-        };
-        if tokens.next() != Some(Token::Close) {
-            return Err(invalid_query("Invalid filter clause."));
-        }
-        let Some(path) = argument.strip_suffix(',') else {
-            return Err(invalid_query("Invalid filter clause."));
-        };
-        return Ok(Condition::StartsWith {
-            path: path.to_owned(),
-            literal,
-        });
-    }
-    if lowered.ends_with("/any") {
-        let collection = path[..path.len() - "/any".len()].to_owned();
-        let (Some(Token::Open), Some(Token::Word(variable)), Some(Token::Colon)) =
-            (tokens.next(), tokens.next(), tokens.next())
-        else {
-            return Err(invalid_query("Invalid filter clause."));
-        };
-        let inner = parse_conditions(tokens)?;
-        if tokens.next() != Some(Token::Close) {
-            return Err(invalid_query("Invalid filter clause."));
-        }
-        return Ok(Condition::Any {
-            collection,
-            variable,
-            inner,
-        });
-    }
-    match (tokens.next(), tokens.next()) {
-        (Some(Token::Word(operator)), Some(Token::Literal(literal)))
-            if operator.eq_ignore_ascii_case("eq") =>
-        {
-            Ok(Condition::Compare { path, literal })
-        }
-        _ => Err(unsupported_filter()),
-    }
-}
-
-/// Parses a filter into its `and`-ed conditions.
-pub(crate) fn parse_filter_conditions(text: &str) -> Result<Vec<Condition>, GraphError> {
-    parse_conditions(&mut tokenize(text)?.into_iter().peekable())
 }
 
 #[cfg(test)]

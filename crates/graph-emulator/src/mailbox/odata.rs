@@ -4,9 +4,9 @@
 
 use axum::http::StatusCode;
 
-use super::filter::{parse_filter_conditions, Condition};
 use super::model::{field_index, READ_ONLY_FIELDS};
 use crate::errors::GraphError;
+use crate::odata_filter::conditions::{parse_filter_conditions, unsupported_filter, Condition};
 
 /// Page size Outlook collections use without `$top`.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
@@ -120,7 +120,7 @@ pub fn extended_expand(expand: &str) -> Result<Option<String>, GraphError> {
         [Condition::Compare { path, literal }] if path.eq_ignore_ascii_case("id") => {
             Ok(Some(literal.clone()))
         }
-        _ => Err(super::filter::unsupported_filter()),
+        _ => Err(unsupported_filter()),
     }
 }
 

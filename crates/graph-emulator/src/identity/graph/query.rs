@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::directory::filter::{parse, unsupported_query, CompareOp, Expr, Literal};
 use crate::errors::GraphError;
+use crate::odata_filter::expression::{parse, unsupported_query, CompareOp, Expr, Literal};
 
 /// A parsed `$filter` bound to the properties a resource can be filtered on.
 pub struct ObjectFilter {

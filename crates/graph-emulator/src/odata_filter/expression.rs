@@ -1,14 +1,12 @@
-//! The `$filter` subset directory endpoints accept: `eq`, `ne`, `in`,
-//! `startswith`, `endswith`, `not`, `and`, `or`, parentheses, string / boolean /
-//! null literals. Parsing yields raw property paths; binding resolves them
-//! against a resource's property table and rejects, as Graph does, what needs
-//! an advanced query (`ConsistencyLevel: eventual` + `$count=true`) when the
-//! request is not one.
+//! The directory's and Entra's `$filter` grammar: `eq`, `ne`, `in`,
+//! `startswith`, `endswith`, `not`, `and`, `or`, parentheses, string /
+//! boolean / null literals. Parsing yields raw property paths; each
+//! endpoint binds them to its properties (see `directory::filter_eval`).
 
-use crate::errors::GraphError;
 use axum::http::StatusCode;
 
-use super::properties::Filterable;
+use super::lexer::{tokenize, Token, Words};
+use crate::errors::GraphError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -35,33 +33,6 @@ pub enum Expr<F> {
     EndsWith(F, String),
 }
 
-/// The type of a filterable property.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    Text,
-    Bool,
-}
-
-/// What binding needs to know of a property.
-pub struct BoundProperty<F> {
-    pub field: F,
-    pub filterable: Filterable,
-    pub kind: ValueKind,
-}
-
-/// A property's value as filters see it.
-pub enum FieldValue<'a> {
-    Text(Option<&'a str>),
-    Bool(bool),
-    /// An object id: compared as a GUID, whatever its spelling.
-    Id(uuid::Uuid),
-}
-
-/// Something a bound filter can be evaluated against.
-pub trait FilterSubject<F> {
-    fn field_value(&self, field: &F) -> FieldValue<'_>;
-}
-
 pub fn unsupported_query(property: &str, resource: &str) -> GraphError {
     GraphError::new(
         StatusCode::BAD_REQUEST,
@@ -72,97 +43,10 @@ pub fn unsupported_query(property: &str, resource: &str) -> GraphError {
     )
 }
 
-pub(super) fn advanced_operator_required(operator: &str) -> GraphError {
-    GraphError::new(
-        StatusCode::BAD_REQUEST,
-        "Request_UnsupportedQuery",
-        format!(
-            "Operator '{operator}' is not supported because the required parameters might be missing. Try adding $count with a value of true and ConsistencyLevel header with a value of 'eventual'."
-        ),
-    )
-}
-
 fn syntax_error(filter: &str, position: usize) -> GraphError {
     GraphError::bad_request(format!(
         "Invalid filter clause: Syntax error at position {position} in '{filter}'."
     ))
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Text(String),
-    Open,
-    Close,
-    Comma,
-    Colon,
-}
-
-fn tokenize(filter: &str) -> Result<Vec<(Token, usize)>, GraphError> {
-    let characters: Vec<char> = filter.chars().collect();
-    let mut tokens = Vec::new();
-    let mut index = 0;
-    while index < characters.len() {
-        let character = characters[index];
-        match character {
-            ' ' | '\t' => index += 1,
-            '(' => {
-                tokens.push((Token::Open, index));
-                index += 1;
-            }
-            ')' => {
-                tokens.push((Token::Close, index));
-                index += 1;
-            }
-            ',' => {
-                tokens.push((Token::Comma, index));
-                index += 1;
-            }
-            ':' => {
-                tokens.push((Token::Colon, index));
-                index += 1;
-            }
-            '\'' => {
-                let start = index;
-                let mut text = String::new();
-                index += 1;
-                loop {
-                    let Some(current) = characters.get(index) else {
-                        return Err(syntax_error(filter, start));
-                    };
-                    if *current == '\'' {
-                        if characters.get(index + 1) == Some(&'\'') {
-                            text.push('\'');
-                            index += 2;
-                            continue;
-                        }
-                        index += 1;
-                        break;
-                    }
-                    text.push(*current);
-                    index += 1;
-                }
-                tokens.push((Token::Text(text), start));
-            }
-            _ if character.is_alphanumeric()
-                || matches!(character, '/' | '.' | '_' | '$' | '-') =>
-            {
-                let start = index;
-                let mut word = String::new();
-                while let Some(current) = characters.get(index) {
-                    if current.is_alphanumeric() || matches!(current, '/' | '.' | '_' | '$' | '-') {
-                        word.push(*current);
-                        index += 1;
-                    } else {
-                        break;
-                    }
-                }
-                tokens.push((Token::Word(word), start));
-            }
-            _ => return Err(syntax_error(filter, index)),
-        }
-    }
-    Ok(tokens)
 }
 
 struct Parser<'a> {
@@ -311,7 +195,8 @@ impl Parser<'_> {
 
 /// Parses a `$filter` into an expression over raw property paths.
 pub fn parse(filter: &str) -> Result<Expr<String>, GraphError> {
-    let tokens = tokenize(filter)?;
+    let tokens =
+        tokenize(filter, Words::PropertyPaths).map_err(|error| syntax_error(filter, error.at))?;
     let mut parser = Parser {
         filter,
         tokens,
