@@ -15,10 +15,8 @@ use galsync_proto::v1;
 use crate::error::SchedulerError;
 use crate::scheduler::{now_millis, Scheduler, STATE_QUEUED, STATE_READING};
 use crate::store::{RunRow, WorkItemRow};
-use crate::work_items::ITEM_LEASED;
-// The API reads a run's items through the driver's names.
-pub(crate) use crate::work_items::{
-    item_is_terminal, mailbox_result, mailbox_tally, run_counts, ITEM_SUPERSEDED,
+use crate::work_items::{
+    item_is_terminal, mailbox_result, run_counts, ITEM_LEASED, ITEM_SUPERSEDED,
 };
 
 /// How often, and how far apart, a run is driven again after its store went

@@ -11,12 +11,12 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::access::{claimed_actor, Access, Caller, Role};
-use crate::driver::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 use crate::error::SchedulerError;
 use crate::profiles;
 use crate::queue::millis_timestamp;
 use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
 use crate::store::{ApiKeyRow, ProfileRow, RunRow};
+use crate::work_items::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 
 /// ListAuditLog's page when the request names none, and its largest.
 const AUDIT_LOG_DEFAULT_LIMIT: u32 = 100;
@@ -71,10 +71,10 @@ impl SchedulerService {
             .iter()
             .filter(|item| item.state != ITEM_SUPERSEDED)
             .collect();
-        let tally = crate::driver::mailbox_tally(&items);
+        let tally = crate::work_items::mailbox_tally(&items);
         let mailboxes = live
             .iter()
-            .filter(|item| crate::driver::item_is_terminal(&item.state))
+            .filter(|item| crate::work_items::item_is_terminal(&item.state))
             .map(|item| mailbox_result(item))
             .collect();
         Ok(v1::Run {
