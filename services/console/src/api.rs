@@ -115,18 +115,33 @@ impl Api {
         Ok(self.client.clone().run_profile(request).await?.into_inner())
     }
 
+    /// FAILED_PRECONDITION while a run of the profile is in progress.
+    pub async fn delete_profile(
+        &self,
+        person: &Session,
+        profile_id: &str,
+    ) -> Result<(), tonic::Status> {
+        let message = v1::DeleteProfileRequest {
+            profile_id: profile_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        self.client.clone().delete_profile(request).await?;
+        Ok(())
+    }
+
     /// The first `page_size` changes a dry run planned.
     pub async fn planned_changes(
         &self,
         person: &Session,
         run_id: &str,
         page_size: u32,
+        page_token: &str,
     ) -> Result<v1::ListPlannedChangesResponse, tonic::Status> {
         let message = v1::ListPlannedChangesRequest {
             run_id: run_id.to_owned(),
             mailbox_id: String::new(),
             page_size,
-            page_token: String::new(),
+            page_token: page_token.to_owned(),
         };
         let request = self.request(person, message)?;
         Ok(self

@@ -18,6 +18,7 @@ mod entra_routes;
 pub mod html;
 pub mod oidc;
 mod pages;
+mod profile_delete;
 mod profile_form;
 mod profiles;
 pub mod session;
@@ -324,6 +325,10 @@ fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/profiles/{profile_id}/explain", get(profiles::explain))
         .route("/profiles/{profile_id}/dry-run", post(profiles::dry_run))
+        .route(
+            "/profiles/{profile_id}/delete",
+            post(profile_delete::delete),
+        )
         .route("/audit", get(audit::audit_log))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use galsync_proto::v1;
 
@@ -305,10 +305,19 @@ pub async fn runs(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Re
     page("Runs", &signed_in, body, false)
 }
 
+/// Which page of a dry run's plan the run page shows.
+#[derive(serde::Deserialize, Default)]
+pub struct RunQuery {
+    /// The API's `next_page_token` of the previous page; absent: the first.
+    #[serde(default)]
+    plan_page: String,
+}
+
 /// One run: live progress while it is active, cancel, per-mailbox results.
 pub async fn run_detail(
     State(state): State<Arc<AppState>>,
     Path(run_id): Path<String>,
+    Query(query): Query<RunQuery>,
     signed_in: SignedIn,
 ) -> Response {
     let run = match state.api.run(&signed_in.session, &run_id).await {
@@ -367,13 +376,18 @@ pub async fn run_detail(
     if run.dry_run {
         let plan = match state
             .api
-            .planned_changes(&signed_in.session, &run.run_id, PLANNED_CHANGES_SHOWN)
+            .planned_changes(
+                &signed_in.session,
+                &run.run_id,
+                PLANNED_CHANGES_SHOWN,
+                &query.plan_page,
+            )
             .await
         {
             Ok(plan) => plan,
             Err(status) => return status_page(&status, &signed_in),
         };
-        planned_changes(&mut body, &plan);
+        planned_changes(&mut body, &run.run_id, &plan, !query.plan_page.is_empty());
     }
     let title = format!("Run {}", run.run_id);
     // A run awaiting approval changes only when someone acts on it.
@@ -394,14 +408,20 @@ fn action_name(action: i32) -> &'static str {
     }
 }
 
-/// A dry run's plan: what its writers would create, update and delete.
-fn planned_changes(body: &mut Page, plan: &v1::ListPlannedChangesResponse) {
+/// A dry run's plan: what its writers would create, update and delete,
+/// field by field, a page of [`PLANNED_CHANGES_SHOWN`] at a time.
+fn planned_changes(
+    body: &mut Page,
+    run_id: &str,
+    plan: &v1::ListPlannedChangesResponse,
+    later_page: bool,
+) {
     body.markup("<section id=\"plan\" aria-labelledby=\"plan-heading\"><h2 id=\"plan-heading\">Planned changes (dry run: nothing was written)</h2>\n");
     if plan.changes.is_empty() {
         body.markup("<p>No change planned yet.</p>\n</section>\n");
         return;
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields changed</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields (now → planned)</th></tr></thead><tbody>\n");
     for mailbox_change in &plan.changes {
         let change = mailbox_change.change.clone().unwrap_or_default();
         body.markup("<tr><td>")
@@ -410,17 +430,62 @@ fn planned_changes(body: &mut Page, plan: &v1::ListPlannedChangesResponse) {
             .text(action_name(change.action))
             .markup("</td><td>")
             .text(&change.display_name)
-            .markup("</td><td>")
-            .number(change.changes.len())
-            .markup("</td></tr>\n");
+            .markup("</td><td>");
+        field_changes(body, &change.changes);
+        body.markup("</td></tr>\n");
     }
-    body.markup("</tbody></table></div>\n");
+    body.markup("</tbody></table></div>\n<p class=\"actions\">");
+    if later_page {
+        body.markup("<a href=\"/runs/")
+            .text(run_id)
+            .markup("#plan\">First changes</a>");
+    }
     if !plan.next_page_token.is_empty() {
-        body.markup("<p>The first ")
+        body.markup("<a href=\"/runs/")
+            .text(run_id)
+            .markup("?plan_page=")
+            .text(&percent_encode(&plan.next_page_token))
+            .markup("#plan\">Next ")
             .number(PLANNED_CHANGES_SHOWN)
-            .markup(" changes; <code>galsync runs show</code> lists them all.</p>\n");
+            .markup(" changes</a>");
     }
+    body.markup("</p>\n");
     body.markup("</section>\n");
+}
+
+/// Each field a change touches: `field: "now" → "planned"`; a create has no
+/// value now, a delete none planned.
+fn field_changes(body: &mut Page, changes: &[v1::FieldChange]) {
+    if changes.is_empty() {
+        body.markup("—");
+        return;
+    }
+    body.markup("<ul class=\"fields-changed\">");
+    for change in changes {
+        body.markup("<li><code>")
+            .text(&change.field)
+            .markup("</code>: ");
+        if !change.old_value.is_empty() {
+            body.markup("<del>")
+                .text(&change.old_value)
+                .markup("</del> → ");
+        }
+        if change.new_value.is_empty() {
+            body.markup("(empty)");
+        } else {
+            body.markup("<ins>")
+                .text(&change.new_value)
+                .markup("</ins>");
+        }
+        body.markup("</li>");
+    }
+    body.markup("</ul>");
+}
+
+/// A value for a URL's query: everything but unreserved characters
+/// percent-encoded.
+fn percent_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The deletes the deletion guard held, per mailbox (the API reports how

@@ -152,6 +152,7 @@ pub async fn show(
     } else {
         body.markup("<p>Starting a dry run needs the operator role.</p>\n");
     }
+    crate::profile_delete::delete_form(&mut body, &signed_in, &profile.profile_id);
     let title = format!("Profile {}", spec.name);
     page(&title, &signed_in, body, false)
 }

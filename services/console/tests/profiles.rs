@@ -266,3 +266,177 @@ async fn a_viewer_reads_profiles_but_cannot_edit_or_start_a_dry_run() {
         assert_eq!(location(&anonymous), "/sign-in");
     }
 }
+
+/// A dry run's page shows each field a change touches, its value now and
+/// the one planned (escaped), and pages through a plan longer than a page.
+#[tokio::test]
+async fn a_dry_runs_page_shows_old_and_new_values_and_pages_through_the_plan() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let mut api = scheduler.api("cli");
+    let profile = api
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("phones", TENANT)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = api
+        .run_profile(v1::RunProfileRequest {
+            profile_id: profile.profile_id,
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let update = v1::PlannedChange {
+        action: v1::planned_change::Action::Update as i32,
+        source_object_id: "user-0".to_owned(),
+        display_name: "Ada Lovelace".to_owned(),
+        changes: vec![v1::FieldChange {
+            field: "jobTitle".to_owned(),
+            old_value: "Engineer".to_owned(),
+            new_value: "Senior Engineer <R&D>".to_owned(),
+        }],
+    };
+    let mut changes = vec![update];
+    // One more than a page: the last one is on the second page.
+    for index in 1..=200 {
+        changes.push(v1::PlannedChange {
+            action: v1::planned_change::Action::Create as i32,
+            source_object_id: format!("user-{index}"),
+            display_name: format!("Person {index:03}"),
+            changes: Vec::new(),
+        });
+    }
+    scheduler.plan_one_mailbox(changes).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scheduler.run_state(&run.run_id).await != v1::RunState::Succeeded {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dry run did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let run_page = format!("/runs/{}", run.run_id);
+    let first = console.page(&run_page, &viewer).await;
+    assert!(
+        first.contains(
+            "<code>jobTitle</code>: <del>Engineer</del> → <ins>Senior Engineer &lt;R&amp;D&gt;</ins>"
+        ),
+        "{first}"
+    );
+    assert!(first.contains("Person 199"), "{first}");
+    assert!(!first.contains("Person 200"), "{first}");
+    let marker = "?plan_page=";
+    let start = first.find(marker).expect("a link to the next page") + marker.len();
+    let token = first[start..].split('#').next().unwrap();
+    let second = console
+        .page(&format!("{run_page}?plan_page={token}"), &viewer)
+        .await;
+    assert!(second.contains("Person 200"), "{second}");
+    assert!(!second.contains("Person 199"), "{second}");
+    assert!(!second.contains("Next 200 changes"), "{second}");
+    assert!(second.contains("First changes"), "{second}");
+}
+
+/// Deleting a profile: an admin ticks that the contacts stay and it is
+/// gone, audited with the person; not without the tick, not while a run
+/// is in progress, not for a viewer, not with a forged token.
+#[tokio::test]
+async fn an_admin_deletes_a_profile_once_a_run_is_over_and_a_viewer_cannot() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    let run = scheduler
+        .api("cli")
+        .get_run(v1::GetRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let profile_page = format!("/profiles/{}", run.profile_id);
+    let delete_path = format!("{profile_page}/delete");
+
+    let seen_by_viewer = console.page(&profile_page, &viewer).await;
+    assert!(
+        !seen_by_viewer.contains("Delete profile"),
+        "{seen_by_viewer}"
+    );
+    let viewer_csrf = csrf_token_in(&seen_by_viewer);
+    let refused = console
+        .post_form(
+            &delete_path,
+            &viewer,
+            &[("csrf_token", &viewer_csrf), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let shown = console.page(&profile_page, &admin).await;
+    assert!(
+        shown.contains("The contacts it already wrote stay"),
+        "{shown}"
+    );
+    let csrf = csrf_token_in(&shown);
+    let forged = console
+        .post_form(
+            &delete_path,
+            &admin,
+            &[("csrf_token", "forged"), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let unticked = console
+        .post_form(&delete_path, &admin, &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
+    let busy = console
+        .post_form(
+            &delete_path,
+            &admin,
+            &[("csrf_token", &csrf), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    assert!(busy.text().await.unwrap().contains("cancel it first"));
+    assert_eq!(
+        profile_of(&scheduler, &run.profile_id).await.profile_id,
+        run.profile_id
+    );
+
+    scheduler.complete_one_mailbox(3).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scheduler.run_state(&run_id).await != v1::RunState::Succeeded {
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let deleted = console
+        .post_form(
+            &delete_path,
+            &admin,
+            &[("csrf_token", &csrf), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&deleted), "/profiles");
+    let gone = scheduler
+        .api("cli")
+        .get_profile(v1::GetProfileRequest {
+            profile_id: run.profile_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    let audit = console.page("/audit", &admin).await;
+    assert!(audit.contains("profile.deleted"), "{audit}");
+    assert!(
+        audit.contains("bootstrap-admin via urn:galsync:service:console"),
+        "{audit}"
+    );
+}
