@@ -269,23 +269,43 @@ impl MtlsScheduler {
             mailbox_id: String::new(),
             changes,
             counts: Some(counts),
+            held_deletes_only: false,
         };
         self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, Some(plan))
             .await
     }
 
     /// Leases one work item as the contact-writer and reports that the
-    /// deletion guard held `held` deletes of its mailbox (what a writer
-    /// reports before the run's deletes are approved); returns the mailbox.
-    /// A run whose mailboxes all end this way awaits approval.
+    /// deletion guard held `held` deletes of its mailbox, with the held
+    /// contacts (`Held Person 1`, …), as a writer reports them before the
+    /// run's deletes are approved; returns the mailbox. A run whose
+    /// mailboxes all end this way awaits approval.
     pub async fn hold_deletes_of_one_mailbox(&self, held: u64) -> String {
         let counts = v1::SyncCounts {
             deletes_awaiting_approval: held,
             graph_requests: 1,
             ..Default::default()
         };
-        self.complete_next_mailbox(v1::MailboxOutcome::AwaitingApproval, counts, None)
-            .await
+        let changes = (1..=held)
+            .map(|index| v1::PlannedChange {
+                action: v1::planned_change::Action::Delete as i32,
+                source_object_id: format!("held-user-{index}"),
+                display_name: format!("Held Person {index}"),
+                changes: Vec::new(),
+            })
+            .collect();
+        let held_deletes = v1::MailboxPlan {
+            mailbox_id: String::new(),
+            changes,
+            counts: None,
+            held_deletes_only: true,
+        };
+        self.complete_next_mailbox(
+            v1::MailboxOutcome::AwaitingApproval,
+            counts,
+            Some(held_deletes),
+        )
+        .await
     }
 
     async fn complete_next_mailbox(

@@ -18,6 +18,7 @@ mod entra_routes;
 pub mod html;
 pub mod oidc;
 mod pages;
+mod plans;
 mod profile_delete;
 mod profile_form;
 mod profiles;

@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use galsync_proto::v1;
 
 use crate::html::{document, Page};
+use crate::plans::{held_deletions, planned_changes, PLANNED_CHANGES_SHOWN};
 use crate::session::Role;
 use crate::web::{status_page, SignedIn};
 use crate::AppState;
@@ -60,7 +61,7 @@ pub(crate) fn when(timestamp: Option<&prost_types::Timestamp>) -> String {
     }
 }
 
-fn counts_of(run: &v1::Run) -> v1::SyncCounts {
+pub(crate) fn counts_of(run: &v1::Run) -> v1::SyncCounts {
     run.counts.unwrap_or_default()
 }
 
@@ -360,7 +361,15 @@ pub async fn run_detail(
     }
     let awaiting_approval = run.state == v1::RunState::AwaitingApproval as i32;
     if awaiting_approval {
-        held_deletions(&mut body, &run, &signed_in);
+        let held = match state
+            .api
+            .planned_changes(&signed_in.session, &run.run_id, PLANNED_CHANGES_SHOWN, "")
+            .await
+        {
+            Ok(held) => held,
+            Err(status) => return status_page(&status, &signed_in),
+        };
+        held_deletions(&mut body, &run, &held, &signed_in);
     } else if active {
         if signed_in.session.role >= Role::Operator {
             body.markup("<form method=\"post\" action=\"/runs/")
@@ -392,138 +401,6 @@ pub async fn run_detail(
     let title = format!("Run {}", run.run_id);
     // A run awaiting approval changes only when someone acts on it.
     page(&title, &signed_in, body, active && !awaiting_approval)
-}
-
-/// How many planned changes a dry run's page lists.
-const PLANNED_CHANGES_SHOWN: u32 = 200;
-
-fn action_name(action: i32) -> &'static str {
-    match v1::planned_change::Action::try_from(action)
-        .unwrap_or(v1::planned_change::Action::Unspecified)
-    {
-        v1::planned_change::Action::Unspecified => "unknown",
-        v1::planned_change::Action::Create => "create",
-        v1::planned_change::Action::Update => "update",
-        v1::planned_change::Action::Delete => "delete",
-    }
-}
-
-/// A dry run's plan: what its writers would create, update and delete,
-/// field by field, a page of [`PLANNED_CHANGES_SHOWN`] at a time.
-fn planned_changes(
-    body: &mut Page,
-    run_id: &str,
-    plan: &v1::ListPlannedChangesResponse,
-    later_page: bool,
-) {
-    body.markup("<section id=\"plan\" aria-labelledby=\"plan-heading\"><h2 id=\"plan-heading\">Planned changes (dry run: nothing was written)</h2>\n");
-    if plan.changes.is_empty() {
-        body.markup("<p>No change planned yet.</p>\n</section>\n");
-        return;
-    }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields (now → planned)</th></tr></thead><tbody>\n");
-    for mailbox_change in &plan.changes {
-        let change = mailbox_change.change.clone().unwrap_or_default();
-        body.markup("<tr><td>")
-            .text(&mailbox_change.mailbox_id)
-            .markup("</td><td>")
-            .text(action_name(change.action))
-            .markup("</td><td>")
-            .text(&change.display_name)
-            .markup("</td><td>");
-        field_changes(body, &change.changes);
-        body.markup("</td></tr>\n");
-    }
-    body.markup("</tbody></table></div>\n<p class=\"actions\">");
-    if later_page {
-        body.markup("<a href=\"/runs/")
-            .text(run_id)
-            .markup("#plan\">First changes</a>");
-    }
-    if !plan.next_page_token.is_empty() {
-        body.markup("<a href=\"/runs/")
-            .text(run_id)
-            .markup("?plan_page=")
-            .text(&percent_encode(&plan.next_page_token))
-            .markup("#plan\">Next ")
-            .number(PLANNED_CHANGES_SHOWN)
-            .markup(" changes</a>");
-    }
-    body.markup("</p>\n");
-    body.markup("</section>\n");
-}
-
-/// Each field a change touches: `field: "now" → "planned"`; a create has no
-/// value now, a delete none planned.
-fn field_changes(body: &mut Page, changes: &[v1::FieldChange]) {
-    if changes.is_empty() {
-        body.markup("—");
-        return;
-    }
-    body.markup("<ul class=\"fields-changed\">");
-    for change in changes {
-        body.markup("<li><code>")
-            .text(&change.field)
-            .markup("</code>: ");
-        if !change.old_value.is_empty() {
-            body.markup("<del>")
-                .text(&change.old_value)
-                .markup("</del> → ");
-        }
-        if change.new_value.is_empty() {
-            body.markup("(empty)");
-        } else {
-            body.markup("<ins>")
-                .text(&change.new_value)
-                .markup("</ins>");
-        }
-        body.markup("</li>");
-    }
-    body.markup("</ul>");
-}
-
-/// A value for a URL's query: everything but unreserved characters
-/// percent-encoded.
-fn percent_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// The deletes the deletion guard held, per mailbox (the API reports how
-/// many, not which contacts), with Approve and Reject for operators.
-fn held_deletions(body: &mut Page, run: &v1::Run, signed_in: &SignedIn) {
-    let held_total = counts_of(run).deletes_awaiting_approval;
-    body.markup("<section id=\"held-deletions\" aria-labelledby=\"held-heading\"><h2 id=\"held-heading\">Deletions held for approval</h2>\n<p>The deletion guard held back <strong>")
-        .number(held_total)
-        .markup("</strong> contact deletions. Nothing held is deleted until someone approves.</p>\n");
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Deletions held</th></tr></thead><tbody>\n");
-    for mailbox in &run.mailboxes {
-        let held = mailbox.counts.unwrap_or_default().deletes_awaiting_approval;
-        if held == 0 && mailbox.outcome != v1::MailboxOutcome::AwaitingApproval as i32 {
-            continue;
-        }
-        body.markup("<tr><td>")
-            .text(&mailbox.mailbox_id)
-            .markup("</td><td>")
-            .number(held)
-            .markup("</td></tr>\n");
-    }
-    body.markup("</tbody></table></div>\n");
-    if signed_in.session.role < Role::Operator {
-        body.markup(
-            "<p>Approving or rejecting deletions needs the operator role.</p>\n</section>\n",
-        );
-        return;
-    }
-    let csrf_token = signed_in.session.csrf_token();
-    body.markup("<div class=\"actions\"><form method=\"post\" action=\"/runs/")
-        .text(&run.run_id)
-        .markup("/approve\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
-        .text(csrf_token)
-        .markup("\"><button type=\"submit\">Approve deletions</button></form>\n<form method=\"post\" action=\"/runs/")
-        .text(&run.run_id)
-        .markup("/cancel\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
-        .text(csrf_token)
-        .markup("\"><button class=\"danger\" type=\"submit\">Reject (cancel the run)</button></form></div>\n<p>Approve: the run writes these mailboxes again with the deletes allowed. Reject: the run is cancelled and nothing held is deleted.</p>\n</section>\n");
 }
 
 /// The finished mailboxes, in a section the page's script replaces with a

@@ -405,6 +405,16 @@ async fn held_deletions_show_per_mailbox_and_an_operator_approves_them_with_the_
         page.contains(&format!("<td>{mailbox}</td><td>4</td>")),
         "{page}"
     );
+    // Which contacts approving deletes, as the writer listed them.
+    assert!(page.contains("Contacts that approving deletes"), "{page}");
+    for index in 1..=4 {
+        assert!(
+            page.contains(&format!(
+                "<td>{mailbox}</td><td>Held Person {index}</td><td><code>held-user-{index}</code></td>"
+            )),
+            "{page}"
+        );
+    }
     assert!(!page.contains("Approve deletions"), "{page}");
     assert!(page.contains("needs the operator role"), "{page}");
     let refused = console

@@ -76,8 +76,8 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
         )?;
         let report = run_request(&self.engine, request.get_ref(), true).await?;
         match report.plan {
-            Some(plan) => Ok(Response::new(plan)),
-            None => Err(Status::failed_precondition(report.result.errors.join("; "))),
+            Some(plan) if !plan.held_deletes_only => Ok(Response::new(plan)),
+            _ => Err(Status::failed_precondition(report.result.errors.join("; "))),
         }
     }
 

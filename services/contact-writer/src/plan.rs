@@ -209,15 +209,27 @@ pub fn to_proto(plan: &Plan, rules: &FieldRules) -> Vec<v1::PlannedChange> {
             }],
         });
     }
-    for delete in plan.deletes.iter().chain(plan.held_deletes.iter()) {
-        changes.push(v1::PlannedChange {
-            action: v1::planned_change::Action::Delete as i32,
-            source_object_id: delete.source_id.clone(),
-            display_name: delete.display_name.clone(),
-            changes: Vec::new(),
-        });
-    }
+    changes.extend(
+        plan.deletes
+            .iter()
+            .chain(plan.held_deletes.iter())
+            .map(delete_to_proto),
+    );
     changes
+}
+
+/// The deletes the guard held, as planned changes.
+pub fn held_deletes_to_proto(plan: &Plan) -> Vec<v1::PlannedChange> {
+    plan.held_deletes.iter().map(delete_to_proto).collect()
+}
+
+fn delete_to_proto(delete: &PlannedDelete) -> v1::PlannedChange {
+    v1::PlannedChange {
+        action: v1::planned_change::Action::Delete as i32,
+        source_object_id: delete.source_id.clone(),
+        display_name: delete.display_name.clone(),
+        changes: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ impl MailboxJob {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub result: v1::MailboxSyncResult,
-    /// Set on dry runs.
+    /// Set on dry runs; on real runs, the deletes the guard held.
     pub plan: Option<v1::MailboxPlan>,
 }
 
@@ -330,7 +330,14 @@ pub async fn reconcile_desired(
     info!(mailbox = %job.mailbox_id, created = run.counts.created, updated = run.counts.updated, deleted = run.counts.deleted, unchanged = run.counts.unchanged, failed = run.counts.failed, requests = run.counts.graph_requests, "reconciled mailbox");
     result.counts = Some(run.counts);
     result.errors = run.errors;
-    Ok(Report { result, plan: None })
+    // The contacts the guard held, so whoever approves sees which.
+    let held = (!plan.held_deletes.is_empty()).then(|| v1::MailboxPlan {
+        mailbox_id: job.mailbox_id.clone(),
+        changes: plan::held_deletes_to_proto(&plan),
+        counts: None,
+        held_deletes_only: true,
+    });
+    Ok(Report { result, plan: held })
 }
 
 /// Whether the count probe's answer (see
@@ -391,6 +398,7 @@ fn plan_report(
         mailbox_id: result.mailbox_id.clone(),
         changes: plan::to_proto(plan, rules),
         counts: Some(counts),
+        held_deletes_only: false,
     };
     Report {
         result,

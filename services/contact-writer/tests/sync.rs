@@ -264,6 +264,24 @@ async fn disabling_thirty_percent_holds_the_deletes_for_approval() {
         v1::MailboxOutcome::AwaitingApproval as i32
     );
     assert_eq!(report.result.counts.unwrap().deletes_awaiting_approval, 90);
+    // The held contacts are reported, so whoever approves sees which.
+    let held = report.plan.as_ref().expect("the held deletes are listed");
+    assert!(held.held_deletes_only);
+    assert_eq!(held.changes.len(), 90);
+    let disabled: std::collections::BTreeSet<&str> = entries[..90]
+        .iter()
+        .map(|entry| entry.source_object_id.as_str())
+        .collect();
+    let listed: std::collections::BTreeSet<&str> = held
+        .changes
+        .iter()
+        .map(|change| change.source_object_id.as_str())
+        .collect();
+    assert_eq!(listed, disabled);
+    assert!(held
+        .changes
+        .iter()
+        .all(|change| change.action == v1::planned_change::Action::Delete as i32));
     assert_eq!(
         harness.owned_by_source(&mailbox).len(),
         300,

@@ -193,7 +193,7 @@ impl Scheduler {
     ) -> Result<(), SchedulerError> {
         let mut result = result.unwrap_or_default();
         if let Some(plan) = &plan {
-            if result.counts.is_none() {
+            if result.counts.is_none() && !plan.held_deletes_only {
                 result.counts = plan.counts;
             }
             // Kept while the lease is held, so a lost lease stores nothing.
@@ -227,8 +227,9 @@ impl Scheduler {
         if !finished {
             return Err(lease_lost(lease_token));
         }
-        // Only dry runs send a plan; their counts are planned, not written.
-        if plan.is_none() {
+        // A dry run's plan counts what was planned, not written; a real
+        // run's list of held deletes comes with what it wrote.
+        if plan.as_ref().is_none_or(|plan| plan.held_deletes_only) {
             self.metrics
                 .mailbox_completed(outcome, result.counts.as_ref());
         }
