@@ -27,6 +27,11 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM_VAR: &str = "GALSYNC_TEST_CHROMIUM";
 pub const CHROMEDRIVER_VAR: &str = "GALSYNC_TEST_CHROMEDRIVER";
 
+/// The Tab key, as WebDriver sends it.
+pub const KEY_TAB: &str = "\u{E004}";
+/// The Enter key, as WebDriver sends it.
+pub const KEY_ENTER: &str = "\u{E007}";
+
 /// The key WebDriver names an element reference with.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -322,6 +327,56 @@ impl Browser {
             "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
         });
         self.session("POST", "/goog/cdp/execute", body).await;
+    }
+
+    /// Makes the page a phone's: 390 × 844 CSS pixels, touch, the mobile
+    /// viewport rules (Chromium's DevTools protocol); reload to re-lay out.
+    pub async fn emulate_phone(&self) {
+        let body = json!({
+            "cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true},
+        });
+        self.session("POST", "/goog/cdp/execute", body).await;
+    }
+
+    /// Whether the page scrolls sideways (wider than its viewport).
+    pub async fn scrolls_sideways(&self) -> bool {
+        let wider = self
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                json!([]),
+            )
+            .await;
+        wider == json!(true)
+    }
+
+    /// Presses `key` (a WebDriver key, e.g. [`KEY_TAB`]) in the element that
+    /// has the focus, as a keyboard would.
+    pub async fn press(&self, key: &str) {
+        let active = self.session("GET", "/element/active", Value::Null).await;
+        let id = active[ELEMENT_KEY].as_str().unwrap_or_default().to_owned();
+        self.session(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": key }),
+        )
+        .await;
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most `limit`
+    /// times); false when it never does.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> bool {
+        let script = format!(
+            "return document.activeElement !== null && document.activeElement.matches({});",
+            json!(css)
+        );
+        for _ in 0..limit {
+            self.press(KEY_TAB).await;
+            if self.execute(&script, json!([])).await == json!(true) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Saves a PNG of the viewport to `path` (its folder is made).

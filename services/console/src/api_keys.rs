@@ -88,7 +88,7 @@ async fn keys_page(
         body.markup("<p>No API key yet.</p>\n</section>\n");
         return (status, page("API keys", signed_in, body, false)).into_response();
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key ID</th><th scope=\"col\">Role</th><th scope=\"col\">Tenant</th><th scope=\"col\">Created</th><th scope=\"col\">Created by</th><th scope=\"col\">Revoked</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Key ID</th><th scope=\"col\">Role</th><th scope=\"col\">Tenant</th><th scope=\"col\">Created</th><th scope=\"col\">Created by</th><th scope=\"col\">Revoked</th></tr></thead><tbody>\n");
     for key in &keys {
         let tenant = if key.tenant_id.is_empty() {
             "every tenant"

@@ -70,7 +70,7 @@ pub async fn audit_log(
         body.markup("<p>No audit entry matches.</p>\n");
         return page("Audit log", &signed_in, body, false);
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">Detail</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">Detail</th></tr></thead><tbody>\n");
     for entry in &answer.entries {
         body.markup("<tr><td>")
             .text(&when(entry.at.as_ref()))

@@ -116,7 +116,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         body.markup("<p>No tenant yet. <a href=\"/tenants\">Register one</a>, then create a sync profile for it.</p>");
         return page("Overview", &signed_in, body, false);
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th>");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th>");
     if registered.is_some() {
         body.markup("<th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th>");
     }
@@ -268,7 +268,7 @@ pub async fn runs(State(state): State<Arc<AppState>>, signed_in: SignedIn) -> Re
         body.markup("<p>No run yet.</p>");
         return page("Runs", &signed_in, body, false);
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Profile</th><th scope=\"col\">State</th><th scope=\"col\">Mailboxes done</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Started</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Profile</th><th scope=\"col\">State</th><th scope=\"col\">Mailboxes done</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Started</th></tr></thead><tbody>\n");
     for run in &runs {
         let counts = counts_of(run);
         let profile_name = profile_names
@@ -416,7 +416,7 @@ fn mailbox_rows(body: &mut Page, run: &v1::Run) {
         body.markup("<p>No mailbox has finished yet.</p>\n");
         return;
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Outcome</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Attempts</th><th scope=\"col\">Errors</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Outcome</th><th scope=\"col\">Created</th><th scope=\"col\">Updated</th><th scope=\"col\">Deleted</th><th scope=\"col\">Failed</th><th scope=\"col\">Attempts</th><th scope=\"col\">Errors</th></tr></thead><tbody>\n");
     for mailbox in &run.mailboxes {
         let counts = mailbox.counts.unwrap_or_default();
         body.markup("<tr><td>")

@@ -36,7 +36,7 @@ pub fn planned_changes(
         body.markup("<p>No change planned yet.</p>\n</section>\n");
         return;
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields (now → planned)</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Action</th><th scope=\"col\">Contact</th><th scope=\"col\">Fields (now → planned)</th></tr></thead><tbody>\n");
     for mailbox_change in &plan.changes {
         let change = mailbox_change.change.clone().unwrap_or_default();
         body.markup("<tr><td>")
@@ -116,7 +116,7 @@ pub fn held_deletions(
     body.markup("<section id=\"held-deletions\" aria-labelledby=\"held-heading\"><h2 id=\"held-heading\">Deletions held for approval</h2>\n<p>The deletion guard held back <strong>")
         .number(held_total)
         .markup("</strong> contact deletions. Nothing held is deleted until someone approves.</p>\n");
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Deletions held</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Deletions held</th></tr></thead><tbody>\n");
     for mailbox in &run.mailboxes {
         let held = mailbox.counts.unwrap_or_default().deletes_awaiting_approval;
         if held == 0 && mailbox.outcome != v1::MailboxOutcome::AwaitingApproval as i32 {
@@ -154,7 +154,7 @@ fn held_contacts(body: &mut Page, held: &v1::ListPlannedChangesResponse) {
     if held.changes.is_empty() {
         return;
     }
-    body.markup("<h3>Contacts that approving deletes</h3>\n<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Contact</th><th scope=\"col\">Directory object</th></tr></thead><tbody>\n");
+    body.markup("<h3>Contacts that approving deletes</h3>\n<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Mailbox</th><th scope=\"col\">Contact</th><th scope=\"col\">Directory object</th></tr></thead><tbody>\n");
     for mailbox_change in &held.changes {
         let change = mailbox_change.change.clone().unwrap_or_default();
         body.markup("<tr><td>")

@@ -394,7 +394,7 @@ pub async fn explain(
         .number(filter.users_read)
         .markup(" users read are kept.</p>\n");
     if !filter.rules.is_empty() {
-        body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Users dropped</th></tr></thead><tbody>\n");
+        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Users dropped</th></tr></thead><tbody>\n");
         for rule in &filter.rules {
             body.markup("<tr><td>")
                 .text(&rule.rule)

@@ -58,7 +58,7 @@ pub(crate) fn app_section(
     if certificates.is_empty() {
         body.markup("<p>No certificate yet.</p>\n");
     } else {
-        body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Thumbprint (SHA-1, as the portal shows it)</th><th scope=\"col\">State</th><th scope=\"col\">Expires</th><th scope=\"col\">Days left</th><th scope=\"col\">Key</th><th scope=\"col\">Public certificate</th></tr></thead><tbody>\n");
+        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Thumbprint (SHA-1, as the portal shows it)</th><th scope=\"col\">State</th><th scope=\"col\">Expires</th><th scope=\"col\">Days left</th><th scope=\"col\">Key</th><th scope=\"col\">Public certificate</th></tr></thead><tbody>\n");
         for certificate in certificates {
             body.markup("<tr><td><code>")
                 .text(&certificate.thumbprint_sha1)
@@ -378,7 +378,7 @@ pub async fn test_connection(
     } else {
         body.markup("<p class=\"error\" role=\"alert\"><strong>Some checks failed.</strong> Each says what to do.</p>\n");
     }
-    body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Check</th><th scope=\"col\">Result</th><th scope=\"col\">What was found</th><th scope=\"col\">What to do</th></tr></thead><tbody>\n");
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Check</th><th scope=\"col\">Result</th><th scope=\"col\">What was found</th><th scope=\"col\">What to do</th></tr></thead><tbody>\n");
     for check in &result.checks {
         body.markup("<tr><td><code>")
             .text(&check.name)

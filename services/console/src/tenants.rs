@@ -189,7 +189,7 @@ async fn tenants_page(
     if tenants.is_empty() {
         body.markup("<p>No tenant is registered yet.</p>\n");
     } else {
-        body.markup("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Tenant ID</th><th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th></tr></thead><tbody>\n");
+        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Tenant ID</th><th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th></tr></thead><tbody>\n");
         for tenant in &tenants {
             let health = match health(broker, person, tenant).await {
                 Ok(health) => health,

@@ -661,3 +661,75 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     visit.check("overview-tenant-health").await;
     visit.browser.quit().await;
 }
+
+/// Keyboard alone: from the overview to a run and its Cancel, with Tab and
+/// Enter, focus visible on the way. A phone: every page fits its width (wide
+/// tables scroll inside their box, the page never sideways) and passes axe.
+#[tokio::test]
+async fn the_console_works_with_the_keyboard_alone_and_on_a_phone() {
+    use galsync_testkit::browser::KEY_ENTER;
+    let test_name = "the_console_works_with_the_keyboard_alone_and_on_a_phone";
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    scheduler.complete_one_mailbox(5).await;
+    visit.sign_in(&console.admin_link).await;
+
+    assert!(
+        browser.tab_to("nav a[href='/runs']", 20).await,
+        "Tab never reached Runs"
+    );
+    let outline = browser
+        .execute(
+            "return getComputedStyle(document.activeElement).outlineStyle;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(outline, json!("solid"), "the focused link shows its focus");
+    browser.press(KEY_ENTER).await;
+    browser.wait_for_text("h1", "Runs", PAGE_LIMIT).await;
+    let run_link = format!("a[href='/runs/{run_id}']");
+    assert!(
+        browser.tab_to(&run_link, 30).await,
+        "Tab never reached the run"
+    );
+    browser.press(KEY_ENTER).await;
+    browser
+        .wait_for_text("h1", &format!("Run {run_id}"), PAGE_LIMIT)
+        .await;
+    assert!(
+        browser.tab_to("form[action$='/cancel'] button", 30).await,
+        "Tab never reached Cancel run"
+    );
+    browser.press(KEY_ENTER).await;
+    browser
+        .wait_for(
+            "the run cancelled by the keyboard",
+            "return document.getElementById('state') !== null && \
+             document.getElementById('state').textContent === 'cancelled';",
+            PAGE_LIMIT,
+        )
+        .await;
+
+    browser.emulate_phone().await;
+    for (path, page) in [
+        ("/".to_owned(), "phone-overview"),
+        ("/runs".to_owned(), "phone-runs"),
+        (format!("/runs/{run_id}"), "phone-run"),
+        ("/profiles".to_owned(), "phone-profiles"),
+        ("/profiles/new".to_owned(), "phone-profile-editor"),
+        ("/api-keys".to_owned(), "phone-api-keys"),
+    ] {
+        browser.goto(&format!("{}{path}", console.url)).await;
+        assert!(
+            !browser.scrolls_sideways().await,
+            "{path} scrolls sideways on a phone"
+        );
+        visit.check(page).await;
+    }
+    visit.browser.quit().await;
+}
