@@ -63,6 +63,26 @@ async fn open_browser(test_name: &'static str, scheduler: &MtlsScheduler) -> Opt
     }
 }
 
+/// What most tests start with: a scheduler with `mailboxes` target
+/// mailboxes, a console in front of it, and a browser on the console.
+struct Staged {
+    scheduler: MtlsScheduler,
+    console: TestConsole,
+    visit: Visit,
+}
+
+/// [`Staged`], or `None` (the skip printed) without a browser.
+async fn staged(test_name: &'static str, mailboxes: usize) -> Option<Staged> {
+    let scheduler = MtlsScheduler::start(mailboxes, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let visit = open_browser(test_name, &scheduler).await?;
+    Some(Staged {
+        scheduler,
+        console,
+        visit,
+    })
+}
+
 impl Visit {
     /// Checks the page the browser shows with axe and saves its screenshot
     /// as `<page>.png`.
@@ -108,9 +128,12 @@ impl Visit {
 #[tokio::test]
 async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
     let test_name = "an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end";
-    let scheduler = MtlsScheduler::start(3, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 3).await
+    else {
         return;
     };
     let browser = &visit.browser;
@@ -194,9 +217,12 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
 #[tokio::test]
 async fn a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form() {
     let test_name = "a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form";
-    let scheduler = MtlsScheduler::start(2, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 2).await
+    else {
         return;
     };
     let browser = &visit.browser;
@@ -250,9 +276,12 @@ async fn a_viewer_cannot_cancel_and_an_operator_cancels_through_the_form() {
 #[tokio::test]
 async fn sign_out_returns_to_sign_in_and_the_old_session_is_refused() {
     let test_name = "sign_out_returns_to_sign_in_and_the_old_session_is_refused";
-    let scheduler = MtlsScheduler::start(1, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 1).await
+    else {
         return;
     };
     let browser = &visit.browser;
@@ -348,9 +377,12 @@ async fn refused_everywhere(console: &TestConsole, cookie: &str, run_id: &str) {
 #[tokio::test]
 async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms() {
     let test_name = "an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms";
-    let scheduler = MtlsScheduler::start(1, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 1).await
+    else {
         return;
     };
     let browser = &visit.browser;
@@ -434,9 +466,12 @@ async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms
 #[tokio::test]
 async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
     let test_name = "an_admin_creates_a_profile_explains_it_and_starts_a_dry_run";
-    let scheduler = MtlsScheduler::start(1, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 1).await
+    else {
         return;
     };
     let browser = &visit.browser;
@@ -669,9 +704,12 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
 async fn the_console_works_with_the_keyboard_alone_and_on_a_phone() {
     use galsync_testkit::browser::KEY_ENTER;
     let test_name = "the_console_works_with_the_keyboard_alone_and_on_a_phone";
-    let scheduler = MtlsScheduler::start(2, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 2).await
+    else {
         return;
     };
     let browser = &visit.browser;
