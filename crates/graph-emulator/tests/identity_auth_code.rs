@@ -326,3 +326,41 @@ async fn an_admin_switch_signs_id_tokens_with_a_key_the_jwks_does_not_publish() 
     let answer = sign_in_with_unpublished_key(&tenant, &secret, false).await;
     assert!(published_kids.contains(&kid_of_new_id_token(&answer)));
 }
+
+/// `/logout` ends the browser's session and sends it to a registered
+/// `post_logout_redirect_uri`; an unregistered one is refused with an error
+/// page and the session stays (never an open redirect).
+#[tokio::test]
+async fn logout_ends_the_browser_session_and_returns_only_to_a_registered_uri() {
+    let (tenant, _secret) = ready().await;
+    tenant.user_in_new_group("Ada Lovelace", ADA, "Console admins");
+    tenant.browser_sign_in(ADA).await;
+    let logout = format!("{}/{}/oauth2/v2.0/logout", tenant.base, tenant.tenant_id);
+    let identity = &tenant.emulator.state.identity;
+
+    let refused = tenant
+        .http
+        .get(&logout)
+        .query(&[("post_logout_redirect_uri", "https://evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("does not match a redirect URI"));
+    assert!(identity.browser_signed_in(tenant.tenant_id));
+
+    let signed_out = tenant
+        .http
+        .get(&logout)
+        .query(&[("post_logout_redirect_uri", REDIRECT_URI)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 302);
+    assert_eq!(signed_out.headers()["location"], REDIRECT_URI);
+    assert!(!identity.browser_signed_in(tenant.tenant_id));
+}

@@ -118,7 +118,24 @@ pub async fn sign_out(
     }
     state.sessions.end(&signed_in.session_id);
     tracing::info!(person = %signed_in.session.person, "signed out");
-    let mut response = Redirect::to("/sign-in").into_response();
+    let entra = state.entra.as_ref().filter(|_| signed_in.session.via_entra);
+    let mut response = match entra {
+        // Signed in by Microsoft: sign out there too, back to sign-in.
+        Some(entra) => {
+            let logout = entra.logout_url().await;
+            let body = format!(
+                "<p>Signed out of galsync. Signing you out of Microsoft… <a href=\"{}\">Continue</a>.</p>",
+                crate::html::escape(&logout)
+            );
+            Html(crate::html::document_redirecting(
+                "Signed out",
+                &body,
+                &logout,
+            ))
+            .into_response()
+        }
+        None => Redirect::to("/sign-in").into_response(),
+    };
     if let Ok(cookie) = HeaderValue::from_str(&cleared_session_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }

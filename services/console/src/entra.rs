@@ -33,6 +33,10 @@ struct Discovery {
     issuer: String,
     token_endpoint: String,
     jwks_uri: String,
+    /// Where a browser signs out of Entra (OpenID Connect RP-initiated
+    /// logout); absent from some authorities.
+    #[serde(default)]
+    end_session_endpoint: String,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +73,9 @@ pub struct Entra {
     credential: ClientCredential,
     pub role_groups: RoleGroups,
     redirect_uri: String,
+    /// Where Entra sends the browser back after signing out: the sign-in
+    /// page, registered as a redirect URI of the console's app.
+    post_logout_redirect_uri: String,
     pub flows: PendingFlows,
     http: reqwest::Client,
     discovery: tokio::sync::Mutex<Option<Discovery>>,
@@ -103,11 +110,32 @@ impl Entra {
             credential,
             role_groups: flags.role_groups,
             redirect_uri: format!("{public_url}/auth/entra/callback"),
+            post_logout_redirect_uri: format!("{public_url}/sign-in"),
             flows: PendingFlows::new(FLOW_LIFETIME),
             http,
             discovery: tokio::sync::Mutex::new(None),
             jwks: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Where the browser goes to sign out of Microsoft too: the discovery
+    /// document's `end_session_endpoint` (the v2.0 logout endpoint when the
+    /// document cannot be read), back to the console's sign-in page.
+    pub async fn logout_url(&self) -> String {
+        let endpoint = match self.discovery().await {
+            Ok(discovery) if !discovery.end_session_endpoint.is_empty() => {
+                discovery.end_session_endpoint
+            }
+            _ => format!("{}/{}/oauth2/v2.0/logout", self.authority, self.tenant_id),
+        };
+        let parameters = [(
+            "post_logout_redirect_uri",
+            self.post_logout_redirect_uri.as_str(),
+        )];
+        match url::Url::parse_with_params(&endpoint, parameters) {
+            Ok(url) => url.into(),
+            Err(_) => endpoint,
+        }
     }
 
     /// Where the browser goes to sign in for `flow`.

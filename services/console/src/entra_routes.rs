@@ -138,7 +138,7 @@ pub async fn callback(
     };
     let (session_id, session) = state
         .sessions
-        .start(claims.preferred_username.clone(), role);
+        .start_via_entra(claims.preferred_username.clone(), role);
     tracing::info!(person = %session.person, role = role.as_str(), "signed in with entra id");
     // As for a one-time link: a refresh from this page, not a redirect, so
     // the Strict session cookie comes with the overview's request although

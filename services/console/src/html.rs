@@ -97,10 +97,20 @@ pub fn document(
 /// A page that opens the overview at once (a refresh, not an HTTP
 /// redirect: see the sign-in link's handler); `body` is markup.
 pub fn document_redirecting_to_overview(title: &str, body: &str) -> String {
+    document_redirecting(title, body, "/")
+}
+
+/// A page that opens `target` at once with a refresh: a navigation the
+/// pages' `form-action 'self'` does not govern, so a form's answer can send
+/// the browser to another site (Microsoft's sign-out); `body` is markup.
+pub fn document_redirecting(title: &str, body: &str, target: &str) -> String {
     let page = document(title, None, body, false);
     page.replacen(
         "</title>\n",
-        "</title>\n<meta http-equiv=\"refresh\" content=\"0; url=/\">\n",
+        &format!(
+            "</title>\n<meta http-equiv=\"refresh\" content=\"0; url={}\">\n",
+            escape(target)
+        ),
         1,
     )
 }

@@ -22,6 +22,8 @@ pub use galsync_platform::on_behalf::Role;
 pub struct Session {
     pub person: String,
     pub role: Role,
+    /// Signed in by Microsoft Entra ID (not a one-time link).
+    pub via_entra: bool,
     csrf_token: SecretString,
     last_seen: Instant,
 }
@@ -130,10 +132,26 @@ impl Sessions {
     /// Starts a session for `person` with `role` (who they are was proven
     /// elsewhere): (session id for the cookie, the session).
     pub fn start(&self, person: String, role: Role) -> (SecretString, Session) {
+        self.start_signed_in(person, role, false)
+    }
+
+    /// A session for someone Microsoft Entra ID signed in: signing out also
+    /// signs them out of Microsoft.
+    pub fn start_via_entra(&self, person: String, role: Role) -> (SecretString, Session) {
+        self.start_signed_in(person, role, true)
+    }
+
+    fn start_signed_in(
+        &self,
+        person: String,
+        role: Role,
+        via_entra: bool,
+    ) -> (SecretString, Session) {
         let session_id = random_secret();
         let session = Session {
             person,
             role,
+            via_entra,
             csrf_token: SecretString::from(random_secret()),
             last_seen: Instant::now(),
         };

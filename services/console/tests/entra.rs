@@ -337,3 +337,72 @@ async fn an_id_token_signed_by_a_key_the_authority_does_not_publish_is_refused()
     let again = sign_in_with_microsoft(&console, &tenant).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
+
+/// Signing out of a session Microsoft started signs out of Microsoft too:
+/// the console's answer sends the browser to the authority's logout
+/// endpoint (from its discovery document) with the sign-in page as
+/// `post_logout_redirect_uri`; Entra ends its session and sends the browser
+/// back; the old cookie is refused. A one-time link's session signs out of
+/// the console alone.
+#[tokio::test]
+async fn signing_out_of_a_microsoft_session_signs_out_of_microsoft_too() {
+    let (_scheduler, tenant, console) = setup(1).await;
+    let ada = tenant.person("Ada Lovelace", ADA, Some(tenant.admin_group));
+    tenant.browser_signs_in_as(&ada).await;
+    let signed_in = common::entra::sign_in_with_microsoft(&console, &tenant).await;
+    let session = session_cookie_of(&signed_in);
+    let overview = console.page("/", &session).await;
+    let csrf = common::csrf_token_in(&overview);
+
+    let signed_out = console.post("/sign-out", Some(&session), Some(&csrf)).await;
+    assert_eq!(signed_out.status(), StatusCode::OK);
+    let page = signed_out.text().await.unwrap();
+    let marker = "<meta http-equiv=\"refresh\" content=\"0; url=";
+    let start = page.find(marker).expect("a refresh to Microsoft") + marker.len();
+    let logout = page[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let logout = url::Url::parse(&logout).unwrap();
+    assert!(
+        logout.as_str().starts_with(&format!(
+            "{}/{}/oauth2/v2.0/logout?",
+            tenant.base, tenant.tenant_id
+        )),
+        "{logout}"
+    );
+    let back_to = format!("{}/sign-in", console.url);
+    assert_eq!(
+        query_value(&logout, "post_logout_redirect_uri").as_deref(),
+        Some(back_to.as_str())
+    );
+    assert!(tenant
+        .emulator
+        .state
+        .identity
+        .browser_signed_in(tenant.tenant_id));
+    let at_microsoft = tenant.http.get(logout).send().await.unwrap();
+    assert_eq!(at_microsoft.status(), StatusCode::FOUND);
+    assert_eq!(common::location(&at_microsoft), back_to);
+    assert!(!tenant
+        .emulator
+        .state
+        .identity
+        .browser_signed_in(tenant.tenant_id));
+    let refused = console.get("/", Some(&session)).await;
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+
+    // A one-time link's session: the console alone.
+    let cookie = console.sign_in(&console.admin_link).await;
+    let overview = console.page("/", &cookie).await;
+    let link_signed_out = console
+        .post(
+            "/sign-out",
+            Some(&cookie),
+            Some(&common::csrf_token_in(&overview)),
+        )
+        .await;
+    assert_eq!(link_signed_out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(common::location(&link_signed_out), "/sign-in");
+}

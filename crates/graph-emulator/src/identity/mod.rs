@@ -33,6 +33,7 @@ pub mod directory_roles;
 pub mod discovery;
 pub mod entra_errors;
 pub mod graph;
+pub mod logout;
 pub mod model;
 pub mod permissions;
 pub mod registry;
@@ -200,6 +201,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(token::routes())
         .merge(authorize::routes())
+        .merge(logout::routes())
         .merge(device::routes())
         .merge(consent::routes())
         .merge(discovery::routes())

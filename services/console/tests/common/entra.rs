@@ -173,7 +173,10 @@ impl EntraTenant {
                 "display_name": "galsync console",
                 "requested_roles": [],
                 "requested_scopes": ["User.Read"],
-                "redirect_uris": [format!("{public_url}/auth/entra/callback")],
+                "redirect_uris": [
+                    format!("{public_url}/auth/entra/callback"),
+                    format!("{public_url}/sign-in"),
+                ],
             }),
         )
         .await;
