@@ -19,6 +19,9 @@ pub struct ProfileForm {
     tenant_id: String,
     #[serde(default)]
     folder_name: String,
+    /// `field=overwrite|only-if-empty|never`, one a line.
+    #[serde(default)]
+    field_rules: String,
     targets_all: Option<String>,
     #[serde(default)]
     target_users: String,
@@ -86,6 +89,50 @@ fn lines(text: &str) -> Vec<String> {
     values
 }
 
+/// The field rules typed one a line as `field=rule`; the scheduler checks
+/// the field names.
+fn field_rules(text: &str) -> Result<std::collections::HashMap<String, i32>, FieldError> {
+    let mut rules = std::collections::HashMap::new();
+    for line in lines(text) {
+        let parsed = line.split_once('=').and_then(|(field, rule)| {
+            let rule = match rule.trim() {
+                "overwrite" => v1::FieldRule::Overwrite,
+                "only-if-empty" => v1::FieldRule::OnlyIfEmpty,
+                "never" => v1::FieldRule::Never,
+                _ => return None,
+            };
+            Some((field.trim().to_owned(), rule as i32))
+        });
+        let Some((field, rule)) = parsed.filter(|(field, _)| !field.is_empty()) else {
+            return Err(FieldError {
+                field: "spec.write.field_rules".to_owned(),
+                message: format!(
+                    "{line:?} is not FIELD=RULE; write e.g. jobTitle=only-if-empty (rules: overwrite, only-if-empty, never)"
+                ),
+            });
+        };
+        rules.insert(field, rule);
+    }
+    Ok(rules)
+}
+
+/// A profile's field rules as the editor shows them, one a line, sorted.
+fn field_rule_lines(rules: &std::collections::HashMap<String, i32>) -> Vec<String> {
+    let mut lines: Vec<String> = rules
+        .iter()
+        .map(|(field, rule)| {
+            let rule = match v1::FieldRule::try_from(*rule) {
+                Ok(v1::FieldRule::OnlyIfEmpty) => "only-if-empty",
+                Ok(v1::FieldRule::Never) => "never",
+                _ => "overwrite",
+            };
+            format!("{field}={rule}")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 fn number<T: std::str::FromStr + Default>(field: &str, text: &str) -> Result<T, FieldError> {
     let text = text.trim();
     if text.is_empty() {
@@ -99,7 +146,7 @@ fn number<T: std::str::FromStr + Default>(field: &str, text: &str) -> Result<T, 
 
 impl ProfileForm {
     /// `base` with the fields this form has replaced (the ones it does not
-    /// have, such as attribute rules and field rules, stay as they were).
+    /// have, such as attribute rules, stay as they were).
     pub fn into_spec(self, base: v1::ProfileSpec) -> Result<v1::ProfileSpec, FieldError> {
         let mut spec = base;
         spec.name = self.name.trim().to_owned();
@@ -117,6 +164,7 @@ impl ProfileForm {
         targets.group_ids = lines(&self.target_group_ids);
         let write = spec.write.get_or_insert_with(Default::default);
         write.folder_name = self.folder_name.trim().to_owned();
+        write.field_rules = field_rules(&self.field_rules)?;
         write.deletion_mode = match self.deletion_mode.as_str() {
             "never" => v1::DeletionMode::Never,
             "removed_from_source" => v1::DeletionMode::RemovedFromSource,
@@ -163,7 +211,7 @@ pub struct Editor<'a> {
 impl Editor<'_> {
     /// The error for `field`, as a paragraph the field names with
     /// `aria-describedby`. An error on a field the form does not have
-    /// (attribute rules, field rules) shows only above the form.
+    /// (attribute rules) shows only above the form.
     fn error_for(&self, field: &str) -> Option<&str> {
         let error = self.error?;
         (error.field == field).then_some(error.message.as_str())
@@ -344,6 +392,13 @@ impl Editor<'_> {
             "folder_name",
             "Contact folder name (empty: Company Directory)",
             &write.folder_name,
+        );
+        self.textarea(
+            body,
+            "spec.write.field_rules",
+            "field_rules",
+            "Field rules, one a line: FIELD=overwrite, only-if-empty or never (e.g. mobilePhone=never; unlisted fields: overwrite)",
+            &field_rule_lines(&write.field_rules),
         );
         self.deletion_mode(body, write.deletion_mode);
         let percent = if write.deletion_guard_percent == 0.0 {

@@ -440,3 +440,74 @@ async fn an_admin_deletes_a_profile_once_a_run_is_over_and_a_viewer_cannot() {
         "{audit}"
     );
 }
+
+/// Field rules in the editor: typed one a line, stored as the scheduler's
+/// rules, shown again on Edit; a line that is not FIELD=RULE and a field
+/// the scheduler does not know come back beside the field.
+#[tokio::test]
+async fn the_editor_sets_field_rules_and_refuses_bad_ones_beside_the_field() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let token = csrf_token_in(&console.page("/profiles/new", &admin).await);
+
+    for (typed, expected) in [
+        ("jobTitle only-if-empty", "is not FIELD=RULE"),
+        ("shoeSize=never", "is not a contact field"),
+    ] {
+        let refused = console
+            .post_form(
+                "/profiles/new",
+                &admin,
+                &editor_fields(&token, &[("field_rules", typed)]),
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{typed}");
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains("<p class=\"error field-error\" id=\"field_rules-error\">"),
+            "{page}"
+        );
+        assert!(page.contains(expected), "{typed}: {page}");
+    }
+
+    let created = console
+        .post_form(
+            "/profiles/new",
+            &admin,
+            &editor_fields(
+                &token,
+                &[(
+                    "field_rules",
+                    "mobilePhone=never\r\njobTitle=only-if-empty\r\n",
+                )],
+            ),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let profile_id = location(&created)
+        .trim_start_matches("/profiles/")
+        .to_owned();
+    let rules = profile_of(&scheduler, &profile_id)
+        .await
+        .spec
+        .unwrap()
+        .write
+        .unwrap()
+        .field_rules;
+    assert_eq!(
+        rules.get("mobilePhone"),
+        Some(&(v1::FieldRule::Never as i32))
+    );
+    assert_eq!(
+        rules.get("jobTitle"),
+        Some(&(v1::FieldRule::OnlyIfEmpty as i32))
+    );
+    let form = console
+        .page(&format!("/profiles/{profile_id}/edit"), &admin)
+        .await;
+    assert!(
+        form.contains(">jobTitle=only-if-empty\nmobilePhone=never</textarea>"),
+        "{form}"
+    );
+}
