@@ -65,7 +65,7 @@ pub async fn audit_log(
         .text(&query.actor)
         .markup("\">\n<label for=\"action\">Action (e.g. run.deletions_approved)</label> <input id=\"action\" name=\"action\" value=\"")
         .text(&query.action)
-        .markup("\">\n<button type=\"submit\">Filter</button></form>\n");
+        .markup("\">\n<button type=\"submit\">Filter</button></form>\n<p>Tokens, certificates, secrets and consent: the <a href=\"/audit/credentials\">credential audit</a>.</p>\n");
     if answer.entries.is_empty() {
         body.markup("<p>No audit entry matches.</p>\n");
         return page("Audit log", &signed_in, body, false);

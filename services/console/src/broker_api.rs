@@ -201,6 +201,22 @@ impl BrokerApi {
             .into_inner())
     }
 
+    /// The broker's audit events, newest first.
+    pub async fn audit_events(
+        &self,
+        person: &Session,
+        message: v1::ListAuditEventsRequest,
+    ) -> Result<Vec<v1::AuditEvent>, tonic::Status> {
+        let request = on_behalf_request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .list_audit_events(request)
+            .await?
+            .into_inner()
+            .events)
+    }
+
     pub async fn test_connection(
         &self,
         person: &Session,

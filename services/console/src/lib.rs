@@ -13,6 +13,7 @@ mod api_keys;
 mod audit;
 mod broker_api;
 mod config;
+mod credential_audit;
 mod entra;
 mod entra_routes;
 pub mod html;
@@ -331,6 +332,10 @@ fn router(state: Arc<AppState>) -> axum::Router {
             post(profile_delete::delete),
         )
         .route("/audit", get(audit::audit_log))
+        .route(
+            "/audit/credentials",
+            get(credential_audit::credential_audit),
+        )
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/sign-in", get(actions::sign_in_page))

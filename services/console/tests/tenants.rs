@@ -177,6 +177,39 @@ async fn an_admin_onboards_a_tenant_in_the_console_and_the_broker_audits_the_per
             "{kind} by {CONSOLE_ACTOR}: {events:?}"
         );
     }
+    // The same log in the console, filtered by tenant and kind.
+    let credential_audit = console
+        .page(
+            &format!("/audit/credentials?tenant_id={tenant_id}&kind=certificate.generated"),
+            &cookie,
+        )
+        .await;
+    assert!(
+        credential_audit.contains(&format!(
+            "<td>certificate.generated</td><td>{CONSOLE_ACTOR}</td><td>{tenant_id}</td>"
+        )),
+        "{credential_audit}"
+    );
+    assert!(
+        !credential_audit.contains("<td>token.issued</td>"),
+        "{credential_audit}"
+    );
+    let everything = console
+        .page(
+            &format!("/audit/credentials?tenant_id={tenant_id}"),
+            &cookie,
+        )
+        .await;
+    for kind in [
+        "consent.granted",
+        "connection.tested",
+        "certificate.activated",
+    ] {
+        assert!(
+            everything.contains(&format!("<td>{kind}</td>")),
+            "{everything}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -217,6 +250,8 @@ async fn a_viewer_reads_a_tenant_but_cannot_change_it_and_the_broker_refuses_the
     ] {
         assert!(!page.contains(control), "a viewer sees {control}: {page}");
     }
+    let audit = console.page("/audit/credentials", &viewer).await;
+    assert!(audit.contains("needs the admin role"), "{audit}");
     let tenants = console.page("/tenants", &viewer).await;
     assert!(!tenants.contains("Register tenant"), "{tenants}");
     let csrf = csrf_token_in(&page);
