@@ -7,6 +7,15 @@
 //! marked uncertain, so the next writer rebuilds before writing). Heartbeats
 //! go on until the reconciliation has ended, so the lease never lapses while
 //! a write is in flight.
+//!
+//! Of a writer's lease calls, only one at a time waits at the queue for work
+//! to arrive; the others ask without waiting and, finding none, wait in the
+//! writer for that call to end. The queue's server serves a bounded number
+//! of calls at once on a connection (`--max-concurrent-calls`, 256) and the
+//! writer's mailboxes at once grow past that in a run of a few hundred
+//! mailboxes: when every worker's call waited at the queue, the waiting calls
+//! took every place and the writer's completions queued behind them for the
+//! whole wait (about 10 s at the end of each run).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +60,7 @@ pub async fn run(
     settings: WorkSettings,
     shutdown: watch::Receiver<bool>,
 ) {
+    let turn_to_wait = Arc::new(tokio::sync::Mutex::new(()));
     let mut workers = Vec::new();
     for index in 0..engine.concurrency.max() {
         let worker = Worker {
@@ -58,6 +68,7 @@ pub async fn run(
             queue: WorkQueueClient::new(queue.clone()),
             settings: settings.clone(),
             name: format!("{}-{index}", settings.worker_id),
+            turn_to_wait: Arc::clone(&turn_to_wait),
         };
         workers.push(tokio::spawn(worker.run(shutdown.clone())));
     }
@@ -73,6 +84,8 @@ struct Worker {
     queue: WorkQueueClient<Channel>,
     settings: WorkSettings,
     name: String,
+    /// Held by the one lease call of this writer that may wait at the queue.
+    turn_to_wait: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Sleeps `duration` unless shutdown comes first; true when shutting down.
@@ -91,10 +104,13 @@ impl Worker {
                 slot = concurrency.acquire() => slot,
                 _ = shutdown.changed() => break,
             };
+            // Without the turn the call is answered at once (see the module doc).
+            let turn = Arc::clone(&self.turn_to_wait).try_lock_owned().ok();
+            let wait_seconds = if turn.is_some() { LEASE_WAIT_SECS } else { 0 };
             let request = v1::LeaseRequest {
                 worker_id: self.name.clone(),
                 lease_seconds: self.settings.lease_secs,
-                wait_seconds: LEASE_WAIT_SECS,
+                wait_seconds,
             };
             let asked_at = tokio::time::Instant::now();
             let answer = tokio::select! {
@@ -112,16 +128,28 @@ impl Worker {
                 }
             };
             let Some(lease) = lease else {
-                // The queue held the call while it had no work; one that
-                // answers at once (an older scheduler) is polled at idle_poll.
-                let held = asked_at.elapsed() >= Duration::from_secs(1);
                 drop(slot);
                 concurrency.idle();
+                let Some(turn) = turn else {
+                    // The queue is empty: wait for the call that waits there
+                    // to end (work came, or its wait ran out), then ask again.
+                    tokio::select! {
+                        _ = self.turn_to_wait.lock() => {}
+                        _ = shutdown.changed() => break,
+                    }
+                    continue;
+                };
+                // The queue held the call while it had no work; one that
+                // answers at once (an older scheduler) is polled at idle_poll,
+                // the other workers waiting for the turn meanwhile.
+                let held = asked_at.elapsed() >= Duration::from_secs(1);
                 if !held && sleep_or_stop(self.settings.idle_poll, &mut shutdown).await {
                     break;
                 }
+                drop(turn);
                 continue;
             };
+            drop(turn);
             // The queue may hold a lease call until work arrives: the lease
             // runs from when it was granted, just before its answer came.
             self.process(lease, Instant::now(), &mut shutdown).await;
