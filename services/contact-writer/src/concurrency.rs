@@ -12,8 +12,9 @@
 //! Retry-After, and growth then slows to about one mailbox per round, so
 //! many writers sharing one app settle on their shares of the budget
 //! instead of storming it; a per-mailbox 429 is that mailbox's pacer's
-//! business and leaves the limit alone. An idle writer returns to
-//! `--workers`.
+//! business and leaves the limit alone. A writer idle for a whole lease wait
+//! (nothing in hand and no work queued for 10 s) returns to `--workers`; a
+//! run queued sooner after the last goes on at the limit the last one found.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -154,9 +155,10 @@ impl MailboxConcurrency {
         }
     }
 
-    /// The queue had no work: back to the starting limit, so an idle writer
-    /// keeps few lease calls open (the next run grows it again in a few
-    /// rounds of mailboxes).
+    /// The queue had no work for a whole lease wait: back to the starting
+    /// limit, so a writer that was idle starts its next run carefully
+    /// (other writers sharing the app's budget may have grown into it
+    /// meanwhile) and grows again in a few rounds of mailboxes.
     pub fn idle(&self) {
         self.limit.store(self.initial, Ordering::Release);
         self.avoiding.store(false, Ordering::Release);

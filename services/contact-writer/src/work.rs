@@ -17,6 +17,7 @@
 //! took every place and the writer's completions queued behind them for the
 //! whole wait (about 10 s at the end of each run).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let turn_to_wait = Arc::new(tokio::sync::Mutex::new(()));
+    let busy = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for index in 0..engine.concurrency.max() {
         let worker = Worker {
@@ -69,6 +71,7 @@ pub async fn run(
             settings: settings.clone(),
             name: format!("{}-{index}", settings.worker_id),
             turn_to_wait: Arc::clone(&turn_to_wait),
+            busy: Arc::clone(&busy),
         };
         workers.push(tokio::spawn(worker.run(shutdown.clone())));
     }
@@ -86,6 +89,24 @@ struct Worker {
     name: String,
     /// Held by the one lease call of this writer that may wait at the queue.
     turn_to_wait: Arc<tokio::sync::Mutex<()>>,
+    /// Leased items being processed by this writer's workers.
+    busy: Arc<AtomicUsize>,
+}
+
+/// Counts an item as being processed while held.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn start(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::AcqRel);
+        Busy(Arc::clone(count))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Sleeps `duration` unless shutdown comes first; true when shutting down.
@@ -128,17 +149,27 @@ impl Worker {
                 }
             };
             let Some(lease) = lease else {
-                drop(slot);
-                concurrency.idle();
                 let Some(turn) = turn else {
-                    // The queue is empty: wait for the call that waits there
-                    // to end (work came, or its wait ran out), then ask again.
+                    // The queue is empty for now: wait for the call that
+                    // waits there to end (work came, or its wait ran out),
+                    // then ask again under the limit then in force. The
+                    // place is kept meanwhile, so that workers without one
+                    // stay where they are instead of each asking the empty
+                    // queue in turn.
                     tokio::select! {
                         _ = self.turn_to_wait.lock() => {}
                         _ = shutdown.changed() => break,
                     }
+                    drop(slot);
                     continue;
                 };
+                drop(slot);
+                // No work came for a whole wait and none is in hand: the
+                // writer is idle. A run queued sooner after the last one
+                // goes on at the limit the last one found.
+                if self.busy.load(Ordering::Acquire) == 0 {
+                    concurrency.idle();
+                }
                 // The queue held the call while it had no work; one that
                 // answers at once (an older scheduler) is polled at idle_poll,
                 // the other workers waiting for the turn meanwhile.
@@ -152,7 +183,9 @@ impl Worker {
             drop(turn);
             // The queue may hold a lease call until work arrives: the lease
             // runs from when it was granted, just before its answer came.
+            let busy = Busy::start(&self.busy);
             self.process(lease, Instant::now(), &mut shutdown).await;
+            drop(busy);
             concurrency.finished(slot);
         }
     }
