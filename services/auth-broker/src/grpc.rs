@@ -65,7 +65,7 @@ impl AuthBrokerService {
             Err(refusal) => {
                 let caller = caller_identity(request);
                 tracing::warn!(caller = %caller, rpc, refusal = %refusal, "refused an on-behalf-of claim");
-                (caller, refusal)
+                (caller, format!("{rpc} refused: {refusal}"))
             }
         };
         self.broker
