@@ -202,8 +202,11 @@ where
     );
     let mut effective_args = args.clone();
     if let Some(config_path) = config_path_from(&args) {
-        let injected = file_args(&command, &config_path)
-            .map_err(|message| command.error(clap::error::ErrorKind::InvalidValue, message))?;
+        // A raw error: one line (no usage text after it), exit code 2, as
+        // every other configuration error (docs/configuration.md#errors).
+        let injected = file_args(&command, &config_path).map_err(|message| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{message}\n"))
+        })?;
         // File values go before the command line so the command line wins.
         let program = args.first().cloned().unwrap_or_default();
         effective_args = std::iter::once(program)
@@ -234,10 +237,11 @@ fn config_path_from(args: &[OsString]) -> Option<PathBuf> {
 fn file_args(command: &clap::Command, path: &Path) -> Result<Vec<OsString>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("invalid --config: cannot read {}: {error}", path.display()))?;
-    let table: toml::Table = text.parse().map_err(|error| {
+    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
         format!(
-            "invalid --config: {} is not valid TOML: {error}",
-            path.display()
+            "invalid --config: {} is not valid TOML: {}",
+            path.display(),
+            toml_error_on_one_line(&text, &error)
         )
     })?;
     let mut injected = Vec::new();
@@ -278,6 +282,20 @@ fn file_args(command: &clap::Command, path: &Path) -> Result<Vec<OsString>, Stri
         }
     }
     Ok(injected)
+}
+
+/// `line L, column C: MESSAGE` without the multi-line source excerpt
+/// `toml` shows by default.
+fn toml_error_on_one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', "; ");
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 #[cfg(test)]
@@ -332,6 +350,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown key `stor-url`"), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_refused_on_one_line_naming_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("galsync.toml");
+        std::fs::write(&path, "workers = 4\nstore-url = \n").unwrap();
+        let error = parse_from::<TestConfig, _>(args(&["svc", "--config", path.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error.trim_end().lines().count(), 1, "{error}");
+        assert!(error.starts_with("error: invalid --config: "), "{error}");
+        assert!(
+            error.contains("is not valid TOML: line 2, column 13: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The real `galsync-console` binary: it prints its URL and one-time link,
-//! serves HTTPS in front of a real scheduler, stops on SIGTERM, and refuses
-//! bad configuration with one line naming the flag.
+//! The real `galsync-console` binary: configured by flags and a `--config`
+//! file, it prints its URL and one-time link, serves HTTPS in front of a real
+//! scheduler, stops on SIGTERM, and refuses bad configuration (a bad config
+//! file too) with one line naming the flag.
 
 mod common;
 
@@ -15,10 +16,26 @@ const BINARY: &str = env!("CARGO_BIN_EXE_galsync-console");
 #[tokio::test]
 async fn the_binary_prints_a_link_that_signs_in_and_stops_on_sigterm() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
-    let pki_dir = path_arg(&scheduler.pki_dir);
+    // The PKI and the scheduler come from a --config file, as the
+    // deployments in deploy/ give them; --listen from the command line.
+    let config_dir = tempfile::tempdir().unwrap();
+    let config_file = config_dir.path().join("console.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "pki-dir = \"{}\"\nscheduler-url = \"{}\"\n",
+            path_arg(&scheduler.pki_dir),
+            scheduler.url()
+        ),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(BINARY)
-        .args(["--listen", "127.0.0.1:0", "--pki-dir", &pki_dir])
-        .args(["--scheduler-url", &scheduler.url()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &path_arg(&config_file),
+        ])
         .env("GALSYNC_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -105,6 +122,20 @@ fn bad_configuration_exits_2_naming_the_flag() {
     let secret_file = path_arg(&files.dir.join("entra-client-secret"));
     std::fs::write(files.dir.join("entra-client-secret"), "s3cret\n").expect("a secret file");
     let missing_secret = path_arg(&files.dir.join("no-secret-here"));
+    // --config FILE (TOML, keys are flag names) as the services take it:
+    // a bad value in the file names its flag, a broken file names --config.
+    let config_file = |name: &str, text: &str| {
+        let path = files.dir.join(name);
+        std::fs::write(&path, text).expect("a config file");
+        path_arg(&path)
+    };
+    let bad_value_file = config_file(
+        "bad-value.toml",
+        &format!("pki-dir = \"{pki_dir}\"\nscheduler-url = \"ftp://scheduler\"\n"),
+    );
+    let unknown_key_file = config_file("unknown-key.toml", "schedular-url = \"https://s:1\"\n");
+    let not_toml_file = config_file("not-toml.toml", "listen = \n");
+    let missing_file = path_arg(&files.dir.join("no-such-config.toml"));
     let cases = [
         bad(&["--listen", free, "--pki-dir", &missing_pki], "--pki-dir"),
         bad(
@@ -161,6 +192,16 @@ fn bad_configuration_exits_2_naming_the_flag() {
             &["--listen", &occupied_addr, "--pki-dir", &pki_dir],
             "--listen",
         ),
+        bad(
+            &["--listen", free, "--config", &bad_value_file],
+            "--scheduler-url",
+        ),
+        bad(
+            &["--listen", free, "--config", &unknown_key_file],
+            "--config",
+        ),
+        bad(&["--listen", free, "--config", &not_toml_file], "--config"),
+        bad(&["--listen", free, "--config", &missing_file], "--config"),
         // Entra sign-in: all of its flags or none, each checked.
         bad(
             &[
