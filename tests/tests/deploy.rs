@@ -1,7 +1,8 @@
 //! The deployment files in `deploy/` keep their promises: the Kubernetes base,
-//! the compose file and the systemd units start the real binaries with flags
-//! and environment variables their services accept, hold their keys the way
-//! docs/deployment.md says, and are hardened. When the tools are on PATH the
+//! the compose file, the systemd units and the image run the four services
+//! and the admin console as the real binaries, with flags and environment
+//! variables they accept, hold their keys the way docs/deployment.md says,
+//! and are hardened; the scheduler binds the console's identity. When the tools are on PATH the
 //! kustomize base is rendered (`kubectl kustomize`) and checked against the
 //! Kubernetes schemas (`python3 -m kubernetes_validate`), and the units pass
 //! `systemd-analyze verify`; without them that part prints `skipping …`.
@@ -13,11 +14,14 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
-const SERVICES: [&str; 4] = [
+/// Every binary the deployment forms run: the four services and the admin
+/// console. Each is in every form, so a missing file fails a test.
+const SERVICES: [&str; 5] = [
     "auth-broker",
     "directory-reader",
     "contact-writer",
     "scheduler",
+    "console",
 ];
 
 /// The Kubernetes version whose schemas the rendered base is checked against
@@ -103,7 +107,7 @@ fn parse_service_args(service: &str, args: &[String]) -> Result<ParsedConfig, St
                 tls_cert: config.server.tls_cert.clone(),
                 tls_key: config.server.tls_key.clone(),
                 tls_ca: config.server.tls_ca.clone(),
-                data_dir: config.data_dir.clone(),
+                data_dir: Some(config.data_dir.clone()),
                 master_key_file: $master_key_file(&config),
             }
         }};
@@ -119,18 +123,36 @@ fn parse_service_args(service: &str, args: &[String]) -> Result<ParsedConfig, St
         "directory-reader" => parse!(galsync_directory_reader::Config, none),
         "contact-writer" => parse!(galsync_contact_writer::Config, none),
         "scheduler" => parse!(galsync_scheduler::Config, none),
+        "console" => {
+            let config: galsync_console::Config =
+                galsync_platform::config::parse_from(argv).map_err(|error| error.to_string())?;
+            // The console reads its mTLS identity from --pki-dir, by these names.
+            let files = galsync_platform::pki::ServiceTlsFiles::in_dir(
+                &config.pki_dir,
+                galsync_console::IDENTITY,
+            );
+            ParsedConfig {
+                tls_cert: Some(files.cert),
+                tls_key: Some(files.key),
+                tls_ca: Some(files.ca),
+                data_dir: None,
+                master_key_file: None,
+            }
+        }
         other => panic!("unknown service {other}"),
     };
     Ok(parsed)
 }
 
-/// What the checks below need of a parsed configuration.
+/// What the checks below need of a parsed configuration. For the console,
+/// the TLS files are the ones it reads from --pki-dir.
 #[derive(Debug)]
 struct ParsedConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
-    data_dir: PathBuf,
+    /// `None` for the console, which stores nothing.
+    data_dir: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
 }
 
@@ -142,8 +164,54 @@ fn config_command(service: &str) -> clap::Command {
         "directory-reader" => galsync_directory_reader::Config::command(),
         "contact-writer" => galsync_contact_writer::Config::command(),
         "scheduler" => galsync_scheduler::Config::command(),
+        "console" => galsync_console::Config::command(),
         other => panic!("unknown service {other}"),
     }
+}
+
+/// Whether `service` has a store (`--store-url`): the console has none.
+fn has_store(service: &str) -> bool {
+    config_command(service)
+        .get_arguments()
+        .any(|argument| argument.get_long() == Some("store-url"))
+}
+
+/// The console calls the scheduler and the broker as its own mTLS identity
+/// (`galsync pki init` names it `console`) on behalf of the person signed in:
+/// both must believe that identity, and the scheduler must bind it to a role
+/// (an unbound identity is refused every call). `--role-binding` replaces
+/// the default list, so a deployment that sets it must name the console again.
+fn assert_console_bound(place: &str, scheduler_args: &[String], broker_args: &[String]) {
+    let argv = |binary: &str, args: &[String]| -> Vec<OsString> {
+        std::iter::once(OsString::from(binary))
+            .chain(args.iter().map(OsString::from))
+            .collect()
+    };
+    let scheduler: galsync_scheduler::Config =
+        galsync_platform::config::parse_from(argv("galsync-scheduler", scheduler_args))
+            .unwrap_or_else(|error| panic!("{place}: the scheduler's flags: {error}"));
+    let broker: galsync_auth_broker::Config =
+        galsync_platform::config::parse_from(argv("galsync-auth-broker", broker_args))
+            .unwrap_or_else(|error| panic!("{place}: the auth-broker's flags: {error}"));
+    let console = galsync_console::IDENTITY;
+    assert_eq!(
+        scheduler.console_identity, console,
+        "{place}: the scheduler's --console-identity"
+    );
+    assert_eq!(
+        broker.console_identity, console,
+        "{place}: the auth-broker's --console-identity"
+    );
+    let bound = scheduler.role_binding.iter().any(|binding| {
+        binding
+            .split_once('=')
+            .is_some_and(|(identity, _)| identity.trim() == console)
+    });
+    assert!(
+        bound,
+        "{place}: the scheduler's --role-binding {:?} does not bind {console}, so it refuses every console call",
+        scheduler.role_binding
+    );
 }
 
 /// The environment variables `service` reads (one per flag, plus GALSYNC_CONFIG).
@@ -341,10 +409,12 @@ fn kubernetes_base_runs_each_service_hardened_with_real_flags() {
             }
             env_seen.insert(name);
         }
-        assert!(
-            env_seen.contains(&store_url_env(service)),
-            "{place}: the store DSN comes from a Secret"
-        );
+        if has_store(service) {
+            assert!(
+                env_seen.contains(&store_url_env(service)),
+                "{place}: the store DSN comes from a Secret"
+            );
+        }
 
         // Every file a flag names lies in a mounted Secret that has that key.
         let volumes: BTreeMap<String, &Value> = pod["volumes"]
@@ -438,6 +508,16 @@ fn kubernetes_base_runs_each_service_hardened_with_real_flags() {
             );
         }
     }
+
+    let args_of = |service: &str| {
+        let deployment = &base.objects[&("Deployment".to_owned(), service.to_owned())];
+        strings(&container_of(deployment, service)["args"])
+    };
+    assert_console_bound(
+        "deploy/kubernetes",
+        &args_of("scheduler"),
+        &args_of("auth-broker"),
+    );
 
     // The writer scales on CPU; an HPA needs a CPU request to do that.
     let hpa = &base.objects[&(
@@ -616,10 +696,11 @@ fn kubernetes_network_policies_admit_only_the_callers_the_code_has() {
         );
     }
 
-    // Tokens for the reader and the writers; GetTenant for the scheduler.
+    // Tokens for the reader and the writers; GetTenant for the scheduler;
+    // the console's tenant pages.
     assert_eq!(
         admitted["auth-broker"].0,
-        set(&["directory-reader", "contact-writer", "scheduler"])
+        set(&["directory-reader", "contact-writer", "scheduler", "console"])
     );
     assert!(
         !admitted["auth-broker"].1,
@@ -634,9 +715,12 @@ fn kubernetes_network_policies_admit_only_the_callers_the_code_has() {
     assert!(!admitted["directory-reader"].1);
     // Nothing dials a writer.
     assert!(admitted["contact-writer"].0.is_empty() && !admitted["contact-writer"].1);
-    // The scheduler's public API (and work queue) is the one open port.
+    // Open ports: the scheduler's public API (and work queue), and the
+    // console's HTTPS for browsers.
     assert!(admitted["scheduler"].1, "the scheduler's API is reachable");
     assert_eq!(admitted["scheduler"].2, [50050].into());
+    assert!(admitted["console"].1, "browsers reach the console");
+    assert_eq!(admitted["console"].2, [8443].into());
 }
 
 #[test]
@@ -708,6 +792,23 @@ fn kubernetes_base_renders_with_kustomize_and_validates_against_the_schemas() {
     );
 }
 
+// ----------------------------------------------------------------- container
+
+#[test]
+fn the_image_builds_and_installs_every_binary_the_deployments_run() {
+    let dockerfile = read(&deploy("container/Dockerfile"));
+    for service in SERVICES {
+        assert!(
+            dockerfile.contains(&format!("-p galsync-{service} ")),
+            "deploy/container/Dockerfile does not build galsync-{service} (cargo build -p galsync-{service})"
+        );
+        assert!(
+            dockerfile.contains(&format!("target/release/galsync-{service} ")),
+            "deploy/container/Dockerfile does not copy target/release/galsync-{service} to /usr/local/bin"
+        );
+    }
+}
+
 // ------------------------------------------------------------------- compose
 
 #[test]
@@ -734,29 +835,34 @@ fn compose_runs_each_service_hardened_with_its_own_database_and_keys() {
         assert_peer_flags_set(&place, service, &command[1..]);
 
         let env_names = service_env_names(service);
-        let environment = spec["environment"].as_mapping().expect("environment map");
-        for (name, _) in environment {
+        let environment = spec["environment"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default();
+        for (name, _) in &environment {
             assert!(
                 env_names.contains(text(name)),
                 "{place}: env {} is not read by galsync-{service}",
                 text(name)
             );
         }
-        let store = text(&environment[&Value::from(store_url_env(service))]);
-        assert!(
-            store.starts_with(&format!("postgres://{}:", database(service)))
-                && store.ends_with(&format!("@postgres:5432/{}", database(service))),
-            "{place}: its own role and database, got {store}"
-        );
-        assert!(
-            init_sql.contains(&format!(
-                "CREATE DATABASE {} OWNER {};",
-                database(service),
+        if has_store(service) {
+            let store = text(&environment[&Value::from(store_url_env(service))]);
+            assert!(
+                store.starts_with(&format!("postgres://{}:", database(service)))
+                    && store.ends_with(&format!("@postgres:5432/{}", database(service))),
+                "{place}: its own role and database, got {store}"
+            );
+            assert!(
+                init_sql.contains(&format!(
+                    "CREATE DATABASE {} OWNER {};",
+                    database(service),
+                    database(service)
+                )),
+                "initdb creates {}",
                 database(service)
-            )),
-            "initdb creates {}",
-            database(service)
-        );
+            );
+        }
 
         assert_eq!(
             spec["read_only"].as_bool(),
@@ -806,6 +912,12 @@ fn compose_runs_each_service_hardened_with_its_own_database_and_keys() {
             );
         }
     }
+    let command_args_of = |service: &str| strings(&services[service]["command"])[1..].to_vec();
+    assert_console_bound(
+        "deploy/compose",
+        &command_args_of("scheduler"),
+        &command_args_of("auth-broker"),
+    );
 }
 
 // ------------------------------------------------------------------- systemd
@@ -840,6 +952,7 @@ fn parse_unit(text: &str) -> Unit {
 
 #[test]
 fn systemd_units_are_hardened_and_read_keys_from_credentials() {
+    let mut args_per_service: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for service in SERVICES {
         let unit_name = format!("galsync-{service}.service");
         let unit = parse_unit(&read(&deploy(&format!("systemd/{unit_name}"))));
@@ -864,8 +977,17 @@ fn systemd_units_are_hardened_and_read_keys_from_credentials() {
         ] {
             assert_eq!(one(key), value, "{unit_name}: {key}");
         }
-        let state_directory = one("StateDirectory").to_owned();
-        assert_eq!(state_directory, format!("galsync-{service}"));
+        // A data directory for the services; the console stores nothing.
+        let state_directory = section
+            .get("StateDirectory")
+            .and_then(|values| values.last().cloned());
+        if has_store(service) {
+            assert_eq!(
+                state_directory.as_deref(),
+                Some(format!("galsync-{service}").as_str()),
+                "{unit_name}: StateDirectory"
+            );
+        }
 
         // ExecStart: the real binary with flags the service accepts; keys from
         // $CREDENTIALS_DIRECTORY (%d) as LoadCredential= put them there.
@@ -911,6 +1033,13 @@ fn systemd_units_are_hardened_and_read_keys_from_credentials() {
         if service == "auth-broker" {
             from_credentials.push(parsed.master_key_file.expect("--master-key-file"));
         }
+        // Certificates may be read in place (/etc/galsync/pki) or, as the
+        // console's PKI directory is, handed over as credentials too.
+        for certificate in [parsed.tls_cert, parsed.tls_ca].into_iter().flatten() {
+            if certificate.starts_with(&credentials_dir) {
+                from_credentials.push(certificate);
+            }
+        }
         for file in from_credentials {
             let id = file
                 .strip_prefix(&credentials_dir)
@@ -926,10 +1055,16 @@ fn systemd_units_are_hardened_and_read_keys_from_credentials() {
         }
         assert_eq!(
             parsed.data_dir,
-            PathBuf::from("/var/lib").join(&state_directory),
+            state_directory.map(|directory| PathBuf::from("/var/lib").join(directory)),
             "{unit_name}: the TOML's data-dir is the unit's StateDirectory"
         );
+        args_per_service.insert(service, args);
     }
+    assert_console_bound(
+        "deploy/systemd and deploy/config",
+        &args_per_service["scheduler"],
+        &args_per_service["auth-broker"],
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The example configurations shipped in `deploy/config` are accepted by the
-//! services they are for: every key is a real flag and every value parses.
+//! services (and the console) they are for: every key is a real flag and
+//! every value parses.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -41,4 +42,20 @@ fn example_configs_parse_and_name_tls_and_postgres() {
         galsync_platform::config::parse_from(args("scheduler")).unwrap();
     assert_eq!(scheduler.server().listen.unwrap().port(), 50050);
     assert!(scheduler.store_url().contains("galsync_scheduler"));
+
+    let console: galsync_console::Config =
+        galsync_platform::config::parse_from(args("console")).unwrap();
+    console.validate().unwrap();
+    assert_eq!(console.listen.port(), 8443);
+    assert!(console.scheduler_url.starts_with("https://"));
+    assert!(console
+        .broker_url
+        .as_deref()
+        .unwrap()
+        .starts_with("https://"));
+    assert!(console
+        .public_url
+        .as_deref()
+        .unwrap()
+        .starts_with("https://"));
 }
