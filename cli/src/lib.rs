@@ -2,8 +2,6 @@
 //! cluster and demo journey that tests drive directly.
 
 pub mod api_key;
-#[cfg(feature = "demo")]
-pub mod bench;
 pub mod cert;
 pub mod check;
 pub mod cluster;

@@ -6,10 +6,10 @@ static ALLOCATOR: galsync_platform::Allocator = galsync_platform::Allocator;
 use clap::{Parser, Subcommand};
 
 use galsync::connect::GlobalArgs;
+#[cfg(feature = "demo")]
+use galsync::demo;
 use galsync::error::{CliError, CliResult};
 use galsync::{api_key, cert, check, consent, pki, profile, reset, run, tenant, up};
-#[cfg(feature = "demo")]
-use galsync::{bench, demo};
 
 const AFTER_HELP: &str = "\
 Getting started (see docs/cli.md for the whole walk-through):
@@ -55,10 +55,6 @@ enum Command {
     /// sync, every mailbox verified.
     #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
-    /// Measure galsync against Graph's modelled latency and limits: initial
-    /// sync, no-op resync and one change, each beside its floor and a naive client.
-    #[cfg(feature = "demo")]
-    Bench(bench::BenchArgs),
     /// Run all four services in one process on loopback, with SQLite and mTLS
     /// material in the data directory (made on first start).
     Up(up::UpArgs),
@@ -149,8 +145,6 @@ async fn dispatch(cli: Cli) -> CliResult {
     match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await.map_err(CliError::from_anyhow),
-        #[cfg(feature = "demo")]
-        Command::Bench(args) => bench::run(args).await.map_err(CliError::from_anyhow),
         Command::Up(mut args) => {
             args.plaintext = globals.plaintext;
             up::run(args).await.map_err(CliError::from_anyhow)

@@ -17,14 +17,20 @@ const PACKAGES: [&str; 6] = [
     "galsync-graph-emulator",
 ];
 
-/// `target/<profile>/`: the test executable lives in its `deps/`.
+/// `target/<profile>/`: a test executable lives in its `deps/`, a binary
+/// such as `galsync-bench` in it.
 fn profile_dir() -> PathBuf {
-    let executable = std::env::current_exe().expect("the test executable's path");
-    executable
+    let executable = std::env::current_exe().expect("the executable's path");
+    let dir = executable
         .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test executable lies in target/<profile>/deps")
-        .to_owned()
+        .expect("the executable lies in target/<profile>");
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent()
+            .expect("the test executable lies in target/<profile>/deps")
+            .to_owned()
+    } else {
+        dir.to_owned()
+    }
 }
 
 fn build() -> Result<(), String> {

@@ -35,6 +35,9 @@ pub struct ClusterSpec {
     pub separate_hosts: bool,
     /// Where every service exports its spans (`--otlp-endpoint`).
     pub otlp_endpoint: Option<String>,
+    /// Every store on SQLite (the embedded default) even when
+    /// `GALSYNC_TEST_POSTGRES_URL` is set.
+    pub sqlite_only: bool,
 }
 
 impl Default for ClusterSpec {
@@ -49,6 +52,7 @@ impl Default for ClusterSpec {
             emulator_args: Vec::new(),
             separate_hosts: false,
             otlp_endpoint: None,
+            sqlite_only: false,
         }
     }
 }
@@ -172,7 +176,7 @@ pub async fn spawn_cluster(spec: ClusterSpec) -> Cluster {
         Hosts::new(&names).unwrap_or_else(|reason| panic!("separate hosts: {reason}"))
     });
     let mut databases = Databases::default();
-    databases.sqlite_only = hosts.is_some();
+    databases.sqlite_only = spec.sqlite_only || hosts.is_some();
     // Where a service listens: its own host's address, or loopback.
     let addr_of = |name: &str| match &hosts {
         Some(hosts) => SocketAddr::new(hosts.address(name), galsync_testkit::harness::free_port()),
@@ -410,7 +414,8 @@ const APP_ROLES: [&str; 4] = [
 ];
 
 impl Cluster {
-    fn services(&self) -> impl Iterator<Item = &Service> {
+    /// Every service process (not the emulator).
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
         [&self.broker, &self.reader, &self.scheduler]
             .into_iter()
             .chain(self.standby.iter())

@@ -4,6 +4,9 @@
 
 use sqlx::Connection;
 
+/// The variable naming the PostgreSQL server clusters make databases on.
+pub use galsync_testkit::harness::POSTGRES_DSN_VAR;
+
 /// The databases made for one cluster; dropping it drops them (after the
 /// processes using them are gone: keep it after them in a struct).
 #[derive(Debug, Default)]
@@ -38,7 +41,7 @@ impl Databases {
         if self.sqlite_only {
             return None;
         }
-        let base = std::env::var(galsync_testkit::harness::POSTGRES_DSN_VAR).ok()?;
+        let base = std::env::var(POSTGRES_DSN_VAR).ok()?;
         let name = format!(
             "e2e_{}_{}",
             service.replace('-', "_"),

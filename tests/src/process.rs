@@ -55,6 +55,11 @@ impl Process {
         &self.name
     }
 
+    /// The running child's process id (`None` once it was killed).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts the process again with the same flags (after a kill), appending
     /// to the same log.
     pub fn restart(&mut self) {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One counter's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -194,6 +194,55 @@ impl Accounting {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .values()
             .sum()
+    }
+}
+
+/// What a client cost Graph, summed from the counters: the one
+/// classification the demo's table, the benchmark and the admin API share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// HTTP round trips to Graph (a `$batch` envelope is one), not the token endpoint.
+    pub http_calls: u64,
+    /// Steps inside `$batch` envelopes.
+    pub sub_requests: u64,
+    /// Contact creates, updates and deletes, batched or not.
+    pub contact_writes: u64,
+    /// Directory pages and reads of users and groups (not mailbox calls).
+    pub directory_reads: u64,
+    /// Requests and steps answered 429.
+    pub throttled: u64,
+    /// Requests that came back before their Retry-After had passed.
+    pub early_retries: u64,
+}
+
+impl Totals {
+    /// Every Graph request: round trips plus batch steps.
+    pub fn graph_requests(&self) -> u64 {
+        self.http_calls + self.sub_requests
+    }
+}
+
+impl Accounting {
+    /// The counters summed into [`Totals`].
+    pub fn totals(&self) -> Totals {
+        let is_graph = |endpoint: &str| {
+            !endpoint.starts_with("/{tenant}/") && !endpoint.starts_with("/_admin")
+        };
+        Totals {
+            http_calls: self.total(|key| !key.batched && is_graph(&key.endpoint)),
+            sub_requests: self.total(|key| key.batched),
+            contact_writes: self.total(|key| {
+                key.endpoint.contains("/contacts")
+                    && matches!(key.method.as_str(), "POST" | "PATCH" | "DELETE" | "PUT")
+            }),
+            directory_reads: self.total(|key| {
+                !key.batched
+                    && (key.endpoint.starts_with("/users") || key.endpoint.starts_with("/groups"))
+                    && key.mailbox.is_empty()
+            }),
+            throttled: self.total(|key| key.status == 429),
+            early_retries: self.early_retry_total(),
+        }
     }
 }
 

@@ -32,6 +32,7 @@ async fn list_requests(State(state): State<AppState>) -> Json<serde_json::Value>
     let total: u64 = counters.iter().map(|counter| counter.count).sum();
     Json(json!({
         "total": total,
+        "totals": state.accounting.totals(),
         "early_retries": state.accounting.early_retry_total(),
         // How long after their 429 the early retries arrived, in ms buckets.
         "early_retry_delays": crate::accounting::EARLY_RETRY_BUCKETS_MILLIS

@@ -62,7 +62,7 @@ fn one() -> u64 {
 }
 
 /// The floor of a scenario and what makes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Floor {
     /// The least wall time, at this emulator's time scale.
     pub floor_secs: f64,
