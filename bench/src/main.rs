@@ -51,14 +51,22 @@ struct Args {
     #[arg(long, default_value_t = 0.05, value_parser = galsync_graph_emulator::parse_time_scale)]
     time_scale: f64,
     /// Small sizes that finish in about a minute (CI runs these): 300 users
-    /// × 10 mailboxes, S6 with 1 and 2 writers.
+    /// × 10 mailboxes, S5 with 300 and 600 users × 2 mailboxes, S6 with 1 and
+    /// 2 writers.
     #[arg(long)]
     quick: bool,
     /// Scenarios to run, comma-separated: `s1` (S1 initial sync, then S3
     /// no-op resync, S4 one changed user and the naive client on the same
-    /// cluster), `s2` (limits off), `s6` (writer scale-out).
-    #[arg(long, value_delimiter = ',', default_value = "s1,s2,s6", value_parser = ["s1", "s2", "s6"])]
+    /// cluster), `s2` (limits off), `s5` (memory as the directory grows),
+    /// `s6` (writer scale-out).
+    #[arg(long, value_delimiter = ',', default_value = "s1,s2,s5,s6", value_parser = ["s1", "s2", "s5", "s6"])]
     scenarios: Vec<String>,
+    /// Directory sizes of the S5 rows, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,50000", value_parser = clap::value_parser!(u64).range(50..))]
+    scale_users: Vec<u64>,
+    /// Target mailboxes of the S5 rows.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    scale_mailboxes: u64,
     /// Writer processes of each S6 row, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4", value_parser = clap::value_parser!(u64).range(1..=16))]
     writers: Vec<u64>,
@@ -98,6 +106,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             seed: args.seed,
             writer_args: args.writer_args.clone(),
             scale_out: vec![1, 2],
+            scale_users: vec![300, 600],
+            scale_mailboxes: 2,
         }
     } else {
         Sizes {
@@ -107,6 +117,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             seed: args.seed,
             writer_args: args.writer_args.clone(),
             scale_out: args.writers.iter().map(|&count| count as usize).collect(),
+            scale_users: args
+                .scale_users
+                .iter()
+                .map(|&users| users as usize)
+                .collect(),
+            scale_mailboxes: args.scale_mailboxes as usize,
         }
     };
     std::fs::create_dir_all(&args.out)
@@ -124,6 +140,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         at_latency: Vec::new(),
         baseline_secs: None,
         without_limits: None,
+        scale: Vec::new(),
         scale_out: None,
     };
     let mut directory = scenarios::Directory::default();
@@ -140,6 +157,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (measured, of) = scenarios::without_limits(&sizes).await?;
         results.without_limits = Some(measured);
         directory = of;
+    }
+    if wanted("s5") {
+        results.scale = scenarios::scale(&sizes).await?;
     }
     if wanted("s6") {
         if let Some((rows, of)) = scenarios::scale_out(&sizes).await? {
@@ -162,6 +182,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "scenarios": to_json(&results.at_latency),
         "baseline_initial_sync_secs_extrapolated": results.baseline_secs,
         "without_limits": to_json(&results.without_limits),
+        "scale": results.scale.iter().map(|(measured, directory)| json!({
+            "users": directory.users,
+            "people_synced": directory.people,
+            "measured": to_json(measured),
+        })).collect::<Vec<_>>(),
         "scale_out": to_json(&results.scale_out),
     });
     let markdown = report::markdown(&results);

@@ -18,6 +18,8 @@ pub struct Results {
     /// The naive client's initial sync, extrapolated (seconds).
     pub baseline_secs: Option<f64>,
     pub without_limits: Option<Measured>,
+    /// S5: the directory size of each row and what it measured.
+    pub scale: Vec<(Measured, crate::scenarios::Directory)>,
     pub scale_out: Option<Vec<Measured>>,
 }
 
@@ -90,6 +92,36 @@ pub fn markdown(results: &Results) -> String {
                 sample.cpu.as_secs_f64() * 1e6 / s2.contact_writes.max(1) as f64,
                 sample.peak_rss_kib as f64 / 1024.0
             );
+        }
+    }
+    if !results.scale.is_empty() {
+        out.push_str("\n**S5 memory as the directory grows** (initial sync, Graph's limits and latency off; peak RSS of each process):\n\n");
+        let names: Vec<&String> = results.scale[0].0.processes.keys().collect();
+        out.push_str("| users | synced | contacts written | wall | contacts/s |");
+        for name in &names {
+            let _ = write!(out, " {name} |");
+        }
+        out.push_str("\n|---:|---:|---:|---:|---:|");
+        out.push_str(&"---:|".repeat(names.len()));
+        out.push('\n');
+        for (row, directory) in &results.scale {
+            let _ = write!(
+                out,
+                "| {} | {} | {} | {:.2} s | {:.0} |",
+                directory.users,
+                directory.people,
+                row.contact_writes,
+                row.wall_secs,
+                row.contact_writes as f64 / row.wall_secs.max(f64::EPSILON)
+            );
+            for name in &names {
+                let rss = row
+                    .processes
+                    .get(*name)
+                    .map_or(0, |sample| sample.peak_rss_kib);
+                let _ = write!(out, " {:.1} MiB |", rss as f64 / 1024.0);
+            }
+            out.push('\n');
         }
     }
     if let Some(rows) = &results.scale_out {

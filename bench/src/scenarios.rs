@@ -20,6 +20,9 @@ pub struct Sizes {
     pub writer_args: Vec<String>,
     /// Writer processes for each S6 row.
     pub scale_out: Vec<usize>,
+    /// Directory sizes of the S5 rows, and their target mailboxes.
+    pub scale_users: Vec<usize>,
+    pub scale_mailboxes: usize,
 }
 
 impl Sizes {
@@ -131,6 +134,36 @@ pub async fn without_limits(sizes: &Sizes) -> anyhow::Result<(Measured, Director
     let writes = setup.people * setup.mailboxes();
     let measured = measure::measure(&setup, "S2 initial sync, limits off", &floor, writes).await?;
     Ok((measured, setup.directory()))
+}
+
+/// S5: how each process's memory grows with the directory — the initial
+/// sync of `scale_users` users into `scale_mailboxes` mailboxes, Graph's
+/// limits and latency off, one cluster per size.
+pub async fn scale(sizes: &Sizes) -> anyhow::Result<Vec<(Measured, Directory)>> {
+    let mut rows = Vec::new();
+    for &users in &sizes.scale_users {
+        println!(
+            "\nS5 initial sync, {users} users × {} mailboxes, limits off",
+            sizes.scale_mailboxes
+        );
+        let setup = Sizes {
+            users,
+            mailboxes: sizes.scale_mailboxes,
+            ..sizes.clone()
+        }
+        .setup(ClusterSpec {
+            emulator_args: vec!["--no-limits".to_owned()],
+            sqlite_only: true,
+            ..ClusterSpec::default()
+        })
+        .await;
+        let floor = setup.floor(&initial_sync(&setup)).await?;
+        let writes = setup.people * setup.mailboxes();
+        let name = format!("S5 initial sync, {users} users");
+        let measured = measure::measure(&setup, &name, &floor, writes).await?;
+        rows.push((measured, setup.directory()));
+    }
+    Ok(rows)
 }
 
 /// S6: the initial sync at Graph's latency with 1, 2, 4… writer processes

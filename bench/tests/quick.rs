@@ -81,6 +81,20 @@ fn quick_bench_measures_every_scenario_beside_its_floor() {
         );
     }
 
+    // S5: memory per process at two directory sizes.
+    let scale = json["scale"].as_array().expect("S5 rows");
+    assert_eq!(scale.len(), 2, "{scale:#?}");
+    for row in scale {
+        let measured = &row["measured"];
+        assert_eq!(
+            measured["contact_writes"], measured["min_writes"],
+            "{row:#}"
+        );
+        let reader = &measured["processes"]["directory-reader"];
+        assert!(number(reader, "peak_rss_kib") > 0.0, "{row:#}");
+    }
+    assert!(scale[1]["users"].as_u64() > scale[0]["users"].as_u64());
+
     // S6 runs where CI has PostgreSQL: one and two writer processes.
     if std::env::var_os("GALSYNC_TEST_POSTGRES_URL").is_some() {
         let rows = json["scale_out"].as_array().expect("S6 rows");
@@ -105,6 +119,7 @@ fn quick_bench_measures_every_scenario_beside_its_floor() {
         "| S1 initial sync |",
         "| baseline initial sync",
         "| graph-emulator |",
+        "**S5 memory as the directory grows**",
     ] {
         assert!(markdown.contains(row), "no {row} in\n{markdown}");
     }
