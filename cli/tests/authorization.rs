@@ -188,6 +188,14 @@ async fn call_family(family: Family, channel: Channel) -> Vec<(&'static str, Res
                     done(broker.list_tenants(v1::ListTenantsRequest::default()).await),
                 ),
                 (
+                    "galsync.v1.AuthBroker/ListTenantHealth",
+                    done(
+                        broker
+                            .list_tenant_health(v1::ListTenantHealthRequest::default())
+                            .await,
+                    ),
+                ),
+                (
                     "galsync.v1.AuthBroker/UpdateTenant",
                     done(
                         broker

@@ -19,6 +19,7 @@ use crate::tenants::TenantUpdate;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING, STATE_RETIRED};
 
 mod convert;
+mod tenant_health;
 
 use convert::{
     app_message, auth_mode_from_proto, count, provision_event_message, purpose_from_proto,
@@ -47,6 +48,7 @@ impl AuthBrokerService {
         rpc: &str,
         least: Role,
     ) -> Result<CallerIdentity, Status> {
+        self.broker.count_call(rpc);
         let policy = &self.broker.policy;
         let (caller, refusal) = match policy.caller(request) {
             Ok(caller) if policy.may(&caller, least) => return Ok(caller),
@@ -279,6 +281,13 @@ impl AuthBroker for AuthBrokerService {
             tenants.push(self.tenant_message(tenant).await?);
         }
         Ok(Response::new(v1::ListTenantsResponse { tenants }))
+    }
+
+    async fn list_tenant_health(
+        &self,
+        request: Request<v1::ListTenantHealthRequest>,
+    ) -> Result<Response<v1::ListTenantHealthResponse>, Status> {
+        self.tenant_health(request).await
     }
 
     async fn update_tenant(

@@ -5,6 +5,7 @@
 
 mod audit;
 pub mod broker;
+mod call_metrics;
 pub mod certificate_upload;
 pub mod certificates;
 pub mod clock;

@@ -23,12 +23,17 @@ impl BrokerApi {
         }
     }
 
-    pub async fn tenants(&self, person: &Session) -> Result<Vec<v1::Tenant>, tonic::Status> {
-        let request = on_behalf_request(person, v1::ListTenantsRequest {})?;
+    /// Every tenant with its certificates and each app's consent, in one
+    /// call however many tenants there are (`ListTenantHealth`).
+    pub async fn tenants_with_health(
+        &self,
+        person: &Session,
+    ) -> Result<Vec<v1::TenantHealth>, tonic::Status> {
+        let request = on_behalf_request(person, v1::ListTenantHealthRequest {})?;
         Ok(self
             .client
             .clone()
-            .list_tenants(request)
+            .list_tenant_health(request)
             .await?
             .into_inner()
             .tenants)

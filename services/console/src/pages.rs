@@ -89,15 +89,18 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         Err(status) => return status_page(&status, &signed_in),
     };
     let registered = match &state.broker {
-        Some(broker) => match broker.tenants(person).await {
+        // One call for every tenant's health, however many there are.
+        Some(broker) => match broker.tenants_with_health(person).await {
             Ok(tenants) => Some(tenants),
             Err(status) => return crate::tenants::broker_page(&status, &signed_in),
         },
         None => None,
     };
     let mut tenants: BTreeMap<&str, Vec<&v1::Profile>> = BTreeMap::new();
-    for tenant in registered.iter().flatten() {
-        tenants.entry(tenant.tenant_id.as_str()).or_default();
+    for reported in registered.iter().flatten() {
+        if let Some(tenant) = &reported.tenant {
+            tenants.entry(tenant.tenant_id.as_str()).or_default();
+        }
     }
     for profile in &profiles {
         let tenant_id = profile
@@ -130,10 +133,13 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
             .iter()
             .filter_map(|profile| profile.next_run_at.as_ref())
             .min_by_key(|at| (at.seconds, at.nanos));
-        let tenant = registered
-            .iter()
-            .flatten()
-            .find(|tenant| tenant.tenant_id == *tenant_id);
+        let reported = registered.iter().flatten().find(|reported| {
+            reported
+                .tenant
+                .as_ref()
+                .is_some_and(|tenant| tenant.tenant_id == *tenant_id)
+        });
+        let tenant = reported.and_then(|reported| reported.tenant.as_ref());
         body.markup("<tr><td>");
         match tenant {
             Some(tenant) => {
@@ -148,13 +154,10 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
             }
         }
         body.markup("</td>");
-        if let (Some(broker), Some(_)) = (&state.broker, &registered) {
-            match tenant {
-                Some(tenant) => {
-                    let health = match crate::tenants::health(broker, person, tenant).await {
-                        Ok(health) => health,
-                        Err(status) => return crate::tenants::broker_page(&status, &signed_in),
-                    };
+        if registered.is_some() {
+            match reported {
+                Some(reported) => {
+                    let health = crate::tenants::health(reported);
                     crate::tenants::health_cell(
                         &mut body,
                         &health.certificate,

@@ -12,10 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use galsync_proto::v1;
 
-use crate::broker_api::BrokerApi;
 use crate::html::Page;
 use crate::pages::{page, when};
-use crate::session::{Role, Session};
+use crate::session::Role;
 use crate::web::{csrf_refusal, refused_below, service_status_page, Service, SignedIn};
 use crate::AppState;
 
@@ -44,21 +43,22 @@ pub struct Health {
     pub consent_needs_action: bool,
 }
 
-/// The health of `tenant`: its newest usable certificate (certificate-mode
-/// apps) and its apps' consent.
-pub async fn health(
-    broker: &BrokerApi,
-    person: &Session,
-    tenant: &v1::Tenant,
-) -> Result<Health, tonic::Status> {
-    let certificates = broker.certificates(person, &tenant.tenant_id).await?;
-    let (certificate, certificate_needs_action) = certificate_health(tenant, &certificates);
+/// The health of a tenant as `ListTenantHealth` reports it: its newest
+/// usable certificate (certificate-mode apps) and its apps' consent.
+pub fn health(reported: &v1::TenantHealth) -> Health {
+    let no_tenant = v1::Tenant::default();
+    let tenant = reported.tenant.as_ref().unwrap_or(&no_tenant);
+    let (certificate, certificate_needs_action) =
+        certificate_health(tenant, &reported.certificates);
     let mut consents = Vec::new();
     let mut consent_needs_action = false;
     for app in &tenant.apps {
-        let status = broker
-            .consent_status(person, &tenant.tenant_id, &app.client_id)
-            .await?;
+        let status = reported
+            .consents
+            .iter()
+            .find(|consent| consent.client_id == app.client_id)
+            .and_then(|consent| consent.status.clone())
+            .unwrap_or_default();
         let text = if status.granted {
             format!("granted {}", when(status.recorded_at.as_ref()))
         } else if !status.error.is_empty() {
@@ -74,12 +74,12 @@ pub async fn health(
             text
         });
     }
-    Ok(Health {
+    Health {
         certificate,
         certificate_needs_action,
         consent: consents.join("; "),
         consent_needs_action,
-    })
+    }
 }
 
 fn certificate_health(tenant: &v1::Tenant, certificates: &[v1::Certificate]) -> (String, bool) {
@@ -180,7 +180,8 @@ async fn tenants_page(
         return no_broker_page(signed_in, "Tenants");
     };
     let person = &signed_in.session;
-    let tenants = match broker.tenants(person).await {
+    // One call for every tenant's health, however many there are.
+    let tenants = match broker.tenants_with_health(person).await {
         Ok(tenants) => tenants,
         Err(status) => return broker_page(&status, signed_in),
     };
@@ -190,10 +191,10 @@ async fn tenants_page(
         body.markup("<p>No tenant is registered yet.</p>\n");
     } else {
         body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Tenant ID</th><th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th></tr></thead><tbody>\n");
-        for tenant in &tenants {
-            let health = match health(broker, person, tenant).await {
-                Ok(health) => health,
-                Err(status) => return broker_page(&status, signed_in),
+        for reported in &tenants {
+            let health = health(reported);
+            let Some(tenant) = reported.tenant.as_ref() else {
+                continue;
             };
             body.markup("<tr><td><a href=\"/tenants/")
                 .text(&tenant.tenant_id)

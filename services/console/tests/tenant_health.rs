@@ -1,0 +1,233 @@
+//! Every tenant's health on the overview and on Tenants comes from one
+//! auth-broker call per page view (`ListTenantHealth`), however many tenants
+//! and apps there are, and reads as it did when the console asked per tenant
+//! and per app: certificate made but not accepted, none, client-secret mode;
+//! consent granted, refused with Entra's error, not yet, per app of a
+//! two-app tenant. The calls are counted by the broker's own metric
+//! (`galsync_broker_calls_total`), as an operator scraping it would.
+
+mod common;
+
+use common::spawn_tenant_console;
+use galsync_proto::v1;
+use galsync_testkit::scheduler::MtlsScheduler;
+use galsync_testkit::TestBroker;
+use uuid::Uuid;
+
+const HEALTH_RPC: &str = "galsync.v1.AuthBroker/ListTenantHealth";
+
+#[tokio::test]
+async fn every_tenants_health_shows_from_one_broker_call_per_page_view() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let broker = TestBroker::start_sharing_pki(&scheduler.pki_dir).await;
+    let console = spawn_tenant_console(&scheduler, &broker).await;
+    let viewer = console.sign_in(&console.viewer_link).await;
+    let mut cli = broker.admin_client().await;
+
+    // Fabrikam: a certificate made but not yet accepted, consent granted.
+    let fabrikam = Uuid::new_v4().to_string();
+    let fabrikam_app = Uuid::new_v4().to_string();
+    register(&mut cli, &fabrikam, "Fabrikam", &[&fabrikam_app], true).await;
+    cli.generate_certificate(v1::GenerateCertificateRequest {
+        tenant_id: fabrikam.clone(),
+        client_id: fabrikam_app.clone(),
+        key_bits: 0,
+        validity_days: 0,
+    })
+    .await
+    .unwrap();
+    entra_returns_consent(&broker, &fabrikam, &fabrikam_app, "admin_consent=True").await;
+
+    let one_tenant = [
+        (
+            fabrikam.as_str(),
+            "<strong class=\"attention\">made, not yet accepted by Entra (upload the .cer)</strong>",
+        ),
+        (fabrikam.as_str(), "<td>granted 20"),
+    ];
+    for path in ["/", "/tenants"] {
+        let page = page_counting_calls(&console, &broker, path, &viewer).await;
+        assert_rows(&page, &one_tenant);
+    }
+
+    // Northwind: nothing yet. Tailspin: two apps with client secrets, one
+    // refused consent, the other not asked yet.
+    let northwind = Uuid::new_v4().to_string();
+    register(
+        &mut cli,
+        &northwind,
+        "Northwind",
+        &[&Uuid::new_v4().to_string()],
+        true,
+    )
+    .await;
+    let tailspin = Uuid::new_v4().to_string();
+    let (read_app, write_app) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+    register(
+        &mut cli,
+        &tailspin,
+        "Tailspin",
+        &[&read_app, &write_app],
+        false,
+    )
+    .await;
+    entra_returns_consent(
+        &broker,
+        &tailspin,
+        &read_app,
+        "error=access_denied&error_description=The+admin+canceled+the+request",
+    )
+    .await;
+
+    let refused = format!("{read_app}: refused: access_denied The admin canceled the request");
+    let not_asked = format!("{write_app}: not granted yet");
+    let three_tenants = [
+        one_tenant[0],
+        one_tenant[1],
+        (
+            northwind.as_str(),
+            "<strong class=\"attention\">none: generate one</strong>",
+        ),
+        (
+            northwind.as_str(),
+            "<strong class=\"attention\">not granted yet</strong>",
+        ),
+        (tailspin.as_str(), "<td>client secret mode</td>"),
+        (tailspin.as_str(), refused.as_str()),
+        (tailspin.as_str(), not_asked.as_str()),
+    ];
+    for path in ["/", "/tenants"] {
+        let page = page_counting_calls(&console, &broker, path, &viewer).await;
+        assert_rows(&page, &three_tenants);
+    }
+}
+
+/// `path` as `cookie`'s person sees it, checking the console asked the
+/// broker exactly once for it: `ListTenantHealth`.
+async fn page_counting_calls(
+    console: &common::TestConsole,
+    broker: &TestBroker,
+    path: &str,
+    cookie: &str,
+) -> String {
+    let before = broker_calls(broker);
+    let page = console.page(path, cookie).await;
+    let after = broker_calls(broker);
+    let calls: i64 = after.iter().map(|(_, count)| count).sum::<i64>()
+        - before.iter().map(|(_, count)| count).sum::<i64>();
+    assert_eq!(
+        calls, 1,
+        "broker calls for GET {path}: {before:?} then {after:?}"
+    );
+    let health_calls = |counts: &[(String, i64)]| {
+        counts
+            .iter()
+            .find(|(rpc, _)| rpc == HEALTH_RPC)
+            .map_or(0, |(_, count)| *count)
+    };
+    assert_eq!(
+        health_calls(&after) - health_calls(&before),
+        1,
+        "GET {path}"
+    );
+    page
+}
+
+/// The broker's `galsync_broker_calls_total` series as its metrics
+/// endpoint renders them: (rpc, count).
+fn broker_calls(broker: &TestBroker) -> Vec<(String, i64)> {
+    let prefix = "galsync_broker_calls_total{rpc=\"";
+    let mut counts = Vec::new();
+    for line in broker.broker().metrics().render().lines() {
+        let Some(rest) = line.strip_prefix(prefix) else {
+            continue;
+        };
+        let (rpc, count) = rest.split_once("\"} ").expect("a sample line");
+        counts.push((rpc.to_owned(), count.trim().parse().expect("a count")));
+    }
+    counts
+}
+
+/// Each (tenant, text): the tenant's row of the table shows the text.
+fn assert_rows(page: &str, expected: &[(&str, &str)]) {
+    for (tenant_id, text) in expected {
+        let link = format!("<a href=\"/tenants/{tenant_id}\">");
+        let start = page
+            .find(&link)
+            .unwrap_or_else(|| panic!("no row for {tenant_id}: {page}"));
+        let row = &page[start..];
+        let row = &row[..row.find("</tr>").expect("the row's end")];
+        assert!(
+            row.contains(text),
+            "{tenant_id}'s row lacks {text:?}: {row}"
+        );
+    }
+}
+
+async fn register(
+    cli: &mut v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
+    tenant_id: &str,
+    name: &str,
+    client_ids: &[&str],
+    certificate_mode: bool,
+) {
+    let auth_mode = if certificate_mode {
+        v1::AuthMode::Certificate
+    } else {
+        v1::AuthMode::ClientSecret
+    };
+    let apps = client_ids
+        .iter()
+        .enumerate()
+        .map(|(index, client_id)| v1::AppRegistration {
+            client_id: (*client_id).to_owned(),
+            auth_mode: auth_mode as i32,
+            purposes: match (client_ids.len(), index) {
+                (1, _) => vec![
+                    v1::TokenPurpose::Directory as i32,
+                    v1::TokenPurpose::Contacts as i32,
+                ],
+                (_, 0) => vec![v1::TokenPurpose::Directory as i32],
+                _ => vec![v1::TokenPurpose::Contacts as i32],
+            },
+            ..Default::default()
+        })
+        .collect();
+    cli.register_tenant(v1::RegisterTenantRequest {
+        tenant_id: tenant_id.to_owned(),
+        display_name: name.to_owned(),
+        login_base_url: String::new(),
+        graph_base_url: String::new(),
+        apps,
+    })
+    .await
+    .unwrap();
+}
+
+/// Entra's redirect back to the broker's consent callback after an
+/// administrator answered the consent link, with `outcome`'s parameters.
+async fn entra_returns_consent(
+    broker: &TestBroker,
+    tenant_id: &str,
+    client_id: &str,
+    outcome: &str,
+) {
+    let link = broker
+        .admin_client()
+        .await
+        .get_admin_consent_url(v1::GetAdminConsentUrlRequest {
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            redirect_uri: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let callback = format!(
+        "http://{}/consent/callback?tenant={tenant_id}&state={}&{outcome}",
+        broker.consent_addr(),
+        link.state
+    );
+    let answer = reqwest::get(&callback).await.unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
