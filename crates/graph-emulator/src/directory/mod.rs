@@ -27,6 +27,7 @@ pub mod filter_eval;
 pub mod group_properties;
 pub mod groups;
 pub mod http;
+pub mod member_groups;
 pub mod model;
 pub mod mutations;
 pub mod names;
@@ -41,7 +42,7 @@ pub mod store;
 pub mod throttle;
 pub mod users;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use uuid::Uuid;
 
@@ -132,6 +133,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1.0/directory/deletedItems/{id}",
             get(deleted::get_deleted_item),
+        )
+        .route(
+            "/v1.0/me/checkMemberGroups",
+            post(member_groups::check_my_member_groups),
         )
         .route("/v1.0/groups", get(groups::list_groups))
         .route("/v1.0/groups/{id}", get(groups::get_group))

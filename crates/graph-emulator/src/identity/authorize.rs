@@ -5,7 +5,8 @@
 //! Followed: "Microsoft identity platform and OAuth 2.0 authorization code
 //! flow" (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>),
 //! "ID token claims reference"
-//! (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>)
+//! (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>;
+//! `groups`, its overage and `roles` are [`super::membership_claims`])
 //! and "Configure group claims for applications"
 //! (<https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims>).
 //! Where Entra allows several behaviours the emulator takes the strictest:
@@ -37,6 +38,7 @@ use super::client_auth::{
 };
 use super::consent::{check_app_and_redirect, error_page};
 use super::delegated::{issue_delegated_tokens, pairwise_subject, resolve_scopes};
+use super::membership_claims::{membership_claims, MembershipClaims};
 use super::model::{IdentityAdminError, SignedInUser};
 use super::token::{sign, LoginRequest};
 use super::{lock, IdentityStore};
@@ -81,9 +83,9 @@ pub struct IdTokenClaims {
     pub sub: String,
     pub preferred_username: String,
     pub name: String,
-    /// Object ids of the security groups the user belongs to, directly or
-    /// through nested groups (`groupMembershipClaims: "SecurityGroup"`).
-    pub groups: Vec<String>,
+    /// `groups` (or, past 200, the overage claims instead) and `roles`.
+    #[serde(flatten)]
+    pub memberships: MembershipClaims,
     pub ver: String,
 }
 
@@ -341,7 +343,8 @@ fn id_token_claims(
     record: &AuthorizationCodeRecord,
     now: i64,
 ) -> IdTokenClaims {
-    let (name, groups) = directory_facts(state, record.tenant_id, &record.user);
+    let (name, memberships) =
+        membership_claims(state, record.tenant_id, &record.client_id, &record.user);
     IdTokenClaims {
         aud: record.client_id.clone(),
         iss: format!("{}/{}/v2.0", state.base_url(), record.tenant_id),
@@ -354,42 +357,9 @@ fn id_token_claims(
         sub: pairwise_subject(&record.user.object_id, &record.client_id),
         preferred_username: record.user.upn.clone(),
         name,
-        groups,
+        memberships,
         ver: "2.0".to_owned(),
     }
-}
-
-/// The user's display name and the object ids of the security groups they
-/// belong to, directly or through nested groups, sorted.
-fn directory_facts(
-    state: &EmulatorState,
-    tenant_id: Uuid,
-    user: &SignedInUser,
-) -> (String, Vec<String>) {
-    let Ok(user_id) = user.object_id.parse::<Uuid>() else {
-        return (user.upn.clone(), Vec::new());
-    };
-    state.directory.read(tenant_id, |directory| {
-        let name = directory
-            .users
-            .get(&user_id)
-            .map(|found| found.display_name.clone())
-            .unwrap_or_else(|| user.upn.clone());
-        let mut groups: Vec<String> = directory
-            .groups
-            .values()
-            .filter(|group| group.security_enabled)
-            .filter(|group| {
-                directory
-                    .transitive_users(group)
-                    .iter()
-                    .any(|member| member.id == user_id)
-            })
-            .map(|group| group.id.to_string())
-            .collect();
-        groups.sort();
-        (name, groups)
-    })
 }
 
 fn authorization_code_key(code: &str) -> [u8; 32] {

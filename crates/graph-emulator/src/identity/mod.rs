@@ -16,12 +16,15 @@
 //! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
 //! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers),
 //! [`permissions`] (Graph permission and directory role ids),
+//! [`app_roles`] (an app's own roles, the ID token's `roles`),
+//! [`membership_claims`] (`groups` or its overage, and `roles`, in ID tokens),
 //! [`directory_roles`] (who is an administrator), [`replication`] (the
 //! delay before Graph writes reach the token endpoint), [`graph`]
 //! (`/v1.0/applications`, `/v1.0/servicePrincipals`, app role assignments —
 //! the same registrations the token endpoint uses).
 
 pub mod admin_routes;
+pub mod app_roles;
 pub mod assertion;
 pub mod authorize;
 pub mod certificates;
@@ -34,6 +37,7 @@ pub mod discovery;
 pub mod entra_errors;
 pub mod graph;
 pub mod logout;
+pub mod membership_claims;
 pub mod model;
 pub mod permissions;
 pub mod registry;
@@ -85,6 +89,9 @@ pub struct IdentityStore {
     authorization_codes: Mutex<HashMap<[u8; 32], authorize::AuthorizationCodeRecord>>,
     /// Who the emulated browser is signed in as, by tenant (see [`authorize`]).
     browser_users: Mutex<HashMap<Uuid, SignedInUser>>,
+    /// App registrations' own app roles and their user assignments, by
+    /// (tenant, lower-case client id); see [`app_roles`].
+    app_roles: RwLock<HashMap<(Uuid, String), app_roles::AppRoles>>,
 }
 
 /// Counts only: device codes and refresh token hashes are credentials.
@@ -206,6 +213,7 @@ pub fn routes() -> Router<AppState> {
         .merge(consent::routes())
         .merge(discovery::routes())
         .merge(admin_routes::routes())
+        .merge(app_roles::routes())
         .merge(directory_roles::routes())
         .merge(replication::routes())
         .merge(graph::routes())

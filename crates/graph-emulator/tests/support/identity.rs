@@ -488,13 +488,18 @@ impl TestTenant {
 
     /// A well-formed authorize request: (code, verifier) after the redirect.
     pub async fn authorization_code(&self, nonce: &str) -> (String, String) {
+        self.authorization_code_for(nonce, "openid profile").await
+    }
+
+    /// [`TestTenant::authorization_code`] asking for `scope`.
+    pub async fn authorization_code_for(&self, nonce: &str, scope: &str) -> (String, String) {
         let (verifier, challenge) = pkce_pair();
         let (status, location) = self
             .authorize(&[
                 ("client_id", self.client_id.as_str()),
                 ("response_type", "code"),
                 ("redirect_uri", REDIRECT_URI),
-                ("scope", "openid profile"),
+                ("scope", scope),
                 ("state", "s1"),
                 ("nonce", nonce),
                 ("code_challenge", challenge.as_str()),
