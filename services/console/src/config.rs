@@ -17,6 +17,9 @@ pub struct EntraFlags {
     pub client_id: String,
     pub credential: CredentialSource,
     pub role_groups: RoleGroups,
+    /// Microsoft Graph, asked for a person's role groups on the groups
+    /// overage; without a trailing slash.
+    pub graph_url: String,
 }
 
 /// How the console proves itself at the token endpoint.
@@ -73,30 +76,53 @@ pub struct EntraArgs {
     pub authority: String,
 
     /// Entra ID sign-in: `role=group-object-id` (viewer, operator or admin),
-    /// repeatable; a person gets the highest role of their groups, and
-    /// someone in none of them is refused.
+    /// repeatable; a person gets the highest role of their groups and app
+    /// roles, and someone with none of them is refused.
     #[arg(long, env = "GALSYNC_CONSOLE_ROLE_GROUP", value_delimiter = ',')]
     pub role_group: Vec<String>,
+
+    /// Entra ID sign-in: `role=app-role-value` (viewer, operator or admin),
+    /// repeatable, e.g. admin=GalSync.Admin: a person assigned that app role
+    /// of the console's app registration (the ID token's `roles`) gets the role.
+    #[arg(long, env = "GALSYNC_CONSOLE_ROLE_APP_ROLE", value_delimiter = ',')]
+    pub role_app_role: Vec<String>,
+
+    /// Entra ID sign-in: Microsoft Graph, where the console asks which mapped
+    /// groups a person is in when they are in too many groups for the ID
+    /// token (the groups overage): POST /v1.0/me/checkMemberGroups.
+    #[arg(
+        long = "entra-graph-url",
+        env = "GALSYNC_CONSOLE_ENTRA_GRAPH_URL",
+        default_value = crate::oidc::DEFAULT_GRAPH_URL,
+        value_parser = galsync_platform::flags::http_url
+    )]
+    pub graph_url: String,
 }
 
 impl EntraArgs {
     /// The Entra sign-in flags, checked together: `None` when none is given.
     /// The secret file is read later, by [`crate::Console::new`].
     pub fn validate(&self) -> Result<Option<EntraFlags>, ConfigError> {
-        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, a credential (--entra-client-secret-file, or --entra-client-cert with --entra-client-key) and at least one --role-group, or none of them";
+        let fix = "Entra sign-in needs --entra-tenant-id, --entra-client-id, a credential (--entra-client-secret-file, or --entra-client-cert with --entra-client-key) and at least one --role-group or --role-app-role, or none of them";
         let nothing_given = self.tenant_id.is_none()
             && self.client_id.is_none()
             && self.client_secret_file.is_none()
             && self.client_cert.is_none()
             && self.client_key.is_none();
         if nothing_given {
-            if self.role_group.is_empty() {
-                return Ok(None);
+            if !self.role_group.is_empty() {
+                return Err(ConfigError::new(
+                    "role-group",
+                    format!("only means something with Entra sign-in; {fix}"),
+                ));
             }
-            return Err(ConfigError::new(
-                "role-group",
-                format!("only means something with Entra sign-in; {fix}"),
-            ));
+            if !self.role_app_role.is_empty() {
+                return Err(ConfigError::new(
+                    "role-app-role",
+                    format!("only means something with Entra sign-in; {fix}"),
+                ));
+            }
+            return Ok(None);
         }
         let Some(tenant_id) = &self.tenant_id else {
             return Err(ConfigError::new(
@@ -157,10 +183,10 @@ impl EntraArgs {
                 "give the application (client) ID of the console's app registration",
             ));
         }
-        if self.role_group.is_empty() {
+        if self.role_group.is_empty() && self.role_app_role.is_empty() {
             return Err(ConfigError::new(
                 "role-group",
-                format!("missing: nobody could sign in; map at least one Entra group, e.g. --role-group admin=<group object id>; {fix}"),
+                format!("missing: nobody could sign in; map at least one Entra group or app role, e.g. --role-group admin=<group object id> or --role-app-role admin=GalSync.Admin; {fix}"),
             ));
         }
         let mut role_groups = RoleGroups::default();
@@ -169,10 +195,22 @@ impl EntraArgs {
                 .add(mapping)
                 .map_err(|problem| ConfigError::new("role-group", problem))?;
         }
+        for mapping in &self.role_app_role {
+            role_groups
+                .add_app_role(mapping)
+                .map_err(|problem| ConfigError::new("role-app-role", problem))?;
+        }
         let authority = self.authority.trim_end_matches('/').to_owned();
         if authority.starts_with("http://") && !is_loopback_url(&authority) {
             return Err(ConfigError::new(
                 "entra-authority",
+                "must be https:// (plain http only for a local emulator on 127.0.0.1 or localhost)",
+            ));
+        }
+        let graph_url = self.graph_url.trim_end_matches('/').to_owned();
+        if graph_url.starts_with("http://") && !is_loopback_url(&graph_url) {
+            return Err(ConfigError::new(
+                "entra-graph-url",
                 "must be https:// (plain http only for a local emulator on 127.0.0.1 or localhost)",
             ));
         }
@@ -182,6 +220,7 @@ impl EntraArgs {
             client_id: client_id.trim().to_owned(),
             credential,
             role_groups,
+            graph_url,
         }))
     }
 }

@@ -42,6 +42,22 @@ struct Discovery {
 #[derive(Deserialize)]
 struct TokenAnswer {
     id_token: Option<String>,
+    /// A delegated Microsoft Graph token (`User.Read`), used only to ask
+    /// for the person's role groups on the groups overage, then dropped.
+    access_token: Option<String>,
+}
+
+/// The scopes the console asks for: the ID token (`openid profile`) and a
+/// Graph token for `POST /me/checkMemberGroups` on the groups overage
+/// (`User.Read`, which a new app registration has already).
+/// <https://learn.microsoft.com/graph/api/user-checkmembergroups>
+pub const SCOPE: &str = "openid profile User.Read";
+
+/// A person Microsoft signed in: the ID token's claims, and the delegated
+/// Graph token that came with it.
+pub struct SignedIn {
+    pub claims: IdentityClaims,
+    pub graph_token: Option<SecretString>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +79,8 @@ pub enum SignInFailure {
     IdToken(#[from] IdTokenRefusal),
     #[error("the console cannot sign its client assertion: {0}")]
     Credential(String),
+    #[error("{0}")]
+    Groups(String),
 }
 
 /// Entra sign-in as configured.
@@ -72,12 +90,14 @@ pub struct Entra {
     client_id: String,
     credential: ClientCredential,
     pub role_groups: RoleGroups,
+    /// Microsoft Graph, without a trailing slash.
+    pub(crate) graph_url: String,
     redirect_uri: String,
     /// Where Entra sends the browser back after signing out: the sign-in
     /// page, registered as a redirect URI of the console's app.
     post_logout_redirect_uri: String,
     pub flows: PendingFlows,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     discovery: tokio::sync::Mutex<Option<Discovery>>,
     jwks: tokio::sync::Mutex<Option<serde_json::Value>>,
 }
@@ -109,6 +129,7 @@ impl Entra {
             client_id: flags.client_id,
             credential,
             role_groups: flags.role_groups,
+            graph_url: flags.graph_url,
             redirect_uri: format!("{public_url}/auth/entra/callback"),
             post_logout_redirect_uri: format!("{public_url}/sign-in"),
             flows: PendingFlows::new(FLOW_LIFETIME),
@@ -150,7 +171,7 @@ impl Entra {
             ("response_type", "code"),
             ("redirect_uri", self.redirect_uri.as_str()),
             ("response_mode", "query"),
-            ("scope", "openid profile"),
+            ("scope", SCOPE),
             ("state", flow.state.as_str()),
             ("nonce", flow.nonce.as_str()),
             ("code_challenge", challenge.as_str()),
@@ -164,11 +185,7 @@ impl Entra {
     }
 
     /// Exchanges `code` with the flow's verifier and validates the ID token.
-    pub async fn finish(
-        &self,
-        flow: &PendingFlow,
-        code: &str,
-    ) -> Result<IdentityClaims, SignInFailure> {
+    pub async fn finish(&self, flow: &PendingFlow, code: &str) -> Result<SignedIn, SignInFailure> {
         let discovery = self.discovery().await?;
         let proof: SecretString = match &self.credential {
             ClientCredential::Secret(secret) => secret.clone(),
@@ -182,7 +199,7 @@ impl Entra {
             ("code", code),
             ("redirect_uri", self.redirect_uri.as_str()),
             ("code_verifier", flow.code_verifier.as_str()),
-            ("scope", "openid profile"),
+            ("scope", SCOPE),
         ];
         match &self.credential {
             ClientCredential::Secret(_) => form.push(("client_secret", proof.expose_secret())),
@@ -214,6 +231,7 @@ impl Entra {
             });
         }
         let answer: TokenAnswer = response.json().await.map_err(unreachable)?;
+        let graph_token = answer.access_token.map(SecretString::from);
         let Some(id_token) = answer.id_token else {
             return Err(SignInFailure::Refused {
                 error: "no_id_token".to_owned(),
@@ -231,7 +249,7 @@ impl Entra {
                 &flow.nonce,
             )
         };
-        match validate(&jwks) {
+        let claims = match validate(&jwks) {
             Err(IdTokenRefusal::UnknownKey(kid)) => {
                 // Entra may have rolled its keys since the set was cached.
                 tracing::info!(
@@ -239,10 +257,14 @@ impl Entra {
                     "an id token names a key not in the cached key set; fetching the set again"
                 );
                 let fresh = self.jwks(&discovery, true).await?;
-                Ok(validate(&fresh)?)
+                validate(&fresh)?
             }
-            other => Ok(other?),
-        }
+            other => other?,
+        };
+        Ok(SignedIn {
+            claims,
+            graph_token,
+        })
     }
 
     async fn discovery(&self) -> Result<Discovery, SignInFailure> {

@@ -1,7 +1,8 @@
 //! Signing in with Microsoft Entra ID: `/auth/entra/start` sends the
 //! browser to the authority with a new flow, `/auth/entra/callback` finishes
 //! it and starts a session whose person is the ID token's
-//! `preferred_username`, with the highest role of their mapped groups.
+//! `preferred_username`, with the highest role of their mapped groups and
+//! app roles ([`crate::entra_roles`]).
 
 use std::sync::Arc;
 
@@ -116,22 +117,38 @@ pub async fn callback(
             "The answer from Microsoft Entra ID has no authorization code. Start again from the sign-in page.",
         );
     };
-    let claims = match entra.finish(&flow, &code).await {
-        Ok(claims) => claims,
+    let signed_in = match entra.finish(&flow, &code).await {
+        Ok(signed_in) => signed_in,
         Err(failure) => {
             tracing::warn!(%failure, "an entra sign-in failed");
             let status = match failure {
                 SignInFailure::Unreachable { .. } => StatusCode::BAD_GATEWAY,
                 SignInFailure::Credential(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                SignInFailure::Refused { .. } | SignInFailure::IdToken(_) => StatusCode::FORBIDDEN,
+                SignInFailure::Refused { .. }
+                | SignInFailure::IdToken(_)
+                | SignInFailure::Groups(_) => StatusCode::FORBIDDEN,
             };
             return failure_page(status, "Sign-in failed", &failure.to_string());
         }
     };
-    let Some(role) = entra.role_groups.role_of(&claims.groups) else {
-        tracing::warn!(person = %claims.preferred_username, oid = %claims.oid, "refused an entra sign-in: in no group mapped to a role");
+    let role = match entra.role_of(&signed_in).await {
+        Ok(role) => role,
+        Err(failure) => {
+            tracing::warn!(%failure, "could not find the role of a person entra signed in");
+            let status = match failure {
+                SignInFailure::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::FORBIDDEN,
+            };
+            return failure_page(status, "Sign-in failed", &failure.to_string());
+        }
+    };
+    // The Graph token served only to find the role.
+    drop(signed_in.graph_token);
+    let claims = signed_in.claims;
+    let Some(role) = role else {
+        tracing::warn!(person = %claims.preferred_username, oid = %claims.oid, "refused an entra sign-in: no group or app role mapped to a role");
         let message = format!(
-            "Microsoft signed you in as {} ({}, object ID {}), but you are in none of the Entra groups that give a role in this console. Ask the console's administrator to add you to the group mapped to the role you need (viewer, operator or admin).",
+            "Microsoft signed you in as {} ({}, object ID {}), but you are in none of the Entra groups, and hold none of the app roles, that give a role in this console. Ask the console's administrator to add you to the group mapped to the role you need (viewer, operator or admin), or to assign you the app role mapped to it.",
             claims.preferred_username, claims.name, claims.oid
         );
         return failure_page(StatusCode::FORBIDDEN, "No role in this console", &message);

@@ -4,7 +4,7 @@
 //! pre-session cookie, usable once and for a few minutes), ID token
 //! validation ([`validate_id_token`]: RS256 signature by a key of the
 //! authority's JWKS, `iss`, `aud`, `exp`/`nbf` with a small leeway, `nonce`,
-//! `tid`) and the group → role mapping ([`RoleGroups`]).
+//! `tid`); the group and app role → role mapping is [`crate::role_map`].
 //!
 //! Followed: <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>,
 //! <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>.
@@ -22,10 +22,13 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::Digest;
 
-use crate::session::Role;
+pub use crate::role_map::RoleGroups;
 
 /// Where people sign in unless `--entra-authority` says otherwise.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Where the console asks Microsoft Graph unless `--entra-graph-url` says otherwise.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
 /// Leeway on `exp` and `nbf`, in seconds.
 pub const CLOCK_LEEWAY_SECS: u64 = 120;
@@ -116,9 +119,26 @@ pub struct IdentityClaims {
     pub preferred_username: String,
     #[serde(default)]
     pub name: String,
+    /// Security group object ids; empty on the groups overage.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// `{"groups": "src1"}` when the user is in more groups than fit in a
+    /// token (200 for a JWT): Entra then leaves `groups` out.
+    #[serde(default, rename = "_claim_names")]
+    pub claim_names: HashMap<String, serde_json::Value>,
+    /// Values of the console app's app roles assigned to the person.
+    #[serde(default)]
+    pub roles: Vec<String>,
     nonce: String,
+}
+
+impl IdentityClaims {
+    /// Whether Entra left the groups out for being too many (the overage):
+    /// the person's groups must then be asked of Microsoft Graph.
+    /// <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>
+    pub fn groups_overage(&self) -> bool {
+        self.claim_names.contains_key("groups")
+    }
 }
 
 /// Why an ID token was refused.
@@ -185,50 +205,6 @@ pub fn validate_id_token(
         return Err(IdTokenRefusal::WrongTenant(claims.tid));
     }
     Ok(claims)
-}
-
-/// Entra group object ids mapped to console roles.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RoleGroups {
-    groups: Vec<(Role, String)>,
-}
-
-impl RoleGroups {
-    /// Parses one `role=group-id` flag value.
-    pub fn add(&mut self, mapping: &str) -> Result<(), String> {
-        let (role, group) = mapping
-            .split_once('=')
-            .ok_or_else(|| format!("{mapping:?}: expected role=group-object-id"))?;
-        let role = match role.trim() {
-            "viewer" => Role::Viewer,
-            "operator" => Role::Operator,
-            "admin" => Role::Admin,
-            other => return Err(format!("unknown role {other:?}: viewer, operator or admin")),
-        };
-        let group = group.trim();
-        if group.is_empty() {
-            return Err(format!("{mapping:?}: the group object id is empty"));
-        }
-        self.groups.push((role, group.to_ascii_lowercase()));
-        Ok(())
-    }
-
-    /// The highest role any of `groups` maps to; None when none is mapped.
-    pub fn role_of(&self, groups: &[String]) -> Option<Role> {
-        self.groups
-            .iter()
-            .filter(|(_, mapped)| {
-                groups
-                    .iter()
-                    .any(|group| group.eq_ignore_ascii_case(mapped))
-            })
-            .map(|(role, _)| *role)
-            .max()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
 }
 
 fn random_token() -> String {
@@ -359,17 +335,37 @@ mod tests {
     }
 
     #[test]
-    fn groups_map_to_the_highest_role_and_unmapped_users_get_none() {
-        let mut roles = RoleGroups::default();
-        roles.add("viewer=g-view").expect("viewer");
-        roles.add("admin=G-Admin").expect("admin");
-        assert!(roles.add("root=g").is_err());
-        assert!(roles.add("admin").is_err());
-        assert_eq!(
-            roles.role_of(&["g-view".to_owned(), "g-admin".to_owned()]),
-            Some(Role::Admin)
-        );
-        assert_eq!(roles.role_of(&["G-VIEW".to_owned()]), Some(Role::Viewer));
-        assert_eq!(roles.role_of(&["other".to_owned()]), None);
+    fn the_groups_overage_and_app_roles_are_read_from_the_id_token() {
+        let now = chrono::Utc::now().timestamp();
+        let signer = key("k1");
+        let jwks = json!({"keys": [signer.jwk]});
+        let mut overage = claims(now);
+        overage.as_object_mut().expect("claims").remove("groups");
+        overage["_claim_names"] = json!({"groups": "src1"});
+        overage["_claim_sources"] =
+            json!({"src1": {"endpoint": "https://graph.windows.net/t1/users/o1/getMemberObjects"}});
+        overage["roles"] = json!(["GalSync.Admin"]);
+        let valid = validate_id_token(
+            &token(&signer, overage),
+            &jwks,
+            ISSUER,
+            "console-app",
+            "t1",
+            "n1",
+        )
+        .expect("valid");
+        assert!(valid.groups_overage());
+        assert!(valid.groups.is_empty());
+        assert_eq!(valid.roles, vec!["GalSync.Admin".to_owned()]);
+        let plain = validate_id_token(
+            &token(&signer, claims(now)),
+            &jwks,
+            ISSUER,
+            "console-app",
+            "t1",
+            "n1",
+        )
+        .expect("valid");
+        assert!(!plain.groups_overage());
     }
 }

@@ -236,6 +236,40 @@ fn bad_configuration_exits_2_naming_the_flag() {
                 free,
                 "--pki-dir",
                 &pki_dir,
+                "--role-app-role",
+                "admin=GalSync.Admin",
+            ],
+            "--role-app-role",
+        ),
+        bad(
+            &entra(
+                free,
+                &pki_dir,
+                &secret_file,
+                &["--role-app-role", "admin=Gal Sync"],
+            ),
+            "--role-app-role",
+        ),
+        bad(
+            &entra(
+                free,
+                &pki_dir,
+                &secret_file,
+                &[
+                    "--role-app-role",
+                    "admin=GalSync.Admin",
+                    "--entra-graph-url",
+                    "http://graph.example",
+                ],
+            ),
+            "--entra-graph-url",
+        ),
+        bad(
+            &[
+                "--listen",
+                free,
+                "--pki-dir",
+                &pki_dir,
                 "--entra-tenant-id",
                 "contoso.example",
                 "--entra-client-id",

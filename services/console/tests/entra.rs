@@ -60,7 +60,7 @@ async fn a_person_in_the_admin_group_signs_in_with_microsoft_and_the_overview_sh
     )));
     let parameter = |name: &str| query_value(&authorize_url, name).unwrap_or_default();
     assert_eq!(parameter("response_type"), "code");
-    assert_eq!(parameter("scope"), "openid profile");
+    assert_eq!(parameter("scope"), "openid profile User.Read");
     assert_eq!(parameter("code_challenge_method"), "S256");
     assert_eq!(parameter("client_id"), tenant.client_id);
     assert_eq!(

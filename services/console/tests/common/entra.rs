@@ -27,6 +27,10 @@ pub struct EntraTenant {
     /// The console proves itself with a certificate (a client assertion)
     /// instead of a client secret.
     pub with_certificate: bool,
+    /// More `--role-group` values than the admin and viewer groups.
+    pub extra_role_groups: Vec<String>,
+    /// `--role-app-role` values.
+    pub role_app_roles: Vec<String>,
     secret_dir: Option<tempfile::TempDir>,
 }
 
@@ -101,6 +105,8 @@ impl EntraTenant {
             admin_group,
             viewer_group,
             with_certificate: false,
+            extra_role_groups: Vec::new(),
+            role_app_roles: Vec::new(),
             secret_dir: None,
         }
     }
@@ -116,6 +122,54 @@ impl EntraTenant {
                 .expect("add to the group");
         }
         upn.to_owned()
+    }
+
+    /// A person with a mailbox in `group` (or in none) and in `other_groups`
+    /// more security groups, made for them; returns their UPN.
+    pub fn person_in_many_groups(
+        &self,
+        display_name: &str,
+        upn: &str,
+        group: Option<Uuid>,
+        other_groups: usize,
+    ) -> String {
+        let upn = self.person(display_name, upn, group);
+        let directory = &self.emulator.state.directory;
+        let user = directory
+            .find_user(self.tenant_id, &upn)
+            .expect("the person");
+        for index in 0..other_groups {
+            let name = format!("Project {index} ({display_name})");
+            let group_id = directory
+                .create_group(self.tenant_id, Group::new_security(&name))
+                .expect("a group");
+            directory
+                .add_group_member(self.tenant_id, group_id, MemberRef::User(user.id))
+                .expect("add to the group");
+        }
+        upn
+    }
+
+    /// Defines the app role `value` on the console's app registration and
+    /// assigns `upn` to it, as in the Entra admin center (App roles, then
+    /// Enterprise applications → Users and groups).
+    pub async fn assign_app_role(&self, upn: &str, value: &str) {
+        let app_url = format!(
+            "{}/_admin/tenants/{}/apps/{}",
+            self.base, self.tenant_id, self.client_id
+        );
+        admin_post(
+            &self.http,
+            &format!("{app_url}/app-roles"),
+            json!({"value": value}),
+        )
+        .await;
+        admin_post(
+            &self.http,
+            &format!("{app_url}/app-role-assignments"),
+            json!({"upn": upn, "value": value}),
+        )
+        .await;
     }
 
     /// The emulated browser is signed in to Microsoft as `upn`.
@@ -144,6 +198,11 @@ impl EntraTenant {
 
     /// How many times the emulator answered a request for its key set.
     pub async fn key_set_fetches(&self) -> u64 {
+        self.requests_to("/discovery/v2.0/keys").await
+    }
+
+    /// How many requests the emulator answered on endpoints ending in `suffix`.
+    pub async fn requests_to(&self, suffix: &str) -> u64 {
         let requests: Value = self
             .http
             .get(format!("{}/_admin/requests", self.base))
@@ -156,7 +215,7 @@ impl EntraTenant {
         let mut fetches = 0;
         for counter in requests["counters"].as_array().expect("counters") {
             let endpoint = counter["endpoint"].as_str().unwrap_or_default();
-            if endpoint.ends_with("/discovery/v2.0/keys") {
+            if endpoint.ends_with(suffix) {
                 fetches += counter["count"].as_u64().unwrap_or_default();
             }
         }
@@ -215,10 +274,16 @@ impl EntraTenant {
         config.entra.tenant_id = Some(self.tenant_id.to_string());
         config.entra.client_id = Some(self.client_id.clone());
         config.entra.authority = self.base.clone();
+        config.entra.graph_url = self.base.clone();
         config.entra.role_group = vec![
             format!("admin={}", self.admin_group),
             format!("viewer={}", self.viewer_group),
         ];
+        config
+            .entra
+            .role_group
+            .extend(self.extra_role_groups.iter().cloned());
+        config.entra.role_app_role = self.role_app_roles.clone();
         config
     }
 }
