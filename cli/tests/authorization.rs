@@ -354,7 +354,7 @@ async fn each_service_lets_only_its_callers_call_each_rpc() {
             }
         }
     }
-    assert_eq!(cells_checked, 17 * (SAME_CA_IDENTITIES.len() + 1));
+    assert_eq!(cells_checked, 18 * (SAME_CA_IDENTITIES.len() + 1));
 
     // The broker audits the refusals of its administration RPCs.
     let cli = TlsMaterial::from_pki_dir(&cluster.pki_dir, "cli").unwrap();
