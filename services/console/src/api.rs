@@ -163,6 +163,22 @@ impl Api {
         Ok(response.into_inner().runs)
     }
 
+    /// The newest `limit` runs of one profile (the API allows 1000 at most).
+    pub async fn runs_of(
+        &self,
+        person: &Session,
+        profile_id: &str,
+        limit: u32,
+    ) -> Result<Vec<v1::Run>, tonic::Status> {
+        let message = v1::ListRunsRequest {
+            profile_id: profile_id.to_owned(),
+            limit,
+        };
+        let request = self.request(person, message)?;
+        let response = self.client.clone().list_runs(request).await?;
+        Ok(response.into_inner().runs)
+    }
+
     pub async fn run(&self, person: &Session, run_id: &str) -> Result<v1::Run, tonic::Status> {
         let message = v1::GetRunRequest {
             run_id: run_id.to_owned(),

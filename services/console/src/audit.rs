@@ -1,5 +1,6 @@
 //! The scheduler's audit log: who did what to which run, profile or key,
-//! and the refused calls, newest first, filtered by a GET form, in pages.
+//! and the refused calls, newest first, filtered by a GET form (actor,
+//! action, tenant), in pages.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use galsync_proto::v1;
 
+use crate::audit_tenant::{entries_of_tenant, TenantTargets};
 use crate::html::Page;
 use crate::pages::{page, when};
 use crate::session::Role;
@@ -22,6 +24,10 @@ pub struct AuditQuery {
     actor: String,
     #[serde(default)]
     action: String,
+    /// A tenant's directory ID: only entries about its profiles, their
+    /// runs and its API keys ([`crate::audit_tenant`]).
+    #[serde(default)]
+    tenant_id: String,
     /// The previous page's oldest entry: show those older.
     #[serde(default)]
     before: i64,
@@ -57,7 +63,19 @@ pub async fn audit_log(
         limit: PAGE_SIZE,
         before_id: query.before,
     };
-    let answer = match state.api.audit_log(&signed_in.session, message).await {
+    let tenant_id = query.tenant_id.trim();
+    let answer = if tenant_id.is_empty() {
+        state.api.audit_log(&signed_in.session, message).await
+    } else {
+        let person = &signed_in.session;
+        match TenantTargets::load(&state.api, person, tenant_id).await {
+            Ok(targets) => {
+                entries_of_tenant(&state.api, person, &targets, message, PAGE_SIZE as usize).await
+            }
+            Err(status) => Err(status),
+        }
+    };
+    let answer = match answer {
         Ok(answer) => answer,
         Err(status) => return status_page(&status, &signed_in),
     };
@@ -65,6 +83,8 @@ pub async fn audit_log(
         .text(&query.actor)
         .markup("\">\n<label for=\"action\">Action (e.g. run.deletions_approved)</label> <input id=\"action\" name=\"action\" value=\"")
         .text(&query.action)
+        .markup("\">\n<label for=\"tenant-id\">Tenant ID (its profiles, runs and API keys)</label> <input id=\"tenant-id\" name=\"tenant_id\" value=\"")
+        .text(&query.tenant_id)
         .markup("\">\n<button type=\"submit\">Filter</button></form>\n<p>Tokens, certificates, secrets and consent: the <a href=\"/audit/credentials\">credential audit</a>.</p>\n");
     if answer.entries.is_empty() {
         body.markup("<p>No audit entry matches.</p>\n");
@@ -87,9 +107,10 @@ pub async fn audit_log(
     body.markup("</tbody></table></div>\n");
     if answer.next_before_id > 0 {
         let next = format!(
-            "/audit?actor={}&action={}&before={}",
+            "/audit?actor={}&action={}&tenant_id={}&before={}",
             query_value(query.actor.trim()),
             query_value(query.action.trim()),
+            query_value(tenant_id),
             answer.next_before_id
         );
         body.markup("<p><a href=\"")

@@ -11,6 +11,7 @@ mod actions;
 mod api;
 mod api_keys;
 mod audit;
+mod audit_tenant;
 mod broker_api;
 mod config;
 mod credential_audit;

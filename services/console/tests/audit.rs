@@ -97,3 +97,104 @@ async fn a_viewer_is_told_the_audit_log_needs_an_admin() {
     let anonymous = console.get("/audit", None).await;
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_by_tenant_through_its_profiles_runs_and_keys() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let other_tenant = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    let ours = scheduler.start_writing_run("phones", TENANT).await;
+    let theirs = scheduler
+        .start_writing_run("fabrikam-phones", other_tenant)
+        .await;
+    let page = console.page(&format!("/runs/{ours}"), &admin).await;
+    let csrf = csrf_token_in(&page);
+    for run_id in [&ours, &theirs] {
+        let cancelled = console
+            .post(&format!("/runs/{run_id}/cancel"), Some(&admin), Some(&csrf))
+            .await;
+        assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    }
+    // 51 keys for our tenant between 51 for the other and one for all.
+    let mut api = scheduler.api("cli");
+    for index in 0..51 {
+        for (tenant_id, name) in [(TENANT, "ours"), (other_tenant, "theirs")] {
+            api.create_api_key(v1::CreateApiKeyRequest {
+                name: format!("{name}-{index}"),
+                role: v1::ApiRole::Viewer as i32,
+                tenant_id: tenant_id.to_owned(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    api.create_api_key(v1::CreateApiKeyRequest {
+        name: "everywhere".to_owned(),
+        role: v1::ApiRole::Viewer as i32,
+        tenant_id: String::new(),
+    })
+    .await
+    .unwrap();
+
+    let everything = console
+        .page(&format!("/audit?tenant_id={TENANT}&action="), &admin)
+        .await;
+    assert!(
+        everything.contains(&format!("value=\"{TENANT}\"")),
+        "{everything}"
+    );
+    assert_eq!(rows(&everything), 50, "{everything}");
+    assert!(!everything.contains("theirs-"), "{everything}");
+    assert!(!everything.contains("everywhere"), "{everything}");
+
+    let runs = console
+        .page(
+            &format!("/audit?tenant_id={TENANT}&action=run.cancel_requested"),
+            &admin,
+        )
+        .await;
+    assert_eq!(rows(&runs), 1, "{runs}");
+    assert!(runs.contains(&format!("<td>{ours}</td>")), "{runs}");
+    let started = console
+        .page(
+            &format!("/audit?tenant_id={TENANT}&action=run.started"),
+            &admin,
+        )
+        .await;
+    assert_eq!(rows(&started), 1, "{started}");
+    let created = console
+        .page(
+            &format!("/audit?tenant_id={TENANT}&action=profile.created"),
+            &admin,
+        )
+        .await;
+    assert!(created.contains("<td>phones</td>"), "{created}");
+    assert!(!created.contains("fabrikam-phones"), "{created}");
+
+    // Our 51 keys: a page of 50, then the oldest, through the Older link.
+    let keys = console
+        .page(
+            &format!("/audit?tenant_id={TENANT}&action=api_key.created"),
+            &admin,
+        )
+        .await;
+    assert_eq!(rows(&keys), 50, "{keys}");
+    assert!(
+        keys.contains(&format!("<td>ours-50 as viewer for tenant {TENANT}</td>")),
+        "{keys}"
+    );
+    let older = keys
+        .split("<a href=\"")
+        .find(|rest| rest.starts_with("/audit?"))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older entries")
+        .replace("&amp;", "&");
+    assert!(older.contains(&format!("tenant_id={TENANT}")), "{older}");
+    let second = console.page(&older, &admin).await;
+    assert_eq!(rows(&second), 1, "{second}");
+    assert!(
+        second.contains("<td>ours-0 as viewer for tenant"),
+        "{second}"
+    );
+}
