@@ -10,19 +10,15 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::work_queue::{sync_item, StandInQueue};
 use common::{directory, settings, Harness};
-use galsync_contact_writer::work::{self, WorkSettings};
 use galsync_graph_emulator::latency::LatencyModel;
 use galsync_graph_emulator::EmulatorConfig;
-use galsync_platform::grpc::ServeOptions;
 use galsync_proto::v1;
-use tokio::sync::Notify;
 use tokio::time::Instant;
-use tonic::{Request, Response, Status};
 
 /// Mailboxes in the run.
 const MAILBOXES: usize = 60;
@@ -32,159 +28,12 @@ const QUEUE_CALLS_AT_ONCE: usize = 16;
 /// Graph's latency, time-scaled: a folder check takes about 15 ms.
 const TIME_SCALE: f64 = 0.1;
 
-/// A work queue that holds a lease call up to its `wait_seconds` while it has
-/// no work and answers it as soon as work is queued, as the scheduler does.
-#[derive(Default, Clone)]
-struct HoldingQueue {
-    items: Arc<Mutex<Vec<v1::WorkItem>>>,
-    added: Arc<Notify>,
-    completed: Arc<Mutex<Vec<v1::CompleteRequest>>>,
-    failed: Arc<Mutex<Vec<v1::FailRequest>>>,
-    /// Lease calls waiting for work right now, and the most at once.
-    waiting: Arc<AtomicUsize>,
-    peak_waiting: Arc<AtomicUsize>,
-}
-
-/// Counts a lease call as waiting while held, however the call ends.
-struct Waiting(Arc<AtomicUsize>);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl HoldingQueue {
-    fn queue(&self, items: Vec<v1::WorkItem>) {
-        self.items.lock().unwrap().extend(items);
-        self.added.notify_waiters();
-    }
-
-    fn finished(&self) -> usize {
-        self.completed.lock().unwrap().len() + self.failed.lock().unwrap().len()
-    }
-
-    /// Waits until `count` items have been completed or failed; how long it took.
-    async fn finish(&self, count: usize, started: Instant) -> Duration {
-        while self.finished() < count {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{} of {count} items finished in a minute",
-                self.finished()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        started.elapsed()
-    }
-}
-
-#[tonic::async_trait]
-impl v1::work_queue_server::WorkQueue for HoldingQueue {
-    async fn lease(
-        &self,
-        request: Request<v1::LeaseRequest>,
-    ) -> Result<Response<v1::LeaseResponse>, Status> {
-        let wait = Duration::from_secs(u64::from(request.get_ref().wait_seconds));
-        let deadline = Instant::now() + wait;
-        let mut counted: Option<Waiting> = None;
-        let item = loop {
-            let added = self.added.notified();
-            if let Some(item) = self.items.lock().unwrap().pop() {
-                break Some(item);
-            }
-            if Instant::now() >= deadline {
-                break None;
-            }
-            if counted.is_none() {
-                let now_waiting = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
-                self.peak_waiting.fetch_max(now_waiting, Ordering::SeqCst);
-                counted = Some(Waiting(Arc::clone(&self.waiting)));
-            }
-            tokio::select! {
-                _ = added => {}
-                _ = tokio::time::sleep_until(deadline) => {}
-            }
-        };
-        drop(counted);
-        Ok(Response::new(v1::LeaseResponse {
-            lease: item.map(|item| v1::Lease {
-                lease_token: format!("lease-{}", item.work_item_id),
-                expires_at: None,
-                item: Some(item),
-            }),
-        }))
-    }
-
-    async fn heartbeat(
-        &self,
-        _request: Request<v1::HeartbeatRequest>,
-    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
-        Ok(Response::new(v1::HeartbeatResponse::default()))
-    }
-
-    async fn complete(
-        &self,
-        request: Request<v1::CompleteRequest>,
-    ) -> Result<Response<v1::CompleteResponse>, Status> {
-        self.completed.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(v1::CompleteResponse {}))
-    }
-
-    async fn fail(
-        &self,
-        request: Request<v1::FailRequest>,
-    ) -> Result<Response<v1::FailResponse>, Status> {
-        self.failed.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(v1::FailResponse { will_retry: false }))
-    }
-
-    async fn release(
-        &self,
-        _request: Request<v1::ReleaseRequest>,
-    ) -> Result<Response<v1::ReleaseResponse>, Status> {
-        Ok(Response::new(v1::ReleaseResponse {}))
-    }
-}
-
+/// One sync item per mailbox for the run `run_id`.
 fn items(harness: &Harness, run_id: &str, mailboxes: &[String]) -> Vec<v1::WorkItem> {
     mailboxes
         .iter()
-        .map(|mailbox| v1::WorkItem {
-            work_item_id: format!("{run_id}-{mailbox}"),
-            run_id: run_id.to_owned(),
-            request: Some(v1::SyncMailboxRequest {
-                tenant_id: harness.tenant_id.to_string(),
-                mailbox_id: mailbox.clone(),
-                snapshot_id: "snap-1".to_owned(),
-                policy: Some(v1::WritePolicy::default()),
-                profile_id: "profile-1".to_owned(),
-                purge: false,
-            }),
-            attempt: 1,
-            dry_run: false,
-        })
+        .map(|mailbox| sync_item(harness, format!("{run_id}-{mailbox}"), run_id, mailbox))
         .collect()
-}
-
-/// Serves `queue` with galsync's gRPC bootstrap, serving
-/// [`QUEUE_CALLS_AT_ONCE`] calls at once per connection.
-async fn serve_queue(queue: HoldingQueue) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut options = ServeOptions::local("work-queue", vec!["galsync.v1.WorkQueue"]);
-    options.max_concurrent_calls = QUEUE_CALLS_AT_ONCE;
-    let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(v1::work_queue_server::WorkQueueServer::new(queue));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(galsync_platform::grpc::serve(
-        options,
-        listener,
-        routes,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (format!("http://{addr}"), stop)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,24 +54,13 @@ async fn a_no_op_round_of_many_mailboxes_ends_when_its_folder_checks_do() {
         .lock()
         .unwrap()
         .insert("snap-1".to_owned(), directory(3));
-    let queue = HoldingQueue::default();
-    let (url, stop_queue) = serve_queue(queue.clone()).await;
-    let channel = tonic::transport::Endpoint::from_shared(url)
-        .unwrap()
-        .connect_lazy();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let settings = WorkSettings {
-        worker_id: "writer-test".to_owned(),
-        lease_secs: 30,
-        idle_poll: Duration::from_millis(50),
-        drain: Duration::from_secs(5),
+    // Like the scheduler, the queue holds lease calls while it has no work.
+    let queue = StandInQueue {
+        hold_until_work: true,
+        calls_at_once: QUEUE_CALLS_AT_ONCE,
+        ..StandInQueue::default()
     };
-    let work_loop = tokio::spawn(work::run(
-        Arc::clone(&harness.engine),
-        channel,
-        settings,
-        stopped,
-    ));
+    let writer = queue.start_writer(&harness, 30).await;
 
     queue.queue(items(&harness, "initial", &mailboxes));
     queue.finish(MAILBOXES, Instant::now()).await;
@@ -233,9 +71,7 @@ async fn a_no_op_round_of_many_mailboxes_ends_when_its_folder_checks_do() {
     queue.queue(items(&harness, "no-op", &mailboxes));
     let took = queue.finish(2 * MAILBOXES, started).await;
 
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(15), work_loop).await;
-    let _ = stop_queue.send(());
+    let _ = writer.stop(Duration::from_secs(15)).await;
     assert!(
         queue.failed.lock().unwrap().is_empty(),
         "{:?}",

@@ -1,165 +1,17 @@
-//! The work loop against a fake WorkQueue on port 0: lease, heartbeat with
+//! The work loop against a stand-in WorkQueue on port 0: lease, heartbeat with
 //! progress, complete with counts, fail a blocked mailbox without retry.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use common::work_queue::{sync_item, StandInQueue};
 use common::{directory, no_limits, settings, Harness};
 use galsync_contact_writer::engine::EngineSettings;
-use galsync_contact_writer::work::{self, WorkSettings};
 use galsync_graph_emulator::faults::FaultRule;
 use galsync_proto::v1;
-use galsync_testkit::harness::serve_grpc;
-use tonic::{Request, Response, Status};
-
-#[derive(Default, Clone)]
-struct FakeQueue {
-    items: Arc<Mutex<Vec<v1::WorkItem>>>,
-    completed: Arc<Mutex<Vec<v1::CompleteRequest>>>,
-    failed: Arc<Mutex<Vec<v1::FailRequest>>>,
-    released: Arc<Mutex<Vec<String>>>,
-    heartbeats: Arc<Mutex<Vec<v1::HeartbeatRequest>>>,
-    /// Items leased and not yet completed, failed or released; and its peak.
-    active: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
-    /// Heartbeats answer UNAVAILABLE (the queue's store is down).
-    heartbeats_fail: Arc<AtomicBool>,
-    /// How long a lease call waits at the queue before it is answered.
-    lease_hold: Duration,
-    /// When the last lease was granted.
-    leased_at: Arc<Mutex<Option<tokio::time::Instant>>>,
-}
-
-impl FakeQueue {
-    /// Serves the queue on port 0, runs the work loop (leases of
-    /// `lease_secs`) until `items` items were completed or failed, then stops it.
-    async fn work_through(&self, harness: &Harness, lease_secs: u32, items: usize) {
-        self.work_until(harness, lease_secs, |queue| {
-            queue.completed.lock().unwrap().len() + queue.failed.lock().unwrap().len() >= items
-        })
-        .await;
-    }
-
-    /// Serves the queue and runs the work loop until `done` holds, then stops it.
-    async fn work_until(
-        &self,
-        harness: &Harness,
-        lease_secs: u32,
-        done: impl Fn(&FakeQueue) -> bool,
-    ) {
-        let queue = v1::work_queue_server::WorkQueueServer::new(self.clone());
-        let addr = serve_grpc(tonic::service::Routes::new(queue), None).await;
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let settings = WorkSettings {
-            worker_id: "writer-test".to_owned(),
-            lease_secs,
-            idle_poll: Duration::from_millis(50),
-            drain: Duration::from_secs(5),
-        };
-        let loop_task = tokio::spawn(work::run(
-            Arc::clone(&harness.engine),
-            channel,
-            settings,
-            stopped,
-        ));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !done(self) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "work items were not finished"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), loop_task)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn sync_item(harness: &Harness, index: usize, mailbox: &str, dry_run: bool) -> v1::WorkItem {
-    v1::WorkItem {
-        work_item_id: format!("item-{index}"),
-        run_id: "run-1".to_owned(),
-        request: Some(v1::SyncMailboxRequest {
-            tenant_id: harness.tenant_id.to_string(),
-            mailbox_id: mailbox.to_owned(),
-            snapshot_id: "snap-1".to_owned(),
-            policy: Some(v1::WritePolicy::default()),
-            profile_id: "profile-1".to_owned(),
-            purge: false,
-        }),
-        attempt: 1,
-        dry_run,
-    }
-}
-
-#[tonic::async_trait]
-impl v1::work_queue_server::WorkQueue for FakeQueue {
-    async fn lease(
-        &self,
-        _request: Request<v1::LeaseRequest>,
-    ) -> Result<Response<v1::LeaseResponse>, Status> {
-        tokio::time::sleep(self.lease_hold).await;
-        let item = self.items.lock().unwrap().pop();
-        if item.is_some() {
-            *self.leased_at.lock().unwrap() = Some(tokio::time::Instant::now());
-            let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
-            self.peak.fetch_max(active, Ordering::SeqCst);
-        }
-        Ok(Response::new(v1::LeaseResponse {
-            lease: item.map(|item| v1::Lease {
-                lease_token: format!("lease-{}", item.work_item_id),
-                expires_at: None,
-                item: Some(item),
-            }),
-        }))
-    }
-    async fn heartbeat(
-        &self,
-        request: Request<v1::HeartbeatRequest>,
-    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
-        self.heartbeats.lock().unwrap().push(request.into_inner());
-        if self.heartbeats_fail.load(Ordering::SeqCst) {
-            return Err(Status::unavailable("the work queue's store is down"));
-        }
-        Ok(Response::new(v1::HeartbeatResponse::default()))
-    }
-    async fn complete(
-        &self,
-        request: Request<v1::CompleteRequest>,
-    ) -> Result<Response<v1::CompleteResponse>, Status> {
-        self.active.fetch_sub(1, Ordering::SeqCst);
-        self.completed.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(v1::CompleteResponse {}))
-    }
-    async fn fail(
-        &self,
-        request: Request<v1::FailRequest>,
-    ) -> Result<Response<v1::FailResponse>, Status> {
-        self.active.fetch_sub(1, Ordering::SeqCst);
-        self.failed.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(v1::FailResponse { will_retry: false }))
-    }
-    async fn release(
-        &self,
-        request: Request<v1::ReleaseRequest>,
-    ) -> Result<Response<v1::ReleaseResponse>, Status> {
-        self.active.fetch_sub(1, Ordering::SeqCst);
-        self.released
-            .lock()
-            .unwrap()
-            .push(request.into_inner().lease_token);
-        Ok(Response::new(v1::ReleaseResponse {}))
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leased_mailboxes_are_completed_with_counts_and_a_blocked_one_fails_for_good() {
@@ -416,21 +268,20 @@ async fn a_lease_granted_after_a_long_wait_at_the_queue_runs_its_full_length() {
 }
 
 /// Fills a queue with one sync item per mailbox, of `people` people.
-fn queue_of(harness: &Harness, mailboxes: &[String], people: usize) -> FakeQueue {
+fn queue_of(harness: &Harness, mailboxes: &[String], people: usize) -> StandInQueue {
     harness
         .reader
         .snapshots
         .lock()
         .unwrap()
         .insert("snap-1".to_owned(), directory(people));
-    let queue = FakeQueue::default();
-    for (index, mailbox) in mailboxes.iter().enumerate() {
-        queue
-            .items
-            .lock()
-            .unwrap()
-            .push(sync_item(harness, index, mailbox, false));
-    }
+    let queue = StandInQueue::default();
+    let items = mailboxes
+        .iter()
+        .enumerate()
+        .map(|(index, mailbox)| sync_item(harness, format!("item-{index}"), "run-1", mailbox))
+        .collect();
+    queue.queue(items);
     queue
 }
 

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod work_queue;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
