@@ -32,8 +32,6 @@ pub struct ClusterSpec {
     pub tls: bool,
     /// Extra settings for the contact-writer (demo tuning).
     pub writer_workers: Option<usize>,
-    /// The writer's `--batch-linger-ms` (bench experiments).
-    pub writer_batch_linger_ms: Option<u64>,
     /// The writer's `--max-workers` (tests that need a fixed number of
     /// mailboxes at once).
     pub writer_max_workers: Option<usize>,
@@ -163,9 +161,6 @@ impl Cluster {
         }
         if let Some(max) = spec.writer_max_workers {
             writer.max_workers = max;
-        }
-        if let Some(linger) = spec.writer_batch_linger_ms {
-            writer.batch_linger_ms = linger;
         }
 
         let mut scheduler = galsync_scheduler::Config::local(store_url("scheduler"));

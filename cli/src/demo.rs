@@ -20,7 +20,6 @@ use galsync_proto::v1::scheduler_client::SchedulerClient;
 
 pub use connect::{certificate_journey, consent_journey, test_connection};
 pub use profile::create_profile;
-pub(crate) use summary::GraphCounts;
 use summary::{report_check, summary_table};
 pub use sync_run::{sync, RunOutcome};
 
@@ -110,7 +109,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         port_base: None,
         tls: true,
         writer_workers: Some(16),
-        writer_batch_linger_ms: None,
         writer_max_workers: None,
     })
     .await?;
@@ -210,7 +208,7 @@ async fn journey(
     step.say("Initial sync: every target mailbox gets the company directory");
     emulator.state.accounting.reset();
     let initial = sync(&mut scheduler, &profile_id).await?;
-    let initial_requests = GraphCounts::read(emulator);
+    let initial_requests = emulator.state.accounting.totals();
     let initial_check = verify::verify(emulator, &tenant);
     report_check(&initial_check)?;
 
@@ -227,7 +225,7 @@ async fn journey(
     step.say("Incremental sync: only the changes are read and written");
     emulator.state.accounting.reset();
     let incremental = sync(&mut scheduler, &profile_id).await?;
-    let incremental_requests = GraphCounts::read(emulator);
+    let incremental_requests = emulator.state.accounting.totals();
     let final_check = verify::verify(emulator, &tenant);
     report_check(&final_check)?;
 

@@ -79,7 +79,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         port_base: Some(args.port_base),
         tls: !args.plaintext,
         writer_workers: None,
-        writer_batch_linger_ms: None,
         writer_max_workers: None,
     })
     .await?;

@@ -319,7 +319,6 @@ async fn each_service_lets_only_its_callers_call_each_rpc() {
         port_base: None,
         tls: true,
         writer_workers: Some(1),
-        writer_batch_linger_ms: None,
         writer_max_workers: Some(1),
     })
     .await

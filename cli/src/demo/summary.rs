@@ -1,7 +1,7 @@
 //! What the demo shows at the end of a phase: the verification of every
 //! mailbox, the Graph requests the emulator counted, the summary table.
 
-use galsync_graph_emulator::Emulator;
+use galsync_graph_emulator::accounting::Totals;
 
 use super::{detail, tenant, verify, RunOutcome};
 
@@ -23,46 +23,12 @@ pub(super) fn report_check(check: &verify::Verification) -> anyhow::Result<()> {
     )
 }
 
-/// Graph requests the emulator counted during one phase.
-pub(crate) struct GraphCounts {
-    pub http_calls: u64,
-    pub sub_requests: u64,
-    pub contact_writes: u64,
-    pub directory_reads: u64,
-    pub throttled: u64,
-    pub early_retries: u64,
-}
-
-impl GraphCounts {
-    pub(crate) fn read(emulator: &Emulator) -> Self {
-        let accounting = &emulator.state.accounting;
-        let is_graph = |endpoint: &str| {
-            !endpoint.starts_with("/{tenant}/") && !endpoint.starts_with("/_admin")
-        };
-        Self {
-            http_calls: accounting.total(|key| !key.batched && is_graph(&key.endpoint)),
-            sub_requests: accounting.total(|key| key.batched),
-            contact_writes: accounting.total(|key| {
-                key.endpoint.contains("/contacts")
-                    && matches!(key.method.as_str(), "POST" | "PATCH" | "DELETE" | "PUT")
-            }),
-            directory_reads: accounting.total(|key| {
-                !key.batched
-                    && (key.endpoint.starts_with("/users") || key.endpoint.starts_with("/groups"))
-                    && key.mailbox.is_empty()
-            }),
-            throttled: accounting.total(|key| key.status == 429),
-            early_retries: accounting.early_retry_total(),
-        }
-    }
-}
-
 pub(super) fn summary_table(
     tenant: &tenant::DemoTenant,
     initial: &RunOutcome,
-    initial_requests: &GraphCounts,
+    initial_requests: &Totals,
     incremental: &RunOutcome,
-    incremental_requests: &GraphCounts,
+    incremental_requests: &Totals,
     check: &verify::Verification,
 ) -> String {
     let counts = |outcome: &RunOutcome| outcome.run.counts.unwrap_or_default();

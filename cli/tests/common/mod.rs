@@ -163,7 +163,6 @@ pub async fn onboarded_cluster(
         port_base: None,
         tls,
         writer_workers: Some(2),
-        writer_batch_linger_ms: None,
         // Two mailboxes at once, no more: runs long enough to be cancelled mid-way.
         writer_max_workers: Some(2),
     })
