@@ -9,73 +9,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use galsync_proto::v1;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use galsync_proto::v1::work_queue_client::WorkQueueClient;
 use galsync_scheduler::access::Access;
-use galsync_scheduler::directory::DirectorySource;
 use galsync_scheduler::store::SchedulerStore;
-use galsync_scheduler::{Config, Scheduler, SchedulerError, Timings};
+use galsync_scheduler::{Config, Scheduler, Timings};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
+mod stand_in;
+
+pub use stand_in::{StandInDirectory, STAND_IN_DEPARTMENTS};
+
 /// The tenant of [`profile_spec`].
 pub const TENANT: &str = "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11";
-
-/// A directory whose target list is `mailbox-000` … and whose snapshot has
-/// ten entries.
-pub struct StandInDirectory {
-    mailboxes: Vec<String>,
-}
-
-impl StandInDirectory {
-    pub fn with_mailboxes(count: usize) -> Arc<Self> {
-        let mailboxes = (0..count)
-            .map(|index| format!("mailbox-{index:03}"))
-            .collect();
-        Arc::new(Self { mailboxes })
-    }
-}
-
-impl DirectorySource for StandInDirectory {
-    fn take_snapshot(
-        &self,
-        request: v1::TakeSnapshotRequest,
-    ) -> BoxFuture<'_, Result<v1::Snapshot, SchedulerError>> {
-        Box::pin(async move {
-            Ok(v1::Snapshot {
-                snapshot_id: "snapshot-1".to_owned(),
-                tenant_id: request.tenant_id,
-                entry_count: 10,
-                created_at: None,
-                read_stats: None,
-            })
-        })
-    }
-
-    fn resolve_targets(
-        &self,
-        _tenant_id: &str,
-        _selector: v1::TargetSelector,
-    ) -> BoxFuture<'_, Result<v1::TargetList, SchedulerError>> {
-        let mailbox_ids = self.mailboxes.clone();
-        Box::pin(async move {
-            Ok(v1::TargetList {
-                mailbox_ids,
-                unresolved: Vec::new(),
-            })
-        })
-    }
-
-    fn explain_filter(
-        &self,
-        _tenant_id: &str,
-        _filter: v1::SourceFilter,
-    ) -> BoxFuture<'_, Result<v1::FilterExplanation, SchedulerError>> {
-        Box::pin(async move { Ok(v1::FilterExplanation::default()) })
-    }
-}
 
 /// A profile named `name` for every mailbox of `tenant_id`.
 pub fn profile_spec(name: &str, tenant_id: &str) -> v1::ProfileSpec {

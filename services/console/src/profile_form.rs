@@ -4,9 +4,12 @@
 
 use galsync_proto::v1;
 
+mod attribute_rules;
 mod editor;
 mod field_rules;
 
+pub(crate) use attribute_rules::attribute_rule_lines;
+use attribute_rules::attribute_rules;
 pub use editor::Editor;
 use field_rules::field_rules;
 
@@ -35,6 +38,11 @@ pub struct ProfileForm {
     include_group_ids: String,
     #[serde(default)]
     exclude_group_ids: String,
+    /// `ATTRIBUTE=VALUE[,VALUE…]` or `ATTRIBUTE^=PREFIX`, one a line.
+    #[serde(default)]
+    include_where: String,
+    #[serde(default)]
+    exclude_where: String,
     include_disabled: Option<String>,
     include_guests: Option<String>,
     #[serde(default)]
@@ -54,6 +62,22 @@ pub struct ProfileForm {
     #[serde(default)]
     time_zone: String,
     enabled: Option<String>,
+}
+
+/// The free-text rule fields as typed, shown again when the form is refused
+/// so a malformed line can be corrected where it was written.
+#[derive(Default)]
+pub struct Typed {
+    field_rules: String,
+    include_where: String,
+    exclude_where: String,
+}
+
+/// A form the console refused before asking the scheduler: the error, and
+/// the spec with every field that could be read.
+pub struct Refused {
+    pub error: FieldError,
+    pub spec: v1::ProfileSpec,
 }
 
 /// A refusal naming a field of the spec, e.g. `spec.write.folder_name`.
@@ -104,10 +128,29 @@ fn number<T: std::str::FromStr + Default>(field: &str, text: &str) -> Result<T, 
     })
 }
 
+/// The value of `parsed`, or `fallback` with the first error kept.
+fn or_note<T>(parsed: Result<T, FieldError>, fallback: T, first: &mut Option<FieldError>) -> T {
+    parsed.unwrap_or_else(|error| {
+        first.get_or_insert(error);
+        fallback
+    })
+}
+
 impl ProfileForm {
+    /// The free-text rule fields as typed.
+    pub fn typed(&self) -> Typed {
+        Typed {
+            field_rules: self.field_rules.clone(),
+            include_where: self.include_where.clone(),
+            exclude_where: self.exclude_where.clone(),
+        }
+    }
+
     /// `base` with the fields this form has replaced (the ones it does not
-    /// have, such as attribute rules, stay as they were).
-    pub fn into_spec(self, base: v1::ProfileSpec) -> Result<v1::ProfileSpec, FieldError> {
+    /// have, such as photos, stay as they were). Refused with the first
+    /// field the console cannot read, and the spec of the others.
+    pub fn into_spec(self, base: v1::ProfileSpec) -> Result<v1::ProfileSpec, Box<Refused>> {
+        let mut first = None;
         let mut spec = base;
         spec.name = self.name.trim().to_owned();
         spec.tenant_id = self.tenant_id.trim().to_owned();
@@ -118,34 +161,64 @@ impl ProfileForm {
         source.include_disabled = self.include_disabled.is_some();
         source.include_guests = self.include_guests.is_some();
         source.odata_prefilter = self.odata_prefilter.trim().to_owned();
+        let old_rules = std::mem::take(&mut source.rules);
+        let mut rules = or_note(
+            attribute_rules(&self.include_where, false),
+            old_rules
+                .iter()
+                .filter(|rule| !rule.exclude)
+                .cloned()
+                .collect(),
+            &mut first,
+        );
+        rules.extend(or_note(
+            attribute_rules(&self.exclude_where, true),
+            old_rules
+                .iter()
+                .filter(|rule| rule.exclude)
+                .cloned()
+                .collect(),
+            &mut first,
+        ));
+        source.rules = rules;
         let targets = spec.targets.get_or_insert_with(Default::default);
         targets.all_mailboxes = self.targets_all.is_some();
         targets.users = lines(&self.target_users);
         targets.group_ids = lines(&self.target_group_ids);
         let write = spec.write.get_or_insert_with(Default::default);
         write.folder_name = self.folder_name.trim().to_owned();
-        write.field_rules = field_rules(&self.field_rules)?;
+        let old_field_rules = std::mem::take(&mut write.field_rules);
+        write.field_rules = or_note(field_rules(&self.field_rules), old_field_rules, &mut first);
         write.deletion_mode = match self.deletion_mode.as_str() {
             "never" => v1::DeletionMode::Never,
             "removed_from_source" => v1::DeletionMode::RemovedFromSource,
             "mirror" => v1::DeletionMode::Mirror,
             _ => v1::DeletionMode::Unspecified,
         } as i32;
-        write.deletion_guard_percent = number(
-            "spec.write.deletion_guard_percent",
-            &self.deletion_guard_percent,
-        )?;
-        write.deletion_guard_minimum = number(
-            "spec.write.deletion_guard_minimum",
-            &self.deletion_guard_minimum,
-        )?;
+        write.deletion_guard_percent = or_note(
+            number(
+                "spec.write.deletion_guard_percent",
+                &self.deletion_guard_percent,
+            ),
+            write.deletion_guard_percent,
+            &mut first,
+        );
+        write.deletion_guard_minimum = or_note(
+            number(
+                "spec.write.deletion_guard_minimum",
+                &self.deletion_guard_minimum,
+            ),
+            write.deletion_guard_minimum,
+            &mut first,
+        );
         let time_zone = self.time_zone.trim().to_owned();
         spec.schedule = match self.schedule_kind.as_str() {
             "interval" => Some(v1::Schedule {
-                kind: Some(v1::schedule::Kind::IntervalSeconds(number(
-                    "spec.schedule.interval_seconds",
-                    &self.interval_seconds,
-                )?)),
+                kind: Some(v1::schedule::Kind::IntervalSeconds(or_note(
+                    number("spec.schedule.interval_seconds", &self.interval_seconds),
+                    0,
+                    &mut first,
+                ))),
                 time_zone,
             }),
             "cron" => Some(v1::Schedule {
@@ -154,6 +227,9 @@ impl ProfileForm {
             }),
             _ => None,
         };
-        Ok(spec)
+        match first {
+            Some(error) => Err(Box::new(Refused { error, spec })),
+            None => Ok(spec),
+        }
     }
 }

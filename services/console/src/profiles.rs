@@ -12,7 +12,7 @@ use galsync_proto::v1;
 
 use crate::html::Page;
 use crate::pages::{page, when};
-use crate::profile_form::{Editor, FieldError, ProfileForm};
+use crate::profile_form::{attribute_rule_lines, Editor, FieldError, ProfileForm, Typed};
 use crate::session::Role;
 use crate::web::{csrf_refusal, refused_below, status_page, SignedIn};
 use crate::AppState;
@@ -72,6 +72,15 @@ fn lines_or_none(values: &[String]) -> String {
     values.join(", ")
 }
 
+/// Attribute rules as the editor writes them, `; ` between them (a rule
+/// holds commas).
+fn rules_or_none(rules: &[String]) -> String {
+    if rules.is_empty() {
+        return "none".to_owned();
+    }
+    rules.join("; ")
+}
+
 /// One profile: what it syncs where and when, and what may be done with it.
 pub async fn show(
     State(state): State<Arc<AppState>>,
@@ -96,7 +105,14 @@ pub async fn show(
         ("Version", profile.version.to_string()),
         ("Only members of", lines_or_none(&source.include_group_ids)),
         ("Never members of", lines_or_none(&source.exclude_group_ids)),
-        ("Attribute rules", source.rules.len().to_string()),
+        (
+            "Keep only users where",
+            rules_or_none(&attribute_rule_lines(&source.rules, false)),
+        ),
+        (
+            "Drop users where",
+            rules_or_none(&attribute_rule_lines(&source.rules, true)),
+        ),
         (
             "Every user mailbox",
             if targets.all_mailboxes { "yes" } else { "no" }.to_owned(),
@@ -204,6 +220,7 @@ fn editor_page(
     spec: &v1::ProfileSpec,
     expected_version: u64,
     error: Option<&FieldError>,
+    typed: Option<&Typed>,
 ) -> Response {
     let mut body = Page::default();
     let editor = Editor {
@@ -212,6 +229,7 @@ fn editor_page(
         expected_version,
         tenant_editable: expected_version == 0,
         error,
+        typed,
     };
     editor.render(&mut body, spec);
     let status = if error.is_some() {
@@ -230,7 +248,15 @@ pub async fn new_form(signed_in: SignedIn) -> Response {
         enabled: true,
         ..Default::default()
     };
-    editor_page(&signed_in, "New profile", "/profiles/new", &spec, 0, None)
+    editor_page(
+        &signed_in,
+        "New profile",
+        "/profiles/new",
+        &spec,
+        0,
+        None,
+        None,
+    )
 }
 
 pub async fn create(
@@ -244,16 +270,18 @@ pub async fn create(
     if let Some(refused) = refused_below(&signed_in, Role::Admin, "Creating a profile") {
         return refused;
     }
+    let typed = form.typed();
     let spec = match form.into_spec(v1::ProfileSpec::default()) {
         Ok(spec) => spec,
-        Err(error) => {
+        Err(refused) => {
             return editor_page(
                 &signed_in,
                 "New profile",
                 "/profiles/new",
-                &v1::ProfileSpec::default(),
+                &refused.spec,
                 0,
-                Some(&error),
+                Some(&refused.error),
+                Some(&typed),
             );
         }
     };
@@ -275,6 +303,7 @@ pub async fn create(
                 &spec,
                 0,
                 Some(&error),
+                Some(&typed),
             )
         }
         Err(status) => status_page(&status, &signed_in),
@@ -302,6 +331,7 @@ pub async fn edit_form(
         &spec,
         profile.version,
         None,
+        None,
     )
 }
 
@@ -325,16 +355,18 @@ pub async fn update(
     let action = format!("/profiles/{}/edit", profile.profile_id);
     let title = format!("Edit profile {}", stored.name);
     let expected_version = form.expected_version;
+    let typed = form.typed();
     let spec = match form.into_spec(stored.clone()) {
         Ok(spec) => spec,
-        Err(error) => {
+        Err(refused) => {
             return editor_page(
                 &signed_in,
                 &title,
                 &action,
-                &stored,
+                &refused.spec,
                 expected_version,
-                Some(&error),
+                Some(&refused.error),
+                Some(&typed),
             )
         }
     };
@@ -361,6 +393,7 @@ pub async fn update(
                 &spec,
                 expected_version,
                 Some(&error),
+                Some(&typed),
             )
         }
         Err(status) => status_page(&status, &signed_in),

@@ -4,40 +4,11 @@
 
 mod common;
 
+use common::profile::{editor_fields, profile_of};
 use common::{csrf_token_in, location, spawn_console};
 use galsync_proto::v1;
 use galsync_testkit::scheduler::{profile_spec, MtlsScheduler, TENANT};
 use reqwest::StatusCode;
-
-/// The editor's fields for a valid profile, with `overrides` replacing some.
-fn editor_fields<'a>(token: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut fields = vec![
-        ("csrf_token", token),
-        ("name", "phones"),
-        ("tenant_id", TENANT),
-        ("enabled", "on"),
-        ("targets_all", "on"),
-        ("folder_name", "Phone book"),
-        ("deletion_mode", "never"),
-        ("schedule_kind", "none"),
-    ];
-    for (name, value) in overrides {
-        fields.retain(|(field, _)| field != name);
-        fields.push((name, value));
-    }
-    fields
-}
-
-async fn profile_of(scheduler: &MtlsScheduler, profile_id: &str) -> v1::Profile {
-    scheduler
-        .api("cli")
-        .get_profile(v1::GetProfileRequest {
-            profile_id: profile_id.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
 
 #[tokio::test]
 async fn an_admin_creates_and_edits_a_profile_and_sees_the_apis_field_errors_by_the_field() {
@@ -438,76 +409,5 @@ async fn an_admin_deletes_a_profile_once_a_run_is_over_and_a_viewer_cannot() {
     assert!(
         audit.contains("bootstrap-admin via urn:galsync:service:console"),
         "{audit}"
-    );
-}
-
-/// Field rules in the editor: typed one a line, stored as the scheduler's
-/// rules, shown again on Edit; a line that is not FIELD=RULE and a field
-/// the scheduler does not know come back beside the field.
-#[tokio::test]
-async fn the_editor_sets_field_rules_and_refuses_bad_ones_beside_the_field() {
-    let scheduler = MtlsScheduler::start(1, &[]).await;
-    let console = spawn_console(&scheduler, 1800).await;
-    let admin = console.sign_in(&console.admin_link).await;
-    let token = csrf_token_in(&console.page("/profiles/new", &admin).await);
-
-    for (typed, expected) in [
-        ("jobTitle only-if-empty", "is not FIELD=RULE"),
-        ("shoeSize=never", "is not a contact field"),
-    ] {
-        let refused = console
-            .post_form(
-                "/profiles/new",
-                &admin,
-                &editor_fields(&token, &[("field_rules", typed)]),
-            )
-            .await;
-        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{typed}");
-        let page = refused.text().await.unwrap();
-        assert!(
-            page.contains("<p class=\"error field-error\" id=\"field_rules-error\">"),
-            "{page}"
-        );
-        assert!(page.contains(expected), "{typed}: {page}");
-    }
-
-    let created = console
-        .post_form(
-            "/profiles/new",
-            &admin,
-            &editor_fields(
-                &token,
-                &[(
-                    "field_rules",
-                    "mobilePhone=never\r\njobTitle=only-if-empty\r\n",
-                )],
-            ),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let profile_id = location(&created)
-        .trim_start_matches("/profiles/")
-        .to_owned();
-    let rules = profile_of(&scheduler, &profile_id)
-        .await
-        .spec
-        .unwrap()
-        .write
-        .unwrap()
-        .field_rules;
-    assert_eq!(
-        rules.get("mobilePhone"),
-        Some(&(v1::FieldRule::Never as i32))
-    );
-    assert_eq!(
-        rules.get("jobTitle"),
-        Some(&(v1::FieldRule::OnlyIfEmpty as i32))
-    );
-    let form = console
-        .page(&format!("/profiles/{profile_id}/edit"), &admin)
-        .await;
-    assert!(
-        form.contains(">jobTitle=only-if-empty\nmobilePhone=never</textarea>"),
-        "{form}"
     );
 }

@@ -1,13 +1,17 @@
-//! The profile form drawn from a spec, each field with its label and, after
-//! a refusal, the API's error next to it.
+//! The editor drawn from a spec, with the error beside its field and, when
+//! the form comes back refused, the rule fields as typed.
 
 use galsync_proto::v1;
 
+use super::attribute_rules::{
+    attribute_rule_lines, field_of_rule_error, EXCLUDE_FIELD, INCLUDE_FIELD,
+};
 use super::field_rules::field_rule_lines;
-use super::FieldError;
+use super::{FieldError, Typed};
 use crate::html::Page;
 
 /// Where the form posts and what it may change.
+#[derive(Clone, Copy)]
 pub struct Editor<'a> {
     pub action: &'a str,
     pub csrf_token: &'a str,
@@ -15,12 +19,15 @@ pub struct Editor<'a> {
     /// A profile's tenant is fixed once it exists.
     pub tenant_editable: bool,
     pub error: Option<&'a FieldError>,
+    /// The rule fields as typed, when the form comes back refused.
+    pub typed: Option<&'a Typed>,
 }
 
 impl Editor<'_> {
     /// The error for `field`, as a paragraph the field names with
     /// `aria-describedby`. An error on a field the form does not have
-    /// (attribute rules) shows only above the form.
+    /// (target rules) shows only above the form; one on source rule N
+    /// beside the text area holding it.
     fn error_for(&self, field: &str) -> Option<&str> {
         let error = self.error?;
         (error.field == field).then_some(error.message.as_str())
@@ -39,6 +46,23 @@ impl Editor<'_> {
             .text(value)
             .markup("\"");
         self.error_after(body, field, id);
+    }
+
+    /// A text area of `values` one a line, or of `typed` when the form
+    /// comes back refused.
+    fn typed_textarea(
+        &self,
+        body: &mut Page,
+        field: &str,
+        id: &str,
+        label: &str,
+        values: &[String],
+        typed: fn(&Typed) -> &str,
+    ) {
+        match self.typed {
+            Some(form) => self.textarea(body, field, id, label, &[typed(form).to_owned()]),
+            None => self.textarea(body, field, id, label, values),
+        }
     }
 
     fn textarea(&self, body: &mut Page, field: &str, id: &str, label: &str, values: &[String]) {
@@ -103,12 +127,28 @@ impl Editor<'_> {
     /// The whole form for `spec`.
     pub fn render(&self, body: &mut Page, spec: &v1::ProfileSpec) {
         if let Some(error) = self.error {
-            body.markup("<p class=\"error\" role=\"alert\">The scheduler refused the profile: ");
+            body.markup("<p class=\"error\" role=\"alert\">The profile was refused: ");
             if !error.field.is_empty() {
                 body.text(&error.field).markup(" ");
             }
             body.text(&error.message).markup("</p>\n");
         }
+        let rules = spec
+            .source
+            .as_ref()
+            .map_or(&[][..], |source| &source.rules[..]);
+        let resolved = self.error.map(|error| FieldError {
+            field: field_of_rule_error(&error.field, rules).to_owned(),
+            message: error.message.clone(),
+        });
+        Editor {
+            error: resolved.as_ref(),
+            ..*self
+        }
+        .fields(body, spec);
+    }
+
+    fn fields(&self, body: &mut Page, spec: &v1::ProfileSpec) {
         let source = spec.source.clone().unwrap_or_default();
         let targets = spec.targets.clone().unwrap_or_default();
         let write = spec.write.clone().unwrap_or_default();
@@ -153,6 +193,22 @@ impl Editor<'_> {
             "exclude_group_ids",
             "Never members of these groups (object ids, one a line)",
             &source.exclude_group_ids,
+        );
+        self.typed_textarea(
+            body,
+            INCLUDE_FIELD,
+            "include_where",
+            "Keep only users where, one rule a line: ATTRIBUTE=VALUE[,VALUE…] (one of the values) or ATTRIBUTE^=PREFIX (e.g. department=Sales,Support; all lines must hold)",
+            &attribute_rule_lines(&source.rules, false),
+            |typed| &typed.include_where,
+        );
+        self.typed_textarea(
+            body,
+            EXCLUDE_FIELD,
+            "exclude_where",
+            "Drop users where, one rule a line, same form (e.g. department=Interns or jobTitle^=Temp)",
+            &attribute_rule_lines(&source.rules, true),
+            |typed| &typed.exclude_where,
         );
         self.checkbox(
             body,
@@ -202,12 +258,13 @@ impl Editor<'_> {
             "Contact folder name (empty: Company Directory)",
             &write.folder_name,
         );
-        self.textarea(
+        self.typed_textarea(
             body,
             "spec.write.field_rules",
             "field_rules",
             "Field rules, one a line: FIELD=overwrite, only-if-empty or never (e.g. mobilePhone=never; unlisted fields: overwrite)",
             &field_rule_lines(&write.field_rules),
+            |typed| &typed.field_rules,
         );
         self.deletion_mode(body, write.deletion_mode);
         let percent = if write.deletion_guard_percent == 0.0 {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod entra;
+pub mod profile;
 pub mod tenant;
 
 use std::path::Path;
