@@ -339,11 +339,13 @@ impl Browser {
         self.session("POST", "/goog/cdp/execute", body).await;
     }
 
-    /// Whether the page scrolls sideways (wider than its viewport).
+    /// Whether the page scrolls sideways (wider than its layout viewport).
+    /// Not `window.innerWidth`: with mobile emulation Chromium zooms out to
+    /// show a page wider than the screen, and `innerWidth` grows with it.
     pub async fn scrolls_sideways(&self) -> bool {
         let wider = self
             .execute(
-                "return document.documentElement.scrollWidth > window.innerWidth;",
+                "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
                 json!([]),
             )
             .await;

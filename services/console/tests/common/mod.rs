@@ -6,6 +6,7 @@
 pub mod entra;
 pub mod profile;
 pub mod tenant;
+pub mod visit;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,0 +1,267 @@
+//! The tenant pages in a real browser (tests/common/visit.rs): onboarding a
+//! tenant (register, certificate, its `.cer` uploaded to the emulated app,
+//! admin consent, Test Connection), once with clicks and once with the
+//! keyboard alone, and the tenant pages on a phone.
+
+mod common;
+
+use common::tenant::Onboarding;
+use common::visit::{open_browser, PAGE_LIMIT};
+use galsync_testkit::browser::{Browser, KEY_ENTER};
+use galsync_testkit::scheduler::MtlsScheduler;
+use serde_json::json;
+
+/// Fetches the `.cer` the certificate page offers, as the browser downloads
+/// it, and uploads it to the emulated app as the administrator would in the
+/// Entra admin center.
+async fn upload_the_downloaded_cer(browser: &Browser, setup: &Onboarding) {
+    use base64::Engine;
+    let cer_base64 = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(document.querySelector('a[download]').href) \
+               .then(response => response.arrayBuffer()) \
+               .then(bytes => done(btoa(String.fromCharCode(...new Uint8Array(bytes)))));",
+            json!([]),
+        )
+        .await;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cer_base64.as_str().expect("the .cer as base64"))
+        .expect("base64");
+    setup
+        .emulator
+        .state
+        .identity
+        .upload_certificate(&setup.client_id, &der)
+        .expect("the emulated app takes the downloaded .cer");
+}
+
+/// Makes the emulated Entra approve the next admin consent.
+fn approve_consent(setup: &Onboarding) {
+    setup
+        .emulator
+        .state
+        .identity
+        .set_consent_decision(
+            setup.tenant_id,
+            &setup.client_id,
+            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+        )
+        .unwrap();
+}
+
+/// Waits until the consent link has left for Entra (the emulator) and come
+/// back to the broker's callback page.
+async fn wait_for_the_consent_callback(browser: &Browser, setup: &Onboarding) {
+    let callback = format!("http://{}/consent/callback", setup.broker.consent_addr());
+    browser
+        .wait_for(
+            "the broker's consent callback",
+            &format!("return location.href.indexOf('{callback}') === 0 && document.readyState === 'complete';"),
+            PAGE_LIMIT,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
+    let test_name = "an_admin_onboards_a_tenant_certificate_consent_and_test_connection";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let setup = common::tenant::onboarding(&scheduler).await;
+    let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let tenant_id = setup.tenant_id.to_string();
+    let base = setup.emulator.base_url();
+    visit.sign_in(&console.admin_link).await;
+    let tenants_link = browser.element("nav a[href='/tenants']").await;
+    browser.click(&tenants_link).await;
+    assert_eq!(visit.heading().await, "Tenants");
+    visit.check("tenants-empty").await;
+
+    // Register, as typed into the form.
+    browser
+        .execute(
+            "document.getElementById('tenant-id').value = arguments[0]; \
+             document.getElementById('tenant-name').value = 'Contoso'; \
+             document.getElementById('client-id').value = arguments[1]; \
+             document.getElementById('login-base').value = arguments[2]; \
+             document.getElementById('graph-base').value = arguments[2]; return null;",
+            json!([tenant_id, setup.client_id, base]),
+        )
+        .await;
+    browser.submit("form[action='/tenants']").await;
+    browser
+        .wait_for(
+            "the tenant's page",
+            "return document.querySelector('h1') !== null && \
+             document.querySelector('h1').textContent === 'Contoso';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.text_of("main").await.contains("Not granted yet."));
+    visit.check("tenant-registered").await;
+
+    // The certificate, then its .cer as the browser downloads it, uploaded
+    // as the administrator would in the Entra admin center.
+    browser.submit("form[action$='/certificates']").await;
+    browser
+        .wait_for_text("h1", "Certificate made", PAGE_LIMIT)
+        .await;
+    assert!(browser
+        .text_of("main")
+        .await
+        .contains("pending registration"));
+    visit.check("certificate-made").await;
+    upload_the_downloaded_cer(browser, &setup).await;
+
+    // Admin consent: the link leaves for Entra (the emulator, which
+    // approves) and comes back to the broker's callback page.
+    approve_consent(&setup);
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    let consent_link = browser.element("a[href$='/consent']").await;
+    browser.click(&consent_link).await;
+    wait_for_the_consent_callback(browser, &setup).await;
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    assert!(
+        browser.text_of("main").await.contains("Granted "),
+        "{}",
+        browser.text_of("main").await
+    );
+    visit.check("tenant-consented").await;
+
+    // Test Connection, green.
+    browser.submit("form[action$='/test']").await;
+    browser
+        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
+        .await;
+    let result = browser.text_of("main").await;
+    assert!(result.contains("Every check passed."), "{result}");
+    visit.check("test-connection").await;
+
+    // The overview: the tenant's health at a glance.
+    browser.goto(&format!("{}/", console.url)).await;
+    let overview = browser.text_of("main").await;
+    assert!(overview.contains("Contoso"), "{overview}");
+    assert!(overview.contains("expires in 7"), "{overview}");
+    assert!(overview.contains("granted "), "{overview}");
+    visit.check("overview-tenant-health").await;
+    visit.browser.quit().await;
+}
+
+/// Keyboard alone: register a tenant by typing into the form, make its
+/// certificate, follow the consent link and run Test Connection with Tab
+/// and Enter. A phone: the tenant list and the tenant's page fit its width
+/// (the page never scrolls sideways) and pass axe.
+#[tokio::test]
+async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone() {
+    let test_name = "a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let setup = common::tenant::onboarding(&scheduler).await;
+    let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let tenant_id = setup.tenant_id.to_string();
+    let base = setup.emulator.base_url();
+    visit.sign_in(&console.admin_link).await;
+
+    assert!(
+        browser.tab_to("nav a[href='/tenants']", 20).await,
+        "Tab never reached Tenants"
+    );
+    browser.press(KEY_ENTER).await;
+    browser.wait_for_text("h1", "Tenants", PAGE_LIMIT).await;
+    for (field, typed) in [
+        ("#tenant-id", tenant_id.as_str()),
+        ("#tenant-name", "Contoso"),
+        ("#client-id", setup.client_id.as_str()),
+        ("#login-base", base.as_str()),
+        ("#graph-base", base.as_str()),
+    ] {
+        assert!(browser.tab_to(field, 30).await, "Tab never reached {field}");
+        browser.press(typed).await;
+    }
+    assert!(
+        browser.tab_to("form[action='/tenants'] button", 10).await,
+        "Tab never reached Register tenant"
+    );
+    browser.press(KEY_ENTER).await;
+    browser.wait_for_text("h1", "Contoso", PAGE_LIMIT).await;
+    visit.check("keyboard-tenant-registered").await;
+
+    assert!(
+        browser
+            .tab_to("form[action$='/certificates'] button", 60)
+            .await,
+        "Tab never reached Generate certificate"
+    );
+    browser.press(KEY_ENTER).await;
+    browser
+        .wait_for_text("h1", "Certificate made", PAGE_LIMIT)
+        .await;
+    visit.check("keyboard-certificate-made").await;
+    upload_the_downloaded_cer(browser, &setup).await;
+    let back = format!("a[href='/tenants/{tenant_id}']");
+    assert!(
+        browser.tab_to(&back, 40).await,
+        "Tab never reached Back to the tenant"
+    );
+    browser.press(KEY_ENTER).await;
+    browser.wait_for_text("h1", "Contoso", PAGE_LIMIT).await;
+
+    approve_consent(&setup);
+    assert!(
+        browser.tab_to("a[href$='/consent']", 60).await,
+        "Tab never reached the admin consent link"
+    );
+    browser.press(KEY_ENTER).await;
+    wait_for_the_consent_callback(browser, &setup).await;
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    assert!(
+        browser.tab_to("form[action$='/test'] button", 80).await,
+        "Tab never reached Test connection"
+    );
+    browser.press(KEY_ENTER).await;
+    browser
+        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
+        .await;
+    let result = browser.text_of("main").await;
+    assert!(result.contains("Every check passed."), "{result}");
+
+    browser.emulate_phone().await;
+    for (path, page) in [
+        ("/tenants".to_owned(), "phone-tenants"),
+        (format!("/tenants/{tenant_id}"), "phone-tenant"),
+        ("/".to_owned(), "phone-overview-tenant-health"),
+    ] {
+        browser.goto(&format!("{}{path}", console.url)).await;
+        assert!(
+            !browser.scrolls_sideways().await,
+            "{path} scrolls sideways on a phone"
+        );
+        visit.check(page).await;
+    }
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    browser.submit("form[action$='/test']").await;
+    browser
+        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
+        .await;
+    assert!(
+        !browser.scrolls_sideways().await,
+        "Test connection's result scrolls sideways on a phone"
+    );
+    visit.check("phone-test-connection").await;
+    visit.browser.quit().await;
+}
