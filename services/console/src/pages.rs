@@ -121,7 +121,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
     }
     body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th>");
     if registered.is_some() {
-        body.markup("<th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th>");
+        body.markup("<th scope=\"col\">Certificate</th><th scope=\"col\">Client secret</th><th scope=\"col\">Admin consent</th>");
     }
     body.markup("<th scope=\"col\">Profiles</th><th scope=\"col\">Last run</th><th scope=\"col\">Started</th><th scope=\"col\">Next run</th></tr></thead><tbody>\n");
     for (tenant_id, tenant_profiles) in &tenants {
@@ -165,13 +165,18 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
                     );
                     crate::tenants::health_cell(
                         &mut body,
+                        &health.client_secret,
+                        health.client_secret_needs_action,
+                    );
+                    crate::tenants::health_cell(
+                        &mut body,
                         &health.consent,
                         health.consent_needs_action,
                     );
                 }
                 None => {
                     crate::tenants::health_cell(&mut body, "not registered", true);
-                    body.markup("<td>—</td>");
+                    body.markup("<td>—</td><td>—</td>");
                 }
             }
         }

@@ -112,6 +112,21 @@ pub(crate) fn app_section(
     } else {
         body.markup("No secret is stored.");
     }
+    let (secret, needs_action) = crate::tenants::app_secret_health(app);
+    if needs_action {
+        body.markup(" <strong class=\"attention\">Needs you: ")
+            .text(&secret)
+            .markup(if app.has_client_secret {
+                "; make a new secret in Entra (Certificates &amp; secrets → Client secrets) and store it"
+            } else {
+                "; this app signs in with a secret: store one"
+            })
+            .markup(if is_admin {
+                " below.</strong>"
+            } else {
+                " (an admin can).</strong>"
+            });
+    }
     body.markup("</p>\n");
     if is_admin {
         let field = format!("secret-{}", app.client_id);

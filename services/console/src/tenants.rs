@@ -41,7 +41,18 @@ pub struct Health {
     /// e.g. `granted 2026-12-04 19:40:00 UTC`, `not granted yet`.
     pub consent: String,
     pub consent_needs_action: bool,
+    /// Each app's client secret, e.g. `expires in 12 days`, `none`.
+    pub client_secret: String,
+    /// An app signing in with a secret has none, or a secret has expired or
+    /// expires within [`SECRET_WARNING_DAYS`].
+    pub client_secret_needs_action: bool,
 }
+
+/// Days before a client secret expires that the console marks it as
+/// needing the administrator: the broker's default renewal window for
+/// certificates (`--cert-renewal-days`, 30), which `ListTenantHealth` does
+/// not report.
+pub const SECRET_WARNING_DAYS: i64 = 30;
 
 /// The health of a tenant as `ListTenantHealth` reports it: its newest
 /// usable certificate (certificate-mode apps) and its apps' consent.
@@ -74,11 +85,54 @@ pub fn health(reported: &v1::TenantHealth) -> Health {
             text
         });
     }
+    let (client_secret, client_secret_needs_action) = secret_health(tenant);
     Health {
         certificate,
         certificate_needs_action,
         consent: consents.join("; "),
         consent_needs_action,
+        client_secret,
+        client_secret_needs_action,
+    }
+}
+
+/// Each app's client secret (see [`app_secret_health`]), prefixed with its
+/// client ID when the tenant has several apps.
+fn secret_health(tenant: &v1::Tenant) -> (String, bool) {
+    let mut texts = Vec::new();
+    let mut needs_action = false;
+    for app in &tenant.apps {
+        let (text, app_needs_action) = app_secret_health(app);
+        needs_action |= app_needs_action;
+        texts.push(if tenant.apps.len() > 1 {
+            format!("{}: {text}", app.client_id)
+        } else {
+            text
+        });
+    }
+    (texts.join("; "), needs_action)
+}
+
+/// An app's client secret: stored or not, and when it expires, and whether
+/// it needs the administrator: expired or expiring within
+/// [`SECRET_WARNING_DAYS`], or missing from an app that signs in with one.
+pub fn app_secret_health(app: &v1::AppRegistration) -> (String, bool) {
+    let now = chrono::Utc::now().timestamp();
+    match (app.has_client_secret, app.client_secret_expires_at) {
+        (false, _) => (
+            "none".to_owned(),
+            app.auth_mode == v1::AuthMode::ClientSecret as i32,
+        ),
+        (true, None) => ("stored, expiry not given".to_owned(), false),
+        (true, Some(expires_at)) => {
+            let days = (expires_at.seconds - now).div_euclid(86_400);
+            let text = if expires_at.seconds <= now {
+                format!("expired {}", when(Some(&expires_at)))
+            } else {
+                format!("expires in {days} days")
+            };
+            (text, days < SECRET_WARNING_DAYS)
+        }
     }
 }
 
@@ -190,7 +244,7 @@ async fn tenants_page(
     if tenants.is_empty() {
         body.markup("<p>No tenant is registered yet.</p>\n");
     } else {
-        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Tenant ID</th><th scope=\"col\">Certificate</th><th scope=\"col\">Admin consent</th></tr></thead><tbody>\n");
+        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Tenant ID</th><th scope=\"col\">Certificate</th><th scope=\"col\">Client secret</th><th scope=\"col\">Admin consent</th></tr></thead><tbody>\n");
         for reported in &tenants {
             let health = health(reported);
             let Some(tenant) = reported.tenant.as_ref() else {
@@ -207,6 +261,11 @@ async fn tenants_page(
                 &mut body,
                 &health.certificate,
                 health.certificate_needs_action,
+            );
+            health_cell(
+                &mut body,
+                &health.client_secret,
+                health.client_secret_needs_action,
             );
             health_cell(&mut body, &health.consent, health.consent_needs_action);
             body.markup("</tr>\n");

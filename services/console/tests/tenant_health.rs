@@ -3,7 +3,8 @@
 //! and apps there are, and reads as it did when the console asked per tenant
 //! and per app: certificate made but not accepted, none, client-secret mode;
 //! consent granted, refused with Entra's error, not yet, per app of a
-//! two-app tenant. The calls are counted by the broker's own metric
+//! two-app tenant; each app's client secret: none, expiring inside the
+//! warning window, later, expired. The calls are counted by the broker's own metric
 //! (`galsync_broker_calls_total`), as an operator scraping it would.
 
 mod common;
@@ -79,9 +80,38 @@ async fn every_tenants_health_shows_from_one_broker_call_per_page_view() {
     )
     .await;
 
+    // Tailspin's read app's secret expires in 10 days (inside the warning
+    // window), its write app's in 200. Litware signs in with a secret that
+    // expired yesterday; Adatum with none stored.
+    set_secret(&mut cli, &tailspin, &read_app, 10).await;
+    set_secret(&mut cli, &tailspin, &write_app, 200).await;
+    let litware = Uuid::new_v4().to_string();
+    let litware_app = Uuid::new_v4().to_string();
+    register(&mut cli, &litware, "Litware", &[&litware_app], false).await;
+    set_secret(&mut cli, &litware, &litware_app, -1).await;
+    let adatum = Uuid::new_v4().to_string();
+    register(
+        &mut cli,
+        &adatum,
+        "Adatum",
+        &[&Uuid::new_v4().to_string()],
+        false,
+    )
+    .await;
+
     let refused = format!("{read_app}: refused: access_denied The admin canceled the request");
+    // The cell lists the apps in the broker's order, marked as a whole.
+    let (soon, later) = (
+        format!("{read_app}: expires in 9 days"),
+        format!("{write_app}: expires in 199 days"),
+    );
+    let secrets = if read_app < write_app {
+        format!("<td><strong class=\"attention\">{soon}; {later}</strong></td>")
+    } else {
+        format!("<td><strong class=\"attention\">{later}; {soon}</strong></td>")
+    };
     let not_asked = format!("{write_app}: not granted yet");
-    let three_tenants = [
+    let every_tenant = [
         one_tenant[0],
         one_tenant[1],
         (
@@ -95,11 +125,32 @@ async fn every_tenants_health_shows_from_one_broker_call_per_page_view() {
         (tailspin.as_str(), "<td>client secret mode</td>"),
         (tailspin.as_str(), refused.as_str()),
         (tailspin.as_str(), not_asked.as_str()),
+        (fabrikam.as_str(), "<td>none</td>"),
+        (northwind.as_str(), "<td>none</td>"),
+        (tailspin.as_str(), secrets.as_str()),
+        (
+            litware.as_str(),
+            "<td><strong class=\"attention\">expired 20",
+        ),
+        (
+            adatum.as_str(),
+            "<td><strong class=\"attention\">none</strong></td>",
+        ),
     ];
     for path in ["/", "/tenants"] {
         let page = page_counting_calls(&console, &broker, path, &viewer).await;
-        assert_rows(&page, &three_tenants);
+        assert_rows(&page, &every_tenant);
     }
+    // The tenant's own page says what to do, to a viewer too.
+    let litware_page = console.page(&format!("/tenants/{litware}"), &viewer).await;
+    assert!(
+        litware_page.contains("<strong class=\"attention\">Needs you: expired 20"),
+        "{litware_page}"
+    );
+    assert!(
+        litware_page.contains("and store it (an admin can).</strong>"),
+        "{litware_page}"
+    );
 }
 
 /// `path` as `cookie`'s person sees it, checking the console asked the
@@ -199,6 +250,29 @@ async fn register(
         login_base_url: String::new(),
         graph_base_url: String::new(),
         apps,
+    })
+    .await
+    .unwrap();
+}
+
+/// Stores a client secret for the app that Entra expires in `days` days
+/// (and a minute, so the whole days left are `days - 1`).
+async fn set_secret(
+    cli: &mut v1::auth_broker_client::AuthBrokerClient<tonic::transport::Channel>,
+    tenant_id: &str,
+    client_id: &str,
+    days: i64,
+) {
+    let expires_at =
+        chrono::Utc::now() + chrono::Duration::days(days) - chrono::Duration::minutes(1);
+    cli.set_client_secret(v1::SetClientSecretRequest {
+        tenant_id: tenant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        secret: "a-test-secret-value".to_owned(),
+        expires_at: Some(prost_types::Timestamp {
+            seconds: expires_at.timestamp(),
+            nanos: 0,
+        }),
     })
     .await
     .unwrap();
