@@ -400,9 +400,38 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
         .await;
     assert!(browser.text_of("#name-error").await.contains("is empty"));
     visit.check("profile-new-field-error").await;
+    // A rule line the console cannot read comes back beside its text area,
+    // as typed.
     browser
         .execute(
-            "document.getElementById('name').value = 'phones'; return null;",
+            "document.getElementById('name').value = 'phones'; \
+             document.getElementById('exclude_where').value = 'department Interns'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.submit("form[action='/profiles/new']").await;
+    browser
+        .wait_for(
+            "the rule's error",
+            "return document.getElementById('exclude_where-error') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser
+        .text_of("#exclude_where-error")
+        .await
+        .starts_with("line 1, \"department Interns\", is not"));
+    let typed = browser
+        .execute(
+            "return document.getElementById('exclude_where').value;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(typed, json!("department Interns"));
+    visit.check("profile-new-rule-error").await;
+    browser
+        .execute(
+            "document.getElementById('exclude_where').value = 'department=Interns'; return null;",
             json!([]),
         )
         .await;
@@ -424,6 +453,12 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
         .text_of("main")
         .await
         .contains("1 target mailboxes resolve."));
+    let explained = browser.text_of("main").await;
+    assert!(
+        explained.contains("8 of 10 users read are kept.")
+            && explained.contains("exclude department in (Interns)"),
+        "{explained}"
+    );
     visit.check("profile-explain").await;
     browser
         .execute("history.back(); return null;", json!([]))
