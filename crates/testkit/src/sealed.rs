@@ -6,7 +6,7 @@ use std::path::Path;
 
 use galsync_auth_broker::broker::{AppSpec, TenantSpec};
 use galsync_auth_broker::policy::Purpose;
-use galsync_auth_broker::Config;
+use galsync_auth_broker::{CertificateOrder, Config, Registration};
 use galsync_platform::CallerIdentity;
 
 /// The tenant [`store_with_a_sealed_certificate`] registers.
@@ -50,7 +50,16 @@ pub async fn store_with_a_sealed_certificate(data_dir: &Path) {
         .await
         .unwrap_or_else(|error| panic!("failed to register the tenant: {error}"));
     broker
-        .generate_certificate(&local, SEALED_TENANT_ID, SEALED_CLIENT_ID, 2048, 365)
+        .new_certificate(
+            &local,
+            &CertificateOrder {
+                tenant_id: SEALED_TENANT_ID.to_owned(),
+                client_id: SEALED_CLIENT_ID.to_owned(),
+                key_bits: 2048,
+                validity_days: 365,
+            },
+            Registration::ByHand,
+        )
         .await
         .unwrap_or_else(|error| panic!("failed to make a certificate: {error}"));
     broker.close().await;

@@ -54,13 +54,6 @@ impl UploadOutcome {
     }
 }
 
-/// A rotation's new certificate and what became of its upload.
-#[derive(Debug, Clone)]
-pub struct Rotated {
-    pub certificate: CertificateRow,
-    pub upload: UploadOutcome,
-}
-
 /// A Graph URL under `/v1.0` for the tenant's Graph host.
 fn graph_url(tenant: &TenantRow, path: &str) -> String {
     let host = tenant
@@ -78,30 +71,6 @@ fn graph_error_text(status: u16, body: &Value) -> String {
 }
 
 impl Broker {
-    /// `cert rotate`: a replacement now (pending registration), uploaded to
-    /// the app registration when the tenant allows it.
-    pub async fn rotate_certificate(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        client_id: &str,
-        key_bits: u32,
-        validity_days: u32,
-    ) -> Result<Rotated, BrokerError> {
-        let certificate = self
-            .generate_certificate(caller, tenant_id, client_id, key_bits, validity_days)
-            .await?;
-        let tenant = self.tenant(&certificate.tenant_id).await?;
-        let app = self.app(&tenant.tenant_id, &certificate.client_id).await?;
-        let upload = self
-            .upload_rotated_certificate(caller, &tenant, &app, &certificate)
-            .await?;
-        Ok(Rotated {
-            certificate,
-            upload,
-        })
-    }
-
     /// The certificate with its private key, for signing a proof.
     fn signing_credential(
         &self,

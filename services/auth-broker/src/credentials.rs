@@ -5,58 +5,118 @@ use chrono::{DateTime, Utc};
 use galsync_platform::CallerIdentity;
 
 use crate::broker::{millis_to_time, Broker};
+use crate::certificate_upload::UploadOutcome;
 use crate::certificates::{self, CertificateMaterial};
 use crate::error::BrokerError;
 use crate::store::{AppRow, CertificateRow};
 use crate::tokens::{self, STATE_ACTIVE, STATE_PENDING};
 
+/// A new certificate for an app, as `cert generate` and `cert rotate` ask
+/// for it; a zero `key_bits` or `validity_days` takes the default.
+#[derive(Debug, Clone)]
+pub struct CertificateOrder {
+    pub tenant_id: String,
+    /// Empty = the tenant's only app.
+    pub client_id: String,
+    pub key_bits: u32,
+    pub validity_days: u32,
+}
+
+/// How a new certificate reaches the app registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// An administrator uploads the `.cer` (`cert generate`).
+    ByHand,
+    /// Uploaded with `addKey` when the tenant allows it (`cert rotate`).
+    UploadWhenAllowed,
+}
+
+/// A new certificate and, when an upload was asked for, what became of it.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub certificate: CertificateRow,
+    pub upload: Option<UploadOutcome>,
+}
+
 impl Broker {
-    pub async fn generate_certificate(
+    /// `cert generate` and `cert rotate`: a new certificate, pending
+    /// registration, the current one signing until Entra accepts it.
+    pub async fn new_certificate(
         &self,
         caller: &CallerIdentity,
+        order: &CertificateOrder,
+        registration: Registration,
+    ) -> Result<NewCertificate, BrokerError> {
+        self.require_admin(caller)?;
+        let tenant = self.tenant(&order.tenant_id).await?;
+        let app = self.app(&tenant.tenant_id, &order.client_id).await?;
+        let key_bits = match order.key_bits {
+            0 => certificates::DEFAULT_KEY_BITS,
+            bits => bits,
+        };
+        let validity_days = match order.validity_days {
+            0 => certificates::DEFAULT_VALIDITY_DAYS,
+            days => days,
+        };
+        let material = self
+            .generate_material(&tenant.tenant_id, key_bits, validity_days)
+            .await?;
+        let certificate = self.store_certificate(&app, material).await?;
+        self.audit_certificate("certificate.generated", caller, &app, &certificate)
+            .await?;
+        let upload = match registration {
+            Registration::ByHand => None,
+            Registration::UploadWhenAllowed => Some(
+                self.upload_rotated_certificate(caller, &tenant, &app, &certificate)
+                    .await?,
+            ),
+        };
+        Ok(NewCertificate {
+            certificate,
+            upload,
+        })
+    }
+
+    /// A fresh key pair and certificate for the tenant. RSA key generation
+    /// takes seconds at 4096 bits: it runs off the runtime.
+    async fn generate_material(
+        &self,
         tenant_id: &str,
-        client_id: &str,
         key_bits: u32,
         validity_days: u32,
-    ) -> Result<CertificateRow, BrokerError> {
-        self.require_admin(caller)?;
-        let tenant = self.tenant(tenant_id).await?;
-        let app = self.app(&tenant.tenant_id, client_id).await?;
-        let key_bits = if key_bits == 0 {
-            certificates::DEFAULT_KEY_BITS
-        } else {
-            key_bits
-        };
-        let validity_days = if validity_days == 0 {
-            certificates::DEFAULT_VALIDITY_DAYS
-        } else {
-            validity_days
-        };
+    ) -> Result<CertificateMaterial, BrokerError> {
         let now = self.clock.now();
-        let subject_tenant = tenant.tenant_id.clone();
-        // RSA key generation takes seconds at 4096 bits: keep it off the runtime.
-        let material = tokio::task::spawn_blocking(move || {
+        let subject_tenant = tenant_id.to_owned();
+        tokio::task::spawn_blocking(move || {
             certificates::generate(&subject_tenant, key_bits, validity_days, now)
         })
         .await
-        .map_err(|error| {
-            BrokerError::Internal(format!("certificate generation stopped: {error}"))
-        })??;
-        let row = self.store_certificate(&app, material).await?;
+        .map_err(|error| BrokerError::Internal(format!("certificate generation stopped: {error}")))?
+        .map_err(BrokerError::from)
+    }
+
+    /// The audit line of a certificate generated or imported.
+    async fn audit_certificate(
+        &self,
+        kind: &str,
+        caller: &CallerIdentity,
+        app: &AppRow,
+        certificate: &CertificateRow,
+    ) -> Result<(), BrokerError> {
         self.audit
             .record(
-                "certificate.generated",
+                kind,
                 caller,
-                &tenant.tenant_id,
+                &app.tenant_id,
                 None,
                 &format!(
                     "thumbprint {} for app {}",
-                    row.thumbprint_sha1, app.client_id
+                    certificate.thumbprint_sha1, app.client_id
                 ),
                 None,
             )
             .await?;
-        Ok(row)
+        Ok(())
     }
 
     pub async fn import_certificate(
@@ -79,18 +139,7 @@ impl Broker {
             ));
         }
         let row = self.store_certificate(&app, material).await?;
-        self.audit
-            .record(
-                "certificate.imported",
-                caller,
-                &tenant.tenant_id,
-                None,
-                &format!(
-                    "thumbprint {} for app {}",
-                    row.thumbprint_sha1, app.client_id
-                ),
-                None,
-            )
+        self.audit_certificate("certificate.imported", caller, &app, &row)
             .await?;
         Ok(row)
     }
@@ -191,21 +240,13 @@ impl Broker {
                 if has_replacement || !self.expiring_soon(active) {
                     continue;
                 }
-                let now = self.clock.now();
-                let subject_tenant = tenant.tenant_id.clone();
-                let key_bits = active.key_bits as u32;
-                let material = tokio::task::spawn_blocking(move || {
-                    certificates::generate(
-                        &subject_tenant,
-                        key_bits,
+                let material = self
+                    .generate_material(
+                        &tenant.tenant_id,
+                        active.key_bits as u32,
                         certificates::DEFAULT_VALIDITY_DAYS,
-                        now,
                     )
-                })
-                .await
-                .map_err(|error| {
-                    BrokerError::Internal(format!("certificate generation stopped: {error}"))
-                })??;
+                    .await?;
                 let row = self.store_certificate(&app, material).await?;
                 let upload = self
                     .upload_rotated_certificate(&system, &tenant, &app, &row)

@@ -43,6 +43,7 @@ use tonic::service::RoutesBuilder;
 pub use broker::Broker;
 pub use config::Config;
 pub use connection::ConnectionCheck;
+pub use credentials::{CertificateOrder, NewCertificate, Registration};
 pub use error::BrokerError;
 
 /// Where the service listens unless `--listen` says otherwise.

@@ -5,6 +5,7 @@ use galsync_proto::v1;
 use tonic::Status;
 
 use crate::connection::ConnectionCheck;
+use crate::credentials::CertificateOrder;
 use crate::policy::Purpose;
 use crate::provision::ProvisionEvent;
 use crate::store::{AppRow, TenantRow};
@@ -135,5 +136,27 @@ pub(super) fn auth_mode_from_proto(value: i32) -> Result<String, Status> {
         Err(_) => Err(Status::invalid_argument(
             "invalid apps.auth_mode: unknown value",
         )),
+    }
+}
+
+impl From<v1::GenerateCertificateRequest> for CertificateOrder {
+    fn from(message: v1::GenerateCertificateRequest) -> Self {
+        CertificateOrder {
+            tenant_id: message.tenant_id,
+            client_id: message.client_id,
+            key_bits: message.key_bits,
+            validity_days: message.validity_days,
+        }
+    }
+}
+
+impl From<v1::RotateCertificateRequest> for CertificateOrder {
+    fn from(message: v1::RotateCertificateRequest) -> Self {
+        CertificateOrder {
+            tenant_id: message.tenant_id,
+            client_id: message.client_id,
+            key_bits: message.key_bits,
+            validity_days: message.validity_days,
+        }
     }
 }

@@ -2,7 +2,6 @@
 //! and rotated, and client secrets.
 
 use galsync_platform::on_behalf::Role;
-use galsync_platform::CallerIdentity;
 use galsync_proto::v1;
 use tonic::{Request, Response, Status};
 
@@ -10,25 +9,11 @@ use super::convert::{app_message, timestamp};
 use super::AuthBrokerService;
 use crate::broker::millis_to_time;
 use crate::certificates;
+use crate::credentials::{CertificateOrder, Registration};
 use crate::store::CertificateRow;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING, STATE_RETIRED};
 
 impl AuthBrokerService {
-    async fn new_certificate(
-        &self,
-        caller: &CallerIdentity,
-        tenant_id: &str,
-        client_id: &str,
-        key_bits: u32,
-        validity_days: u32,
-    ) -> Result<Response<v1::Certificate>, Status> {
-        let row = self
-            .broker
-            .generate_certificate(caller, tenant_id, client_id, key_bits, validity_days)
-            .await?;
-        Ok(Response::new(self.certificate_message(&row)))
-    }
-
     pub(super) fn certificate_message(&self, row: &CertificateRow) -> v1::Certificate {
         let now_millis = self.broker.clock().now_millis();
         let state = if row.not_after <= now_millis {
@@ -62,23 +47,52 @@ pub(super) async fn generate_certificate(
     service: &AuthBrokerService,
     request: Request<v1::GenerateCertificateRequest>,
 ) -> Result<Response<v1::Certificate>, Status> {
-    let caller = service
-        .authorize(
-            &request,
-            "galsync.v1.AuthBroker/GenerateCertificate",
-            Role::Admin,
-        )
+    new_certificate(
+        service,
+        request,
+        "galsync.v1.AuthBroker/GenerateCertificate",
+        Registration::ByHand,
+    )
+    .await
+}
+
+/// A replacement made now: like generating one, it signs only once Entra
+/// accepts it, and the current certificate keeps working until then.
+pub(super) async fn rotate_certificate(
+    service: &AuthBrokerService,
+    request: Request<v1::RotateCertificateRequest>,
+) -> Result<Response<v1::Certificate>, Status> {
+    new_certificate(
+        service,
+        request,
+        "galsync.v1.AuthBroker/RotateCertificate",
+        Registration::UploadWhenAllowed,
+    )
+    .await
+}
+
+/// The one body of GenerateCertificate and RotateCertificate; the answer's
+/// `registration` says what became of an upload, when one was asked for.
+async fn new_certificate<T: Into<CertificateOrder>>(
+    service: &AuthBrokerService,
+    request: Request<T>,
+    rpc: &str,
+    registration: Registration,
+) -> Result<Response<v1::Certificate>, Status> {
+    let caller = service.authorize(&request, rpc, Role::Admin).await?;
+    let order = request.into_inner().into();
+    let made = service
+        .broker
+        .new_certificate(&caller, &order, registration)
         .await?;
-    let message = request.into_inner();
-    service
-        .new_certificate(
-            &caller,
-            &message.tenant_id,
-            &message.client_id,
-            message.key_bits,
-            message.validity_days,
-        )
-        .await
+    let mut answer = service.certificate_message(&made.certificate);
+    if let Some(upload) = made.upload {
+        answer.registration = upload.describe(
+            &made.certificate.client_id,
+            &made.certificate.thumbprint_sha1,
+        );
+    }
+    Ok(Response::new(answer))
 }
 
 pub(super) async fn import_certificate(
@@ -159,38 +173,6 @@ pub(super) async fn list_certificates(
             .map(|row| service.certificate_message(row))
             .collect(),
     }))
-}
-
-/// A replacement made now: like generating one, it signs only once Entra
-/// accepts it, and the current certificate keeps working until then.
-pub(super) async fn rotate_certificate(
-    service: &AuthBrokerService,
-    request: Request<v1::RotateCertificateRequest>,
-) -> Result<Response<v1::Certificate>, Status> {
-    let caller = service
-        .authorize(
-            &request,
-            "galsync.v1.AuthBroker/RotateCertificate",
-            Role::Admin,
-        )
-        .await?;
-    let message = request.into_inner();
-    let rotated = service
-        .broker
-        .rotate_certificate(
-            &caller,
-            &message.tenant_id,
-            &message.client_id,
-            message.key_bits,
-            message.validity_days,
-        )
-        .await?;
-    let mut answer = service.certificate_message(&rotated.certificate);
-    answer.registration = rotated.upload.describe(
-        &rotated.certificate.client_id,
-        &rotated.certificate.thumbprint_sha1,
-    );
-    Ok(Response::new(answer))
 }
 
 pub(super) async fn set_client_secret(

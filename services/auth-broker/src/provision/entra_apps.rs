@@ -8,6 +8,7 @@ use galsync_platform::CallerIdentity;
 
 use super::{Reporter, ADOPT_FIX};
 use crate::broker::Broker;
+use crate::credentials::{CertificateOrder, Registration};
 use crate::error::BrokerError;
 use crate::policy::AppPlan;
 use crate::provision_graph::{Application, GraphPrincipal, ProvisioningGraph};
@@ -250,9 +251,16 @@ impl Broker {
                  run galsync-entra.ps1 again, then adopt again"
             )));
         }
+        let order = CertificateOrder {
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            key_bits: 0,
+            validity_days: 0,
+        };
         let row = self
-            .generate_certificate(caller, tenant_id, client_id, 0, 0)
-            .await?;
+            .new_certificate(caller, &order, Registration::ByHand)
+            .await?
+            .certificate;
         report
             .step(format!(
                 "generated certificate {} for app {client_id}",
