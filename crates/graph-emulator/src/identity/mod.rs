@@ -35,6 +35,7 @@ pub mod device;
 pub mod directory_roles;
 pub mod discovery;
 pub mod entra_errors;
+pub mod exchange_access;
 pub mod graph;
 pub mod logout;
 pub mod membership_claims;
