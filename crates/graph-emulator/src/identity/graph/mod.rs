@@ -8,6 +8,7 @@
 //! [`roll_keys`] (`addKey`, `removeKey`), [`assignments`] (`appRoleAssignedTo`, `appRoleAssignments`), [`query`]
 //! (`$filter` and alternate keys).
 
+mod application_write;
 pub mod applications;
 pub mod assignments;
 pub mod authorization;
