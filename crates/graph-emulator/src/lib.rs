@@ -111,7 +111,7 @@ pub struct EmulatorState {
     pub signer: tokens::TokenSigner,
     /// When set, ID tokens of the authorization code flow are signed with
     /// this key, which the JWKS does not publish (a test of relying parties;
-    /// see `identity::authorize::sign_id_token`).
+    /// see `identity::authorization_code::sign_id_token`).
     pub unpublished_id_token_signer: std::sync::Mutex<Option<tokens::TokenSigner>>,
     pub identity: identity::IdentityStore,
     pub directory: directory::DirectoryStore,

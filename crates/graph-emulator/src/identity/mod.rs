@@ -26,6 +26,7 @@
 pub mod admin_routes;
 pub mod app_roles;
 pub mod assertion;
+mod authorization_code;
 pub mod authorize;
 pub mod certificates;
 pub mod client_auth;
