@@ -14,7 +14,7 @@ use galsync_proto::v1;
 
 use crate::error::SchedulerError;
 use crate::scheduler::{now_millis, Scheduler, STATE_QUEUED, STATE_READING};
-use crate::store::{RunRow, WorkItemRow};
+use crate::store::{RunRow, RunSignal, WorkItemRow};
 use crate::work_items::{
     item_is_terminal, mailbox_result, run_counts, ITEM_LEASED, ITEM_SUPERSEDED,
 };
@@ -137,9 +137,13 @@ impl Scheduler {
         if run.state == STATE_QUEUED || run.state == STATE_READING {
             self.read_and_enqueue(&mut run).await?;
         }
+        // Subscribed before the first look, so an item that ends while the
+        // driver reads the store wakes its next wait.
+        let mut items_changed = self.store.watch_run(run_id, RunSignal::ItemsChanged);
         let mut reported: HashSet<String> = HashSet::new();
         let mut last_progress: Option<(usize, v1::SyncCounts)> = None;
         loop {
+            let looked_at = tokio::time::Instant::now();
             if self.is_stopping() {
                 tracing::info!(run = %run_id, "scheduler stopping: leaving the run for another scheduler");
                 return Ok(());
@@ -201,7 +205,48 @@ impl Scheduler {
             if finished == live_items.len() {
                 return self.end_run(current, &items).await;
             }
-            self.pause(self.timings.driver_poll).await;
+            self.wait_for_items(run_id, &mut items_changed, looked_at)
+                .await?;
+        }
+    }
+
+    /// Waits until the driver should look at its run's items again: at once
+    /// when the last unfinished one ends (so the run's end is seen as soon
+    /// as it happens), `driver_poll` after the last look when some ended
+    /// meanwhile (progress), and [`Scheduler::recheck_interval`] after it
+    /// when this process heard of no change. Returns early on shutdown.
+    async fn wait_for_items(
+        &self,
+        run_id: &str,
+        items_changed: &mut tokio::sync::watch::Receiver<u64>,
+        looked_at: tokio::time::Instant,
+    ) -> Result<(), SchedulerError> {
+        let mut stopping = self.stopping.subscribe();
+        let mut heard_of_change = false;
+        loop {
+            if *stopping.borrow() {
+                return Ok(());
+            }
+            let wait = if heard_of_change {
+                self.timings.driver_poll
+            } else {
+                self.recheck_interval()
+            };
+            let heard = tokio::select! {
+                _ = tokio::time::sleep_until(looked_at + wait) => return Ok(()),
+                _ = stopping.changed() => return Ok(()),
+                changed = items_changed.changed() => changed.is_ok(),
+            };
+            if !heard {
+                // Nobody can raise the signal any more: fall back to looking
+                // every `driver_poll`.
+                tokio::time::sleep_until(looked_at + self.timings.driver_poll).await;
+                return Ok(());
+            }
+            heard_of_change = true;
+            if self.store.unfinished_items(run_id).await? == 0 {
+                return Ok(());
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::error::SchedulerError;
 use crate::profiles;
 use crate::queue::millis_timestamp;
 use crate::scheduler::{decode_spec, run_state_to_proto, Scheduler, ACTIVE_STATES};
-use crate::store::{ApiKeyRow, ProfileRow, RunRow};
+use crate::store::{ApiKeyRow, ProfileRow, RunRow, RunSignal};
 use crate::work_items::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 
 /// ListAuditLog's page when the request names none, and its largest.
@@ -329,11 +329,10 @@ impl SchedulerApi for SchedulerService {
         let run_id = profiles::id_field("run_id", &request.into_inner().run_id)?.to_owned();
         self.scheduler.run_for(&caller, &run_id).await?;
         let scheduler = self.scheduler.clone();
-        let poll = scheduler.timings.driver_poll;
         // Events come from the store, so a watcher on any scheduler replica
         // sees every event in order: the past first, then new ones as the
         // driver appends them, until the run has ended.
-        let stream = async_stream_of_events(scheduler, run_id, poll);
+        let stream = async_stream_of_events(scheduler, run_id);
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -521,11 +520,19 @@ fn api_key_message(key: &ApiKeyRow) -> v1::ApiKey {
     }
 }
 
+/// A run's events from the store: woken as soon as this process appends
+/// one, and looking again every [`Scheduler::recheck_interval`] for events a
+/// driver on another replica appends.
 fn async_stream_of_events(
     scheduler: Arc<Scheduler>,
     run_id: String,
-    poll: std::time::Duration,
 ) -> impl Stream<Item = Result<v1::RunEvent, Status>> + Send {
+    // Subscribed before the first read, so an event appended meanwhile wakes
+    // the first wait.
+    let appended = scheduler
+        .store()
+        .watch_run(&run_id, RunSignal::EventAppended);
+    let recheck = scheduler.recheck_interval();
     futures::stream::unfold(
         (
             scheduler,
@@ -533,13 +540,21 @@ fn async_stream_of_events(
             0i64,
             std::collections::VecDeque::new(),
             false,
+            appended,
         ),
-        move |(scheduler, run_id, mut last_sequence, mut pending, mut finished)| async move {
+        move |(scheduler, run_id, mut last_sequence, mut pending, mut finished, mut appended)| async move {
             loop {
                 if let Some(event) = pending.pop_front() {
                     return Some((
                         Ok(event),
-                        (scheduler, run_id, last_sequence, pending, finished),
+                        (
+                            scheduler,
+                            run_id,
+                            last_sequence,
+                            pending,
+                            finished,
+                            appended,
+                        ),
                     ));
                 }
                 if finished {
@@ -553,7 +568,7 @@ fn async_stream_of_events(
                         let status = Status::from(SchedulerError::from(error));
                         return Some((
                             Err(status),
-                            (scheduler, run_id, last_sequence, pending, true),
+                            (scheduler, run_id, last_sequence, pending, true, appended),
                         ));
                     }
                 };
@@ -571,7 +586,7 @@ fn async_stream_of_events(
                         let status = Status::from(SchedulerError::from(error));
                         return Some((
                             Err(status),
-                            (scheduler, run_id, last_sequence, pending, true),
+                            (scheduler, run_id, last_sequence, pending, true, appended),
                         ));
                     }
                 }
@@ -580,7 +595,13 @@ fn async_stream_of_events(
                     continue;
                 }
                 if pending.is_empty() {
-                    tokio::time::sleep(poll).await;
+                    // Either way the store is read again: a signal only
+                    // says to look sooner.
+                    if let Ok(Err(_closed)) =
+                        tokio::time::timeout(recheck, appended.changed()).await
+                    {
+                        tokio::time::sleep(recheck).await;
+                    }
                 }
             }
         },

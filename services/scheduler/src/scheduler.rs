@@ -27,8 +27,14 @@ use crate::tenants::TenantRegistry;
 pub struct Timings {
     /// How long a run lock lives without renewal (a dead holder frees it then).
     pub lock_ttl: Duration,
-    /// How often the driver renews its lock and checks its run.
+    /// While a run's items are ending, how often at most its driver looks
+    /// at them all and reports progress (it sees the last one end at once).
     pub driver_poll: Duration,
+    /// How often a run's driver and `WatchRun` look at the store when this
+    /// process heard of no change: the safety net for work completed through
+    /// another scheduler replica, and for leases that lapse. The driver
+    /// also renews its lock this often (at most a third of `lock_ttl`).
+    pub driver_recheck: Duration,
     /// How often due schedules and orphaned runs are looked for.
     pub tick: Duration,
     /// Attempts per work item before it fails.
@@ -42,6 +48,7 @@ impl Default for Timings {
         Self {
             lock_ttl: Duration::from_secs(60),
             driver_poll: Duration::from_millis(250),
+            driver_recheck: Duration::from_secs(1),
             tick: Duration::from_secs(1),
             max_attempts: 5,
             run_retention: Duration::from_secs(90 * 24 * 3600),
@@ -156,6 +163,17 @@ impl Scheduler {
             _ = tokio::time::sleep(duration) => self.is_stopping(),
             _ = stopping.wait_for(|stopped| *stopped) => true,
         }
+    }
+
+    /// How long a watcher of a run that heard of no change waits before
+    /// looking at the store again: `driver_recheck`, and often enough for
+    /// the driver to renew its run lock.
+    pub(crate) fn recheck_interval(&self) -> Duration {
+        let renewal = self.timings.lock_ttl / 3;
+        self.timings
+            .driver_recheck
+            .min(renewal)
+            .max(Duration::from_millis(1))
     }
 
     pub fn store(&self) -> &SchedulerStore {

@@ -11,11 +11,13 @@ mod api_keys;
 mod locks;
 mod profiles;
 mod runs;
+mod signals;
 mod work;
 
 pub use api_keys::ApiKeyRow;
 pub use profiles::ProfileRow;
 pub use runs::RunRow;
+pub use signals::{RunSignal, RunSignals};
 pub use work::WorkItemRow;
 
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct SchedulerStore {
     pool: StorePool,
     /// Woken when this process queues work, so waiting leases answer at once.
     work_added: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken when this process changes a run's items or appends its events.
+    run_signals: std::sync::Arc<RunSignals>,
 }
 
 impl SchedulerStore {
@@ -30,12 +34,19 @@ impl SchedulerStore {
         Self {
             pool,
             work_added: Default::default(),
+            run_signals: Default::default(),
         }
     }
 
     /// Resolves when this process next queues work.
     pub fn work_added(&self) -> tokio::sync::futures::Notified<'_> {
         self.work_added.notified()
+    }
+
+    /// A receiver that changes when this process next raises `signal` of
+    /// `run_id` (see [`RunSignals::subscribe`]).
+    pub fn watch_run(&self, run_id: &str, signal: RunSignal) -> tokio::sync::watch::Receiver<u64> {
+        self.run_signals.subscribe(run_id, signal)
     }
 
     pub fn pool(&self) -> &StorePool {

@@ -2,7 +2,7 @@
 
 use galsync_platform::with_pool;
 
-use super::{SchedulerStore, StoreResult};
+use super::{RunSignal, SchedulerStore, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
@@ -121,6 +121,8 @@ impl SchedulerStore {
             .execute(pool)
             .await?;
         });
+        self.run_signals
+            .raise(&row.run_id, RunSignal::EventAppended);
         Ok(())
     }
 
@@ -147,6 +149,7 @@ impl SchedulerStore {
                 .await?
                 .rows_affected()
         });
+        self.run_signals.raise(run_id, RunSignal::ItemsChanged);
         Ok(updated == 1)
     }
 
@@ -191,6 +194,7 @@ impl SchedulerStore {
             .fetch_one(pool)
             .await?
         });
+        self.run_signals.raise(run_id, RunSignal::EventAppended);
         Ok(sequence)
     }
 

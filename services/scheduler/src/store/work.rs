@@ -3,7 +3,7 @@
 use galsync_platform::store::StorePool;
 use galsync_platform::with_pool;
 
-use super::{SchedulerStore, StoreResult};
+use super::{RunSignal, SchedulerStore, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkItemRow {
@@ -251,11 +251,11 @@ impl SchedulerStore {
         available_at: i64,
         attempt_delta: i64,
     ) -> StoreResult<bool> {
-        let updated = with_pool!(&self.pool, pool => {
-            sqlx::query(
+        let row: Option<(String,)> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
                 "UPDATE work_items SET state = $1, result = COALESCE($2, result), outcome = $3, last_error = $4, \
                  available_at = $5, attempt = attempt + $6, lease_token = NULL, lease_expires_at = NULL \
-                 WHERE lease_token = $7 AND state = 'leased'",
+                 WHERE lease_token = $7 AND state = 'leased' RETURNING run_id",
             )
             .bind(state)
             .bind(result)
@@ -264,11 +264,29 @@ impl SchedulerStore {
             .bind(available_at)
             .bind(attempt_delta)
             .bind(lease_token)
-            .execute(pool)
+            .fetch_optional(pool)
             .await?
-            .rows_affected()
         });
-        Ok(updated == 1)
+        let Some((run_id,)) = row else {
+            return Ok(false);
+        };
+        self.run_signals.raise(&run_id, RunSignal::ItemsChanged);
+        Ok(true)
+    }
+
+    /// How many of a run's items (superseded ones aside) have not ended:
+    /// the cheap question its driver asks each time an item changes.
+    pub async fn unfinished_items(&self, run_id: &str) -> StoreResult<i64> {
+        let (count,): (i64,) = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM work_items WHERE run_id = $1 \
+                 AND state NOT IN ('done', 'failed', 'cancelled', 'superseded')",
+            )
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(count)
     }
 
     /// Keeps the plan a writer reports for the item it holds the lease of.

@@ -148,6 +148,33 @@ impl TestScheduler {
         trust_plaintext_loopback: bool,
         bind: &str,
     ) -> TestScheduler {
+        Self::start_timed(
+            store_url,
+            directory,
+            trust_plaintext_loopback,
+            bind,
+            fast_timings(),
+        )
+        .await
+    }
+
+    /// [`Self::start`] with `timings` (e.g. production's) instead of the
+    /// shortened ones.
+    pub async fn start_with_timings(
+        store_url: &str,
+        directory: Arc<FakeDirectory>,
+        timings: Timings,
+    ) -> TestScheduler {
+        Self::start_timed(store_url, directory, true, "127.0.0.1:0", timings).await
+    }
+
+    async fn start_timed(
+        store_url: &str,
+        directory: Arc<FakeDirectory>,
+        trust_plaintext_loopback: bool,
+        bind: &str,
+        timings: Timings,
+    ) -> TestScheduler {
         let config = Config::local(store_url);
         let pool = galsync_platform::store::connect(
             "store-url",
@@ -157,7 +184,7 @@ impl TestScheduler {
         )
         .await
         .unwrap();
-        let scheduler = Scheduler::new(SchedulerStore::new(pool), directory, fast_timings(), None);
+        let scheduler = Scheduler::new(SchedulerStore::new(pool), directory, timings, None);
         let access = Arc::new(
             Access::new(
                 &["cli=admin".to_owned()],
