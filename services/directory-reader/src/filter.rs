@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::source::{is_blank, is_known_attribute, SourceUser};
 
 /// One validated attribute rule, values lowercased for comparison.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompiledRule {
     attribute: String,
     operator: Operator,
@@ -131,7 +131,7 @@ pub fn validate_object_id(id: &str, field: &'static str) -> Result<String> {
 }
 
 /// The parts of a [`v1::SourceFilter`] applied to users already read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompiledFilter {
     pub include_disabled: bool,
     pub include_without_mail: bool,
@@ -145,7 +145,7 @@ pub struct CompiledFilter {
 }
 
 /// Members of the include and exclude groups, read for one snapshot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupMembers {
     pub included: Option<HashSet<String>>,
     pub excluded: HashSet<String>,

@@ -14,6 +14,7 @@ mod purpose;
 mod reader;
 mod service;
 mod snapshot;
+mod snapshot_cache;
 mod source;
 mod store;
 mod targets;

@@ -264,6 +264,7 @@ pub async fn complete(
         version: state.version,
         delta_link: state.delta_link,
         users: Arc::new(users),
+        users_generation: crate::reader::next_users_generation(),
         read_at: state.read_at,
     })
 }

@@ -32,8 +32,18 @@ pub struct ScopeState {
     pub version: i64,
     pub delta_link: String,
     pub users: Arc<HashMap<String, SourceUser>>,
+    /// Which `users` these are: a number this process gives each set of
+    /// users it makes, kept by a round that changed nobody. Equal numbers
+    /// mean the same users, so what was built from them can be reused.
+    pub users_generation: u64,
     /// When this process last committed or confirmed the state with Graph.
     pub read_at: Instant,
+}
+
+/// A `users_generation` no set of users of this process has had yet.
+pub fn next_users_generation() -> u64 {
+    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// How a round read the directory.
@@ -219,6 +229,7 @@ impl DirectoryReads {
             version,
             delta_link: delta_link.to_owned(),
             users: Arc::new(by_id),
+            users_generation: next_users_generation(),
             read_at: Instant::now(),
         })
     }
@@ -260,6 +271,7 @@ impl DirectoryReads {
             version,
             delta_link,
             users: Arc::new(by_id),
+            users_generation: next_users_generation(),
             read_at: Instant::now(),
         };
         let state = crate::purpose::complete(
@@ -303,8 +315,8 @@ impl DirectoryReads {
                 None,
             )
             .await?;
-        let users = if upserts.is_empty() && removals.is_empty() {
-            current.users
+        let (users, users_generation) = if upserts.is_empty() && removals.is_empty() {
+            (current.users, current.users_generation)
         } else {
             let mut users = (*current.users).clone();
             for removed_id in &removals {
@@ -313,7 +325,7 @@ impl DirectoryReads {
             for user in upserts.iter() {
                 users.insert(user.id.clone(), user.clone());
             }
-            Arc::new(users)
+            (Arc::new(users), next_users_generation())
         };
         info!(
             tenant_id,
@@ -326,6 +338,7 @@ impl DirectoryReads {
             version,
             delta_link: delta_link.to_owned(),
             users,
+            users_generation,
             read_at: Instant::now(),
         };
         // Upserts come without a mailbox purpose: exactly the new and changed

@@ -9,9 +9,10 @@ use galsync_proto::v1;
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::filter::{CompiledFilter, FilterCounts, GroupMembers};
+use crate::filter::{CompiledFilter, GroupMembers};
 use crate::reader::{DirectoryReads, ReadMode, ScopeState};
 use crate::snapshot;
+use crate::snapshot_cache::{FilterResult, SnapshotCache};
 use crate::store::{SnapshotRow, Store};
 
 /// Service-wide settings from the configuration.
@@ -40,6 +41,8 @@ pub struct Reader {
     pub(crate) reads: DirectoryReads,
     pub(crate) settings: ReaderSettings,
     metrics: ReaderMetrics,
+    /// The last snapshot of each filter, reused while its input is the same.
+    last_snapshots: SnapshotCache,
 }
 
 /// The reader's Prometheus metrics (served on `--metrics-listen`).
@@ -48,6 +51,7 @@ struct ReaderMetrics {
     registry: galsync_platform::metrics::Metrics,
     snapshots_full: Arc<std::sync::atomic::AtomicI64>,
     snapshots_delta: Arc<std::sync::atomic::AtomicI64>,
+    snapshots_reused: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl ReaderMetrics {
@@ -59,17 +63,22 @@ impl ReaderMetrics {
             snapshots_full: registry.counter("galsync_reader_snapshots_total{mode=\"full\"}", HELP),
             snapshots_delta: registry
                 .counter("galsync_reader_snapshots_total{mode=\"delta\"}", HELP),
+            snapshots_reused: registry.counter(
+                "galsync_reader_snapshots_reused_total",
+                "snapshots taken of a directory, filter, group members and photos unchanged since the last snapshot of the filter, whose stored snapshot was reused without filtering, normalising or hashing the users again",
+            ),
             registry,
         }
     }
 }
 
-/// A directory round filtered: the users kept and the counts.
+/// A directory round filtered: the users kept and the counts, and what
+/// they were worked out from.
 struct Filtered {
     state: ScopeState,
     mode: ReadMode,
-    kept_ids: Vec<String>,
-    counts: FilterCounts,
+    groups: GroupMembers,
+    result: FilterResult,
 }
 
 pub fn validate_tenant_id(tenant_id: &str) -> Result<String> {
@@ -102,6 +111,7 @@ impl Reader {
             reads,
             settings,
             metrics: ReaderMetrics::new(),
+            last_snapshots: SnapshotCache::default(),
         }
     }
 
@@ -149,20 +159,78 @@ impl Reader {
             )
             .await?;
         }
+        if let Some(result) =
+            self.last_snapshots
+                .filtered(tenant_id, filter, state.users_generation, &groups)
+        {
+            return Ok(Filtered {
+                state,
+                mode,
+                groups,
+                result,
+            });
+        }
         let users = state.users.clone();
         let owned_filter = filter.clone();
+        let owned_groups = groups.clone();
         let (kept_ids, counts) = tokio::task::spawn_blocking(move || {
-            let (kept, counts) = owned_filter.apply(users.values(), &groups);
+            let (kept, counts) = owned_filter.apply(users.values(), &owned_groups);
             let kept_ids: Vec<String> = kept.into_iter().map(|user| user.id.clone()).collect();
             (kept_ids, counts)
         })
         .await?;
+        let result = FilterResult {
+            kept_ids: Arc::new(kept_ids),
+            counts,
+        };
+        self.last_snapshots.remember_filtered(
+            tenant_id,
+            filter,
+            state.users_generation,
+            &groups,
+            &result,
+        );
         Ok(Filtered {
             state,
             mode,
-            kept_ids,
-            counts,
+            groups,
+            result,
         })
+    }
+
+    /// The snapshot last built from exactly this input, when the store still
+    /// holds it: it is taken again (its `last_taken_at` and read statistics
+    /// updated) without building it anew.
+    async fn reuse_snapshot(
+        &self,
+        tenant_id: &str,
+        filter: &CompiledFilter,
+        filtered: &Filtered,
+        photo_hashes: &HashMap<String, String>,
+        read_stats: &v1::ReadStats,
+    ) -> Result<Option<String>> {
+        let Some(snapshot_id) = self.last_snapshots.built(
+            tenant_id,
+            filter,
+            filtered.state.users_generation,
+            &filtered.groups,
+            photo_hashes,
+        ) else {
+            return Ok(None);
+        };
+        if !self
+            .store
+            .retake_snapshot(&snapshot_id, &read_stats.encode_to_vec())
+            .await?
+        {
+            // Retention removed it: it is built again.
+            self.last_snapshots.forget_built(tenant_id, &snapshot_id);
+            return Ok(None);
+        }
+        self.metrics
+            .snapshots_reused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Some(snapshot_id))
     }
 
     pub async fn take_snapshot(&self, request: SnapshotRequest) -> Result<v1::Snapshot> {
@@ -171,6 +239,7 @@ impl Reader {
         let filtered = self
             .read_filtered(tenant_id, &request.filter, request.force_full_read, &stats)
             .await?;
+        let kept_ids = filtered.result.kept_ids.clone();
         let mut photo_hashes = HashMap::new();
         let mut photos_fetched = 0;
         if request.include_photos && self.settings.fetch_photos {
@@ -184,43 +253,46 @@ impl Reader {
                 &client,
                 &self.store,
                 tenant_id,
-                &filtered.kept_ids,
+                &kept_ids,
                 self.settings.max_graph_concurrency,
             )
             .await?;
             photo_hashes = refresh.hashes;
             photos_fetched = refresh.fetched;
         }
-        let users = filtered.state.users.clone();
-        let kept_ids = filtered.kept_ids;
-        let built = tokio::task::spawn_blocking(move || {
-            let mut entries = Vec::with_capacity(kept_ids.len());
-            for user_id in &kept_ids {
-                if let Some(user) = users.get(user_id) {
-                    let photo_hash = photo_hashes.get(user_id).map(String::as_str);
-                    entries.push(snapshot::normalise(user, &users, photo_hash));
-                }
-            }
-            snapshot::build(entries)
-        })
-        .await?;
-        let dropped: u64 = filtered.counts.rules.iter().map(|(_, count)| count).sum();
+        let counts = &filtered.result.counts;
+        let dropped: u64 = counts.rules.iter().map(|(_, count)| count).sum();
         let read_stats = v1::ReadStats {
             mode: filtered.mode.as_str().to_owned(),
             graph_requests: stats.requests(),
             retries: stats.retries(),
-            users_read: filtered.counts.users_read,
+            users_read: counts.users_read,
             users_dropped_by_filter: dropped,
             photos_fetched,
         };
-        let row = SnapshotRow {
-            snapshot_id: built.snapshot_id.clone(),
-            tenant_id: tenant_id.to_owned(),
-            entry_count: built.entry_count as i64,
-            created_at: chrono::Utc::now().timestamp(),
-            read_stats: read_stats.encode_to_vec(),
+        let reused = self
+            .reuse_snapshot(
+                tenant_id,
+                &request.filter,
+                &filtered,
+                &photo_hashes,
+                &read_stats,
+            )
+            .await?;
+        let was_reused = reused.is_some();
+        let snapshot_id = match reused {
+            Some(snapshot_id) => snapshot_id,
+            None => {
+                self.build_and_save(
+                    tenant_id,
+                    &request.filter,
+                    &filtered,
+                    photo_hashes,
+                    &read_stats,
+                )
+                .await?
+            }
         };
-        self.store.save_snapshot(&row, &built.blob).await?;
         let taken = match filtered.mode {
             crate::reader::ReadMode::Full => &self.metrics.snapshots_full,
             crate::reader::ReadMode::Delta => &self.metrics.snapshots_delta,
@@ -232,16 +304,62 @@ impl Reader {
             .await?;
         tracing::info!(
             tenant_id,
-            snapshot_id = %built.snapshot_id,
-            entries = built.entry_count,
+            %snapshot_id,
+            entries = kept_ids.len(),
             mode = filtered.mode.as_str(),
             graph_requests = read_stats.graph_requests,
+            reused = was_reused,
             pruned,
             "took a snapshot"
         );
-        let mut summary = self.get_snapshot(&built.snapshot_id).await?;
+        let mut summary = self.get_snapshot(&snapshot_id).await?;
         summary.read_stats = Some(read_stats);
         Ok(summary)
+    }
+
+    /// Normalises, hashes and stores the users the filter kept (off the
+    /// runtime), and remembers the snapshot for the next one; its id.
+    async fn build_and_save(
+        &self,
+        tenant_id: &str,
+        filter: &CompiledFilter,
+        filtered: &Filtered,
+        photo_hashes: HashMap<String, String>,
+        read_stats: &v1::ReadStats,
+    ) -> Result<String> {
+        let users = filtered.state.users.clone();
+        let kept_ids = filtered.result.kept_ids.clone();
+        let photo_hashes = Arc::new(photo_hashes);
+        let hashes = photo_hashes.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut entries = Vec::with_capacity(kept_ids.len());
+            for user_id in kept_ids.iter() {
+                if let Some(user) = users.get(user_id) {
+                    let photo_hash = hashes.get(user_id).map(String::as_str);
+                    entries.push(snapshot::normalise(user, &users, photo_hash));
+                }
+            }
+            snapshot::build(entries)
+        })
+        .await?;
+        let row = SnapshotRow {
+            snapshot_id: built.snapshot_id.clone(),
+            tenant_id: tenant_id.to_owned(),
+            entry_count: built.entry_count as i64,
+            created_at: chrono::Utc::now().timestamp(),
+            read_stats: read_stats.encode_to_vec(),
+        };
+        self.store.save_snapshot(&row, &built.blob).await?;
+        self.last_snapshots.remember_built(
+            tenant_id,
+            filter,
+            filtered.state.users_generation,
+            &filtered.groups,
+            &filtered.result,
+            photo_hashes,
+            &built.snapshot_id,
+        );
+        Ok(built.snapshot_id)
     }
 
     pub async fn explain_filter(
@@ -251,13 +369,14 @@ impl Reader {
     ) -> Result<v1::FilterExplanation> {
         let stats = Arc::new(RequestStats::new());
         let filtered = self.read_filtered(tenant_id, filter, false, &stats).await?;
-        let mut rules = Vec::with_capacity(filtered.counts.rules.len());
-        for (rule, dropped) in filtered.counts.rules {
+        let counts = filtered.result.counts;
+        let mut rules = Vec::with_capacity(counts.rules.len());
+        for (rule, dropped) in counts.rules {
             rules.push(v1::FilterRuleCount { rule, dropped });
         }
         Ok(v1::FilterExplanation {
-            users_read: filtered.counts.users_read,
-            users_kept: filtered.counts.users_kept,
+            users_read: counts.users_read,
+            users_kept: counts.users_kept,
             rules,
         })
     }

@@ -327,6 +327,23 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a stored snapshot again: its `last_taken_at` and read
+    /// statistics as a new save of the same content would set them. False
+    /// when the store no longer holds it.
+    pub async fn retake_snapshot(&self, snapshot_id: &str, read_stats: &[u8]) -> Result<bool> {
+        let now = now_secs();
+        let updated = with_pool!(&self.pool, pool => {
+            sqlx::query("UPDATE snapshots SET last_taken_at = $1, read_stats = $2 WHERE snapshot_id = $3")
+                .bind(now)
+                .bind(read_stats)
+                .bind(snapshot_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
     pub async fn snapshot(&self, snapshot_id: &str) -> Result<Option<SnapshotRow>> {
         let row = with_pool!(&self.pool, pool => {
             sqlx::query("SELECT snapshot_id, tenant_id, entry_count, created_at, read_stats FROM snapshots WHERE snapshot_id = $1")

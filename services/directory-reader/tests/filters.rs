@@ -203,11 +203,34 @@ async fn group_filters_follow_nested_groups_at_one_request_per_group() {
         ..Default::default()
     };
     assert_eq!(
-        kept_ids(&harness, included).await,
+        kept_ids(&harness, included.clone()).await,
         sorted(&[people.alice, people.carol])
     );
     let endpoint = "/groups/{id}/transitiveMembers/microsoft.graph.user";
     assert_eq!(harness.requests_to(endpoint), 1);
+    // A member added to the group changes no user: the next snapshot of the
+    // same filter has them all the same (the last one is not reused).
+    harness
+        .emulator
+        .state
+        .directory
+        .add_group_member(
+            harness.tenant_id,
+            people.sales_group,
+            galsync_graph_emulator::directory::MemberRef::User(people.bob),
+        )
+        .unwrap();
+    assert_eq!(
+        kept_ids(&harness, included).await,
+        sorted(&[people.alice, people.bob, people.carol])
+    );
+    harness
+        .emulator
+        .state
+        .directory
+        .remove_group_member(harness.tenant_id, people.sales_group, people.bob)
+        .unwrap();
+    assert_eq!(harness.requests_to(endpoint), 2);
 
     let both = v1::SourceFilter {
         include_group_ids: vec![people.sales_group.to_string()],
@@ -218,7 +241,7 @@ async fn group_filters_follow_nested_groups_at_one_request_per_group() {
         kept_ids(&harness, both.clone()).await,
         sorted(&[people.alice])
     );
-    assert_eq!(harness.requests_to(endpoint), 3);
+    assert_eq!(harness.requests_to(endpoint), 4);
     let explanation = explain(&harness, both).await;
     let include_rule = format!("members of groups ({})", people.sales_group);
     let exclude_rule = format!("exclude members of groups ({})", people.interns_group);

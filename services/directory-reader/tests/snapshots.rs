@@ -57,9 +57,17 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
     assert_eq!(harness.requests_to("/$batch"), 10_000 / 20);
     assert_eq!(stats.graph_requests, 101 + 10_000 / 20);
 
-    // Nothing changed: one delta request, the same snapshot.
+    // Nothing changed: one delta request, the same snapshot, reused without
+    // filtering, normalising or hashing the 10,000 users again.
+    const REUSED: &str = "galsync_reader_snapshots_reused_total";
+    assert_eq!(harness.metric(REUSED).await, 0.0);
     let unchanged = harness.take(v1::SourceFilter::default()).await;
     assert_eq!(unchanged.snapshot_id, first.snapshot_id);
+    assert_eq!(
+        harness.metric(REUSED).await,
+        1.0,
+        "the no-op round rebuilt the snapshot"
+    );
     assert_eq!(harness.requests_to("/users/delta"), 102);
     assert_eq!(harness.requests_to("/users"), 0);
     let stats = unchanged.read_stats.clone().unwrap();
@@ -84,6 +92,12 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
         .unwrap();
 
     let changed = harness.take(v1::SourceFilter::default()).await;
+    assert_ne!(changed.snapshot_id, first.snapshot_id);
+    assert_eq!(
+        harness.metric(REUSED).await,
+        1.0,
+        "a changed directory reused a snapshot"
+    );
     assert_eq!(harness.requests_to("/users/delta"), 103, "one delta round");
     assert_eq!(harness.requests_to("/users"), 0, "no full re-read");
     // One delta request and one $batch reading the 6 changed users' purpose.

@@ -194,6 +194,7 @@ impl DirectoryReads {
             version,
             delta_link: String::new(),
             users: Arc::new(users),
+            users_generation: super::next_users_generation(),
             read_at: Instant::now(),
         };
         let state = crate::purpose::complete(

@@ -28,6 +28,8 @@ pub struct Harness {
     pub tenant_id: Uuid,
     pub client_id: String,
     pub reader_addr: std::net::SocketAddr,
+    /// Where the reader serves `/metrics`.
+    pub metrics_addr: std::net::SocketAddr,
     /// Stops the reader when the harness is dropped.
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
     /// Where the reader gets its tokens; its PKI and data directory are the
@@ -84,6 +86,13 @@ impl Harness {
         config.server.tls_key = Some(reader_files.key);
         config.server.tls_ca = Some(reader_files.ca);
         config.broker_url = Some(broker.url());
+        // A port free a moment ago: the metrics endpoint does not say which
+        // port it took.
+        let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        config.server.metrics_listen = Some(metrics_addr);
         configure(&mut config);
         let reader_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let reader_addr = reader_listener.local_addr().unwrap();
@@ -104,6 +113,7 @@ impl Harness {
             tenant_id,
             client_id,
             reader_addr,
+            metrics_addr,
             stop_reader: Some(stop_reader),
             broker,
         }
@@ -188,6 +198,25 @@ impl Harness {
             })
             .await
             .map(tonic::Response::into_inner)
+    }
+
+    /// The value of one series (name and labels, as exposed) on the
+    /// reader's `/metrics`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut connection = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .unwrap();
+        connection
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: reader\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        connection.read_to_string(&mut response).await.unwrap();
+        response
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
     }
 
     pub async fn entries(&self, snapshot_id: &str) -> Vec<v1::DirectoryEntry> {
