@@ -136,3 +136,53 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
         "manager names resolved without a request per user: {with_manager}"
     );
 }
+
+/// What a snapshot costs at 50,000 users: the full read, a no-op round and
+/// a round changing one user, each timed over gRPC (printed, never failed
+/// on: `cargo test -p galsync-directory-reader --test snapshots -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement of about a minute; run it by name"]
+async fn measure_snapshot_rounds_at_fifty_thousand_users() {
+    let harness = Harness::start().await;
+    harness.seed(SeedOptions {
+        users: 50_000,
+        groups: false,
+        ..SeedOptions::default()
+    });
+    let timed = |label: &'static str| {
+        let harness = &harness;
+        async move {
+            let started = std::time::Instant::now();
+            let snapshot = harness.take(v1::SourceFilter::default()).await;
+            println!(
+                "{label}: {:.3} s, {} entries, snapshot {}",
+                started.elapsed().as_secs_f64(),
+                snapshot.entry_count,
+                &snapshot.snapshot_id[..12]
+            );
+            snapshot
+        }
+    };
+    let first = timed("full read").await;
+    for _ in 0..3 {
+        let unchanged = timed("no-op round").await;
+        assert_eq!(unchanged.snapshot_id, first.snapshot_id);
+    }
+    let changed_user = leaf_members(&harness, 1)[0];
+    harness
+        .emulator
+        .state
+        .directory
+        .modify_user(harness.tenant_id, changed_user, |user| {
+            user.job_title = Some("Measured".to_owned());
+        })
+        .unwrap();
+    let changed = timed("one user changed").await;
+    assert_ne!(changed.snapshot_id, first.snapshot_id);
+    println!(
+        "snapshots reused: {}",
+        harness
+            .metric("galsync_reader_snapshots_reused_total")
+            .await
+    );
+}
