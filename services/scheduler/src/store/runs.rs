@@ -121,8 +121,6 @@ impl SchedulerStore {
             .execute(pool)
             .await?;
         });
-        self.run_signals
-            .raise(&row.run_id, RunSignal::EventAppended);
         Ok(())
     }
 

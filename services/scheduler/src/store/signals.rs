@@ -15,7 +15,7 @@ pub enum RunSignal {
     /// A work item of the run was completed, failed, released, or the run
     /// was asked to cancel.
     ItemsChanged,
-    /// An event was appended to the run's log, or the run's row changed.
+    /// An event was appended to the run's log.
     EventAppended,
 }
 
