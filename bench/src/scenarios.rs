@@ -134,17 +134,7 @@ pub async fn at_graph_latency(sizes: &Sizes) -> anyhow::Result<AtLatency> {
 /// binds: contacts/s, CPU per contact and peak RSS of each process.
 pub async fn without_limits(sizes: &Sizes) -> anyhow::Result<(Measured, Directory)> {
     println!("\nS2 initial sync, Graph's limits and latency off");
-    let setup = sizes
-        .setup(ClusterSpec {
-            emulator_args: vec!["--no-limits".to_owned()],
-            sqlite_only: true,
-            ..ClusterSpec::default()
-        })
-        .await;
-    let floor = setup.floor(&initial_sync(&setup)).await?;
-    let writes = setup.people * setup.mailboxes();
-    let measured = measure::measure(&setup, "S2 initial sync, limits off", &floor, writes).await?;
-    Ok((measured, setup.directory()))
+    initial_sync_on(sizes, limits_off(), "S2 initial sync, limits off").await
 }
 
 /// S5: how each process's memory grows with the directory — the initial
@@ -157,24 +147,38 @@ pub async fn scale(sizes: &Sizes) -> anyhow::Result<Vec<(Measured, Directory)>> 
             "\nS5 initial sync, {users} users × {} mailboxes, limits off",
             sizes.scale_mailboxes
         );
-        let setup = Sizes {
+        let sized = Sizes {
             users,
             mailboxes: sizes.scale_mailboxes,
             ..sizes.clone()
-        }
-        .setup(ClusterSpec {
-            emulator_args: vec!["--no-limits".to_owned()],
-            sqlite_only: true,
-            ..ClusterSpec::default()
-        })
-        .await;
-        let floor = setup.floor(&initial_sync(&setup)).await?;
-        let writes = setup.people * setup.mailboxes();
+        };
         let name = format!("S5 initial sync, {users} users");
-        let measured = measure::measure(&setup, &name, &floor, writes).await?;
-        rows.push((measured, setup.directory()));
+        rows.push(initial_sync_on(&sized, limits_off(), &name).await?);
     }
     Ok(rows)
+}
+
+/// The emulator without Graph's limits and latency; the embedded stores.
+fn limits_off() -> ClusterSpec {
+    ClusterSpec {
+        emulator_args: vec!["--no-limits".to_owned()],
+        sqlite_only: true,
+        ..ClusterSpec::default()
+    }
+}
+
+/// A fresh cluster of `spec` with the tenant onboarded, and its initial
+/// sync measured as `name`.
+async fn initial_sync_on(
+    sizes: &Sizes,
+    spec: ClusterSpec,
+    name: &str,
+) -> anyhow::Result<(Measured, Directory)> {
+    let setup = sizes.setup(spec).await;
+    let floor = setup.floor(&initial_sync(&setup)).await?;
+    let writes = setup.people * setup.mailboxes();
+    let measured = measure::measure(&setup, name, &floor, writes).await?;
+    Ok((measured, setup.directory()))
 }
 
 /// S6: the initial sync at Graph's latency with 1, 2, 4… writer processes
@@ -189,18 +193,15 @@ pub async fn scale_out(sizes: &Sizes) -> anyhow::Result<Option<(Vec<Measured>, D
     let mut directory = Directory::default();
     for &writers in &sizes.scale_out {
         println!("\nS6 initial sync, {writers} writer process(es) over PostgreSQL");
-        let setup = sizes
-            .setup(ClusterSpec {
-                writers,
-                emulator_args: sizes.at_graph_latency(),
-                ..ClusterSpec::default()
-            })
-            .await;
-        let floor = setup.floor(&initial_sync(&setup)).await?;
-        let writes = setup.people * setup.mailboxes();
+        let spec = ClusterSpec {
+            writers,
+            emulator_args: sizes.at_graph_latency(),
+            ..ClusterSpec::default()
+        };
         let name = format!("S6 initial sync, {writers} writer(s)");
-        rows.push(measure::measure(&setup, &name, &floor, writes).await?);
-        directory = setup.directory();
+        let (measured, of) = initial_sync_on(sizes, spec, &name).await?;
+        rows.push(measured);
+        directory = of;
     }
     Ok(Some((rows, directory)))
 }
