@@ -193,7 +193,7 @@ pub fn svg(results: &Results) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<title>galsync bench: wall time ÷ Graph's floor, {} users × {} mailboxes</title>"##,
+        r##"<title>galsync-bench: wall time ÷ Graph's floor, {} users × {} mailboxes</title>"##,
         results.users, results.mailboxes
     );
     let _ = writeln!(

@@ -116,7 +116,7 @@ fn only_test_crates_depend_on_the_test_support() {
 }
 
 /// The admin CLI an operator builds need not carry the emulator: only its
-/// `demo` feature (on by default, for `galsync demo` and `galsync bench`)
+/// `demo` feature (on by default, for `galsync demo`)
 /// links it. `.ci/run` builds the CLI without it.
 #[test]
 fn the_admin_cli_links_the_emulator_only_for_the_demo() {
