@@ -9,6 +9,7 @@ use anyhow::Context;
 use galsync_e2e::{Cluster, Tenant};
 use galsync_graph_emulator::accounting::Totals;
 use galsync_graph_emulator::floor::{Floor, Scenario};
+use galsync_graph_emulator::mailbox::throttle::SlotUse;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use reqwest::Method;
 use serde::Serialize;
@@ -74,6 +75,13 @@ pub struct Measured {
     pub min_round_trips: u64,
     pub throttled: u64,
     pub early_retries: u64,
+    /// Requests each mailbox had in flight at the emulator, on average from
+    /// its first request to its last (Graph allows 4); `None` with the
+    /// limits off.
+    pub mailbox_in_flight: Option<f64>,
+    /// Of those, the part spent in the modelled latency (the rest is the
+    /// emulator's own work while a slot was held).
+    pub mailbox_latency_in_flight: Option<f64>,
     /// CPU each process spent in the scenario, and its peak RSS so far.
     pub processes: BTreeMap<String, Sample>,
 }
@@ -123,6 +131,9 @@ pub async fn measure(
     let requests = cluster.emulator.get("/_admin/requests").await;
     let totals: Totals = serde_json::from_value(requests["totals"].clone())
         .context("the emulator's request totals")?;
+    let slots: SlotUse = serde_json::from_value(requests["mailbox_slots"].clone())
+        .context("the emulator's mailbox slot use")?;
+    let per_span = |secs: f64| (slots.span_secs > 0.0).then(|| secs / slots.span_secs);
     let check = cluster
         .verify(&setup.tenant, setup.tenant.targets.keys())
         .await;
@@ -147,6 +158,8 @@ pub async fn measure(
         min_round_trips: floor.min_round_trips.max(1),
         throttled: totals.throttled,
         early_retries: totals.early_retries,
+        mailbox_in_flight: per_span(slots.held_secs),
+        mailbox_latency_in_flight: per_span(slots.latency_secs),
         processes: processes::spent(&before, &after),
     };
     let against_floor = if measured.floor_secs > 1e-6 {
@@ -159,8 +172,12 @@ pub async fn measure(
     } else {
         "no floor (Graph's limits and latency off)".to_owned()
     };
+    let in_flight = match measured.mailbox_in_flight {
+        Some(in_flight) => format!(" · {in_flight:.2} of 4 in flight per mailbox"),
+        None => String::new(),
+    };
     println!(
-        "      {:.2} s = {against_floor} · {} writes · {} round trips · {} throttled · galsync CPU {:.2} s, emulator CPU {:.2} s",
+        "      {:.2} s = {against_floor} · {} writes · {} round trips · {} throttled{in_flight} · galsync CPU {:.2} s, emulator CPU {:.2} s",
         measured.wall_secs,
         measured.contact_writes,
         measured.round_trips,

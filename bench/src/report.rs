@@ -39,13 +39,13 @@ pub fn markdown(results: &Results) -> String {
         results.users, results.people, results.mailboxes
     );
     if !results.at_latency.is_empty() {
-        out.push_str("| scenario | wall | floor | wall ÷ floor | bound by | writes (min) | requests (min) | round trips (min) | 429s | early retries | galsync CPU | emulator CPU |\n");
-        out.push_str("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| scenario | wall | floor | wall ÷ floor | bound by | writes (min) | requests (min) | round trips (min) | 429s | early retries | in flight per mailbox (of 4) | galsync CPU | emulator CPU |\n");
+        out.push_str("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     }
     for result in &results.at_latency {
         let _ = writeln!(
             out,
-            "| {} | {:.2} s | {:.2} s | {:.2} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {:.2} s | {:.2} s |",
+            "| {} | {:.2} s | {:.2} s | {:.2} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {:.2} s | {:.2} s |",
             result.scenario,
             result.wall_secs,
             result.floor_secs,
@@ -59,6 +59,9 @@ pub fn markdown(results: &Results) -> String {
             result.min_round_trips,
             result.throttled,
             result.early_retries,
+            result
+                .mailbox_in_flight
+                .map_or(String::new(), |in_flight| format!("{in_flight:.2}")),
             processes::galsync_cpu(&result.processes).as_secs_f64(),
             emulator_cpu(result),
         );
@@ -66,7 +69,7 @@ pub fn markdown(results: &Results) -> String {
     if let (Some(baseline), Some(floor)) = (results.baseline_secs, results.initial_floor()) {
         let _ = writeln!(
             out,
-            "| baseline initial sync (naive client, extrapolated) | {baseline:.2} s | {floor:.2} s | {:.2} | sequential latency | | | | | | | |",
+            "| baseline initial sync (naive client, extrapolated) | {baseline:.2} s | {floor:.2} s | {:.2} | sequential latency | | | | | | | | |",
             baseline / floor.max(f64::EPSILON)
         );
     }

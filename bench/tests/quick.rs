@@ -55,6 +55,10 @@ fn quick_bench_measures_every_scenario_beside_its_floor() {
             "{scenario:#}"
         );
     }
+    // How close each mailbox was kept to Graph's 4 requests in flight.
+    let in_flight = number(&scenarios[0], "mailbox_in_flight");
+    assert!(in_flight > 0.0 && in_flight <= 4.0, "{:#}", scenarios[0]);
+    assert!(number(&scenarios[0], "mailbox_latency_in_flight") <= in_flight);
     assert_eq!(scenarios[0]["contact_writes"].as_u64(), Some(people * 10));
     assert_eq!(scenarios[1]["contact_writes"], 0);
     assert_eq!(scenarios[2]["contact_writes"], 10);

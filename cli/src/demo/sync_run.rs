@@ -43,12 +43,13 @@ pub async fn sync(
                     print!("\r\x1b[2K");
                 }
                 println!(
-                    "      run {}: {}",
+                    "      run {}: {} ({:.1} s)",
                     short(&run.run_id),
                     state
                         .as_str_name()
                         .trim_start_matches("RUN_STATE_")
-                        .to_lowercase()
+                        .to_lowercase(),
+                    started.elapsed().as_secs_f64()
                 );
             }
             Some(v1::run_event::Detail::Progress(progress)) => {

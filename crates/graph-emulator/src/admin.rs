@@ -41,12 +41,15 @@ async fn list_requests(State(state): State<AppState>) -> Json<serde_json::Value>
             .chain([format!(">={}", crate::accounting::EARLY_RETRY_BUCKETS_MILLIS[3])])
             .zip(state.accounting.early_retry_delays().into_iter().map(serde_json::Value::from))
             .collect::<serde_json::Map<_, _>>(),
+        // How close clients kept each mailbox to its 4 requests in flight.
+        "mailbox_slots": state.mailboxes.throttle.slot_use(),
         "counters": counters,
     }))
 }
 
 async fn reset_requests(State(state): State<AppState>) -> Json<serde_json::Value> {
     state.accounting.reset();
+    state.mailboxes.throttle.reset_use();
     Json(json!({"reset": true}))
 }
 

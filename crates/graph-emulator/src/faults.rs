@@ -304,11 +304,14 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     };
     let response = match throttle_slot {
         Err(throttled) => throttled.into_response(),
-        Ok(slot) => {
+        Ok(mut slot) => {
             let decision = state.faults.decide(&method, &path, batched);
             let modelled = state
                 .config
                 .scaled(state.config.latency.draw(&method, &endpoint));
+            if let Some(slot) = slot.as_mut() {
+                slot.holds_latency(modelled);
+            }
             let wait = decision.latency + modelled;
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;

@@ -27,6 +27,7 @@ pub const UPLOAD_WINDOW: Duration = Duration::from_secs(300);
 #[derive(Debug, Default)]
 struct SubjectLimits {
     in_flight: AtomicU32,
+    occupancy: Mutex<Occupancy>,
     /// When each request of the current window was admitted, oldest first.
     admitted: Mutex<VecDeque<Instant>>,
     uploads: Mutex<UploadWindow>,
@@ -39,15 +40,67 @@ struct UploadWindow {
     total: u64,
 }
 
+/// How one mailbox's slots were used: from the first admission to the last
+/// release, how long slots were held in all and how much of that was the
+/// modelled latency. Held ÷ (4 × span) says how close a client kept the
+/// mailbox to Graph's 4 in flight.
+#[derive(Debug, Default, Clone, Copy)]
+struct Occupancy {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    held: Duration,
+    latency: Duration,
+}
+
+/// The mailbox slots' use summed over every mailbox since the last reset.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlotUse {
+    pub mailboxes: u64,
+    /// Σ per mailbox of last release − first admission, in seconds.
+    pub span_secs: f64,
+    /// Σ of the time every admitted request held its slot, in seconds.
+    pub held_secs: f64,
+    /// Σ of the modelled latency slept while holding a slot, in seconds.
+    pub latency_secs: f64,
+}
+
 /// Holds one in-flight slot of a mailbox; releases it on drop.
 #[derive(Debug)]
 pub struct InFlightGuard {
     limits: Arc<SubjectLimits>,
+    admitted_at: Instant,
+    latency: Duration,
+    /// False for a refusal: its slot was never really held.
+    admitted: bool,
+}
+
+impl InFlightGuard {
+    /// Notes the modelled latency this request sleeps while holding the slot.
+    pub fn holds_latency(&mut self, latency: Duration) {
+        self.latency += latency;
+    }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.limits.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if !self.admitted {
+            return;
+        }
+        let now = Instant::now();
+        let mut occupancy = self
+            .limits
+            .occupancy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        occupancy.first = Some(
+            occupancy
+                .first
+                .map_or(self.admitted_at, |first| first.min(self.admitted_at)),
+        );
+        occupancy.last = Some(occupancy.last.map_or(now, |last| last.max(now)));
+        occupancy.held += now.saturating_duration_since(self.admitted_at);
+        occupancy.latency += self.latency;
     }
 }
 
@@ -82,7 +135,12 @@ impl MailboxThrottle {
         let limits = self.limits(subject);
         let previously_in_flight = limits.in_flight.fetch_add(1, Ordering::AcqRel);
         // From here on the guard owns the slot, so every early return frees it.
-        let guard = InFlightGuard { limits };
+        let mut guard = InFlightGuard {
+            limits,
+            admitted_at: Instant::now(),
+            latency: Duration::ZERO,
+            admitted: false,
+        };
         if previously_in_flight >= config.mailbox_concurrency {
             let wait = config.scaled(Duration::from_secs(1));
             return Err(GraphError::throttled(
@@ -115,7 +173,48 @@ impl MailboxThrottle {
         }
         admitted.push_back(now);
         drop(admitted);
+        guard.admitted = true;
         Ok(guard)
+    }
+
+    /// How the mailboxes' slots were used since the last [`Self::reset_use`].
+    pub fn slot_use(&self) -> SlotUse {
+        let subjects: Vec<Arc<SubjectLimits>> = self
+            .subjects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut total = SlotUse::default();
+        for limits in subjects {
+            let occupancy = *limits
+                .occupancy
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (Some(first), Some(last)) = (occupancy.first, occupancy.last) else {
+                continue;
+            };
+            total.mailboxes += 1;
+            total.span_secs += last.saturating_duration_since(first).as_secs_f64();
+            total.held_secs += occupancy.held.as_secs_f64();
+            total.latency_secs += occupancy.latency.as_secs_f64();
+        }
+        total
+    }
+
+    /// Starts counting slot use afresh (the request counters' reset).
+    pub fn reset_use(&self) {
+        let subjects = self
+            .subjects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for limits in subjects.values() {
+            *limits
+                .occupancy
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Occupancy::default();
+        }
     }
 
     /// Requests of `subject` in flight right now.
@@ -265,6 +364,35 @@ mod tests {
         assert_eq!(throttle.in_flight(&subject()), 4);
         guards.pop();
         assert!(throttle.admit(&config, subject(), 0).is_ok());
+    }
+
+    #[test]
+    fn slot_use_counts_held_time_over_the_span_and_skips_refusals() {
+        let throttle = MailboxThrottle::default();
+        let config = EmulatorConfig::default();
+        let mut two: Vec<InFlightGuard> = (0..2)
+            .map(|_| throttle.admit(&config, subject(), 0).expect("admitted"))
+            .collect();
+        for guard in &mut two {
+            guard.holds_latency(Duration::from_millis(30));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        drop(two);
+        let mut four: Vec<InFlightGuard> = (0..4)
+            .map(|_| throttle.admit(&config, subject(), 0).expect("admitted"))
+            .collect();
+        drop(throttle.admit(&config, subject(), 0).expect_err("a fifth"));
+        std::thread::sleep(Duration::from_millis(40));
+        four.clear();
+        let used = throttle.slot_use();
+        assert_eq!(used.mailboxes, 1);
+        // Two held for the first ~40 ms, four for the next: about 3 of 4 on
+        // average; the refused fifth held nothing.
+        let in_flight = used.held_secs / used.span_secs;
+        assert!((2.5..=3.1).contains(&in_flight), "{used:?}");
+        assert!((used.latency_secs - 0.06).abs() < 1e-9, "{used:?}");
+        throttle.reset_use();
+        assert_eq!(throttle.slot_use(), SlotUse::default());
     }
 
     #[test]
