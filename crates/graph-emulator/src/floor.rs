@@ -34,7 +34,8 @@ const BATCH_LIMIT: u64 = 20;
 pub struct Scenario {
     /// Users the directory read returns.
     pub users: u64,
-    /// Users per delta page the client asks for (`Prefer: odata.maxpagesize`, at most 999).
+    /// Users per delta page the client asks for (`Prefer: odata.maxpagesize`,
+    /// at most the 200 a delta page holds).
     #[serde(default = "default_page_size")]
     pub directory_page_size: u64,
     /// Target mailboxes.
@@ -54,7 +55,7 @@ pub struct Scenario {
 }
 
 fn default_page_size() -> u64 {
-    999
+    crate::directory::delta::MAX_DELTA_PAGE_SIZE as u64
 }
 
 fn one() -> u64 {
@@ -109,7 +110,10 @@ impl Scenario {
         let latency = &config.latency;
         let pages = self
             .users
-            .div_ceil(self.directory_page_size.clamp(1, 999))
+            .div_ceil(
+                self.directory_page_size
+                    .clamp(1, crate::directory::delta::MAX_DELTA_PAGE_SIZE as u64),
+            )
             .max(1);
         let directory = latency.mean(OpKind::DirectoryPage).as_secs_f64() * pages as f64;
 
@@ -214,7 +218,7 @@ mod tests {
         // about 2.5 minutes at Graph, because of the app-wide limit.
         let scenario = Scenario {
             users: 2_000,
-            directory_page_size: 999,
+            directory_page_size: 200,
             mailboxes: 1_000,
             creates_per_mailbox: 2_000,
             updates_per_mailbox: 0,
@@ -224,7 +228,7 @@ mod tests {
         };
         let floor = scenario.floor(&graph());
         assert_eq!(floor.binding, "app-wide limit");
-        assert_eq!(floor.min_requests, 3 + 1_000 * (1 + 2_000 + 100));
+        assert_eq!(floor.min_requests, 10 + 1_000 * (1 + 2_000 + 100));
         assert_eq!(floor.app_limit_secs, 160.0);
         assert!(
             (150.0..175.0).contains(&floor.floor_secs),

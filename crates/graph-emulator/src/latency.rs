@@ -37,6 +37,9 @@ pub enum OpKind {
     Folder,
     /// A page of `/users`, `/groups`, members, or their delta.
     DirectoryPage,
+    /// A user's mailbox settings, or one of them (`userPurpose`): one small
+    /// read of one mailbox, modelled like a contact read.
+    MailboxSettings,
     /// A user's or contact's photo, read or written.
     Photo,
     /// A token from the identity platform.
@@ -44,13 +47,14 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 8] = [
+    pub const ALL: [OpKind; 9] = [
         OpKind::ContactCreate,
         OpKind::ContactUpdate,
         OpKind::ContactDelete,
         OpKind::ContactRead,
         OpKind::Folder,
         OpKind::DirectoryPage,
+        OpKind::MailboxSettings,
         OpKind::Photo,
         OpKind::Token,
     ];
@@ -80,6 +84,9 @@ impl OpKind {
         if template.contains("/contactFolders") || template.contains("/childFolders") {
             return Some(OpKind::Folder);
         }
+        if template.contains("/mailboxSettings") {
+            return Some(OpKind::MailboxSettings);
+        }
         if template.starts_with("/users") || template.starts_with("/groups") {
             return Some(OpKind::DirectoryPage);
         }
@@ -94,6 +101,7 @@ impl OpKind {
             OpKind::ContactRead => "contact-read",
             OpKind::Folder => "folder",
             OpKind::DirectoryPage => "directory-page",
+            OpKind::MailboxSettings => "mailbox-settings",
             OpKind::Photo => "photo",
             OpKind::Token => "token",
         }
@@ -196,6 +204,7 @@ impl LatencyModel {
             (OpKind::ContactRead, LogNormal::from_millis(60, 250)),
             (OpKind::Folder, LogNormal::from_millis(120, 500)),
             (OpKind::DirectoryPage, LogNormal::from_millis(250, 1000)),
+            (OpKind::MailboxSettings, LogNormal::from_millis(60, 250)),
             (OpKind::Photo, LogNormal::from_millis(150, 600)),
             (OpKind::Token, LogNormal::from_millis(80, 300)),
         ];
@@ -270,6 +279,10 @@ mod tests {
         assert_eq!(
             OpKind::of("GET", "/users/delta"),
             Some(OpKind::DirectoryPage)
+        );
+        assert_eq!(
+            OpKind::of("GET", "/users/{id}/mailboxSettings/userPurpose"),
+            Some(OpKind::MailboxSettings)
         );
         assert_eq!(
             OpKind::of(

@@ -35,7 +35,7 @@ struct Args {
 
     /// One operation's latency, KIND=MEDIAN_MS:P99_MS (repeatable), e.g.
     /// contact-create=100:400. Kinds: contact-create, contact-update,
-    /// contact-delete, contact-read, folder, directory-page, photo, token.
+    /// contact-delete, contact-read, folder, directory-page, mailbox-settings, photo, token.
     #[arg(long = "latency-op", value_name = "KIND=MEDIAN_MS:P99_MS")]
     latency_ops: Vec<LatencyOverride>,
 

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn purpose_batches_default_to_several_in_flight_and_zero_is_refused() {
         let mut config = Config::local("sqlite://reader.db");
-        assert_eq!(config.purpose_batches_in_flight, 8);
+        assert_eq!(config.purpose_batches_in_flight, 32);
         config.purpose_batches_in_flight = 0;
         let error = config.validate().unwrap_err();
         assert_eq!(error.flag, "purpose-batches-in-flight");

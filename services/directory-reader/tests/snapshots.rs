@@ -45,17 +45,18 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
 
     let first = harness.take(v1::SourceFilter::default()).await;
     // The full read is the initial delta round (`$select=…,manager`; delta
-    // refuses `$expand`): 100 pages of 100 users, and one more for the user
-    // Graph may repeat at the round's end; the delta link comes with it.
+    // refuses `$expand`): 50 pages of 200 users (`Prefer: odata.maxpagesize`),
+    // and one more for the user Graph may repeat at the round's end; the
+    // delta link comes with it.
     assert_eq!(harness.requests_to("/users"), 0);
-    assert_eq!(harness.requests_to("/users/delta"), 101);
+    assert_eq!(harness.requests_to("/users/delta"), 51);
     assert_eq!(first.entry_count, summary.default_included as u64);
     let stats = first.read_stats.clone().unwrap();
     assert_eq!(stats.mode, "full");
     assert_eq!(stats.users_read, 10_000);
     // Plus each user's mailboxSettings/userPurpose, 20 per $batch call.
     assert_eq!(harness.requests_to("/$batch"), 10_000 / 20);
-    assert_eq!(stats.graph_requests, 101 + 10_000 / 20);
+    assert_eq!(stats.graph_requests, 51 + 10_000 / 20);
 
     // Nothing changed: one delta request, the same snapshot, reused without
     // filtering, normalising or hashing the 10,000 users again.
@@ -68,7 +69,7 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
         1.0,
         "the no-op round rebuilt the snapshot"
     );
-    assert_eq!(harness.requests_to("/users/delta"), 102);
+    assert_eq!(harness.requests_to("/users/delta"), 52);
     assert_eq!(harness.requests_to("/users"), 0);
     let stats = unchanged.read_stats.clone().unwrap();
     assert_eq!((stats.mode.as_str(), stats.graph_requests), ("delta", 1));
@@ -98,7 +99,7 @@ async fn ten_thousand_users_cost_one_initial_delta_round_then_one_delta_request_
         1.0,
         "a changed directory reused a snapshot"
     );
-    assert_eq!(harness.requests_to("/users/delta"), 103, "one delta round");
+    assert_eq!(harness.requests_to("/users/delta"), 53, "one delta round");
     assert_eq!(harness.requests_to("/users"), 0, "no full re-read");
     // One delta request and one $batch reading the 6 changed users' purpose.
     assert_eq!(changed.read_stats.clone().unwrap().graph_requests, 2);
