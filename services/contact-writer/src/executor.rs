@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::mailbox::{listed_contact, run_batch, ListedContact, MailboxGraph, SubOutcome};
+use crate::mailbox::{chain, listed_contact, run_batch, ListedContact, MailboxGraph, SubOutcome};
 
 /// What galsync reads of a contact it created.
 #[derive(Deserialize)]
@@ -74,11 +74,24 @@ pub enum Outcome {
     },
 }
 
+/// How Graph runs a batch's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Side by side, up to 4 at a time: one batch holds all of its
+    /// mailbox's places until its slowest write is answered.
+    Parallel,
+    /// One after another (each depends on the one before): the batch holds
+    /// one place, so a mailbox runs 4 such batches side by side and a place
+    /// frees the moment its batch ends.
+    Chained,
+}
+
 /// Executes up to 20 writes as one batch (plus retries).
 pub async fn execute(
     mailbox: &MailboxGraph,
     folder_id: &str,
     ops: &[Op],
+    order: Order,
 ) -> Result<Vec<Outcome>, Error> {
     let contacts_path = mailbox.contacts_path(folder_id);
     let mut requests = Vec::with_capacity(ops.len());
@@ -106,6 +119,9 @@ pub async fn execute(
                 ),
             ),
         });
+    }
+    if order == Order::Chained {
+        chain(&mut requests);
     }
     let answers = run_batch(mailbox, &requests).await?;
     let mut outcomes = Vec::with_capacity(ops.len());

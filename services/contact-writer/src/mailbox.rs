@@ -19,7 +19,7 @@ mod batches;
 mod folders;
 mod listing;
 
-pub(crate) use batches::{run_batch, SubOutcome};
+pub(crate) use batches::{chain, run_batch, SubOutcome};
 pub use folders::FolderChoice;
 pub use listing::{encode_query_value, listed_contact, source_property, ListedContact};
 
@@ -138,7 +138,14 @@ impl MailboxGraph {
         requests: Vec<BatchRequest>,
     ) -> Result<Vec<BatchResponse>, GraphError> {
         let count = requests.len() as u32;
-        let permit = self.pacer.acquire(count).await;
+        // A chain (each step waits for the one before) holds one of the
+        // mailbox's places at Graph, whatever its length.
+        let at_once = if batches::is_chain(&requests) {
+            1
+        } else {
+            count
+        };
+        let permit = self.pacer.acquire_running(count, at_once).await;
         self.tally
             .sub_requests
             .fetch_add(u64::from(count), Ordering::Relaxed);

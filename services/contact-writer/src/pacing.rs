@@ -152,6 +152,20 @@ impl MailboxPacer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Requests the mailbox may have in flight at once.
+    pub fn in_flight(&self) -> u32 {
+        self.config.in_flight.max(1)
+    }
+
+    /// Whether Graph is throttling the mailbox: a Retry-After still running
+    /// or a rate learned from throttling still in force.
+    pub fn is_throttled(&self) -> bool {
+        let mut state = self.lock();
+        let now = Instant::now();
+        self.prune(&mut state, now);
+        state.learned.is_some() || state.not_before.is_some_and(|until| until > now)
+    }
+
     /// The learned limit in force, if throttling taught one.
     pub fn learned_limit(&self) -> Option<LearnedLimit> {
         let mut state = self.lock();
@@ -164,10 +178,17 @@ impl MailboxPacer {
         self.lock().cuts
     }
 
-    /// Waits until `requests` requests (one call, or one batch's sub-requests)
-    /// may be sent, and reserves them.
+    /// Waits until `requests` requests (one call, or one batch's sub-requests
+    /// that Graph may run side by side) may be sent, and reserves them.
     pub async fn acquire(&self, requests: u32) -> Permit {
-        let parallel = requests.clamp(1, self.config.in_flight.max(1));
+        self.acquire_running(requests, requests).await
+    }
+
+    /// Waits until `requests` requests of which at most `at_once` run at the
+    /// same time (a batch whose steps each wait for the one before runs one
+    /// at a time) may be sent, and reserves them.
+    pub async fn acquire_running(&self, requests: u32, at_once: u32) -> Permit {
+        let parallel = at_once.clamp(1, self.config.in_flight.max(1));
         // The semaphore is never closed, so acquiring cannot fail.
         let slots = match Arc::clone(&self.slots).acquire_many_owned(parallel).await {
             Ok(permit) => permit,

@@ -107,7 +107,9 @@ pub async fn purge(
             });
         }
         for chunk in ops.chunks(engine.settings.batch_size.clamp(1, 20)) {
-            for outcome in executor::execute(&mailbox, &folder_id, chunk).await? {
+            for outcome in
+                executor::execute(&mailbox, &folder_id, chunk, executor::Order::Parallel).await?
+            {
                 match outcome {
                     Outcome::Deleted { .. } => counts.deleted += 1,
                     Outcome::Failed { reason, .. } => {

@@ -15,6 +15,7 @@ use crate::mapping::{self, Desired, FieldRules};
 use crate::plan::{self, DeletionPolicy, Known};
 use crate::store::{ContactRecord, MailboxState};
 
+mod lanes;
 mod writes;
 use writes::Run;
 

@@ -129,11 +129,11 @@ async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
     };
     // First run: the folder is created, so it is known to be empty: no
     // listing, no delta, straight to creates. Folder look-up + folder create
-    // + 23 batches of (at most) 20 creates.
+    // + 24 chained batches of 18 or 19 creates (4 lanes of 6).
     let first = harness.sync(&mailbox, &entries, repair.clone()).await;
     succeeded(&first);
     assert_eq!(harness.contact_reads(), 0, "a new folder is not read back");
-    assert_eq!(requests(&first), 2 + 23);
+    assert_eq!(requests(&first), 2 + 24);
 
     let contacts = harness.folder_contacts(&mailbox);
     let edited_id = contacts[0]["id"].as_str().unwrap().to_owned();

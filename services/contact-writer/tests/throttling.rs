@@ -134,6 +134,27 @@ fn assert_exact_state(harness: &Harness, mailboxes: &[String], entries: &[v1::Di
     }
 }
 
+/// No request reached a throttled mailbox once the writer could know of the
+/// throttle. A mailbox writes in 4 lanes until it is first throttled (see
+/// `reconcile/lanes.rs`): when Graph throttles one lane, each of the other
+/// three may have its batch on the way already, or send it before the 429
+/// is read, so those arrive just after it — at most 3 per mailbox, all
+/// within 100 ms of the 429 (this in-process debug build reads answers in
+/// tens of milliseconds). Every later request waited out the Retry-After.
+fn assert_no_retry_after_ignored(accounting: &galsync_graph_emulator::accounting::Accounting) {
+    let delays = accounting.early_retry_delays();
+    let within_100_ms = delays[0] + delays[1];
+    assert_eq!(
+        accounting.early_retry_total(),
+        within_100_ms,
+        "a Retry-After was ignored (arrivals by ms after the 429: {delays:?})"
+    );
+    assert!(
+        within_100_ms <= 3 * MAILBOXES as u64,
+        "more requests arrived at throttled mailboxes than the other lanes had in flight: {delays:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alone() {
     let entries = directory(CONTACTS);
@@ -145,11 +166,7 @@ async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alo
     assert_exact_state(&throttled_only, &mailboxes, &entries);
     let accounting = &throttled_only.emulator.state.accounting;
     let throttled_alone = accounting.total(|key| key.status == 429);
-    assert_eq!(
-        accounting.early_retry_total(),
-        0,
-        "a Retry-After was ignored"
-    );
+    assert_no_retry_after_ignored(accounting);
     drop(throttled_only);
 
     let with_faults = Harness::start(strict_graph(), documented_pacing()).await;
@@ -166,11 +183,7 @@ async fn throttling_and_server_errors_together_take_at_most_twice_throttling_alo
     let accounting = &with_faults.emulator.state.accounting;
     let server_errors = accounting.total(|key| key.status >= 500);
     let throttled_with_faults = accounting.total(|key| key.status == 429);
-    assert_eq!(
-        accounting.early_retry_total(),
-        0,
-        "a Retry-After was ignored"
-    );
+    assert_no_retry_after_ignored(accounting);
     let cuts: Vec<u32> = mailboxes
         .iter()
         .map(|mailbox| {

@@ -136,11 +136,12 @@ async fn a_transient_503_is_retried_and_the_mailbox_completes() {
 async fn heartbeats_carry_the_counts_so_far() {
     let harness = Harness::start(no_limits(), settings()).await;
     let mailbox = harness.add_mailboxes(1).remove(0);
-    // Slow batches make the sync outlast several heartbeats.
+    // Slow batches make the sync outlast several heartbeats: 24 batches in
+    // 4 lanes, 6 rounds of 1 s.
     harness.emulator.state.faults.add(FaultRule {
         path_contains: Some("$batch".to_owned()),
         method: Some("POST".to_owned()),
-        latency_ms: Some(250),
+        latency_ms: Some(1_000),
         ..Default::default()
     });
     let queue = queue_of(&harness, std::slice::from_ref(&mailbox), 400);
@@ -163,7 +164,7 @@ async fn heartbeats_carry_the_counts_so_far() {
         .collect();
     assert!(
         progress.len() >= 2,
-        "a sync of 20 slow batches outlasts two heartbeats: {progress:?}"
+        "a sync of 24 slow batches in 4 lanes outlasts two heartbeats: {progress:?}"
     );
     assert!(
         progress

@@ -110,16 +110,8 @@ impl Run<'_> {
         mut ops: Vec<Op>,
         desired: &HashMap<&str, &Desired>,
     ) -> Result<usize, Error> {
-        let batch_size = self.engine.settings.batch_size.clamp(1, 20);
         for round in 0..=MAX_FOLLOW_UP_ROUNDS {
-            let mut to_look_up: Vec<String> = Vec::new();
-            for chunk in ops.chunks(batch_size) {
-                if self.progress.stop_requested() {
-                    return Err(self.stop().await);
-                }
-                let outcomes = executor::execute(&self.mailbox, &self.folder_id, chunk).await?;
-                to_look_up.extend(self.apply(outcomes, desired).await?);
-            }
+            let to_look_up = self.send(ops, desired).await?;
             if to_look_up.is_empty() {
                 return Ok(0);
             }
@@ -133,7 +125,7 @@ impl Run<'_> {
     }
 
     /// Records outcomes in the store; returns the source ids to look up.
-    async fn apply(
+    pub(super) async fn apply(
         &mut self,
         outcomes: Vec<Outcome>,
         desired: &HashMap<&str, &Desired>,
@@ -191,7 +183,7 @@ impl Run<'_> {
     /// Stops between two batches: records what was written (the mailbox
     /// stays marked uncertain, so the next run rebuilds from it) and
     /// publishes the counts of the writes that happened.
-    async fn stop(&mut self) -> Error {
+    pub(super) async fn stop(&mut self) -> Error {
         if let Err(error) = self.flush().await {
             return error;
         }
