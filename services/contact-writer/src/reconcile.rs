@@ -301,8 +301,9 @@ pub async fn reconcile_desired(
         .iter()
         .map(|entry| (entry.source_id.as_str(), entry))
         .collect();
-    let ops = writes::ops(&plan, &run.rules, &job.profile_id)?;
-    let unresolved = run.write_all(ops, &desired_by_source).await?;
+    let unresolved = run
+        .write_all(writes::writes(&plan), &desired_by_source)
+        .await?;
     if job.policy.write_photos {
         run.write_photos(desired, photos).await?;
     }

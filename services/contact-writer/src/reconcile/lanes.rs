@@ -19,11 +19,10 @@
 //! store never ends up holding the old contact id.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use super::writes::Run;
+use super::writes::{Run, Write};
 use crate::error::Error;
 use crate::executor::{self, Op, Order};
 use crate::mapping::Desired;
@@ -33,12 +32,11 @@ impl Run<'_> {
     /// ids to look up. Stops between batches when asked to.
     pub(super) async fn send(
         &mut self,
-        ops: Vec<Op>,
+        writes: Vec<Write<'_>>,
         desired: &HashMap<&str, &Desired>,
     ) -> Result<Vec<String>, Error> {
-        let (deletes, others): (Vec<Op>, Vec<Op>) = ops
-            .into_iter()
-            .partition(|op| matches!(op, Op::Delete { .. }));
+        let (deletes, others): (Vec<Write>, Vec<Write>) =
+            writes.into_iter().partition(Write::is_delete);
         let mut to_look_up = self.send_phase(deletes, desired).await?;
         to_look_up.extend(self.send_phase(others, desired).await?);
         Ok(to_look_up)
@@ -46,19 +44,18 @@ impl Run<'_> {
 
     async fn send_phase(
         &mut self,
-        ops: Vec<Op>,
+        writes: Vec<Write<'_>>,
         desired: &HashMap<&str, &Desired>,
     ) -> Result<Vec<String>, Error> {
         let batch_size = self.engine.settings.batch_size.clamp(1, 20);
         let places = self.mailbox.pacer.in_flight() as usize;
-        let (order, mut lanes) = if ops.len() > batch_size && places > 1 {
+        let (order, mut lanes) = if writes.len() > batch_size && places > 1 {
             (Order::Chained, places)
         } else {
             (Order::Parallel, 1)
         };
-        let mut sizes = batch_sizes(ops.len(), lanes, batch_size).into_iter();
+        let mut sizes = batch_sizes(writes.len(), lanes, batch_size).into_iter();
         let cuts_at_start = self.mailbox.pacer.cuts();
-        let ops: Arc<[Op]> = ops.into();
         // Each batch is a task of its own, so its answer (a 429 above all)
         // reaches the mailbox's pacer the moment it arrives, not when this
         // task has recorded another lane's outcomes. Dropping the set (the
@@ -69,12 +66,12 @@ impl Run<'_> {
         let mut failure: Option<Error> = None;
         let mut stopping = false;
         loop {
-            while failure.is_none() && in_flight.len() < lanes && sent < ops.len() {
+            while failure.is_none() && in_flight.len() < lanes && sent < writes.len() {
                 if self.progress.stop_requested() {
                     stopping = true;
                     break;
                 }
-                let left = ops.len() - sent;
+                let left = writes.len() - sent;
                 let throttled =
                     self.mailbox.pacer.is_throttled() || self.mailbox.pacer.cuts() != cuts_at_start;
                 let (size, order) = if order == Order::Chained && (lanes == 1 || throttled) {
@@ -87,15 +84,21 @@ impl Run<'_> {
                 } else {
                     (sizes.next().unwrap_or(left).min(left), order)
                 };
-                let batch = sent..sent + size;
+                let batch = writes[sent..sent + size]
+                    .iter()
+                    .map(|write| write.op(&self.rules, &self.job.profile_id))
+                    .collect::<Result<Vec<Op>, Error>>();
                 sent += size;
-                let (mailbox, folder_id, ops) = (
-                    self.mailbox.clone(),
-                    self.folder_id.clone(),
-                    Arc::clone(&ops),
-                );
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                };
+                let (mailbox, folder_id) = (self.mailbox.clone(), self.folder_id.clone());
                 in_flight.spawn(async move {
-                    executor::execute(&mailbox, &folder_id, &ops[batch], order).await
+                    executor::execute(&mailbox, &folder_id, &batch, order).await
                 });
             }
             let Some(answered) = in_flight.join_next().await else {

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
 use crate::mailbox::MailboxGraph;
 use crate::mapping::{self, Desired, FieldRules};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedUpdate};
 use crate::store::ContactRecord;
 
 /// One reconciliation in progress.
@@ -39,49 +39,82 @@ pub(super) struct Run<'a> {
 /// Outcomes recorded per store transaction.
 const ROWS_PER_FLUSH: usize = 200;
 
+/// A write waiting to be sent. Its JSON body is made when its batch goes
+/// (see `lanes.rs`), so a mailbox holds the bodies of the batches in flight
+/// only, not of every write it has still to send.
+pub(super) enum Write<'p> {
+    Create(&'p Desired),
+    Update(&'p PlannedUpdate<'p>),
+    Delete {
+        source_id: String,
+        contact_id: String,
+    },
+    /// Made already (a follow-up of a look-up).
+    Made(Op),
+}
+
+impl Write<'_> {
+    pub(super) fn is_delete(&self) -> bool {
+        matches!(self, Write::Delete { .. } | Write::Made(Op::Delete { .. }))
+    }
+
+    /// The write with its body, for a batch about to go.
+    pub(super) fn op(&self, rules: &FieldRules, profile_id: &str) -> Result<Op, Error> {
+        Ok(match self {
+            Write::Create(desired) => Op::Create {
+                source_id: desired.source_id.clone(),
+                body: mapping::create_body(desired, profile_id)?,
+            },
+            Write::Update(update) => Op::Update {
+                source_id: update.desired.source_id.clone(),
+                contact_id: update.contact_id.clone(),
+                body: mapping::raw(&mapping::patch_body(
+                    update.desired,
+                    rules,
+                    update.current,
+                    update.claim.then_some(profile_id),
+                ))?,
+            },
+            Write::Delete {
+                source_id,
+                contact_id,
+            } => Op::Delete {
+                source_id: source_id.clone(),
+                contact_id: contact_id.clone(),
+            },
+            Write::Made(op) => op.clone(),
+        })
+    }
+}
+
 /// The writes of a plan in the order they are sent: deletes, updates,
 /// creates. A replaced contact's delete comes before its create, so the
 /// store never ends up holding the old contact id.
-pub(super) fn ops(plan: &Plan, rules: &FieldRules, profile_id: &str) -> Result<Vec<Op>, Error> {
-    let mut ops = Vec::with_capacity(
+pub(super) fn writes<'p>(plan: &'p Plan<'p>) -> Vec<Write<'p>> {
+    let mut writes = Vec::with_capacity(
         plan.deletes.len() + plan.updates.len() + plan.creates.len() + 2 * plan.replaces.len(),
     );
     for delete in &plan.deletes {
-        ops.push(Op::Delete {
+        writes.push(Write::Delete {
             source_id: delete.source_id.clone(),
             contact_id: delete.contact_id.clone(),
         });
     }
     for replace in &plan.replaces {
-        ops.push(Op::Delete {
+        writes.push(Write::Delete {
             source_id: replace.desired.source_id.clone(),
             contact_id: replace.contact_id.clone(),
         });
     }
-    for update in &plan.updates {
-        ops.push(Op::Update {
-            source_id: update.desired.source_id.clone(),
-            contact_id: update.contact_id.clone(),
-            body: mapping::raw(&mapping::patch_body(
-                update.desired,
-                rules,
-                update.current,
-                update.claim.then_some(profile_id),
-            ))?,
-        });
-    }
-    for create in plan
-        .creates
-        .iter()
-        .copied()
-        .chain(plan.replaces.iter().map(|replace| replace.desired))
-    {
-        ops.push(Op::Create {
-            source_id: create.source_id.clone(),
-            body: mapping::create_body(create, profile_id)?,
-        });
-    }
-    Ok(ops)
+    writes.extend(plan.updates.iter().map(Write::Update));
+    writes.extend(
+        plan.creates
+            .iter()
+            .copied()
+            .chain(plan.replaces.iter().map(|replace| replace.desired))
+            .map(Write::Create),
+    );
+    writes
 }
 
 impl Run<'_> {
@@ -97,21 +130,21 @@ impl Run<'_> {
     /// returns. Returns how many stayed unresolved.
     pub(super) async fn write_all(
         &mut self,
-        ops: Vec<Op>,
+        writes: Vec<Write<'_>>,
         desired: &HashMap<&str, &Desired>,
     ) -> Result<usize, Error> {
-        let unresolved = self.write_rounds(ops, desired).await?;
+        let unresolved = self.write_rounds(writes, desired).await?;
         self.flush().await?;
         Ok(unresolved)
     }
 
     async fn write_rounds(
         &mut self,
-        mut ops: Vec<Op>,
+        mut writes: Vec<Write<'_>>,
         desired: &HashMap<&str, &Desired>,
     ) -> Result<usize, Error> {
         for round in 0..=MAX_FOLLOW_UP_ROUNDS {
-            let to_look_up = self.send(ops, desired).await?;
+            let to_look_up = self.send(writes, desired).await?;
             if to_look_up.is_empty() {
                 return Ok(0);
             }
@@ -119,7 +152,12 @@ impl Run<'_> {
                 self.counts.failed += to_look_up.len() as u64;
                 return Ok(to_look_up.len());
             }
-            ops = self.follow_up(&to_look_up, desired).await?;
+            writes = self
+                .follow_up(&to_look_up, desired)
+                .await?
+                .into_iter()
+                .map(Write::Made)
+                .collect();
         }
         Ok(0)
     }
