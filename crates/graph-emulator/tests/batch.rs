@@ -165,22 +165,7 @@ async fn a_failed_dependency_fails_its_dependents_with_424() {
             None,
         )
         .await;
-    let mut after_failure = create_step("2", &user, &folder_id);
-    after_failure["dependsOn"] = json!(["1"]);
-    let mut after_that = create_step("3", &user, &folder_id);
-    after_that["dependsOn"] = json!(["2"]);
-    let mut after_success = create_step("5", &user, &folder_id);
-    after_success["dependsOn"] = json!(["4"]);
-    let requests = vec![
-        json!({"id": "1", "method": "GET", "url": format!("/users/{user}/contacts/{missing_contact}")}),
-        after_failure,
-        after_that,
-        create_step("4", &user, &folder_id),
-        after_success,
-    ];
-    let (status, body) = batch(&fixture, requests).await;
-    assert_eq!(status, StatusCode::OK);
-    let status_of = |id: &str| {
+    let status_in = |body: &Value, id: &str| {
         body["responses"]
             .as_array()
             .expect("responses")
@@ -189,11 +174,35 @@ async fn a_failed_dependency_fails_its_dependents_with_424() {
             .map(|response| response["status"].clone())
             .expect("answered")
     };
-    assert_eq!(status_of("1"), json!(404));
-    assert_eq!(status_of("2"), json!(424));
-    assert_eq!(status_of("3"), json!(424));
-    assert_eq!(status_of("4"), json!(201));
-    assert_eq!(status_of("5"), json!(201));
+    // A chain whose first request fails: the rest never run.
+    let mut after_failure = create_step("2", &user, &folder_id);
+    after_failure["dependsOn"] = json!(["1"]);
+    let mut after_that = create_step("3", &user, &folder_id);
+    after_that["dependsOn"] = json!(["2"]);
+    let (status, failed) = batch(
+        &fixture,
+        vec![
+            json!({"id": "1", "method": "GET", "url": format!("/users/{user}/contacts/{missing_contact}")}),
+            after_failure,
+            after_that,
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status_in(&failed, "1"), json!(404));
+    assert_eq!(status_in(&failed, "2"), json!(424));
+    assert_eq!(status_in(&failed, "3"), json!(424));
+    // A chain whose requests succeed runs to its end.
+    let mut after_success = create_step("5", &user, &folder_id);
+    after_success["dependsOn"] = json!(["4"]);
+    let (status, succeeded) = batch(
+        &fixture,
+        vec![create_step("4", &user, &folder_id), after_success],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status_in(&succeeded, "4"), json!(201));
+    assert_eq!(status_in(&succeeded, "5"), json!(201));
     assert_eq!(
         fixture
             .emulator
@@ -201,6 +210,71 @@ async fn a_failed_dependency_fails_its_dependents_with_424() {
             .mailboxes
             .contact_count(fixture.tenant_id, &user, &folder_id),
         2
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_fully_parallel_fully_sequential_or_all_on_one_request() {
+    let fixture = start(unlimited()).await;
+    let user = fixture.alice_id.clone();
+    let folder_id = fixture.create_folder(&user, "Company Directory").await;
+    let step = |id: &str, depends_on: &[&str]| {
+        let mut step = create_step(id, &user, &folder_id);
+        if !depends_on.is_empty() {
+            step["dependsOn"] = json!(depends_on);
+        }
+        step
+    };
+    // Two chains side by side, and a request depending on two: refused
+    // before anything runs.
+    for mixed in [
+        vec![
+            step("1", &[]),
+            step("2", &["1"]),
+            step("3", &[]),
+            step("4", &["3"]),
+        ],
+        vec![step("1", &[]), step("2", &[]), step("3", &["1", "2"])],
+        vec![
+            step("1", &[]),
+            step("2", &["1"]),
+            step("3", &["1"]),
+            step("4", &["3"]),
+        ],
+    ] {
+        let (status, body) = batch(&fixture, mixed).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("fully sequential or fully parallel")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id),
+        0
+    );
+    // Serial, parallel, and every dependent on the same request: accepted.
+    for runnable in [
+        vec![step("1", &[]), step("2", &["1"]), step("3", &["2"])],
+        vec![step("1", &[]), step("2", &[]), step("3", &[])],
+        vec![step("1", &[]), step("2", &["1"]), step("3", &["1"])],
+    ] {
+        let (status, body) = batch(&fixture, runnable).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        fixture
+            .emulator
+            .state
+            .mailboxes
+            .contact_count(fixture.tenant_id, &user, &folder_id),
+        9
     );
 }
 

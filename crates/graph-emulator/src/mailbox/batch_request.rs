@@ -1,6 +1,13 @@
 //! Reading a `$batch` body the way Graph validates it: at most 20 requests,
 //! unique ids (case-insensitive), relative urls, a Content-Type with every
-//! body (JSON bodies as JSON, others base64), known `dependsOn` ids, no cycles.
+//! body (JSON bodies as JSON, others base64), known `dependsOn` ids, no
+//! cycles, and a dependency shape Graph runs: fully parallel (no `dependsOn`),
+//! fully sequential (each request depends on the one before it), or every
+//! dependent request naming the same one. Microsoft's JSON batching known
+//! issue (cited by its own Graph SDKs' `BatchRequestContent`: "requests can
+//! only depend on a single other request, and must follow one of these three
+//! patterns: Parallel, Serial, Same") and Microsoft's answer on Q&A 1532547
+//! ("Batch should be either fully sequential or fully parallel").
 
 use std::collections::HashMap;
 
@@ -70,7 +77,35 @@ pub(super) fn parse_batch(body: &[u8]) -> Result<Vec<SubRequest>, GraphError> {
             "The dependsOn chain of the batch contains a cycle.",
         ));
     }
+    if !runnable_shape(&requests) {
+        return Err(invalid_batch(
+            "Batch should be either fully sequential or fully parallel.",
+        ));
+    }
     Ok(requests)
+}
+
+/// Parallel (no dependencies), serial (each request depends on exactly the
+/// one before it) or same (every dependent request depends on one and the
+/// same request).
+fn runnable_shape(requests: &[SubRequest]) -> bool {
+    let same_id = |left: &str, right: &str| left.eq_ignore_ascii_case(right);
+    let parallel = requests.iter().all(|request| request.depends_on.is_empty());
+    let serial = requests
+        .first()
+        .is_some_and(|first| first.depends_on.is_empty())
+        && requests.windows(2).all(
+            |pair| matches!(pair[1].depends_on.as_slice(), [only] if same_id(only, &pair[0].id)),
+        );
+    let mut dependencies = requests
+        .iter()
+        .filter(|request| !request.depends_on.is_empty())
+        .map(|request| request.depends_on.as_slice());
+    let same = dependencies.next().is_some_and(|first| {
+        matches!(first, [_])
+            && dependencies.all(|other| matches!(other, [only] if same_id(only, &first[0])))
+    });
+    parallel || serial || same
 }
 
 fn parse_sub_request(item: &Value) -> Result<SubRequest, GraphError> {
