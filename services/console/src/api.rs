@@ -33,6 +33,20 @@ impl Api {
         Ok(response.into_inner().profiles)
     }
 
+    /// The profiles that sync `tenant_id`.
+    pub async fn profiles_of_tenant(
+        &self,
+        person: &Session,
+        tenant_id: &str,
+    ) -> Result<Vec<v1::Profile>, tonic::Status> {
+        let message = v1::ListProfilesRequest {
+            tenant_id: tenant_id.to_owned(),
+        };
+        let request = self.request(person, message)?;
+        let response = self.client.clone().list_profiles(request).await?;
+        Ok(response.into_inner().profiles)
+    }
+
     pub async fn profile(
         &self,
         person: &Session,

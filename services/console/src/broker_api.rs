@@ -66,6 +66,39 @@ impl BrokerApi {
             .into_inner())
     }
 
+    /// Changes the fields given; INVALID_ARGUMENT names a bad one.
+    pub async fn update_tenant(
+        &self,
+        person: &Session,
+        message: v1::UpdateTenantRequest,
+    ) -> Result<v1::UpdateTenantResponse, tonic::Status> {
+        let request = on_behalf_request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .update_tenant(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Deletes the tenant with every secret the broker holds for it.
+    pub async fn remove_tenant(
+        &self,
+        person: &Session,
+        tenant_id: &str,
+    ) -> Result<v1::RemoveTenantResponse, tonic::Status> {
+        let message = v1::RemoveTenantRequest {
+            tenant_id: tenant_id.to_owned(),
+        };
+        let request = on_behalf_request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .remove_tenant(request)
+            .await?
+            .into_inner())
+    }
+
     /// Every certificate of the tenant's apps.
     pub async fn certificates(
         &self,

@@ -28,6 +28,7 @@ mod profiles;
 mod role_map;
 pub mod session;
 mod tenant_actions;
+mod tenant_settings;
 mod tenants;
 mod tls_listener;
 mod web;
@@ -293,6 +294,14 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route("/", get(pages::overview))
         .route("/tenants", get(tenants::list).post(tenants::register))
         .route("/tenants/{tenant_id}", get(tenants::show))
+        .route(
+            "/tenants/{tenant_id}/settings",
+            post(tenant_settings::update),
+        )
+        .route(
+            "/tenants/{tenant_id}/remove",
+            get(tenant_settings::confirm).post(tenant_settings::remove),
+        )
         .route(
             "/tenants/{tenant_id}/test",
             post(tenant_actions::test_connection),

@@ -413,6 +413,7 @@ pub async fn show(
         );
     }
     crate::tenant_actions::test_connection_form(&mut body, &signed_in, &tenant_id);
+    crate::tenant_settings::settings_section(&mut body, &signed_in, &tenant);
     page(&tenant.display_name, &signed_in, body, false)
 }
 

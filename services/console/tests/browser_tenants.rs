@@ -265,3 +265,76 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
     visit.check("phone-test-connection").await;
     visit.browser.quit().await;
 }
+
+/// An admin renames a tenant with its settings form, then removes it
+/// through the confirmation page, typing its ID, each page checked by axe.
+#[tokio::test]
+async fn an_admin_renames_a_tenant_and_removes_it_through_the_confirmation_page() {
+    let test_name = "an_admin_renames_a_tenant_and_removes_it_through_the_confirmation_page";
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let setup = common::tenant::onboarding(&scheduler).await;
+    setup.register_only().await;
+    let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
+    let Some(visit) = open_browser(test_name, &scheduler).await else {
+        return;
+    };
+    let browser = &visit.browser;
+    let tenant_id = setup.tenant_id.to_string();
+    visit.sign_in(&console.admin_link).await;
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
+    browser.wait_for_text("h1", "Contoso", PAGE_LIMIT).await;
+    visit.check("tenant-settings").await;
+    browser
+        .execute(
+            "document.getElementById('settings-name').value = 'Contoso Ltd'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.submit("form[action$='/settings']").await;
+    browser.wait_for_text("h1", "Contoso Ltd", PAGE_LIMIT).await;
+
+    let remove = browser.element("a[href$='/remove']").await;
+    browser.click(&remove).await;
+    browser
+        .wait_for_text("h1", "Remove tenant", PAGE_LIMIT)
+        .await;
+    visit.check("tenant-remove-confirm").await;
+    browser
+        .execute(
+            "document.getElementById('remove-confirm').value = 'not the id'; return null;",
+            json!([]),
+        )
+        .await;
+    browser.submit("form[action$='/remove']").await;
+    browser
+        .wait_for(
+            "the confirmation's error",
+            "return document.getElementById('remove-error') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    visit.check("tenant-remove-mistyped").await;
+    browser
+        .execute(
+            "document.getElementById('remove-confirm').value = arguments[0]; return null;",
+            json!([tenant_id]),
+        )
+        .await;
+    browser.submit("form[action$='/remove']").await;
+    browser
+        .wait_for_text("h1", "Tenant removed", PAGE_LIMIT)
+        .await;
+    let removed = browser.text_of("main").await;
+    assert!(removed.contains("Removed Contoso Ltd"), "{removed}");
+    visit.check("tenant-removed").await;
+    let tenants = browser.element("a[href='/tenants']").await;
+    browser.click(&tenants).await;
+    browser.wait_for_text("h1", "Tenants", PAGE_LIMIT).await;
+    assert!(browser
+        .text_of("main")
+        .await
+        .contains("No tenant is registered yet"));
+    visit.browser.quit().await;
+}

@@ -45,6 +45,7 @@ pub struct TestConsole {
     pub url: String,
     pub admin_link: String,
     pub viewer_link: String,
+    pub operator_link: String,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -101,6 +102,7 @@ fn serve_console(
     let console = Console::new(config, bound).unwrap();
     let admin_link = console.bootstrap_link();
     let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
+    let operator_link = console.sign_in_link("otto", Role::Operator, Duration::from_secs(60));
     let url = console.public_url().to_owned();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -113,6 +115,7 @@ fn serve_console(
         url,
         admin_link,
         viewer_link,
+        operator_link,
         http: https_client(&scheduler.pki_dir),
         stop: Some(stop),
     }

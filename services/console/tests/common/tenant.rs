@@ -4,7 +4,9 @@
 
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_testkit::scheduler::MtlsScheduler;
-use galsync_testkit::{create_emulated_app, TenantApp, TestBroker};
+use galsync_testkit::{
+    create_emulated_app, register_with_broker, EmulatedApp, Step, TenantApp, TestBroker,
+};
 use uuid::Uuid;
 
 pub struct Onboarding {
@@ -30,5 +32,28 @@ pub async fn onboarding(scheduler: &MtlsScheduler) -> Onboarding {
         broker,
         tenant_id,
         client_id: emulated.client_id,
+    }
+}
+
+impl Onboarding {
+    /// Registers the tenant (named Contoso) with the broker as the CLI
+    /// would, nothing more: no certificate, no consent.
+    pub async fn register_only(&self) {
+        let mut cli = self.broker.admin_client().await;
+        let emulated = EmulatedApp {
+            tenant_id: self.tenant_id,
+            client_id: self.client_id.clone(),
+        };
+        let registered_only = TenantApp {
+            last_step: Step::RegisterTenant,
+            ..TenantApp::default()
+        };
+        register_with_broker(
+            &mut cli,
+            &self.emulator.base_url(),
+            &emulated,
+            &registered_only,
+        )
+        .await;
     }
 }
