@@ -231,6 +231,13 @@ impl Browser {
         self.session("POST", &path, json!({})).await;
     }
 
+    /// Types `text` into `element`; for a file input, `text` is the path
+    /// of the file to choose, as a person picking it would.
+    pub async fn type_into(&self, element: &Element, text: &str) {
+        let path = format!("/element/{}/value", element.0);
+        self.session("POST", &path, json!({ "text": text })).await;
+    }
+
     /// The element's rendered text.
     pub async fn text(&self, element: &Element) -> String {
         let text = self

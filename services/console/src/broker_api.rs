@@ -165,6 +165,22 @@ impl BrokerApi {
             .into_inner())
     }
 
+    /// Imports a certificate with its key (PKCS#12 or PEM); INVALID_ARGUMENT
+    /// says what is wrong with the material, never the material.
+    pub async fn import_certificate(
+        &self,
+        person: &Session,
+        message: v1::ImportCertificateRequest,
+    ) -> Result<v1::Certificate, tonic::Status> {
+        let request = on_behalf_request(person, message)?;
+        Ok(self
+            .client
+            .clone()
+            .import_certificate(request)
+            .await?
+            .into_inner())
+    }
+
     /// The public certificate (never its key).
     pub async fn export_certificate(
         &self,

@@ -13,6 +13,7 @@ mod api_keys;
 mod audit;
 mod audit_tenant;
 mod broker_api;
+mod certificate_import;
 mod config;
 mod credential_audit;
 mod entra;
@@ -313,6 +314,10 @@ fn router(state: Arc<AppState>) -> axum::Router {
         .route(
             "/tenants/{tenant_id}/apps/{client_id}/certificates",
             post(tenant_actions::certificate),
+        )
+        .route(
+            "/tenants/{tenant_id}/apps/{client_id}/certificates/import",
+            post(certificate_import::import),
         )
         .route(
             "/tenants/{tenant_id}/apps/{client_id}/secret",

@@ -99,6 +99,7 @@ pub(crate) fn app_section(
             .markup("\"><button type=\"submit\">")
             .text(label)
             .markup("</button></form>\n");
+        crate::certificate_import::import_form(body, signed_in, &app_path, &app.client_id, None);
     }
 
     body.markup("<h3>Client secret</h3>\n<p>");
@@ -199,6 +200,17 @@ pub async fn certificate(
         Err(status) => return broker_page(&status, &signed_in),
     };
     tracing::info!(person = %person.person, tenant = %tenant_id, thumbprint = %certificate.thumbprint_sha1, "certificate made");
+    certificate_page("Certificate made", &certificate, &tenant_id, &signed_in)
+}
+
+/// A certificate the broker just made or imported: its thumbprint, state,
+/// expiry, what the broker did about Entra, and its `.cer` to upload.
+pub(crate) fn certificate_page(
+    title: &str,
+    certificate: &v1::Certificate,
+    tenant_id: &str,
+    signed_in: &SignedIn,
+) -> Response {
     let mut body = Page::default();
     body.markup("<p role=\"status\">New certificate <code>")
         .text(&certificate.thumbprint_sha1)
@@ -213,13 +225,13 @@ pub async fn certificate(
             .markup("</p>\n");
     }
     body.markup("<p><a class=\"button\" href=\"/tenants/")
-        .text(&tenant_id)
+        .text(tenant_id)
         .markup("/certificates/")
         .text(&certificate.certificate_id)
         .markup("/cer\" download>Download .cer</a> to upload it to the app registration (Certificates &amp; secrets → Certificates → Upload certificate).</p>\n<p><a href=\"/tenants/")
-        .text(&tenant_id)
+        .text(tenant_id)
         .markup("\">Back to the tenant</a></p>\n");
-    page("Certificate made", &signed_in, body, false)
+    page(title, signed_in, body, false)
 }
 
 /// The public certificate as a `.cer` file (DER), as Entra's upload takes it.

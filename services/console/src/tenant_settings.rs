@@ -54,7 +54,7 @@ fn settings_form(
         .text(login)
         .markup("\">\n<label for=\"settings-graph\">Graph host (empty: graph.microsoft.com)</label> <input id=\"settings-graph\" name=\"graph_base_url\" value=\"")
         .text(graph)
-        .markup("\">\n<label for=\"settings-upload\"><input type=\"checkbox\" id=\"settings-upload\" name=\"upload_rotated_certificates\" value=\"on\"")
+        .markup("\">\n<label class=\"span\" for=\"settings-upload\"><input type=\"checkbox\" id=\"settings-upload\" name=\"upload_rotated_certificates\" value=\"on\"")
         .markup(if upload { " checked" } else { "" })
         .markup("> Upload rotated certificates to the app registration (the current certificate proves it)</label>\n");
     if let Some((message, _)) = error {

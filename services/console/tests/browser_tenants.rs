@@ -266,11 +266,12 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
     visit.browser.quit().await;
 }
 
-/// An admin renames a tenant with its settings form, then removes it
-/// through the confirmation page, typing its ID, each page checked by axe.
+/// An admin renames a tenant with its settings form, imports a `.pfx`
+/// chosen in the file input with its password, then removes the tenant
+/// through the confirmation page, typing its ID; each page checked by axe.
 #[tokio::test]
-async fn an_admin_renames_a_tenant_and_removes_it_through_the_confirmation_page() {
-    let test_name = "an_admin_renames_a_tenant_and_removes_it_through_the_confirmation_page";
+async fn an_admin_renames_a_tenant_imports_a_pfx_and_removes_the_tenant() {
+    let test_name = "an_admin_renames_a_tenant_imports_a_pfx_and_removes_the_tenant";
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let setup = common::tenant::onboarding(&scheduler).await;
     setup.register_only().await;
@@ -294,6 +295,44 @@ async fn an_admin_renames_a_tenant_and_removes_it_through_the_confirmation_page(
         .await;
     browser.submit("form[action$='/settings']").await;
     browser.wait_for_text("h1", "Contoso Ltd", PAGE_LIMIT).await;
+
+    // Import a .pfx: the file chosen in the file input, its password typed.
+    let certificate = common::certificate::material(&tenant_id);
+    let pfx_dir = tempfile::tempdir().unwrap();
+    let pfx_path = pfx_dir.path().join("contoso.pfx");
+    std::fs::write(&pfx_path, common::certificate::pfx_of(&certificate)).unwrap();
+    let summary = browser.element("details.import summary").await;
+    browser.click(&summary).await;
+    let file_input = browser.element("input[name='pfx']").await;
+    browser
+        .type_into(&file_input, pfx_path.to_str().unwrap())
+        .await;
+    let password = browser.element("input[name='password']").await;
+    browser
+        .type_into(&password, common::certificate::PASSWORD)
+        .await;
+    assert!(
+        !browser.scrolls_sideways().await,
+        "the open import form scrolls sideways"
+    );
+    visit.check("certificate-import").await;
+    browser.submit("form[action$='/certificates/import']").await;
+    browser
+        .wait_for_text("h1", "Certificate imported", PAGE_LIMIT)
+        .await;
+    let imported = browser.text_of("main").await;
+    assert!(
+        imported.contains(&certificate.thumbprint_sha1),
+        "{imported}"
+    );
+    assert!(!browser
+        .source()
+        .await
+        .contains(common::certificate::PASSWORD));
+    visit.check("certificate-imported").await;
+    browser
+        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+        .await;
 
     let remove = browser.element("a[href$='/remove']").await;
     browser.click(&remove).await;
