@@ -233,10 +233,6 @@ fn parse_date(text: &str) -> CliResult<prost_types::Timestamp> {
     Ok(prost_types::Timestamp { seconds, nanos: 0 })
 }
 
-/// Days before a secret's expiry from which `secret list` warns (the broker's
-/// default renewal window).
-const SECRET_WARNING_DAYS: i64 = 30;
-
 async fn list_secrets(globals: &GlobalArgs, args: SecretListArgs) -> CliResult {
     let only_tenant = match &args.tenant_id {
         Some(text) => Some(require_guid("tenant-id", text, TENANT_ID_HELP)?),
@@ -272,7 +268,9 @@ async fn list_secrets(globals: &GlobalArgs, args: SecretListArgs) -> CliResult {
                 (true, Some(at)) if at <= now => {
                     "EXPIRED: add a new secret in Entra, then galsync secret set".to_owned()
                 }
-                (true, Some(at)) if at - now <= chrono::Duration::days(SECRET_WARNING_DAYS) => {
+                // Inside the broker's renewal window (`--cert-renewal-days`),
+                // as the broker and the console warn.
+                (true, Some(at)) if app.client_secret_expiring_soon => {
                     format!(
                         "expires in {} days: add a new secret in Entra, then galsync secret set",
                         (at - now).num_days()

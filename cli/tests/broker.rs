@@ -473,7 +473,8 @@ async fn secret_set_reads_stdin_or_an_env_var_and_never_prints_the_secret() {
 }
 
 /// `galsync secret set --expires-on` then `secret list`: the expiry is kept
-/// and a secret inside 30 days says so with the fix.
+/// and a secret inside the broker's renewal window (30 days by default)
+/// says so with the fix.
 #[tokio::test]
 async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
     let broker = TestBroker::start().await;
@@ -534,4 +535,63 @@ async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
         listed.stdout
     );
     assert!(!listed.stdout.contains("Sup3r"), "never the secret itself");
+}
+
+/// `secret list` warns inside the broker's renewal window, whatever
+/// `--cert-renewal-days` says, as the broker and the console do: with 60
+/// days a secret expiring in 45 days is flagged, with 7 days it is not.
+#[tokio::test]
+async fn secret_list_warns_inside_the_brokers_renewal_window() {
+    for (renewal_days, warned) in [(60, true), (7, false)] {
+        let broker = TestBroker::start_with(|config| config.cert_renewal_days = renewal_days).await;
+        let tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let client_id = "aaaaaaaa-0000-0000-0000-000000000003";
+        let added = broker
+            .galsync(&[
+                "tenant",
+                "add",
+                "--tenant-id",
+                tenant_id,
+                "--name",
+                "Contoso",
+                "--client-id",
+                client_id,
+                "--auth",
+                "client-secret",
+                "--login-url",
+                "http://127.0.0.1:9/login",
+                "--graph-url",
+                "http://127.0.0.1:9/graph",
+            ])
+            .await;
+        assert_eq!(added.code, Some(0), "{added:?}");
+        let expires_on = (chrono::Utc::now() + chrono::Duration::days(45))
+            .format("%Y-%m-%d")
+            .to_string();
+        let set = broker
+            .galsync_with(
+                &[
+                    "secret",
+                    "set",
+                    "--tenant-id",
+                    tenant_id,
+                    "--client-id",
+                    client_id,
+                    "--expires-on",
+                    &expires_on,
+                ],
+                Vec::new(),
+                b"Sup3r~Secret.Value\n".to_vec(),
+            )
+            .await;
+        assert_eq!(set.code, Some(0), "{set:?}");
+        let listed = broker.galsync(&["secret", "list"]).await;
+        assert_eq!(listed.code, Some(0), "{listed:?}");
+        assert_eq!(
+            listed.stdout.contains("add a new secret in Entra"),
+            warned,
+            "window {renewal_days}: {}",
+            listed.stdout
+        );
+    }
 }

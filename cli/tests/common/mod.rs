@@ -93,6 +93,15 @@ impl TestBroker {
         TestBroker(galsync_testkit::TestBroker::start().await)
     }
 
+    /// [`TestBroker::start`] with `configure` applied to the broker's
+    /// configuration (e.g. `cert_renewal_days`).
+    pub async fn start_with(
+        configure: impl FnOnce(&mut galsync_auth_broker::Config),
+    ) -> TestBroker {
+        let store = galsync_testkit::BrokerStore::Sqlite;
+        TestBroker(galsync_testkit::TestBroker::start_with(store, configure).await)
+    }
+
     /// Runs `galsync --broker-url … --pki-dir … <args>`.
     pub async fn galsync(&self, args: &[&str]) -> Outcome {
         self.galsync_with(args, Vec::new(), Vec::new()).await

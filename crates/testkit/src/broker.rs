@@ -81,9 +81,18 @@ impl TestBroker {
     /// trusting the PKI at `pki_dir` (e.g. a test scheduler's, so one
     /// console reaches both).
     pub async fn start_sharing_pki(pki_dir: &Path) -> TestBroker {
+        TestBroker::start_sharing_pki_with(pki_dir, |_| {}).await
+    }
+
+    /// [`TestBroker::start_sharing_pki`] with `configure` applied to the
+    /// broker's configuration (e.g. `cert_renewal_days`).
+    pub async fn start_sharing_pki_with(
+        pki_dir: &Path,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestBroker {
         let data_dir = tempfile::tempdir()
             .unwrap_or_else(|error| panic!("failed to create a temporary directory: {error}"));
-        TestBroker::start_in(data_dir, pki_dir.to_owned(), BrokerStore::Sqlite, |_| {}).await
+        TestBroker::start_in(data_dir, pki_dir.to_owned(), BrokerStore::Sqlite, configure).await
     }
 
     async fn start_in(

@@ -202,13 +202,14 @@ impl Broker {
             .await?)
     }
 
-    /// Whether a certificate is within the renewal window.
-    /// A client secret expiring within the renewal window (`--cert-renewal-days`).
+    /// A client secret expired or expiring within the renewal window
+    /// (`--cert-renewal-days`).
     pub fn secret_expiring_soon(&self, expires_at_millis: i64) -> bool {
         let window = chrono::Duration::days(i64::from(self.settings.cert_renewal_days));
         millis_to_time(expires_at_millis) - self.clock.now() <= window
     }
 
+    /// Whether a certificate is within the renewal window.
     pub fn expiring_soon(&self, certificate: &CertificateRow) -> bool {
         let window = chrono::Duration::days(i64::from(self.settings.cert_renewal_days));
         millis_to_time(certificate.not_after) - self.clock.now() <= window

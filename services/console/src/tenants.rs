@@ -44,15 +44,9 @@ pub struct Health {
     /// Each app's client secret, e.g. `expires in 12 days`, `none`.
     pub client_secret: String,
     /// An app signing in with a secret has none, or a secret has expired or
-    /// expires within [`SECRET_WARNING_DAYS`].
+    /// expires within the broker's renewal window.
     pub client_secret_needs_action: bool,
 }
-
-/// Days before a client secret expires that the console marks it as
-/// needing the administrator: the broker's default renewal window for
-/// certificates (`--cert-renewal-days`, 30), which `ListTenantHealth` does
-/// not report.
-pub const SECRET_WARNING_DAYS: i64 = 30;
 
 /// The health of a tenant as `ListTenantHealth` reports it: its newest
 /// usable certificate (certificate-mode apps) and its apps' consent.
@@ -114,8 +108,10 @@ fn secret_health(tenant: &v1::Tenant) -> (String, bool) {
 }
 
 /// An app's client secret: stored or not, and when it expires, and whether
-/// it needs the administrator: expired or expiring within
-/// [`SECRET_WARNING_DAYS`], or missing from an app that signs in with one.
+/// it needs the administrator: expired or expiring within the broker's
+/// renewal window (`--cert-renewal-days`; the broker says so in
+/// `client_secret_expiring_soon`, as it does to the CLI), or missing from
+/// an app that signs in with one.
 pub fn app_secret_health(app: &v1::AppRegistration) -> (String, bool) {
     let now = chrono::Utc::now().timestamp();
     match (app.has_client_secret, app.client_secret_expires_at) {
@@ -131,7 +127,7 @@ pub fn app_secret_health(app: &v1::AppRegistration) -> (String, bool) {
             } else {
                 format!("expires in {days} days")
             };
-            (text, days < SECRET_WARNING_DAYS)
+            (text, app.client_secret_expiring_soon)
         }
     }
 }

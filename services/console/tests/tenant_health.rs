@@ -4,7 +4,8 @@
 //! and per app: certificate made but not accepted, none, client-secret mode;
 //! consent granted, refused with Entra's error, not yet, per app of a
 //! two-app tenant; each app's client secret: none, expiring inside the
-//! warning window, later, expired. The calls are counted by the broker's own metric
+//! broker's renewal window (whatever `--cert-renewal-days` says), later,
+//! expired. The calls are counted by the broker's own metric
 //! (`galsync_broker_calls_total`), as an operator scraping it would.
 
 mod common;
@@ -197,6 +198,50 @@ fn broker_calls(broker: &TestBroker) -> Vec<(String, i64)> {
         counts.push((rpc.to_owned(), count.trim().parse().expect("a count")));
     }
     counts
+}
+
+/// The console warns about a client secret inside the broker's renewal
+/// window (`--cert-renewal-days`), not a window of its own: with 60 days a
+/// secret expiring in 45 days is marked and one in 75 is not; with 7 days
+/// one in 10 days is not marked. The overview, Tenants and the tenant's
+/// page agree.
+#[tokio::test]
+async fn a_client_secret_is_marked_inside_the_brokers_renewal_window() {
+    for (renewal_days, marked_in, plain_in) in [(60, 45, 75), (7, 3, 10)] {
+        let scheduler = MtlsScheduler::start(1, &[]).await;
+        let broker = TestBroker::start_sharing_pki_with(&scheduler.pki_dir, |config| {
+            config.cert_renewal_days = renewal_days;
+        })
+        .await;
+        let console = spawn_tenant_console(&scheduler, &broker).await;
+        let viewer = console.sign_in(&console.viewer_link).await;
+        let mut cli = broker.admin_client().await;
+        let (marked, marked_app) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        register(&mut cli, &marked, "Tailspin", &[&marked_app], false).await;
+        set_secret(&mut cli, &marked, &marked_app, marked_in).await;
+        let (plain, plain_app) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        register(&mut cli, &plain, "Litware", &[&plain_app], false).await;
+        set_secret(&mut cli, &plain, &plain_app, plain_in).await;
+
+        let marked_text = format!("expires in {} days", marked_in - 1);
+        let plain_text = format!("expires in {} days", plain_in - 1);
+        let marked_cell = format!("<td><strong class=\"attention\">{marked_text}</strong></td>");
+        let plain_cell = format!("<td>{plain_text}</td>");
+        for path in ["/", "/tenants"] {
+            let page = console.page(path, &viewer).await;
+            assert_rows(&page, &[(&marked, &marked_cell), (&plain, &plain_cell)]);
+        }
+        let marked_page = console.page(&format!("/tenants/{marked}"), &viewer).await;
+        assert!(
+            marked_page.contains(&format!("Needs you: {marked_text}")),
+            "window {renewal_days}: {marked_page}"
+        );
+        let plain_page = console.page(&format!("/tenants/{plain}"), &viewer).await;
+        assert!(
+            !plain_page.contains("Needs you"),
+            "window {renewal_days}: {plain_page}"
+        );
+    }
 }
 
 /// Each (tenant, text): the tenant's row of the table shows the text.

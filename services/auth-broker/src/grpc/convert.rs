@@ -4,6 +4,7 @@
 use galsync_proto::v1;
 use tonic::Status;
 
+use crate::broker::Broker;
 use crate::connection::ConnectionCheck;
 use crate::credentials::CertificateOrder;
 use crate::policy::Purpose;
@@ -57,6 +58,7 @@ pub(super) fn tenant_with_apps(
     tenant: TenantRow,
     apps: Vec<AppRow>,
     upload_rotated_certificates: bool,
+    broker: &Broker,
 ) -> v1::Tenant {
     v1::Tenant {
         upload_rotated_certificates,
@@ -64,7 +66,10 @@ pub(super) fn tenant_with_apps(
         display_name: tenant.display_name,
         login_base_url: tenant.login_base_url,
         graph_base_url: tenant.graph_base_url,
-        apps: apps.into_iter().map(app_message).collect(),
+        apps: apps
+            .into_iter()
+            .map(|app| app_message(app, broker))
+            .collect(),
         created_at: Some(timestamp(tenant.created_at)),
     }
 }
@@ -74,7 +79,9 @@ pub(super) fn count(rows: i64) -> u32 {
     u32::try_from(rows).unwrap_or(u32::MAX)
 }
 
-pub(super) fn app_message(app: AppRow) -> v1::AppRegistration {
+/// The app as the API shows it; `broker` says whether its secret is in the
+/// renewal window.
+pub(super) fn app_message(app: AppRow, broker: &Broker) -> v1::AppRegistration {
     // An app in the removed consent-token mode has no AuthMode value any more:
     // it is listed as unspecified, and its token requests say what to do.
     let auth_mode = match app.auth_mode.as_str() {
@@ -88,16 +95,19 @@ pub(super) fn app_message(app: AppRow) -> v1::AppRegistration {
         .filter_map(Purpose::parse)
         .map(|purpose| purpose_to_proto(purpose) as i32)
         .collect();
-    let client_secret_expires_at = app
+    let stored_secret_expires_at = app
         .client_secret_expires_at
-        .filter(|_| app.sealed_client_secret.is_some())
-        .map(timestamp);
+        .filter(|_| app.sealed_client_secret.is_some());
+    let client_secret_expiring_soon =
+        stored_secret_expires_at.is_some_and(|at| broker.secret_expiring_soon(at));
+    let client_secret_expires_at = stored_secret_expires_at.map(timestamp);
     v1::AppRegistration {
         client_id: app.client_id,
         auth_mode: auth_mode as i32,
         purposes,
         has_client_secret: app.sealed_client_secret.is_some(),
         client_secret_expires_at,
+        client_secret_expiring_soon,
     }
 }
 

@@ -200,5 +200,5 @@ pub(super) async fn set_client_secret(
             expires_at,
         )
         .await?;
-    Ok(Response::new(app_message(app)))
+    Ok(Response::new(app_message(app, &service.broker)))
 }

@@ -26,7 +26,7 @@ impl AuthBrokerService {
             .upload_rotated_certificates(&tenant.tenant_id)
             .await
             .map_err(crate::error::BrokerError::from)?;
-        Ok(tenant_with_apps(tenant, apps, upload))
+        Ok(tenant_with_apps(tenant, apps, upload, &self.broker))
     }
 }
 
@@ -184,7 +184,12 @@ pub(super) async fn remove_tenant(
         .await?;
     let sealed = removed.removed.sealed;
     Ok(Response::new(v1::RemoveTenantResponse {
-        tenant: Some(tenant_with_apps(removed.tenant, removed.apps, false)),
+        tenant: Some(tenant_with_apps(
+            removed.tenant,
+            removed.apps,
+            false,
+            &service.broker,
+        )),
         apps: count(removed.removed.apps),
         certificate_keys: count(sealed.certificate_keys),
         client_secrets: count(sealed.client_secrets),
@@ -223,6 +228,7 @@ async fn run_provisioning(
                         provisioned.tenant,
                         apps,
                         provisioned.upload_rotated_certificates,
+                        &broker,
                     )),
                     signed_in_as: provisioned.signed_in_as,
                     changes: provisioned.changes,
