@@ -25,6 +25,7 @@ mod pages;
 mod plans;
 mod profile_delete;
 mod profile_form;
+mod profile_show;
 mod profiles;
 mod role_map;
 pub mod session;
@@ -337,7 +338,7 @@ fn router(state: Arc<AppState>) -> axum::Router {
             "/profiles/new",
             get(profiles::new_form).post(profiles::create),
         )
-        .route("/profiles/{profile_id}", get(profiles::show))
+        .route("/profiles/{profile_id}", get(profile_show::show))
         .route(
             "/profiles/{profile_id}/edit",
             get(profiles::edit_form).post(profiles::update),
