@@ -9,7 +9,7 @@ mod editor;
 mod field_rules;
 
 pub(crate) use attribute_rules::attribute_rule_lines;
-use attribute_rules::attribute_rules;
+use attribute_rules::{SOURCE, TARGETS};
 pub use editor::Editor;
 use field_rules::field_rules;
 
@@ -34,6 +34,11 @@ pub struct ProfileForm {
     target_users: String,
     #[serde(default)]
     target_group_ids: String,
+    /// The targets' rules, in the same form as the source's.
+    #[serde(default)]
+    target_include_where: String,
+    #[serde(default)]
+    target_exclude_where: String,
     #[serde(default)]
     include_group_ids: String,
     #[serde(default)]
@@ -71,6 +76,8 @@ pub struct Typed {
     field_rules: String,
     include_where: String,
     exclude_where: String,
+    target_include_where: String,
+    target_exclude_where: String,
 }
 
 /// A form the console refused before asking the scheduler: the error, and
@@ -143,6 +150,8 @@ impl ProfileForm {
             field_rules: self.field_rules.clone(),
             include_where: self.include_where.clone(),
             exclude_where: self.exclude_where.clone(),
+            target_include_where: self.target_include_where.clone(),
+            target_exclude_where: self.target_exclude_where.clone(),
         }
     }
 
@@ -162,29 +171,23 @@ impl ProfileForm {
         source.include_guests = self.include_guests.is_some();
         source.odata_prefilter = self.odata_prefilter.trim().to_owned();
         let old_rules = std::mem::take(&mut source.rules);
-        let mut rules = or_note(
-            attribute_rules(&self.include_where, false),
-            old_rules
-                .iter()
-                .filter(|rule| !rule.exclude)
-                .cloned()
-                .collect(),
+        source.rules = SOURCE.merge(
+            &self.include_where,
+            &self.exclude_where,
+            &old_rules,
             &mut first,
         );
-        rules.extend(or_note(
-            attribute_rules(&self.exclude_where, true),
-            old_rules
-                .iter()
-                .filter(|rule| rule.exclude)
-                .cloned()
-                .collect(),
-            &mut first,
-        ));
-        source.rules = rules;
         let targets = spec.targets.get_or_insert_with(Default::default);
         targets.all_mailboxes = self.targets_all.is_some();
         targets.users = lines(&self.target_users);
         targets.group_ids = lines(&self.target_group_ids);
+        let old_rules = std::mem::take(&mut targets.rules);
+        targets.rules = TARGETS.merge(
+            &self.target_include_where,
+            &self.target_exclude_where,
+            &old_rules,
+            &mut first,
+        );
         let write = spec.write.get_or_insert_with(Default::default);
         write.folder_name = self.folder_name.trim().to_owned();
         let old_field_rules = std::mem::take(&mut write.field_rules);

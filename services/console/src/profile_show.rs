@@ -70,6 +70,14 @@ pub async fn show(
         ("Target users", lines_or_none(&targets.users)),
         ("Target groups", lines_or_none(&targets.group_ids)),
         (
+            "Only mailboxes of users where",
+            rules_or_none(&attribute_rule_lines(&targets.rules, false)),
+        ),
+        (
+            "No mailboxes of users where",
+            rules_or_none(&attribute_rule_lines(&targets.rules, true)),
+        ),
+        (
             "Folder",
             if write.folder_name.is_empty() {
                 "Company Directory".to_owned()

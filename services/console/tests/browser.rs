@@ -431,7 +431,8 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
     visit.check("profile-new-rule-error").await;
     browser
         .execute(
-            "document.getElementById('exclude_where').value = 'department=Interns'; return null;",
+            "document.getElementById('exclude_where').value = 'department=Interns'; \
+             document.getElementById('target_include_where').value = 'country=NO, SE'; return null;",
             json!([]),
         )
         .await;
@@ -444,7 +445,12 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
             PAGE_LIMIT,
         )
         .await;
-    assert!(browser.text_of("main").await.contains("Phone book"));
+    let profile = browser.text_of("main").await;
+    assert!(profile.contains("Phone book"), "{profile}");
+    assert!(
+        profile.contains("Only mailboxes of users where\ncountry=NO,SE"),
+        "the targets' rule as the editor writes it: {profile}"
+    );
     visit.check("profile").await;
     let explain_link = browser.element("a[href$='/explain']").await;
     browser.click(&explain_link).await;

@@ -246,3 +246,131 @@ async fn the_editor_sets_attribute_rules_and_explain_drops_the_users_they_exclud
         );
     }
 }
+
+/// The targets' attribute rules in the editor, read and written by the
+/// same rule syntax as the source's: stored as `spec.targets.rules`, shown
+/// again on Edit and on the profile's page, kept apart from the source's
+/// rules; a malformed line and an attribute the scheduler refuses come
+/// back beside the targets' text area holding it.
+#[tokio::test]
+async fn the_editor_sets_the_targets_attribute_rules_apart_from_the_sources() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let admin = console.sign_in(&console.admin_link).await;
+    let token = csrf_token_in(&console.page("/profiles/new", &admin).await);
+    let created = console
+        .post_form(
+            "/profiles/new",
+            &admin,
+            &editor_fields(
+                &token,
+                &[
+                    ("include_where", "department=Sales"),
+                    ("target_include_where", "country=NO, SE\r\n"),
+                    ("target_exclude_where", "jobTitle^=Temp"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let profile_page = location(&created);
+    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    let spec = profile_of(&scheduler, &profile_id).await.spec.unwrap();
+    use v1::attribute_rule::Operator;
+    let rule = |attribute: &str, operator: Operator, values: &[&str], exclude| v1::AttributeRule {
+        attribute: attribute.to_owned(),
+        operator: operator as i32,
+        values: values.iter().map(|value| value.to_string()).collect(),
+        exclude,
+    };
+    assert_eq!(
+        spec.targets.unwrap().rules,
+        [
+            rule("country", Operator::In, &["NO", "SE"], false),
+            rule("jobTitle", Operator::StartsWith, &["Temp"], true),
+        ]
+    );
+    assert_eq!(
+        spec.source.unwrap().rules,
+        [rule("department", Operator::In, &["Sales"], false)]
+    );
+    let form = console
+        .page(&format!("/profiles/{profile_id}/edit"), &admin)
+        .await;
+    assert!(
+        form.contains("name=\"target_include_where\">country=NO,SE</textarea>"),
+        "{form}"
+    );
+    assert!(
+        form.contains("name=\"target_exclude_where\">jobTitle^=Temp</textarea>"),
+        "{form}"
+    );
+    let shown = console.page(&profile_page, &admin).await;
+    assert!(
+        shown.contains("<dt>Only mailboxes of users where</dt><dd>country=NO,SE</dd>"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<dt>No mailboxes of users where</dt><dd>jobTitle^=Temp</dd>"),
+        "{shown}"
+    );
+
+    // Edit without changing them keeps them (the form carries them).
+    let (status, page) = save(
+        &console,
+        &admin,
+        &profile_id,
+        "1",
+        &[
+            ("include_where", "department=Sales"),
+            ("target_include_where", "country=NO,SE"),
+            ("target_exclude_where", "jobTitle^=Temp"),
+            ("folder_name", "Phones"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let spec = profile_of(&scheduler, &profile_id).await.spec.unwrap();
+    assert_eq!(spec.targets.unwrap().rules.len(), 2);
+
+    let (status, page) = save(
+        &console,
+        &admin,
+        &profile_id,
+        "2",
+        &[("target_exclude_where", "jobTitle Temp")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("<p class=\"error field-error\" id=\"target_exclude_where-error\">line 1, &quot;jobTitle Temp&quot;, is not ATTRIBUTE=VALUE"),
+        "{page}"
+    );
+    assert!(
+        page.contains("aria-describedby=\"target_exclude_where-error\">jobTitle Temp</textarea>"),
+        "what was typed comes back: {page}"
+    );
+    for (overrides, beside) in [
+        (
+            &[("target_include_where", "shoeSize=42")][..],
+            "target_include_where-error",
+        ),
+        (
+            &[
+                ("target_include_where", "country=NO"),
+                ("target_exclude_where", "shoeSize=42"),
+            ][..],
+            "target_exclude_where-error",
+        ),
+    ] {
+        let (status, page) = save(&console, &admin, &profile_id, "2", overrides).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            page.contains(&format!(
+                "<p class=\"error field-error\" id=\"{beside}\">`shoeSize` cannot be filtered on"
+            )),
+            "{beside}: {page}"
+        );
+    }
+    assert_eq!(profile_of(&scheduler, &profile_id).await.version, 2);
+}

@@ -3,9 +3,7 @@
 
 use galsync_proto::v1;
 
-use super::attribute_rules::{
-    attribute_rule_lines, field_of_rule_error, EXCLUDE_FIELD, INCLUDE_FIELD,
-};
+use super::attribute_rules::{attribute_rule_lines, SOURCE, TARGETS};
 use super::field_rules::field_rule_lines;
 use super::{FieldError, Typed};
 use crate::html::Page;
@@ -26,8 +24,8 @@ pub struct Editor<'a> {
 impl Editor<'_> {
     /// The error for `field`, as a paragraph the field names with
     /// `aria-describedby`. An error on a field the form does not have
-    /// (target rules) shows only above the form; one on source rule N
-    /// beside the text area holding it.
+    /// shows only above the form; one on source or target rule N beside
+    /// the text area holding it.
     fn error_for(&self, field: &str) -> Option<&str> {
         let error = self.error?;
         (error.field == field).then_some(error.message.as_str())
@@ -133,13 +131,20 @@ impl Editor<'_> {
             }
             body.text(&error.message).markup("</p>\n");
         }
-        let rules = spec
+        let source_rules = spec
             .source
             .as_ref()
             .map_or(&[][..], |source| &source.rules[..]);
-        let resolved = self.error.map(|error| FieldError {
-            field: field_of_rule_error(&error.field, rules).to_owned(),
-            message: error.message.clone(),
+        let target_rules = spec
+            .targets
+            .as_ref()
+            .map_or(&[][..], |targets| &targets.rules[..]);
+        let resolved = self.error.map(|error| {
+            let field = SOURCE.field_of_rule_error(&error.field, source_rules);
+            FieldError {
+                field: TARGETS.field_of_rule_error(field, target_rules).to_owned(),
+                message: error.message.clone(),
+            }
         });
         Editor {
             error: resolved.as_ref(),
@@ -196,7 +201,7 @@ impl Editor<'_> {
         );
         self.typed_textarea(
             body,
-            INCLUDE_FIELD,
+            SOURCE.include_field,
             "include_where",
             "Keep only users where, one rule a line: ATTRIBUTE=VALUE[,VALUE…] (one of the values) or ATTRIBUTE^=PREFIX (e.g. department=Sales,Support; all lines must hold)",
             &attribute_rule_lines(&source.rules, false),
@@ -204,7 +209,7 @@ impl Editor<'_> {
         );
         self.typed_textarea(
             body,
-            EXCLUDE_FIELD,
+            SOURCE.exclude_field,
             "exclude_where",
             "Drop users where, one rule a line, same form (e.g. department=Interns or jobTitle^=Temp)",
             &attribute_rule_lines(&source.rules, true),
@@ -249,6 +254,22 @@ impl Editor<'_> {
             "target_group_ids",
             "Members of these groups (object ids, one a line)",
             &targets.group_ids,
+        );
+        self.typed_textarea(
+            body,
+            TARGETS.include_field,
+            "target_include_where",
+            "Only mailboxes of users where, one rule a line, same form as the source's (e.g. country=NO)",
+            &attribute_rule_lines(&targets.rules, false),
+            |typed| &typed.target_include_where,
+        );
+        self.typed_textarea(
+            body,
+            TARGETS.exclude_field,
+            "target_exclude_where",
+            "No mailboxes of users where, one rule a line (e.g. jobTitle^=Temp)",
+            &attribute_rule_lines(&targets.rules, true),
+            |typed| &typed.target_exclude_where,
         );
         body.markup("<h2 class=\"span\">Writing</h2>\n");
         self.input(
