@@ -4,7 +4,8 @@
 //! gets them all; `POST /me/checkMemberGroups` with the delegated token of
 //! the sign-in answers which of at most 20 groups the user is in, and
 //! refuses 21 ids, an app-only token and a token without `User.Read`; an
-//! app role of the app assigned to the user is in the ID token's `roles`.
+//! app role of the app assigned to the user, or to a group they are a
+//! direct member of, is in the ID token's `roles`.
 
 mod support;
 
@@ -183,4 +184,101 @@ async fn an_app_role_assigned_to_a_user_is_in_their_id_token_roles() {
     assert_eq!(ada["roles"], json!(["GalSync.Admin"]));
     let (bob, _) = sign_in(&tenant, &secret, "bob@contoso.example", "openid profile").await;
     assert!(bob.get("roles").is_none(), "{bob}");
+}
+
+/// An app role assigned to a group reaches the group's direct members'
+/// ID tokens, beside their own assignments, each value once; not the
+/// members of a group nested in it ("All direct members of the group will
+/// be considered assigned"). A group that is not the tenant's, or neither
+/// a user nor a group, is refused.
+#[tokio::test]
+async fn an_app_role_assigned_to_a_group_is_in_its_direct_members_id_token_roles() {
+    let tenant = start().await;
+    tenant.consent_all().await;
+    let secret = tenant.add_secret().await;
+    let (_, ada_groups) = user_in_groups(&tenant, "ada@contoso.example", 1);
+    let (nina, _) = user_in_groups(&tenant, "nina@contoso.example", 0);
+    let directory = &tenant.emulator.state.directory;
+    let nested = directory
+        .create_group(tenant.tenant_id, Group::new_security("Helpdesk"))
+        .expect("group");
+    directory
+        .add_group_member(
+            tenant.tenant_id,
+            nested,
+            MemberRef::User(nina.parse().expect("id")),
+        )
+        .expect("member");
+    directory
+        .add_group_member(tenant.tenant_id, ada_groups[0], MemberRef::Group(nested))
+        .expect("nested");
+    for value in ["GalSync.Admin", "GalSync.Operator"] {
+        admin_post(
+            &tenant.http,
+            &tenant.app_admin_url("/app-roles"),
+            json!({"value": value}),
+        )
+        .await;
+    }
+    let assigned = admin_post(
+        &tenant.http,
+        &tenant.app_admin_url("/app-role-assignments"),
+        json!({"group": ada_groups[0].to_string(), "value": "GalSync.Admin"}),
+    )
+    .await;
+    assert_eq!(assigned["principalType"], "Group", "{assigned}");
+    // Ada holds Operator herself and Admin through the group; Bo, also in
+    // the group, holds Admin both ways.
+    let (bo, _) = user_in_groups(&tenant, "bo@contoso.example", 0);
+    directory
+        .add_group_member(
+            tenant.tenant_id,
+            ada_groups[0],
+            MemberRef::User(bo.parse().expect("id")),
+        )
+        .expect("member");
+    for body in [
+        json!({"upn": "ada@contoso.example", "value": "GalSync.Operator"}),
+        json!({"upn": "bo@contoso.example", "value": "GalSync.Admin"}),
+    ] {
+        admin_post(
+            &tenant.http,
+            &tenant.app_admin_url("/app-role-assignments"),
+            body,
+        )
+        .await;
+    }
+    for (body, expected) in [
+        (
+            json!({"group": Uuid::new_v4().to_string(), "value": "GalSync.Admin"}),
+            "no group of the tenant",
+        ),
+        (
+            json!({"upn": "ada@contoso.example", "group": nested.to_string(), "value": "GalSync.Admin"}),
+            "give either upn",
+        ),
+    ] {
+        let refused = tenant
+            .http
+            .post(tenant.app_admin_url("/app-role-assignments"))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin call");
+        assert_eq!(refused.status(), 400);
+        let text = refused.text().await.expect("body");
+        assert!(text.contains(expected), "{text}");
+    }
+
+    let (ada, _) = sign_in(&tenant, &secret, "ada@contoso.example", "openid profile").await;
+    assert_eq!(ada["roles"], json!(["GalSync.Admin", "GalSync.Operator"]));
+    let (bo, _) = sign_in(&tenant, &secret, "bo@contoso.example", "openid profile").await;
+    assert_eq!(bo["roles"], json!(["GalSync.Admin"]));
+    let (nina, _) = sign_in(&tenant, &secret, "nina@contoso.example", "openid profile").await;
+    assert!(nina.get("roles").is_none(), "{nina}");
+    assert_eq!(
+        nina["groups"].as_array().map(Vec::len),
+        Some(2),
+        "nina is in both groups for the groups claim: {nina}"
+    );
 }

@@ -5,7 +5,9 @@
 //! /me/checkMemberGroups`, asked about the mapped groups only, 20 at a time;
 //! someone with the overage in none of the mapped groups gets the refusal
 //! page; an app role of the console's app registration assigned to a person
-//! (the ID token's `roles`) gives the role `--role-app-role` maps it to.
+//! (the ID token's `roles`) gives the role `--role-app-role` maps it to, and
+//! so does one assigned to a group the person is a direct member of (not to
+//! a group their group is nested in, as in Entra).
 
 mod common;
 
@@ -117,6 +119,39 @@ async fn an_app_role_assigned_to_a_person_gives_the_role_it_is_mapped_to() {
     let (status, page) = sign_in(&console, &tenant)
         .await
         .expect_err("rita has no role");
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains("or to assign you the app role mapped to it"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_role_assigned_to_a_group_gives_its_direct_members_the_mapped_role() {
+    let scheduler = MtlsScheduler::start(1, &[]).await;
+    let mut tenant = EntraTenant::start().await;
+    tenant.role_app_roles = vec!["admin=GalSync.Admin".to_owned()];
+    let console = spawn_entra_console(&scheduler, &mut tenant).await;
+    let helpdesk = tenant.group("Helpdesk", &[]);
+    let galsync_admins = tenant.group("GalSync admins", &[helpdesk]);
+    tenant
+        .assign_app_role_to_group(galsync_admins, "GalSync.Admin")
+        .await;
+    let ada = tenant.person("Ada Admin", "ada@contoso.example", Some(galsync_admins));
+    let nina = tenant.person("Nina Nested", "nina@contoso.example", Some(helpdesk));
+
+    tenant.browser_signs_in_as(&ada).await;
+    let overview = sign_in(&console, &tenant).await.expect("ada signs in");
+    assert!(
+        overview.contains("ada@contoso.example (admin)"),
+        "{overview}"
+    );
+
+    // Only direct members are assigned: Nina's group is nested in it.
+    tenant.browser_signs_in_as(&nina).await;
+    let (status, page) = sign_in(&console, &tenant)
+        .await
+        .expect_err("nina has no role");
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         page.contains("or to assign you the app role mapped to it"),

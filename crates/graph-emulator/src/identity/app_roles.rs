@@ -1,22 +1,27 @@
 //! An app registration's own app roles (`appRoles` with
-//! `allowedMemberTypes: ["User"]`) and the users assigned to them in a
-//! tenant (the app's enterprise application → Users and groups). A user
-//! signing in to the app gets the `value` of each role assigned to them in
-//! the ID token's `roles` claim.
+//! `allowedMemberTypes: ["User"]`) and the users and groups assigned to them
+//! in a tenant (the app's enterprise application → Users and groups). A user
+//! signing in to the app gets the `value` of each role assigned to them, or
+//! to a group they are a direct member of, in the ID token's `roles` claim.
 //!
 //! Followed: "Add app roles to your application and receive them in the
 //! token" (<https://learn.microsoft.com/entra/identity-platform/howto-add-app-roles-in-apps>:
 //! "the roles claim … of the ID token" for users assigned app roles of the
-//! app they sign in to; the `value` is what the token carries) and the ID
+//! app they sign in to; the `value` is what the token carries), the ID
 //! token claims reference
 //! (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>,
-//! `roles`). Only direct user assignments are modelled: assigning a group
-//! to an app role (which Entra allows with Entra ID P1) is not.
+//! `roles`), and "Grant an appRoleAssignment to a group"
+//! (<https://learn.microsoft.com/graph/api/group-post-approleassignments>:
+//! "All direct members of the group will be considered assigned"). So a
+//! group's app role reaches its direct members only, not the members of a
+//! group nested in it (Entra's group-based assignment needs Entra ID P1 and
+//! does not follow nesting).
 //!
 //! Admin API: `POST /_admin/tenants/{tenant}/apps/{client_id}/app-roles`
 //! `{"value": "GalSync.Admin"}` defines a role (its `id` is returned);
 //! `POST …/app-role-assignments` `{"upn": "…", "value": "GalSync.Admin"}`
-//! assigns a user of the tenant to it.
+//! assigns a user of the tenant to it, `{"group": "<object id>", "value":
+//! …}` a group of the tenant.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,7 +43,8 @@ use crate::AppState;
 pub struct AppRoles {
     /// Role `value` → role `id`.
     defined: BTreeMap<String, Uuid>,
-    /// Lower-case user object id → the values of the roles assigned to them.
+    /// Lower-case object id of a user or a group → the values of the roles
+    /// assigned to it.
     assigned: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -69,13 +75,13 @@ impl IdentityStore {
             .or_insert_with(Uuid::new_v4))
     }
 
-    /// Assigns the user `user_object_id` to the app role `value` of
-    /// `client_id`, which must be defined.
+    /// Assigns the user or group `principal_object_id` to the app role
+    /// `value` of `client_id`, which must be defined.
     pub fn assign_app_role(
         &self,
         tenant_id: Uuid,
         client_id: &str,
-        user_object_id: &str,
+        principal_object_id: &str,
         value: &str,
     ) -> Result<(), IdentityAdminError> {
         let mut app_roles = write(&self.app_roles);
@@ -87,24 +93,35 @@ impl IdentityStore {
         }
         roles
             .assigned
-            .entry(user_object_id.trim().to_ascii_lowercase())
+            .entry(principal_object_id.trim().to_ascii_lowercase())
             .or_default()
             .insert(value.to_owned());
         Ok(())
     }
 
-    /// The values of the app roles of `client_id` assigned to the user, sorted.
+    /// The values of the app roles of `client_id` assigned to the user or
+    /// to one of `direct_group_ids` (the groups the user is a direct member
+    /// of), sorted, each once.
     pub fn app_roles_of_user(
         &self,
         tenant_id: Uuid,
         client_id: &str,
         user_object_id: &str,
+        direct_group_ids: &[String],
     ) -> Vec<String> {
-        read(&self.app_roles)
-            .get(&(tenant_id, client_key(client_id)))
-            .and_then(|roles| roles.assigned.get(&user_object_id.to_ascii_lowercase()))
-            .map(|values| values.iter().cloned().collect())
-            .unwrap_or_default()
+        let app_roles = read(&self.app_roles);
+        let Some(roles) = app_roles.get(&(tenant_id, client_key(client_id))) else {
+            return Vec::new();
+        };
+        let mut values = BTreeSet::new();
+        for principal in
+            std::iter::once(user_object_id).chain(direct_group_ids.iter().map(String::as_str))
+        {
+            if let Some(assigned) = roles.assigned.get(&principal.to_ascii_lowercase()) {
+                values.extend(assigned.iter().cloned());
+            }
+        }
+        values.into_iter().collect()
     }
 }
 
@@ -133,9 +150,13 @@ async fn define(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
+/// Who is assigned: a user by UPN (or object id), or a group by object id.
 #[derive(Debug, Deserialize)]
 struct Assign {
-    upn: String,
+    #[serde(default)]
+    upn: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
     value: String,
 }
 
@@ -145,13 +166,38 @@ async fn assign(
     Json(body): Json<Assign>,
 ) -> Result<Response, IdentityAdminError> {
     let tenant_id = resolve(&state, &tenant)?;
-    let Some(user) = state.directory.find_user(tenant_id, &body.upn) else {
-        return Err(IdentityAdminError::InvalidUser(body.upn));
+    let (principal_id, principal_type) = match (&body.upn, &body.group) {
+        (Some(upn), None) => {
+            let Some(user) = state.directory.find_user(tenant_id, upn) else {
+                return Err(IdentityAdminError::InvalidUser(upn.clone()));
+            };
+            (user.id, "User")
+        }
+        (None, Some(group)) => {
+            let found = state.directory.read(tenant_id, |directory| {
+                directory.find_group(group).map(|group| group.id)
+            });
+            let Some(group_id) = found else {
+                return Err(IdentityAdminError::InvalidAssignment(format!(
+                    "no group of the tenant has the object id {group}"
+                )));
+            };
+            (group_id, "Group")
+        }
+        _ => {
+            return Err(IdentityAdminError::InvalidAssignment(
+                "give either upn (a user) or group (a group's object id), not both".to_owned(),
+            ))
+        }
     };
-    state
-        .identity
-        .assign_app_role(tenant_id, &client_id, &user.id.to_string(), &body.value)?;
-    let answer = json!({"principalId": user.id, "value": body.value});
+    state.identity.assign_app_role(
+        tenant_id,
+        &client_id,
+        &principal_id.to_string(),
+        &body.value,
+    )?;
+    let answer =
+        json!({"principalId": principal_id, "principalType": principal_type, "value": body.value});
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 

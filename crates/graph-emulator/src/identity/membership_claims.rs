@@ -1,7 +1,8 @@
 //! What an ID token says of the user's memberships: `groups` (security
 //! groups, direct or nested, `groupMembershipClaims: "SecurityGroup"`), or
 //! the groups *overage* when there are too many, and `roles` (the app roles
-//! of the signed-in app assigned to the user, [`super::app_roles`]).
+//! of the signed-in app assigned to the user or to a group they are a
+//! direct member of, [`super::app_roles`]).
 //!
 //! Followed: the ID token claims reference
 //! (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>,
@@ -23,6 +24,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::model::SignedInUser;
+use crate::directory::model::MemberRef;
 use crate::EmulatorState;
 
 /// The most group ids a JWT carries before the overage replaces them.
@@ -60,10 +62,14 @@ pub fn membership_claims(
     client_id: &str,
     user: &SignedInUser,
 ) -> (String, MembershipClaims) {
-    let (name, groups) = directory_facts(state, tenant_id, user);
-    let roles = state
-        .identity
-        .app_roles_of_user(tenant_id, client_id, &user.object_id);
+    let facts = directory_facts(state, tenant_id, user);
+    let (name, groups) = (facts.name, facts.security_groups);
+    let roles = state.identity.app_roles_of_user(
+        tenant_id,
+        client_id,
+        &user.object_id,
+        &facts.direct_groups,
+    );
     let mut claims = MembershipClaims {
         roles,
         ..MembershipClaims::default()
@@ -82,15 +88,24 @@ pub fn membership_claims(
     (name, claims)
 }
 
-/// The user's display name and the object ids of the security groups they
-/// belong to, directly or through nested groups, sorted.
-fn directory_facts(
-    state: &EmulatorState,
-    tenant_id: Uuid,
-    user: &SignedInUser,
-) -> (String, Vec<String>) {
+/// What the directory says of the signed-in user.
+struct DirectoryFacts {
+    name: String,
+    /// The security groups they belong to, directly or through nested
+    /// groups, sorted: the `groups` claim.
+    security_groups: Vec<String>,
+    /// Every group they are a direct member of: the groups whose app role
+    /// assignments reach them.
+    direct_groups: Vec<String>,
+}
+
+fn directory_facts(state: &EmulatorState, tenant_id: Uuid, user: &SignedInUser) -> DirectoryFacts {
     let Ok(user_id) = user.object_id.parse::<Uuid>() else {
-        return (user.upn.clone(), Vec::new());
+        return DirectoryFacts {
+            name: user.upn.clone(),
+            security_groups: Vec::new(),
+            direct_groups: Vec::new(),
+        };
     };
     state.directory.read(tenant_id, |directory| {
         let name = directory
@@ -98,7 +113,7 @@ fn directory_facts(
             .get(&user_id)
             .map(|found| found.display_name.clone())
             .unwrap_or_else(|| user.upn.clone());
-        let mut groups: Vec<String> = directory
+        let mut security_groups: Vec<String> = directory
             .groups
             .values()
             .filter(|group| group.security_enabled)
@@ -110,7 +125,17 @@ fn directory_facts(
             })
             .map(|group| group.id.to_string())
             .collect();
-        groups.sort();
-        (name, groups)
+        security_groups.sort();
+        let direct_groups = directory
+            .groups
+            .values()
+            .filter(|group| group.members.contains(&MemberRef::User(user_id)))
+            .map(|group| group.id.to_string())
+            .collect();
+        DirectoryFacts {
+            name,
+            security_groups,
+            direct_groups,
+        }
     })
 }

@@ -358,6 +358,8 @@ pub enum IdentityAdminError {
     UserCodeExpired(String),
     #[error("user {0} cannot sign in to this tenant")]
     InvalidUser(String),
+    #[error("invalid app role assignment: {0}")]
+    InvalidAssignment(String),
     #[error("unknown directory role {0}")]
     UnknownDirectoryRole(String),
     #[error(
@@ -384,6 +386,7 @@ impl IdentityAdminError {
             | Self::InvalidCertificate(_)
             | Self::InvalidClientId(_)
             | Self::InvalidUser(_)
+            | Self::InvalidAssignment(_)
             | Self::UnknownDirectoryRole(_)
             | Self::UnknownExchangeRole(_) => StatusCode::BAD_REQUEST,
         }

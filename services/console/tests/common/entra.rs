@@ -154,6 +154,17 @@ impl EntraTenant {
     /// assigns `upn` to it, as in the Entra admin center (App roles, then
     /// Enterprise applications → Users and groups).
     pub async fn assign_app_role(&self, upn: &str, value: &str) {
+        self.assign(json!({"upn": upn, "value": value})).await;
+    }
+
+    /// As [`EntraTenant::assign_app_role`], assigning the group `group_id`
+    /// (Users and groups → Add → a group).
+    pub async fn assign_app_role_to_group(&self, group_id: Uuid, value: &str) {
+        self.assign(json!({"group": group_id.to_string(), "value": value}))
+            .await;
+    }
+
+    async fn assign(&self, assignment: Value) {
         let app_url = format!(
             "{}/_admin/tenants/{}/apps/{}",
             self.base, self.tenant_id, self.client_id
@@ -161,15 +172,30 @@ impl EntraTenant {
         admin_post(
             &self.http,
             &format!("{app_url}/app-roles"),
-            json!({"value": value}),
+            json!({"value": assignment["value"]}),
         )
         .await;
         admin_post(
             &self.http,
             &format!("{app_url}/app-role-assignments"),
-            json!({"upn": upn, "value": value}),
+            assignment,
         )
         .await;
+    }
+
+    /// A new security group of the tenant with `members` (groups nested in
+    /// it); returns its object id.
+    pub fn group(&self, display_name: &str, members: &[Uuid]) -> Uuid {
+        let directory = &self.emulator.state.directory;
+        let group_id = directory
+            .create_group(self.tenant_id, Group::new_security(display_name))
+            .expect("a group");
+        for member in members {
+            directory
+                .add_group_member(self.tenant_id, group_id, MemberRef::Group(*member))
+                .expect("nest the group");
+        }
+        group_id
     }
 
     /// The emulated browser is signed in to Microsoft as `upn`.
