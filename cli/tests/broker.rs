@@ -472,24 +472,21 @@ async fn secret_set_reads_stdin_or_an_env_var_and_never_prints_the_secret() {
     assert!(!from_env.stdout.contains(secret) && !from_env.stderr.contains(secret));
 }
 
-/// `galsync secret set --expires-on` then `secret list`: the expiry is kept
-/// and a secret inside the broker's renewal window (30 days by default)
-/// says so with the fix.
-#[tokio::test]
-async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
-    let broker = TestBroker::start().await;
-    let tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-    let client_id = "aaaaaaaa-0000-0000-0000-000000000003";
+const SECRET_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const SECRET_APP: &str = "aaaaaaaa-0000-0000-0000-000000000003";
+
+/// `galsync tenant add` of Contoso with one app signing in with a secret.
+async fn add_client_secret_tenant(broker: &TestBroker) {
     let added = broker
         .galsync(&[
             "tenant",
             "add",
             "--tenant-id",
-            tenant_id,
+            SECRET_TENANT,
             "--name",
             "Contoso",
             "--client-id",
-            client_id,
+            SECRET_APP,
             "--auth",
             "client-secret",
             "--login-url",
@@ -499,14 +496,12 @@ async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
         ])
         .await;
     assert_eq!(added.code, Some(0), "{added:?}");
-    let before = broker.galsync(&["secret", "list"]).await;
-    assert!(
-        before.stdout.contains("no secret: galsync secret set"),
-        "{}",
-        before.stdout
-    );
+}
 
-    let expires_on = (chrono::Utc::now() + chrono::Duration::days(12))
+/// `galsync secret set --expires-on` for that app, `days` from today;
+/// returns the date as given.
+async fn set_secret_expiring_in(broker: &TestBroker, days: i64) -> String {
+    let expires_on = (chrono::Utc::now() + chrono::Duration::days(days))
         .format("%Y-%m-%d")
         .to_string();
     let set = broker
@@ -515,9 +510,9 @@ async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
                 "secret",
                 "set",
                 "--tenant-id",
-                tenant_id,
+                SECRET_TENANT,
                 "--client-id",
-                client_id,
+                SECRET_APP,
                 "--expires-on",
                 &expires_on,
             ],
@@ -526,6 +521,24 @@ async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
         )
         .await;
     assert_eq!(set.code, Some(0), "{set:?}");
+    expires_on
+}
+
+/// `galsync secret set --expires-on` then `secret list`: the expiry is kept
+/// and a secret inside the broker's renewal window (30 days by default)
+/// says so with the fix.
+#[tokio::test]
+async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
+    let broker = TestBroker::start().await;
+    add_client_secret_tenant(&broker).await;
+    let before = broker.galsync(&["secret", "list"]).await;
+    assert!(
+        before.stdout.contains("no secret: galsync secret set"),
+        "{}",
+        before.stdout
+    );
+
+    let expires_on = set_secret_expiring_in(&broker, 12).await;
     let listed = broker.galsync(&["secret", "list"]).await;
     assert_eq!(listed.code, Some(0), "{listed:?}");
     assert!(listed.stdout.contains(&expires_on), "{}", listed.stdout);
@@ -544,47 +557,8 @@ async fn secret_list_shows_each_secrets_expiry_and_warns_inside_thirty_days() {
 async fn secret_list_warns_inside_the_brokers_renewal_window() {
     for (renewal_days, warned) in [(60, true), (7, false)] {
         let broker = TestBroker::start_with(|config| config.cert_renewal_days = renewal_days).await;
-        let tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-        let client_id = "aaaaaaaa-0000-0000-0000-000000000003";
-        let added = broker
-            .galsync(&[
-                "tenant",
-                "add",
-                "--tenant-id",
-                tenant_id,
-                "--name",
-                "Contoso",
-                "--client-id",
-                client_id,
-                "--auth",
-                "client-secret",
-                "--login-url",
-                "http://127.0.0.1:9/login",
-                "--graph-url",
-                "http://127.0.0.1:9/graph",
-            ])
-            .await;
-        assert_eq!(added.code, Some(0), "{added:?}");
-        let expires_on = (chrono::Utc::now() + chrono::Duration::days(45))
-            .format("%Y-%m-%d")
-            .to_string();
-        let set = broker
-            .galsync_with(
-                &[
-                    "secret",
-                    "set",
-                    "--tenant-id",
-                    tenant_id,
-                    "--client-id",
-                    client_id,
-                    "--expires-on",
-                    &expires_on,
-                ],
-                Vec::new(),
-                b"Sup3r~Secret.Value\n".to_vec(),
-            )
-            .await;
-        assert_eq!(set.code, Some(0), "{set:?}");
+        add_client_secret_tenant(&broker).await;
+        set_secret_expiring_in(&broker, 45).await;
         let listed = broker.galsync(&["secret", "list"]).await;
         assert_eq!(listed.code, Some(0), "{listed:?}");
         assert_eq!(

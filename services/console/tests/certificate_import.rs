@@ -269,19 +269,7 @@ async fn an_admin_imports_a_pfx_and_a_pem_pair_and_neither_password_nor_key_is_e
     );
     pages.push(tenant_page);
 
-    let events = setup
-        .broker
-        .admin_client()
-        .await
-        .list_audit_events(v1::ListAuditEventsRequest {
-            tenant_id: tenant_id.clone(),
-            limit: 100,
-            kind: "certificate.imported".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = setup.audit_events("certificate.imported").await;
     assert_eq!(
         events
             .iter()

@@ -103,6 +103,26 @@ async fn save(
     (status, response.text().await.unwrap())
 }
 
+/// Saving version 2 of the profile with `overrides` is refused by the
+/// scheduler (`shoeSize` is no attribute it filters on), the message
+/// beside the text area whose error paragraph has the id `beside`.
+async fn refused_beside(
+    console: &TestConsole,
+    admin: &str,
+    profile_id: &str,
+    overrides: &[(&str, &str)],
+    beside: &str,
+) {
+    let (status, page) = save(console, admin, profile_id, "2", overrides).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains(&format!(
+            "<p class=\"error field-error\" id=\"{beside}\">`shoeSize` cannot be filtered on"
+        )),
+        "{beside}: {page}"
+    );
+}
+
 /// An admin adds attribute rules in the editor: the scheduler stores them,
 /// Edit shows them again, and Explain drops the users they exclude. A
 /// malformed line is refused by the console beside its field with what was
@@ -236,14 +256,7 @@ async fn the_editor_sets_attribute_rules_and_explain_drops_the_users_they_exclud
             "exclude_where-error",
         ),
     ] {
-        let (status, page) = save(&console, &admin, &profile_id, "2", overrides).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            page.contains(&format!(
-                "<p class=\"error field-error\" id=\"{beside}\">`shoeSize` cannot be filtered on"
-            )),
-            "{beside}: {page}"
-        );
+        refused_beside(&console, &admin, &profile_id, overrides, beside).await;
     }
 }
 
@@ -363,14 +376,7 @@ async fn the_editor_sets_the_targets_attribute_rules_apart_from_the_sources() {
             "target_exclude_where-error",
         ),
     ] {
-        let (status, page) = save(&console, &admin, &profile_id, "2", overrides).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            page.contains(&format!(
-                "<p class=\"error field-error\" id=\"{beside}\">`shoeSize` cannot be filtered on"
-            )),
-            "{beside}: {page}"
-        );
+        refused_beside(&console, &admin, &profile_id, overrides, beside).await;
     }
     assert_eq!(profile_of(&scheduler, &profile_id).await.version, 2);
 }

@@ -26,22 +26,6 @@ async fn broker_tenant(setup: &common::tenant::Onboarding) -> Result<v1::Tenant,
         .map(|answer| answer.into_inner())
 }
 
-async fn audited(setup: &common::tenant::Onboarding, kind: &str) -> Vec<v1::AuditEvent> {
-    setup
-        .broker
-        .admin_client()
-        .await
-        .list_audit_events(v1::ListAuditEventsRequest {
-            tenant_id: setup.tenant_id.to_string(),
-            limit: 100,
-            kind: kind.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .events
-}
-
 fn settings_fields<'a>(csrf: &'a str, name: &'a str, base: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("csrf_token", csrf),
@@ -112,7 +96,7 @@ async fn an_admin_renames_a_tenant_and_removes_it_after_confirming_and_the_broke
     let page = console.page(&tenant_path, &admin).await;
     assert!(page.contains("<title>Contoso Ltd"), "{page}");
     assert!(page.contains("value=\"on\" checked>"), "{page}");
-    let updates = audited(&setup, "tenant.updated").await;
+    let updates = setup.audit_events("tenant.updated").await;
     assert!(
         updates.iter().any(|event| event.caller == CONSOLE_ACTOR),
         "tenant.updated by {CONSOLE_ACTOR}: {updates:?}"
@@ -200,7 +184,7 @@ async fn an_admin_renames_a_tenant_and_removes_it_after_confirming_and_the_broke
     assert_eq!(gone.code(), tonic::Code::NotFound);
     let tenants = console.page("/tenants", &admin).await;
     assert!(tenants.contains("No tenant is registered yet"), "{tenants}");
-    let removals = audited(&setup, "tenant.removed").await;
+    let removals = setup.audit_events("tenant.removed").await;
     assert!(
         removals.iter().any(|event| event.caller == CONSOLE_ACTOR),
         "tenant.removed by {CONSOLE_ACTOR}: {removals:?}"

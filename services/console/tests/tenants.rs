@@ -11,10 +11,8 @@ mod common;
 use common::tenant::onboarding;
 use common::{csrf_token_in, location, spawn_tenant_console};
 use galsync_proto::v1;
+use galsync_testkit::approve_consent_in_browser;
 use galsync_testkit::scheduler::MtlsScheduler;
-use galsync_testkit::{
-    approve_consent_in_browser, register_with_broker, EmulatedApp, Step, TenantApp,
-};
 use reqwest::StatusCode;
 
 const CONSOLE_ACTOR: &str = "bootstrap-admin via urn:galsync:service:console";
@@ -222,21 +220,7 @@ async fn a_viewer_reads_a_tenant_but_cannot_change_it_and_the_broker_refuses_the
     let tenant_id = setup.tenant_id.to_string();
     let mut cli = setup.broker.admin_client().await;
     // The tenant is registered with the broker, with no certificate yet.
-    let emulated = EmulatedApp {
-        tenant_id: setup.tenant_id,
-        client_id: setup.client_id.clone(),
-    };
-    let registered_only = TenantApp {
-        last_step: Step::RegisterTenant,
-        ..TenantApp::default()
-    };
-    register_with_broker(
-        &mut cli,
-        &setup.emulator.base_url(),
-        &emulated,
-        &registered_only,
-    )
-    .await;
+    setup.register_only().await;
 
     let viewer = console.sign_in(&console.viewer_link).await;
     let tenant_path = format!("/tenants/{tenant_id}");

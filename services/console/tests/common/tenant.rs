@@ -3,6 +3,7 @@
 //! sharing the test scheduler's PKI that does not know it yet.
 
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
+use galsync_proto::v1;
 use galsync_testkit::scheduler::MtlsScheduler;
 use galsync_testkit::{
     create_emulated_app, register_with_broker, EmulatedApp, Step, TenantApp, TestBroker,
@@ -36,6 +37,22 @@ pub async fn onboarding(scheduler: &MtlsScheduler) -> Onboarding {
 }
 
 impl Onboarding {
+    /// The broker's audit events of `kind` for the tenant, newest first.
+    pub async fn audit_events(&self, kind: &str) -> Vec<v1::AuditEvent> {
+        self.broker
+            .admin_client()
+            .await
+            .list_audit_events(v1::ListAuditEventsRequest {
+                tenant_id: self.tenant_id.to_string(),
+                limit: 100,
+                kind: kind.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+    }
+
     /// Registers the tenant (named Contoso) with the broker as the CLI
     /// would, nothing more: no certificate, no consent.
     pub async fn register_only(&self) {
