@@ -103,24 +103,37 @@ async fn save(
     (status, response.text().await.unwrap())
 }
 
-/// Saving version 2 of the profile with `overrides` is refused by the
-/// scheduler (`shoeSize` is no attribute it filters on), the message
-/// beside the text area whose error paragraph has the id `beside`.
-async fn refused_beside(
+/// Saving version 2 of the profile with `shoeSize=42` (no attribute the
+/// scheduler filters on) as a keep rule, then as a drop rule beside the
+/// valid keep rule `keep`, is refused each time beside the text area
+/// holding it: `{prefix}include_where` or `{prefix}exclude_where`.
+async fn refused_beside_each(
     console: &TestConsole,
     admin: &str,
     profile_id: &str,
-    overrides: &[(&str, &str)],
-    beside: &str,
+    prefix: &str,
+    keep: &str,
 ) {
-    let (status, page) = save(console, admin, profile_id, "2", overrides).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        page.contains(&format!(
-            "<p class=\"error field-error\" id=\"{beside}\">`shoeSize` cannot be filtered on"
-        )),
-        "{beside}: {page}"
+    let (include, exclude) = (
+        format!("{prefix}include_where"),
+        format!("{prefix}exclude_where"),
     );
+    for (overrides, beside) in [
+        (vec![(include.as_str(), "shoeSize=42")], &include),
+        (
+            vec![(include.as_str(), keep), (exclude.as_str(), "shoeSize=42")],
+            &exclude,
+        ),
+    ] {
+        let (status, page) = save(console, admin, profile_id, "2", &overrides).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            page.contains(&format!(
+                "<p class=\"error field-error\" id=\"{beside}-error\">`shoeSize` cannot be filtered on"
+            )),
+            "{beside}: {page}"
+        );
+    }
 }
 
 /// An admin adds attribute rules in the editor: the scheduler stores them,
@@ -243,21 +256,7 @@ async fn the_editor_sets_attribute_rules_and_explain_drops_the_users_they_exclud
     );
     assert_eq!(profile_of(&scheduler, &profile_id).await.version, 2);
 
-    for (overrides, beside) in [
-        (
-            &[("include_where", "shoeSize=42")][..],
-            "include_where-error",
-        ),
-        (
-            &[
-                ("include_where", "department=Sales"),
-                ("exclude_where", "shoeSize=42"),
-            ][..],
-            "exclude_where-error",
-        ),
-    ] {
-        refused_beside(&console, &admin, &profile_id, overrides, beside).await;
-    }
+    refused_beside_each(&console, &admin, &profile_id, "", "department=Sales").await;
 }
 
 /// The targets' attribute rules in the editor, read and written by the
@@ -363,20 +362,6 @@ async fn the_editor_sets_the_targets_attribute_rules_apart_from_the_sources() {
         page.contains("aria-describedby=\"target_exclude_where-error\">jobTitle Temp</textarea>"),
         "what was typed comes back: {page}"
     );
-    for (overrides, beside) in [
-        (
-            &[("target_include_where", "shoeSize=42")][..],
-            "target_include_where-error",
-        ),
-        (
-            &[
-                ("target_include_where", "country=NO"),
-                ("target_exclude_where", "shoeSize=42"),
-            ][..],
-            "target_exclude_where-error",
-        ),
-    ] {
-        refused_beside(&console, &admin, &profile_id, overrides, beside).await;
-    }
+    refused_beside_each(&console, &admin, &profile_id, "target_", "country=NO").await;
     assert_eq!(profile_of(&scheduler, &profile_id).await.version, 2);
 }
