@@ -117,7 +117,7 @@ async fn initial_read(users: usize, time_scale: f64, batches_in_flight: usize) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_initial_purpose_read_keeps_several_batches_in_flight_at_graph_latency() {
     let users: usize = env_or("GALSYNC_PURPOSE_TEST_USERS", 800);
-    let time_scale: f64 = env_or("GALSYNC_PURPOSE_TEST_TIME_SCALE", 0.1);
+    let time_scale: f64 = env_or("GALSYNC_PURPOSE_TEST_TIME_SCALE", 0.5);
     let in_flight =
         galsync_directory_reader::Config::local("sqlite::memory:").purpose_batches_in_flight;
 
