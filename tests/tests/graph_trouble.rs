@@ -30,7 +30,11 @@ async fn ten_percent_graph_faults_end_in_the_exact_state_without_early_retries()
     let run = cluster.run_to_success(&profile_id).await;
     cluster.assert_mailboxes_match(&tenant).await;
     let requests = cluster.emulator.get("/_admin/requests").await;
-    assert_eq!(requests["early_retries"], 0, "retried before Retry-After");
+    assert_eq!(
+        requests["early_retries"], 0,
+        "retried before Retry-After: {:#}",
+        requests["early_retry_delays"]
+    );
     let faults = cluster.emulator.get("/_admin/faults").await;
     let fired: u64 = faults
         .as_array()

@@ -192,7 +192,7 @@ pub enum GraphError {
     /// little time to send the request, or ran out while it was in flight:
     /// nothing more is sent under it, so nothing this process sends can land
     /// after another holder of the lease has started.
-    #[error("{method} {path} not sent: the deadline of this client's work (its lease) has passed")]
+    #[error("{method} {path}: the deadline of this client's work (its lease) has passed, so nothing more is sent under it")]
     PastDeadline { method: String, path: String },
 
     #[error("failed to get an access token for graph")]

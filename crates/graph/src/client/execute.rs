@@ -53,13 +53,16 @@ impl GraphClient {
             let sending = self.attempt(request, &url, &path, &token);
             let outcome = match left {
                 None => sending.await,
-                Some(left) => match tokio::time::timeout(left, sending).await {
-                    Ok(outcome) => outcome,
-                    // Abandoned in flight: a create may have been applied.
-                    Err(_) if !request.idempotent => {
-                        return Err(ambiguous(&method, &path, past_deadline()))
+                Some(_) => tokio::select! {
+                    outcome = sending => outcome,
+                    () = self.deadline_passed() => {
+                        // Abandoned in flight: a create may have been applied.
+                        return Err(if request.idempotent {
+                            past_deadline()
+                        } else {
+                            ambiguous(&method, &path, past_deadline())
+                        });
                     }
-                    Err(_) => return Err(past_deadline()),
                 },
             };
             self.note_answer_time(started.elapsed());

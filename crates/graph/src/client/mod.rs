@@ -221,6 +221,34 @@ impl GraphClient {
             .map(|deadline| *deadline.borrow())
     }
 
+    /// Ends when the deadline has come and was not moved on before it: an
+    /// attempt in flight is abandoned then, not at the deadline it was sent
+    /// under, so a lease renewed while Graph works is not cut short. Never
+    /// ends for a client without a deadline.
+    pub(crate) async fn deadline_passed(&self) {
+        let Some(mut deadline) = self.inner.deadline.clone() else {
+            return std::future::pending().await;
+        };
+        loop {
+            let at = *deadline.borrow_and_update();
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {
+                    if *deadline.borrow() <= tokio::time::Instant::now() {
+                        return;
+                    }
+                }
+                moved = deadline.changed() => {
+                    if moved.is_err() {
+                        // Nobody renews it any more: it stays where it is.
+                        let at = *deadline.borrow();
+                        tokio::time::sleep_until(at).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     /// Notes how long Graph took to answer a request (see [`RecentSlowest`]).
     pub(crate) fn note_answer_time(&self, took: Duration) {
         self.inner

@@ -106,6 +106,35 @@ async fn a_create_in_flight_when_the_deadline_comes_is_abandoned_as_ambiguous() 
     assert_eq!(arrivals.count(), 1, "a create is never sent twice");
 }
 
+/// A lease renewed while Graph works on a request moves the point where the
+/// attempt would be abandoned: the create sent under a 300 ms deadline that
+/// is moved on every 100 ms gets its answer (1 s later), not an abandonment.
+#[tokio::test]
+async fn a_create_in_flight_is_not_abandoned_while_its_lease_is_renewed() {
+    let arrivals = Arrivals::default();
+    let server = spawn_server(creates(arrivals.clone(), Duration::from_secs(1), 0, "0")).await;
+    let (renew, deadline) = watch::channel(Instant::now() + Duration::from_millis(300));
+    let client = graph_client(&server, GenerationTokenSource::new()).with_deadline(deadline);
+    let renewals = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if renew
+                .send(Instant::now() + Duration::from_millis(300))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+
+    let created = create(&client).await;
+    renewals.abort();
+
+    let created = created.expect("the lease was renewed while Graph worked");
+    assert_eq!(created["id"], "c1");
+    assert_eq!(arrivals.count(), 1);
+}
+
 #[tokio::test]
 async fn a_retry_that_would_wait_past_the_deadline_is_not_made() {
     let arrivals = Arrivals::default();

@@ -115,6 +115,13 @@ pub(crate) async fn run_batch(
                     latest[*index] = Some(SubOutcome::Answered(response));
                 }
             }
+            // Abandoned in flight at the lease's deadline: Graph may still
+            // carry it out, so nothing more about this mailbox is sent, not
+            // even a look-up; the lease is left to lapse and whoever holds
+            // it next reads the folder (its count no longer matches).
+            Err(error) if error.is_past_deadline() => {
+                return Err(Error::from_graph(&mailbox.mailbox_id, error))
+            }
             Err(error) if error.is_ambiguous() => {
                 only_dependents = false;
                 tracing::warn!(mailbox = %mailbox.mailbox_id, %error, "a batch with creates may have been applied, looking before re-creating");

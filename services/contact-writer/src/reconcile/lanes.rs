@@ -14,11 +14,17 @@
 //! 450 writes go as 24 batches of 18 or 19 (one more call than 23 full
 //! batches would take).
 //!
+//! A chain is cut to the writer's lease: its steps run one after another,
+//! so it must end well within the time the lease leaves (see
+//! `Run::longest_chain`); under a lease of a few seconds the writes go as
+//! one side-by-side batch at a time instead.
+//!
 //! Deletes go first, all of them answered before any other write is sent: a
 //! contact being replaced is deleted before its new one is created, so the
 //! store never ends up holding the old contact id.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
@@ -49,12 +55,19 @@ impl Run<'_> {
     ) -> Result<Vec<String>, Error> {
         let batch_size = self.engine.settings.batch_size.clamp(1, 20);
         let places = self.mailbox.pacer.in_flight() as usize;
-        let (order, mut lanes) = if writes.len() > batch_size && places > 1 {
-            (Order::Chained, places)
+        let chain_length = self.longest_chain(batch_size);
+        let (order, mut lanes) =
+            if writes.len() > batch_size && places > 1 && chain_length >= MIN_CHAIN {
+                (Order::Chained, places)
+            } else {
+                (Order::Parallel, 1)
+            };
+        let longest = if order == Order::Chained {
+            chain_length
         } else {
-            (Order::Parallel, 1)
+            batch_size
         };
-        let mut sizes = batch_sizes(writes.len(), lanes, batch_size).into_iter();
+        let mut sizes = batch_sizes(writes.len(), lanes, longest).into_iter();
         let cuts_at_start = self.mailbox.pacer.cuts();
         // Each batch is a task of its own, so its answer (a 429 above all)
         // reaches the mailbox's pacer the moment it arrives, not when this
@@ -128,6 +141,34 @@ impl Run<'_> {
             return Err(self.stop().await);
         }
         Ok(to_look_up)
+    }
+}
+
+/// The time a chained step is allowed when a chain is cut to its lease: well
+/// past Graph's slowest usual contact write (about 1 s at its 99th
+/// percentile), so a chain ends before the lease's deadline even when every
+/// step is slow.
+const STEP_ALLOWANCE: Duration = Duration::from_secs(1);
+
+/// The shortest chain worth a lane: below it, one side-by-side batch at a
+/// time holds the mailbox's places as well (a batch of 20 runs in 5 waves).
+const MIN_CHAIN: usize = 4;
+
+impl Run<'_> {
+    /// The most steps one chained batch may have. Its steps run one after
+    /// another, and a request still in flight when the writer's lease nears
+    /// its end is abandoned (Graph may still carry it out while another
+    /// writer takes the mailbox over), so a chain must end, at
+    /// [`STEP_ALLOWANCE`] a step, within half the time the lease leaves. At
+    /// the default 60 s lease that is every batch's 20; at a few seconds'
+    /// lease it is too short for lanes.
+    fn longest_chain(&self, batch_size: usize) -> usize {
+        let Some(deadline) = self.mailbox.graph.deadline() else {
+            return batch_size;
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let fits = (left / 2).as_millis() / STEP_ALLOWANCE.as_millis();
+        usize::try_from(fits).unwrap_or(usize::MAX).min(batch_size)
     }
 }
 
