@@ -15,12 +15,12 @@ use sha2::Digest;
 
 use super::authorize::{invalid_grant, AuthorizationCodeRecord};
 use super::client_auth::{
-    accepted_audiences, authenticate_client, find_client, required, resolve_tenant_segment,
-    CredentialRule,
+    authenticated_client, required, resolve_tenant_segment, ClientLookup, CredentialRule,
+    LoginRequest,
 };
 use super::delegated::{issue_delegated_tokens, pairwise_subject, resolve_scopes};
 use super::membership_claims::{membership_claims, MembershipClaims};
-use super::token::{sign, LoginRequest};
+use super::token::sign;
 use crate::errors::EntraError;
 use crate::EmulatorState;
 
@@ -57,13 +57,11 @@ pub fn authorization_code_grant(
     let code = required(&request.form, "code")?;
     let redirect_uri = required(&request.form, "redirect_uri")?;
     let code_verifier = required(&request.form, "code_verifier")?;
-    let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, tenant_id, &request.tenant, &request.base_url);
-    authenticate_client(
+    let (_, client) = authenticated_client(
         state,
-        &client,
-        &request.form,
-        &audiences,
+        request,
+        client_id,
+        ClientLookup::InTenant(tenant_id),
         CredentialRule::PublicClientAllowed,
     )?;
     let now = state.clock.unix_now();

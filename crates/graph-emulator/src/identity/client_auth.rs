@@ -21,6 +21,13 @@ pub const MICROSOFT_LOGIN_HOST: &str = "https://login.microsoftonline.com";
 /// Form fields of a login request.
 pub type LoginForm = HashMap<String, String>;
 
+/// One login request, with what the handler read from HTTP.
+pub struct LoginRequest {
+    pub tenant: String,
+    pub form: LoginForm,
+    pub base_url: String,
+}
+
 /// Parses an `application/x-www-form-urlencoded` body; later duplicates win.
 pub fn parse_form(body: &[u8]) -> LoginForm {
     url::form_urlencoded::parse(body)
@@ -247,8 +254,41 @@ pub enum CredentialRule {
     PublicClientAllowed,
 }
 
+/// Where a token grant looks for the calling app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientLookup {
+    /// In the tenant the path names, already resolved.
+    InTenant(Uuid),
+    /// As a delegated request: in the path's tenant, or on `/organizations`
+    /// (`/common`) in the app's home tenant (see [`delegated_client`]).
+    Delegated,
+}
+
+/// The first steps every token grant shares: finds the calling app
+/// `client_id` and checks its credential from the form under `rule`, with
+/// the audiences of the tenant the app was found in. Gives the tenant as
+/// the request named it and the app.
+pub fn authenticated_client(
+    state: &EmulatorState,
+    request: &LoginRequest,
+    client_id: &str,
+    lookup: ClientLookup,
+    rule: CredentialRule,
+) -> Result<(DelegatedTenant, ClientInTenant), EntraError> {
+    let (delegated_tenant, client) = match lookup {
+        ClientLookup::InTenant(tenant_id) => {
+            let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
+            (DelegatedTenant::Tenant(tenant_id), client)
+        }
+        ClientLookup::Delegated => delegated_client(&state.identity, &request.tenant, client_id)?,
+    };
+    let audiences = accepted_audiences(state, client.tenant_id, &request.tenant, &request.base_url);
+    authenticate_client(state, &client, &request.form, &audiences, rule)?;
+    Ok((delegated_tenant, client))
+}
+
 /// Checks the client's credential from the form.
-pub fn authenticate_client(
+fn authenticate_client(
     state: &EmulatorState,
     client: &ClientInTenant,
     form: &LoginForm,

@@ -14,12 +14,12 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, delegated_client, find_client, required,
-    ClientInTenant, CredentialRule, DelegatedTenant,
+    authenticated_client, find_client, required, ClientInTenant, ClientLookup, CredentialRule,
+    DelegatedTenant, LoginRequest,
 };
 use super::entra_errors;
 use super::model::{RefreshGrant, SignedInUser};
-use super::token::{base_claims, is_graph_resource, sign, token_lifetime_secs, LoginRequest};
+use super::token::{base_claims, is_graph_resource, sign, token_lifetime_secs};
 use super::{lock, IdentityStore};
 use crate::errors::EntraError;
 use crate::tokens::AccessClaims;
@@ -159,13 +159,11 @@ pub fn refresh_token_grant(
 ) -> Result<Value, EntraError> {
     let client_id = required(&request.form, "client_id")?;
     let refresh_token = required(&request.form, "refresh_token")?;
-    let (delegated_tenant, client) = delegated_client(&state.identity, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, client.tenant_id, &request.tenant, &request.base_url);
-    authenticate_client(
+    let (delegated_tenant, client) = authenticated_client(
         state,
-        &client,
-        &request.form,
-        &audiences,
+        request,
+        client_id,
+        ClientLookup::Delegated,
         CredentialRule::PublicClientAllowed,
     )?;
     let grant = state

@@ -15,15 +15,15 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, delegated_client, find_client, parse_form,
-    request_base_url, required, CredentialRule, DelegatedTenant,
+    authenticated_client, delegated_client, find_client, parse_form, request_base_url, required,
+    ClientLookup, CredentialRule, DelegatedTenant, LoginRequest,
 };
 use super::delegated::{issue_delegated_tokens, resolve_scopes};
 use super::entra_errors;
 use super::model::{
     DeviceCodeRecord, DeviceCodeStatus, IdentityAdminError, PendingDeviceCode, SignedInUser,
 };
-use super::token::{token_response, LoginRequest};
+use super::token::token_response;
 use super::{lock, IdentityStore};
 use crate::directory::MailboxLookup;
 use crate::errors::EntraError;
@@ -97,13 +97,11 @@ pub fn device_code_grant(
 ) -> Result<Value, EntraError> {
     let client_id = required(&request.form, "client_id")?;
     let device_code = required(&request.form, "device_code")?;
-    let (delegated_tenant, client) = delegated_client(&state.identity, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, client.tenant_id, &request.tenant, &request.base_url);
-    authenticate_client(
+    let (delegated_tenant, client) = authenticated_client(
         state,
-        &client,
-        &request.form,
-        &audiences,
+        request,
+        client_id,
+        ClientLookup::Delegated,
         CredentialRule::PublicClientAllowed,
     )?;
     let now = state.clock.unix_now();

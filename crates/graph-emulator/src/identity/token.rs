@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::client_auth::{
-    accepted_audiences, authenticate_client, find_client, merge_basic_credentials, parse_form,
-    request_base_url, required, resolve_tenant_segment, CredentialRule, LoginForm,
+    authenticated_client, merge_basic_credentials, parse_form, request_base_url, required,
+    resolve_tenant_segment, ClientLookup, CredentialRule, LoginRequest,
 };
 use super::{authorize, delegated, device, entra_errors};
 use crate::errors::EntraError;
@@ -30,13 +30,6 @@ pub fn routes() -> Router<AppState> {
         "/{tenant}/oauth2/v2.0/token",
         post(token_endpoint).get(token_endpoint_with_get),
     )
-}
-
-/// One login request, with what the handler read from HTTP.
-pub struct LoginRequest {
-    pub tenant: String,
-    pub form: LoginForm,
-    pub base_url: String,
 }
 
 async fn token_endpoint(
@@ -108,13 +101,11 @@ fn client_credentials_grant(
     let tenant_id = resolve_tenant_segment(&state.identity, &request.tenant)?;
     let client_id = required(&request.form, "client_id")?;
     let scope = required(&request.form, "scope")?;
-    let client = find_client(&state.identity, tenant_id, &request.tenant, client_id)?;
-    let audiences = accepted_audiences(state, tenant_id, &request.tenant, &request.base_url);
-    authenticate_client(
+    let (_, client) = authenticated_client(
         state,
-        &client,
-        &request.form,
-        &audiences,
+        request,
+        client_id,
+        ClientLookup::InTenant(tenant_id),
         CredentialRule::Required,
     )?;
     if !is_graph_default_scope(state, scope, &request.base_url) {
