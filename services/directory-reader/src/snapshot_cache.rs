@@ -33,6 +33,24 @@ struct LastSnapshot {
     built: Option<BuiltFrom>,
 }
 
+impl LastSnapshot {
+    fn new(
+        filter: &CompiledFilter,
+        users_generation: u64,
+        groups: &GroupMembers,
+        filtered: &FilterResult,
+        built: Option<BuiltFrom>,
+    ) -> Self {
+        Self {
+            filter: filter.clone(),
+            users_generation,
+            groups: groups.clone(),
+            filtered: filtered.clone(),
+            built,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct BuiltFrom {
     photo_hashes: Arc<HashMap<String, String>>,
@@ -85,16 +103,8 @@ impl SnapshotCache {
         {
             return;
         }
-        self.replace(
-            tenant_id,
-            LastSnapshot {
-                filter: filter.clone(),
-                users_generation,
-                groups: groups.clone(),
-                filtered: filtered.clone(),
-                built: None,
-            },
-        );
+        let last = LastSnapshot::new(filter, users_generation, groups, filtered, None);
+        self.replace(tenant_id, last);
     }
 
     fn replace(&self, tenant_id: &str, last: LastSnapshot) {
@@ -142,19 +152,12 @@ impl SnapshotCache {
         photo_hashes: Arc<HashMap<String, String>>,
         snapshot_id: &str,
     ) {
-        self.replace(
-            tenant_id,
-            LastSnapshot {
-                filter: filter.clone(),
-                users_generation,
-                groups: groups.clone(),
-                filtered: filtered.clone(),
-                built: Some(BuiltFrom {
-                    photo_hashes,
-                    snapshot_id: snapshot_id.to_owned(),
-                }),
-            },
-        );
+        let built = BuiltFrom {
+            photo_hashes,
+            snapshot_id: snapshot_id.to_owned(),
+        };
+        let last = LastSnapshot::new(filter, users_generation, groups, filtered, Some(built));
+        self.replace(tenant_id, last);
     }
 
     /// Forgets a snapshot the store no longer holds.
