@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::profile::{editor_fields, profile_of};
-use common::{csrf_token_in, location, spawn_console, TestConsole};
+use common::profile::{create_with_form, editor_fields, profile_of};
+use common::{csrf_token_in, spawn_console, TestConsole};
 use galsync_proto::v1;
 use galsync_testkit::scheduler::MtlsScheduler;
 use reqwest::StatusCode;
@@ -42,23 +42,16 @@ async fn the_editor_sets_field_rules_and_refuses_bad_ones_beside_the_field() {
         assert!(page.contains(expected), "{typed}: {page}");
     }
 
-    let created = console
-        .post_form(
-            "/profiles/new",
-            &admin,
-            &editor_fields(
-                &token,
-                &[(
-                    "field_rules",
-                    "mobilePhone=never\r\njobTitle=only-if-empty\r\n",
-                )],
-            ),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let profile_id = location(&created)
-        .trim_start_matches("/profiles/")
-        .to_owned();
+    let (_, profile_id) = create_with_form(
+        &console,
+        &admin,
+        &token,
+        &[(
+            "field_rules",
+            "mobilePhone=never\r\njobTitle=only-if-empty\r\n",
+        )],
+    )
+    .await;
     let rules = profile_of(&scheduler, &profile_id)
         .await
         .spec
@@ -147,12 +140,7 @@ async fn the_editor_sets_attribute_rules_and_explain_drops_the_users_they_exclud
     let console = spawn_console(&scheduler, 1800).await;
     let admin = console.sign_in(&console.admin_link).await;
     let token = csrf_token_in(&console.page("/profiles/new", &admin).await);
-    let created = console
-        .post_form("/profiles/new", &admin, &editor_fields(&token, &[]))
-        .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let profile_page = location(&created);
-    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    let (profile_page, profile_id) = create_with_form(&console, &admin, &token, &[]).await;
     let explain = format!("{profile_page}/explain");
     let before = console.page(&explain, &admin).await;
     assert!(
@@ -270,23 +258,17 @@ async fn the_editor_sets_the_targets_attribute_rules_apart_from_the_sources() {
     let console = spawn_console(&scheduler, 1800).await;
     let admin = console.sign_in(&console.admin_link).await;
     let token = csrf_token_in(&console.page("/profiles/new", &admin).await);
-    let created = console
-        .post_form(
-            "/profiles/new",
-            &admin,
-            &editor_fields(
-                &token,
-                &[
-                    ("include_where", "department=Sales"),
-                    ("target_include_where", "country=NO, SE\r\n"),
-                    ("target_exclude_where", "jobTitle^=Temp"),
-                ],
-            ),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let profile_page = location(&created);
-    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    let (profile_page, profile_id) = create_with_form(
+        &console,
+        &admin,
+        &token,
+        &[
+            ("include_where", "department=Sales"),
+            ("target_include_where", "country=NO, SE\r\n"),
+            ("target_exclude_where", "jobTitle^=Temp"),
+        ],
+    )
+    .await;
     let spec = profile_of(&scheduler, &profile_id).await.spec.unwrap();
     use v1::attribute_rule::Operator;
     let rule = |attribute: &str, operator: Operator, values: &[&str], exclude| v1::AttributeRule {

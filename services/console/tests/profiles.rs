@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::profile::{editor_fields, profile_of};
+use common::profile::{create_with_form, editor_fields, profile_of};
 use common::{csrf_token_in, location, spawn_console};
 use galsync_proto::v1;
 use galsync_testkit::scheduler::{profile_spec, MtlsScheduler, TENANT};
@@ -47,12 +47,7 @@ async fn an_admin_creates_and_edits_a_profile_and_sees_the_apis_field_errors_by_
         "the form keeps what was typed"
     );
 
-    let created = console
-        .post_form("/profiles/new", &admin, &editor_fields(&token, &[]))
-        .await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let profile_page = location(&created);
-    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    let (profile_page, profile_id) = create_with_form(&console, &admin, &token, &[]).await;
     let profile = profile_of(&scheduler, &profile_id).await;
     let spec = profile.spec.clone().unwrap();
     assert_eq!(spec.name, "phones");

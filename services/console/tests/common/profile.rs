@@ -3,6 +3,9 @@
 
 use galsync_proto::v1;
 use galsync_testkit::scheduler::{MtlsScheduler, TENANT};
+use reqwest::StatusCode;
+
+use super::{location, TestConsole};
 
 /// The editor's fields for a valid profile, with `overrides` replacing some.
 pub fn editor_fields<'a>(
@@ -24,6 +27,25 @@ pub fn editor_fields<'a>(
         fields.push((name, value));
     }
     fields
+}
+
+/// Posts the new-profile form, the editor's fields with `overrides`
+/// replacing some, as the person signed in with `cookie`; asserts the
+/// console redirected to the new profile. Gives its page (`/profiles/{id}`)
+/// and its id.
+pub async fn create_with_form(
+    console: &TestConsole,
+    cookie: &str,
+    token: &str,
+    overrides: &[(&str, &str)],
+) -> (String, String) {
+    let created = console
+        .post_form("/profiles/new", cookie, &editor_fields(token, overrides))
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let profile_page = location(&created);
+    let profile_id = profile_page.trim_start_matches("/profiles/").to_owned();
+    (profile_page, profile_id)
 }
 
 /// The profile as the scheduler returns it to the `cli` identity.
