@@ -6,7 +6,8 @@
 mod common;
 
 use common::tenant::Onboarding;
-use common::visit::{open_browser, PAGE_LIMIT};
+use common::visit::{open_browser, Visit, PAGE_LIMIT};
+use common::TestConsole;
 use galsync_testkit::browser::{Browser, KEY_ENTER};
 use galsync_testkit::scheduler::MtlsScheduler;
 use serde_json::json;
@@ -63,19 +64,48 @@ async fn wait_for_the_consent_callback(browser: &Browser, setup: &Onboarding) {
         .await;
 }
 
-#[tokio::test]
-async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
-    let test_name = "an_admin_onboards_a_tenant_certificate_consent_and_test_connection";
+/// What the onboarding tests start with: a scheduler with one target
+/// mailbox, the emulated tenant and its app with a broker that knows nothing
+/// of it yet, a console in front of both, and a browser signed in to it as
+/// the admin.
+struct OnboardingVisit {
+    /// Held so the scheduler lives as long as the test.
+    _scheduler: MtlsScheduler,
+    setup: Onboarding,
+    console: TestConsole,
+    visit: Visit,
+}
+
+/// [`OnboardingVisit`], or `None` (the skip printed) without a browser.
+async fn onboarding_visit(test_name: &'static str) -> Option<OnboardingVisit> {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let setup = common::tenant::onboarding(&scheduler).await;
     let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let visit = open_browser(test_name, &scheduler).await?;
+    visit.sign_in(&console.admin_link).await;
+    Some(OnboardingVisit {
+        _scheduler: scheduler,
+        setup,
+        console,
+        visit,
+    })
+}
+
+#[tokio::test]
+async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
+    let test_name = "an_admin_onboards_a_tenant_certificate_consent_and_test_connection";
+    let Some(OnboardingVisit {
+        _scheduler,
+        setup,
+        console,
+        visit,
+    }) = onboarding_visit(test_name).await
+    else {
         return;
     };
     let browser = &visit.browser;
     let tenant_id = setup.tenant_id.to_string();
     let base = setup.emulator.base_url();
-    visit.sign_in(&console.admin_link).await;
     let tenants_link = browser.element("nav a[href='/tenants']").await;
     browser.click(&tenants_link).await;
     assert_eq!(visit.heading().await, "Tenants");
@@ -162,16 +192,18 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
 #[tokio::test]
 async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone() {
     let test_name = "a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone";
-    let scheduler = MtlsScheduler::start(1, &[]).await;
-    let setup = common::tenant::onboarding(&scheduler).await;
-    let console = common::spawn_tenant_console(&scheduler, &setup.broker).await;
-    let Some(visit) = open_browser(test_name, &scheduler).await else {
+    let Some(OnboardingVisit {
+        _scheduler,
+        setup,
+        console,
+        visit,
+    }) = onboarding_visit(test_name).await
+    else {
         return;
     };
     let browser = &visit.browser;
     let tenant_id = setup.tenant_id.to_string();
     let base = setup.emulator.base_url();
-    visit.sign_in(&console.admin_link).await;
 
     assert!(
         browser.tab_to("nav a[href='/tenants']", 20).await,
