@@ -240,37 +240,45 @@ async fn explain(globals: &GlobalArgs, profile_id: &str) -> CliResult {
         .into_inner();
     let filter = explanation.filter.clone().unwrap_or_default();
     if globals.output.is_json() {
-        let rules: Vec<Value> = filter
-            .rules
-            .iter()
-            .map(|rule| json!({ "rule": rule.rule, "dropped": rule.dropped }))
-            .collect();
         print_json(&json!({
             "users_read": filter.users_read,
             "users_kept": filter.users_kept,
-            "rules": rules,
+            "rules": rule_counts_json(&filter.rules),
             "target_mailboxes": explanation.target_mailboxes,
+            "target_rules": rule_counts_json(&explanation.target_rules),
             "unresolved_targets": explanation.unresolved_targets,
         }));
         return Ok(());
     }
     println!("directory users read: {}", filter.users_read);
+    print_rule_counts(&filter.rules);
+    println!("users kept (become contacts): {}", filter.users_kept);
+    println!("target mailboxes: {}", explanation.target_mailboxes);
+    print_rule_counts(&explanation.target_rules);
+    if !explanation.unresolved_targets.is_empty() {
+        println!(
+            "unresolved targets (no such user or group, no mailbox, or dropped by a rule): {}",
+            explanation.unresolved_targets.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn rule_counts_json(rules: &[v1::FilterRuleCount]) -> Vec<Value> {
+    rules
+        .iter()
+        .map(|rule| json!({ "rule": rule.rule, "dropped": rule.dropped }))
+        .collect()
+}
+
+fn print_rule_counts(rules: &[v1::FilterRuleCount]) {
     let mut table = Table::new(&["  RULE", "DROPPED"]);
-    for rule in &filter.rules {
+    for rule in rules {
         table.row(vec![format!("  {}", rule.rule), rule.dropped.to_string()]);
     }
     if !table.is_empty() {
         table.print();
     }
-    println!("users kept (become contacts): {}", filter.users_kept);
-    println!("target mailboxes: {}", explanation.target_mailboxes);
-    if !explanation.unresolved_targets.is_empty() {
-        println!(
-            "unresolved targets (no such user or group, or no mailbox): {}",
-            explanation.unresolved_targets.join(", ")
-        );
-    }
-    Ok(())
 }
 
 async fn delete(globals: &GlobalArgs, profile_id: &str) -> CliResult {

@@ -8,8 +8,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The packages whose binaries the suite starts.
-const PACKAGES: [&str; 6] = [
+const PACKAGES: [&str; 7] = [
     "galsync",
+    "galsync-console",
     "galsync-auth-broker",
     "galsync-directory-reader",
     "galsync-contact-writer",

@@ -279,24 +279,25 @@ pub async fn explain(
         .markup("</strong> of ")
         .number(filter.users_read)
         .markup(" users read are kept.</p>\n");
-    if !filter.rules.is_empty() {
-        body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Users dropped</th></tr></thead><tbody>\n");
-        for rule in &filter.rules {
-            body.markup("<tr><td>")
-                .text(&rule.rule)
-                .markup("</td><td>")
-                .number(rule.dropped)
-                .markup("</td></tr>\n");
-        }
-        body.markup("</tbody></table></div>\n");
-    }
+    rule_counts(
+        &mut body,
+        &filter.rules,
+        "Users dropped",
+        "Users each rule drops",
+    );
     body.markup("<h2>Targets</h2>\n<p><strong>")
         .number(explained.target_mailboxes)
         .markup("</strong> target mailboxes resolve.</p>\n");
+    rule_counts(
+        &mut body,
+        &explained.target_rules,
+        "Mailboxes dropped",
+        "Target mailboxes each rule drops",
+    );
     if explained.unresolved_targets.is_empty() {
         body.markup("<p>Every target resolved.</p>\n");
     } else {
-        body.markup("<p>Unresolved:</p>\n<ul class=\"error\">\n");
+        body.markup("<p>Unresolved, with the reason:</p>\n<ul class=\"error\">\n");
         for unresolved in &explained.unresolved_targets {
             body.markup("<li>").text(unresolved).markup("</li>\n");
         }
@@ -306,6 +307,27 @@ pub async fn explain(
         .text(&profile.profile_id)
         .markup("\">Back to the profile</a></p>\n");
     page(&format!("Explain {name}"), &signed_in, body, false)
+}
+
+/// A table of how many each rule dropped, as the directory-reader counted
+/// them; nothing when there is no rule.
+fn rule_counts(body: &mut Page, rules: &[v1::FilterRuleCount], dropped_heading: &str, label: &str) {
+    if rules.is_empty() {
+        return;
+    }
+    body.markup("<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"")
+        .text(label)
+        .markup("\"><table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">")
+        .text(dropped_heading)
+        .markup("</th></tr></thead><tbody>\n");
+    for rule in rules {
+        body.markup("<tr><td>")
+            .text(&rule.rule)
+            .markup("</td><td>")
+            .number(rule.dropped)
+            .markup("</td></tr>\n");
+    }
+    body.markup("</tbody></table></div>\n");
 }
 
 /// Starts a dry run and opens its run page, where its plan shows.

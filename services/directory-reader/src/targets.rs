@@ -2,7 +2,8 @@
 //! member with mail, an enabled Exchange Online plan and a mailbox Graph calls
 //! `user` or `linked` (`mailboxSettings.userPurpose`), or a `shared` mailbox
 //! the selector names; everything a selector names that is not one comes
-//! back as unresolved, with the reason.
+//! back as unresolved, with the reason. The selector's attribute rules then
+//! narrow the list; how many mailboxes each rule dropped comes back with it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -71,6 +72,9 @@ impl Reader {
 
         let mut candidates: BTreeSet<String> = BTreeSet::new();
         let mut unresolved = Vec::new();
+        // Who the selector names as a user, so that a rule dropping them is
+        // said by name, not only counted.
+        let mut named: HashMap<String, &str> = HashMap::new();
         for wanted in &selector.users {
             let key = wanted.trim().to_lowercase();
             let found = users.get(&key).or_else(|| by_upn.get(&key).copied());
@@ -82,6 +86,7 @@ impl Reader {
                 Some(problem) => unresolved.push(format!("user {wanted}: {problem}")),
                 None => {
                     candidates.insert(user.id.clone());
+                    named.insert(user.id.clone(), wanted.as_str());
                 }
             }
         }
@@ -125,18 +130,34 @@ impl Reader {
         }
 
         let mut mailbox_ids = Vec::with_capacity(candidates.len());
+        let mut dropped_by_rule = vec![0u64; rules.len()];
         for candidate in candidates {
             let Some(user) = users.get(&candidate) else {
                 continue;
             };
-            if rules.iter().any(|rule| rule.drops(user)) {
+            let Some(rule_index) = rules.iter().position(|rule| rule.drops(user)) else {
+                mailbox_ids.push(candidate);
                 continue;
+            };
+            dropped_by_rule[rule_index] += 1;
+            if let Some(wanted) = named.get(&candidate) {
+                unresolved.push(format!(
+                    "user {wanted}: dropped by the targets' rule {}",
+                    rules[rule_index].description()
+                ));
             }
-            mailbox_ids.push(candidate);
+        }
+        let mut rule_counts = Vec::with_capacity(rules.len());
+        for (rule, dropped) in rules.iter().zip(dropped_by_rule) {
+            rule_counts.push(v1::FilterRuleCount {
+                rule: rule.description().to_owned(),
+                dropped,
+            });
         }
         Ok(v1::TargetList {
             mailbox_ids,
             unresolved,
+            rules: rule_counts,
         })
     }
 }

@@ -43,12 +43,7 @@ async fn targets_resolve_users_groups_and_all_mailboxes_with_reasons_for_the_res
 
     let every_mailbox_but_interns = v1::TargetSelector {
         all_mailboxes: true,
-        rules: vec![v1::AttributeRule {
-            attribute: "employeeType".to_owned(),
-            operator: Operator::Equals as i32,
-            values: vec!["Intern".to_owned()],
-            exclude: true,
-        }],
+        rules: every_mailbox_but_interns_rules(),
         ..Default::default()
     };
     let targets = reader
@@ -60,6 +55,49 @@ async fn targets_resolve_users_groups_and_all_mailboxes_with_reasons_for_the_res
         .unwrap()
         .into_inner();
     assert_eq!(targets.mailbox_ids, sorted(&[people.alice, people.bob]));
+    let intern_rule = "exclude employeeType eq 'Intern'";
+    assert_eq!(
+        targets.rules,
+        vec![v1::FilterRuleCount {
+            rule: intern_rule.to_owned(),
+            dropped: 1,
+        }],
+        "each targets' rule says how many mailboxes it dropped"
+    );
+    assert!(targets.unresolved.is_empty(), "{:?}", targets.unresolved);
+
+    // A user the selector names, whom a rule drops, is said by name.
+    let named_intern = v1::TargetSelector {
+        users: vec![people.alice.to_string(), people.carol.to_string()],
+        rules: every_mailbox_but_interns_rules(),
+        ..Default::default()
+    };
+    let targets = reader
+        .resolve_targets(v1::ResolveTargetsRequest {
+            tenant_id: harness.tenant_id.to_string(),
+            selector: Some(named_intern),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(targets.mailbox_ids, sorted(&[people.alice]));
+    assert_eq!(
+        targets.unresolved,
+        vec![format!(
+            "user {}: dropped by the targets' rule {intern_rule}",
+            people.carol
+        )]
+    );
+    assert_eq!(targets.rules[0].dropped, 1);
+}
+
+fn every_mailbox_but_interns_rules() -> Vec<v1::AttributeRule> {
+    vec![v1::AttributeRule {
+        attribute: "employeeType".to_owned(),
+        operator: Operator::Equals as i32,
+        values: vec!["Intern".to_owned()],
+        exclude: true,
+    }]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

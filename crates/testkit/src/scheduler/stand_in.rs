@@ -84,6 +84,7 @@ impl DirectorySource for StandInDirectory {
             Ok(v1::TargetList {
                 mailbox_ids,
                 unresolved: Vec::new(),
+                rules: Vec::new(),
             })
         })
     }

@@ -160,6 +160,7 @@ impl Scheduler {
             filter: Some(filter),
             target_mailboxes: targets.mailbox_ids.len() as u64,
             unresolved_targets: targets.unresolved,
+            target_rules: targets.rules,
         })
     }
 

@@ -71,6 +71,7 @@ impl DirectorySource for FakeDirectory {
             Ok(v1::TargetList {
                 mailbox_ids,
                 unresolved: Vec::new(),
+                rules: Vec::new(),
             })
         })
     }
