@@ -24,7 +24,7 @@
   }
   source.addEventListener("progress", function (message) {
     var data = JSON.parse(message.data);
-    ["state", "mailboxes_done", "mailboxes_total", "created", "updated", "deleted"].forEach(function (name) {
+    ["state", "mailboxes_done", "mailboxes_total", "created", "updated", "deleted", "rate", "eta"].forEach(function (name) {
       var element = document.getElementById(name);
       if (element) { element.textContent = String(data[name]); }
     });

@@ -236,17 +236,21 @@ pub async fn run_events(
         .into_response()
 }
 
-/// Numbers and fixed state names only, so no escaping is needed.
+/// Numbers, fixed state names and the pace's digits and fixed words only,
+/// so no escaping is needed.
 fn progress_json(run: &galsync_proto::v1::Run, ended: bool) -> String {
     let counts = run.counts.unwrap_or_default();
+    let pace = crate::run_pace::pace(run, !ended, std::time::SystemTime::now());
     format!(
-        "{{\"state\":\"{}\",\"mailboxes_done\":{},\"mailboxes_total\":{},\"created\":{},\"updated\":{},\"deleted\":{},\"ended\":{}}}",
+        "{{\"state\":\"{}\",\"mailboxes_done\":{},\"mailboxes_total\":{},\"created\":{},\"updated\":{},\"deleted\":{},\"rate\":\"{}\",\"eta\":\"{}\",\"ended\":{}}}",
         state_name(run.state),
         run.mailboxes_done,
         run.mailboxes_total,
         counts.created,
         counts.updated,
         counts.deleted,
+        pace.rate,
+        pace.eta,
         ended
     )
 }

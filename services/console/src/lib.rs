@@ -28,6 +28,7 @@ mod profile_form;
 mod profile_show;
 mod profiles;
 mod role_map;
+mod run_pace;
 pub mod session;
 mod tenant_actions;
 mod tenant_settings;

@@ -67,6 +67,10 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
     assert_eq!(browser.text_of("#state").await, "writing");
     assert_eq!(browser.text_of("#mailboxes_done").await, "0");
     assert_eq!(browser.text_of("#mailboxes_total").await, "3");
+    assert_eq!(
+        browser.text_of("#eta").await,
+        "estimate after the first mailbox"
+    );
 
     // A mark on this very document: if it survives, the numbers below
     // changed live (server-sent events), not by a reload.
@@ -78,6 +82,15 @@ async fn an_admin_signs_in_with_the_link_and_watches_a_run_reach_its_end() {
         .wait_for_text("#mailboxes_done", "1", PAGE_LIMIT)
         .await;
     assert_eq!(browser.text_of("#created").await, "7");
+    // The estimate follows live: two mailboxes left, as long as the first.
+    browser
+        .wait_for(
+            "an estimate of the time left",
+            "return document.getElementById('eta').textContent.endsWith(' left');",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.text_of("#rate").await.ends_with(" contacts/s"));
     // The finished mailbox joins the list on the same page.
     browser
         .wait_for(

@@ -123,6 +123,18 @@ async fn the_run_page_shows_progress_and_cancel_needs_the_sessions_csrf_token() 
         page.contains(&format!("<td>{mailbox}</td><td>succeeded</td>")),
         "{page}"
     );
+    // The pace: contacts a second since the run started, and the time left
+    // if the two mailboxes still to do take as long as the one done.
+    let eta = page
+        .split("<span id=\"eta\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</span>").next())
+        .unwrap_or_default();
+    assert!(
+        eta.starts_with("about ") && eta.ends_with(" left"),
+        "{eta}: {page}"
+    );
+    assert!(page.contains(" contacts/s</span>"), "{page}");
     assert!(
         page.contains("http-equiv=\"refresh\""),
         "no refresh without script"
@@ -139,6 +151,7 @@ async fn the_run_page_shows_progress_and_cancel_needs_the_sessions_csrf_token() 
         first.contains("\"mailboxes_done\":1,\"mailboxes_total\":3,\"created\":7"),
         "{first}"
     );
+    assert!(first.contains("\"eta\":\"about "), "{first}");
     drop(events);
 
     let cancel = format!("/runs/{run_id}/cancel");

@@ -96,6 +96,7 @@ pub async fn run_detail(
     let active = is_active(run.state);
     let counts = counts_of(&run);
     let state_text = state_name(run.state);
+    let pace = crate::run_pace::pace(&run, active, std::time::SystemTime::now());
     let mut body = Page::default();
     body.markup("<p id=\"progress\" class=\"progress\"");
     if active {
@@ -115,7 +116,15 @@ pub async fn run_detail(
         .number(counts.updated)
         .markup("</span> updated, <span id=\"deleted\">")
         .number(counts.deleted)
-        .markup("</span> deleted</p>\n<p>Started ")
+        .markup("</span> deleted · <span id=\"rate\">")
+        .text(&pace.rate)
+        .markup("</span>");
+    if active {
+        body.markup(" · <span id=\"eta\">")
+            .text(&pace.eta)
+            .markup("</span>");
+    }
+    body.markup("</p>\n<p>Started ")
         .text(&when(run.created_at.as_ref()))
         .markup(" · trigger ")
         .text(&run.trigger)
