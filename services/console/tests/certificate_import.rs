@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::certificate::{material, pem, pfx_of, PASSWORD};
 use common::tenant::{onboarding, Onboarding};
-use common::{csrf_token_in, spawn_tenant_console, TestConsole};
+use common::{csrf_token_in, post_multipart, spawn_tenant_console};
 use galsync_proto::v1;
 use galsync_testkit::scheduler::MtlsScheduler;
 use reqwest::StatusCode;
@@ -52,46 +52,6 @@ impl Write for Capture {
 }
 
 /// One part of a multipart form: a name, a file name for a file, the bytes.
-type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
-
-/// Posts `parts` as `multipart/form-data`, as a browser sends a form with
-/// a file input.
-async fn post_multipart(
-    console: &TestConsole,
-    path: &str,
-    cookie: &str,
-    parts: &[Part<'_>],
-) -> reqwest::Response {
-    let boundary = "----galsync-test-7d1c0a";
-    let mut body = Vec::new();
-    for (name, file_name, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file_name {
-            Some(file_name) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/x-pkcs12\r\n\r\n").as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    console
-        .http
-        .post(format!("{}{path}", console.url))
-        .header("cookie", cookie)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn certificates(setup: &Onboarding) -> Vec<v1::Certificate> {
     setup
         .broker

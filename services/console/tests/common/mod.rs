@@ -191,3 +191,44 @@ pub fn csrf_token_in(page: &str) -> String {
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
 }
+
+/// One part of a multipart form: name, file name (a file input) or none, bytes.
+pub type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+/// Posts `parts` as `multipart/form-data`, as a browser sends a form with
+/// a file input.
+pub async fn post_multipart(
+    console: &TestConsole,
+    path: &str,
+    cookie: &str,
+    parts: &[Part<'_>],
+) -> reqwest::Response {
+    let boundary = "----galsync-test-7d1c0a";
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(file_name) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/x-pkcs12\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    console
+        .http
+        .post(format!("{}{path}", console.url))
+        .header("cookie", cookie)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
