@@ -465,6 +465,12 @@ async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
         "the targets' rule as the editor writes it: {profile}"
     );
     visit.check("profile").await;
+    // The editor of a saved profile, as its Edit link opens it.
+    let profile_url = browser.current_url().await;
+    browser.goto(&format!("{profile_url}/edit")).await;
+    assert_eq!(visit.heading().await, "Edit profile phones");
+    visit.check("profile-edit").await;
+    browser.goto(&profile_url).await;
     let explain_link = browser.element("a[href$='/explain']").await;
     browser.click(&explain_link).await;
     assert_eq!(visit.heading().await, "Explain phones");

@@ -182,6 +182,14 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     assert!(overview.contains("expires in 7"), "{overview}");
     assert!(overview.contains("granted "), "{overview}");
     visit.check("overview-tenant-health").await;
+    // The broker's audit of what was just done, as an administrator reads it.
+    browser
+        .goto(&format!("{}/audit/credentials", console.url))
+        .await;
+    assert_eq!(visit.heading().await, "Credential audit");
+    let audit = browser.text_of("main").await;
+    assert!(audit.contains("connection.tested"), "{audit}");
+    visit.check("credential-audit").await;
     visit.browser.quit().await;
 }
 
