@@ -182,6 +182,20 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     assert!(overview.contains("expires in 7"), "{overview}");
     assert!(overview.contains("granted "), "{overview}");
     visit.check("overview-tenant-health").await;
+    // A run of a profile for the tenant (its one mailbox done): the overview
+    // shows it beside the tenant's health (the README's screenshot).
+    let tenant_id = setup.tenant_id.to_string();
+    scheduler
+        .start_writing_run("Company phones", &tenant_id)
+        .await;
+    scheduler.complete_one_mailbox(7).await;
+    browser.goto(&format!("{}/", console.url)).await;
+    let overview = browser.text_of("main").await;
+    assert!(
+        overview.contains("Company phones") && overview.contains("succeeded"),
+        "{overview}"
+    );
+    visit.check("overview-with-a-run").await;
     // The broker's audit of what was just done, as an administrator reads it.
     browser
         .goto(&format!("{}/audit/credentials", console.url))
