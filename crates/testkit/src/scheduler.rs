@@ -202,7 +202,19 @@ impl MtlsScheduler {
             graph_requests: 1,
             ..Default::default()
         };
-        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, None)
+        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, None, Vec::new())
+            .await
+    }
+
+    /// Leases one work item as the contact-writer and reports its mailbox
+    /// failed for good with `errors` (the writer's plain words and fix);
+    /// returns the mailbox.
+    pub async fn fail_one_mailbox(&self, errors: Vec<String>) -> String {
+        let counts = v1::SyncCounts {
+            graph_requests: 1,
+            ..Default::default()
+        };
+        self.complete_next_mailbox(v1::MailboxOutcome::Failed, counts, None, errors)
             .await
     }
 
@@ -219,8 +231,13 @@ impl MtlsScheduler {
             counts: Some(counts),
             held_deletes_only: false,
         };
-        self.complete_next_mailbox(v1::MailboxOutcome::Succeeded, counts, Some(plan))
-            .await
+        self.complete_next_mailbox(
+            v1::MailboxOutcome::Succeeded,
+            counts,
+            Some(plan),
+            Vec::new(),
+        )
+        .await
     }
 
     /// Leases one work item as the contact-writer and reports that the
@@ -252,6 +269,7 @@ impl MtlsScheduler {
             v1::MailboxOutcome::AwaitingApproval,
             counts,
             Some(held_deletes),
+            Vec::new(),
         )
         .await
     }
@@ -261,6 +279,7 @@ impl MtlsScheduler {
         outcome: v1::MailboxOutcome,
         counts: v1::SyncCounts,
         plan: Option<v1::MailboxPlan>,
+        errors: Vec<String>,
     ) -> String {
         let mut queue = WorkQueueClient::new(self.channel("contact-writer"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -287,6 +306,7 @@ impl MtlsScheduler {
             mailbox_id: mailbox_id.clone(),
             outcome: outcome as i32,
             counts: Some(counts),
+            errors,
             ..Default::default()
         };
         queue
