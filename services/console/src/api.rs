@@ -114,15 +114,17 @@ impl Api {
             .into_inner())
     }
 
-    /// Starts a dry run: the writers plan and change nothing.
-    pub async fn start_dry_run(
+    /// Starts a run now; a dry run's writers plan and change nothing.
+    /// FAILED_PRECONDITION while a run of the profile is in progress.
+    pub async fn start_run(
         &self,
         person: &Session,
         profile_id: &str,
+        dry_run: bool,
     ) -> Result<v1::Run, tonic::Status> {
         let message = v1::RunProfileRequest {
             profile_id: profile_id.to_owned(),
-            dry_run: true,
+            dry_run,
             full_read: false,
         };
         let request = self.request(person, message)?;

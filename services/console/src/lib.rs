@@ -346,6 +346,7 @@ fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/profiles/{profile_id}/explain", get(profiles::explain))
         .route("/profiles/{profile_id}/dry-run", post(profiles::dry_run))
+        .route("/profiles/{profile_id}/run", post(profiles::run_now))
         .route(
             "/profiles/{profile_id}/delete",
             post(profile_delete::delete),

@@ -1,6 +1,7 @@
 //! One profile's page: what it syncs where and when (the source filter and
 //! the targets with their attribute rules as the editor writes them), and
-//! what the person's role may do with it (Explain, Edit, Dry run, Delete).
+//! what the person's role may do with it (Explain, Edit, Dry run, Run now,
+//! Delete).
 
 use std::sync::Arc;
 
@@ -123,8 +124,13 @@ pub async fn show(
             .markup("/dry-run\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
             .text(signed_in.session.csrf_token())
             .markup("\"><button type=\"submit\">Dry run</button> <span>plans the changes, writes nothing</span></form>\n");
+        body.markup("<form method=\"post\" action=\"/profiles/")
+            .text(&profile.profile_id)
+            .markup("/run\"><input type=\"hidden\" name=\"csrf_token\" value=\"")
+            .text(signed_in.session.csrf_token())
+            .markup("\"><button type=\"submit\">Run now</button> <span>writes the contacts to every target mailbox</span></form>\n");
     } else {
-        body.markup("<p>Starting a dry run needs the operator role.</p>\n");
+        body.markup("<p>Starting a run or a dry run needs the operator role.</p>\n");
     }
     crate::profile_delete::delete_form(&mut body, &signed_in, &profile.profile_id);
     let title = format!("Profile {}", spec.name);

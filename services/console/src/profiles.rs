@@ -337,21 +337,47 @@ pub async fn dry_run(
     signed_in: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&signed_in, &form.csrf_token) {
+    start_run(&state, &profile_id, &signed_in, &form, true).await
+}
+
+/// Starts a run that writes now and opens its run page, where its progress
+/// shows live.
+pub async fn run_now(
+    State(state): State<Arc<AppState>>,
+    Path(profile_id): Path<String>,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    start_run(&state, &profile_id, &signed_in, &form, false).await
+}
+
+async fn start_run(
+    state: &AppState,
+    profile_id: &str,
+    signed_in: &SignedIn,
+    form: &CsrfForm,
+    dry_run: bool,
+) -> Response {
+    if let Some(refused) = csrf_refusal(signed_in, &form.csrf_token) {
         return refused;
     }
-    if let Some(refused) = refused_below(&signed_in, Role::Operator, "Starting a dry run") {
+    let what = if dry_run {
+        "Starting a dry run"
+    } else {
+        "Starting a run"
+    };
+    if let Some(refused) = refused_below(signed_in, Role::Operator, what) {
         return refused;
     }
     match state
         .api
-        .start_dry_run(&signed_in.session, &profile_id)
+        .start_run(&signed_in.session, profile_id, dry_run)
         .await
     {
         Ok(run) => {
-            tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, "dry run started");
+            tracing::info!(person = %signed_in.session.person, run_id = %run.run_id, dry_run, "run started");
             Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
         }
-        Err(status) => status_page(&status, &signed_in),
+        Err(status) => status_page(&status, signed_in),
     }
 }

@@ -184,6 +184,64 @@ async fn explain_and_a_dry_run_show_who_is_kept_and_the_plan_on_the_run_page() {
 }
 
 #[tokio::test]
+async fn an_operator_runs_a_profile_now_and_its_run_page_follows_it_to_the_end() {
+    let scheduler = MtlsScheduler::start(2, &[]).await;
+    let console = spawn_console(&scheduler, 1800).await;
+    let operator = console.sign_in(&console.operator_link).await;
+    let profile = scheduler
+        .api("cli")
+        .create_profile(v1::CreateProfileRequest {
+            spec: Some(profile_spec("phones", TENANT)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let profile_page = format!("/profiles/{}", profile.profile_id);
+    let shown = console.page(&profile_page, &operator).await;
+    assert!(
+        shown.contains("<button type=\"submit\">Run now</button>"),
+        "{shown}"
+    );
+
+    let started = console
+        .post(
+            &format!("{profile_page}/run"),
+            Some(&operator),
+            Some(&csrf_token_in(&shown)),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let run_page = location(&started);
+    let run_id = run_page.trim_start_matches("/runs/").to_owned();
+    let run = scheduler
+        .api("cli")
+        .get_run(v1::GetRunRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!run.dry_run, "Run now writes");
+    assert_eq!(run.profile_id, profile.profile_id);
+    assert!(run.trigger.contains("otto"), "{}", run.trigger);
+    scheduler.complete_one_mailbox(3).await;
+    scheduler.complete_one_mailbox(4).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scheduler.run_state(&run_id).await != v1::RunState::Succeeded {
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = console.page(&run_page, &operator).await;
+    assert!(
+        page.contains(
+            "<span id=\"mailboxes_done\">2</span> / <span id=\"mailboxes_total\">2</span>"
+        ) && page.contains("<span id=\"created\">7</span> created"),
+        "{page}"
+    );
+    assert!(!page.contains("Planned changes"), "{page}");
+}
+
+#[tokio::test]
 async fn a_viewer_reads_profiles_but_cannot_edit_or_start_a_dry_run() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
@@ -203,7 +261,7 @@ async fn a_viewer_reads_profiles_but_cannot_edit_or_start_a_dry_run() {
     assert!(shown.contains("<dd>phones</dd>"), "{shown}");
     assert!(!shown.contains(">Edit</a>"), "{shown}");
     assert!(!shown.contains("Dry run</button>"), "{shown}");
-    assert!(shown.contains("Starting a dry run needs the operator role."));
+    assert!(shown.contains("Starting a run or a dry run needs the operator role."));
     let token = csrf_token_in(&shown);
     let refused = console
         .post(

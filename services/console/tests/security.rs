@@ -54,7 +54,7 @@ const PAGES: [(&str, bool); 17] = [
 ];
 
 /// Forms: every one changes something.
-const FORMS: [&str; 16] = [
+const FORMS: [&str; 17] = [
     "/tenants",
     "/tenants/{tenant_id}/settings",
     "/tenants/{tenant_id}/remove",
@@ -67,6 +67,7 @@ const FORMS: [&str; 16] = [
     "/profiles/new",
     "/profiles/{profile_id}/edit",
     "/profiles/{profile_id}/dry-run",
+    "/profiles/{profile_id}/run",
     "/profiles/{profile_id}/delete",
     "/api-keys",
     "/api-keys/{key_id}/revoke",
