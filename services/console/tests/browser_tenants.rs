@@ -70,7 +70,7 @@ async fn wait_for_the_consent_callback(browser: &Browser, setup: &Onboarding) {
 /// the admin.
 struct OnboardingVisit {
     /// Held so the scheduler lives as long as the test.
-    _scheduler: MtlsScheduler,
+    scheduler: MtlsScheduler,
     setup: Onboarding,
     console: TestConsole,
     visit: Visit,
@@ -84,7 +84,7 @@ async fn onboarding_visit(test_name: &'static str) -> Option<OnboardingVisit> {
     let visit = open_browser(test_name, &scheduler).await?;
     visit.sign_in(&console.admin_link).await;
     Some(OnboardingVisit {
-        _scheduler: scheduler,
+        scheduler,
         setup,
         console,
         visit,
@@ -95,7 +95,7 @@ async fn onboarding_visit(test_name: &'static str) -> Option<OnboardingVisit> {
 async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     let test_name = "an_admin_onboards_a_tenant_certificate_consent_and_test_connection";
     let Some(OnboardingVisit {
-        _scheduler,
+        scheduler,
         setup,
         console,
         visit,
@@ -215,7 +215,7 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
 async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone() {
     let test_name = "a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone";
     let Some(OnboardingVisit {
-        _scheduler,
+        scheduler: _scheduler,
         setup,
         console,
         visit,
