@@ -223,7 +223,11 @@ pub async fn run_events(
                 return None;
             }
             let run = state.api.run(&session, &run_id).await.ok()?;
-            let ended = !is_active(run.state);
+            // A run waiting for a person to approve its held deletes stops
+            // too: the page reloads and shows them with Approve and Reject.
+            let awaiting_approval =
+                run.state == galsync_proto::v1::RunState::AwaitingApproval as i32;
+            let ended = !is_active(run.state) || awaiting_approval;
             let event = Event::default()
                 .event("progress")
                 .data(progress_json(&run, ended));

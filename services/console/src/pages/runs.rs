@@ -94,12 +94,15 @@ pub async fn run_detail(
         Err(status) => return status_page(&status, &signed_in),
     };
     let active = is_active(run.state);
+    let awaiting_approval = run.state == v1::RunState::AwaitingApproval as i32;
     let counts = counts_of(&run);
     let state_text = state_name(run.state);
-    let pace = crate::run_pace::pace(&run, active, std::time::SystemTime::now());
+    // A run awaiting approval moves only when someone acts: no estimate.
+    let moving = active && !awaiting_approval;
+    let pace = crate::run_pace::pace(&run, moving, std::time::SystemTime::now());
     let mut body = Page::default();
     body.markup("<p id=\"progress\" class=\"progress\"");
-    if active {
+    if moving {
         body.markup(" data-events=\"/runs/")
             .text(&run.run_id)
             .markup("/events\"");
@@ -119,7 +122,7 @@ pub async fn run_detail(
         .markup("</span> deleted · <span id=\"rate\">")
         .text(&pace.rate)
         .markup("</span>");
-    if active {
+    if moving {
         body.markup(" · <span id=\"eta\">")
             .text(&pace.eta)
             .markup("</span>");
@@ -136,7 +139,6 @@ pub async fn run_detail(
             .text(&run.error)
             .markup("</p>\n");
     }
-    let awaiting_approval = run.state == v1::RunState::AwaitingApproval as i32;
     if awaiting_approval {
         let held = match state
             .api
@@ -177,7 +179,7 @@ pub async fn run_detail(
     }
     let title = format!("Run {}", run.run_id);
     // A run awaiting approval changes only when someone acts on it.
-    page(&title, &signed_in, body, active && !awaiting_approval)
+    page(&title, &signed_in, body, moving)
 }
 
 fn outcome_name(outcome: i32) -> &'static str {
