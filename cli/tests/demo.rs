@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::console::{console_link, line_with, read_lines, terminate, ConsoleSession, Running};
+use common::console::{console_link, line_with, read_lines, terminate, Running};
+use galsync_testkit::console_session::ConsoleSession;
 
 #[test]
 fn demo_walks_the_journey_and_verifies_every_mailbox() {
@@ -103,7 +104,7 @@ async fn demo_with_the_console_keeps_it_up_on_the_demo_tenant_until_stopped() {
         "the admin console stays up",
         Duration::from_secs(180),
     );
-    let session = ConsoleSession::sign_in(&link, data_dir.path()).await;
+    let session = ConsoleSession::sign_in(&link, &data_dir.path().join("pki/ca.pem")).await;
     let overview = session.page("/").await;
     assert!(overview.contains("Contoso (emulated)"), "{overview}");
     assert!(overview.contains("<td>expires in 7"), "{overview}");

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 mod common;
 
-use common::console::{console_link, read_lines, terminate, ConsoleSession, Running};
+use common::console::{console_link, read_lines, terminate, Running};
 use galsync_platform::TlsMaterial;
+use galsync_testkit::console_session::ConsoleSession;
 use galsync_testkit::harness::{free_port, health_status};
 use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -156,7 +157,7 @@ async fn console_link_signs_in_once(
     data_dir: &std::path::Path,
 ) {
     let link = console_link(printed_lines);
-    let session = ConsoleSession::sign_in(&link, data_dir).await;
+    let session = ConsoleSession::sign_in(&link, &data_dir.join("pki/ca.pem")).await;
     let page = session.page("/").await;
     assert!(page.contains("<h1>Overview</h1>"), "{page}");
     // `up` gives the console the auth-broker: the tenant pages work.

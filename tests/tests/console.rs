@@ -9,17 +9,9 @@ use galsync_e2e::{binaries, spawn_cluster, Cluster, ClusterSpec, Process};
 use galsync_proto::v1;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use galsync_testkit::browser::{self, axe::Axe, Browser};
+use galsync_testkit::console_session::{console_url_of, ConsoleSession};
 use serde_json::json;
 use v1::attribute_rule::Operator;
-
-/// The console started on a free port with the cluster's PKI, and a client
-/// signed in as the administrator through the link it printed.
-struct SignedInConsole {
-    process: Process,
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-}
 
 /// `galsync-console` as its own process in front of the cluster's scheduler
 /// and auth-broker, with the cluster's PKI; gives it and the one-time
@@ -53,52 +45,6 @@ fn start_console(cluster: &Cluster) -> (Process, String) {
             process.log_tail(20)
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl SignedInConsole {
-    async fn start(cluster: &Cluster) -> SignedInConsole {
-        let (process, link) = start_console(cluster);
-        let base = link
-            .split("/sign-in/")
-            .next()
-            .expect("a link under the console's URL")
-            .to_owned();
-        let ca = std::fs::read(cluster.pki_dir.join("ca.pem")).expect("the PKI's ca.pem");
-        let http = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM CA"))
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTPS client");
-        let signed_in = http.get(&link).send().await.expect("the console answers");
-        assert_eq!(signed_in.status(), reqwest::StatusCode::OK);
-        let cookie = signed_in.headers()["set-cookie"]
-            .to_str()
-            .expect("an ASCII cookie")
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        SignedInConsole {
-            process,
-            http,
-            base,
-            cookie,
-        }
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .expect("the console answers");
-        assert_eq!(response.status(), reqwest::StatusCode::OK, "GET {path}");
-        response.text().await.expect("a page")
     }
 }
 
@@ -154,8 +100,9 @@ async fn explain_shows_the_target_mailboxes_the_readers_rules_drop_with_the_rule
         .expect("CreateProfile")
         .into_inner();
 
-    let console = SignedInConsole::start(&cluster).await;
-    let explain = console
+    let (_console, link) = start_console(&cluster);
+    let session = ConsoleSession::sign_in(&link, &cluster.pki_dir.join("ca.pem")).await;
+    let explain = session
         .page(&format!("/profiles/{}/explain", profile.profile_id))
         .await;
     let rule = format!("exclude department eq '{department}'");
@@ -178,7 +125,6 @@ async fn explain_shows_the_target_mailboxes_the_readers_rules_drop_with_the_rule
             "{reason} in {explain}"
         );
     }
-    drop(console.process);
 }
 
 /// How long a page may take to show what the test waits for, and a run
@@ -243,11 +189,7 @@ async fn an_administrator_runs_a_profile_from_the_browser_on_the_real_services()
     let browser = Browser::start(&console_key)
         .await
         .expect("the browser starts");
-    let base = link
-        .split("/sign-in/")
-        .next()
-        .expect("a link under the console's URL")
-        .to_owned();
+    let base = console_url_of(&link);
 
     browser.goto(&link).await;
     browser

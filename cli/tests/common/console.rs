@@ -50,60 +50,6 @@ pub fn console_link(printed_lines: &std::sync::mpsc::Receiver<String>) -> String
     .to_owned()
 }
 
-/// A client trusting only `data_dir/pki/ca.pem`, following no redirect.
-pub fn https_client(data_dir: &std::path::Path) -> reqwest::Client {
-    let ca = std::fs::read(data_dir.join("pki/ca.pem")).expect("the PKI's ca.pem");
-    reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM CA"))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTPS client")
-}
-
-/// A signed-in session: the console's base URL and the cookie.
-pub struct ConsoleSession {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub cookie: String,
-}
-
-impl ConsoleSession {
-    /// Follows `link` once; the console answers 200 with the session cookie.
-    pub async fn sign_in(link: &str, data_dir: &std::path::Path) -> ConsoleSession {
-        let http = https_client(data_dir);
-        let first = http.get(link).send().await.expect("the console answers");
-        assert_eq!(first.status(), reqwest::StatusCode::OK);
-        let cookie = first.headers()["set-cookie"]
-            .to_str()
-            .expect("an ASCII cookie")
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let base = link
-            .split("/sign-in/")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        ConsoleSession { http, base, cookie }
-    }
-
-    /// A page's HTML; it must answer 200.
-    pub async fn page(&self, path: &str) -> String {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
-        assert_eq!(response.status(), reqwest::StatusCode::OK, "GET {path}");
-        response.text().await.expect("a page")
-    }
-}
-
 /// A child process killed when the test ends, whatever way it ends: a
 /// failed assertion must not leave a `galsync` running (and holding the
 /// test's output open).

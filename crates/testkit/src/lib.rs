@@ -20,6 +20,7 @@
 
 mod broker;
 pub mod browser;
+pub mod console_session;
 pub mod harness;
 pub mod provisioning;
 pub mod scheduler;

@@ -147,19 +147,24 @@ impl MtlsScheduler {
         SchedulerClient::new(self.channel(identity))
     }
 
-    /// Creates a profile named `name` for `tenant_id` and starts a run, as
-    /// `cli`; returns once the run is writing (no writer works the queue,
-    /// so it stays there until the test completes its mailboxes).
-    pub async fn start_writing_run(&self, name: &str, tenant_id: &str) -> String {
-        let mut api = self.api("cli");
-        let profile = api
+    /// Creates [`profile_spec`]`(name, tenant_id)` as `cli`.
+    pub async fn create_profile(&self, name: &str, tenant_id: &str) -> v1::Profile {
+        self.api("cli")
             .create_profile(v1::CreateProfileRequest {
                 spec: Some(profile_spec(name, tenant_id)),
             })
             .await
             .unwrap_or_else(|status| panic!("CreateProfile: {status:?}"))
-            .into_inner();
-        let run = api
+            .into_inner()
+    }
+
+    /// Creates a profile named `name` for `tenant_id` and starts a run, as
+    /// `cli`; returns once the run is writing (no writer works the queue,
+    /// so it stays there until the test completes its mailboxes).
+    pub async fn start_writing_run(&self, name: &str, tenant_id: &str) -> String {
+        let profile = self.create_profile(name, tenant_id).await;
+        let run = self
+            .api("cli")
             .run_profile(v1::RunProfileRequest {
                 profile_id: profile.profile_id,
                 ..Default::default()

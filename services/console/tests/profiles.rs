@@ -125,14 +125,7 @@ async fn explain_and_a_dry_run_show_who_is_kept_and_the_plan_on_the_run_page() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let admin = console.sign_in(&console.admin_link).await;
-    let profile = scheduler
-        .api("cli")
-        .create_profile(v1::CreateProfileRequest {
-            spec: Some(profile_spec("phones", TENANT)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = scheduler.create_profile("phones", TENANT).await;
     let profile_page = format!("/profiles/{}", profile.profile_id);
     let shown = console.page(&profile_page, &admin).await;
     let explained = console
@@ -188,14 +181,7 @@ async fn an_operator_runs_a_profile_now_and_its_run_page_follows_it_to_the_end()
     let scheduler = MtlsScheduler::start(2, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let operator = console.sign_in(&console.operator_link).await;
-    let profile = scheduler
-        .api("cli")
-        .create_profile(v1::CreateProfileRequest {
-            spec: Some(profile_spec("phones", TENANT)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = scheduler.create_profile("phones", TENANT).await;
     let profile_page = format!("/profiles/{}", profile.profile_id);
     let shown = console.page(&profile_page, &operator).await;
     assert!(
@@ -246,14 +232,7 @@ async fn a_viewer_reads_profiles_but_cannot_edit_or_start_a_dry_run() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
     let viewer = console.sign_in(&console.viewer_link).await;
-    let profile = scheduler
-        .api("cli")
-        .create_profile(v1::CreateProfileRequest {
-            spec: Some(profile_spec("phones", TENANT)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = scheduler.create_profile("phones", TENANT).await;
     let profile_page = format!("/profiles/{}", profile.profile_id);
     let list = console.page("/profiles", &viewer).await;
     assert!(!list.contains("New profile"), "{list}");
