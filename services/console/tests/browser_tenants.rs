@@ -185,10 +185,15 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     // A run of a profile for the tenant (its one mailbox done): the overview
     // shows it beside the tenant's health (the README's screenshot).
     let tenant_id = setup.tenant_id.to_string();
-    scheduler
+    let run_id = scheduler
         .start_writing_run("Company phones", &tenant_id)
         .await;
     scheduler.complete_one_mailbox(7).await;
+    let deadline = std::time::Instant::now() + PAGE_LIMIT;
+    while scheduler.run_state(&run_id).await != galsync_proto::v1::RunState::Succeeded {
+        assert!(std::time::Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     browser.goto(&format!("{}/", console.url)).await;
     let overview = browser.text_of("main").await;
     assert!(
