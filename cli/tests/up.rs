@@ -54,16 +54,8 @@ fn paths_others_can_read(data_dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn up_serves_all_four_services_over_mtls_and_stops_on_sigterm() {
     let data_dir = std::env::temp_dir().join(format!("galsync-up-{}", free_port()));
-    // Four consecutive free ports: probe until a base with all four free is found.
-    let port_base = loop {
-        let base = free_port();
-        if base < 65000
-            && (1..4)
-                .all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok())
-        {
-            break base;
-        }
-    };
+    // Every port `up` takes: base to base+11.
+    let port_base = galsync_platform::net::free_ports(12);
     // The console's Entra sign-in, given through the environment, reaches
     // the console `up` starts (no sign-in is finished: nothing calls Entra).
     let secret_file = std::env::temp_dir().join(format!("galsync-up-secret-{port_base}"));

@@ -2,14 +2,28 @@
 //! (`/_admin/…`), through which a test plays the Entra administrator and
 //! reads what Graph holds.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use galsync::demo::verify::{self, Verification};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::binaries;
 use crate::process::Process;
+use crate::Tenant;
+
+/// The app roles galsync asks for.
+const APP_ROLES: [&str; 4] = [
+    "User.Read.All",
+    "Group.Read.All",
+    "MailboxSettings.Read",
+    "Contacts.ReadWrite",
+];
+
+/// The domain of every tenant the suite makes.
+pub const DOMAIN: &str = "contoso.onmicrosoft.com";
 
 pub struct Emulator {
     pub process: Process,
@@ -135,5 +149,125 @@ impl Emulator {
             ))
             .await;
         contacts.as_array().cloned().unwrap_or_default()
+    }
+
+    /// A tenant with `users` seeded users; gives its id and `mailboxes`
+    /// licensed members' mailboxes (object id → UPN), the targets.
+    pub async fn seeded_tenant(
+        &self,
+        users: usize,
+        mailboxes: usize,
+        seed: u64,
+    ) -> (String, BTreeMap<String, String>) {
+        let tenant_id = uuid::Uuid::new_v4().to_string();
+        self.post(
+            "/_admin/tenants",
+            json!({"tenant_id": tenant_id, "domains": [DOMAIN]}),
+        )
+        .await;
+        self.post(
+            &format!("/_admin/tenants/{tenant_id}/seed"),
+            json!({"users": users, "seed": seed, "domain": DOMAIN}),
+        )
+        .await;
+        let targets: BTreeMap<String, String> = self
+            .users(&tenant_id)
+            .await
+            .iter()
+            .filter(|user| {
+                user["licensed"].as_bool() == Some(true)
+                    && user["mailbox"].as_str() == Some("user")
+                    && user["accountEnabled"].as_bool() == Some(true)
+                    && user["userType"].as_str() == Some("Member")
+            })
+            .take(mailboxes)
+            .map(|user| {
+                (
+                    user["id"].as_str().unwrap_or_default().to_owned(),
+                    user["userPrincipalName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(targets.len(), mailboxes, "too few licensed members");
+        (tenant_id, targets)
+    }
+
+    /// galsync's app registration in the tenant, as an administrator makes
+    /// it in the Entra admin center (the app roles galsync asks for,
+    /// `consent_callback` its redirect URI); gives its client id.
+    pub async fn register_galsync_app(&self, tenant_id: &str, consent_callback: &str) -> String {
+        let app = self
+            .post(
+                &format!("/_admin/tenants/{tenant_id}/apps"),
+                json!({
+                    "client_id": null,
+                    "display_name": "galsync",
+                    "requested_roles": APP_ROLES,
+                    "requested_scopes": [],
+                    "redirect_uris": [consent_callback],
+                    "multi_tenant": false,
+                    "public_client": false,
+                }),
+            )
+            .await;
+        app["client_id"].as_str().expect("a client id").to_owned()
+    }
+
+    /// The next admin consent to the app is approved by whoever signs in.
+    pub async fn approve_next_consent(&self, tenant_id: &str, client_id: &str) {
+        self.post(
+            &format!("/_admin/tenants/{tenant_id}/apps/{client_id}/consent-decision"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    }
+
+    /// Compares every mailbox in `mailboxes` with the directory: exactly one
+    /// contact per synced user in the galsync folder, with the user's
+    /// current fields; foreign contacts left alone.
+    pub async fn verify<'a>(
+        &self,
+        tenant: &Tenant,
+        mailboxes: impl IntoIterator<Item = &'a String>,
+    ) -> Verification {
+        let users = self.users(&tenant.tenant_id).await;
+        let expected = verify::expected_contacts(&users);
+        let mut report = Verification {
+            expected_contacts: expected.len(),
+            ..Verification::default()
+        };
+        for mailbox in mailboxes {
+            let folders = self.folders(&tenant.tenant_id, mailbox).await;
+            let outcome = match verify::galsync_folder(&folders) {
+                Ok(folder_id) => {
+                    let contacts = self.contacts(&tenant.tenant_id, mailbox, &folder_id).await;
+                    verify::check_folder(&contacts, &expected)
+                }
+                Err(problem) => Err(problem),
+            };
+            report.record(mailbox, outcome);
+        }
+        report
+    }
+
+    /// [`Emulator::verify`] over every target; panics with the problems and
+    /// `history` of the mailboxes they name.
+    pub async fn assert_mailboxes_match(
+        &self,
+        tenant: &Tenant,
+        history: impl FnOnce(&[String]) -> String,
+    ) {
+        let report = self.verify(tenant, tenant.targets.keys()).await;
+        assert!(
+            report.passed(),
+            "{} of {} mailboxes match the directory: {:#?}\n{}",
+            report.mailboxes_correct,
+            report.mailboxes_checked,
+            report.problems,
+            history(&report.problems)
+        );
     }
 }

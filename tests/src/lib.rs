@@ -16,7 +16,9 @@ pub mod emulator;
 pub mod hosts;
 pub mod metrics;
 pub mod process;
+pub mod up;
 
 pub use cluster::{spawn_cluster, Cluster, ClusterSpec, Tenant};
 pub use emulator::Emulator;
 pub use process::Process;
+pub use up::Up;

@@ -146,6 +146,25 @@ impl Process {
         found[found.len().saturating_sub(max)..].join("\n")
     }
 
+    /// The last word of the latest log line with `needle` (a link or an
+    /// address the process printed), waiting up to `limit` for it.
+    pub fn printed_value(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let line = self.log_lines_with(needle, 1);
+            if let Some(value) = line.split_whitespace().last() {
+                return value.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} printed no line with {needle:?} in {limit:?}:\n{}",
+                self.name,
+                self.log_tail(30)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The last `lines` lines of its log.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

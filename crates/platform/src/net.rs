@@ -11,9 +11,17 @@ const LOCAL_PORTS: std::ops::Range<u16> = 20_000..32_000;
 /// was given, outside the ephemeral range (so no outgoing connection takes it
 /// before the service binds it).
 pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+/// The first of `count` consecutive loopback ports no one listens on (as
+/// [`free_port`]), none of them given to anyone else in this process: for
+/// `galsync up --port-base`, whose services take a run of ports.
+pub fn free_ports(count: u16) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
     let span = u32::from(LOCAL_PORTS.end - LOCAL_PORTS.start);
+    let count = u32::from(count.max(1));
     // A start of its own per process, so two test binaries seldom meet.
     let _ = NEXT.compare_exchange(
         u32::MAX,
@@ -21,13 +29,19 @@ pub fn free_port() -> u16 {
         Ordering::Relaxed,
         Ordering::Relaxed,
     );
+    let bindable = |port: u16| {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+    };
     for _ in 0..span {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
-        let port = LOCAL_PORTS.start + offset as u16;
-        let bindable = |address: &str| std::net::TcpListener::bind((address, port)).is_ok();
-        if bindable("127.0.0.1") && bindable("0.0.0.0") {
-            return port;
+        let offset = NEXT.fetch_add(count, Ordering::Relaxed) % span;
+        if offset + count > span {
+            continue;
+        }
+        let first = LOCAL_PORTS.start + offset as u16;
+        if (0..count as u16).all(|step| bindable(first + step)) {
+            return first;
         }
     }
-    panic!("no free port in {LOCAL_PORTS:?}");
+    panic!("no {count} free consecutive ports in {LOCAL_PORTS:?}");
 }

@@ -13,6 +13,7 @@
 //! other certificate error still fails the navigation.
 
 pub mod axe;
+pub mod visit;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -13,9 +13,10 @@ mod common;
 use std::time::Duration;
 
 use common::entra::EntraTenant;
-use common::visit::{open_browser, staged, Staged, PAGE_LIMIT};
+use common::visit::{open_browser, staged, Staged};
 use common::{spawn_entra_console, TestConsole};
 use galsync_proto::v1;
+use galsync_testkit::browser::visit::PAGE_LIMIT;
 use galsync_testkit::browser::Browser;
 use galsync_testkit::scheduler::{MtlsScheduler, TENANT};
 use reqwest::StatusCode;
@@ -235,18 +236,7 @@ async fn a_person_in_the_admin_group_signs_in_with_microsoft() {
 
     browser.goto(&format!("{}/sign-in", console.url)).await;
     visit.check("sign-in-with-microsoft").await;
-    let button = browser.element("a[href=\"/auth/entra/start\"]").await;
-    assert_eq!(browser.text(&button).await, "Sign in with Microsoft");
-    // The console, Entra's authorize (another site), the console's callback,
-    // then the overview.
-    browser.click(&button).await;
-    browser
-        .wait_for(
-            "the overview after signing in with Microsoft",
-            "return location.pathname === '/' && document.querySelector('h1') !== null;",
-            PAGE_LIMIT,
-        )
-        .await;
+    visit.sign_in_with_microsoft().await;
     assert!(
         browser
             .text_of_page()

@@ -6,29 +6,18 @@
 mod common;
 
 use common::tenant::Onboarding;
-use common::visit::{open_browser, Visit, PAGE_LIMIT};
+use common::visit::{open_browser, Visit};
 use common::TestConsole;
-use galsync_testkit::browser::{Browser, KEY_ENTER};
+use galsync_testkit::browser::visit::{TenantForm, PAGE_LIMIT};
+use galsync_testkit::browser::KEY_ENTER;
 use galsync_testkit::scheduler::MtlsScheduler;
 use serde_json::json;
 
-/// Fetches the `.cer` the certificate page offers, as the browser downloads
-/// it, and uploads it to the emulated app as the administrator would in the
-/// Entra admin center.
-async fn upload_the_downloaded_cer(browser: &Browser, setup: &Onboarding) {
-    use base64::Engine;
-    let cer_base64 = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; \
-             fetch(document.querySelector('a[download]').href) \
-               .then(response => response.arrayBuffer()) \
-               .then(bytes => done(btoa(String.fromCharCode(...new Uint8Array(bytes)))));",
-            json!([]),
-        )
-        .await;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(cer_base64.as_str().expect("the .cer as base64"))
-        .expect("base64");
+/// Uploads the `.cer` the certificate page offers, as the browser downloads
+/// it, to the emulated app as the administrator would in the Entra admin
+/// center.
+async fn upload_the_downloaded_cer(visit: &Visit, setup: &Onboarding) {
+    let der = visit.downloaded_cer().await;
     setup
         .emulator
         .state
@@ -51,17 +40,9 @@ fn approve_consent(setup: &Onboarding) {
         .unwrap();
 }
 
-/// Waits until the consent link has left for Entra (the emulator) and come
-/// back to the broker's callback page.
-async fn wait_for_the_consent_callback(browser: &Browser, setup: &Onboarding) {
-    let callback = format!("http://{}/consent/callback", setup.broker.consent_addr());
-    browser
-        .wait_for(
-            "the broker's consent callback",
-            &format!("return location.href.indexOf('{callback}') === 0 && document.readyState === 'complete';"),
-            PAGE_LIMIT,
-        )
-        .await;
+/// The broker's consent callback page.
+fn consent_callback(setup: &Onboarding) -> String {
+    format!("http://{}/consent/callback", setup.broker.consent_addr())
 }
 
 /// What the onboarding tests start with: a scheduler with one target
@@ -112,52 +93,35 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     visit.check("tenants-empty").await;
 
     // Register, as typed into the form.
-    browser
-        .execute(
-            "document.getElementById('tenant-id').value = arguments[0]; \
-             document.getElementById('tenant-name').value = 'Contoso'; \
-             document.getElementById('client-id').value = arguments[1]; \
-             document.getElementById('login-base').value = arguments[2]; \
-             document.getElementById('graph-base').value = arguments[2]; return null;",
-            json!([tenant_id, setup.client_id, base]),
-        )
-        .await;
-    browser.submit("form[action='/tenants']").await;
-    browser
-        .wait_for(
-            "the tenant's page",
-            "return document.querySelector('h1') !== null && \
-             document.querySelector('h1').textContent === 'Contoso';",
-            PAGE_LIMIT,
-        )
+    visit
+        .register_tenant(&TenantForm {
+            tenant_id: &tenant_id,
+            name: "Contoso",
+            client_id: &setup.client_id,
+            microsoft_base: &base,
+        })
         .await;
     assert!(browser.text_of("main").await.contains("Not granted yet."));
     visit.check("tenant-registered").await;
 
     // The certificate, then its .cer as the browser downloads it, uploaded
     // as the administrator would in the Entra admin center.
-    browser.submit("form[action$='/certificates']").await;
-    browser
-        .wait_for_text("h1", "Certificate made", PAGE_LIMIT)
-        .await;
+    visit.make_certificate().await;
     assert!(browser
         .text_of("main")
         .await
         .contains("pending registration"));
     visit.check("certificate-made").await;
-    upload_the_downloaded_cer(browser, &setup).await;
+    upload_the_downloaded_cer(&visit, &setup).await;
 
     // Admin consent: the link leaves for Entra (the emulator, which
     // approves) and comes back to the broker's callback page.
     approve_consent(&setup);
-    browser
-        .goto(&format!("{}/tenants/{tenant_id}", console.url))
-        .await;
-    let consent_link = browser.element("a[href$='/consent']").await;
-    browser.click(&consent_link).await;
-    wait_for_the_consent_callback(browser, &setup).await;
-    browser
-        .goto(&format!("{}/tenants/{tenant_id}", console.url))
+    visit
+        .give_consent(
+            &format!("{}/tenants/{tenant_id}", console.url),
+            &consent_callback(&setup),
+        )
         .await;
     assert!(
         browser.text_of("main").await.contains("Granted "),
@@ -167,11 +131,7 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
     visit.check("tenant-consented").await;
 
     // Test Connection, green.
-    browser.submit("form[action$='/test']").await;
-    browser
-        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
-        .await;
-    let result = browser.text_of("main").await;
+    let result = visit.test_connection().await;
     assert!(result.contains("Every check passed."), "{result}");
     visit.check("test-connection").await;
 
@@ -267,7 +227,7 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
         .wait_for_text("h1", "Certificate made", PAGE_LIMIT)
         .await;
     visit.check("keyboard-certificate-made").await;
-    upload_the_downloaded_cer(browser, &setup).await;
+    upload_the_downloaded_cer(&visit, &setup).await;
     let back = format!("a[href='/tenants/{tenant_id}']");
     assert!(
         browser.tab_to(&back, 40).await,
@@ -282,7 +242,9 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
         "Tab never reached the admin consent link"
     );
     browser.press(KEY_ENTER).await;
-    wait_for_the_consent_callback(browser, &setup).await;
+    visit
+        .wait_for_consent_callback(&consent_callback(&setup))
+        .await;
     browser
         .goto(&format!("{}/tenants/{tenant_id}", console.url))
         .await;
@@ -313,10 +275,7 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
     browser
         .goto(&format!("{}/tenants/{tenant_id}", console.url))
         .await;
-    browser.submit("form[action$='/test']").await;
-    browser
-        .wait_for_text("h1", "Test connection", PAGE_LIMIT)
-        .await;
+    visit.test_connection().await;
     assert!(
         !browser.scrolls_sideways().await,
         "Test connection's result scrolls sideways on a phone"

@@ -22,62 +22,7 @@ pub struct Tenant {
     pub targets: BTreeMap<String, String>,
 }
 
-/// The app roles galsync asks for.
-const APP_ROLES: [&str; 4] = [
-    "User.Read.All",
-    "Group.Read.All",
-    "MailboxSettings.Read",
-    "Contacts.ReadWrite",
-];
-
 impl Cluster {
-    /// A tenant in the emulator with `users` seeded users; gives its id and
-    /// `mailboxes` licensed members' mailboxes (object id → UPN) as targets.
-    async fn seeded_tenant(
-        &self,
-        users: usize,
-        mailboxes: usize,
-        seed: u64,
-    ) -> (String, BTreeMap<String, String>) {
-        let tenant_id = uuid::Uuid::new_v4().to_string();
-        let emulator = &self.emulator;
-        emulator
-            .post(
-                "/_admin/tenants",
-                json!({"tenant_id": tenant_id, "domains": ["contoso.onmicrosoft.com"]}),
-            )
-            .await;
-        emulator
-            .post(
-                &format!("/_admin/tenants/{tenant_id}/seed"),
-                json!({"users": users, "seed": seed, "domain": "contoso.onmicrosoft.com"}),
-            )
-            .await;
-        let targets: BTreeMap<String, String> = emulator
-            .users(&tenant_id)
-            .await
-            .iter()
-            .filter(|user| {
-                user["licensed"].as_bool() == Some(true)
-                    && user["mailbox"].as_str() == Some("user")
-                    && user["accountEnabled"].as_bool() == Some(true)
-                    && user["userType"].as_str() == Some("Member")
-            })
-            .take(mailboxes)
-            .map(|user| {
-                (
-                    user["id"].as_str().unwrap_or_default().to_owned(),
-                    user["userPrincipalName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-            .collect();
-        assert_eq!(targets.len(), mailboxes, "too few licensed members");
-        (tenant_id, targets)
-    }
-
     /// Runs `galsync` with `args` (a command that signs an administrator in
     /// with a device code: `tenant provision`, `tenant adopt`) and approves
     /// the code it starts as [`TENANT_ADMIN`], as the administrator would in
@@ -117,7 +62,7 @@ impl Cluster {
         seed: u64,
         extra: &[&str],
     ) -> (Tenant, Value) {
-        let (tenant_id, targets) = self.seeded_tenant(users, mailboxes, seed).await;
+        let (tenant_id, targets) = self.emulator.seeded_tenant(users, mailboxes, seed).await;
         let emulator = &self.emulator;
         emulator
             .admin(
@@ -162,23 +107,11 @@ impl Cluster {
     /// opened and accepted, `test-connection` green. `mailboxes` licensed
     /// members become the targets.
     pub async fn onboard(&self, users: usize, mailboxes: usize, seed: u64) -> Tenant {
-        let (tenant_id, targets) = self.seeded_tenant(users, mailboxes, seed).await;
+        let (tenant_id, targets) = self.emulator.seeded_tenant(users, mailboxes, seed).await;
         let emulator = &self.emulator;
-        let app = emulator
-            .post(
-                &format!("/_admin/tenants/{tenant_id}/apps"),
-                json!({
-                    "client_id": null,
-                    "display_name": "galsync",
-                    "requested_roles": APP_ROLES,
-                    "requested_scopes": [],
-                    "redirect_uris": [self.consent_callback],
-                    "multi_tenant": false,
-                    "public_client": false,
-                }),
-            )
+        let client_id = emulator
+            .register_galsync_app(&tenant_id, &self.consent_callback)
             .await;
-        let client_id = app["client_id"].as_str().expect("a client id").to_owned();
 
         let base = emulator.base_url.as_str();
         self.galsync(&[
@@ -223,12 +156,7 @@ impl Cluster {
             .galsync(&["consent", "url", "--tenant-id", &tenant_id])
             .await
             .ok("consent url");
-        emulator
-            .post(
-                &format!("/_admin/tenants/{tenant_id}/apps/{client_id}/consent-decision"),
-                json!({"decision": "approve"}),
-            )
-            .await;
+        emulator.approve_next_consent(&tenant_id, &client_id).await;
         let landing = reqwest::get(link["url"].as_str().expect("a consent URL"))
             .await
             .expect("open the consent link");

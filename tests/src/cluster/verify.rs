@@ -1,54 +1,26 @@
 //! Checking every target mailbox against the directory, and for a failing
 //! check, what the services logged about the mailboxes that differ.
 
-use galsync::demo::verify::{self, Verification};
+use galsync::demo::verify::Verification;
 
 use super::{Cluster, Tenant};
 
 impl Cluster {
-    /// Compares every mailbox in `mailboxes` with the directory through the
-    /// emulator's admin API: exactly one contact per synced user in the
-    /// galsync folder, with the user's current fields; foreign contacts left
-    /// alone.
+    /// [`Emulator::verify`](crate::Emulator::verify) of `mailboxes`.
     pub async fn verify<'a>(
         &self,
         tenant: &Tenant,
         mailboxes: impl IntoIterator<Item = &'a String>,
     ) -> Verification {
-        let users = self.emulator.users(&tenant.tenant_id).await;
-        let expected = verify::expected_contacts(&users);
-        let mut report = Verification {
-            expected_contacts: expected.len(),
-            ..Verification::default()
-        };
-        for mailbox in mailboxes {
-            let folders = self.emulator.folders(&tenant.tenant_id, mailbox).await;
-            let outcome = match verify::galsync_folder(&folders) {
-                Ok(folder_id) => {
-                    let contacts = self
-                        .emulator
-                        .contacts(&tenant.tenant_id, mailbox, &folder_id)
-                        .await;
-                    verify::check_folder(&contacts, &expected)
-                }
-                Err(problem) => Err(problem),
-            };
-            report.record(mailbox, outcome);
-        }
-        report
+        self.emulator.verify(tenant, mailboxes).await
     }
 
-    /// [`Cluster::verify`] over every target; panics with the problems.
+    /// [`Cluster::verify`] over every target; panics with the problems and
+    /// what the services logged about the mailboxes that differ.
     pub async fn assert_mailboxes_match(&self, tenant: &Tenant) {
-        let report = self.verify(tenant, tenant.targets.keys()).await;
-        assert!(
-            report.passed(),
-            "{} of {} mailboxes match the directory: {:#?}\n{}",
-            report.mailboxes_correct,
-            report.mailboxes_checked,
-            report.problems,
-            self.mailbox_history(&report.problems)
-        );
+        self.emulator
+            .assert_mailboxes_match(tenant, |problems| self.mailbox_history(problems))
+            .await;
     }
 
     /// What every service logged about the mailboxes named in `problems`
