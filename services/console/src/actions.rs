@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
+use galsync_proto::v1;
 use secrecy::ExposeSecret;
 
 use crate::html::{document, document_redirecting_to_overview, error_page_body, escape};
@@ -192,46 +193,87 @@ pub async fn approve_deletions(
     Redirect::to(&format!("/runs/{}", run.run_id)).into_response()
 }
 
+/// How often a page showing held deletes asks whether someone acted on
+/// them, once the scheduler's WatchRun has ended (it ends while a run
+/// awaits approval).
+const APPROVAL_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Where a run's event stream is.
+enum Follow {
+    /// The run's numbers now, before any event.
+    Start(tonic::Streaming<v1::RunEvent>),
+    /// Following the scheduler's WatchRun.
+    Watch(tonic::Streaming<v1::RunEvent>),
+    /// Asking for the run every [`APPROVAL_RECHECK`].
+    Recheck,
+}
+
+/// What the page following a run's events shows.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct EventsQuery {
+    /// `awaiting_approval` when the page shows the held deletes with Approve
+    /// and Reject: the stream then goes on until someone (here or anywhere)
+    /// acts on them.
+    shown: String,
+}
+
 /// A run's progress as server-sent `progress` events: the run's numbers now,
-/// then again after each event the scheduler's WatchRun reports, until it ends.
+/// then again after each event the scheduler's WatchRun reports, until the
+/// page must reload: the run ended, or began or stopped awaiting approval.
 pub async fn run_events(
     State(state): State<Arc<AppState>>,
     Path(run_id): Path<String>,
+    Query(query): Query<EventsQuery>,
     signed_in: SignedIn,
 ) -> Response {
+    let page_awaits_approval = query.shown == state_name(v1::RunState::AwaitingApproval as i32);
     let watch = match state.api.watch_run(&signed_in.session, &run_id).await {
         Ok(watch) => watch,
         Err(status) => return status_page(&status, &signed_in),
     };
-    let first = Some((watch, true));
-    let events = futures::stream::unfold(first, move |position| {
+    let events = futures::stream::unfold(Some(Follow::Start(watch)), move |follow| {
         let state = state.clone();
         let session = signed_in.session.clone();
         let session_id = signed_in.session_id.clone();
         let run_id = run_id.clone();
         async move {
-            let (mut watch, is_first) = position?;
-            if !is_first {
+            let follow = match follow? {
+                Follow::Start(watch) => Follow::Watch(watch),
                 // Any event means the numbers moved; the run says by how much.
-                match watch.message().await {
-                    Ok(Some(_)) => {}
+                Follow::Watch(mut watch) => match watch.message().await {
+                    Ok(Some(_)) => Follow::Watch(watch),
+                    // WatchRun ends where the scheduler stops driving the
+                    // run: at its end, or while it awaits approval. A page
+                    // showing the held deletes goes on asking for the run.
+                    Ok(None) | Err(_) if page_awaits_approval => {
+                        tokio::time::sleep(APPROVAL_RECHECK).await;
+                        Follow::Recheck
+                    }
                     Ok(None) | Err(_) => return None,
+                },
+                Follow::Recheck => {
+                    tokio::time::sleep(APPROVAL_RECHECK).await;
+                    Follow::Recheck
                 }
-            }
+            };
             // A session that ended (sign-out, idle) stops its streams.
             if !state.sessions.is_live(&session_id) {
                 return None;
             }
             let run = state.api.run(&session, &run_id).await.ok()?;
-            // A run waiting for a person to approve its held deletes stops
-            // too: the page reloads and shows them with Approve and Reject.
-            let awaiting_approval =
-                run.state == galsync_proto::v1::RunState::AwaitingApproval as i32;
-            let ended = !is_active(run.state) || awaiting_approval;
+            // A run that starts waiting for a person to approve its held
+            // deletes ends the stream too: the page reloads and shows them
+            // with Approve and Reject; and once someone, on any page or
+            // through the API, approves or rejects them, that page reloads
+            // in turn.
+            let awaiting_approval = run.state == v1::RunState::AwaitingApproval as i32;
+            let reload = !is_active(run.state) || awaiting_approval != page_awaits_approval;
+            let moving = !reload && !awaiting_approval;
             let event = Event::default()
                 .event("progress")
-                .data(progress_json(&run, ended));
-            let next = if ended { None } else { Some((watch, false)) };
+                .data(progress_json(&run, reload, moving));
+            let next = if reload { None } else { Some(follow) };
             Some((Ok::<Event, Infallible>(event), next))
         }
     });
@@ -241,10 +283,11 @@ pub async fn run_events(
 }
 
 /// Numbers, fixed state names and the pace's digits and fixed words only,
-/// so no escaping is needed.
-fn progress_json(run: &galsync_proto::v1::Run, ended: bool) -> String {
+/// so no escaping is needed. `ended`: the page is to reload; `moving`: the
+/// run is writing, so it has a time left.
+fn progress_json(run: &v1::Run, ended: bool, moving: bool) -> String {
     let counts = run.counts.unwrap_or_default();
-    let pace = crate::run_pace::pace(run, !ended, std::time::SystemTime::now());
+    let pace = crate::run_pace::pace(run, moving, std::time::SystemTime::now());
     format!(
         "{{\"state\":\"{}\",\"mailboxes_done\":{},\"mailboxes_total\":{},\"created\":{},\"updated\":{},\"deleted\":{},\"rate\":\"{}\",\"eta\":\"{}\",\"ended\":{}}}",
         state_name(run.state),

@@ -72,8 +72,9 @@ pub fn document(
     html.push_str("<link rel=\"stylesheet\" href=\"/assets/console.css\">\n");
     if refresh_without_script {
         html.push_str("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>\n");
-        html.push_str("<script src=\"/assets/console.js\" defer></script>\n");
     }
+    // On every page; it acts only where a run's progress is followed.
+    html.push_str("<script src=\"/assets/console.js\" defer></script>\n");
     html.push_str("</head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">galsync</a>\n");
     if let Some(header) = header {
         html.push_str("<nav aria-label=\"Main\"><a href=\"/\">Overview</a> <a href=\"/tenants\">Tenants</a> <a href=\"/runs\">Runs</a> <a href=\"/profiles\">Profiles</a> <a href=\"/audit\">Audit log</a> <a href=\"/api-keys\">API keys</a></nav>\n");

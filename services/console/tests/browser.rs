@@ -362,6 +362,56 @@ async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms
     visit.browser.quit().await;
 }
 
+/// A page left open on a run awaiting approval follows someone else's
+/// approval (here through the API, as `galsync approve` does): it
+/// reloads by itself to the run writing again, without its held deletes.
+#[tokio::test]
+async fn a_page_awaiting_approval_follows_an_approval_given_elsewhere() {
+    let test_name = "a_page_awaiting_approval_follows_an_approval_given_elsewhere";
+    let Some(Staged {
+        scheduler,
+        console,
+        visit,
+    }) = staged(test_name, 1).await
+    else {
+        return;
+    };
+    let browser = &visit.browser;
+    let run_id = scheduler.start_writing_run("phones", TENANT).await;
+    scheduler.hold_deletes_of_one_mailbox(4).await;
+    let deadline = std::time::Instant::now() + PAGE_LIMIT;
+    while scheduler.run_state(&run_id).await != v1::RunState::AwaitingApproval {
+        assert!(std::time::Instant::now() < deadline, "no approval awaited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    visit.sign_in(&console.admin_link).await;
+    browser
+        .goto(&format!("{}/runs/{run_id}", console.url))
+        .await;
+    assert_eq!(browser.text_of("#state").await, "awaiting_approval");
+    assert!(browser.find("#held-deletions").await.is_some());
+
+    scheduler
+        .api("cli")
+        .approve_deletions(v1::ApproveDeletionsRequest {
+            run_id: run_id.clone(),
+        })
+        .await
+        .expect("ApproveDeletions as the CLI");
+    browser
+        .wait_for(
+            "the page to reload to the approved run",
+            "return document.getElementById('held-deletions') === null && \
+             document.getElementById('state') !== null && \
+             document.getElementById('state').textContent === 'writing';",
+            PAGE_LIMIT,
+        )
+        .await;
+    assert!(browser.find("form[action$='/cancel']").await.is_some());
+    visit.check("run-approved-elsewhere").await;
+    visit.browser.quit().await;
+}
+
 #[tokio::test]
 async fn an_admin_creates_a_profile_explains_it_and_starts_a_dry_run() {
     let test_name = "an_admin_creates_a_profile_explains_it_and_starts_a_dry_run";

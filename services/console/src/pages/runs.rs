@@ -102,10 +102,14 @@ pub async fn run_detail(
     let pace = crate::run_pace::pace(&run, moving, std::time::SystemTime::now());
     let mut body = Page::default();
     body.markup("<p id=\"progress\" class=\"progress\"");
-    if moving {
+    // Followed while active; a page showing held deletes is followed too,
+    // so it reloads once someone, here or anywhere, acts on them.
+    if active {
         body.markup(" data-events=\"/runs/")
             .text(&run.run_id)
-            .markup("/events\"");
+            .markup("/events?shown=")
+            .text(state_text)
+            .markup("\"");
     }
     body.markup(" aria-live=\"polite\">State <strong id=\"state\">")
         .text(state_text)
