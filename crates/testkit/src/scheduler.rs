@@ -245,6 +245,28 @@ impl MtlsScheduler {
         .await
     }
 
+    /// A run of a new profile `name` for `tenant_id` whose one mailbox had
+    /// `held` deletes held by the deletion guard, once it awaits approval;
+    /// returns the run and the mailbox.
+    pub async fn run_awaiting_approval(
+        &self,
+        name: &str,
+        tenant_id: &str,
+        held: u64,
+    ) -> (String, String) {
+        let run_id = self.start_writing_run(name, tenant_id).await;
+        let mailbox = self.hold_deletes_of_one_mailbox(held).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.run_state(&run_id).await != v1::RunState::AwaitingApproval {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run_id} did not await approval within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (run_id, mailbox)
+    }
+
     /// Leases one work item as the contact-writer and reports that the
     /// deletion guard held `held` deletes of its mailbox, with the held
     /// contacts (`Held Person 1`, …), as a writer reports them before the

@@ -285,13 +285,7 @@ async fn an_admin_approves_held_deletions_and_manages_api_keys_through_the_forms
         return;
     };
     let browser = &visit.browser;
-    let run_id = scheduler.start_writing_run("phones", TENANT).await;
-    let mailbox = scheduler.hold_deletes_of_one_mailbox(4).await;
-    let deadline = std::time::Instant::now() + PAGE_LIMIT;
-    while scheduler.run_state(&run_id).await != v1::RunState::AwaitingApproval {
-        assert!(std::time::Instant::now() < deadline, "no approval awaited");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (run_id, mailbox) = scheduler.run_awaiting_approval("phones", TENANT, 4).await;
     visit.sign_in(&console.admin_link).await;
     browser
         .goto(&format!("{}/runs/{run_id}", console.url))
@@ -377,13 +371,7 @@ async fn a_page_awaiting_approval_follows_an_approval_given_elsewhere() {
         return;
     };
     let browser = &visit.browser;
-    let run_id = scheduler.start_writing_run("phones", TENANT).await;
-    scheduler.hold_deletes_of_one_mailbox(4).await;
-    let deadline = std::time::Instant::now() + PAGE_LIMIT;
-    while scheduler.run_state(&run_id).await != v1::RunState::AwaitingApproval {
-        assert!(std::time::Instant::now() < deadline, "no approval awaited");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (run_id, _) = scheduler.run_awaiting_approval("phones", TENANT, 4).await;
     visit.sign_in(&console.admin_link).await;
     browser
         .goto(&format!("{}/runs/{run_id}", console.url))

@@ -405,9 +405,7 @@ async fn wait_for_state(scheduler: &MtlsScheduler, run_id: &str, expected: v1::R
 async fn held_deletions_show_per_mailbox_and_an_operator_approves_them_with_the_form() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
-    let run_id = scheduler.start_writing_run("phones", TENANT).await;
-    let mailbox = scheduler.hold_deletes_of_one_mailbox(4).await;
-    wait_for_state(&scheduler, &run_id, v1::RunState::AwaitingApproval).await;
+    let (run_id, mailbox) = scheduler.run_awaiting_approval("phones", TENANT, 4).await;
     let run_page = format!("/runs/{run_id}");
     let approve = format!("/runs/{run_id}/approve");
 
@@ -489,9 +487,7 @@ async fn held_deletions_show_per_mailbox_and_an_operator_approves_them_with_the_
 async fn rejecting_held_deletions_cancels_the_run() {
     let scheduler = MtlsScheduler::start(1, &[]).await;
     let console = spawn_console(&scheduler, 1800).await;
-    let run_id = scheduler.start_writing_run("phones", TENANT).await;
-    scheduler.hold_deletes_of_one_mailbox(2).await;
-    wait_for_state(&scheduler, &run_id, v1::RunState::AwaitingApproval).await;
+    let (run_id, _) = scheduler.run_awaiting_approval("phones", TENANT, 2).await;
     let admin = console.sign_in(&console.admin_link).await;
     let page = console.page(&format!("/runs/{run_id}"), &admin).await;
     let rejected = console
