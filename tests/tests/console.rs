@@ -41,7 +41,7 @@ fn start_console(cluster: &Cluster) -> (Process, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explain_shows_the_target_mailboxes_the_readers_rules_drop_with_the_rule() {
+async fn explain_shows_the_target_mailboxes_the_readers_rules_drop_in_the_console_and_the_cli() {
     let cluster = spawn_cluster(ClusterSpec::default()).await;
     let tenant = cluster.onboard(30, 4, 47).await;
 
@@ -116,6 +116,22 @@ async fn explain_shows_the_target_mailboxes_the_readers_rules_drop_with_the_rule
             explain.contains(&format!("<li>{}</li>", escape(&reason))),
             "{reason} in {explain}"
         );
+    }
+
+    // `galsync profile explain` says the same.
+    let cli = cluster
+        .galsync(&["profile", "explain", &profile.profile_id])
+        .await
+        .ok("profile explain");
+    assert_eq!(cli["target_mailboxes"], json!(kept), "{cli:#}");
+    assert_eq!(
+        cli["target_rules"],
+        json!([{"rule": rule, "dropped": dropped_upns.len()}]),
+        "{cli:#}"
+    );
+    let unresolved = cli["unresolved_targets"].to_string();
+    for upn in &dropped_upns {
+        assert!(unresolved.contains(upn.as_str()), "{upn} in {cli:#}");
     }
 }
 
