@@ -260,11 +260,29 @@ async fn run_a_profile<Check, Checked>(
     visit.check("run-approved").await;
     mailboxes_match().await;
 
+    // The audit log, filtered with its form to the tenant's approvals.
     browser.goto(&format!("{console_url}/audit")).await;
-    let audit = browser.text_of("table").await;
+    browser
+        .execute(
+            "document.getElementById('action').value = 'run.deletions_approved'; \
+             document.getElementById('tenant-id').value = arguments[0]; return null;",
+            json!([tenant.tenant_id]),
+        )
+        .await;
+    browser.submit("form[action='/audit']").await;
+    browser
+        .wait_for(
+            "the filtered audit log",
+            "return location.search.indexOf('action=run.deletions_approved') !== -1 && \
+             document.querySelector('table') !== null;",
+            PAGE_LIMIT,
+        )
+        .await;
+    let audit = browser.text_of("table tbody").await;
     assert!(
         audit.contains("run.deletions_approved")
-            && audit.contains(&format!("{actor} via urn:galsync:service:console")),
+            && audit.contains(&format!("{actor} via urn:galsync:service:console"))
+            && !audit.contains("run.started"),
         "{audit}"
     );
     visit.check("audit-log").await;
