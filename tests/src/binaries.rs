@@ -47,6 +47,15 @@ fn build() -> Result<(), String> {
     for package in PACKAGES {
         command.args(["-p", package]);
     }
+    // Cargo gives what it runs (a test, `cargo run -p galsync-bench`) the
+    // variables of that package. Passed on, they reach build scripts that
+    // track them (ring's): the binaries would be rebuilt from ring up for
+    // every package that asks, and again for a plain `cargo build`.
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_str().is_some_and(is_package_variable) {
+            command.env_remove(&variable);
+        }
+    }
     let status = command
         .status()
         .map_err(|error| format!("cannot run cargo to build the binaries: {error}"))?;
@@ -55,6 +64,21 @@ fn build() -> Result<(), String> {
     } else {
         Err(format!("building the binaries failed ({status})"))
     }
+}
+
+/// A variable Cargo sets for the package whose binary or test it runs.
+fn is_package_variable(name: &str) -> bool {
+    const EXACT: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_")
 }
 
 /// The path of binary `name` (e.g. `galsync-scheduler`), built if needed.
