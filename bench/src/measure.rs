@@ -9,7 +9,7 @@ use anyhow::Context;
 use galsync_e2e::{Cluster, Tenant};
 use galsync_graph_emulator::accounting::Totals;
 use galsync_graph_emulator::floor::{Floor, Scenario};
-use galsync_graph_emulator::mailbox::throttle::SlotUse;
+use galsync_graph_emulator::throttle::mailbox::SlotUse;
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use reqwest::Method;
 use serde::Serialize;

@@ -297,7 +297,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     // the response exists.
     let throttle_slot = if is_graph {
         admit_app(&state, &app).and_then(|()| {
-            crate::mailbox::throttle::admit_request(&state, &subject, request.headers())
+            crate::throttle::mailbox::admit_request(&state, &subject, request.headers())
         })
     } else {
         Ok(None)

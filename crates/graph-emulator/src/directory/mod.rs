@@ -39,7 +39,6 @@ pub mod query;
 pub mod seed;
 pub mod seed_groups;
 pub mod store;
-pub mod throttle;
 pub mod users;
 
 use axum::routing::{get, post};

@@ -11,7 +11,7 @@ use super::filter_eval::{FieldValue, FilterSubject};
 use super::model::{Group, MemberRef, User};
 use super::properties::UserField;
 use super::query::TokenSeal;
-use super::throttle::DirectoryThrottle;
+use crate::throttle::directory::DirectoryThrottle;
 
 /// Why a directory mutation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,11 +1,11 @@
 //! Exchange Online mailboxes as Graph exposes them: contact folders, contacts
 //! with extended properties, photos, contacts delta, `$batch`, and the
-//! per-app-per-mailbox throttling limits.
+//! per-app-per-mailbox throttling limits (in [`crate::throttle::mailbox`]).
 //!
 //! Submodules: [`model`] (stored shapes, ids), [`body`] (request bodies),
 //! [`store`] and [`items`] (per-mailbox storage), [`odata`] and [`filter`] (query options), [`folders`],
 //! [`contacts`], [`delta`], [`photos`] (Graph routes), [`batch`] (`$batch`),
-//! [`throttle`] (limits), [`admin`] (inspection and acting as the user).
+//! [`admin`] (inspection and acting as the user).
 
 pub mod admin;
 pub mod admin_routes;
@@ -21,7 +21,6 @@ pub mod model;
 pub mod odata;
 pub mod photos;
 pub mod store;
-pub mod throttle;
 
 use std::sync::{Arc, Mutex};
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use super::model::{new_id, Contact, Folder, IdKind};
-use super::throttle::MailboxThrottle;
+use crate::throttle::mailbox::MailboxThrottle;
 
 /// Why a mailbox operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

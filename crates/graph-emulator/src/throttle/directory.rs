@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use uuid::Uuid;
 
+use super::retry_after_secs;
 use crate::errors::GraphError;
 use crate::EmulatorConfig;
 
@@ -22,15 +23,6 @@ struct Window {
 #[derive(Debug, Default)]
 pub struct DirectoryThrottle {
     windows: Mutex<HashMap<(Uuid, String), Window>>,
-}
-
-/// How long to tell a client to wait, given the time left in the window.
-pub fn retry_after_secs(config: &EmulatorConfig, remaining: Duration) -> f64 {
-    let seconds = remaining.as_secs_f64();
-    if config.time_scale >= 1.0 {
-        return seconds.ceil().max(1.0);
-    }
-    ((seconds * 1000.0).ceil() / 1000.0).max(0.001)
 }
 
 impl DirectoryThrottle {
@@ -66,7 +58,7 @@ impl DirectoryThrottle {
             return Ok(());
         }
         let remaining = window_length.saturating_sub(now.duration_since(window.started));
-        let retry_after = retry_after_secs(config, remaining);
+        let retry_after = retry_after_secs(remaining, config.time_scale);
         Err(GraphError::throttled(
             "Request_ThrottledTemporarily",
             format!(
@@ -88,6 +80,8 @@ impl DirectoryThrottle {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

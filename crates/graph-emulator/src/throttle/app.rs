@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::{retry_after_secs, window_room};
 use crate::errors::GraphError;
-use crate::mailbox::throttle::{retry_after_secs, window_room};
 use crate::EmulatorConfig;
 
 #[derive(Debug, Default)]

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{retry_after_secs, window_room};
 use crate::accounting::ThrottleSubject;
 use crate::errors::GraphError;
 use crate::{AppState, EmulatorConfig};
@@ -101,17 +102,6 @@ impl Drop for InFlightGuard {
         occupancy.last = Some(occupancy.last.map_or(now, |last| last.max(now)));
         occupancy.held += now.saturating_duration_since(self.admitted_at);
         occupancy.latency += self.latency;
-    }
-}
-
-/// Seconds for a Retry-After header: whole seconds at real time scale,
-/// milliseconds (rounded up) when the time scale makes windows short.
-pub fn retry_after_secs(wait: Duration, time_scale: f64) -> f64 {
-    let secs = wait.as_secs_f64();
-    if time_scale >= 1.0 {
-        secs.ceil().max(1.0)
-    } else {
-        ((secs * 1000.0).ceil() / 1000.0).max(0.001)
     }
 }
 
@@ -228,27 +218,6 @@ impl MailboxThrottle {
             .map(|limits| limits.in_flight.load(Ordering::Acquire))
             .unwrap_or(0)
     }
-}
-
-/// Drops what left the sliding `window` from `admitted` (oldest first); when
-/// it holds `limit` or more, says how long until the oldest leaves.
-pub(crate) fn window_room(
-    admitted: &mut VecDeque<Instant>,
-    window: Duration,
-    limit: u32,
-    now: Instant,
-) -> Result<(), Duration> {
-    while admitted
-        .front()
-        .is_some_and(|admitted_at| *admitted_at + window <= now)
-    {
-        admitted.pop_front();
-    }
-    if admitted.len() >= limit as usize {
-        let oldest = admitted.front().copied().unwrap_or(now);
-        return Err((oldest + window).saturating_duration_since(now));
-    }
-    Ok(())
 }
 
 /// Records `upload_bytes` in the upload window, or refuses with the time
