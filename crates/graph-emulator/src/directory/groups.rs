@@ -16,13 +16,14 @@ use crate::errors::GraphError;
 use crate::AppState;
 
 use super::filter_eval::{evaluate, FieldValue, FilterSubject};
+use super::group_properties::{group_property, render_group};
 use super::http::{
     authorize, bind_group_filter, bind_user_filter, collection_response, next_link,
     resource_not_found, GroupFilterField, PageToken, GROUP_READ, METADATA,
 };
 use super::model::{Group, MemberRef, User};
 use super::properties::SelectedUserProperty;
-use super::properties::{group_property, render_group, render_user, select_user_property};
+use super::properties::{render_user, select_user_property};
 use super::query::{parse_group_select, parse_user_select, request_bad_request, GraphQuery};
 
 impl FilterSubject<GroupFilterField> for Group {

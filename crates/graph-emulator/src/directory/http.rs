@@ -13,7 +13,8 @@ use crate::odata_filter::expression::{parse, Expr};
 use crate::AppState;
 
 use super::filter_eval::{bind, BoundProperty, ValueKind};
-use super::properties::{user_field, Filterable, UserField, GROUP_PROPERTIES};
+use super::group_properties::GROUP_PROPERTIES;
+use super::properties::{user_field, Filterable, UserField};
 use super::store::UserFilterField;
 
 /// App roles that may read users.

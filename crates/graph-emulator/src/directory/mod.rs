@@ -19,7 +19,6 @@
 //! /places/microsoft.graph.room` (Place.Read.All) lists every room mailbox.
 
 pub mod admin;
-pub mod admin_groups;
 pub mod deleted;
 pub mod delta;
 pub mod delta_round;
@@ -30,14 +29,12 @@ pub mod http;
 pub mod member_groups;
 pub mod model;
 pub mod mutations;
-pub mod names;
 pub mod patch;
 pub mod photos;
 pub mod places;
 pub mod properties;
 pub mod query;
 pub mod seed;
-pub mod seed_groups;
 pub mod store;
 pub mod users;
 

@@ -375,7 +375,3 @@ pub fn render_user(user: &User, selection: Option<&[SelectedUserProperty]>) -> M
     }
     object
 }
-
-pub use super::group_properties::{
-    group_property, group_property_value, render_group, DEFAULT_GROUP_SELECT, GROUP_PROPERTIES,
-};

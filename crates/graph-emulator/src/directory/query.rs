@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::errors::GraphError;
 
-use super::properties::{group_property, select_user_property, SelectedUserProperty};
+use super::group_properties::group_property;
+use super::properties::{select_user_property, SelectedUserProperty};
 
 /// Largest `$top` directory collections accept.
 pub const MAX_PAGE_SIZE: usize = 999;

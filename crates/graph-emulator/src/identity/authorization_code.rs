@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use super::access_token::sign;
 use super::authorize::{invalid_grant, AuthorizationCodeRecord};
 use super::client_auth::{
     authenticated_client, required, resolve_tenant_segment, ClientLookup, CredentialRule,
@@ -20,7 +21,6 @@ use super::client_auth::{
 };
 use super::delegated::{issue_delegated_tokens, pairwise_subject, resolve_scopes};
 use super::membership_claims::{membership_claims, MembershipClaims};
-use super::token::sign;
 use crate::errors::EntraError;
 use crate::EmulatorState;
 

@@ -1,6 +1,6 @@
 //! The authorization code flow with PKCE and OpenID Connect:
-//! `GET /{tenant}/oauth2/v2.0/authorize`, the token endpoint's
-//! `grant_type=authorization_code`, and the ID token it returns.
+//! `GET /{tenant}/oauth2/v2.0/authorize`, which issues the code; the token
+//! endpoint redeems it in [`super::authorization_code`].
 //!
 //! Followed: "Microsoft identity platform and OAuth 2.0 authorization code
 //! flow" (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>),
@@ -31,9 +31,6 @@ use serde::Deserialize;
 use sha2::Digest;
 use uuid::Uuid;
 
-pub use super::authorization_code::{
-    authorization_code_grant, IdTokenClaims, ID_TOKEN_LIFETIME_SECS,
-};
 use super::client_auth::{find_client, resolve_tenant_segment};
 use super::consent::{check_app_and_redirect, error_page};
 use super::delegated::resolve_scopes;

@@ -13,13 +13,13 @@ use serde_json::{json, Map, Value};
 use sha2::Digest;
 use uuid::Uuid;
 
+use super::access_token::{base_claims, is_graph_resource, sign, token_lifetime_secs};
 use super::client_auth::{
     authenticated_client, find_client, required, ClientInTenant, ClientLookup, CredentialRule,
     DelegatedTenant, LoginRequest,
 };
 use super::entra_errors;
 use super::model::{RefreshGrant, SignedInUser};
-use super::token::{base_claims, is_graph_resource, sign, token_lifetime_secs};
 use super::{lock, IdentityStore};
 use crate::errors::EntraError;
 use crate::tokens::AccessClaims;

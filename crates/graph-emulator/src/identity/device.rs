@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 use uuid::Uuid;
 
+use super::access_token::token_response;
 use super::client_auth::{
     authenticated_client, delegated_client, find_client, parse_form, request_base_url, required,
     ClientLookup, CredentialRule, DelegatedTenant, LoginRequest,
@@ -23,7 +24,6 @@ use super::entra_errors;
 use super::model::{
     DeviceCodeRecord, DeviceCodeStatus, IdentityAdminError, PendingDeviceCode, SignedInUser,
 };
-use super::token::token_response;
 use super::{lock, IdentityStore};
 use crate::directory::MailboxLookup;
 use crate::errors::EntraError;

@@ -12,6 +12,7 @@
 //! Layout: [`model`] (records and views), [`registry`] (admin operations on
 //! the store), [`certificates`], [`assertion`] (client assertion checks),
 //! [`client_auth`], [`authorize`] (authorization code flow with PKCE, ID tokens), [`token`] (the token endpoint and app-only tokens),
+//! [`access_token`] (claims, lifetime and signature of every issued token),
 //! [`device`] (device code and refresh tokens), [`consent`] (`/adminconsent`),
 //! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
 //! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers),
@@ -23,6 +24,7 @@
 //! (`/v1.0/applications`, `/v1.0/servicePrincipals`, app role assignments —
 //! the same registrations the token endpoint uses).
 
+pub mod access_token;
 pub mod admin_routes;
 pub mod app_roles;
 pub mod assertion;

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
+use super::access_token::GRAPH_APP_ID;
 use super::model::{RequiredResourceAccess, ResourceAccess};
-use super::token::GRAPH_APP_ID;
 
 /// One Microsoft Graph permission: its name and, where it exists in that
 /// form, its application (app role) id and its delegated (scope) id.

@@ -37,8 +37,6 @@ use crate::errors::GraphError;
 use crate::faults::BATCH_SUBREQUEST_HEADER;
 use crate::AppState;
 
-/// Most sub-requests one batch may carry.
-pub const MAX_BATCH_REQUESTS: usize = 20;
 /// Sub-requests of one batch that run at the same time, whatever their
 /// mailboxes (throttling-limits: "up to 4 requests in parallel at any point,
 /// irrespective of the target mailbox").

@@ -16,8 +16,10 @@ use axum::http::{header, HeaderName, HeaderValue, Method};
 use base64::Engine;
 use serde_json::Value;
 
-use super::batch::MAX_BATCH_REQUESTS;
 use crate::errors::GraphError;
+
+/// Most sub-requests one batch may carry.
+pub const MAX_BATCH_REQUESTS: usize = 20;
 
 #[derive(Debug, Clone)]
 pub(super) struct SubRequest {

@@ -24,9 +24,9 @@ use super::{bad_request, graph_time, odata_context};
 use crate::auth::GraphCaller;
 use crate::directory::http::resource_not_found;
 use crate::errors::GraphError;
+use crate::identity::access_token::GRAPH_APP_ID;
 use crate::identity::model::{AppRegistration, RoleGrant, ServicePrincipal};
 use crate::identity::permissions::{app_role_by_id, permission_by_name};
-use crate::identity::token::GRAPH_APP_ID;
 use crate::identity::{read, write};
 use crate::AppState;
 

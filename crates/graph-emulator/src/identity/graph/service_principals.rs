@@ -25,9 +25,9 @@ use super::{bad_request, graph_time, odata_context};
 use crate::auth::GraphCaller;
 use crate::directory::http::resource_not_found;
 use crate::errors::GraphError;
+use crate::identity::access_token::GRAPH_APP_ID;
 use crate::identity::model::{AppRegistration, ServicePrincipal};
 use crate::identity::permissions::GRAPH_PERMISSIONS;
-use crate::identity::token::GRAPH_APP_ID;
 use crate::identity::{client_key, read, write};
 use crate::AppState;
 

@@ -4,9 +4,9 @@
 
 use uuid::Uuid;
 
-use super::model::{Group, MemberRef};
 use super::names;
-use super::seed::{SeedRng, SeedSummary, SeededGroup};
+use super::{SeedRng, SeedSummary, SeededGroup};
+use crate::directory::model::{Group, MemberRef};
 
 pub(super) fn build_groups(
     rng: &mut SeedRng,

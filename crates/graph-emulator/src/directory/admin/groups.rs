@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-use super::admin::{tenant_id, AdminResult, TENANT};
-use super::model::{Group, MemberRef};
-use super::store::DeltaEvent;
+use super::{tenant_id, AdminResult, TENANT};
+use crate::directory::model::{Group, MemberRef};
+use crate::directory::store::DeltaEvent;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -2,7 +2,7 @@
 //! (with their ASCII spelling for UPNs), departments inside divisions, offices,
 //! and phone numbers in the many formats real directories hold.
 
-use super::model::MailboxKind;
+use crate::directory::model::MailboxKind;
 
 /// (as displayed, ASCII for the UPN).
 const GIVEN_NAMES: &[(&str, &str)] = &[

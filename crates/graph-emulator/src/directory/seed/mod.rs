@@ -6,6 +6,12 @@
 //! for the first shared one, which holds Exchange Online Plan 2 as shared
 //! mailboxes with an archive must). Managers form a tree; groups
 //! nest departments inside divisions inside "All Staff".
+//!
+//! Submodules: [`names`] (the name, office and phone pools people and
+//! resources are drawn from), [`groups`] (the group tree).
+
+mod groups;
+mod names;
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{Group, LicenseSku, MailboxKind, User, UserType};
-use super::names::{self, Office};
 use super::store::{DirectoryError, DirectoryStore};
+use names::Office;
 
 /// Knobs of the generator; every field has a default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -351,7 +357,7 @@ pub fn generate(options: &SeedOptions) -> (Vec<User>, Vec<Group>, SeedSummary) {
     }
 
     let mut groups = if options.groups {
-        super::seed_groups::build_groups(
+        groups::build_groups(
             &mut rng,
             &options.domain,
             &member_ids,

@@ -1,6 +1,8 @@
 //! Directory admin API: seeding, mutations (each one visible to delta),
 //! inspection. `{tenant}` is a tenant id or a verified domain. Errors are
-//! `{"error": "…"}` with 400 / 404 / 409.
+//! `{"error": "…"}` with 400 / 404 / 409. Groups and memberships: [`groups`].
+
+mod groups;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -47,7 +49,7 @@ pub fn routes() -> Router<AppState> {
             &format!("{TENANT}/users/{{id}}/photo"),
             put(set_photo).delete(remove_photo),
         )
-        .merge(super::admin_groups::routes())
+        .merge(groups::routes())
 }
 
 pub(super) struct AdminError(pub StatusCode, pub String);
