@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use crate::auth::GraphCaller;
@@ -14,7 +14,8 @@ use crate::errors::GraphError;
 use crate::AppState;
 
 use super::http::{
-    authorize, collection_response, next_link, resource_not_found, PageToken, METADATA, USER_READ,
+    authorize, collection_response, next_link, resource_not_found, user_entity_response, PageToken,
+    USER_READ,
 };
 use super::model::User;
 use super::properties::render_user;
@@ -102,15 +103,9 @@ pub async fn get_deleted_item(
     let Some(user) = found else {
         return Err(resource_not_found(&id));
     };
-    let mut object = serde_json::Map::new();
-    object.insert(
-        "@odata.context".to_owned(),
-        Value::String(format!("{METADATA}directory/deletedItems/$entity")),
-    );
-    object.insert(
-        "@odata.type".to_owned(),
-        Value::String("#microsoft.graph.user".to_owned()),
-    );
-    object.extend(render_user(&user, selection.as_deref()));
-    Ok(axum::Json(Value::Object(object)).into_response())
+    Ok(user_entity_response(
+        "directory/deletedItems/$entity",
+        &user,
+        selection.as_deref(),
+    ))
 }

@@ -14,7 +14,8 @@ use crate::AppState;
 
 use super::filter_eval::{bind, BoundProperty, ValueKind};
 use super::group_properties::GROUP_PROPERTIES;
-use super::properties::{user_field, Filterable, UserField};
+use super::model::User;
+use super::properties::{render_user, user_field, Filterable, SelectedUserProperty, UserField};
 use super::store::UserFilterField;
 
 /// App roles that may read users.
@@ -141,6 +142,26 @@ pub fn collection_response(
     }
     body.insert("value".to_owned(), Value::Array(items));
     axum::Json(Value::Object(body)).into_response()
+}
+
+/// One user as a typed entity (`@odata.context`, `@odata.type`, then its
+/// properties), as Graph answers for a deleted item or a manager.
+pub fn user_entity_response(
+    context: &str,
+    user: &User,
+    selection: Option<&[SelectedUserProperty]>,
+) -> Response {
+    let mut object = Map::new();
+    object.insert(
+        "@odata.context".to_owned(),
+        Value::String(format!("{METADATA}{context}")),
+    );
+    object.insert(
+        "@odata.type".to_owned(),
+        Value::String("#microsoft.graph.user".to_owned()),
+    );
+    object.extend(render_user(user, selection));
+    axum::Json(Value::Object(object)).into_response()
 }
 
 /// Binds a user `$filter`.

@@ -16,8 +16,8 @@ use crate::AppState;
 
 use super::filter_eval::evaluate;
 use super::http::{
-    authorize, bind_user_filter, collection_response, next_link, resource_not_found, PageToken,
-    METADATA, USER_READ,
+    authorize, bind_user_filter, collection_response, next_link, resource_not_found,
+    user_entity_response, PageToken, METADATA, USER_READ,
 };
 use super::model::User;
 use super::properties::{render_user, SelectedUserProperty};
@@ -243,17 +243,11 @@ pub async fn get_manager(
     let Some(manager) = manager else {
         return Err(resource_not_found("manager"));
     };
-    let mut object = serde_json::Map::new();
-    object.insert(
-        "@odata.context".to_owned(),
-        Value::String(format!("{METADATA}directoryObjects/$entity")),
-    );
-    object.insert(
-        "@odata.type".to_owned(),
-        Value::String("#microsoft.graph.user".to_owned()),
-    );
-    object.extend(render_user(&manager, selection.as_deref()));
-    Ok(axum::Json(Value::Object(object)).into_response())
+    Ok(user_entity_response(
+        "directoryObjects/$entity",
+        &manager,
+        selection.as_deref(),
+    ))
 }
 
 /// A user without an Exchange Online mailbox (no licence with an Exchange
