@@ -295,13 +295,13 @@ impl GraphError {
     }
 
     /// Whether trying again later may succeed: Graph answered a transient
-    /// status (429, 5xx, see [`crate::retry::is_transient_status`]), the
+    /// status (429, 5xx, see [`is_transient_status`]), the
     /// connection failed, dropped or timed out, or retries ran out on such a
     /// failure. Graph's answer with any other status (400, 401, 403, 404, …)
     /// and a request galsync could not even build are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
-            GraphError::Api(api_error) => crate::retry::is_transient_status(api_error.status),
+            GraphError::Api(api_error) => is_transient_status(api_error.status),
             GraphError::GaveUp { last_error, .. } => last_error.is_transient(),
             GraphError::Connection { .. } | GraphError::Ambiguous { .. } => true,
             // The token service or the broker may be back later; a response
@@ -320,6 +320,17 @@ impl GraphError {
             | GraphError::InvalidConfig { .. } => false,
         }
     }
+}
+
+/// Statuses worth retrying when the request is idempotent: the transient
+/// ones. errors (learn.microsoft.com/graph/errors): 429 "should not attempt
+/// to repeat the request until an amount of time has elapsed", 503 "you may
+/// repeat the request after a delay", 500, 502 and 504 from the service or a
+/// gateway (whatever their body, HTML included), 509 "can retry the request
+/// again after more time has elapsed". Every other status (400, 401, 403,
+/// 404, 409, 501, 507, …) says something retrying cannot fix.
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 509)
 }
 
 #[cfg(test)]

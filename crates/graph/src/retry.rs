@@ -16,6 +16,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use rand::Rng;
 
+use crate::error::is_transient_status;
+
 /// How persistently a request is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -178,17 +180,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 pub(crate) fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     parse_retry_after(value)
-}
-
-/// Statuses worth retrying when the request is idempotent: the transient
-/// ones. errors (learn.microsoft.com/graph/errors): 429 "should not attempt
-/// to repeat the request until an amount of time has elapsed", 503 "you may
-/// repeat the request after a delay", 500, 502 and 504 from the service or a
-/// gateway (whatever their body, HTML included), 509 "can retry the request
-/// again after more time has elapsed". Every other status (400, 401, 403,
-/// 404, 409, 501, 507, …) says something retrying cannot fix.
-pub fn is_transient_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504 | 509)
 }
 
 pub(crate) fn is_retryable_status(status: u16) -> bool {
