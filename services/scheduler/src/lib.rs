@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod on_behalf;
 pub mod profiles;
 pub mod queue;
+pub mod run_state;
 pub mod scheduler;
 pub mod store;
 pub mod tenants;

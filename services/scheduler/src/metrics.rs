@@ -117,11 +117,11 @@ impl SchedulerMetrics {
     /// A run ended in `state` (one of the scheduler's terminal states).
     pub(crate) fn run_ended(&self, state: &str) {
         let counter = match state {
-            crate::scheduler::STATE_SUCCEEDED => &self.runs_succeeded,
-            crate::scheduler::STATE_PARTIALLY_FAILED => &self.runs_partially_failed,
-            crate::scheduler::STATE_FAILED => &self.runs_failed,
-            crate::scheduler::STATE_CANCELLED => &self.runs_cancelled,
-            crate::scheduler::STATE_AWAITING_APPROVAL => &self.runs_awaiting_approval,
+            crate::run_state::STATE_SUCCEEDED => &self.runs_succeeded,
+            crate::run_state::STATE_PARTIALLY_FAILED => &self.runs_partially_failed,
+            crate::run_state::STATE_FAILED => &self.runs_failed,
+            crate::run_state::STATE_CANCELLED => &self.runs_cancelled,
+            crate::run_state::STATE_AWAITING_APPROVAL => &self.runs_awaiting_approval,
             _ => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -172,7 +172,7 @@ mod tests {
     fn counts_runs_mailboxes_and_contacts() {
         let metrics = SchedulerMetrics::default();
         metrics.run_started();
-        metrics.run_ended(crate::scheduler::STATE_SUCCEEDED);
+        metrics.run_ended(crate::run_state::STATE_SUCCEEDED);
         metrics.run_ended("reading");
         let counts = v1::SyncCounts {
             created: 5,

@@ -56,15 +56,10 @@ impl Default for Timings {
     }
 }
 
-pub const STATE_QUEUED: &str = "queued";
-pub const STATE_READING: &str = "reading";
-pub const STATE_WRITING: &str = "writing";
-pub const STATE_SUCCEEDED: &str = "succeeded";
-pub const STATE_PARTIALLY_FAILED: &str = "partially-failed";
-pub const STATE_FAILED: &str = "failed";
-pub const STATE_CANCELLED: &str = "cancelled";
-pub const STATE_AWAITING_APPROVAL: &str = "awaiting-approval";
-pub const ACTIVE_STATES: &[&str] = &[STATE_QUEUED, STATE_READING, STATE_WRITING];
+pub use crate::run_state::{
+    ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED, STATE_FAILED, STATE_PARTIALLY_FAILED,
+    STATE_QUEUED, STATE_READING, STATE_SUCCEEDED, STATE_WRITING,
+};
 
 pub fn run_state_to_proto(state: &str) -> v1::RunState {
     match state {
