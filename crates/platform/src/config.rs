@@ -9,24 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
 
-/// A configuration problem, naming the flag and what to do about it.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid --{flag}: {problem}")]
-pub struct ConfigError {
-    /// The flag's long name without dashes, e.g. `store-url`.
-    pub flag: String,
-    /// What is wrong and how to fix it.
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub fn new(flag: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            flag: flag.into(),
-            problem: problem.into(),
-        }
-    }
-}
+pub use crate::config_error::ConfigError;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

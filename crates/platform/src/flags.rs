@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// Value parser for the URL of a galsync service or another HTTP endpoint:
 /// absolute, `http://` or `https://`, with a host.

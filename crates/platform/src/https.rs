@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// A server configuration presenting `certificate_pem` (leaf first) with
 /// `private_key_pem`; the caller sets the ALPN protocols it serves. Errors name `flag`, the flag

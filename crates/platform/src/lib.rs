@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod config;
+mod config_error;
 pub mod flags;
 pub mod grpc;
 pub mod https;

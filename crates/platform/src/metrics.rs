@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// Appends complete metric families (HELP, TYPE, samples) to a scrape.
 pub type Renderer = fn(&mut String);

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// A connected, migrated store.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 use crate::pki::{identity_from_certificate, ServiceTlsFiles};
 
 /// A service's own certificate, key and the CA it trusts, read from disk.
