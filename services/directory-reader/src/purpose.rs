@@ -23,11 +23,12 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use galsync_graph::{BatchGate, BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tracing::info;
 
 use crate::error::{Error, Result};
 use crate::reader::ScopeState;
+pub use crate::source::MailboxPurpose;
 use crate::source::SourceUser;
 use crate::store::Store;
 
@@ -36,58 +37,6 @@ use crate::store::Store;
 /// 1,800 reads per second at the modelled 72 ms, a seventh of the app-wide
 /// budget (130,000 requests per 10 s, throttling-limits).
 pub const DEFAULT_BATCHES_IN_FLIGHT: usize = 32;
-
-/// A user's mailbox kind, `mailboxSettings.userPurpose`, or no mailbox at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MailboxPurpose {
-    /// "A user account with a mailbox in your local forest."
-    User,
-    /// "A mailbox linked to a user account in another forest."
-    Linked,
-    /// "A mailbox shared by two or more user accounts."
-    Shared,
-    /// "A mailbox that represents a conference room."
-    Room,
-    /// "A mailbox that represents a piece of equipment."
-    Equipment,
-    /// "Mailbox was found but the user purpose is different from the ones
-    /// specified in the previous scenarios."
-    Others,
-    /// A value Graph added after this was written.
-    UnknownFutureValue,
-    /// Graph answered 404: no Exchange Online mailbox (MailboxNotEnabledForRESTAPI:
-    /// unlicensed, a guest, soft-deleted or hosted on-premises).
-    NoMailbox,
-}
-
-impl MailboxPurpose {
-    /// The purpose from Graph's `value`; an unknown value is a future one.
-    pub fn from_graph(value: &str) -> MailboxPurpose {
-        match value {
-            "user" => MailboxPurpose::User,
-            "linked" => MailboxPurpose::Linked,
-            "shared" => MailboxPurpose::Shared,
-            "room" => MailboxPurpose::Room,
-            "equipment" => MailboxPurpose::Equipment,
-            "others" => MailboxPurpose::Others,
-            _ => MailboxPurpose::UnknownFutureValue,
-        }
-    }
-
-    /// Shared, room and equipment mailboxes: not people, never targets.
-    pub fn is_resource(self) -> bool {
-        matches!(
-            self,
-            MailboxPurpose::Shared | MailboxPurpose::Room | MailboxPurpose::Equipment
-        )
-    }
-
-    /// A mailbox that belongs to one person (local or linked account).
-    pub fn is_personal(self) -> bool {
-        matches!(self, MailboxPurpose::User | MailboxPurpose::Linked)
-    }
-}
 
 #[derive(Deserialize)]
 struct PurposeValue {

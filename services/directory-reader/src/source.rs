@@ -4,8 +4,6 @@
 use galsync_graph::models::{DirectoryObjectRef, OnPremisesExtensionAttributes};
 use serde::{Deserialize, Serialize};
 
-use crate::purpose::MailboxPurpose;
-
 /// The `$select` of every user read: the mapped fields plus what the default
 /// exclusions and the targets need (`accountEnabled`, `userType`,
 /// `assignedPlans` for the Exchange Online plan).
@@ -133,7 +131,7 @@ pub struct SourceUser {
     /// the manager is not among the users read (e.g. outside the pre-filter).
     pub manager_display_name: Option<String>,
     /// `mailboxSettings.userPurpose`, read after the round that added or
-    /// changed the user (crate::purpose); `None` until then.
+    /// changed the user (`crate::purpose`); `None` until then.
     #[serde(default)]
     pub mailbox_purpose: Option<MailboxPurpose>,
 }
@@ -224,7 +222,7 @@ impl SourceUser {
     pub fn is_shared_mailbox(&self) -> bool {
         !self.is_guest
             && !is_blank(self.mail.as_deref())
-            && self.mailbox_purpose == Some(crate::purpose::MailboxPurpose::Shared)
+            && self.mailbox_purpose == Some(MailboxPurpose::Shared)
     }
 
     /// A shared, room or equipment mailbox, as `mailboxSettings.userPurpose` says.
@@ -275,6 +273,58 @@ pub fn is_known_attribute(name: &str) -> bool {
 
 pub fn is_blank(value: Option<&str>) -> bool {
     value.is_none_or(|text| text.trim().is_empty())
+}
+
+/// A user's mailbox kind, `mailboxSettings.userPurpose`, or no mailbox at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MailboxPurpose {
+    /// "A user account with a mailbox in your local forest."
+    User,
+    /// "A mailbox linked to a user account in another forest."
+    Linked,
+    /// "A mailbox shared by two or more user accounts."
+    Shared,
+    /// "A mailbox that represents a conference room."
+    Room,
+    /// "A mailbox that represents a piece of equipment."
+    Equipment,
+    /// "Mailbox was found but the user purpose is different from the ones
+    /// specified in the previous scenarios."
+    Others,
+    /// A value Graph added after this was written.
+    UnknownFutureValue,
+    /// Graph answered 404: no Exchange Online mailbox (MailboxNotEnabledForRESTAPI:
+    /// unlicensed, a guest, soft-deleted or hosted on-premises).
+    NoMailbox,
+}
+
+impl MailboxPurpose {
+    /// The purpose from Graph's `value`; an unknown value is a future one.
+    pub fn from_graph(value: &str) -> MailboxPurpose {
+        match value {
+            "user" => MailboxPurpose::User,
+            "linked" => MailboxPurpose::Linked,
+            "shared" => MailboxPurpose::Shared,
+            "room" => MailboxPurpose::Room,
+            "equipment" => MailboxPurpose::Equipment,
+            "others" => MailboxPurpose::Others,
+            _ => MailboxPurpose::UnknownFutureValue,
+        }
+    }
+
+    /// Shared, room and equipment mailboxes: not people, never targets.
+    pub fn is_resource(self) -> bool {
+        matches!(
+            self,
+            MailboxPurpose::Shared | MailboxPurpose::Room | MailboxPurpose::Equipment
+        )
+    }
+
+    /// A mailbox that belongs to one person (local or linked account).
+    pub fn is_personal(self) -> bool {
+        matches!(self, MailboxPurpose::User | MailboxPurpose::Linked)
+    }
 }
 
 #[cfg(test)]
