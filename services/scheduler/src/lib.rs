@@ -3,6 +3,7 @@
 
 pub mod access;
 mod api_keys;
+mod caller;
 mod config;
 pub mod directory;
 mod driver;

@@ -5,7 +5,7 @@
 //! identity, and never grants more than the role the identity itself is bound
 //! to: the console can do nothing for a person the person could not do.
 
-use crate::access::{Caller, Role};
+use crate::caller::{Caller, Role};
 use crate::error::SchedulerError;
 
 pub use galsync_platform::on_behalf::{OnBehalfOf, ON_BEHALF_OF_HEADER, ON_BEHALF_OF_ROLE_HEADER};
