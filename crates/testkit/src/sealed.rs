@@ -41,7 +41,7 @@ pub async fn store_with_a_sealed_certificate(data_dir: &Path) {
         graph_base_url: String::new(),
         apps: vec![AppSpec {
             client_id: SEALED_CLIENT_ID.to_owned(),
-            auth_mode: "certificate".to_owned(),
+            auth_mode: galsync_auth_broker::auth_mode::AuthMode::Certificate,
             purposes: vec![Purpose::Directory, Purpose::Contacts],
         }],
     };

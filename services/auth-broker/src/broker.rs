@@ -11,6 +11,7 @@ use galsync_platform::on_behalf::Role;
 use galsync_platform::CallerIdentity;
 
 use crate::audit::Auditor;
+use crate::auth_mode::{AuthMode, CONSENT_TOKEN_MODE_REMOVED};
 use crate::clock::Clock;
 use crate::error::BrokerError;
 use crate::policy::{Policy, Purpose};
@@ -33,8 +34,8 @@ pub struct BrokerSettings {
 #[derive(Debug, Clone)]
 pub struct AppSpec {
     pub client_id: String,
-    /// `certificate` or `client-secret`.
-    pub auth_mode: String,
+    /// [`AuthMode::ConsentToken`] is refused: it was removed.
+    pub auth_mode: AuthMode,
     pub purposes: Vec<Purpose>,
 }
 
@@ -157,16 +158,10 @@ impl Broker {
         let mut covered: Vec<Purpose> = Vec::new();
         for app in &spec.apps {
             let client_id = validate_guid("apps.client_id", &app.client_id, CLIENT_ID_HELP)?;
-            if app.auth_mode == crate::removed_mode::CONSENT_TOKEN_MODE {
+            if app.auth_mode == AuthMode::ConsentToken {
                 return Err(BrokerError::invalid(
                     "apps.auth_mode",
                     CONSENT_TOKEN_MODE_REMOVED,
-                ));
-            }
-            if !matches!(app.auth_mode.as_str(), "certificate" | "client-secret") {
-                return Err(BrokerError::invalid(
-                    "apps.auth_mode",
-                    "use certificate (recommended) or client-secret",
                 ));
             }
             if app.purposes.is_empty() {
@@ -192,7 +187,7 @@ impl Broker {
             apps.push(AppRow {
                 tenant_id: tenant_id.clone(),
                 client_id,
-                auth_mode: app.auth_mode.clone(),
+                auth_mode: app.auth_mode,
                 purposes: purposes.join(","),
                 sealed_client_secret: None,
                 client_secret_expires_at: None,
@@ -288,12 +283,6 @@ pub(crate) fn not_registered(tenant_id: &str) -> BrokerError {
         "tenant {tenant_id} is not registered: register it first"
     ))
 }
-
-/// Why a new app cannot be in consent-token mode (see [`crate::removed_mode`]).
-pub const CONSENT_TOKEN_MODE_REMOVED: &str =
-    "consent-token mode was removed: a delegated token reaches only the signed-in account's own \
-     contacts, never every target mailbox; use certificate (recommended) or client-secret, with \
-     Microsoft Graph application permissions granted by admin consent";
 
 pub(crate) const TENANT_ID_HELP: &str = "must be the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47; \
      find it in the Microsoft Entra admin center under Overview > Tenant ID (a domain name like contoso.onmicrosoft.com is not accepted)";

@@ -174,7 +174,7 @@ impl ServiceConfig for Config {
             galsync_platform::config::readable_file("master-key-file", path)?;
             // A damaged key is refused before the store is opened or created.
             crate::seal::MasterKey::load_or_create(path, false)
-                .map_err(crate::master_key::key_error)?;
+                .map_err(crate::seal::SealError::into_flag_error)?;
         }
         Ok(())
     }

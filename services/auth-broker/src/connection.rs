@@ -6,6 +6,7 @@ use galsync_graph::{AccessToken, ApiError};
 use galsync_platform::CallerIdentity;
 use secrecy::ExposeSecret;
 
+use crate::auth_mode::AuthMode;
 use crate::broker::{millis_to_time, Broker};
 use crate::error::BrokerError;
 use crate::policy::{why_needed, Purpose};
@@ -137,13 +138,13 @@ impl Broker {
         label: &str,
         checks: &mut Vec<ConnectionCheck>,
     ) -> Result<(), BrokerError> {
-        if app.auth_mode == "client-secret" {
+        if app.auth_mode == AuthMode::ClientSecret {
             if let Some(check) = self.secret_expiry_check(app, label) {
                 checks.push(check);
             }
             return Ok(());
         }
-        if app.auth_mode != "certificate" {
+        if app.auth_mode != AuthMode::Certificate {
             return Ok(());
         }
         let now_millis = self.clock.now_millis();

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use galsync_platform::CallerIdentity;
 
+use crate::auth_mode::AuthMode;
 use crate::broker::{millis_to_time, Broker};
 use crate::certificate_upload::UploadOutcome;
 use crate::certificates::{self, CertificateMaterial};
@@ -222,7 +223,7 @@ impl Broker {
         let mut created = Vec::new();
         for tenant in self.store.list_tenants().await? {
             for app in self.store.list_apps(&tenant.tenant_id).await? {
-                if app.auth_mode != "certificate" {
+                if app.auth_mode != AuthMode::Certificate {
                     continue;
                 }
                 let certificates = self

@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use galsync_platform::metrics::Metrics;
 
+use crate::auth_mode::AuthMode;
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::removed_mode::CONSENT_TOKEN_MODE;
 use crate::tokens::{STATE_ACTIVE, STATE_PENDING};
 
 /// What [`Broker::credential_health`] found.
@@ -38,7 +38,7 @@ impl Broker {
         };
         for tenant in self.store.list_tenants().await? {
             for app in self.store.list_apps(&tenant.tenant_id).await? {
-                if app.auth_mode == CONSENT_TOKEN_MODE {
+                if app.auth_mode == AuthMode::ConsentToken {
                     health.apps_in_consent_token_mode += 1;
                     tracing::warn!(
                         tenant = %tenant.tenant_id,

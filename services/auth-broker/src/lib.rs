@@ -4,6 +4,7 @@
 //! the purpose. Every issuance and refusal is audited.
 
 mod audit;
+pub mod auth_mode;
 pub mod broker;
 mod call_metrics;
 pub mod certificate_upload;

@@ -105,15 +105,6 @@ fn store_error(error: sqlx::Error) -> ConfigError {
     )
 }
 
-pub(crate) fn key_error(error: SealError) -> ConfigError {
-    let text = error.to_string();
-    let problem = text
-        .strip_prefix("invalid --master-key-file: ")
-        .unwrap_or(&text)
-        .to_owned();
-    ConfigError::new("master-key-file", problem)
-}
-
 /// Loads the master key and proves it opens what the store holds; generates
 /// it (mode 0600) only when it is the default file and nothing is sealed yet.
 pub async fn open_master_key(
@@ -138,7 +129,7 @@ pub async fn open_master_key(
     }
     // A key file named by flag must exist; the default one is made on first start.
     let create_key = config.master_key_file.is_none();
-    let key = MasterKey::load_or_create(&path, create_key).map_err(key_error)?;
+    let key = MasterKey::load_or_create(&path, create_key).map_err(SealError::into_flag_error)?;
     warn_if_readable_by_others(&path);
     let opens = match (
         &canary,

@@ -9,13 +9,11 @@
 //! with the reason and the commands that register the app again in
 //! certificate mode.
 
+use crate::auth_mode::AuthMode;
 use crate::broker::{Broker, BrokerSettings};
 use crate::error::BrokerError;
 use crate::policy::Purpose;
 use crate::store::{AppRow, TenantRow};
-
-/// The stored `auth_mode` of an app registered before the mode was removed.
-pub const CONSENT_TOKEN_MODE: &str = "consent-token";
 
 /// Why an app in the removed mode gets no token, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +40,7 @@ impl Broker {
         tenant: &TenantRow,
         app: &AppRow,
     ) -> Result<Option<RemovedModeRefusal>, BrokerError> {
-        if app.auth_mode != CONSENT_TOKEN_MODE {
+        if app.auth_mode != AuthMode::ConsentToken {
             return Ok(None);
         }
         let apps = self.store.list_apps(&tenant.tenant_id).await?;
@@ -133,11 +131,11 @@ mod tests {
         }
     }
 
-    fn app(client_id: &str, auth_mode: &str, purposes: &str) -> AppRow {
+    fn app(client_id: &str, auth_mode: AuthMode, purposes: &str) -> AppRow {
         AppRow {
             tenant_id: TENANT.to_owned(),
             client_id: client_id.to_owned(),
-            auth_mode: auth_mode.to_owned(),
+            auth_mode,
             purposes: purposes.to_owned(),
             sealed_client_secret: None,
             client_secret_expires_at: None,
@@ -146,7 +144,7 @@ mod tests {
 
     #[test]
     fn the_fix_registers_the_only_app_again_in_certificate_mode() {
-        let only = app(READ, CONSENT_TOKEN_MODE, "directory,contacts");
+        let only = app(READ, AuthMode::ConsentToken, "directory,contacts");
         let refusal = refusal(
             &settings(),
             &tenant("https://login.microsoftonline.com"),
@@ -179,8 +177,8 @@ mod tests {
 
     #[test]
     fn the_fix_keeps_two_apps_apart_and_a_tenants_own_hosts() {
-        let reader = app(READ, "certificate", "directory");
-        let writer = app(WRITE, CONSENT_TOKEN_MODE, "contacts");
+        let reader = app(READ, AuthMode::Certificate, "directory");
+        let writer = app(WRITE, AuthMode::ConsentToken, "contacts");
         let refusal = refusal(
             &settings(),
             &tenant("https://login.microsoftonline.us"),

@@ -136,6 +136,18 @@ impl MasterKey {
     }
 }
 
+impl SealError {
+    /// The error as a problem with `--master-key-file`, for start-up.
+    pub(crate) fn into_flag_error(self) -> galsync_platform::ConfigError {
+        let text = self.to_string();
+        let problem = text
+            .strip_prefix("invalid --master-key-file: ")
+            .unwrap_or(&text)
+            .to_owned();
+        galsync_platform::ConfigError::new("master-key-file", problem)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

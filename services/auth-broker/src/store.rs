@@ -6,6 +6,8 @@
 use galsync_platform::store::StorePool;
 use galsync_platform::with_pool;
 
+use crate::auth_mode::AuthMode;
+
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -21,9 +23,8 @@ pub struct TenantRow {
 pub struct AppRow {
     pub tenant_id: String,
     pub client_id: String,
-    /// `certificate` or `client-secret`; `consent-token` for an app registered
-    /// before that mode was removed (see [`crate::removed_mode`]).
-    pub auth_mode: String,
+    #[sqlx(try_from = "String")]
+    pub auth_mode: AuthMode,
     /// Comma-separated purposes: `directory`, `contacts`.
     pub purposes: String,
     pub sealed_client_secret: Option<String>,
@@ -113,7 +114,7 @@ impl BrokerStore {
                 ))
                 .bind(&app.tenant_id)
                 .bind(&app.client_id)
-                .bind(&app.auth_mode)
+                .bind(app.auth_mode.as_str())
                 .bind(&app.purposes)
                 .bind(&app.sealed_client_secret)
                 .bind(app.client_secret_expires_at)

@@ -252,12 +252,13 @@ fn validate_client_id_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth_mode::AuthMode;
 
     fn app(client_id: &str) -> AppRow {
         AppRow {
             tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned(),
             client_id: client_id.to_owned(),
-            auth_mode: "certificate".to_owned(),
+            auth_mode: AuthMode::Certificate,
             purposes: "directory,contacts".to_owned(),
             sealed_client_secret: None,
             client_secret_expires_at: None,

@@ -17,6 +17,7 @@ use galsync_graph::identity::{
 use galsync_graph::AccessToken;
 use secrecy::SecretString;
 
+use crate::auth_mode::AuthMode;
 use crate::clock::Clock;
 use crate::error::BrokerError;
 use crate::seal::MasterKey;
@@ -140,9 +141,9 @@ impl TokenService {
         app: &AppRow,
     ) -> Result<(AccessToken, AcquireNotes), BrokerError> {
         let identity = self.identity_client(tenant)?;
-        match app.auth_mode.as_str() {
-            "certificate" => self.acquire_with_certificates(&identity, app).await,
-            "client-secret" => {
+        match app.auth_mode {
+            AuthMode::Certificate => self.acquire_with_certificates(&identity, app).await,
+            AuthMode::ClientSecret => {
                 let Some(sealed) = &app.sealed_client_secret else {
                     return Err(BrokerError::FailedPrecondition(format!(
                         "app {} is in client-secret mode but has no secret: set one with SetClientSecret",
@@ -159,13 +160,10 @@ impl TokenService {
             }
             // The broker refuses these before asking (Broker::removed_mode_refusal),
             // with the fix; this is the last line should a caller skip that.
-            crate::removed_mode::CONSENT_TOKEN_MODE => {
-                Err(BrokerError::FailedPrecondition(format!(
-                    "app {} is in consent-token mode, which galsync no longer supports",
-                    app.client_id
-                )))
-            }
-            other => Err(BrokerError::Internal(format!("unknown auth mode {other}"))),
+            AuthMode::ConsentToken => Err(BrokerError::FailedPrecondition(format!(
+                "app {} is in consent-token mode, which galsync no longer supports",
+                app.client_id
+            ))),
         }
     }
 

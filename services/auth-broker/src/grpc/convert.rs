@@ -4,6 +4,7 @@
 use galsync_proto::v1;
 use tonic::Status;
 
+use crate::auth_mode::AuthMode;
 use crate::broker::Broker;
 use crate::connection::ConnectionCheck;
 use crate::credentials::CertificateOrder;
@@ -84,10 +85,10 @@ pub(super) fn count(rows: i64) -> u32 {
 pub(super) fn app_message(app: AppRow, broker: &Broker) -> v1::AppRegistration {
     // An app in the removed consent-token mode has no AuthMode value any more:
     // it is listed as unspecified, and its token requests say what to do.
-    let auth_mode = match app.auth_mode.as_str() {
-        "certificate" => v1::AuthMode::Certificate,
-        "client-secret" => v1::AuthMode::ClientSecret,
-        _ => v1::AuthMode::Unspecified,
+    let auth_mode = match app.auth_mode {
+        AuthMode::Certificate => v1::AuthMode::Certificate,
+        AuthMode::ClientSecret => v1::AuthMode::ClientSecret,
+        AuthMode::ConsentToken => v1::AuthMode::Unspecified,
     };
     let purposes = app
         .purposes
@@ -130,19 +131,17 @@ pub(super) fn purpose_from_proto(value: i32) -> Option<Purpose> {
 /// before the mode was removed may still send it.
 const REMOVED_AUTH_MODE_CONSENT_TOKEN: i32 = 3;
 
-pub(super) fn auth_mode_from_proto(value: i32) -> Result<String, Status> {
+pub(super) fn auth_mode_from_proto(value: i32) -> Result<AuthMode, Status> {
     if value == REMOVED_AUTH_MODE_CONSENT_TOKEN {
         return Err(crate::error::BrokerError::invalid(
             "apps.auth_mode",
-            crate::broker::CONSENT_TOKEN_MODE_REMOVED,
+            crate::auth_mode::CONSENT_TOKEN_MODE_REMOVED,
         )
         .into());
     }
     match v1::AuthMode::try_from(value) {
-        Ok(v1::AuthMode::Certificate) | Ok(v1::AuthMode::Unspecified) => {
-            Ok("certificate".to_owned())
-        }
-        Ok(v1::AuthMode::ClientSecret) => Ok("client-secret".to_owned()),
+        Ok(v1::AuthMode::Certificate) | Ok(v1::AuthMode::Unspecified) => Ok(AuthMode::Certificate),
+        Ok(v1::AuthMode::ClientSecret) => Ok(AuthMode::ClientSecret),
         Err(_) => Err(Status::invalid_argument(
             "invalid apps.auth_mode: unknown value",
         )),

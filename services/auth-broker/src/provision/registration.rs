@@ -5,6 +5,7 @@ use galsync_platform::CallerIdentity;
 
 use super::entra_apps::AppInEntra;
 use super::{ProvisionRequest, Reporter};
+use crate::auth_mode::AuthMode;
 use crate::broker::{AppSpec, Broker, TenantSpec};
 use crate::error::BrokerError;
 use crate::store::TenantRow;
@@ -27,7 +28,7 @@ impl Broker {
                 .iter()
                 .map(|(plan, application, _)| AppSpec {
                     client_id: application.app_id.clone(),
-                    auth_mode: "certificate".to_owned(),
+                    auth_mode: AuthMode::Certificate,
                     purposes: plan.purposes.clone(),
                 })
                 .collect();
