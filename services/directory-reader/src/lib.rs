@@ -12,6 +12,7 @@ mod merge;
 mod photos;
 mod purpose;
 mod reader;
+mod scope;
 mod service;
 mod snapshot;
 mod snapshot_cache;

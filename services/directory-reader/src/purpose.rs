@@ -19,7 +19,6 @@
 //! mailbox's limit of 4 concurrent requests is approached.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use galsync_graph::{BatchGate, BatchRequest, BatchResponse, GraphClient, MAX_BATCH_REQUESTS};
@@ -27,7 +26,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use crate::error::{Error, Result};
-use crate::reader::ScopeState;
+use crate::scope::ScopeState;
 pub use crate::source::MailboxPurpose;
 use crate::source::SourceUser;
 use crate::store::Store;
@@ -211,13 +210,7 @@ pub async fn complete(
         users = completed.len(),
         "read the mailbox purpose of new and changed users"
     );
-    Ok(ScopeState {
-        version: state.version,
-        delta_link: state.delta_link,
-        users: Arc::new(users),
-        users_generation: crate::reader::next_users_generation(),
-        read_at: state.read_at,
-    })
+    Ok(state.with_users(users))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use galsync_graph::{GraphClient, GraphError, RequestStats};
 use sha2::{Digest, Sha256};
@@ -21,30 +21,12 @@ use tracing::{info, warn};
 use crate::error::{Error, Result};
 use crate::graph_access::GraphAccess;
 use crate::merge::{merge_round, DeltaEntry};
+pub use crate::scope::ScopeState;
+use crate::scope::{self, by_id};
 use crate::source::{SourceUser, READ_SELECT};
 use crate::store::{ScopeChange, Store};
 
 mod follow;
-
-/// Users of one read scope after a committed round.
-#[derive(Debug, Clone)]
-pub struct ScopeState {
-    pub version: i64,
-    pub delta_link: String,
-    pub users: Arc<HashMap<String, SourceUser>>,
-    /// Which `users` these are: a number this process gives each set of
-    /// users it makes, kept by a round that changed nobody. Equal numbers
-    /// mean the same users, so what was built from them can be reused.
-    pub users_generation: u64,
-    /// When this process last committed or confirmed the state with Graph.
-    pub read_at: Instant,
-}
-
-/// A `users_generation` no set of users of this process has had yet.
-pub fn next_users_generation() -> u64 {
-    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
 
 /// How a round read the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,17 +207,11 @@ impl DirectoryReads {
             }
         }
         let users = self.store.scope_users(&key.0, &key.1).await?;
-        let mut by_id = HashMap::with_capacity(users.len());
-        for user in users {
-            by_id.insert(user.id.clone(), user);
-        }
-        Ok(ScopeState {
+        Ok(ScopeState::read_now(
             version,
-            delta_link: delta_link.to_owned(),
-            users: Arc::new(by_id),
-            users_generation: next_users_generation(),
-            read_at: Instant::now(),
-        })
+            delta_link.to_owned(),
+            by_id(users),
+        ))
     }
 
     async fn remember(&self, key: &ScopeKey, state: &ScopeState) {
@@ -267,17 +243,18 @@ impl DirectoryReads {
             )
             .await?;
         info!(tenant_id, users = users.len(), "read the directory in full");
-        let mut by_id = HashMap::with_capacity(users.len());
-        for user in users {
-            by_id.insert(user.id.clone(), user);
-        }
-        let state = ScopeState {
-            version,
-            delta_link,
-            users: Arc::new(by_id),
-            users_generation: next_users_generation(),
-            read_at: Instant::now(),
-        };
+        let state = ScopeState::read_now(version, delta_link, by_id(users));
+        self.completed(client, key, state).await
+    }
+
+    /// The committed `state` with the mailbox purposes it lacks read,
+    /// remembered as the scope's current state.
+    async fn completed(
+        &self,
+        client: &GraphClient,
+        key: &ScopeKey,
+        state: ScopeState,
+    ) -> Result<ScopeState> {
         let state = crate::purpose::complete(
             client,
             &self.store,
@@ -319,18 +296,7 @@ impl DirectoryReads {
                 None,
             )
             .await?;
-        let (users, users_generation) = if upserts.is_empty() && removals.is_empty() {
-            (current.users, current.users_generation)
-        } else {
-            let mut users = (*current.users).clone();
-            for removed_id in &removals {
-                users.remove(removed_id);
-            }
-            for user in upserts.iter() {
-                users.insert(user.id.clone(), user.clone());
-            }
-            (Arc::new(users), next_users_generation())
-        };
+        let unchanged = upserts.is_empty() && removals.is_empty();
         info!(
             tenant_id,
             entries = entries.len(),
@@ -338,25 +304,22 @@ impl DirectoryReads {
             removed = removals.len(),
             "applied a delta round"
         );
-        let state = ScopeState {
-            version,
-            delta_link: delta_link.to_owned(),
-            users,
-            users_generation,
-            read_at: Instant::now(),
+        let state = if unchanged {
+            // A round that changed nobody keeps the users' generation, so
+            // what was built from them is reused.
+            ScopeState {
+                version,
+                delta_link: delta_link.to_owned(),
+                read_at: std::time::Instant::now(),
+                ..current
+            }
+        } else {
+            let users = scope::changed(&current.users, &removals, &upserts);
+            ScopeState::read_now(version, delta_link.to_owned(), users)
         };
         // Upserts come without a mailbox purpose: exactly the new and changed
         // users (and any a failed attempt left unread) are read again.
-        let state = crate::purpose::complete(
-            client,
-            &self.store,
-            key,
-            state,
-            self.purpose_batches_in_flight,
-        )
-        .await?;
-        self.remember(key, &state).await;
-        Ok(state)
+        self.completed(client, key, state).await
     }
 }
 

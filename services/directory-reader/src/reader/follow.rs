@@ -17,8 +17,9 @@ use std::time::Instant;
 use galsync_graph::{GraphClient, GraphError, RequestStats};
 use tracing::info;
 
-use super::{encode_query_value, scope_key, DirectoryReads, ReadMode, ScopeState};
+use super::{encode_query_value, scope_key, DirectoryReads, ReadMode};
 use crate::error::{Error, Result};
+use crate::scope::{self, by_id, ScopeState};
 use crate::source::{GraphUser, SourceUser, MANAGER_EXPAND, READ_SELECT};
 use crate::store::ScopeChange;
 
@@ -108,11 +109,8 @@ impl DirectoryReads {
             users = users.len(),
             "read the pre-filtered directory in full"
         );
-        let mut by_id = HashMap::with_capacity(users.len());
-        for user in users {
-            by_id.insert(user.id.clone(), user);
-        }
-        self.completed(client, key, version, by_id).await
+        let state = ScopeState::read_now(version, String::new(), by_id(users));
+        self.completed(client, key, state).await
     }
 
     /// Re-checks the users the whole directory changed since this scope's
@@ -171,42 +169,9 @@ impl DirectoryReads {
             removed = removals.len(),
             "followed the directory's round through the pre-filter"
         );
-        let mut users = (*current.users).clone();
-        for removed_id in &removals {
-            users.remove(removed_id);
-        }
-        for user in upserts {
-            users.insert(user.id.clone(), user);
-        }
-        self.completed(client, key, version, users).await
-    }
-
-    /// The committed state, with the purposes the whole directory lacked
-    /// read, remembered.
-    async fn completed(
-        &self,
-        client: &GraphClient,
-        key: &(String, String),
-        version: i64,
-        users: HashMap<String, SourceUser>,
-    ) -> Result<ScopeState> {
-        let state = ScopeState {
-            version,
-            delta_link: String::new(),
-            users: Arc::new(users),
-            users_generation: super::next_users_generation(),
-            read_at: Instant::now(),
-        };
-        let state = crate::purpose::complete(
-            client,
-            &self.store,
-            key,
-            state,
-            self.purpose_batches_in_flight,
-        )
-        .await?;
-        self.remember(key, &state).await;
-        Ok(state)
+        let users = scope::changed(&current.users, &removals, &upserts);
+        let state = ScopeState::read_now(version, String::new(), users);
+        self.completed(client, key, state).await
     }
 }
 
