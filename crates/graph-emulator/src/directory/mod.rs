@@ -18,7 +18,6 @@
 //! need not bring a mailbox (the seed's Power BI Pro-only members). `GET
 //! /places/microsoft.graph.room` (Place.Read.All) lists every room mailbox.
 
-pub mod admin;
 pub mod deleted;
 pub mod delta;
 pub mod delta_round;
@@ -149,5 +148,4 @@ pub fn routes() -> Router<AppState> {
             "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
             get(groups::transitive_member_users),
         )
-        .merge(admin::routes())
 }

@@ -375,3 +375,22 @@ pub fn render_user(user: &User, selection: Option<&[SelectedUserProperty]>) -> M
     }
     object
 }
+
+/// A user as stored: every modelled Graph property plus the emulator's own state.
+pub fn admin_view(user: &User) -> Value {
+    let every: Vec<SelectedUserProperty> = USER_FIELDS
+        .iter()
+        .map(|info| SelectedUserProperty::Field(info.field))
+        .collect();
+    let mut object = render_user(user, Some(&every));
+    object.insert("managerId".to_owned(), json!(user.manager_id));
+    object.insert("mailbox".to_owned(), json!(user.mailbox));
+    object.insert("licensed".to_owned(), json!(user.licensed));
+    object.insert("otherLicenses".to_owned(), json!(user.other_licenses));
+    object.insert("softDeleted".to_owned(), json!(user.deleted.is_some()));
+    let photo = user.photo.as_ref().map(|photo| {
+        json!({"etag": photo.etag, "contentType": photo.content_type, "size": photo.bytes.len()})
+    });
+    object.insert("photo".to_owned(), json!(photo));
+    Value::Object(object)
+}

@@ -25,18 +25,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::model::IdentityAdminError;
 use super::{client_key, read, write, IdentityStore};
-use crate::AppState;
 
 /// The app roles of one app registration and who holds them in a tenant.
 #[derive(Debug, Clone, Default)]
@@ -123,87 +115,4 @@ impl IdentityStore {
         }
         values.into_iter().collect()
     }
-}
-
-pub fn routes() -> Router<AppState> {
-    let app = "/_admin/tenants/{tenant}/apps/{client_id}";
-    Router::new()
-        .route(&format!("{app}/app-roles"), post(define))
-        .route(&format!("{app}/app-role-assignments"), post(assign))
-}
-
-#[derive(Debug, Deserialize)]
-struct Define {
-    value: String,
-}
-
-async fn define(
-    State(state): State<AppState>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    Json(body): Json<Define>,
-) -> Result<Response, IdentityAdminError> {
-    let tenant_id = resolve(&state, &tenant)?;
-    let id = state
-        .identity
-        .define_app_role(tenant_id, &client_id, &body.value)?;
-    let answer = json!({"id": id, "value": body.value.trim(), "allowedMemberTypes": ["User"]});
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-/// Who is assigned: a user by UPN (or object id), or a group by object id.
-#[derive(Debug, Deserialize)]
-struct Assign {
-    #[serde(default)]
-    upn: Option<String>,
-    #[serde(default)]
-    group: Option<String>,
-    value: String,
-}
-
-async fn assign(
-    State(state): State<AppState>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    Json(body): Json<Assign>,
-) -> Result<Response, IdentityAdminError> {
-    let tenant_id = resolve(&state, &tenant)?;
-    let (principal_id, principal_type) = match (&body.upn, &body.group) {
-        (Some(upn), None) => {
-            let Some(user) = state.directory.find_user(tenant_id, upn) else {
-                return Err(IdentityAdminError::InvalidUser(upn.clone()));
-            };
-            (user.id, "User")
-        }
-        (None, Some(group)) => {
-            let found = state.directory.read(tenant_id, |directory| {
-                directory.find_group(group).map(|group| group.id)
-            });
-            let Some(group_id) = found else {
-                return Err(IdentityAdminError::InvalidAssignment(format!(
-                    "no group of the tenant has the object id {group}"
-                )));
-            };
-            (group_id, "Group")
-        }
-        _ => {
-            return Err(IdentityAdminError::InvalidAssignment(
-                "give either upn (a user) or group (a group's object id), not both".to_owned(),
-            ))
-        }
-    };
-    state.identity.assign_app_role(
-        tenant_id,
-        &client_id,
-        &principal_id.to_string(),
-        &body.value,
-    )?;
-    let answer =
-        json!({"principalId": principal_id, "principalType": principal_type, "value": body.value});
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-fn resolve(state: &AppState, tenant: &str) -> Result<Uuid, IdentityAdminError> {
-    state
-        .identity
-        .resolve_tenant(tenant)
-        .ok_or_else(|| IdentityAdminError::UnknownTenant(tenant.to_owned()))
 }

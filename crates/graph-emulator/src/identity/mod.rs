@@ -15,17 +15,17 @@
 //! [`access_token`] (claims, lifetime and signature of every issued token),
 //! [`device`] (device code and refresh tokens), [`consent`] (`/adminconsent`),
 //! [`delegated`] (delegated and refresh tokens), [`discovery`] (OpenID configuration, JWKS, instance discovery),
-//! [`admin_routes`] (`/_admin/…`), [`entra_errors`] (AADSTS answers),
+//! [`entra_errors`] (AADSTS answers),
 //! [`permissions`] (Graph permission and directory role ids),
 //! [`app_roles`] (an app's own roles, the ID token's `roles`),
 //! [`membership_claims`] (`groups` or its overage, and `roles`, in ID tokens),
 //! [`directory_roles`] (who is an administrator), [`replication`] (the
 //! delay before Graph writes reach the token endpoint), [`graph`]
 //! (`/v1.0/applications`, `/v1.0/servicePrincipals`, app role assignments —
-//! the same registrations the token endpoint uses).
+//! the same registrations the token endpoint uses). Their `/_admin/…`
+//! routes are served by [`crate::admin`].
 
 pub mod access_token;
-pub mod admin_routes;
 pub mod app_roles;
 pub mod assertion;
 mod authorization_code;
@@ -207,7 +207,8 @@ impl IdentityStore {
     }
 }
 
-/// Token, device-code, admin-consent, discovery and identity admin routes.
+/// Token, device-code, admin-consent and discovery routes (the identity
+/// admin routes are in [`crate::admin`]).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(token::routes())
@@ -216,9 +217,5 @@ pub fn routes() -> Router<AppState> {
         .merge(device::routes())
         .merge(consent::routes())
         .merge(discovery::routes())
-        .merge(admin_routes::routes())
-        .merge(app_roles::routes())
-        .merge(directory_roles::routes())
-        .merge(replication::routes())
         .merge(graph::routes())
 }

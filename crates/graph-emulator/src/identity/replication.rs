@@ -16,15 +16,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
-
 use super::IdentityStore;
-use crate::AppState;
 
 /// The default delay at time scale 1.
 pub const DEFAULT_REPLICATION_DELAY: Duration = Duration::from_secs(5);
@@ -47,38 +39,4 @@ impl IdentityStore {
             .unwrap_or(i64::MAX / 4);
         self.now_ms().saturating_add(delay_ms)
     }
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/_admin/replication-delay", get(show_delay).put(set_delay))
-}
-
-#[derive(Debug, Deserialize)]
-struct SetDelay {
-    /// Seconds at time scale 1 (scaled by `--time-scale` like the flag).
-    seconds: f64,
-}
-
-async fn show_delay(State(state): State<AppState>) -> Response {
-    delay_view(&state).into_response()
-}
-
-async fn set_delay(State(state): State<AppState>, Json(body): Json<SetDelay>) -> Response {
-    if !body.seconds.is_finite() || body.seconds < 0.0 {
-        let answer = json!({"error": "seconds must be a number at or above 0"});
-        return (axum::http::StatusCode::BAD_REQUEST, Json(answer)).into_response();
-    }
-    let unscaled = Duration::from_secs_f64(body.seconds);
-    state
-        .identity
-        .set_replication_delay(state.config.scaled(unscaled));
-    delay_view(&state).into_response()
-}
-
-fn delay_view(state: &AppState) -> Json<serde_json::Value> {
-    let effective = state.identity.replication_delay();
-    Json(json!({
-        "time_scale": state.config.time_scale,
-        "effective_seconds": effective.as_secs_f64(),
-    }))
 }

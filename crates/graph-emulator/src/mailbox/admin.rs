@@ -1,7 +1,7 @@
 //! Mailbox inspection and acting as the mailbox's own user (a phone, Outlook,
 //! another tool): no app token, not counted as app requests. These Rust
 //! methods on [`MailboxStore`] take the tenant id and the user's object id;
-//! [`super::admin_routes`] serves them as JSON.
+//! [`crate::admin`] serves them as JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

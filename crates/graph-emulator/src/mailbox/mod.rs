@@ -5,10 +5,10 @@
 //! Submodules: [`model`] (stored shapes, ids), [`body`] (request bodies),
 //! [`store`] and [`items`] (per-mailbox storage), [`odata`] and [`filter`] (query options), [`folders`],
 //! [`contacts`], [`delta`], [`photos`] (Graph routes), [`batch`] (`$batch`),
-//! [`admin`] (inspection and acting as the user).
+//! [`admin`] (inspection and acting as the user, served at `/_admin/…` by
+//! [`crate::admin`]).
 
 pub mod admin;
-pub mod admin_routes;
 pub mod batch;
 pub mod batch_request;
 pub mod body;
@@ -32,7 +32,6 @@ use axum::http::StatusCode;
 use axum::Router;
 
 pub use admin::{FolderSummary, UserActionError};
-pub use admin_routes::resolve_mailbox;
 pub use store::{Mailbox, MailboxError, MailboxStore};
 
 /// Permissions that allow reading contacts.
@@ -47,7 +46,6 @@ pub fn routes() -> Router<AppState> {
         .merge(delta::routes())
         .merge(photos::routes())
         .merge(batch::routes())
-        .merge(admin_routes::routes())
 }
 
 /// A mailbox the caller may use, resolved from the `{id|upn}` path segment.

@@ -16,15 +16,14 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-use super::model::User;
-use super::patch::user_from_json;
-use super::properties::{render_user, SelectedUserProperty, USER_FIELDS};
-use super::seed::SeedOptions;
-use super::store::DirectoryError;
+use crate::directory::patch::user_from_json;
+use crate::directory::properties::admin_view;
+use crate::directory::seed::SeedOptions;
+use crate::directory::store::DirectoryError;
 
 pub(super) const TENANT: &str = "/_admin/tenants/{tenant}/directory";
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/_admin/tenants/{tenant}/seed", post(seed))
         .route(&format!("{TENANT}/seed"), post(seed))
@@ -94,25 +93,6 @@ fn user_id(state: &AppState, tenant: Uuid, id_or_upn: &str) -> Result<Uuid, Admi
     found.ok_or_else(|| AdminError(StatusCode::NOT_FOUND, format!("user {id_or_upn} not found")))
 }
 
-/// A user as stored: every modelled Graph property plus the emulator's own state.
-pub fn admin_view(user: &User) -> Value {
-    let every: Vec<SelectedUserProperty> = USER_FIELDS
-        .iter()
-        .map(|info| SelectedUserProperty::Field(info.field))
-        .collect();
-    let mut object = render_user(user, Some(&every));
-    object.insert("managerId".to_owned(), json!(user.manager_id));
-    object.insert("mailbox".to_owned(), json!(user.mailbox));
-    object.insert("licensed".to_owned(), json!(user.licensed));
-    object.insert("otherLicenses".to_owned(), json!(user.other_licenses));
-    object.insert("softDeleted".to_owned(), json!(user.deleted.is_some()));
-    let photo = user.photo.as_ref().map(|photo| {
-        json!({"etag": photo.etag, "contentType": photo.content_type, "size": photo.bytes.len()})
-    });
-    object.insert("photo".to_owned(), json!(photo));
-    Value::Object(object)
-}
-
 async fn seed(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -158,7 +138,7 @@ async fn counts(State(state): State<AppState>, Path(tenant): Path<String>) -> Ad
             "enabled": users.clone().filter(|user| user.account_enabled).count(),
             "licensed": users.clone().filter(|user| user.licensed).count(),
             "with_mailbox": users.clone().filter(|user| user.has_mailbox()).count(),
-            "guests": users.clone().filter(|user| user.user_type == super::model::UserType::Guest).count(),
+            "guests": users.clone().filter(|user| user.user_type == crate::directory::model::UserType::Guest).count(),
             "with_photo": users.filter(|user| user.photo.is_some()).count(),
             "soft_deleted": directory.deleted.len(),
             "groups": directory.groups.len(),

@@ -1,5 +1,4 @@
-//! Core admin API (`/_admin/…`): request counters, fault rules, the clock.
-//! Identity, directory and mailbox admin routes live in their own modules.
+//! Core admin routes: request counters, fault rules, the clock, the cost model, the floor.
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -11,7 +10,7 @@ use crate::faults::FaultRule;
 use crate::floor::{Floor, Scenario};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/_admin/requests",

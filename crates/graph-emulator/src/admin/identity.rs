@@ -1,7 +1,7 @@
 //! Identity admin API (`/_admin/…`, JSON): what an administrator does in the
 //! Entra portal and on the sign-in pages, for tests, the demo and other
 //! crates. Every route has a Rust twin on [`IdentityStore`] or in
-//! [`super::device`].
+//! [`crate::identity::device`].
 //!
 //! `{tenant}` is a tenant GUID or a verified domain; `{client_id}` an app's
 //! client id.
@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::device::{approve_device_code, decline_device_code};
-use super::model::{AppRegistrationRequest, ConsentDecision, IdentityAdminError};
+use crate::identity::device::{approve_device_code, decline_device_code};
+use crate::identity::model::{AppRegistrationRequest, ConsentDecision, IdentityAdminError};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     let app = "/_admin/tenants/{tenant}/apps/{client_id}";
     Router::new()
         .route("/_admin/tenants", post(create_tenant))
@@ -336,13 +336,13 @@ async fn decline(State(state): State<AppState>, Path(user_code): Path<String>) -
 }
 
 /// The user the emulated browser is signed in as on this tenant's
-/// `/authorize` (see [`super::authorize`]).
+/// `/authorize` (see [`crate::identity::authorize`]).
 async fn browser_sign_in(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     Json(body): Json<ApproveDeviceCode>,
 ) -> AdminResult {
-    let user = super::authorize::sign_in_browser(&state, &tenant, &body.upn)?;
+    let user = crate::identity::authorize::sign_in_browser(&state, &tenant, &body.upn)?;
     Ok(Json(user).into_response())
 }
 

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::admin::UserActionError;
 use crate::directory::MailboxLookup;
+use crate::mailbox::admin::UserActionError;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     let mailbox = "/_admin/tenants/{tenant}/mailboxes/{user}";
     Router::new()
         .route(
