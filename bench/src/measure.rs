@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use galsync_e2e::{Cluster, Tenant};
-use galsync_graph_emulator::accounting::Totals;
-use galsync_graph_emulator::floor::{Floor, Scenario};
-use galsync_graph_emulator::throttle::mailbox::SlotUse;
+use galsync_graph_emulator::cost::SlotUse;
+use galsync_graph_emulator::cost::Totals;
+use galsync_graph_emulator::cost::{Floor, Scenario};
 use galsync_proto::v1::scheduler_client::SchedulerClient;
 use reqwest::Method;
 use serde::Serialize;

@@ -5,7 +5,7 @@
 //! one cluster per number of writers, over PostgreSQL.
 
 use galsync_e2e::{spawn_cluster, ClusterSpec};
-use galsync_graph_emulator::floor::Scenario;
+use galsync_graph_emulator::cost::Scenario;
 
 use crate::measure::{self, Measured, Setup};
 

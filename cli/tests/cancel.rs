@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use galsync::demo::{self, tenant, verify};
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 

@@ -93,7 +93,7 @@ pub async fn consent_journey(
         .set_consent_decision(
             tenant.tenant_id,
             &tenant.client_id,
-            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+            galsync_graph_emulator::registration::ConsentDecision::Approve,
         )
         .map_err(|error| anyhow::anyhow!("the emulated consent screen failed: {error}"))?;
     let browser = reqwest::Client::builder()

@@ -1,7 +1,7 @@
 //! What the demo shows at the end of a phase: the verification of every
 //! mailbox, the Graph requests the emulator counted, the summary table.
 
-use galsync_graph_emulator::accounting::Totals;
+use galsync_graph_emulator::cost::Totals;
 
 use super::{detail, tenant, verify, RunOutcome};
 

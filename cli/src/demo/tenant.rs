@@ -2,9 +2,9 @@
 //! registration as an administrator would create it, a group of target
 //! mailboxes, and the directory changes between the two syncs.
 
-use galsync_graph_emulator::directory::model::{MemberRef, User};
-use galsync_graph_emulator::directory::seed::{SeedOptions, SeedSummary};
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::registration::AppRegistrationRequest;
+use galsync_graph_emulator::seeding::{MemberRef, User};
+use galsync_graph_emulator::seeding::{SeedOptions, SeedSummary};
 use galsync_graph_emulator::Emulator;
 use uuid::Uuid;
 
@@ -79,7 +79,7 @@ pub fn create(
         );
     }
     let targets: Vec<Uuid> = candidates.into_iter().take(mailboxes).collect();
-    let group = galsync_graph_emulator::directory::model::Group::new_security(TARGET_GROUP);
+    let group = galsync_graph_emulator::seeding::Group::new_security(TARGET_GROUP);
     let target_group_id = state
         .directory
         .create_group(tenant_id, group)
@@ -102,7 +102,7 @@ pub fn create(
 /// Users galsync syncs by default: enabled members with mail that are not
 /// shared, room or equipment mailboxes.
 pub fn is_synced_by_default(user: &User) -> bool {
-    use galsync_graph_emulator::directory::model::{MailboxKind, UserType};
+    use galsync_graph_emulator::seeding::{MailboxKind, UserType};
     user.deleted.is_none()
         && user.account_enabled
         && user.mail.as_deref().is_some_and(|mail| !mail.is_empty())
@@ -111,7 +111,7 @@ pub fn is_synced_by_default(user: &User) -> bool {
 }
 
 fn is_mailbox_user(user: &User) -> bool {
-    use galsync_graph_emulator::directory::model::MailboxKind;
+    use galsync_graph_emulator::seeding::MailboxKind;
     is_synced_by_default(user) && user.licensed && user.mailbox == MailboxKind::User
 }
 

@@ -102,7 +102,7 @@ pub fn verify(emulator: &Emulator, tenant: &DemoTenant) -> Verification {
         .directory
         .list_users(tenant.tenant_id, false)
         .iter()
-        .map(|user| galsync_graph_emulator::directory::properties::admin_view(user))
+        .map(|user| galsync_graph_emulator::seeding::admin_view(user))
         .collect();
     let expected = expected_contacts(&users);
     let mut report = Verification {

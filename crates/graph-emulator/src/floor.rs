@@ -18,8 +18,6 @@
 //! Mean latencies are used (a long chain of draws costs its mean per draw),
 //! and everything is scaled by the time scale, like the emulator's waits.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::latency::OpKind;
@@ -193,11 +191,6 @@ impl Scenario {
 fn windows_beyond_first(requests: u64, per_window: u32) -> f64 {
     let per_window = u64::from(per_window.max(1));
     requests.div_ceil(per_window).saturating_sub(1) as f64
-}
-
-/// A floor as a duration, for printing.
-pub fn as_duration(secs: f64) -> Duration {
-    Duration::from_secs_f64(secs.max(0.0))
 }
 
 #[cfg(test)]

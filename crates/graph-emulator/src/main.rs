@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use galsync_graph_emulator::latency::{LatencyModel, LatencyOverride};
+use galsync_graph_emulator::cost::{LatencyModel, LatencyOverride};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 
 /// A local emulator of the Entra ID token endpoints and Microsoft Graph.

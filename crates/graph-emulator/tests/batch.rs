@@ -354,7 +354,7 @@ async fn a_gateway_timeout_after_the_write_was_applied_answers_504_with_html() {
         .emulator
         .state
         .faults
-        .add(galsync_graph_emulator::faults::FaultRule {
+        .add(galsync_graph_emulator::FaultRule {
             path_contains: Some("/contacts".to_owned()),
             method: Some("POST".to_owned()),
             status: Some(504),

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use galsync_graph_emulator::latency::{LatencyModel, LogNormal, OpKind};
+use galsync_graph_emulator::cost::{LatencyModel, LogNormal, OpKind};
 use galsync_graph_emulator::EmulatorConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

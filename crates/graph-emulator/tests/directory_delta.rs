@@ -5,8 +5,8 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 
-use galsync_graph_emulator::directory::seed::generate;
-use galsync_graph_emulator::directory::SeedOptions;
+use galsync_graph_emulator::seeding::generate;
+use galsync_graph_emulator::seeding::SeedOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::directory::{delta_round, round_items, start, unlimited, Reply};

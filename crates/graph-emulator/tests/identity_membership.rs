@@ -9,7 +9,7 @@
 
 mod support;
 
-use galsync_graph_emulator::directory::{Group, MemberRef};
+use galsync_graph_emulator::seeding::{Group, MemberRef};
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::identity::{admin_post, jwt_claims, start, TestTenant, GRAPH_DEFAULT, REDIRECT_URI};

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::EmulatorConfig;
+use galsync_graph_emulator::FaultRule;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::mailbox::start;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::registration::AppRegistrationRequest;
 use galsync_graph_emulator::EmulatorConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -766,7 +766,7 @@ async fn a_connection_dropped_after_a_create_leaves_the_contact_in_place() {
         .emulator
         .state
         .faults
-        .add(galsync_graph_emulator::faults::FaultRule {
+        .add(galsync_graph_emulator::FaultRule {
             path_contains: Some("/contacts".to_owned()),
             method: Some("POST".to_owned()),
             abort_after_apply: true,

@@ -31,7 +31,7 @@ pub use sealed::{
     broker_config_in, store_with_a_sealed_certificate, SEALED_CLIENT_ID, SEALED_TENANT_ID,
 };
 
-use galsync_graph_emulator::identity::model::{AppRegistrationRequest, CertificateView};
+use galsync_graph_emulator::registration::{AppRegistrationRequest, CertificateView};
 use galsync_graph_emulator::Emulator;
 use galsync_proto::v1;
 use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
@@ -282,7 +282,7 @@ pub async fn approve_consent_in_browser(
         .set_consent_decision(
             tenant_id,
             client_id,
-            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+            galsync_graph_emulator::registration::ConsentDecision::Approve,
         )
         .unwrap_or_else(|error| panic!("failed to set the consent decision: {error}"));
     let browser = reqwest::Client::builder()

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{bytes_under, contains};
-use galsync_graph_emulator::identity::model::AppRegistrationRequest;
+use galsync_graph_emulator::registration::AppRegistrationRequest;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_proto::v1;
 use galsync_testkit::{

@@ -35,7 +35,7 @@ fn approve_consent(setup: &Onboarding) {
         .set_consent_decision(
             setup.tenant_id,
             &setup.client_id,
-            galsync_graph_emulator::identity::model::ConsentDecision::Approve,
+            galsync_graph_emulator::registration::ConsentDecision::Approve,
         )
         .unwrap();
 }

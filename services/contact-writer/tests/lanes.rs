@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{directory, settings, Harness};
-use galsync_graph_emulator::latency::{LatencyModel, LogNormal, OpKind};
+use galsync_graph_emulator::cost::{LatencyModel, LogNormal, OpKind};
 use galsync_graph_emulator::EmulatorConfig;
 use galsync_proto::v1;
 

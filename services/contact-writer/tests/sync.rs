@@ -3,7 +3,7 @@
 mod common;
 
 use common::{directory, no_limits, settings, Harness, FOLDER};
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::FaultRule;
 use galsync_proto::v1;
 use serde_json::json;
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use common::{directory, Harness};
 use galsync_contact_writer::engine::EngineSettings;
 use galsync_contact_writer::pacing::PacingConfig;
-use galsync_graph_emulator::faults::FaultRule;
 use galsync_graph_emulator::EmulatorConfig;
+use galsync_graph_emulator::FaultRule;
 use galsync_proto::v1;
 
 const TIME_SCALE: f64 = 0.25;
@@ -141,7 +141,7 @@ fn assert_exact_state(harness: &Harness, mailboxes: &[String], entries: &[v1::Di
 /// is read, so those arrive just after it — at most 3 per mailbox, all
 /// within 100 ms of the 429 (this in-process debug build reads answers in
 /// tens of milliseconds). Every later request waited out the Retry-After.
-fn assert_no_retry_after_ignored(accounting: &galsync_graph_emulator::accounting::Accounting) {
+fn assert_no_retry_after_ignored(accounting: &galsync_graph_emulator::cost::Accounting) {
     let delays = accounting.early_retry_delays();
     let within_100_ms = delays[0] + delays[1];
     assert_eq!(

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::work_queue::{sync_item, StandInQueue};
 use common::{directory, settings, Harness};
-use galsync_graph_emulator::latency::LatencyModel;
+use galsync_graph_emulator::cost::LatencyModel;
 use galsync_graph_emulator::EmulatorConfig;
 use galsync_proto::v1;
 use tokio::time::Instant;

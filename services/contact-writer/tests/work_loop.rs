@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::work_queue::{sync_item, StandInQueue};
 use common::{directory, no_limits, settings, Harness};
 use galsync_contact_writer::engine::EngineSettings;
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::FaultRule;
 use galsync_proto::v1;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

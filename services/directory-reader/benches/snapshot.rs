@@ -10,7 +10,7 @@ mod common;
 use std::time::Instant;
 
 use common::Harness;
-use galsync_graph_emulator::directory::SeedOptions;
+use galsync_graph_emulator::seeding::SeedOptions;
 use galsync_proto::v1;
 
 const USERS: usize = 50_000;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::Harness;
-use galsync_graph_emulator::directory::SeedOptions;
+use galsync_graph_emulator::seeding::SeedOptions;
 use galsync_proto::v1;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

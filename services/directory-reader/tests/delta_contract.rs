@@ -7,7 +7,7 @@
 mod common;
 
 use common::{member, Harness};
-use galsync_graph_emulator::directory::{DeltaEvent, SeedOptions};
+use galsync_graph_emulator::seeding::{DeltaEvent, SeedOptions};
 use galsync_proto::v1;
 
 async fn resolve_all_mailboxes(harness: &Harness) -> v1::TargetList {

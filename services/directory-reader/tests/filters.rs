@@ -217,7 +217,7 @@ async fn group_filters_follow_nested_groups_at_one_request_per_group() {
         .add_group_member(
             harness.tenant_id,
             people.sales_group,
-            galsync_graph_emulator::directory::MemberRef::User(people.bob),
+            galsync_graph_emulator::seeding::MemberRef::User(people.bob),
         )
         .unwrap();
     assert_eq!(

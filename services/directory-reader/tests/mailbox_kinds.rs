@@ -6,8 +6,8 @@ mod common;
 
 use common::tenant::sorted;
 use common::{member, Harness};
-use galsync_graph_emulator::directory::{LicenseSku, MailboxKind, SeedOptions, User};
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::seeding::{LicenseSku, MailboxKind, SeedOptions, User};
+use galsync_graph_emulator::FaultRule;
 use galsync_proto::v1;
 
 const PURPOSE_ENDPOINT: &str = "/users/{id}/mailboxSettings/userPurpose";

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{emulator_config, Harness, StoreKind};
-use galsync_graph_emulator::directory::{MailboxKind, SeedOptions};
-use galsync_graph_emulator::latency::LatencyModel;
+use galsync_graph_emulator::cost::LatencyModel;
+use galsync_graph_emulator::seeding::{MailboxKind, SeedOptions};
 use galsync_graph_emulator::EmulatorConfig;
 use galsync_proto::v1;
 

@@ -6,8 +6,8 @@ mod common;
 
 use common::tenant::build;
 use common::Harness;
-use galsync_graph_emulator::directory::SeedOptions;
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::seeding::SeedOptions;
+use galsync_graph_emulator::FaultRule;
 use galsync_proto::v1;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

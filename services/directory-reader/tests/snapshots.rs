@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::Harness;
-use galsync_graph_emulator::directory::SeedOptions;
+use galsync_graph_emulator::seeding::SeedOptions;
 use galsync_proto::v1;
 use uuid::Uuid;
 
@@ -25,7 +25,7 @@ fn leaf_members(harness: &Harness, count: usize) -> Vec<Uuid> {
     let mut leaves: Vec<Uuid> = users
         .iter()
         .filter(|user| user.account_enabled && user.mail.is_some() && !managers.contains(&user.id))
-        .filter(|user| user.user_type == galsync_graph_emulator::directory::UserType::Member)
+        .filter(|user| user.user_type == galsync_graph_emulator::seeding::UserType::Member)
         .filter(|user| !user.mailbox.is_resource())
         .map(|user| user.id)
         .collect();

@@ -43,9 +43,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-pub use model::{Group, LicenseSku, MailboxKind, MemberRef, Photo, User, UserType};
+pub use model::{Group, LicenseSku, MailboxKind, MemberRef, User, UserType};
 pub use seed::{SeedOptions, SeedSummary};
-pub use store::{DeltaEvent, DirectoryError, DirectoryStore};
+pub use store::{DeltaEvent, DirectoryStore};
 
 /// Why a mailbox could not be addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]

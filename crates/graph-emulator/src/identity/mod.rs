@@ -55,10 +55,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use axum::Router;
 use uuid::Uuid;
 
-pub use model::{
-    AppRegistrationRequest, AppView, CertificateView, ConsentDecision, IdentityAdminError,
-    NewClientSecret, PendingDeviceCode, SecretView, SignedInUser, TenantRecord,
-};
+pub use model::{ConsentDecision, SignedInUser, TenantRecord};
 
 use crate::AppState;
 use model::{AppRegistration, DeviceCodeRecord, RefreshGrant, ServicePrincipal};

@@ -31,7 +31,6 @@ use crate::AppState;
 use axum::http::StatusCode;
 use axum::Router;
 
-pub use admin::{FolderSummary, UserActionError};
 pub use store::{Mailbox, MailboxError, MailboxStore};
 
 /// Permissions that allow reading contacts.

@@ -68,14 +68,6 @@ impl DirectoryThrottle {
             retry_after,
         ))
     }
-
-    /// Forgets every window (tests that change limits mid-way).
-    pub fn reset(&self) {
-        self.windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
-    }
 }
 
 #[cfg(test)]

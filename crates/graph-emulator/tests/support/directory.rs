@@ -2,7 +2,7 @@
 //! tenant, a reader token, and a small HTTP client that follows links verbatim.
 
 pub use super::reply::Reply;
-use galsync_graph_emulator::directory::{SeedOptions, SeedSummary};
+use galsync_graph_emulator::seeding::{SeedOptions, SeedSummary};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -440,10 +440,10 @@ impl TestTenant {
     pub fn user_in_new_group(&self, display_name: &str, upn: &str, group: &str) -> (String, Uuid) {
         let directory = &self.emulator.state.directory;
         let user_id = directory.add_mailbox_user(self.tenant_id, display_name, upn, true);
-        let mut new_group = galsync_graph_emulator::directory::Group::new_security(group);
+        let mut new_group = galsync_graph_emulator::seeding::Group::new_security(group);
         new_group
             .members
-            .push(galsync_graph_emulator::directory::MemberRef::User(
+            .push(galsync_graph_emulator::seeding::MemberRef::User(
                 user_id.parse().expect("user id"),
             ));
         let group_id = directory

@@ -13,8 +13,8 @@ use galsync_graph::models::{
     USER_SELECT,
 };
 use galsync_graph::{BatchGate, BatchRequest, GraphClient, GraphClientConfig, TokenSource};
-use galsync_graph_emulator::directory::SeedOptions;
-use galsync_graph_emulator::faults::FaultRule;
+use galsync_graph_emulator::seeding::SeedOptions;
+use galsync_graph_emulator::FaultRule;
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;

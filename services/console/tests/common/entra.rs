@@ -5,7 +5,7 @@
 //! sign-in done by hand (every redirect followed, every cookie carried).
 
 use galsync_console::{Config, FLOW_COOKIE, SESSION_COOKIE};
-use galsync_graph_emulator::directory::{Group, MemberRef};
+use galsync_graph_emulator::seeding::{Group, MemberRef};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_testkit::scheduler::MtlsScheduler;
 use reqwest::header::{LOCATION, SET_COOKIE};

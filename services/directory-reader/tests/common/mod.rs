@@ -8,7 +8,7 @@
 pub mod tenant;
 
 use galsync_directory_reader::Config;
-use galsync_graph_emulator::directory::{SeedOptions, SeedSummary, User};
+use galsync_graph_emulator::seeding::{SeedOptions, SeedSummary, User};
 use galsync_graph_emulator::{Emulator, EmulatorConfig};
 use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;

@@ -1,7 +1,7 @@
 //! A small hand-built tenant with one user of every kind the source filter
 //! tells apart, so every rule has an exact expected count.
 
-use galsync_graph_emulator::directory::{Group, MailboxKind, MemberRef, User, UserType};
+use galsync_graph_emulator::seeding::{Group, MailboxKind, MemberRef, User, UserType};
 use uuid::Uuid;
 
 use super::{member, Harness};
