@@ -9,7 +9,7 @@ use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult};
 use crate::ids::{require_guid, TENANT_ID_HELP};
 use crate::output::{human_time, json_time, print_json, Table};
-use crate::tenant::purpose_name;
+use crate::tenant_view::purpose_name;
 
 #[derive(Debug, Args)]
 pub struct TestConnectionArgs {

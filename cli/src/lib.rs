@@ -22,4 +22,5 @@ pub mod reset;
 pub mod run;
 pub mod tenant;
 pub mod tenant_change;
+pub mod tenant_view;
 pub mod up;

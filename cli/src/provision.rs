@@ -80,16 +80,14 @@ pub struct ProvisionArgs {
         long,
         env = "GALSYNC_PROVISION_UPLOAD_ROTATED_CERTIFICATES",
         value_name = "on|off",
-        value_parser = crate::tenant_change::parse_on_off
+        value_parser = crate::tenant_view::parse_on_off
     )]
     pub upload_rotated_certificates: Option<bool>,
 }
 
-pub async fn run(globals: &GlobalArgs, args: ProvisionArgs) -> CliResult {
-    if !args.manual {
-        let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
-        return crate::provision_auto::run(globals, args, tenant_id).await;
-    }
+/// The manual path (`--manual`): the scripts an administrator runs; the
+/// automatic path is [`crate::provision_auto::run`].
+pub async fn run_manual(globals: &GlobalArgs, args: ProvisionArgs) -> CliResult {
     if args.upload_rotated_certificates.is_some() {
         return Err(CliError::usage(
             "--upload-rotated-certificates is for the automatic path; after --manual and \

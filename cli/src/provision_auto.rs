@@ -216,12 +216,10 @@ fn done_json(tenant_id: &str, done: &v1::ProvisionDone) -> Value {
         .iter()
         .flat_map(|tenant| tenant.apps.iter())
         .map(|app| {
-            let purposes: Vec<&str> = app
-                .purposes
-                .iter()
-                .map(|purpose| crate::tenant::purpose_name(*purpose))
-                .collect();
-            json!({"client_id": app.client_id, "purposes": purposes})
+            json!({
+                "client_id": app.client_id,
+                "purposes": crate::tenant_view::purpose_names(&app.purposes),
+            })
         })
         .collect();
     let report = done.test_connection.clone().unwrap_or_default();

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use crate::connect::GlobalArgs;
 use crate::error::CliResult;
 use crate::ids::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
-use crate::output::{human_time, json_time, print_fields, print_json, Table};
+use crate::output::{human_time, print_fields, print_json, Table};
+use crate::tenant_view::{
+    auth_mode_name, print_apps, purposes_text, tenant_json, upload_setting_text,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -101,7 +104,13 @@ pub async fn run(globals: &GlobalArgs, command: TenantCommand) -> CliResult {
         TenantCommand::Show(args) => show(globals, &args.tenant_id).await,
         TenantCommand::Update(args) => crate::tenant_change::update(globals, args).await,
         TenantCommand::Remove(args) => crate::tenant_change::remove(globals, &args.tenant_id).await,
-        TenantCommand::Provision(args) => crate::provision::run(globals, args).await,
+        TenantCommand::Provision(args) if args.manual => {
+            crate::provision::run_manual(globals, args).await
+        }
+        TenantCommand::Provision(args) => {
+            let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
+            crate::provision_auto::run(globals, args, tenant_id).await
+        }
         TenantCommand::Adopt(args) => {
             let tenant_id = require_guid("tenant-id", &args.tenant_id, TENANT_ID_HELP)?;
             crate::provision_auto::adopt(globals, tenant_id, args.two_apps).await
@@ -279,18 +288,6 @@ async fn show(globals: &GlobalArgs, tenant_id: &str) -> CliResult {
     Ok(())
 }
 
-pub(crate) fn print_apps(apps: &[v1::AppRegistration]) {
-    let mut table = Table::new(&["  CLIENT ID", "AUTH", "PURPOSES"]);
-    for app in apps {
-        table.row(vec![
-            format!("  {}", app.client_id),
-            auth_mode_name(app.auth_mode).to_owned(),
-            purposes_text(&app.purposes),
-        ]);
-    }
-    table.print();
-}
-
 fn credential_text(app: &v1::AppRegistration) -> String {
     match v1::AuthMode::try_from(app.auth_mode) {
         Ok(v1::AuthMode::ClientSecret) if app.has_client_secret => "secret stored".to_owned(),
@@ -298,68 +295,5 @@ fn credential_text(app: &v1::AppRegistration) -> String {
         Ok(v1::AuthMode::Certificate) => "see galsync cert list".to_owned(),
         // The broker lists an app left in the removed consent-token mode so.
         _ => "none: galsync test-connection says how to register the app again".to_owned(),
-    }
-}
-
-pub fn auth_mode_name(value: i32) -> &'static str {
-    match v1::AuthMode::try_from(value) {
-        Ok(v1::AuthMode::Certificate) => "certificate",
-        Ok(v1::AuthMode::ClientSecret) => "client-secret",
-        _ => "unsupported",
-    }
-}
-
-pub fn purpose_name(value: i32) -> &'static str {
-    match v1::TokenPurpose::try_from(value) {
-        Ok(v1::TokenPurpose::Directory) => "directory",
-        Ok(v1::TokenPurpose::Contacts) => "contacts",
-        _ => "",
-    }
-}
-
-fn purposes_text(purposes: &[i32]) -> String {
-    let names: Vec<&str> = purposes
-        .iter()
-        .map(|purpose| purpose_name(*purpose))
-        .collect();
-    names.join(", ")
-}
-
-pub fn tenant_json(tenant: &v1::Tenant) -> Value {
-    let apps: Vec<Value> = tenant
-        .apps
-        .iter()
-        .map(|app| {
-            let purposes: Vec<&str> = app
-                .purposes
-                .iter()
-                .map(|purpose| purpose_name(*purpose))
-                .collect();
-            json!({
-                "client_id": app.client_id,
-                "auth_mode": auth_mode_name(app.auth_mode),
-                "purposes": purposes,
-                "has_client_secret": app.has_client_secret,
-            })
-        })
-        .collect();
-    json!({
-        "tenant_id": tenant.tenant_id,
-        "display_name": tenant.display_name,
-        "login_base_url": tenant.login_base_url,
-        "graph_base_url": tenant.graph_base_url,
-        "created_at": json_time(tenant.created_at.as_ref()),
-        "upload_rotated_certificates": tenant.upload_rotated_certificates,
-        "apps": apps,
-    })
-}
-
-/// Whether the broker uploads rotated certificates itself, for people.
-pub(crate) fn upload_setting_text(allowed: bool) -> String {
-    if allowed {
-        "on (cert rotate adds the new certificate to the app registration: --upload-rotated-certificates)".to_owned()
-    } else {
-        "off (upload each rotated .cer by hand; galsync tenant update --upload-rotated-certificates on)"
-            .to_owned()
     }
 }

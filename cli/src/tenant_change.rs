@@ -15,7 +15,7 @@ use crate::connect::GlobalArgs;
 use crate::error::{CliError, CliResult};
 use crate::ids::{require_guid, CLIENT_ID_HELP, TENANT_ID_HELP};
 use crate::output::{print_fields, print_json};
-use crate::tenant::{print_apps, tenant_json};
+use crate::tenant_view::{parse_on_off, print_apps, tenant_json, upload_setting_text};
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
@@ -47,15 +47,6 @@ pub struct UpdateArgs {
     /// the new one works; `off`: you upload the .cer by hand.
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub upload_rotated_certificates: Option<bool>,
-}
-
-/// `on` / `off` (also true/false, yes/no) for a switch flag.
-pub fn parse_on_off(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Ok(true),
-        "off" | "false" | "no" => Ok(false),
-        other => Err(format!("`{other}` is neither on nor off; give on or off")),
-    }
 }
 
 /// A tenant id flag as the broker and scheduler store it: lowercase, hyphenated.
@@ -188,7 +179,7 @@ pub async fn update(globals: &GlobalArgs, args: UpdateArgs) -> CliResult {
         ("graph host", tenant.graph_base_url.clone()),
         (
             "key upload",
-            crate::tenant::upload_setting_text(tenant.upload_rotated_certificates),
+            upload_setting_text(tenant.upload_rotated_certificates),
         ),
     ]);
     print_apps(&tenant.apps);
