@@ -80,6 +80,18 @@ pub struct TelemetryArgs {
 }
 
 impl ServerArgs {
+    /// The service's own TLS material when `--tls-cert`, `--tls-key` and
+    /// `--tls-ca` are given (it serves and calls its peers with it); `None`
+    /// for plaintext. Errors name the flag of the file that failed.
+    pub fn tls_material(&self) -> Result<Option<crate::tls::TlsMaterial>, ConfigError> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (Some(cert), Some(key), Some(ca)) => {
+                crate::tls::TlsMaterial::load(cert, key, ca).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The defaults every flag has (plus whatever `GALSYNC_…` variables set).
     pub fn defaults() -> Self {
         #[derive(Parser)]
@@ -118,10 +130,8 @@ impl ServerArgs {
                 readable_file(flag, path)?;
             }
         }
-        if let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_ca) {
-            // Reads and checks the PEM contents, naming the flag of a damaged file.
-            crate::tls::TlsMaterial::load(cert, key, ca)?;
-        }
+        // Reads and checks the PEM contents, naming the flag of a damaged file.
+        self.tls_material()?;
         if present == 0 && !listen.ip().is_loopback() && !self.insecure_plaintext {
             return Err(ConfigError::new(
                 "listen",

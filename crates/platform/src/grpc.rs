@@ -45,14 +45,10 @@ impl ServeOptions {
         grpc_service_names: Vec<&'static str>,
         args: &ServerArgs,
     ) -> Result<Self, ConfigError> {
-        let tls = match (&args.tls_cert, &args.tls_key, &args.tls_ca) {
-            (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
-            _ => None,
-        };
         Ok(Self {
             service_name,
             grpc_service_names,
-            tls,
+            tls: args.tls_material()?,
             client_certificate: ClientCertificate::Required,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_concurrent_calls: args.max_concurrent_calls,

@@ -237,6 +237,21 @@ pub fn redact_dsn(dsn: &str) -> String {
 /// The body is compiled once per backend, so it must be valid for both: write
 /// SQL both accept (`$1`-style parameters in order of appearance, `ON CONFLICT`,
 /// `RETURNING`) and keep backend-specific DDL in the migration folders.
+/// The [`Migrations`] of the service crate it is written in: its
+/// `migrations/sqlite` and `migrations/postgres` folders, embedded at build
+/// time (`sqlx::migrate!`, relative to that crate's manifest).
+#[macro_export]
+macro_rules! migrations {
+    () => {{
+        static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/postgres");
+        $crate::store::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        }
+    }};
+}
+
 #[macro_export]
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {

@@ -250,6 +250,16 @@ pub fn peer_channel(
     channel(url, tls, &server_name(url))
 }
 
+/// [`peer_channel`] to the peer a service's `--{flag}` names, a bad URL
+/// reported as that flag's error.
+pub fn peer_channel_for(
+    flag: &str,
+    url: &str,
+    tls: Option<&TlsMaterial>,
+) -> Result<tonic::transport::Channel, crate::ConfigError> {
+    peer_channel(url, tls).map_err(|error| crate::ConfigError::new(flag, error.to_string()))
+}
+
 /// A gRPC channel to another galsync service: mTLS when `tls` is given
 /// (checking the server's name), plaintext otherwise. Connects lazily, so a
 /// service can start before the services it calls.

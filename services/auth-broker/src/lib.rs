@@ -54,14 +54,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// Fully qualified names of the gRPC services this binary serves.
 pub const GRPC_SERVICES: &[&str] = &["galsync.v1.AuthBroker"];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// This service's migrations, one folder per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = galsync_platform::migrations!();
 
 /// Builds the broker from its configuration: store, master key, policy.
 pub async fn build(config: &Config) -> anyhow::Result<Arc<Broker>> {

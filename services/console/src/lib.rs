@@ -32,6 +32,7 @@ mod run_pace;
 pub mod session;
 mod tenant_actions;
 mod tenant_settings;
+mod tenant_view;
 mod tenants;
 mod tls_listener;
 mod web;
@@ -47,6 +48,7 @@ use galsync_graph::identity::{
     AssertionAlgorithm, CertificateCredential, ClientCredential, PrivateKey,
 };
 use galsync_platform::config::ConfigError;
+use galsync_platform::tls::peer_channel_for;
 use galsync_platform::TlsMaterial;
 
 pub use config::{Config, EntraArgs, EntraFlags};
@@ -135,13 +137,13 @@ impl Console {
         };
         // axum serves HTTP/1.1 here.
         https.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let channel = galsync_platform::tls::peer_channel(&config.scheduler_url, Some(&identity))
-            .map_err(|error| ConfigError::new("scheduler-url", error.to_string()))?;
+        let channel = peer_channel_for("scheduler-url", &config.scheduler_url, Some(&identity))?;
         let broker = match &config.broker_url {
-            Some(url) => Some(broker_api::BrokerApi::new(
-                galsync_platform::tls::peer_channel(url, Some(&identity))
-                    .map_err(|error| ConfigError::new("broker-url", error.to_string()))?,
-            )),
+            Some(url) => Some(broker_api::BrokerApi::new(peer_channel_for(
+                "broker-url",
+                url,
+                Some(&identity),
+            )?)),
             None => None,
         };
         let session_idle = Duration::from_secs(config.session_idle_secs);

@@ -38,7 +38,7 @@ use std::time::Duration;
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
-use galsync_platform::TlsMaterial;
+use galsync_platform::tls::peer_channel_for;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
@@ -53,14 +53,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// Fully qualified names of the gRPC services this binary serves.
 pub const GRPC_SERVICES: &[&str] = &["galsync.v1.ContactWriter"];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// This service's migrations, one folder per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = galsync_platform::migrations!();
 
 /// Opens the store and serves on `listener` until `shutdown` resolves; runs
 /// the work loop too when `--scheduler-url` is given.
@@ -79,18 +73,9 @@ pub async fn serve(
     .await
     .context("failed to open the contact-writer store")?;
     let store = store::WriterStore::new(pool);
-    let tls = match (
-        &config.server.tls_cert,
-        &config.server.tls_key,
-        &config.server.tls_ca,
-    ) {
-        (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
-        _ => None,
-    };
-    let broker = galsync_platform::tls::peer_channel(&config.broker_url(), tls.as_ref())
-        .context("invalid --broker-url")?;
-    let reader = galsync_platform::tls::peer_channel(&config.reader_url(), tls.as_ref())
-        .context("invalid --reader-url")?;
+    let tls = config.server.tls_material()?;
+    let broker = peer_channel_for("broker-url", &config.broker_url(), tls.as_ref())?;
+    let reader = peer_channel_for("reader-url", &config.reader_url(), tls.as_ref())?;
     let settings = EngineSettings {
         pacing: config.pacing(),
         batch_size: config.batch_size.clamp(1, MAX_BATCH_SIZE),
@@ -108,8 +93,7 @@ pub async fn serve(
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let work_loop = match &config.scheduler_url {
         Some(url) => {
-            let queue = galsync_platform::tls::peer_channel(url, tls.as_ref())
-                .context("invalid --scheduler-url")?;
+            let queue = peer_channel_for("scheduler-url", url, tls.as_ref())?;
             let settings = work::WorkSettings {
                 worker_id: format!("contact-writer-{}", std::process::id()),
                 lease_secs: config.lease_secs,

@@ -28,7 +28,7 @@ use anyhow::Context;
 use galsync_graph::HttpOptions;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
-use galsync_platform::TlsMaterial;
+use galsync_platform::tls::peer_channel_for;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
@@ -44,29 +44,18 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// Fully qualified names of the gRPC services this binary serves.
 pub const GRPC_SERVICES: &[&str] = &["galsync.v1.DirectoryReader"];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// This service's migrations, one folder per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = galsync_platform::migrations!();
 
 /// The channel to the auth-broker: mTLS with this service's own identity when
 /// it has TLS material, plaintext otherwise.
 fn broker_channel(config: &Config) -> anyhow::Result<tonic::transport::Channel> {
-    let broker_url = config.broker_url();
-    let tls = match (
-        &config.server.tls_cert,
-        &config.server.tls_key,
-        &config.server.tls_ca,
-    ) {
-        (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial::load(cert, key, ca)?),
-        _ => None,
-    };
-    galsync_platform::tls::peer_channel(&broker_url, tls.as_ref())
-        .with_context(|| format!("failed to set up the channel to the auth-broker at {broker_url}"))
+    let tls = config.server.tls_material()?;
+    Ok(peer_channel_for(
+        "broker-url",
+        &config.broker_url(),
+        tls.as_ref(),
+    )?)
 }
 
 /// Opens the store and serves on `listener` until `shutdown` resolves.

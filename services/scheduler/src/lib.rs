@@ -27,6 +27,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use galsync_platform::grpc::ServeOptions;
 use galsync_platform::store::{Migrations, PoolSettings};
+use galsync_platform::tls::peer_channel_for;
 use galsync_platform::tls::ClientCertificate;
 use galsync_proto::v1;
 use tokio::net::TcpListener;
@@ -43,14 +44,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// Fully qualified names of the gRPC services this binary serves.
 pub const GRPC_SERVICES: &[&str] = &["galsync.v1.Scheduler", "galsync.v1.WorkQueue"];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// This service's migrations, one folder per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = galsync_platform::migrations!();
 
 /// Opens the store and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -67,18 +62,8 @@ pub async fn serve(
     )
     .await
     .context("failed to open the scheduler store")?;
-    let tls = match (
-        &config.server.tls_cert,
-        &config.server.tls_key,
-        &config.server.tls_ca,
-    ) {
-        (Some(cert), Some(key), Some(ca)) => {
-            Some(galsync_platform::TlsMaterial::load(cert, key, ca)?)
-        }
-        _ => None,
-    };
-    let reader_channel = galsync_platform::tls::peer_channel(&config.reader_url(), tls.as_ref())
-        .map_err(|error| galsync_platform::ConfigError::new("reader-url", error.to_string()))?;
+    let tls = config.server.tls_material()?;
+    let reader_channel = peer_channel_for("reader-url", &config.reader_url(), tls.as_ref())?;
     let timings = Timings {
         lock_ttl: std::time::Duration::from_secs(config.run_lock_ttl_secs),
         max_attempts: config.max_attempts,
@@ -88,10 +73,7 @@ pub async fn serve(
     let directory = Arc::new(directory::GrpcDirectory::new(reader_channel));
     let tenants = match &config.broker_url {
         Some(url) => {
-            let channel =
-                galsync_platform::tls::peer_channel(url, tls.as_ref()).map_err(|error| {
-                    galsync_platform::ConfigError::new("broker-url", error.to_string())
-                })?;
+            let channel = peer_channel_for("broker-url", url, tls.as_ref())?;
             Some(Arc::new(tenants::BrokerTenants::new(channel, url))
                 as Arc<dyn tenants::TenantRegistry>)
         }
