@@ -15,8 +15,8 @@ use galsync_proto::v1::import_certificate_request::Material;
 use crate::html::Page;
 use crate::pages::page;
 use crate::session::Role;
-use crate::tenant_actions::certificate_page;
-use crate::tenants::{broker_page, no_broker_page};
+use crate::tenant_view::certificate_page;
+use crate::tenant_view::{broker_page, no_broker_page};
 use crate::web::{csrf_refusal, refused_below, SignedIn};
 use crate::AppState;
 

@@ -12,7 +12,7 @@ use galsync_proto::v1;
 use crate::html::Page;
 use crate::pages::{page, when};
 use crate::session::Role;
-use crate::tenants::{broker_page, no_broker_page};
+use crate::tenant_view::{broker_page, no_broker_page};
 use crate::web::SignedIn;
 use crate::AppState;
 

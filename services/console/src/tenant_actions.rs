@@ -13,7 +13,9 @@ use galsync_proto::v1;
 use crate::html::Page;
 use crate::pages::{page, when};
 use crate::session::Role;
-use crate::tenants::{app_heading, broker_page, days_left, no_broker_page, state_name};
+use crate::tenant_view::{
+    app_heading, broker_page, certificate_page, days_left, no_broker_page, state_name,
+};
 use crate::web::{csrf_refusal, refused_below, SignedIn};
 use crate::AppState;
 
@@ -113,7 +115,7 @@ pub(crate) fn app_section(
     } else {
         body.markup("No secret is stored.");
     }
-    let (secret, needs_action) = crate::tenants::app_secret_health(app);
+    let (secret, needs_action) = crate::tenant_view::app_secret_health(app);
     if needs_action {
         body.markup(" <strong class=\"attention\">Needs you: ")
             .text(&secret)
@@ -201,37 +203,6 @@ pub async fn certificate(
     };
     tracing::info!(person = %person.person, tenant = %tenant_id, thumbprint = %certificate.thumbprint_sha1, "certificate made");
     certificate_page("Certificate made", &certificate, &tenant_id, &signed_in)
-}
-
-/// A certificate the broker just made or imported: its thumbprint, state,
-/// expiry, what the broker did about Entra, and its `.cer` to upload.
-pub(crate) fn certificate_page(
-    title: &str,
-    certificate: &v1::Certificate,
-    tenant_id: &str,
-    signed_in: &SignedIn,
-) -> Response {
-    let mut body = Page::default();
-    body.markup("<p role=\"status\">New certificate <code>")
-        .text(&certificate.thumbprint_sha1)
-        .markup("</code>, ")
-        .text(state_name(certificate.state))
-        .markup(", valid until ")
-        .text(&when(certificate.not_after.as_ref()))
-        .markup(".</p>\n");
-    if !certificate.registration.is_empty() {
-        body.markup("<p>")
-            .text(&certificate.registration)
-            .markup("</p>\n");
-    }
-    body.markup("<p><a class=\"button\" href=\"/tenants/")
-        .text(tenant_id)
-        .markup("/certificates/")
-        .text(&certificate.certificate_id)
-        .markup("/cer\" download>Download .cer</a> to upload it to the app registration (Certificates &amp; secrets → Certificates → Upload certificate).</p>\n<p><a href=\"/tenants/")
-        .text(tenant_id)
-        .markup("\">Back to the tenant</a></p>\n");
-    page(title, signed_in, body, false)
 }
 
 /// The public certificate as a `.cer` file (DER), as Entra's upload takes it.

@@ -15,7 +15,7 @@ use galsync_proto::v1;
 use crate::html::Page;
 use crate::pages::page;
 use crate::session::Role;
-use crate::tenants::{broker_page, no_broker_page};
+use crate::tenant_view::{broker_page, no_broker_page};
 use crate::web::{csrf_refusal, refused_below, status_page, SignedIn};
 use crate::AppState;
 

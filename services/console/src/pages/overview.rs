@@ -30,7 +30,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         // One call for every tenant's health, however many there are.
         Some(broker) => match broker.tenants_with_health(person).await {
             Ok(tenants) => Some(tenants),
-            Err(status) => return crate::tenants::broker_page(&status, &signed_in),
+            Err(status) => return crate::tenant_view::broker_page(&status, &signed_in),
         },
         None => None,
     };
@@ -50,7 +50,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
     let mut body = Page::default();
     if registered.is_none() {
         body.markup("<p class=\"notice\">")
-            .text(crate::tenants::NO_BROKER)
+            .text(crate::tenant_view::NO_BROKER)
             .markup("</p>\n");
     }
     if tenants.is_empty() {
@@ -95,25 +95,25 @@ pub async fn overview(State(state): State<Arc<AppState>>, signed_in: SignedIn) -
         if registered.is_some() {
             match reported {
                 Some(reported) => {
-                    let health = crate::tenants::health(reported);
-                    crate::tenants::health_cell(
+                    let health = crate::tenant_view::health(reported);
+                    crate::tenant_view::health_cell(
                         &mut body,
                         &health.certificate,
                         health.certificate_needs_action,
                     );
-                    crate::tenants::health_cell(
+                    crate::tenant_view::health_cell(
                         &mut body,
                         &health.client_secret,
                         health.client_secret_needs_action,
                     );
-                    crate::tenants::health_cell(
+                    crate::tenant_view::health_cell(
                         &mut body,
                         &health.consent,
                         health.consent_needs_action,
                     );
                 }
                 None => {
-                    crate::tenants::health_cell(&mut body, "not registered", true);
+                    crate::tenant_view::health_cell(&mut body, "not registered", true);
                     body.markup("<td>—</td><td>—</td>");
                 }
             }
