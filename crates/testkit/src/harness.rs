@@ -1,10 +1,14 @@
 //! What tests of the real binaries and stores share: a fresh PostgreSQL
 //! schema (the DSN comes from `GALSYNC_TEST_POSTGRES_URL`, which CI sets;
 //! without it such tests skip and say so), free ports, a service binary as a
-//! child process and its health. Test support, so it lives here, above the
-//! services, and no service binary links it.
+//! child process and its health, and servers started in-process on port 0
+//! ([`spawn_server`], [`serve_galsync`], [`serve_grpc`]). Test support, so it
+//! lives here, above the services, and no service binary links it.
 
 pub mod bad_config;
+mod server;
+
+pub use server::{serve_galsync, serve_grpc, spawn_server, RunningServer, StopSignal};
 
 /// Environment variable holding the PostgreSQL DSN for tests.
 pub const POSTGRES_DSN_VAR: &str = "GALSYNC_TEST_POSTGRES_URL";
@@ -263,32 +267,4 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("galsync-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("create a temp dir");
     dir
-}
-
-/// Serves `routes` on a loopback port in the background — plaintext, or with
-/// `tls` — for tests that need a gRPC peer (a fake reader, queue or
-/// scheduler, or a service's handlers alone); returns its address. It serves
-/// until the test process ends.
-pub async fn serve_grpc(
-    routes: tonic::service::Routes,
-    tls: Option<tonic::transport::ServerTlsConfig>,
-) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("the bound address");
-    let mut server = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        server = server.tls_config(tls).expect("a usable TLS configuration");
-    }
-    tokio::spawn(async move {
-        let served = server
-            .add_routes(routes)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-            .await;
-        if let Err(error) = served {
-            eprintln!("the test's gRPC server at {addr} stopped: {error}");
-        }
-    });
-    addr
 }

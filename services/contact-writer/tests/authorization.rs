@@ -17,15 +17,14 @@ use galsync_platform::{AllowedCallers, TlsMaterial};
 use galsync_proto::v1;
 use galsync_proto::v1::contact_writer_client::ContactWriterClient;
 use galsync_proto::v1::contact_writer_server::ContactWriterServer;
+use galsync_testkit::harness::{serve_galsync, RunningServer};
 use tonic::transport::Channel;
 
 const MAILBOX_CONTACTS: usize = 365;
 
 /// Serves the writer with the `contact-writer` certificate of `pki_dir`,
 /// admitting only the `scheduler` identity (the default `--scheduler-identity`).
-async fn serve_with_mtls(engine: Arc<Engine>, pki_dir: &std::path::Path) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+async fn serve_with_mtls(engine: Arc<Engine>, pki_dir: &std::path::Path) -> RunningServer {
     let tls = TlsMaterial::from_pki_dir(pki_dir, "contact-writer").unwrap();
     let options =
         ServeOptions::local("contact-writer", vec!["galsync.v1.ContactWriter"]).with_tls(Some(tls));
@@ -34,13 +33,7 @@ async fn serve_with_mtls(engine: Arc<Engine>, pki_dir: &std::path::Path) -> Sock
         engine,
         AllowedCallers::new(["scheduler"], false),
     )));
-    tokio::spawn(async move {
-        let never = std::future::pending::<()>();
-        if let Err(error) = galsync_platform::grpc::serve(options, listener, routes, never).await {
-            eprintln!("the contact-writer stopped with an error: {error}");
-        }
-    });
-    addr
+    serve_galsync(options, routes).await
 }
 
 fn client_as(
@@ -78,7 +71,8 @@ async fn a_certificate_of_another_identity_cannot_purge_a_mailbox() {
     assert_eq!(harness.owned_by_source(&mailbox).len(), MAILBOX_CONTACTS);
     let pki_dir = harness.broker.pki_dir().to_owned();
     galsync_platform::pki::issue_identity(&pki_dir, "monitoring", &[]).unwrap();
-    let addr = serve_with_mtls(Arc::clone(&harness.engine), &pki_dir).await;
+    let writer = serve_with_mtls(Arc::clone(&harness.engine), &pki_dir).await;
+    let addr = writer.addr;
     let deletes_before = harness.contact_writes("DELETE");
 
     for identity in ["monitoring", "cli", "directory-reader"] {

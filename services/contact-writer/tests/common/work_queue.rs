@@ -18,6 +18,7 @@ use std::time::Duration;
 use galsync_contact_writer::work::{self, WorkSettings};
 use galsync_platform::grpc::ServeOptions;
 use galsync_proto::v1;
+use galsync_testkit::harness::{serve_galsync, RunningServer};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
@@ -86,7 +87,8 @@ impl Drop for Waiting {
 pub struct WorkingWriter {
     stop: tokio::sync::watch::Sender<bool>,
     work_loop: tokio::task::JoinHandle<()>,
-    stop_queue: tokio::sync::oneshot::Sender<()>,
+    /// The served queue; stops serving when dropped.
+    queue: RunningServer,
 }
 
 impl WorkingWriter {
@@ -95,7 +97,7 @@ impl WorkingWriter {
     pub async fn stop(self, within: Duration) -> bool {
         self.stop.send(true).unwrap();
         let ended = tokio::time::timeout(within, self.work_loop).await;
-        let _ = self.stop_queue.send(());
+        drop(self.queue);
         match ended {
             Ok(joined) => {
                 joined.unwrap();
@@ -121,8 +123,8 @@ impl StandInQueue {
     /// Serves the queue and starts the work loop of `harness`'s engine
     /// against it, with leases of `lease_secs`.
     pub async fn start_writer(&self, harness: &Harness, lease_secs: u32) -> WorkingWriter {
-        let (url, stop_queue) = self.serve().await;
-        let channel = tonic::transport::Endpoint::from_shared(url)
+        let queue = self.serve().await;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", queue.addr))
             .unwrap()
             .connect_lazy();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -141,7 +143,7 @@ impl StandInQueue {
         WorkingWriter {
             stop,
             work_loop,
-            stop_queue,
+            queue,
         }
     }
 
@@ -192,23 +194,12 @@ impl StandInQueue {
     }
 
     /// Serves the queue with galsync's gRPC bootstrap on port 0.
-    async fn serve(&self) -> (String, tokio::sync::oneshot::Sender<()>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    async fn serve(&self) -> RunningServer {
         let mut options = ServeOptions::local("work-queue", vec!["galsync.v1.WorkQueue"]);
         options.max_concurrent_calls = self.calls_at_once;
         let mut routes = tonic::service::RoutesBuilder::default();
         routes.add_service(v1::work_queue_server::WorkQueueServer::new(self.clone()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(galsync_platform::grpc::serve(
-            options,
-            listener,
-            routes,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        (format!("http://{addr}"), stop)
+        serve_galsync(options, routes).await
     }
 
     /// The next item, holding the call until work comes if the queue holds
