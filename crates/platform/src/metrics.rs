@@ -59,7 +59,57 @@ pub fn series(family: &str, label: &str, value: &str) -> String {
     format!("{family}{{{label}=\"{value}\"}}")
 }
 
+/// The series of one family told apart by one label, e.g. mailboxes by
+/// `outcome`: `family.of("succeeded")` is `family{outcome="succeeded"}`.
+pub struct LabelledFamily<'a> {
+    metrics: &'a Metrics,
+    family: &'static str,
+    label: &'static str,
+    help: &'static str,
+    kind: &'static str,
+}
+
+impl LabelledFamily<'_> {
+    /// The series for `value` of the label (the same one each time).
+    pub fn of(&self, value: &str) -> Arc<AtomicI64> {
+        self.metrics.register(
+            &series(self.family, self.label, value),
+            self.help,
+            self.kind,
+        )
+    }
+}
+
 impl Metrics {
+    /// Counters of `family`, one for each value of `label`.
+    pub fn counters(
+        &self,
+        family: &'static str,
+        label: &'static str,
+        help: &'static str,
+    ) -> LabelledFamily<'_> {
+        LabelledFamily {
+            metrics: self,
+            family,
+            label,
+            help,
+            kind: "counter",
+        }
+    }
+
+    /// Gauges of `family`, one for each value of `label`.
+    pub fn gauges(
+        &self,
+        family: &'static str,
+        label: &'static str,
+        help: &'static str,
+    ) -> LabelledFamily<'_> {
+        LabelledFamily {
+            kind: "gauge",
+            ..self.counters(family, label, help)
+        }
+    }
+
     /// A monotonically increasing counter; the same name returns the same
     /// counter. `name` is `family` or `family{label="value",…}`.
     pub fn counter(&self, name: &str, help: &'static str) -> Arc<AtomicI64> {

@@ -1,6 +1,7 @@
 //! Errors of the contact-writer's domain.
 
 use galsync_graph::GraphError;
+use tonic::Status;
 
 use crate::advice;
 
@@ -123,5 +124,72 @@ impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         galsync_platform::metrics::count_store_error();
         Self::Store(error)
+    }
+}
+
+/// What a caller of the gRPC API is told.
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        match error {
+            Error::InvalidRequest(_) => Status::invalid_argument(message),
+            Error::SnapshotNotFound { .. } => Status::not_found(message),
+            Error::BlockedByPolicy { .. } | Error::MailboxNotEnabled { .. } => {
+                Status::failed_precondition(message)
+            }
+            Error::Graph { .. } | Error::SnapshotUnavailable { .. } | Error::GraphSetup { .. } => {
+                Status::unavailable(message)
+            }
+            Error::Cancelled => Status::cancelled(message),
+            Error::LeaseLapsed { .. } => Status::aborted(message),
+            // The store's and encoder's text is for the operator's log; the
+            // caller gets an incident id to quote.
+            Error::Store(_) | Error::Encode(_) => galsync_platform::grpc::internal_status(
+                "contact-writer",
+                "internal error",
+                &message,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_the_status_a_caller_can_act_on() {
+        let invalid: Status = Error::InvalidRequest("mailbox_id is required".to_owned()).into();
+        assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
+        let blocked: Status = Error::BlockedByPolicy {
+            mailbox_id: "m1".to_owned(),
+        }
+        .into();
+        assert_eq!(blocked.code(), tonic::Code::FailedPrecondition);
+        assert!(blocked
+            .message()
+            .contains("blocked by an Exchange application access policy"));
+        let gone: Status = Error::SnapshotNotFound {
+            snapshot_id: "s1".to_owned(),
+        }
+        .into();
+        assert_eq!(gone.code(), tonic::Code::NotFound);
+        let reader_down: Status = Error::SnapshotUnavailable {
+            snapshot_id: "s1".to_owned(),
+            reason: "connection refused".to_owned(),
+        }
+        .into();
+        assert_eq!(reader_down.code(), tonic::Code::Unavailable);
+        let store: Status = Error::Store(sqlx::Error::Protocol(
+            "relation \"mailbox_state\" does not exist".to_owned(),
+        ))
+        .into();
+        assert_eq!(store.code(), tonic::Code::Internal);
+        assert!(
+            !store.message().contains("mailbox_state"),
+            "{}",
+            store.message()
+        );
+        assert!(store.message().contains("incident"), "{}", store.message());
     }
 }

@@ -63,35 +63,18 @@ impl Default for WriterMetrics {
         let registry = Metrics::default();
         registry.add_renderer(galsync_graph::traffic::render_prometheus);
         registry.add_renderer(render_pacing);
-        let mailboxes = |outcome: &str| {
-            registry.counter(
-                &galsync_platform::metrics::series(
-                    "galsync_writer_mailboxes_total",
-                    "outcome",
-                    outcome,
-                ),
-                MAILBOXES_HELP,
-            )
-        };
-        let contacts = |change: &str| {
-            registry.counter(
-                &galsync_platform::metrics::series(
-                    "galsync_writer_contacts_total",
-                    "change",
-                    change,
-                ),
-                CONTACTS_HELP,
-            )
-        };
+        let mailboxes =
+            registry.counters("galsync_writer_mailboxes_total", "outcome", MAILBOXES_HELP);
+        let contacts = registry.counters("galsync_writer_contacts_total", "change", CONTACTS_HELP);
         Self {
-            succeeded: mailboxes("succeeded"),
-            partial: mailboxes("partial"),
-            failed: mailboxes("failed"),
-            awaiting_approval: mailboxes("awaiting-approval"),
-            cancelled: mailboxes("cancelled"),
-            created: contacts("created"),
-            updated: contacts("updated"),
-            deleted: contacts("deleted"),
+            succeeded: mailboxes.of("succeeded"),
+            partial: mailboxes.of("partial"),
+            failed: mailboxes.of("failed"),
+            awaiting_approval: mailboxes.of("awaiting-approval"),
+            cancelled: mailboxes.of("cancelled"),
+            created: contacts.of("created"),
+            updated: contacts.of("updated"),
+            deleted: contacts.of("deleted"),
             registry,
         }
     }
