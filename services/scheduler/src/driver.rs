@@ -13,7 +13,7 @@ use std::sync::Arc;
 use galsync_proto::v1;
 
 use crate::error::SchedulerError;
-use crate::scheduler::{now_millis, Scheduler, STATE_QUEUED, STATE_READING};
+use crate::scheduler::{now_millis, RunState, Scheduler};
 use crate::store::{RunRow, RunSignal, WorkItemRow};
 use crate::work_items::{
     item_is_terminal, mailbox_result, run_counts, ITEM_LEASED, ITEM_SUPERSEDED,
@@ -134,7 +134,7 @@ impl Scheduler {
 
     async fn drive(&self, run_id: &str) -> Result<(), SchedulerError> {
         let mut run = self.run(run_id).await?;
-        if run.state == STATE_QUEUED || run.state == STATE_READING {
+        if matches!(run.state, RunState::Queued | RunState::Reading) {
             self.read_and_enqueue(&mut run).await?;
         }
         // Subscribed before the first look, so an item that ends while the

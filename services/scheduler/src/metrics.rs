@@ -6,6 +6,8 @@ use std::sync::Arc;
 use galsync_platform::metrics::{add_count, Metrics};
 use galsync_proto::v1;
 
+use crate::run_state::RunState;
+
 const RUNS_HELP: &str = "runs this scheduler started, and runs it ended by final state";
 const MAILBOXES_HELP: &str =
     "mailbox work items writers reported to this scheduler, by outcome (failed: no attempts left)";
@@ -45,63 +47,37 @@ impl Default for SchedulerMetrics {
 
 impl SchedulerMetrics {
     pub fn new(registry: Metrics) -> Self {
-        let runs = |state: &str| {
-            registry.counter(
-                &galsync_platform::metrics::series("galsync_scheduler_runs_total", "state", state),
-                RUNS_HELP,
-            )
-        };
-        let mailboxes = |outcome: &str| {
-            registry.counter(
-                &galsync_platform::metrics::series(
-                    "galsync_scheduler_mailboxes_total",
-                    "outcome",
-                    outcome,
-                ),
-                MAILBOXES_HELP,
-            )
-        };
-        let contacts = |change: &str| {
-            registry.counter(
-                &galsync_platform::metrics::series(
-                    "galsync_scheduler_contacts_total",
-                    "change",
-                    change,
-                ),
-                CONTACTS_HELP,
-            )
-        };
-        let queue = |state: &str| {
-            registry.gauge(
-                &galsync_platform::metrics::series("galsync_scheduler_work_items", "state", state),
-                QUEUE_HELP,
-            )
-        };
+        let runs = registry.counters("galsync_scheduler_runs_total", "state", RUNS_HELP);
+        let mailboxes =
+            registry.counters("galsync_scheduler_mailboxes_total", "outcome", MAILBOXES_HELP);
+        let contacts =
+            registry.counters("galsync_scheduler_contacts_total", "change", CONTACTS_HELP);
+        let queue = registry.gauges("galsync_scheduler_work_items", "state", QUEUE_HELP);
         Self {
-            runs_started: runs("started"),
-            runs_succeeded: runs("succeeded"),
-            runs_partially_failed: runs("partially-failed"),
-            runs_failed: runs("failed"),
-            runs_cancelled: runs("cancelled"),
-            runs_awaiting_approval: runs("awaiting-approval"),
-            mailboxes_succeeded: mailboxes("succeeded"),
-            mailboxes_partial: mailboxes("partial"),
-            mailboxes_failed: mailboxes("failed"),
-            mailboxes_awaiting_approval: mailboxes("awaiting-approval"),
-            mailboxes_cancelled: mailboxes("cancelled"),
+            runs_started: runs.of("started"),
+            runs_succeeded: runs.of("succeeded"),
+            runs_partially_failed: runs.of("partially-failed"),
+            runs_failed: runs.of("failed"),
+            runs_cancelled: runs.of("cancelled"),
+            runs_awaiting_approval: runs.of("awaiting-approval"),
+            mailboxes_succeeded: mailboxes.of("succeeded"),
+            mailboxes_partial: mailboxes.of("partial"),
+            mailboxes_failed: mailboxes.of("failed"),
+            mailboxes_awaiting_approval: mailboxes.of("awaiting-approval"),
+            mailboxes_cancelled: mailboxes.of("cancelled"),
             mailbox_retries: registry.counter(
                 "galsync_scheduler_mailbox_retries_total",
                 "mailbox work items a writer failed that were queued again for another attempt",
             ),
-            contacts_created: contacts("created"),
-            contacts_updated: contacts("updated"),
-            contacts_deleted: contacts("deleted"),
+            contacts_created: contacts.of("created"),
+            contacts_updated: contacts.of("updated"),
+            contacts_deleted: contacts.of("deleted"),
             lease_expiries: registry.counter(
                 "galsync_scheduler_lease_expiries_total",
                 "leased work items the run driver found with their lease run out (writer gone): failed with no attempts left, or ended in a cancelled run",
             ),
-            queued: queue("queued"),
-            leased: queue("leased"),
+            queued: queue.of("queued"),
+            leased: queue.of("leased"),
             registry,
         }
     }
@@ -115,14 +91,14 @@ impl SchedulerMetrics {
     }
 
     /// A run ended in `state` (one of the scheduler's terminal states).
-    pub(crate) fn run_ended(&self, state: &str) {
+    pub(crate) fn run_ended(&self, state: RunState) {
         let counter = match state {
-            crate::run_state::STATE_SUCCEEDED => &self.runs_succeeded,
-            crate::run_state::STATE_PARTIALLY_FAILED => &self.runs_partially_failed,
-            crate::run_state::STATE_FAILED => &self.runs_failed,
-            crate::run_state::STATE_CANCELLED => &self.runs_cancelled,
-            crate::run_state::STATE_AWAITING_APPROVAL => &self.runs_awaiting_approval,
-            _ => return,
+            RunState::Succeeded => &self.runs_succeeded,
+            RunState::PartiallyFailed => &self.runs_partially_failed,
+            RunState::Failed => &self.runs_failed,
+            RunState::Cancelled => &self.runs_cancelled,
+            RunState::AwaitingApproval => &self.runs_awaiting_approval,
+            RunState::Queued | RunState::Reading | RunState::Writing => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -172,8 +148,8 @@ mod tests {
     fn counts_runs_mailboxes_and_contacts() {
         let metrics = SchedulerMetrics::default();
         metrics.run_started();
-        metrics.run_ended(crate::run_state::STATE_SUCCEEDED);
-        metrics.run_ended("reading");
+        metrics.run_ended(RunState::Succeeded);
+        metrics.run_ended(RunState::Reading);
         let counts = v1::SyncCounts {
             created: 5,
             updated: 2,

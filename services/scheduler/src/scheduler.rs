@@ -56,24 +56,7 @@ impl Default for Timings {
     }
 }
 
-pub use crate::run_state::{
-    ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED, STATE_FAILED, STATE_PARTIALLY_FAILED,
-    STATE_QUEUED, STATE_READING, STATE_SUCCEEDED, STATE_WRITING,
-};
-
-pub fn run_state_to_proto(state: &str) -> v1::RunState {
-    match state {
-        STATE_QUEUED => v1::RunState::Queued,
-        STATE_READING => v1::RunState::Reading,
-        STATE_WRITING => v1::RunState::Writing,
-        STATE_SUCCEEDED => v1::RunState::Succeeded,
-        STATE_PARTIALLY_FAILED => v1::RunState::PartiallyFailed,
-        STATE_FAILED => v1::RunState::Failed,
-        STATE_CANCELLED => v1::RunState::Cancelled,
-        STATE_AWAITING_APPROVAL => v1::RunState::AwaitingApproval,
-        _ => v1::RunState::Unspecified,
-    }
-}
+pub use crate::run_state::RunState;
 
 pub struct Scheduler {
     pub(crate) store: SchedulerStore,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::access::{Caller, Role};
 use crate::error::SchedulerError;
-use crate::scheduler::{decode_spec, now_millis, Scheduler, ACTIVE_STATES};
+use crate::scheduler::{decode_spec, now_millis, RunState, Scheduler};
 
 impl Scheduler {
     /// Runs forever: starts due scheduled runs, adopts orphaned runs, prunes history.
@@ -77,7 +77,7 @@ impl Scheduler {
     /// Drives runs whose scheduler died: their lock expired while active.
     async fn adopt_orphans(self: &Arc<Self>) -> Result<(), SchedulerError> {
         let now = now_millis();
-        for run in self.store.runs_in_states(ACTIVE_STATES).await? {
+        for run in self.store.runs_in_states(&RunState::ACTIVE).await? {
             if self
                 .store
                 .run_lock_holder(&run.profile_id, now)

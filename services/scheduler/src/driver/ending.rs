@@ -5,10 +5,7 @@
 use galsync_proto::v1;
 
 use crate::error::SchedulerError;
-use crate::scheduler::{
-    now_millis, Scheduler, ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED, STATE_FAILED,
-    STATE_PARTIALLY_FAILED, STATE_SUCCEEDED,
-};
+use crate::scheduler::{now_millis, RunState, Scheduler};
 use crate::store::{RunRow, WorkItemRow};
 use crate::work_items::{
     CANCELLED_REASON, ITEM_CANCELLED, ITEM_FAILED, ITEM_QUEUED, ITEM_SUPERSEDED,
@@ -21,16 +18,16 @@ impl Scheduler {
         message: &str,
     ) -> Result<(), SchedulerError> {
         let mut run = self.run(run_id).await?;
-        if !ACTIVE_STATES.contains(&run.state.as_str()) {
+        if !run.state.is_active() {
             return Ok(());
         }
-        run.state = STATE_FAILED.to_owned();
+        run.state = RunState::Failed;
         run.error = message.to_owned();
         run.finished_at = Some(now_millis());
         self.store.update_run(&run).await?;
         self.append_state_event(run_id, v1::RunState::Failed)
             .await?;
-        self.metrics.run_ended(STATE_FAILED);
+        self.metrics.run_ended(RunState::Failed);
         self.store.release_run_lock(&run.profile_id, run_id).await?;
         Ok(())
     }
@@ -52,12 +49,12 @@ impl Scheduler {
     }
 
     pub(super) async fn end_cancelled(&self, mut run: RunRow) -> Result<(), SchedulerError> {
-        run.state = STATE_CANCELLED.to_owned();
+        run.state = RunState::Cancelled;
         run.finished_at = Some(now_millis());
         self.store.update_run(&run).await?;
         self.append_state_event(&run.run_id, v1::RunState::Cancelled)
             .await?;
-        self.metrics.run_ended(STATE_CANCELLED);
+        self.metrics.run_ended(RunState::Cancelled);
         self.store
             .release_run_lock(&run.profile_id, &run.run_id)
             .await?;
@@ -83,21 +80,21 @@ impl Scheduler {
             .count();
         let partial = live.iter().filter(|item| item.outcome == "partial").count();
         let state = if !live.is_empty() && failed == live.len() {
-            STATE_FAILED
+            RunState::Failed
         } else if awaiting > 0 && !run.dry_run {
-            STATE_AWAITING_APPROVAL
+            RunState::AwaitingApproval
         } else if failed > 0 || partial > 0 {
-            STATE_PARTIALLY_FAILED
+            RunState::PartiallyFailed
         } else {
-            STATE_SUCCEEDED
+            RunState::Succeeded
         };
-        run.state = state.to_owned();
+        run.state = state;
         run.finished_at = Some(now_millis());
         if failed > 0 && run.error.is_empty() {
             run.error = format!("{failed} of {} mailbox(es) failed", live.len());
         }
         self.store.update_run(&run).await?;
-        self.append_state_event(&run.run_id, crate::scheduler::run_state_to_proto(state))
+        self.append_state_event(&run.run_id, state.to_proto())
             .await?;
         self.metrics.run_ended(state);
         self.store

@@ -7,7 +7,7 @@ use galsync_proto::v1;
 use prost::Message;
 
 use crate::error::SchedulerError;
-use crate::scheduler::{decode_spec, now_millis, Scheduler, STATE_READING, STATE_WRITING};
+use crate::scheduler::{decode_spec, now_millis, RunState, Scheduler};
 use crate::store::{RunRow, WorkItemRow};
 use crate::work_items::{new_work_item, ITEM_DONE, ITEM_SUPERSEDED};
 
@@ -31,7 +31,7 @@ impl Scheduler {
     pub(super) async fn read_and_enqueue(&self, run: &mut RunRow) -> Result<(), SchedulerError> {
         let profile = self.profile(&run.profile_id).await?;
         let spec = decode_spec(&profile)?;
-        run.state = STATE_READING.to_owned();
+        run.state = RunState::Reading;
         run.started_at = Some(now_millis());
         self.store.update_run(run).await?;
         self.append_state_event(&run.run_id, v1::RunState::Reading)
@@ -99,7 +99,7 @@ impl Scheduler {
         run.snapshot_id = snapshot.snapshot_id.clone();
         run.read_stats = snapshot.read_stats.map(|stats| stats.encode_to_vec());
         run.mailboxes_total = items.len() as i64;
-        run.state = STATE_WRITING.to_owned();
+        run.state = RunState::Writing;
         self.store.update_run(run).await?;
         self.append_state_event(&run.run_id, v1::RunState::Writing)
             .await?;

@@ -14,7 +14,7 @@ use crate::access::Role;
 use crate::error::SchedulerError;
 use crate::profiles;
 use crate::queue::millis_timestamp;
-use crate::scheduler::{run_state_to_proto, Scheduler, ACTIVE_STATES};
+use crate::scheduler::Scheduler;
 use crate::store::{RunRow, RunSignal};
 use crate::work_items::{mailbox_result, run_counts, ITEM_SUPERSEDED};
 
@@ -40,7 +40,7 @@ async fn run_message(service: &SchedulerService, run: RunRow) -> Result<v1::Run,
         trace_id: galsync_platform::telemetry::run_trace_id(&run.run_id),
         run_id: run.run_id,
         profile_id: run.profile_id,
-        state: run_state_to_proto(&run.state) as i32,
+        state: run.state.to_proto() as i32,
         trigger: run.trigger,
         dry_run: run.dry_run,
         snapshot_id: run.snapshot_id,
@@ -239,7 +239,7 @@ impl EventCursor {
         let store = self.scheduler.store();
         // Whether the run had ended before reading, so no event is missed.
         self.run_ended = match store.get_run(&self.run_id).await {
-            Ok(Some(run)) => !ACTIVE_STATES.contains(&run.state.as_str()),
+            Ok(Some(run)) => !run.state.is_active(),
             Ok(None) => true,
             Err(error) => return Err(Status::from(SchedulerError::from(error))),
         };

@@ -7,10 +7,7 @@ use chrono::Utc;
 use galsync_proto::v1;
 use prost::Message;
 
-use super::{
-    now_millis, Scheduler, ACTIVE_STATES, STATE_AWAITING_APPROVAL, STATE_CANCELLED, STATE_QUEUED,
-    STATE_WRITING,
-};
+use super::{now_millis, RunState, Scheduler};
 use crate::access::Caller;
 use crate::error::SchedulerError;
 use crate::store::RunRow;
@@ -43,7 +40,7 @@ impl Scheduler {
         let run = RunRow {
             run_id: run_id.clone(),
             profile_id: profile.profile_id.clone(),
-            state: STATE_QUEUED.to_owned(),
+            state: RunState::Queued,
             trigger: trigger.to_owned(),
             dry_run,
             full_read,
@@ -104,17 +101,17 @@ impl Scheduler {
         run_id: &str,
     ) -> Result<RunRow, SchedulerError> {
         let run = self.run(run_id).await?;
-        if !ACTIVE_STATES.contains(&run.state.as_str()) && run.state != STATE_AWAITING_APPROVAL {
+        if !run.state.is_active() && run.state != RunState::AwaitingApproval {
             return Err(SchedulerError::FailedPrecondition(format!(
                 "run {run_id} already ended ({})",
                 run.state
             )));
         }
         self.store.request_cancel(&run.run_id).await?;
-        if run.state == STATE_AWAITING_APPROVAL {
+        if run.state == RunState::AwaitingApproval {
             // No driver is running; end it here.
             let mut ended = run.clone();
-            ended.state = STATE_CANCELLED.to_owned();
+            ended.state = RunState::Cancelled;
             ended.finished_at = Some(now_millis());
             self.store.update_run(&ended).await?;
             self.append_state_event(&ended.run_id, v1::RunState::Cancelled)
@@ -133,7 +130,7 @@ impl Scheduler {
         run_id: &str,
     ) -> Result<RunRow, SchedulerError> {
         let mut run = self.run(run_id).await?;
-        if run.state != STATE_AWAITING_APPROVAL {
+        if run.state != RunState::AwaitingApproval {
             return Err(SchedulerError::FailedPrecondition(format!(
                 "run {run_id} is {}, not awaiting approval",
                 run.state
@@ -147,7 +144,7 @@ impl Scheduler {
             )));
         }
         let requeued = self.requeue_awaiting_approval(&run.run_id).await?;
-        run.state = STATE_WRITING.to_owned();
+        run.state = RunState::Writing;
         run.finished_at = None;
         self.store.update_run(&run).await?;
         self.append_state_event(&run.run_id, v1::RunState::Writing)

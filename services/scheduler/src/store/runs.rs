@@ -3,12 +3,14 @@
 use galsync_platform::with_pool;
 
 use super::{RunSignal, SchedulerStore, StoreResult};
+use crate::run_state::RunState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
     pub run_id: String,
     pub profile_id: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: RunState,
     #[sqlx(rename = "run_trigger")]
     pub trigger: String,
     pub dry_run: bool,
@@ -36,7 +38,7 @@ impl SchedulerStore {
             ))
             .bind(&row.run_id)
             .bind(&row.profile_id)
-            .bind(&row.state)
+            .bind(row.state.as_str())
             .bind(&row.trigger)
             .bind(row.dry_run)
             .bind(row.full_read)
@@ -88,12 +90,12 @@ impl SchedulerStore {
         Ok(rows)
     }
 
-    pub async fn runs_in_states(&self, states: &[&str]) -> StoreResult<Vec<RunRow>> {
+    pub async fn runs_in_states(&self, states: &[RunState]) -> StoreResult<Vec<RunRow>> {
         let mut all = Vec::new();
         for state in states {
             let rows: Vec<RunRow> = with_pool!(&self.pool, pool => {
                 sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE state = $1"))
-                    .bind(*state)
+                    .bind(state.as_str())
                     .fetch_all(pool)
                     .await?
             });
@@ -109,7 +111,7 @@ impl SchedulerStore {
                 "UPDATE runs SET state = $1, snapshot_id = $2, started_at = $3, finished_at = $4, \
                  mailboxes_total = $5, error = $6, read_stats = $7, repair = $8 WHERE run_id = $9",
             )
-            .bind(&row.state)
+            .bind(row.state.as_str())
             .bind(&row.snapshot_id)
             .bind(row.started_at)
             .bind(row.finished_at)
@@ -132,7 +134,7 @@ impl SchedulerStore {
             )
             .bind(profile_id)
             .bind(true)
-            .bind(crate::scheduler::STATE_SUCCEEDED)
+            .bind(RunState::Succeeded.as_str())
             .fetch_one(pool)
             .await?
         });
