@@ -48,8 +48,11 @@ impl Default for SchedulerMetrics {
 impl SchedulerMetrics {
     pub fn new(registry: Metrics) -> Self {
         let runs = registry.counters("galsync_scheduler_runs_total", "state", RUNS_HELP);
-        let mailboxes =
-            registry.counters("galsync_scheduler_mailboxes_total", "outcome", MAILBOXES_HELP);
+        let mailboxes = registry.counters(
+            "galsync_scheduler_mailboxes_total",
+            "outcome",
+            MAILBOXES_HELP,
+        );
         let contacts =
             registry.counters("galsync_scheduler_contacts_total", "change", CONTACTS_HELP);
         let queue = registry.gauges("galsync_scheduler_work_items", "state", QUEUE_HELP);

@@ -106,7 +106,10 @@ mod tests {
             RunState::Cancelled,
             RunState::AwaitingApproval,
         ] {
-            assert_eq!(RunState::try_from(state.as_str().to_owned()).unwrap(), state);
+            assert_eq!(
+                RunState::try_from(state.as_str().to_owned()).unwrap(),
+                state
+            );
         }
         assert!(RunState::try_from("paused".to_owned()).is_err());
     }

@@ -100,7 +100,7 @@ impl Scheduler {
         self.store
             .release_run_lock(&run.profile_id, &run.run_id)
             .await?;
-        tracing::info!(run = %run.run_id, state, "run ended");
+        tracing::info!(run = %run.run_id, %state, "run ended");
         Ok(())
     }
 }
