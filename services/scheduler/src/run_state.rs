@@ -20,6 +20,18 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [RunState; 8] = [
+        RunState::Queued,
+        RunState::Reading,
+        RunState::Writing,
+        RunState::Succeeded,
+        RunState::PartiallyFailed,
+        RunState::Failed,
+        RunState::Cancelled,
+        RunState::AwaitingApproval,
+    ];
+
     /// The states of a run a driver still moves along.
     pub const ACTIVE: [RunState; 3] = [RunState::Queued, RunState::Reading, RunState::Writing];
 
@@ -42,18 +54,7 @@ impl RunState {
     }
 
     pub fn parse(text: &str) -> Option<RunState> {
-        [
-            RunState::Queued,
-            RunState::Reading,
-            RunState::Writing,
-            RunState::Succeeded,
-            RunState::PartiallyFailed,
-            RunState::Failed,
-            RunState::Cancelled,
-            RunState::AwaitingApproval,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
     }
 
     pub fn to_proto(self) -> v1::RunState {
@@ -96,16 +97,7 @@ mod tests {
 
     #[test]
     fn every_state_reads_back_as_it_is_stored() {
-        for state in [
-            RunState::Queued,
-            RunState::Reading,
-            RunState::Writing,
-            RunState::Succeeded,
-            RunState::PartiallyFailed,
-            RunState::Failed,
-            RunState::Cancelled,
-            RunState::AwaitingApproval,
-        ] {
+        for state in RunState::ALL {
             assert_eq!(
                 RunState::try_from(state.as_str().to_owned()).unwrap(),
                 state
