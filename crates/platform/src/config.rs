@@ -160,6 +160,17 @@ impl ServerArgs {
     pub fn tls_enabled(&self) -> bool {
         self.tls_cert.is_some()
     }
+
+    /// A peer service's URL: `explicit` (its flag) when given, else the
+    /// peer's default `port` on loopback — https when this service has TLS
+    /// material, http otherwise — as on a single host after `galsync up`.
+    pub fn peer_url_or_loopback(&self, explicit: Option<&str>, port: u16) -> String {
+        match explicit {
+            Some(url) => url.to_owned(),
+            None if self.tls_enabled() => format!("https://127.0.0.1:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        }
+    }
 }
 
 /// Fails with a message naming `flag` unless `path` is a readable file.

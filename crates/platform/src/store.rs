@@ -13,6 +13,19 @@ use sqlx::sqlite::{
 
 use crate::config_error::ConfigError;
 
+/// The store DSN: `explicit` (the service's `--store-url`) when given, else
+/// the embedded SQLite file `file_name` in `data_dir`.
+pub fn url_or_embedded(
+    explicit: Option<&str>,
+    data_dir: &std::path::Path,
+    file_name: &str,
+) -> String {
+    match explicit {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", data_dir.join(file_name).display()),
+    }
+}
+
 /// A connected, migrated store.
 #[derive(Debug, Clone)]
 pub enum StorePool {

@@ -112,13 +112,11 @@ pub struct Config {
 impl Config {
     /// The store DSN, defaulting to `auth-broker.db` in the data directory.
     pub fn store_url(&self) -> String {
-        match &self.store_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join("auth-broker.db").display()
-            ),
-        }
+        galsync_platform::store::url_or_embedded(
+            self.store_url.as_deref(),
+            &self.data_dir,
+            "auth-broker.db",
+        )
     }
 
     /// The master key file: the flag, or master.key in the data directory.

@@ -129,13 +129,11 @@ pub struct Config {
 impl Config {
     /// The store DSN, defaulting to `contact-writer.db` in the data directory.
     pub fn store_url(&self) -> String {
-        match &self.store_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join("contact-writer.db").display()
-            ),
-        }
+        galsync_platform::store::url_or_embedded(
+            self.store_url.as_deref(),
+            &self.data_dir,
+            "contact-writer.db",
+        )
     }
 
     /// Who may call the writer's RPCs, from the identity flags.
@@ -151,23 +149,13 @@ impl Config {
     }
 
     pub fn broker_url(&self) -> String {
-        self.broker_url
-            .clone()
-            .unwrap_or_else(|| self.local_url(50051))
+        self.server
+            .peer_url_or_loopback(self.broker_url.as_deref(), 50051)
     }
 
     pub fn reader_url(&self) -> String {
-        self.reader_url
-            .clone()
-            .unwrap_or_else(|| self.local_url(50052))
-    }
-
-    fn local_url(&self, port: u16) -> String {
-        if self.server.tls_enabled() {
-            format!("https://localhost:{port}")
-        } else {
-            format!("http://127.0.0.1:{port}")
-        }
+        self.server
+            .peer_url_or_loopback(self.reader_url.as_deref(), 50052)
     }
 
     /// How hard one mailbox may be driven.

@@ -90,27 +90,18 @@ pub struct Config {
 impl Config {
     /// The store DSN, defaulting to `directory-reader.db` in the data directory.
     pub fn store_url(&self) -> String {
-        match &self.store_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join("directory-reader.db").display()
-            ),
-        }
+        galsync_platform::store::url_or_embedded(
+            self.store_url.as_deref(),
+            &self.data_dir,
+            "directory-reader.db",
+        )
     }
 
     /// The auth-broker URL: explicit, or the default port with the scheme
     /// matching whether this service has TLS material.
     pub fn broker_url(&self) -> String {
-        if let Some(url) = &self.broker_url {
-            return url.clone();
-        }
-        let scheme = if self.server.tls_enabled() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://127.0.0.1:50051")
+        self.server
+            .peer_url_or_loopback(self.broker_url.as_deref(), 50051)
     }
 
     /// Who may call which RPC, from the identity flags.

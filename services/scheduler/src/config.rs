@@ -71,19 +71,17 @@ pub struct Config {
 impl Config {
     /// The store DSN, defaulting to `scheduler.db` in the data directory.
     pub fn store_url(&self) -> String {
-        match &self.store_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("scheduler.db").display()),
-        }
+        galsync_platform::store::url_or_embedded(
+            self.store_url.as_deref(),
+            &self.data_dir,
+            "scheduler.db",
+        )
     }
 
     /// The reader's URL: the flag, or the default port on loopback.
     pub fn reader_url(&self) -> String {
-        match &self.reader_url {
-            Some(url) => url.clone(),
-            None if self.server.tls_enabled() => "https://127.0.0.1:50052".to_owned(),
-            None => "http://127.0.0.1:50052".to_owned(),
-        }
+        self.server
+            .peer_url_or_loopback(self.reader_url.as_deref(), 50052)
     }
 
     /// A configuration for tests and `galsync up`: loopback, plaintext, the given store.
