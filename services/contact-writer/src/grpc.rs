@@ -7,6 +7,7 @@ use galsync_proto::v1;
 use tonic::{Request, Response, Status};
 
 use crate::engine::Engine;
+use crate::request::PurgeJob;
 use crate::sync::{failed_result, run_request};
 
 /// The `galsync.v1.ContactWriter` service. Every RPC writes to (or plans
@@ -64,11 +65,11 @@ impl v1::contact_writer_server::ContactWriter for ContactWriterService {
             "galsync.v1.ContactWriter/PurgeMailbox",
             &self.drivers,
         )?;
-        let mailbox_id = request.get_ref().mailbox_id.clone();
-        match crate::purge::purge(&self.engine, request.get_ref(), None).await {
+        let job = PurgeJob::from_request(request.get_ref())?;
+        match crate::purge::purge(&self.engine, &job, None).await {
             Ok(result) => Ok(Response::new(result)),
             Err(error) if error.is_mailbox_failure() => {
-                Ok(Response::new(failed_result(&mailbox_id, &error)))
+                Ok(Response::new(failed_result(&job.mailbox_id, &error)))
             }
             Err(error) => Err(error.into()),
         }

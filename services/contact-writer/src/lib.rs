@@ -6,6 +6,7 @@
 //! (creates/updates/deletes, deletion guard), [`known`] (what exists: store,
 //! rebuild, repair), [`mailbox`] (paced Graph per mailbox, folder),
 //! [`executor`] (batches, retries, uncertain creates), [`pacing`],
+//! [`request`] (a request, checked, as the use cases take it),
 //! [`reconcile`] (the flow; its writing half in `reconcile::writes`), [`purge`], [`work`] (work-queue loop),
 //! [`store`], [`grpc`], [`advice`] (a failed mailbox's reason and fix).
 
@@ -25,6 +26,7 @@ pub mod pacing;
 pub mod plan;
 pub mod purge;
 pub mod reconcile;
+pub mod request;
 pub mod snapshot;
 pub mod store;
 pub mod sync;

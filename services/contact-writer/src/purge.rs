@@ -10,52 +10,36 @@ use galsync_proto::v1;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::executor::{self, Op, Outcome};
-use crate::reconcile::DEFAULT_FOLDER_NAME;
+use crate::request::PurgeJob;
 
 /// Under a work item's `lease`, nothing is sent once it is about to lapse.
 pub async fn purge(
     engine: &Engine,
-    request: &v1::PurgeMailboxRequest,
+    job: &PurgeJob,
     lease: Option<galsync_graph::Deadline>,
 ) -> Result<v1::MailboxSyncResult, Error> {
-    if request.tenant_id.is_empty() || request.mailbox_id.is_empty() {
-        return Err(Error::InvalidRequest(
-            "tenant_id and mailbox_id are required".to_owned(),
-        ));
-    }
-    galsync_graph::UserKey::parse("mailbox_id", &request.mailbox_id)
-        .map_err(|error| Error::InvalidRequest(error.to_string()))?;
-    let profile_id = if request.profile_id.is_empty() {
-        "default"
-    } else {
-        request.profile_id.as_str()
-    };
-    let folder_name = if request.folder_name.trim().is_empty() {
-        DEFAULT_FOLDER_NAME
-    } else {
-        request.folder_name.trim()
-    };
+    let profile_id = job.store_profile();
     let mailbox = engine
-        .mailbox(&request.tenant_id, &request.mailbox_id, lease)
+        .mailbox(&job.tenant_id, &job.mailbox_id, lease)
         .await?;
     let stored = engine
         .store
-        .mailbox_state(profile_id, &request.mailbox_id)
+        .mailbox_state(profile_id, &job.mailbox_id)
         .await?
         .unwrap_or_default();
     let mut result = v1::MailboxSyncResult {
-        mailbox_id: request.mailbox_id.clone(),
+        mailbox_id: job.mailbox_id.clone(),
         outcome: v1::MailboxOutcome::Succeeded as i32,
         ..Default::default()
     };
     let mut counts = v1::SyncCounts::default();
     let folder = mailbox
-        .resolve_folder(folder_name, &stored.folder_id, true, None)
+        .resolve_folder(&job.folder_name, &stored.folder_id, true, None)
         .await?;
     if let Some(folder_id) = folder.folder_id {
         engine
             .store
-            .mark_uncertain(profile_id, &request.mailbox_id, &folder_id)
+            .mark_uncertain(profile_id, &job.mailbox_id, &folder_id)
             .await?;
         // The contacts of the named profile go (its tagged ones, and older
         // untagged ones its store knows); a purge naming no profile removes
@@ -63,19 +47,16 @@ pub async fn purge(
         // folder are no longer to be trusted.
         engine
             .store
-            .invalidate_folder(&request.mailbox_id, &folder_id)
+            .invalidate_folder(&job.mailbox_id, &folder_id)
             .await?;
-        let records = engine
-            .store
-            .contacts(profile_id, &request.mailbox_id)
-            .await?;
+        let records = engine.store.contacts(profile_id, &job.mailbox_id).await?;
         let source_by_contact: HashMap<&str, &str> = records
             .values()
             .map(|record| (record.contact_id.as_str(), record.source_id.as_str()))
             .collect();
         let all_ids = mailbox.contact_ids(&folder_id, None).await?;
         let galsync_ids = mailbox.contact_ids(&folder_id, Some(None)).await?;
-        let purged_ids: Vec<String> = if request.profile_id.is_empty() {
+        let purged_ids: Vec<String> = if job.profile_id.is_none() {
             galsync_ids.clone()
         } else {
             let tagged: HashSet<String> = mailbox
@@ -137,7 +118,7 @@ pub async fn purge(
     } else {
         engine
             .store
-            .forget_mailbox(profile_id, &request.mailbox_id)
+            .forget_mailbox(profile_id, &job.mailbox_id)
             .await?;
     }
     mailbox.count_requests(&mut counts);

@@ -24,7 +24,7 @@ pub const DEFAULT_FOLDER_NAME: &str = "Company Directory";
 /// Look-up rounds for uncertain creates and vanished contacts.
 const MAX_FOLLOW_UP_ROUNDS: usize = 3;
 
-/// One mailbox's work, validated.
+/// One mailbox's work, validated (see [`crate::request::MailboxWork`]).
 #[derive(Debug, Clone)]
 pub struct MailboxJob {
     pub tenant_id: String,
@@ -35,29 +35,6 @@ pub struct MailboxJob {
 }
 
 impl MailboxJob {
-    pub fn from_request(request: &v1::SyncMailboxRequest, dry_run: bool) -> Result<Self, Error> {
-        if request.tenant_id.trim().is_empty() {
-            return Err(Error::InvalidRequest("tenant_id is required".to_owned()));
-        }
-        if request.mailbox_id.trim().is_empty() {
-            return Err(Error::InvalidRequest("mailbox_id is required".to_owned()));
-        }
-        galsync_graph::UserKey::parse("mailbox_id", &request.mailbox_id)
-            .map_err(|error| Error::InvalidRequest(error.to_string()))?;
-        let profile_id = if request.profile_id.is_empty() {
-            "default".to_owned()
-        } else {
-            request.profile_id.clone()
-        };
-        Ok(Self {
-            tenant_id: request.tenant_id.trim().to_owned(),
-            mailbox_id: request.mailbox_id.trim().to_owned(),
-            profile_id,
-            policy: request.policy.clone().unwrap_or_default(),
-            dry_run,
-        })
-    }
-
     pub fn folder_name(&self) -> &str {
         let name = self.policy.folder_name.trim();
         if name.is_empty() {

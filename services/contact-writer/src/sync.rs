@@ -7,7 +7,8 @@ use galsync_proto::v1;
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::reconcile::{self, MailboxJob};
+use crate::reconcile;
+use crate::request::MailboxWork;
 
 /// A mailbox that failed on its own becomes a FAILED result, not an RPC error.
 pub fn failed_result(mailbox_id: &str, error: &Error) -> v1::MailboxSyncResult {
@@ -44,34 +45,19 @@ async fn execute_counted(
     dry_run: bool,
     progress: &reconcile::Progress,
 ) -> Result<reconcile::Report, Error> {
-    if request.purge {
-        if dry_run {
-            return Err(Error::InvalidRequest(
-                "a purge is not planned: dry runs do not purge removed targets".to_owned(),
-            ));
+    match MailboxWork::parse(request, dry_run)? {
+        MailboxWork::Purge(purge) => {
+            let result = crate::purge::purge(engine, &purge, progress.lease()).await?;
+            Ok(reconcile::Report { result, plan: None })
         }
-        let purge = v1::PurgeMailboxRequest {
-            tenant_id: request.tenant_id.clone(),
-            mailbox_id: request.mailbox_id.clone(),
-            folder_name: request
-                .policy
-                .as_ref()
-                .map(|policy| policy.folder_name.clone())
-                .unwrap_or_default(),
-            profile_id: request.profile_id.clone(),
-        };
-        let result = crate::purge::purge(engine, &purge, progress.lease()).await?;
-        return Ok(reconcile::Report { result, plan: None });
+        MailboxWork::Reconcile { job, snapshot_id } => {
+            let desired = engine
+                .snapshots
+                .desired(&snapshot_id, &job.policy.field_rules)
+                .await?;
+            reconcile::reconcile_desired(engine, &job, &desired, &engine.snapshots, progress).await
+        }
     }
-    let job = MailboxJob::from_request(request, dry_run)?;
-    if request.snapshot_id.is_empty() {
-        return Err(Error::InvalidRequest("snapshot_id is required".to_owned()));
-    }
-    let desired = engine
-        .snapshots
-        .desired(&request.snapshot_id, &job.policy.field_rules)
-        .await?;
-    reconcile::reconcile_desired(engine, &job, &desired, &engine.snapshots, progress).await
 }
 
 /// [`execute_request`] with a mailbox's own failure turned into a FAILED result.

@@ -211,18 +211,7 @@ async fn the_repair_pass_restores_contacts_a_user_edited_or_deleted() {
 /// A purge (here one that names no profile) that removes profile-1's
 /// contacts behind its back.
 async fn purge_naming_no_profile(harness: &Harness, mailbox: &str) -> v1::MailboxSyncResult {
-    galsync_contact_writer::purge::purge(
-        &harness.engine,
-        &v1::PurgeMailboxRequest {
-            tenant_id: harness.tenant_id.to_string(),
-            mailbox_id: mailbox.to_owned(),
-            folder_name: FOLDER.to_owned(),
-            profile_id: String::new(),
-        },
-        None,
-    )
-    .await
-    .unwrap()
+    harness.purge(mailbox, "").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,18 +294,7 @@ async fn purge_removes_only_galsync_contacts() {
     // A contact the user put into the galsync folder by hand.
     add_plumber(&harness, &mailbox, &folder_id);
 
-    let result = galsync_contact_writer::purge::purge(
-        &harness.engine,
-        &v1::PurgeMailboxRequest {
-            tenant_id: harness.tenant_id.to_string(),
-            mailbox_id: mailbox.clone(),
-            folder_name: FOLDER.to_owned(),
-            profile_id: "profile-1".to_owned(),
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let result = harness.purge(&mailbox, "profile-1").await;
     assert_eq!(result.counts.unwrap().deleted, 15);
     assert!(
         harness.owned_by_source(&mailbox).is_empty(),
@@ -562,18 +540,7 @@ async fn two_profiles_writing_one_folder_never_delete_each_others_contacts() {
     );
 
     // Purging support from the mailbox takes only support's contacts.
-    let purged = galsync_contact_writer::purge::purge(
-        &harness.engine,
-        &v1::PurgeMailboxRequest {
-            tenant_id: harness.tenant_id.to_string(),
-            mailbox_id: mailbox.clone(),
-            folder_name: FOLDER.to_owned(),
-            profile_id: "support".to_owned(),
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    let purged = harness.purge(&mailbox, "support").await;
     assert_eq!(purged.counts.unwrap_or_default().deleted, 20);
     let left = harness.owned_by_source(&mailbox);
     assert_eq!(left.len(), 20);

@@ -227,6 +227,23 @@ impl WriterSide {
     ) -> Report {
         sync_mailbox(&self.engine, self.tenant_id, mailbox_id, entries, policy).await
     }
+
+    /// Purges `mailbox_id`'s galsync folder of `profile_id`'s contacts (""
+    /// names no profile: every galsync contact), as a `PurgeMailbox` call
+    /// asks.
+    pub async fn purge(&self, mailbox_id: &str, profile_id: &str) -> v1::MailboxSyncResult {
+        let job =
+            galsync_contact_writer::request::PurgeJob::from_request(&v1::PurgeMailboxRequest {
+                tenant_id: self.tenant_id.to_string(),
+                mailbox_id: mailbox_id.to_owned(),
+                folder_name: FOLDER.to_owned(),
+                profile_id: profile_id.to_owned(),
+            })
+            .expect("a well-formed purge request");
+        galsync_contact_writer::purge::purge(&self.engine, &job, None)
+            .await
+            .expect("the purge")
+    }
 }
 
 fn mailbox_job(tenant_id: Uuid, mailbox_id: &str, policy: v1::WritePolicy) -> MailboxJob {
