@@ -13,11 +13,10 @@ use std::sync::Arc;
 use galsync_proto::v1;
 
 use crate::error::SchedulerError;
+use crate::item_state::ItemState;
 use crate::scheduler::{now_millis, RunState, Scheduler};
 use crate::store::{RunRow, RunSignal, WorkItemRow};
-use crate::work_items::{
-    item_is_terminal, mailbox_result, run_counts, ITEM_LEASED, ITEM_SUPERSEDED,
-};
+use crate::work_items::{mailbox_result, run_counts};
 
 /// How often, and how far apart, a run is driven again after its store went
 /// away (60 × 1 s).
@@ -162,10 +161,10 @@ impl Scheduler {
             let items = self.store.work_items_of_run(run_id).await?;
             let mut finished = 0;
             for item in &items {
-                if item.state == ITEM_SUPERSEDED {
+                if item.state == ItemState::Superseded {
                     continue;
                 }
-                if !item_is_terminal(&item.state) {
+                if !item.state.is_terminal() {
                     continue;
                 }
                 finished += 1;
@@ -180,7 +179,7 @@ impl Scheduler {
             }
             let live_items: Vec<&WorkItemRow> = items
                 .iter()
-                .filter(|item| item.state != ITEM_SUPERSEDED)
+                .filter(|item| item.state != ItemState::Superseded)
                 .collect();
             let counts = run_counts(&items);
             if last_progress.as_ref() != Some(&(finished, counts)) {
@@ -199,7 +198,7 @@ impl Scheduler {
             }
             // A cancelled run ends once every writer has stopped and said
             // what it wrote, so its totals are final when it shows cancelled.
-            if cancelling && items.iter().all(|item| item.state != ITEM_LEASED) {
+            if cancelling && items.iter().all(|item| item.state != ItemState::Leased) {
                 return self.end_cancelled(current).await;
             }
             if finished == live_items.len() {

@@ -9,6 +9,7 @@ pub mod directory;
 mod driver;
 mod error;
 mod grpc;
+pub mod item_state;
 pub mod metrics;
 pub mod on_behalf;
 pub mod profiles;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use galsync_platform::metrics::{add_count, Metrics};
 use galsync_proto::v1;
 
+use crate::item_state::{ItemOutcome, ItemState};
 use crate::run_state::RunState;
 
 const RUNS_HELP: &str = "runs this scheduler started, and runs it ended by final state";
@@ -63,11 +64,11 @@ impl SchedulerMetrics {
             runs_failed: runs.of("failed"),
             runs_cancelled: runs.of("cancelled"),
             runs_awaiting_approval: runs.of("awaiting-approval"),
-            mailboxes_succeeded: mailboxes.of("succeeded"),
-            mailboxes_partial: mailboxes.of("partial"),
-            mailboxes_failed: mailboxes.of("failed"),
-            mailboxes_awaiting_approval: mailboxes.of("awaiting-approval"),
-            mailboxes_cancelled: mailboxes.of("cancelled"),
+            mailboxes_succeeded: mailboxes.of(ItemOutcome::Succeeded.as_str()),
+            mailboxes_partial: mailboxes.of(ItemOutcome::Partial.as_str()),
+            mailboxes_failed: mailboxes.of(ItemOutcome::Failed.as_str()),
+            mailboxes_awaiting_approval: mailboxes.of(ItemOutcome::AwaitingApproval.as_str()),
+            mailboxes_cancelled: mailboxes.of(ItemOutcome::Cancelled.as_str()),
             mailbox_retries: registry.counter(
                 "galsync_scheduler_mailbox_retries_total",
                 "mailbox work items a writer failed that were queued again for another attempt",
@@ -79,8 +80,8 @@ impl SchedulerMetrics {
                 "galsync_scheduler_lease_expiries_total",
                 "leased work items the run driver found with their lease run out (writer gone): failed with no attempts left, or ended in a cancelled run",
             ),
-            queued: queue.of("queued"),
-            leased: queue.of("leased"),
+            queued: queue.of(ItemState::Queued.as_str()),
+            leased: queue.of(ItemState::Leased.as_str()),
             registry,
         }
     }
@@ -107,13 +108,13 @@ impl SchedulerMetrics {
     }
 
     /// A writer completed a mailbox with `outcome` and `counts`.
-    pub(crate) fn mailbox_completed(&self, outcome: &str, counts: Option<&v1::SyncCounts>) {
+    pub(crate) fn mailbox_completed(&self, outcome: ItemOutcome, counts: Option<&v1::SyncCounts>) {
         let counter = match outcome {
-            "partial" => &self.mailboxes_partial,
-            "failed" => &self.mailboxes_failed,
-            "awaiting-approval" => &self.mailboxes_awaiting_approval,
-            "cancelled" => &self.mailboxes_cancelled,
-            _ => &self.mailboxes_succeeded,
+            ItemOutcome::Succeeded => &self.mailboxes_succeeded,
+            ItemOutcome::Partial => &self.mailboxes_partial,
+            ItemOutcome::Failed => &self.mailboxes_failed,
+            ItemOutcome::AwaitingApproval => &self.mailboxes_awaiting_approval,
+            ItemOutcome::Cancelled => &self.mailboxes_cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(counts) = counts {
@@ -159,7 +160,7 @@ mod tests {
             deleted: 1,
             ..Default::default()
         };
-        metrics.mailbox_completed("succeeded", Some(&counts));
+        metrics.mailbox_completed(ItemOutcome::Succeeded, Some(&counts));
         metrics.mailbox_failed(true);
         metrics.mailbox_failed(false);
         metrics.queue_depth(3, 1);

@@ -9,8 +9,9 @@ use prost::Message;
 use rand::Rng;
 
 use crate::error::SchedulerError;
+use crate::item_state::{ItemOutcome, ItemState};
 use crate::scheduler::{now_millis, Scheduler};
-use crate::work_items::{CANCELLED_REASON, ITEM_CANCELLED, ITEM_DONE, ITEM_FAILED, ITEM_QUEUED};
+use crate::work_items::CANCELLED_REASON;
 
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// Longest a lease call is held waiting for work.
@@ -205,20 +206,16 @@ impl Scheduler {
                 return Err(lease_lost(lease_token));
             }
         }
-        let outcome = match v1::MailboxOutcome::try_from(result.outcome).unwrap_or_default() {
-            v1::MailboxOutcome::Succeeded | v1::MailboxOutcome::Unspecified => "succeeded",
-            v1::MailboxOutcome::Partial => "partial",
-            v1::MailboxOutcome::Failed => "failed",
-            v1::MailboxOutcome::AwaitingApproval => "awaiting-approval",
-            v1::MailboxOutcome::Cancelled => "cancelled",
-        };
+        let outcome = ItemOutcome::from_proto(
+            v1::MailboxOutcome::try_from(result.outcome).unwrap_or_default(),
+        );
         let finished = self
             .store
             .finish_lease(
                 lease_token,
-                ITEM_DONE,
+                ItemState::Done,
                 Some(&result.encode_to_vec()),
-                outcome,
+                Some(outcome),
                 "",
                 now_millis(),
                 0,
@@ -250,9 +247,12 @@ impl Scheduler {
         };
         let will_retry = retryable && attempt < max_attempts;
         let (state, available_at) = if will_retry {
-            (ITEM_QUEUED, now_millis() + retry_delay_millis(attempt))
+            (
+                ItemState::Queued,
+                now_millis() + retry_delay_millis(attempt),
+            )
         } else {
-            (ITEM_FAILED, now_millis())
+            (ItemState::Failed, now_millis())
         };
         let finished = self
             .store
@@ -260,7 +260,11 @@ impl Scheduler {
                 lease_token,
                 state,
                 None,
-                if will_retry { "" } else { "failed" },
+                if will_retry {
+                    None
+                } else {
+                    Some(ItemOutcome::Failed)
+                },
                 &reason,
                 available_at,
                 0,
@@ -299,9 +303,9 @@ impl Scheduler {
             self.store
                 .finish_lease(
                     lease_token,
-                    ITEM_CANCELLED,
+                    ItemState::Cancelled,
                     None,
-                    "",
+                    None,
                     CANCELLED_REASON,
                     now_millis(),
                     0,
@@ -309,7 +313,15 @@ impl Scheduler {
                 .await?
         } else {
             self.store
-                .finish_lease(lease_token, ITEM_QUEUED, None, "", "", now_millis(), -1)
+                .finish_lease(
+                    lease_token,
+                    ItemState::Queued,
+                    None,
+                    None,
+                    "",
+                    now_millis(),
+                    -1,
+                )
                 .await?
         };
         if !released {

@@ -1,34 +1,21 @@
-//! Work item states, and what a run's items add up to: its counts, how its
-//! mailboxes ended, each mailbox's result as the API shows it.
+//! What a run's work items add up to: its counts, how its mailboxes ended,
+//! each mailbox's result as the API shows it.
 
 use galsync_proto::v1;
 use prost::Message;
 
+use crate::item_state::{ItemOutcome, ItemState};
 use crate::store::WorkItemRow;
 
-pub const ITEM_QUEUED: &str = "queued";
-pub const ITEM_LEASED: &str = "leased";
-pub const ITEM_DONE: &str = "done";
-pub const ITEM_FAILED: &str = "failed";
-pub const ITEM_CANCELLED: &str = "cancelled";
-/// An awaiting-approval item replaced by its approved re-run.
-pub const ITEM_SUPERSEDED: &str = "superseded";
 /// Why an item of a cancelled run ended.
 pub const CANCELLED_REASON: &str = "the run was cancelled";
-
-pub fn item_is_terminal(state: &str) -> bool {
-    matches!(
-        state,
-        ITEM_DONE | ITEM_FAILED | ITEM_CANCELLED | ITEM_SUPERSEDED
-    )
-}
 
 /// Sum of the counts of finished items and the progress of items in flight
 /// or stopped part way (a cancelled run's): the writes that happened.
 pub fn run_counts(items: &[WorkItemRow]) -> v1::SyncCounts {
     let mut total = v1::SyncCounts::default();
     for item in items {
-        if item.state == ITEM_SUPERSEDED {
+        if item.state == ItemState::Superseded {
             continue;
         }
         if let Some(counts) = item_counts(item) {
@@ -62,15 +49,15 @@ pub struct MailboxTally {
 pub fn mailbox_tally(items: &[WorkItemRow]) -> MailboxTally {
     let mut tally = MailboxTally::default();
     for item in items {
-        if item.state == ITEM_SUPERSEDED || !item_is_terminal(&item.state) {
+        if item.state == ItemState::Superseded || !item.state.is_terminal() {
             continue;
         }
         tally.done += 1;
-        if item.state == ITEM_CANCELLED || item.outcome == "cancelled" {
+        if item.state == ItemState::Cancelled || item.outcome == Some(ItemOutcome::Cancelled) {
             tally.cancelled += 1;
-        } else if item.state == ITEM_FAILED || item.outcome == "failed" {
+        } else if item.state == ItemState::Failed || item.outcome == Some(ItemOutcome::Failed) {
             tally.failed += 1;
-        } else if item.outcome == "succeeded" {
+        } else if item.outcome == Some(ItemOutcome::Succeeded) {
             tally.succeeded += 1;
         }
     }
@@ -97,9 +84,9 @@ pub fn mailbox_result(item: &WorkItemRow) -> v1::MailboxResult {
         .result
         .as_deref()
         .and_then(|bytes| v1::MailboxSyncResult::decode(bytes).ok());
-    let outcome = match item.state.as_str() {
-        ITEM_FAILED => v1::MailboxOutcome::Failed as i32,
-        ITEM_CANCELLED => v1::MailboxOutcome::Cancelled as i32,
+    let outcome = match item.state {
+        ItemState::Failed => v1::MailboxOutcome::Failed as i32,
+        ItemState::Cancelled => v1::MailboxOutcome::Cancelled as i32,
         _ => result.as_ref().map(|result| result.outcome).unwrap_or(0),
     };
     let mut errors = result
@@ -133,7 +120,7 @@ pub(crate) fn new_work_item(
         mailbox_id: mailbox_id.to_owned(),
         request: request.encode_to_vec(),
         dry_run,
-        state: ITEM_QUEUED.to_owned(),
+        state: ItemState::Queued,
         attempt: 0,
         max_attempts: i64::from(max_attempts),
         available_at: now,
@@ -141,7 +128,7 @@ pub(crate) fn new_work_item(
         lease_expires_at: None,
         worker_id: String::new(),
         result: None,
-        outcome: String::new(),
+        outcome: None,
         last_error: String::new(),
         progress: None,
     }

@@ -5,11 +5,10 @@
 use galsync_proto::v1;
 
 use crate::error::SchedulerError;
+use crate::item_state::{ItemOutcome, ItemState};
 use crate::scheduler::{now_millis, RunState, Scheduler};
 use crate::store::{RunRow, WorkItemRow};
-use crate::work_items::{
-    CANCELLED_REASON, ITEM_CANCELLED, ITEM_FAILED, ITEM_QUEUED, ITEM_SUPERSEDED,
-};
+use crate::work_items::CANCELLED_REASON;
 
 impl Scheduler {
     pub(super) async fn end_run_failed(
@@ -38,11 +37,16 @@ impl Scheduler {
     /// release the item with the counts of what they wrote.
     pub(super) async fn stop_cancelled_items(&self, run_id: &str) -> Result<(), SchedulerError> {
         self.store
-            .set_run_items_state(run_id, ITEM_QUEUED, ITEM_CANCELLED, CANCELLED_REASON)
+            .set_run_items_state(
+                run_id,
+                ItemState::Queued,
+                ItemState::Cancelled,
+                CANCELLED_REASON,
+            )
             .await?;
         let expired = self
             .store
-            .end_expired_leases(run_id, now_millis(), ITEM_CANCELLED, CANCELLED_REASON)
+            .end_expired_leases(run_id, now_millis(), ItemState::Cancelled, CANCELLED_REASON)
             .await?;
         self.metrics.lease_expired(expired);
         Ok(())
@@ -68,17 +72,22 @@ impl Scheduler {
     ) -> Result<(), SchedulerError> {
         let live: Vec<&WorkItemRow> = items
             .iter()
-            .filter(|item| item.state != ITEM_SUPERSEDED)
+            .filter(|item| item.state != ItemState::Superseded)
             .collect();
         let failed = live
             .iter()
-            .filter(|item| item.state == ITEM_FAILED || item.outcome == "failed")
+            .filter(|item| {
+                item.state == ItemState::Failed || item.outcome == Some(ItemOutcome::Failed)
+            })
             .count();
         let awaiting = live
             .iter()
-            .filter(|item| item.outcome == "awaiting-approval")
+            .filter(|item| item.outcome == Some(ItemOutcome::AwaitingApproval))
             .count();
-        let partial = live.iter().filter(|item| item.outcome == "partial").count();
+        let partial = live
+            .iter()
+            .filter(|item| item.outcome == Some(ItemOutcome::Partial))
+            .count();
         let state = if !live.is_empty() && failed == live.len() {
             RunState::Failed
         } else if awaiting > 0 && !run.dry_run {

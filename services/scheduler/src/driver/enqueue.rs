@@ -7,9 +7,10 @@ use galsync_proto::v1;
 use prost::Message;
 
 use crate::error::SchedulerError;
+use crate::item_state::{ItemOutcome, ItemState};
 use crate::scheduler::{decode_spec, now_millis, RunState, Scheduler};
 use crate::store::{RunRow, WorkItemRow};
-use crate::work_items::{new_work_item, ITEM_DONE, ITEM_SUPERSEDED};
+use crate::work_items::new_work_item;
 
 impl Scheduler {
     /// Whether the profile's repair interval has passed since its last
@@ -130,8 +131,8 @@ impl Scheduler {
             if targets.contains(item.mailbox_id.as_str()) {
                 continue;
             }
-            let purged = item.state == ITEM_DONE
-                && item.outcome == "succeeded"
+            let purged = item.state == ItemState::Done
+                && item.outcome == Some(ItemOutcome::Succeeded)
                 && v1::SyncMailboxRequest::decode(item.request.as_slice())
                     .is_ok_and(|request| request.purge);
             if !purged && !removed.contains(&item.mailbox_id) {
@@ -156,10 +157,10 @@ impl Scheduler {
         let items = self.store.work_items_of_run(run_id).await?;
         let now = now_millis();
         let mut approved = Vec::new();
-        for item in items
-            .iter()
-            .filter(|item| item.outcome == "awaiting-approval" && item.state != ITEM_SUPERSEDED)
-        {
+        for item in items.iter().filter(|item| {
+            item.outcome == Some(ItemOutcome::AwaitingApproval)
+                && item.state != ItemState::Superseded
+        }) {
             let mut request =
                 v1::SyncMailboxRequest::decode(item.request.as_slice()).map_err(|error| {
                     SchedulerError::Internal(format!(

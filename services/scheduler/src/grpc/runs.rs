@@ -12,11 +12,12 @@ use tonic::{Request, Response, Status};
 use super::{EventStream, SchedulerService};
 use crate::access::Role;
 use crate::error::SchedulerError;
+use crate::item_state::ItemState;
 use crate::profiles;
 use crate::queue::millis_timestamp;
 use crate::scheduler::Scheduler;
 use crate::store::{RunRow, RunSignal};
-use crate::work_items::{mailbox_result, run_counts, ITEM_SUPERSEDED};
+use crate::work_items::{mailbox_result, run_counts};
 
 /// The run as the API shows it: its row, and what its work items add up to.
 async fn run_message(service: &SchedulerService, run: RunRow) -> Result<v1::Run, Status> {
@@ -28,12 +29,12 @@ async fn run_message(service: &SchedulerService, run: RunRow) -> Result<v1::Run,
         .map_err(SchedulerError::from)?;
     let live: Vec<_> = items
         .iter()
-        .filter(|item| item.state != ITEM_SUPERSEDED)
+        .filter(|item| item.state != ItemState::Superseded)
         .collect();
     let tally = crate::work_items::mailbox_tally(&items);
     let mailboxes = live
         .iter()
-        .filter(|item| crate::work_items::item_is_terminal(&item.state))
+        .filter(|item| item.state.is_terminal())
         .map(|item| mailbox_result(item))
         .collect();
     Ok(v1::Run {

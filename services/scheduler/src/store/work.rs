@@ -4,6 +4,7 @@ use galsync_platform::store::StorePool;
 use galsync_platform::with_pool;
 
 use super::{RunSignal, SchedulerStore, StoreResult};
+use crate::item_state::{ItemOutcome, ItemState, StoredOutcome};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkItemRow {
@@ -12,7 +13,8 @@ pub struct WorkItemRow {
     pub mailbox_id: String,
     pub request: Vec<u8>,
     pub dry_run: bool,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: ItemState,
     pub attempt: i64,
     pub max_attempts: i64,
     pub available_at: i64,
@@ -20,7 +22,9 @@ pub struct WorkItemRow {
     pub lease_expires_at: Option<i64>,
     pub worker_id: String,
     pub result: Option<Vec<u8>>,
-    pub outcome: String,
+    /// None until a writer completes the item (stored as `""`).
+    #[sqlx(try_from = "StoredOutcome")]
+    pub outcome: Option<ItemOutcome>,
     pub last_error: String,
     pub progress: Option<Vec<u8>>,
 }
@@ -43,7 +47,7 @@ impl SchedulerStore {
                 .bind(&row.mailbox_id)
                 .bind(&row.request)
                 .bind(row.dry_run)
-                .bind(&row.state)
+                .bind(row.state.as_str())
                 .bind(row.attempt)
                 .bind(row.max_attempts)
                 .bind(row.available_at)
@@ -51,7 +55,7 @@ impl SchedulerStore {
                 .bind(row.lease_expires_at)
                 .bind(&row.worker_id)
                 .bind(&row.result)
-                .bind(&row.outcome)
+                .bind(ItemOutcome::stored(row.outcome))
                 .bind(&row.last_error)
                 .bind(&row.progress)
                 .execute(&mut *transaction)
@@ -108,13 +112,13 @@ impl SchedulerStore {
     ) -> StoreResult<Option<WorkItemRow>> {
         // A cancelled run's items are never offered, even before its driver
         // marks them cancelled.
-        const READY: &str = "((state = 'queued' AND available_at <= $4) \
-             OR (state = 'leased' AND lease_expires_at < $4 AND attempt < max_attempts)) \
+        const READY: &str = "((state = $5 AND available_at <= $4) \
+             OR (state = $6 AND lease_expires_at < $4 AND attempt < max_attempts)) \
              AND run_id NOT IN (SELECT run_id FROM runs WHERE cancel_requested = TRUE)";
         let row: Option<WorkItemRow> = match &self.pool {
             StorePool::Postgres(pool) => {
                 sqlx::query_as(&format!(
-                    "UPDATE work_items SET state = 'leased', lease_token = $1, lease_expires_at = $2, worker_id = $3, \
+                    "UPDATE work_items SET state = $6, lease_token = $1, lease_expires_at = $2, worker_id = $3, \
                      attempt = attempt + 1 WHERE work_item_id = (SELECT work_item_id FROM work_items WHERE {READY} \
                      ORDER BY available_at, work_item_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {WORK_COLUMNS}"
                 ))
@@ -122,12 +126,14 @@ impl SchedulerStore {
                 .bind(lease_expires_at)
                 .bind(worker_id)
                 .bind(now)
+                .bind(ItemState::Queued.as_str())
+                .bind(ItemState::Leased.as_str())
                 .fetch_optional(pool)
                 .await?
             }
             StorePool::Sqlite(pool) => {
                 sqlx::query_as(&format!(
-                    "UPDATE work_items SET state = 'leased', lease_token = $1, lease_expires_at = $2, worker_id = $3, \
+                    "UPDATE work_items SET state = $6, lease_token = $1, lease_expires_at = $2, worker_id = $3, \
                      attempt = attempt + 1 WHERE work_item_id = (SELECT work_item_id FROM work_items WHERE {READY} \
                      ORDER BY available_at, work_item_id LIMIT 1) RETURNING {WORK_COLUMNS}"
                 ))
@@ -135,6 +141,8 @@ impl SchedulerStore {
                 .bind(lease_expires_at)
                 .bind(worker_id)
                 .bind(now)
+                .bind(ItemState::Queued.as_str())
+                .bind(ItemState::Leased.as_str())
                 .fetch_optional(pool)
                 .await?
             }
@@ -153,12 +161,13 @@ impl SchedulerStore {
         let row: Option<(String,)> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "UPDATE work_items SET lease_expires_at = $1, progress = COALESCE($2, progress) \
-                 WHERE lease_token = $3 AND state = 'leased' AND lease_expires_at >= $4 RETURNING run_id",
+                 WHERE lease_token = $3 AND state = $5 AND lease_expires_at >= $4 RETURNING run_id",
             )
             .bind(lease_expires_at)
             .bind(progress)
             .bind(lease_token)
             .bind(now)
+            .bind(ItemState::Leased.as_str())
             .fetch_optional(pool)
             .await?
         });
@@ -174,11 +183,12 @@ impl SchedulerStore {
     ) -> StoreResult<Option<String>> {
         let row: Option<(String,)> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
-                "UPDATE work_items SET progress = COALESCE($1, progress) WHERE lease_token = $2 AND state = 'leased' \
+                "UPDATE work_items SET progress = COALESCE($1, progress) WHERE lease_token = $2 AND state = $3 \
                  RETURNING run_id",
             )
             .bind(progress)
             .bind(lease_token)
+            .bind(ItemState::Leased.as_str())
             .fetch_optional(pool)
             .await?
         });
@@ -191,18 +201,19 @@ impl SchedulerStore {
         &self,
         run_id: &str,
         now: i64,
-        to_state: &str,
+        to_state: ItemState,
         last_error: &str,
     ) -> StoreResult<u64> {
         let updated = with_pool!(&self.pool, pool => {
             sqlx::query(
                 "UPDATE work_items SET state = $1, last_error = $2, lease_token = NULL, lease_expires_at = NULL \
-                 WHERE run_id = $3 AND state = 'leased' AND lease_expires_at < $4",
+                 WHERE run_id = $3 AND state = $5 AND lease_expires_at < $4",
             )
-            .bind(to_state)
+            .bind(to_state.as_str())
             .bind(last_error)
             .bind(run_id)
             .bind(now)
+            .bind(ItemState::Leased.as_str())
             .execute(pool)
             .await?
             .rows_affected()
@@ -214,24 +225,27 @@ impl SchedulerStore {
     pub async fn work_item_depth(&self) -> StoreResult<(i64, i64)> {
         let rows: Vec<(String, i64)> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
-                "SELECT state, COUNT(*) FROM work_items WHERE state IN ('queued', 'leased') GROUP BY state",
+                "SELECT state, COUNT(*) FROM work_items WHERE state IN ($1, $2) GROUP BY state",
             )
+            .bind(ItemState::Queued.as_str())
+            .bind(ItemState::Leased.as_str())
             .fetch_all(pool)
             .await?
         });
-        let count = |state: &str| {
+        let count = |state: ItemState| {
             rows.iter()
-                .find(|(name, _)| name == state)
+                .find(|(name, _)| name == state.as_str())
                 .map_or(0, |(_, count)| *count)
         };
-        Ok((count("queued"), count("leased")))
+        Ok((count(ItemState::Queued), count(ItemState::Leased)))
     }
 
     /// (attempt, max attempts) of the item a live lease holds.
     pub async fn lease_item(&self, lease_token: &str) -> StoreResult<Option<(i64, i64)>> {
         let row: Option<(i64, i64)> = with_pool!(&self.pool, pool => {
-            sqlx::query_as("SELECT attempt, max_attempts FROM work_items WHERE lease_token = $1 AND state = 'leased'")
+            sqlx::query_as("SELECT attempt, max_attempts FROM work_items WHERE lease_token = $1 AND state = $2")
                 .bind(lease_token)
+                .bind(ItemState::Leased.as_str())
                 .fetch_optional(pool)
                 .await?
         });
@@ -244,9 +258,9 @@ impl SchedulerStore {
     pub async fn finish_lease(
         &self,
         lease_token: &str,
-        state: &str,
+        state: ItemState,
         result: Option<&[u8]>,
-        outcome: &str,
+        outcome: Option<ItemOutcome>,
         last_error: &str,
         available_at: i64,
         attempt_delta: i64,
@@ -255,15 +269,16 @@ impl SchedulerStore {
             sqlx::query_as(
                 "UPDATE work_items SET state = $1, result = COALESCE($2, result), outcome = $3, last_error = $4, \
                  available_at = $5, attempt = attempt + $6, lease_token = NULL, lease_expires_at = NULL \
-                 WHERE lease_token = $7 AND state = 'leased' RETURNING run_id",
+                 WHERE lease_token = $7 AND state = $8 RETURNING run_id",
             )
-            .bind(state)
+            .bind(state.as_str())
             .bind(result)
-            .bind(outcome)
+            .bind(ItemOutcome::stored(outcome))
             .bind(last_error)
             .bind(available_at)
             .bind(attempt_delta)
             .bind(lease_token)
+            .bind(ItemState::Leased.as_str())
             .fetch_optional(pool)
             .await?
         });
@@ -280,9 +295,13 @@ impl SchedulerStore {
         let (count,): (i64,) = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "SELECT COUNT(*) FROM work_items WHERE run_id = $1 \
-                 AND state NOT IN ('done', 'failed', 'cancelled', 'superseded')",
+                 AND state NOT IN ($2, $3, $4, $5)",
             )
             .bind(run_id)
+            .bind(ItemState::Done.as_str())
+            .bind(ItemState::Failed.as_str())
+            .bind(ItemState::Cancelled.as_str())
+            .bind(ItemState::Superseded.as_str())
             .fetch_one(pool)
             .await?
         });
@@ -292,9 +311,10 @@ impl SchedulerStore {
     /// Keeps the plan a writer reports for the item it holds the lease of.
     pub async fn set_plan_by_lease(&self, lease_token: &str, plan: &[u8]) -> StoreResult<bool> {
         let updated = with_pool!(&self.pool, pool => {
-            sqlx::query("UPDATE work_items SET plan = $1 WHERE lease_token = $2 AND state = 'leased'")
+            sqlx::query("UPDATE work_items SET plan = $1 WHERE lease_token = $2 AND state = $3")
                 .bind(plan)
                 .bind(lease_token)
+                .bind(ItemState::Leased.as_str())
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -316,7 +336,7 @@ impl SchedulerStore {
         let rows: Vec<(String, Vec<u8>)> = with_pool!(&self.pool, pool => {
             sqlx::query_as(
                 "SELECT mailbox_id, plan FROM work_items \
-                 WHERE run_id = $1 AND plan IS NOT NULL AND state <> 'superseded' \
+                 WHERE run_id = $1 AND plan IS NOT NULL AND state <> $6 \
                  AND (mailbox_id > $2 OR ($3 AND mailbox_id = $2)) \
                  AND ($4 = '' OR mailbox_id = $4) ORDER BY mailbox_id LIMIT $5",
             )
@@ -325,6 +345,7 @@ impl SchedulerStore {
             .bind(inclusive)
             .bind(only_mailbox)
             .bind(limit)
+            .bind(ItemState::Superseded.as_str())
             .fetch_all(pool)
             .await?
         });
@@ -335,8 +356,8 @@ impl SchedulerStore {
     pub async fn set_run_items_state(
         &self,
         run_id: &str,
-        from_state: &str,
-        to_state: &str,
+        from_state: ItemState,
+        to_state: ItemState,
         last_error: &str,
     ) -> StoreResult<u64> {
         let updated = with_pool!(&self.pool, pool => {
@@ -344,10 +365,10 @@ impl SchedulerStore {
                 "UPDATE work_items SET state = $1, last_error = $2, lease_token = NULL, lease_expires_at = NULL \
                  WHERE run_id = $3 AND state = $4",
             )
-            .bind(to_state)
+            .bind(to_state.as_str())
             .bind(last_error)
             .bind(run_id)
-            .bind(from_state)
+            .bind(from_state.as_str())
             .execute(pool)
             .await?
             .rows_affected()
@@ -359,10 +380,11 @@ impl SchedulerStore {
     pub async fn supersede_awaiting(&self, run_id: &str) -> StoreResult<u64> {
         let updated = with_pool!(&self.pool, pool => {
             sqlx::query(
-                "UPDATE work_items SET state = 'superseded' \
-                 WHERE run_id = $1 AND outcome = 'awaiting-approval' AND state <> 'superseded'",
+                "UPDATE work_items SET state = $2 WHERE run_id = $1 AND outcome = $3 AND state <> $2",
             )
             .bind(run_id)
+            .bind(ItemState::Superseded.as_str())
+            .bind(ItemOutcome::AwaitingApproval.as_str())
             .execute(pool)
             .await?
             .rows_affected()
@@ -374,12 +396,14 @@ impl SchedulerStore {
     pub async fn fail_exhausted_leases(&self, run_id: &str, now: i64) -> StoreResult<u64> {
         let updated = with_pool!(&self.pool, pool => {
             sqlx::query(
-                "UPDATE work_items SET state = 'failed', last_error = 'the writer stopped answering (lease expired) on every attempt', \
+                "UPDATE work_items SET state = $3, last_error = 'the writer stopped answering (lease expired) on every attempt', \
                  lease_token = NULL, lease_expires_at = NULL \
-                 WHERE run_id = $1 AND state = 'leased' AND lease_expires_at < $2 AND attempt >= max_attempts",
+                 WHERE run_id = $1 AND state = $4 AND lease_expires_at < $2 AND attempt >= max_attempts",
             )
             .bind(run_id)
             .bind(now)
+            .bind(ItemState::Failed.as_str())
+            .bind(ItemState::Leased.as_str())
             .execute(pool)
             .await?
             .rows_affected()
