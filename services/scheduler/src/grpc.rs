@@ -39,7 +39,7 @@ impl SchedulerService {
         needed: Role,
         rpc: &str,
     ) -> Result<Caller, Status> {
-        let checked = match self.access.caller(self.scheduler.store(), request).await {
+        let checked = match self.scheduler.authenticate(&self.access, request).await {
             Ok(caller) => caller.require(needed).map(|()| caller),
             Err(error) => Err(error),
         };

@@ -1,13 +1,16 @@
 //! The scheduler's domain: profiles, runs (one at a time per profile under a
 //! persisted lock), approvals and cancellation. Each use case has its module:
 //! profile administration (`scheduler/profile_admin.rs`), starting,
-//! cancelling and approving runs (`scheduler/run_control.rs`), the changes a
-//! run planned (`scheduler/planned_changes.rs`). The run driver lives in
-//! `driver.rs`, the work queue in `queue.rs`.
+//! cancelling and approving runs (`scheduler/run_control.rs`), runs as the
+//! API shows them and their event log (`scheduler/run_views.rs`), the changes
+//! a run planned (`scheduler/planned_changes.rs`). The run driver lives in
+//! `driver.rs`, the work queue in `queue.rs`. The gRPC adapter (`grpc.rs`)
+//! calls these use cases, never the store.
 
 mod planned_changes;
 mod profile_admin;
 mod run_control;
+mod run_views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +19,10 @@ use chrono::Utc;
 use galsync_proto::v1;
 use prost::Message;
 
-use crate::access::Caller;
+use crate::access::{Access, Caller};
 use crate::directory::DirectorySource;
 use crate::error::SchedulerError;
-use crate::store::{ProfileRow, SchedulerStore};
+use crate::store::{AuditRow, ProfileRow, SchedulerStore};
 use crate::tenants::TenantRegistry;
 
 /// Timing settings (shortened in tests).
@@ -154,8 +157,34 @@ impl Scheduler {
             .max(Duration::from_millis(1))
     }
 
+    /// The store itself: for tests that reach under the API (the service
+    /// goes through the use cases above).
     pub fn store(&self) -> &SchedulerStore {
         &self.store
+    }
+
+    /// Who calls: `access` authenticates the request, looking presented
+    /// API keys up in the store.
+    pub(crate) async fn authenticate<T>(
+        &self,
+        access: &Access,
+        request: &tonic::Request<T>,
+    ) -> Result<Caller, SchedulerError> {
+        access.caller(&self.store, request).await
+    }
+
+    /// Audit entries newest first (see [`SchedulerStore::list_audit_filtered`]).
+    pub async fn audit_log(
+        &self,
+        actor: &str,
+        action: &str,
+        before_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, SchedulerError> {
+        Ok(self
+            .store
+            .list_audit_filtered(actor, action, before_id, limit)
+            .await?)
     }
 
     /// Records a call refused because of who made it.

@@ -14,7 +14,7 @@ mod runs;
 mod signals;
 mod work;
 
-pub use api_keys::ApiKeyRow;
+pub use api_keys::{ApiKeyRow, AuditRow};
 pub use profiles::ProfileRow;
 pub use runs::RunRow;
 pub use signals::{RunSignal, RunSignals};

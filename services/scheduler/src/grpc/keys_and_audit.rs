@@ -72,15 +72,13 @@ pub(super) async fn list_audit_log(
     };
     let rows = service
         .scheduler
-        .store()
-        .list_audit_filtered(
+        .audit_log(
             message.actor.trim(),
             message.action.trim(),
             message.before_id,
             i64::from(limit),
         )
-        .await
-        .map_err(SchedulerError::from)?;
+        .await?;
     let full_page = rows.len() == limit as usize;
     let mut entries = Vec::with_capacity(rows.len());
     for (id, at_millis, actor, action, target, detail) in rows {

@@ -105,12 +105,7 @@ pub(super) async fn list(
     let Some(tenant_id) = caller.tenant_filter(asked.trim()) else {
         return Ok(Response::new(v1::ListProfilesResponse::default()));
     };
-    let rows = service
-        .scheduler
-        .store()
-        .list_profiles(tenant_id)
-        .await
-        .map_err(SchedulerError::from)?;
+    let rows = service.scheduler.list_profiles(tenant_id).await?;
     let mut profiles = Vec::new();
     for row in &rows {
         profiles.push(profile_message(row)?);

@@ -11,58 +11,8 @@ use tonic::{Request, Response, Status};
 
 use super::{EventStream, SchedulerService};
 use crate::access::Role;
-use crate::error::SchedulerError;
-use crate::item_state::ItemState;
 use crate::profiles;
-use crate::queue::millis_timestamp;
 use crate::scheduler::Scheduler;
-use crate::store::{RunRow, RunSignal};
-use crate::work_items::{mailbox_result, run_counts};
-
-/// The run as the API shows it: its row, and what its work items add up to.
-async fn run_message(service: &SchedulerService, run: RunRow) -> Result<v1::Run, Status> {
-    let items = service
-        .scheduler
-        .store()
-        .work_items_of_run(&run.run_id)
-        .await
-        .map_err(SchedulerError::from)?;
-    let live: Vec<_> = items
-        .iter()
-        .filter(|item| item.state != ItemState::Superseded)
-        .collect();
-    let tally = crate::work_items::mailbox_tally(&items);
-    let mailboxes = live
-        .iter()
-        .filter(|item| item.state.is_terminal())
-        .map(|item| mailbox_result(item))
-        .collect();
-    Ok(v1::Run {
-        trace_id: galsync_platform::telemetry::run_trace_id(&run.run_id),
-        run_id: run.run_id,
-        profile_id: run.profile_id,
-        state: run.state.to_proto() as i32,
-        trigger: run.trigger,
-        dry_run: run.dry_run,
-        snapshot_id: run.snapshot_id,
-        created_at: Some(millis_timestamp(run.created_at)),
-        started_at: run.started_at.map(millis_timestamp),
-        finished_at: run.finished_at.map(millis_timestamp),
-        mailboxes_total: run.mailboxes_total as u32,
-        mailboxes_done: tally.done as u32,
-        mailboxes_succeeded: tally.succeeded as u32,
-        mailboxes_failed: tally.failed as u32,
-        mailboxes_cancelled: tally.cancelled as u32,
-        repair: run.repair,
-        counts: Some(run_counts(&items)),
-        mailboxes,
-        error: run.error,
-        read_stats: run
-            .read_stats
-            .as_deref()
-            .and_then(|bytes| v1::ReadStats::decode(bytes).ok()),
-    })
-}
 
 pub(super) async fn start(
     service: &SchedulerService,
@@ -85,7 +35,7 @@ pub(super) async fn start(
             &trigger,
         )
         .await?;
-    Ok(Response::new(run_message(service, run).await?))
+    Ok(Response::new(service.scheduler.run_view(run).await?))
 }
 
 pub(super) async fn get(
@@ -102,7 +52,7 @@ pub(super) async fn get(
             profiles::id_field("run_id", &request.into_inner().run_id)?,
         )
         .await?;
-    Ok(Response::new(run_message(service, run).await?))
+    Ok(Response::new(service.scheduler.run_view(run).await?))
 }
 
 pub(super) async fn list(
@@ -121,16 +71,10 @@ pub(super) async fn list(
     } else {
         message.limit.min(1000)
     };
-    let rows = service
+    let runs = service
         .scheduler
-        .store()
         .list_runs(message.profile_id.trim(), tenant_id, i64::from(limit))
-        .await
-        .map_err(SchedulerError::from)?;
-    let mut runs = Vec::new();
-    for row in rows {
-        runs.push(run_message(service, row).await?);
-    }
+        .await?;
     Ok(Response::new(v1::ListRunsResponse { runs }))
 }
 
@@ -162,7 +106,7 @@ pub(super) async fn cancel(
     let run_id = profiles::id_field("run_id", &message.run_id)?;
     service.scheduler.run_for(&caller, run_id).await?;
     let run = service.scheduler.cancel_run(&caller, run_id).await?;
-    Ok(Response::new(run_message(service, run).await?))
+    Ok(Response::new(service.scheduler.run_view(run).await?))
 }
 
 pub(super) async fn approve_deletions(
@@ -180,7 +124,7 @@ pub(super) async fn approve_deletions(
     let run_id = profiles::id_field("run_id", &message.run_id)?;
     service.scheduler.run_for(&caller, run_id).await?;
     let run = service.scheduler.approve_deletions(&caller, run_id).await?;
-    Ok(Response::new(run_message(service, run).await?))
+    Ok(Response::new(service.scheduler.run_view(run).await?))
 }
 
 pub(super) async fn list_planned_changes(
@@ -237,17 +181,12 @@ impl EventCursor {
 
     /// Reads the run's state, then the events after the last one read.
     async fn read(&mut self) -> Result<(), Status> {
-        let store = self.scheduler.store();
         // Whether the run had ended before reading, so no event is missed.
-        self.run_ended = match store.get_run(&self.run_id).await {
-            Ok(Some(run)) => !run.state.is_active(),
-            Ok(None) => true,
-            Err(error) => return Err(Status::from(SchedulerError::from(error))),
-        };
-        let rows = store
-            .events_after(&self.run_id, self.last_sequence)
-            .await
-            .map_err(|error| Status::from(SchedulerError::from(error)))?;
+        self.run_ended = self.scheduler.run_has_ended(&self.run_id).await?;
+        let rows = self
+            .scheduler
+            .run_events_after(&self.run_id, self.last_sequence)
+            .await?;
         for (sequence, bytes) in rows {
             self.last_sequence = sequence;
             let Ok(mut event) = v1::RunEvent::decode(bytes.as_slice()) else {
@@ -280,9 +219,7 @@ fn async_stream_of_events(
     let cursor = EventCursor {
         // Subscribed before the first read, so an event appended meanwhile
         // wakes the first wait.
-        appended: scheduler
-            .store()
-            .watch_run(&run_id, RunSignal::EventAppended),
+        appended: scheduler.watch_run_events(&run_id),
         scheduler,
         run_id,
         last_sequence: 0,

@@ -164,6 +164,11 @@ impl Scheduler {
         })
     }
 
+    /// The profiles of one tenant; every tenant's when `tenant_id` is empty.
+    pub async fn list_profiles(&self, tenant_id: &str) -> Result<Vec<ProfileRow>, SchedulerError> {
+        Ok(self.store.list_profiles(tenant_id).await?)
+    }
+
     /// The profile, if `caller` may see its tenant: another tenant's profile
     /// is "not found" to a tenant-scoped API key, as if it did not exist.
     pub async fn profile_for(
