@@ -15,6 +15,7 @@ pub mod pki;
 pub mod private_files;
 pub mod service;
 pub mod store;
+pub mod stored_name;
 pub mod telemetry;
 pub mod tls;
 
