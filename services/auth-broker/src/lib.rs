@@ -26,9 +26,7 @@ pub mod removed_mode;
 pub mod seal;
 pub mod store;
 pub mod tenants;
-pub mod tenants_store;
 pub mod tokens;
-mod upload_store;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};

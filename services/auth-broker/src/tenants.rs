@@ -7,8 +7,8 @@ use galsync_platform::CallerIdentity;
 use crate::broker::{non_empty_url, not_registered, validate_guid, Broker, CLIENT_ID_HELP};
 use crate::error::BrokerError;
 use crate::master_key::SealedInventory;
+use crate::store::RemovedTenant;
 use crate::store::{AppRow, TenantRow};
-use crate::tenants_store::RemovedTenant;
 
 /// What a caller asks to change; `None` keeps the value.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,7 @@
-//! The tenant lifecycle's SQL: a tenant's fields and app client ids changed,
-//! and a tenant removed with everything of it, each in one transaction.
+//! Tenants and their apps: registration, the apps' client secrets (sealed),
+//! and the tenant lifecycle's SQL: a tenant's fields and app client ids
+//! changed, and a tenant removed with everything of it, each in one
+//! transaction.
 //!
 //! Certificates and apps also go by `ON DELETE CASCADE`; the deletes below
 //! name every table anyway, so that no table holding a tenant's secrets is
@@ -8,8 +10,33 @@
 
 use galsync_platform::with_pool;
 
+use super::{BrokerStore, StoreResult};
+use crate::auth_mode::AuthMode;
 use crate::master_key::SealedInventory;
-use crate::store::{BrokerStore, StoreResult, TenantRow};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TenantRow {
+    pub tenant_id: String,
+    pub display_name: String,
+    pub login_base_url: String,
+    pub graph_base_url: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AppRow {
+    pub tenant_id: String,
+    pub client_id: String,
+    #[sqlx(try_from = "String")]
+    pub auth_mode: AuthMode,
+    /// Comma-separated purposes: `directory`, `contacts`.
+    pub purposes: String,
+    pub sealed_client_secret: Option<String>,
+    pub client_secret_expires_at: Option<i64>,
+}
+
+const APP_COLUMNS: &str = "tenant_id, client_id, auth_mode, purposes, sealed_client_secret, \
+     client_secret_expires_at";
 
 /// Sealed values of a tenant, of one app (`$2`) or of every app (`$2 = ''`).
 const SEALED_COUNTS: &str = "SELECT \
@@ -41,6 +68,101 @@ fn inventory_of(counts: (i64, i64)) -> SealedInventory {
 }
 
 impl BrokerStore {
+    /// Inserts a tenant with its apps; false when the tenant already exists.
+    pub async fn insert_tenant(&self, tenant: &TenantRow, apps: &[AppRow]) -> StoreResult<bool> {
+        with_pool!(&self.pool, pool => {
+            let mut transaction = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO tenants (tenant_id, display_name, login_base_url, graph_base_url, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO NOTHING",
+            )
+            .bind(&tenant.tenant_id)
+            .bind(&tenant.display_name)
+            .bind(&tenant.login_base_url)
+            .bind(&tenant.graph_base_url)
+            .bind(tenant.created_at)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(false);
+            }
+            for app in apps {
+                sqlx::query(&format!(
+                    "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(&app.tenant_id)
+                .bind(&app.client_id)
+                .bind(app.auth_mode.as_str())
+                .bind(&app.purposes)
+                .bind(&app.sealed_client_secret)
+                .bind(app.client_secret_expires_at)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn get_tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRow>> {
+        let row: Option<TenantRow> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT tenant_id, display_name, login_base_url, graph_base_url, created_at \
+                 FROM tenants WHERE tenant_id = $1",
+            )
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
+    pub async fn list_tenants(&self) -> StoreResult<Vec<TenantRow>> {
+        let rows: Vec<TenantRow> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(
+                "SELECT tenant_id, display_name, login_base_url, graph_base_url, created_at \
+                 FROM tenants ORDER BY display_name, tenant_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn list_apps(&self, tenant_id: &str) -> StoreResult<Vec<AppRow>> {
+        let rows: Vec<AppRow> = with_pool!(&self.pool, pool => {
+            sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE tenant_id = $1 ORDER BY client_id"))
+                .bind(tenant_id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn set_client_secret(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        sealed_secret: &str,
+        expires_at: Option<i64>,
+    ) -> StoreResult<bool> {
+        let affected = with_pool!(&self.pool, pool => {
+            sqlx::query(
+                "UPDATE apps SET sealed_client_secret = $1, client_secret_expires_at = $2 \
+                 WHERE tenant_id = $3 AND client_id = $4",
+            )
+            .bind(sealed_secret)
+            .bind(expires_at)
+            .bind(tenant_id)
+            .bind(client_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
     /// Writes `tenant`'s name and hosts, and gives each app of
     /// `client_id_changes` (current, new) its new client id. The old client
     /// id's credentials and consent are deleted in the same transaction:
