@@ -230,8 +230,19 @@ impl Broker {
             .ok_or_else(|| not_registered(&tenant_id))
     }
 
+    /// Every registered tenant, by display name.
+    pub async fn tenants(&self) -> Result<Vec<TenantRow>, BrokerError> {
+        Ok(self.store.list_tenants().await?)
+    }
+
     pub async fn apps(&self, tenant_id: &str) -> Result<Vec<AppRow>, BrokerError> {
         Ok(self.store.list_apps(tenant_id).await?)
+    }
+
+    /// Whether the administrator allowed uploading the tenant's rotated
+    /// certificates to its app registrations.
+    pub async fn uploads_rotated_certificates(&self, tenant_id: &str) -> Result<bool, BrokerError> {
+        Ok(self.store.upload_rotated_certificates(tenant_id).await?)
     }
 
     /// The app named by `client_id`, or the tenant's only app when empty.

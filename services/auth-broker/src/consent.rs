@@ -156,10 +156,18 @@ impl Broker {
     ) -> Result<Option<ConsentOutcomeRow>, BrokerError> {
         let tenant = self.tenant(tenant_id).await?;
         let app = self.app(&tenant.tenant_id, client_id).await?;
-        Ok(self
-            .store
-            .get_consent_outcome(&tenant.tenant_id, &app.client_id)
-            .await?)
+        self.recorded_consent(&tenant.tenant_id, &app.client_id)
+            .await
+    }
+
+    /// The app's last consent outcome, for a tenant and app just read from
+    /// the store (neither is looked up again).
+    pub async fn recorded_consent(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<Option<ConsentOutcomeRow>, BrokerError> {
+        Ok(self.store.get_consent_outcome(tenant_id, client_id).await?)
     }
 }
 

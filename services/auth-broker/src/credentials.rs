@@ -203,6 +203,15 @@ impl Broker {
             .await?)
     }
 
+    /// Every certificate of a tenant just read from the store, newest
+    /// first; unlike [`Broker::certificates`] it does not read the tenant again.
+    pub async fn tenant_certificates(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<CertificateRow>, BrokerError> {
+        Ok(self.store.list_certificates(tenant_id, None).await?)
+    }
+
     /// A client secret expired or expiring within the renewal window
     /// (`--cert-renewal-days`).
     pub fn secret_expiring_soon(&self, expires_at_millis: i64) -> bool {

@@ -9,7 +9,6 @@ use galsync_proto::v1;
 use tonic::{Request, Response, Status};
 
 use super::AuthBrokerService;
-use crate::error::BrokerError;
 use crate::store::ConsentOutcomeRow;
 
 use super::convert::timestamp;
@@ -22,25 +21,21 @@ impl AuthBrokerService {
         request: Request<v1::ListTenantHealthRequest>,
     ) -> Result<Response<v1::ListTenantHealthResponse>, Status> {
         self.authorize(&request, RPC, Role::Viewer).await?;
-        let store = &self.broker.store;
         let mut tenants = Vec::new();
-        for tenant_row in store.list_tenants().await.map_err(BrokerError::from)? {
+        for tenant_row in self.broker.tenants().await? {
             let tenant_id = tenant_row.tenant_id.clone();
             let tenant = self.tenant_message(tenant_row).await?;
-            let certificate_rows = store
-                .list_certificates(&tenant_id, None)
-                .await
-                .map_err(BrokerError::from)?;
+            let certificate_rows = self.broker.tenant_certificates(&tenant_id).await?;
             let certificates = certificate_rows
                 .iter()
                 .map(|row| self.certificate_message(row))
                 .collect();
             let mut consents = Vec::new();
             for app in &tenant.apps {
-                let outcome = store
-                    .get_consent_outcome(&tenant_id, &app.client_id)
-                    .await
-                    .map_err(BrokerError::from)?;
+                let outcome = self
+                    .broker
+                    .recorded_consent(&tenant_id, &app.client_id)
+                    .await?;
                 consents.push(v1::AppConsent {
                     client_id: app.client_id.clone(),
                     status: Some(consent_message(outcome)),

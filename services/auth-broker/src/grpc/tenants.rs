@@ -22,10 +22,8 @@ impl AuthBrokerService {
         let apps = self.broker.apps(&tenant.tenant_id).await?;
         let upload = self
             .broker
-            .store
-            .upload_rotated_certificates(&tenant.tenant_id)
-            .await
-            .map_err(crate::error::BrokerError::from)?;
+            .uploads_rotated_certificates(&tenant.tenant_id)
+            .await?;
         Ok(tenant_with_apps(tenant, apps, upload, &self.broker))
     }
 }
@@ -126,13 +124,7 @@ pub(super) async fn list_tenants(
         .authorize(&request, "galsync.v1.AuthBroker/ListTenants", Role::Viewer)
         .await?;
     let mut tenants = Vec::new();
-    for tenant in service
-        .broker
-        .store
-        .list_tenants()
-        .await
-        .map_err(crate::error::BrokerError::from)?
-    {
+    for tenant in service.broker.tenants().await? {
         tenants.push(service.tenant_message(tenant).await?);
     }
     Ok(Response::new(v1::ListTenantsResponse { tenants }))
