@@ -3,8 +3,8 @@
 //! credential (the directory-reader and the contact-writer) reach the
 //! auth-broker only through `galsync-broker-client`; only test crates link
 //! the test support. Inside each crate, no two modules import each other
-//! (directly or round a longer circle), and no production file passes ~450
-//! lines.
+//! (directly or round a longer circle), no production file passes ~450
+//! lines, and no gRPC adapter calls its service's store.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -363,4 +363,47 @@ fn no_production_file_passes_450_lines() {
         "files above {MOST_LINES} lines:\n{}",
         long.join("\n")
     );
+}
+
+/// A service's gRPC adapter checks a request and calls its domain; it never
+/// reaches past the domain into the store (issue 16).
+#[test]
+fn no_grpc_adapter_calls_its_store() {
+    let mut reaching = Vec::new();
+    for (package, src) in library_source_dirs() {
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for file in files {
+            if module_of(&src, &file).first().map(String::as_str) != Some("grpc") {
+                continue;
+            }
+            let code = production_code(&std::fs::read_to_string(&file).expect("a source file"));
+            for (number, line) in code.lines().enumerate() {
+                if names_the_store(line) {
+                    reaching.push(format!(
+                        "{package}: {}:{}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        reaching.is_empty(),
+        "gRPC adapters calling the store (give the domain a use case instead):\n{}",
+        reaching.join("\n")
+    );
+}
+
+/// Whether `line` reaches a `store` field or method (`.store`, `.store()`),
+/// not merely a name starting so (`.stored_at`).
+fn names_the_store(line: &str) -> bool {
+    line.match_indices(".store").any(|(at, found)| {
+        !line[at + found.len()..]
+            .chars()
+            .next()
+            .is_some_and(|next| next.is_alphanumeric() || next == '_')
+    })
 }
