@@ -14,6 +14,7 @@ use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1;
 use galsync_proto::v1::directory_reader_client::DirectoryReaderClient;
+use galsync_testkit::harness::{free_port, spawn_server, RunningServer};
 use galsync_testkit::{connect_tenant, Step, TenantApp, TestBroker, DIRECTORY_ROLES};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
@@ -30,19 +31,11 @@ pub struct Harness {
     pub reader_addr: std::net::SocketAddr,
     /// Where the reader serves `/metrics`.
     pub metrics_addr: std::net::SocketAddr,
-    /// Stops the reader when the harness is dropped.
-    stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The reader; it stops when the harness is dropped.
+    reader_server: RunningServer,
     /// Where the reader gets its tokens; its PKI and data directory are the
     /// reader's too.
     pub broker: TestBroker,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop_reader.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 pub fn emulator_config() -> EmulatorConfig {
@@ -88,25 +81,14 @@ impl Harness {
         config.broker_url = Some(broker.url());
         // A port free a moment ago: the metrics endpoint does not say which
         // port it took.
-        let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let metrics_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
         config.server.metrics_listen = Some(metrics_addr);
         configure(&mut config);
-        let reader_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let reader_addr = reader_listener.local_addr().unwrap();
-        let (stop_reader, reader_stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = reader_stopped.await;
-            };
-            if let Err(error) =
-                galsync_directory_reader::serve(config, reader_listener, shutdown).await
-            {
-                eprintln!("directory-reader stopped with an error: {error:#}");
-            }
-        });
+        let reader = spawn_server("127.0.0.1:0", move |listener, stop| {
+            galsync_directory_reader::serve(config, listener, stop)
+        })
+        .await;
+        let reader_addr = reader.addr;
 
         Harness {
             emulator,
@@ -114,7 +96,7 @@ impl Harness {
             client_id,
             reader_addr,
             metrics_addr,
-            stop_reader: Some(stop_reader),
+            reader_server: reader,
             broker,
         }
     }
