@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use galsync_platform::grpc::{serve, ServeOptions};
+use galsync_platform::grpc::ServeOptions;
 use galsync_platform::pki::CertificateAuthority;
 use galsync_platform::{caller_identity, TlsMaterial};
 use galsync_proto::v1;
 use galsync_proto::v1::work_queue_client::WorkQueueClient;
 use galsync_proto::v1::work_queue_server::{WorkQueue, WorkQueueServer};
-use galsync_testkit::harness::{health_status, reflected_services, reflected_services_v1alpha};
-use tokio::net::TcpListener;
+use galsync_testkit::harness::{
+    health_status, reflected_services, reflected_services_v1alpha, serve_galsync, RunningServer,
+};
 use tonic::service::RoutesBuilder;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -42,27 +43,11 @@ impl WorkQueue for EchoIdentity {
     }
 }
 
-struct RunningServer {
-    addr: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 async fn start(tls: Option<TlsMaterial>) -> RunningServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut routes = RoutesBuilder::default();
     routes.add_service(WorkQueueServer::new(EchoIdentity));
     let options = ServeOptions::local("test", vec!["galsync.v1.WorkQueue"]).with_tls(tls);
-    let task = tokio::spawn(async move {
-        serve(options, listener, routes, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    RunningServer { addr, stop, task }
+    serve_galsync(options, routes).await
 }
 
 async fn plaintext_channel(addr: std::net::SocketAddr) -> Channel {
@@ -113,8 +98,7 @@ async fn serves_health_and_reflection_on_a_real_socket() {
         "local-plaintext"
     );
 
-    server.stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server.task)
+    tokio::time::timeout(Duration::from_secs(5), server.stop())
         .await
         .unwrap()
         .unwrap();

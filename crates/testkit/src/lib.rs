@@ -35,6 +35,7 @@ use galsync_graph_emulator::registration::{AppRegistrationRequest, CertificateVi
 use galsync_graph_emulator::Emulator;
 use galsync_proto::v1;
 use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
+use galsync_proto::v1::scheduler_client::SchedulerClient;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -302,9 +303,28 @@ pub async fn approve_consent_in_browser(
 /// Polls the scheduler until run `run_id` is no longer queued, reading or
 /// writing, for at most `limit`; returns the run.
 pub async fn wait_for_run_end(
-    scheduler: &mut galsync_proto::v1::scheduler_client::SchedulerClient<Channel>,
+    scheduler: &mut SchedulerClient<Channel>,
     run_id: &str,
     limit: std::time::Duration,
+) -> v1::Run {
+    let ended = |state| {
+        !matches!(
+            state,
+            v1::RunState::Queued | v1::RunState::Reading | v1::RunState::Writing
+        )
+    };
+    wait_for_run_state(scheduler, run_id, limit, "end", ended).await
+}
+
+/// Polls the scheduler until run `run_id`'s state is one `reached` accepts,
+/// for at most `limit`, then returns the run; past `limit` the test fails
+/// with "run … did not `what` within …".
+pub async fn wait_for_run_state(
+    scheduler: &mut SchedulerClient<Channel>,
+    run_id: &str,
+    limit: std::time::Duration,
+    what: &str,
+    reached: impl Fn(v1::RunState) -> bool,
 ) -> v1::Run {
     let deadline = std::time::Instant::now() + limit;
     loop {
@@ -315,17 +335,12 @@ pub async fn wait_for_run_end(
             .await
             .unwrap_or_else(|status| panic!("GetRun {run_id}: {status:?}"))
             .into_inner();
-        let running = [
-            v1::RunState::Queued as i32,
-            v1::RunState::Reading as i32,
-            v1::RunState::Writing as i32,
-        ];
-        if !running.contains(&run.state) {
+        if reached(run.state()) {
             return run;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "run {run_id} did not end within {limit:?}: {run:?}"
+            "run {run_id} did not {what} within {limit:?}: {run:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }

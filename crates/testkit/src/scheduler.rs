@@ -18,9 +18,15 @@ use galsync_scheduler::{Config, Scheduler, Timings};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
+use crate::harness::{spawn_server, RunningServer};
+use crate::wait_for_run_state;
+
 mod stand_in;
 
 pub use stand_in::{StandInDirectory, STAND_IN_DEPARTMENTS};
+
+/// How long the scheduler's helpers wait for a run to reach a state.
+const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The tenant of [`profile_spec`].
 pub const TENANT: &str = "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11";
@@ -50,7 +56,8 @@ pub struct MtlsScheduler {
     pub pki_dir: PathBuf,
     pub store: SchedulerStore,
     _dir: TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Stops serving when the scheduler is dropped (before `_dir` goes).
+    _server: RunningServer,
 }
 
 impl MtlsScheduler {
@@ -95,35 +102,17 @@ impl MtlsScheduler {
         let access = Access::new(&config.role_binding, &config.worker_identity, false)
             .unwrap_or_else(|problem| panic!("bad role bindings: {problem}"))
             .with_console_identity(&config.console_identity);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|error| panic!("failed to bind a loopback port: {error}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|error| panic!("no local address: {error}"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            let served = galsync_scheduler::serve_scheduler(
-                scheduler,
-                Arc::new(access),
-                &config,
-                listener,
-                shutdown,
-            )
-            .await;
-            if let Err(error) = served {
-                eprintln!("the test scheduler stopped: {error:#}");
-            }
-        });
+        let access = Arc::new(access);
+        let server = spawn_server("127.0.0.1:0", move |listener, stop| async move {
+            galsync_scheduler::serve_scheduler(scheduler, access, &config, listener, stop).await
+        })
+        .await;
         MtlsScheduler {
-            addr,
+            addr: server.addr,
             pki_dir,
             store,
             _dir: dir,
-            stop: Some(stop),
+            _server: server,
         }
     }
 
@@ -172,15 +161,9 @@ impl MtlsScheduler {
             .await
             .unwrap_or_else(|status| panic!("RunProfile: {status:?}"))
             .into_inner();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while self.run_state(&run.run_id).await != v1::RunState::Writing {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "run {} did not start writing within 10 s",
-                run.run_id
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut api = self.api("cli");
+        let writing = |state| state == v1::RunState::Writing;
+        wait_for_run_state(&mut api, &run.run_id, WAIT_LIMIT, "start writing", writing).await;
         run.run_id
     }
 
@@ -256,14 +239,9 @@ impl MtlsScheduler {
     ) -> (String, String) {
         let run_id = self.start_writing_run(name, tenant_id).await;
         let mailbox = self.hold_deletes_of_one_mailbox(held).await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while self.run_state(&run_id).await != v1::RunState::AwaitingApproval {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "run {run_id} did not await approval within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut api = self.api("cli");
+        let awaiting = |state| state == v1::RunState::AwaitingApproval;
+        wait_for_run_state(&mut api, &run_id, WAIT_LIMIT, "await approval", awaiting).await;
         (run_id, mailbox)
     }
 
@@ -348,13 +326,5 @@ impl MtlsScheduler {
             .await
             .unwrap_or_else(|status| panic!("Complete: {status:?}"));
         mailbox_id
-    }
-}
-
-impl Drop for MtlsScheduler {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }

@@ -32,7 +32,8 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Tells the server to stop and waits until it has stopped serving
-    /// (in-flight calls drained); the error it stopped with, if any.
+    /// (in-flight calls drained); the error it stopped with, if any. A panic
+    /// of the server's task goes on in the caller, as the test's own.
     pub async fn stop(mut self) -> Result<(), String> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -42,6 +43,9 @@ impl RunningServer {
         };
         match task.await {
             Ok(served) => served,
+            Err(join_error) if join_error.is_panic() => {
+                std::panic::resume_unwind(join_error.into_panic())
+            }
             Err(join_error) => Err(format!("the server's task failed: {join_error}")),
         }
     }

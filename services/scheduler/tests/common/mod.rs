@@ -14,6 +14,7 @@ use galsync_scheduler::access::Access;
 use galsync_scheduler::directory::DirectorySource;
 use galsync_scheduler::store::SchedulerStore;
 use galsync_scheduler::{Config, Scheduler, SchedulerError, Timings};
+use galsync_testkit::harness::{spawn_server, RunningServer};
 use tonic::transport::Channel;
 
 pub const TENANT: &str = "6f1d2f8c-4f7a-4c36-9a53-0d7d3b0c2a11";
@@ -107,8 +108,8 @@ pub fn fast_timings() -> Timings {
 pub struct TestScheduler {
     pub scheduler: Arc<Scheduler>,
     pub addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// Stops serving when the `TestScheduler` is dropped.
+    server: RunningServer,
 }
 
 impl TestScheduler {
@@ -194,23 +195,15 @@ impl TestScheduler {
             )
             .unwrap(),
         );
-        let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = scheduler.clone();
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            galsync_scheduler::serve_scheduler(serving, access, &config, listener, shutdown)
-                .await
-                .unwrap();
-        });
+        let server = spawn_server(bind, move |listener, stop| async move {
+            galsync_scheduler::serve_scheduler(serving, access, &config, listener, stop).await
+        })
+        .await;
         TestScheduler {
             scheduler,
-            addr,
-            stop: Some(stop),
-            task: Some(task),
+            addr: server.addr,
+            server,
         }
     }
 
@@ -231,21 +224,11 @@ impl TestScheduler {
     }
 
     /// Stops serving (as a crash would, from the clients' point of view).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for TestScheduler {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn stop(self) {
+        self.server
+            .stop()
+            .await
+            .expect("the scheduler stops serving without an error");
     }
 }
 
