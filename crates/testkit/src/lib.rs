@@ -268,15 +268,9 @@ pub async fn register_with_broker(
     })
 }
 
-/// The administrator's click on the admin-consent link: the emulator is told
-/// to approve for `tenant_id`'s app `client_id`, and the link is followed as
-/// a browser would, to the broker's callback page, which must answer 200.
-pub async fn approve_consent_in_browser(
-    emulator: &Emulator,
-    tenant_id: Uuid,
-    client_id: &str,
-    consent_url: &str,
-) {
+/// Makes the emulated Entra approve the next admin consent to `tenant_id`'s
+/// app `client_id`, as the administrator who signs in there would.
+pub fn approve_next_consent(emulator: &Emulator, tenant_id: Uuid, client_id: &str) {
     emulator
         .state
         .identity
@@ -286,6 +280,19 @@ pub async fn approve_consent_in_browser(
             galsync_graph_emulator::registration::ConsentDecision::Approve,
         )
         .unwrap_or_else(|error| panic!("failed to set the consent decision: {error}"));
+}
+
+/// The administrator's click on the admin-consent link: the emulator is told
+/// to approve for `tenant_id`'s app `client_id` ([`approve_next_consent`]),
+/// and the link is followed as a browser would, to the broker's callback
+/// page, which must answer 200.
+pub async fn approve_consent_in_browser(
+    emulator: &Emulator,
+    tenant_id: Uuid,
+    client_id: &str,
+    consent_url: &str,
+) {
+    approve_next_consent(emulator, tenant_id, client_id);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(3))
         .build()

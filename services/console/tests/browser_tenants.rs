@@ -8,6 +8,7 @@ mod common;
 use common::tenant::Onboarding;
 use common::visit::{open_browser, Visit};
 use common::TestConsole;
+use galsync_testkit::approve_next_consent;
 use galsync_testkit::browser::visit::{TenantForm, PAGE_LIMIT};
 use galsync_testkit::browser::KEY_ENTER;
 use galsync_testkit::scheduler::MtlsScheduler;
@@ -24,20 +25,6 @@ async fn upload_the_downloaded_cer(visit: &Visit, setup: &Onboarding) {
         .identity
         .upload_certificate(&setup.client_id, &der)
         .expect("the emulated app takes the downloaded .cer");
-}
-
-/// Makes the emulated Entra approve the next admin consent.
-fn approve_consent(setup: &Onboarding) {
-    setup
-        .emulator
-        .state
-        .identity
-        .set_consent_decision(
-            setup.tenant_id,
-            &setup.client_id,
-            galsync_graph_emulator::registration::ConsentDecision::Approve,
-        )
-        .unwrap();
 }
 
 /// The broker's consent callback page.
@@ -116,7 +103,7 @@ async fn an_admin_onboards_a_tenant_certificate_consent_and_test_connection() {
 
     // Admin consent: the link leaves for Entra (the emulator, which
     // approves) and comes back to the broker's callback page.
-    approve_consent(&setup);
+    approve_next_consent(&setup.emulator, setup.tenant_id, &setup.client_id);
     visit
         .give_consent(
             &format!("{}/tenants/{tenant_id}", console.url),
@@ -236,7 +223,7 @@ async fn a_tenant_is_onboarded_with_the_keyboard_alone_and_its_pages_fit_a_phone
     browser.press(KEY_ENTER).await;
     browser.wait_for_text("h1", "Contoso", PAGE_LIMIT).await;
 
-    approve_consent(&setup);
+    approve_next_consent(&setup.emulator, setup.tenant_id, &setup.client_id);
     assert!(
         browser.tab_to("a[href$='/consent']", 60).await,
         "Tab never reached the admin consent link"
