@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use galsync_e2e::{spawn_cluster, ClusterSpec};
+use galsync_testkit::harness::serve_grpc;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -76,15 +77,8 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_run_is_one_trace_across_the_four_services() {
     let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a collector port");
-    let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
+    let routes = tonic::service::Routes::new(TraceServiceServer::new(collector.clone()));
+    let endpoint = format!("http://{}", serve_grpc(routes, None).await);
 
     let cluster = spawn_cluster(ClusterSpec {
         writers: 2,
@@ -159,5 +153,4 @@ async fn one_run_is_one_trace_across_the_four_services() {
                 .collect::<Vec<_>>()
         );
     }
-    server.abort();
 }

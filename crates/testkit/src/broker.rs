@@ -13,9 +13,9 @@ use galsync_platform::pki::ServiceTlsFiles;
 use galsync_platform::TlsMaterial;
 use galsync_proto::v1::auth_broker_client::AuthBrokerClient;
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::harness::{spawn_server, RunningServer};
 
 /// The identity the broker serves with; its certificate names `localhost`.
 const BROKER_IDENTITY: &str = "auth-broker";
@@ -50,13 +50,14 @@ pub enum BrokerStore {
 /// A running auth-broker. Dropping it stops serving (in the background) and
 /// removes its data directory; [`TestBroker::shutdown`] waits for the stop.
 pub struct TestBroker {
+    /// Declared first, so a dropped broker is told to stop before its data
+    /// directory goes.
+    server: RunningServer,
     broker: Arc<Broker>,
     addr: SocketAddr,
     consent_addr: SocketAddr,
     pki_dir: PathBuf,
     data_dir: TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    serving: Option<JoinHandle<()>>,
 }
 
 impl TestBroker {
@@ -122,34 +123,18 @@ impl TestBroker {
         let broker = galsync_auth_broker::build(&config)
             .await
             .unwrap_or_else(|error| panic!("failed to build the auth-broker: {error:#}"));
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .unwrap_or_else(|error| panic!("failed to bind the auth-broker's listener: {error}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|error| panic!("failed to read the auth-broker's address: {error}"));
-        let (stop, stopped) = oneshot::channel::<()>();
         let serving_broker = broker.clone();
-        let serving = tokio::spawn(async move {
-            // A dropped sender stops the broker as well as a sent signal.
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            let served =
-                galsync_auth_broker::serve_broker(serving_broker, &config, listener, shutdown)
-                    .await;
-            if let Err(error) = served {
-                eprintln!("the auth-broker stopped with an error: {error:#}");
-            }
-        });
+        let server = spawn_server("127.0.0.1:0", move |listener, stop| async move {
+            galsync_auth_broker::serve_broker(serving_broker, &config, listener, stop).await
+        })
+        .await;
         TestBroker {
+            addr: server.addr,
+            server,
             broker,
-            addr,
             consent_addr,
             pki_dir,
             data_dir,
-            stop: Some(stop),
-            serving: Some(serving),
         }
     }
 
@@ -218,31 +203,15 @@ impl TestBroker {
 
     /// Stops serving, waits until the broker has closed its store, then
     /// removes the data directory.
-    pub async fn shutdown(mut self) {
-        self.send_stop();
-        if let Some(serving) = self.serving.take() {
-            serving
-                .await
-                .unwrap_or_else(|error| panic!("the auth-broker's task failed: {error}"));
-        }
+    pub async fn shutdown(self) {
+        // An error the broker stopped with has been printed; a panic of its
+        // task goes on here.
+        let _ = self.server.stop().await;
     }
 
     fn tls_material(&self, identity: &str) -> TlsMaterial {
         TlsMaterial::from_pki_dir(&self.pki_dir, identity).unwrap_or_else(|error| {
             panic!("no certificate for {identity} in the test PKI: {error}")
         })
-    }
-
-    fn send_stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            // The broker may have stopped already; then there is nobody to tell.
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        self.send_stop();
     }
 }
