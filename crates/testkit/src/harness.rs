@@ -8,7 +8,9 @@
 pub mod bad_config;
 mod server;
 
-pub use server::{serve_galsync, serve_grpc, spawn_server, RunningServer, StopSignal};
+pub use server::{
+    serve_galsync, serve_grpc, spawn_server, spawn_server_on, RunningServer, StopSignal,
+};
 
 /// Environment variable holding the PostgreSQL DSN for tests.
 pub const POSTGRES_DSN_VAR: &str = "GALSYNC_TEST_POSTGRES_URL";

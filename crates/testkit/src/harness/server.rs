@@ -1,7 +1,8 @@
 //! Servers a test starts in the background on a loopback port, port 0: the
 //! one place that binds, spawns and stops them. [`spawn_server`] runs any
 //! `serve(listener, shutdown)` — a service's own, e.g.
-//! `galsync_directory_reader::serve` — and [`serve_galsync`] serves routes
+//! `galsync_directory_reader::serve` ([`spawn_server_on`] on a listener
+//! the test bound itself) — and [`serve_galsync`] serves routes
 //! through galsync's gRPC bootstrap as a service does; both hand back a
 //! [`RunningServer`] that stops serving when dropped. [`serve_grpc`] is a
 //! plain tonic server for a stand-in peer that needs none of the bootstrap.
@@ -72,9 +73,23 @@ where
     let listener = TcpListener::bind(bind)
         .await
         .unwrap_or_else(|error| panic!("failed to bind {bind}: {error}"));
+    spawn_server_on(listener, serve)
+}
+
+/// [`spawn_server`] on a listener the test has bound already, for a server
+/// whose configuration must name its own address (e.g. a redirect URI).
+pub fn spawn_server_on<Serve, Serving, ServeError>(
+    listener: TcpListener,
+    serve: Serve,
+) -> RunningServer
+where
+    Serve: FnOnce(TcpListener, StopSignal) -> Serving,
+    Serving: Future<Output = Result<(), ServeError>> + Send + 'static,
+    ServeError: std::fmt::Display + 'static,
+{
     let addr = listener
         .local_addr()
-        .unwrap_or_else(|error| panic!("no local address for {bind}: {error}"));
+        .unwrap_or_else(|error| panic!("no local address for the test's listener: {error}"));
     let (stop, stopped) = oneshot::channel::<()>();
     let stop_signal: StopSignal = Box::pin(async move {
         let _ = stopped.await;

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use galsync_console::{Config, Console, Role};
+use galsync_testkit::harness::{spawn_server_on, RunningServer};
 use galsync_testkit::scheduler::MtlsScheduler;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
@@ -48,15 +49,8 @@ pub struct TestConsole {
     pub viewer_link: String,
     pub operator_link: String,
     pub http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for TestConsole {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    /// Stops serving when the `TestConsole` is dropped.
+    _server: RunningServer,
 }
 
 /// A console for `scheduler` with the given idle expiry, with a bootstrap
@@ -105,12 +99,8 @@ fn serve_console(
     let viewer_link = console.sign_in_link("vera", Role::Viewer, Duration::from_secs(60));
     let operator_link = console.sign_in_link("otto", Role::Operator, Duration::from_secs(60));
     let url = console.public_url().to_owned();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        console.serve(listener, shutdown).await.unwrap();
+    let server = spawn_server_on(listener, move |listener, stop| {
+        console.serve(listener, stop)
     });
     TestConsole {
         url,
@@ -118,7 +108,7 @@ fn serve_console(
         viewer_link,
         operator_link,
         http: https_client(&scheduler.pki_dir),
-        stop: Some(stop),
+        _server: server,
     }
 }
 
