@@ -104,7 +104,7 @@ impl Browser {
             return Err(reason);
         }
         let (chromium, chromedriver) = binaries();
-        let port = free_port();
+        let port = crate::harness::free_port();
         let mut command = Command::new(&chromedriver);
         command
             .arg(format!("--port={port}"))
@@ -421,12 +421,6 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    listener.local_addr().expect("a local address").port()
 }
 
 /// `target/` of the workspace (or `CARGO_TARGET_DIR`): where screenshots and
