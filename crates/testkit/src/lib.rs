@@ -177,9 +177,7 @@ pub async fn connect_tenant(
         uploaded = Some(view);
     }
     if app.last_step >= Step::GrantConsent {
-        identity
-            .grant_consent(emulated.tenant_id, &emulated.client_id, None)
-            .unwrap_or_else(|error| panic!("failed to grant admin consent: {error}"));
+        grant_admin_consent(emulator, emulated.tenant_id, &emulated.client_id);
     }
     EmulatedTenant {
         tenant_id: emulated.tenant_id,
@@ -266,6 +264,16 @@ pub async fn register_with_broker(
         pem: exported.pem,
         cer_der: exported.cer_der,
     })
+}
+
+/// Grants admin consent to `tenant_id`'s app `client_id` for every role it
+/// requests, straight in the in-process emulated Entra (no consent flow).
+pub fn grant_admin_consent(emulator: &Emulator, tenant_id: Uuid, client_id: &str) {
+    emulator
+        .state
+        .identity
+        .grant_consent(tenant_id, client_id, None)
+        .unwrap_or_else(|error| panic!("failed to grant admin consent: {error}"));
 }
 
 /// Makes the emulated Entra approve the next admin consent to `tenant_id`'s

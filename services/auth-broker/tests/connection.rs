@@ -82,11 +82,7 @@ async fn secret_tenant(
         ..TenantApp::default()
     };
     let emulated = galsync_testkit::create_emulated_app(emulator, uuid::Uuid::new_v4(), &app);
-    emulator
-        .state
-        .identity
-        .grant_consent(emulated.tenant_id, &emulated.client_id, None)
-        .unwrap();
+    galsync_testkit::grant_admin_consent(emulator, emulated.tenant_id, &emulated.client_id);
     let expires_at = match secret {
         SecretKind::Expired => chrono::Utc::now() - chrono::Duration::days(1),
         _ => chrono::Utc::now() + chrono::Duration::days(365),

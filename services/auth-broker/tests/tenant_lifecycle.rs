@@ -193,9 +193,7 @@ async fn removal_deletes_every_secret_of_the_tenant_only(
     identity
         .upload_certificate(&emulated.client_id, &exported.cer_der)
         .unwrap();
-    identity
-        .grant_consent(emulated.tenant_id, &emulated.client_id, None)
-        .unwrap();
+    galsync_testkit::grant_admin_consent(&emulator, emulated.tenant_id, &emulated.client_id);
     admin
         .set_client_secret(v1::SetClientSecretRequest {
             tenant_id: tenant_id.clone(),

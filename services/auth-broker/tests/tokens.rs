@@ -673,11 +673,7 @@ async fn client_secret_mode_gets_a_token_and_reports_the_secrets_expiry() {
     };
     let emulated = create_emulated_app(&emulator, Uuid::new_v4(), &app);
     galsync_testkit::register_with_broker(&mut admin, &emulator.base_url(), &emulated, &app).await;
-    emulator
-        .state
-        .identity
-        .grant_consent(emulated.tenant_id, &emulated.client_id, None)
-        .unwrap();
+    galsync_testkit::grant_admin_consent(&emulator, emulated.tenant_id, &emulated.client_id);
     let secret_admin = admin.clone();
     let store_secret = |secret: String, expires_at: chrono::DateTime<chrono::Utc>| {
         let mut admin = secret_admin.clone();
