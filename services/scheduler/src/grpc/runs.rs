@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::{EventStream, SchedulerService};
 use crate::access::Role;
 use crate::profiles;
+use crate::run_state::RunState;
 use crate::scheduler::Scheduler;
 
 pub(super) async fn start(
@@ -194,12 +195,10 @@ impl EventCursor {
             };
             event.sequence = sequence as u64;
             if let Some(v1::run_event::Detail::StateChanged(state)) = event.detail {
-                let active = [
-                    v1::RunState::Queued as i32,
-                    v1::RunState::Reading as i32,
-                    v1::RunState::Writing as i32,
-                ];
-                self.end_read |= !active.contains(&state);
+                let active = RunState::ACTIVE
+                    .iter()
+                    .any(|active| active.to_proto() as i32 == state);
+                self.end_read |= !active;
             }
             self.pending.push_back(event);
         }

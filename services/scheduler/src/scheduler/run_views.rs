@@ -15,15 +15,12 @@ impl Scheduler {
     /// The run as the API shows it: its row, and what its work items add up to.
     pub async fn run_view(&self, run: RunRow) -> Result<v1::Run, SchedulerError> {
         let items = self.store.work_items_of_run(&run.run_id).await?;
-        let live: Vec<_> = items
-            .iter()
-            .filter(|item| item.state != ItemState::Superseded)
-            .collect();
         let tally = mailbox_tally(&items);
-        let mailboxes = live
+        // A superseded item was replaced by its approved re-run's.
+        let mailboxes = items
             .iter()
-            .filter(|item| item.state.is_terminal())
-            .map(|item| mailbox_result(item))
+            .filter(|item| item.state.is_terminal() && item.state != ItemState::Superseded)
+            .map(mailbox_result)
             .collect();
         Ok(v1::Run {
             trace_id: galsync_platform::telemetry::run_trace_id(&run.run_id),
